@@ -1,0 +1,157 @@
+//! Failed-login limits, per client address and per account, kept in the
+//! database so every server node sees the same counts.
+
+use std::time::Duration;
+
+use sqlx::Row;
+
+use super::hash_token;
+use crate::domain::Timestamp;
+use crate::storage::{StorageError, TenantTx};
+
+/// How many failures lock a bucket, and for how long.
+#[derive(Debug, Clone)]
+pub struct ThrottlePolicy {
+    pub max_failures_per_account: u32,
+    pub max_failures_per_ip: u32,
+    /// Failures older than this are forgotten.
+    pub window: Duration,
+    /// How long a bucket stays locked once it reaches its limit. Each further
+    /// lockout in the same window doubles it, up to `max_lockout`.
+    pub lockout: Duration,
+    pub max_lockout: Duration,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        Self {
+            max_failures_per_account: 5,
+            max_failures_per_ip: 20,
+            window: Duration::from_secs(15 * 60),
+            lockout: Duration::from_secs(5 * 60),
+            max_lockout: Duration::from_secs(60 * 60),
+        }
+    }
+}
+
+/// What a failure counts against.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    key: String,
+    limit: u32,
+}
+
+impl Bucket {
+    /// The account a login named. Keyed by a hash, so the table never holds
+    /// what someone typed (which is sometimes a password).
+    pub fn account(scope: &str, login_name: &str, policy: &ThrottlePolicy) -> Self {
+        Self {
+            key: format!("{scope}-account:{}", hash_token(&login_name.to_lowercase())),
+            limit: policy.max_failures_per_account,
+        }
+    }
+
+    pub fn ip(scope: &str, ip: Option<&str>, policy: &ThrottlePolicy) -> Self {
+        Self {
+            key: format!("{scope}-ip:{}", ip.unwrap_or("unknown")),
+            limit: policy.max_failures_per_ip,
+        }
+    }
+}
+
+/// `Err(retry_after)` when any of `buckets` is locked now.
+pub(crate) async fn check(tx: &mut TenantTx, buckets: &[Bucket]) -> Result<Result<(), Duration>, StorageError> {
+    let now = Timestamp::now().unix_millis();
+    let mut wait = 0i64;
+    for bucket in buckets {
+        let key = tx.tenant_key();
+        let row = sqlx::query(
+            "SELECT locked_until FROM login_throttle WHERE tenant_id = $1 AND bucket = $2",
+        )
+        .bind(key)
+        .bind(bucket.key.clone())
+        .fetch_optional(tx.conn())
+        .await?;
+        if let Some(row) = row {
+            let locked_until: Option<i64> = row.try_get(0)?;
+            if let Some(until) = locked_until.filter(|u| *u > now) {
+                wait = wait.max(until - now);
+            }
+        }
+    }
+    Ok(if wait > 0 {
+        Err(Duration::from_millis(wait as u64))
+    } else {
+        Ok(())
+    })
+}
+
+/// Counts one failure against each bucket, locking those that reach their
+/// limit.
+pub(crate) async fn record_failure(
+    tx: &mut TenantTx,
+    buckets: &[Bucket],
+    policy: &ThrottlePolicy,
+) -> Result<(), StorageError> {
+    let now = Timestamp::now();
+    let window_start = now.minus(policy.window).unix_millis();
+    for bucket in buckets {
+        let key = tx.tenant_key();
+        let row = sqlx::query(
+            "SELECT failures, window_started_at FROM login_throttle WHERE tenant_id = $1 AND bucket = $2",
+        )
+        .bind(key.clone())
+        .bind(bucket.key.clone())
+        .fetch_optional(tx.conn())
+        .await?;
+        let (failures, started) = match row {
+            Some(row) => {
+                let failures: i64 = row.try_get(0)?;
+                let started: i64 = row.try_get(1)?;
+                if started < window_start {
+                    (1, now.unix_millis())
+                } else {
+                    (failures + 1, started)
+                }
+            }
+            None => (1, now.unix_millis()),
+        };
+        let limit = i64::from(bucket.limit.max(1));
+        let locked_until = (failures >= limit).then(|| {
+            // Every `limit` further failures double the lockout.
+            let doublings = ((failures - limit) / limit).min(16) as u32;
+            let lock = policy
+                .lockout
+                .saturating_mul(2u32.saturating_pow(doublings))
+                .min(policy.max_lockout);
+            now.plus(lock).unix_millis()
+        });
+        sqlx::query(
+            "INSERT INTO login_throttle (tenant_id, bucket, failures, window_started_at, locked_until)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant_id, bucket) DO UPDATE
+                SET failures = excluded.failures,
+                    window_started_at = excluded.window_started_at,
+                    locked_until = excluded.locked_until",
+        )
+        .bind(key)
+        .bind(bucket.key.clone())
+        .bind(failures)
+        .bind(started)
+        .bind(locked_until)
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+/// Forgets the failures of `bucket`, after a successful login.
+pub(crate) async fn clear(tx: &mut TenantTx, bucket: &Bucket) -> Result<(), StorageError> {
+    let key = tx.tenant_key();
+    sqlx::query("DELETE FROM login_throttle WHERE tenant_id = $1 AND bucket = $2")
+        .bind(key)
+        .bind(bucket.key.clone())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

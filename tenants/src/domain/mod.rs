@@ -1,0 +1,36 @@
+//! Domain values that cannot hold invalid data. Each is parsed once at the
+//! edge of the system; code that holds one never checks it again.
+
+mod display_name;
+mod email;
+mod ids;
+mod password;
+mod role;
+mod slug;
+mod timestamp;
+
+pub use display_name::DisplayName;
+pub use email::EmailAddress;
+pub use ids::{StaffId, TenantId};
+pub use password::{NewPassword, PlainPassword};
+pub use role::{Action, BuiltinRole, Permission, Resource, RoleName};
+pub use slug::Slug;
+pub use timestamp::Timestamp;
+
+/// Why a value from outside was refused. The `field` is what the caller
+/// called it, so an API can point at the offending input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct InvalidValue {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl InvalidValue {
+    pub(crate) fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,185 @@
+use std::fmt;
+
+use super::InvalidValue;
+
+/// The roles every tenant has from the start. Their permissions are the
+/// platform's, shared by every tenant; a tenant adds its own on top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BuiltinRole {
+    Owner,
+    Admin,
+    Practitioner,
+    FrontDesk,
+    Auditor,
+}
+
+impl BuiltinRole {
+    pub const ALL: [BuiltinRole; 5] = [
+        Self::Owner,
+        Self::Admin,
+        Self::Practitioner,
+        Self::FrontDesk,
+        Self::Auditor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+            Self::Practitioner => "practitioner",
+            Self::FrontDesk => "front_desk",
+            Self::Auditor => "auditor",
+        }
+    }
+
+    /// The platform's permissions for this role.
+    pub fn permissions(self) -> Vec<Permission> {
+        use Action::*;
+        use Resource::*;
+        let all = || {
+            Resource::ALL
+                .iter()
+                .flat_map(|r| Action::ALL.iter().map(move |a| Permission::new(*r, *a)))
+                .collect()
+        };
+        match self {
+            Self::Owner | Self::Admin => all(),
+            Self::Practitioner | Self::FrontDesk => {
+                vec![Permission::new(Staff, Read), Permission::new(Settings, Read)]
+            }
+            Self::Auditor => vec![
+                Permission::new(Audit, Read),
+                Permission::new(Staff, Read),
+                Permission::new(Roles, Read),
+                Permission::new(Policies, Read),
+                Permission::new(Settings, Read),
+            ],
+        }
+    }
+}
+
+/// A role name: a built-in role or one the tenant made up
+/// (`[a-z][a-z0-9_]{1,31}`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoleName(String);
+
+impl RoleName {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let ok = (2..=32).contains(&raw.len())
+            && raw.starts_with(|c: char| c.is_ascii_lowercase())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(InvalidValue::new(
+                "role",
+                "must be 2 to 32 characters: lowercase letters, digits and underscores, starting with a letter",
+            ))
+        }
+    }
+
+    pub fn builtin(role: BuiltinRole) -> Self {
+        Self(role.as_str().to_owned())
+    }
+
+    pub fn as_builtin(&self) -> Option<BuiltinRole> {
+        BuiltinRole::ALL.into_iter().find(|r| r.as_str() == self.0)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RoleName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+macro_rules! closed_set {
+    ($(#[$doc:meta])* $name:ident, $field:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+                match raw {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(InvalidValue::new($field, format!(
+                        "must be one of: {}",
+                        [$($text),+].join(", ")
+                    ))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+closed_set!(
+    /// What a permission is about: a kind of resource, not a single row, so
+    /// a check is a plain equality (see docs/architecture.md on casbin cost).
+    Resource, "resource", {
+        Settings => "settings",
+        Staff => "staff",
+        Roles => "roles",
+        Policies => "policies",
+        Audit => "audit",
+    }
+);
+
+closed_set!(
+    /// What may be done to a resource.
+    Action, "action", {
+        Read => "read",
+        Write => "write",
+    }
+);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Permission {
+    pub resource: Resource,
+    pub action: Action,
+}
+
+impl Permission {
+    pub const fn new(resource: Resource, action: Action) -> Self {
+        Self { resource, action }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names_are_narrow() {
+        assert!(RoleName::parse("billing_clerk").is_ok());
+        for bad in ["", "a", "Admin", "1st", "role:owner", "x y", &"a".repeat(33)] {
+            assert!(RoleName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(RoleName::parse("front_desk").unwrap().as_builtin(), Some(BuiltinRole::FrontDesk));
+    }
+
+    #[test]
+    fn auditor_reads_audit_but_changes_nothing() {
+        let perms = BuiltinRole::Auditor.permissions();
+        assert!(perms.contains(&Permission::new(Resource::Audit, Action::Read)));
+        assert!(perms.iter().all(|p| p.action == Action::Read));
+    }
+}

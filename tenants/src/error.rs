@@ -1,0 +1,43 @@
+use std::time::Duration;
+
+use crate::auth::password_hasher_error::HashError;
+use crate::domain::{InvalidValue, Permission};
+use crate::storage::StorageError;
+
+/// Everything a domain operation can answer besides success. The HTTP layer
+/// maps each to a status and a stable code in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("the email or password is not correct")]
+    InvalidCredentials,
+    #[error("too many failed attempts; try again in {} seconds", retry_after.as_secs().max(1))]
+    LockedOut { retry_after: Duration },
+    #[error("the session has expired; log in again")]
+    SessionExpired,
+    #[error("the session or token is not valid")]
+    InvalidToken,
+    #[error("your role does not allow {} on {}", .0.action, .0.resource)]
+    Forbidden(Permission),
+    #[error("{0}")]
+    NotAllowed(&'static str),
+    #[error("confirm your password first; this action needs a recent password confirmation")]
+    StepUpRequired,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error("policy engine: {0}")]
+    Policy(String),
+}
+
+impl From<casbin::Error> for DomainError {
+    fn from(err: casbin::Error) -> Self {
+        DomainError::Policy(err.to_string())
+    }
+}

@@ -1,0 +1,17 @@
+//! Portico's domain and storage: tenants (clinics), their staff, roles and
+//! audit trail, and the tenant-bound database handle they are stored
+//! through. Nothing here knows about HTTP.
+
+pub mod audit;
+pub mod auth;
+pub mod domain;
+mod error;
+pub mod operators;
+pub mod rbac;
+pub mod registry;
+mod services;
+pub mod staff;
+pub mod storage;
+
+pub use error::DomainError;
+pub use services::{AuthSettings, Services};

@@ -1,0 +1,180 @@
+//! The platform operator's side: operator tokens, and the lifecycle of
+//! tenants. Operators act across tenants only through these functions.
+
+use sqlx::Row;
+
+use crate::audit::{self, Actor, AuditEvent, ClientInfo};
+use crate::auth::SecretToken;
+use crate::domain::{DisplayName, EmailAddress, NewPassword, RoleName, BuiltinRole, Slug, TenantId, Timestamp};
+use crate::error::DomainError;
+use crate::registry::{self, Tenant, TenantStatus};
+use crate::services::Services;
+use crate::staff::StaffMember;
+use crate::storage::StorageError;
+
+/// An authenticated platform operator.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub name: String,
+}
+
+impl Services {
+    /// Creates a named operator token and returns it; only its hash is kept.
+    pub async fn create_operator_token(&self, name: &str) -> Result<SecretToken, DomainError> {
+        let name = DisplayName::parse("name", name)?;
+        let token = SecretToken::generate();
+        sqlx::query(
+            "INSERT INTO operator_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(name.as_str().to_owned())
+        .bind(token.hash())
+        .bind(Timestamp::now().unix_millis())
+        .execute(self.db.platform_pool())
+        .await
+        .map_err(|e| match StorageError::from(e) {
+            StorageError::UniqueViolation(_) => DomainError::Conflict {
+                code: "operator_exists",
+                message: "an operator token with this name already exists".into(),
+            },
+            other => other.into(),
+        })?;
+        Ok(token)
+    }
+
+    pub async fn authenticate_operator(&self, token: &SecretToken) -> Result<Operator, DomainError> {
+        let row = sqlx::query(
+            "SELECT name FROM operator_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(token.hash())
+        .fetch_optional(self.db.platform_pool())
+        .await
+        .map_err(StorageError::from)?;
+        match row {
+            Some(row) => Ok(Operator {
+                name: row.try_get(0).map_err(StorageError::from)?,
+            }),
+            None => Err(DomainError::InvalidToken),
+        }
+    }
+
+    pub async fn create_tenant(
+        &self,
+        operator: &Operator,
+        slug: &Slug,
+        display_name: &DisplayName,
+        custom_domain: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<Tenant, DomainError> {
+        let custom_domain = custom_domain.map(parse_domain).transpose()?;
+        let id = TenantId::generate();
+        let mut tx = self.db.tenant_write(id).await?;
+        let tenant = registry::insert(&mut tx, slug, display_name, custom_domain.as_deref())
+            .await
+            .map_err(|e| match e {
+                StorageError::UniqueViolation(what) if what.contains("domain") => DomainError::Conflict {
+                    code: "domain_taken",
+                    message: "another clinic already uses this custom domain".into(),
+                },
+                StorageError::UniqueViolation(_) => DomainError::Conflict {
+                    code: "slug_taken",
+                    message: format!("the slug {slug:?} is already taken"),
+                },
+                other => other.into(),
+            })?;
+        audit::record(
+            &mut tx,
+            AuditEvent::success(Actor::Operator(operator.name.clone()), "tenant.create", client)
+                .target(format!("tenant:{}", tenant.slug)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(tenant)
+    }
+
+    pub async fn list_tenants(&self) -> Result<Vec<Tenant>, DomainError> {
+        Ok(registry::list(&self.db).await?)
+    }
+
+    pub async fn find_tenant(&self, slug: &str) -> Result<Tenant, DomainError> {
+        registry::find_by_slug(&self.db, slug)
+            .await?
+            .ok_or(DomainError::NotFound("tenant"))
+    }
+
+    pub async fn find_tenant_by_domain(&self, host: &str) -> Result<Option<Tenant>, DomainError> {
+        Ok(registry::find_by_domain(&self.db, host).await?)
+    }
+
+    pub async fn find_tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, DomainError> {
+        Ok(registry::find_by_slug(&self.db, slug).await?)
+    }
+
+    pub async fn set_tenant_status(
+        &self,
+        operator: &Operator,
+        slug: &str,
+        status: TenantStatus,
+        client: &ClientInfo,
+    ) -> Result<Tenant, DomainError> {
+        let tenant = self.find_tenant(slug).await?;
+        let mut tx = self.db.tenant_write(tenant.id).await?;
+        let updated = registry::set_status(&mut tx, status).await?;
+        let action = match status {
+            TenantStatus::Active => "tenant.resume",
+            TenantStatus::Suspended => "tenant.suspend",
+        };
+        audit::record(
+            &mut tx,
+            AuditEvent::success(Actor::Operator(operator.name.clone()), action, client)
+                .target(format!("tenant:{}", tenant.slug)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Creates a tenant's owner. Used by operators to hand a new clinic over.
+    pub async fn create_owner(
+        &self,
+        operator: &Operator,
+        tenant: &Tenant,
+        email: &EmailAddress,
+        display_name: &DisplayName,
+        password: &NewPassword,
+        client: &ClientInfo,
+    ) -> Result<StaffMember, DomainError> {
+        self.staff_create(
+            tenant,
+            Actor::Operator(operator.name.clone()),
+            email,
+            display_name,
+            password,
+            &[RoleName::builtin(BuiltinRole::Owner)],
+            client,
+        )
+        .await
+    }
+}
+
+/// A custom domain: a lowercase host name with at least one dot.
+fn parse_domain(raw: &str) -> Result<String, crate::domain::InvalidValue> {
+    let host = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+    let valid = host.len() <= 253
+        && host.contains('.')
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if valid {
+        Ok(host)
+    } else {
+        Err(crate::domain::InvalidValue {
+            field: "custom_domain",
+            reason: "must be a host name such as portal.example-clinic.org".into(),
+        })
+    }
+}

@@ -1,0 +1,18 @@
+//! Roles and permissions with casbin: RBAC with domains, the domain being
+//! the tenant.
+//!
+//! The platform's permissions for the built-in roles are one shared set
+//! under the wildcard domain `*`; a tenant's rows hold only its role
+//! assignments and the policies it added. Checks are on (tenant, subject,
+//! resource kind, action) with plain equality, the cheap form of matcher,
+//! and their answers are cached per tenant until the tenant's policies
+//! change.
+
+mod adapter;
+mod admin;
+mod authorizer;
+mod model;
+
+pub use admin::{PolicyRule, RoleAssignment};
+pub(crate) use admin::assign_in_tx;
+pub use authorizer::Authorizer;

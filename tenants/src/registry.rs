@@ -1,0 +1,143 @@
+//! The tenants themselves: the platform-level table every request starts
+//! from. Only operators change it.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::domain::{DisplayName, Slug, TenantId, Timestamp};
+use crate::storage::{Database, StorageError, TenantTx};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, StorageError> {
+        match raw {
+            "active" => Ok(Self::Active),
+            "suspended" => Ok(Self::Suspended),
+            other => Err(StorageError::Corrupt(format!("tenant status {other:?}"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: Slug,
+    pub display_name: DisplayName,
+    pub status: TenantStatus,
+    pub custom_domain: Option<String>,
+    /// Bumped whenever the tenant's role policies change, so every node can
+    /// tell that its cached copy is stale.
+    pub policy_version: i64,
+    pub created_at: Timestamp,
+}
+
+macro_rules! columns {
+    () => {
+        "id, slug, display_name, status, custom_domain, policy_version, created_at"
+    };
+}
+
+fn from_row(row: &AnyRow) -> Result<Tenant, StorageError> {
+    let corrupt = |e: crate::domain::InvalidValue| StorageError::Corrupt(e.to_string());
+    Ok(Tenant {
+        id: TenantId::parse(row.try_get::<String, _>(0)?.as_str()).map_err(corrupt)?,
+        slug: Slug::parse(row.try_get::<String, _>(1)?.as_str()).map_err(corrupt)?,
+        display_name: DisplayName::parse("display_name", row.try_get::<String, _>(2)?.as_str())
+            .map_err(corrupt)?,
+        status: TenantStatus::parse(row.try_get::<String, _>(3)?.as_str())?,
+        custom_domain: row.try_get(4)?,
+        policy_version: row.try_get(5)?,
+        created_at: Timestamp::from_unix_millis(row.try_get(6)?),
+    })
+}
+
+/// Inserts the tenant that `tx` is bound to.
+pub async fn insert(
+    tx: &mut TenantTx,
+    slug: &Slug,
+    display_name: &DisplayName,
+    custom_domain: Option<&str>,
+) -> Result<Tenant, StorageError> {
+    let now = Timestamp::now().unix_millis();
+    let key = tx.tenant_key();
+    let row = sqlx::query(concat!("INSERT INTO tenants (id, slug, display_name, status, custom_domain, policy_version, created_at, updated_at)
+         VALUES ($1, $2, $3, 'active', $4, 0, $5, $5) RETURNING ", columns!(), ""))
+    .bind(key)
+    .bind(slug.as_str().to_owned())
+    .bind(display_name.as_str().to_owned())
+    .bind(custom_domain.map(str::to_owned))
+    .bind(now)
+    .fetch_one(tx.conn())
+    .await?;
+    from_row(&row)
+}
+
+pub async fn find_by_slug(db: &Database, slug: &str) -> Result<Option<Tenant>, StorageError> {
+    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM tenants WHERE slug = $1"))
+    .bind(slug.to_owned())
+    .fetch_optional(db.platform_pool())
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn find_by_domain(db: &Database, host: &str) -> Result<Option<Tenant>, StorageError> {
+    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM tenants WHERE custom_domain = $1"))
+    .bind(host.to_owned())
+    .fetch_optional(db.platform_pool())
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn list(db: &Database) -> Result<Vec<Tenant>, StorageError> {
+    let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM tenants ORDER BY slug"))
+    .fetch_all(db.platform_pool())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Reads the tenant `tx` is bound to.
+pub async fn get(tx: &mut TenantTx) -> Result<Tenant, StorageError> {
+    let key = tx.tenant_key();
+    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM tenants WHERE id = $1"))
+    .bind(key)
+    .fetch_one(tx.conn())
+    .await?;
+    from_row(&row)
+}
+
+pub async fn set_status(tx: &mut TenantTx, status: TenantStatus) -> Result<Tenant, StorageError> {
+    let key = tx.tenant_key();
+    let row = sqlx::query(concat!("UPDATE tenants SET status = $2, updated_at = $3 WHERE id = $1 RETURNING ", columns!(), ""))
+    .bind(key)
+    .bind(status.as_str())
+    .bind(Timestamp::now().unix_millis())
+    .fetch_one(tx.conn())
+    .await?;
+    from_row(&row)
+}
+
+/// Marks the tenant's policies as changed; part of the transaction that
+/// changes them.
+pub async fn bump_policy_version(tx: &mut TenantTx) -> Result<i64, StorageError> {
+    let key = tx.tenant_key();
+    let row = sqlx::query(
+        "UPDATE tenants SET policy_version = policy_version + 1, updated_at = $2 WHERE id = $1 RETURNING policy_version",
+    )
+    .bind(key)
+    .bind(Timestamp::now().unix_millis())
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(row.try_get(0)?)
+}

@@ -1,0 +1,50 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::{PasswordHasher, ThrottlePolicy};
+use crate::rbac::Authorizer;
+use crate::storage::Database;
+
+/// Tunables of authentication, with production defaults.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub throttle: ThrottlePolicy,
+    pub cookie_session_ttl: Duration,
+    pub bearer_token_ttl: Duration,
+    /// How long a password confirmation counts as fresh for sensitive acts.
+    pub step_up_ttl: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            throttle: ThrottlePolicy::default(),
+            cookie_session_ttl: Duration::from_secs(12 * 3600),
+            bearer_token_ttl: Duration::from_secs(24 * 3600),
+            step_up_ttl: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// The domain's entry point: everything a request handler or the command
+/// line needs, cheap to clone. Its operations live beside their subjects
+/// (`staff`, `rbac`, `operators`) as `impl Services` blocks.
+#[derive(Clone)]
+pub struct Services {
+    pub db: Database,
+    pub hasher: PasswordHasher,
+    pub authz: Authorizer,
+    pub auth: Arc<AuthSettings>,
+}
+
+impl Services {
+    pub fn new(db: Database, hasher: PasswordHasher, auth: AuthSettings) -> Self {
+        let authz = Authorizer::new(db.clone());
+        Self {
+            db,
+            hasher,
+            authz,
+            auth: Arc::new(auth),
+        }
+    }
+}

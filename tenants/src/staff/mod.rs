@@ -1,0 +1,10 @@
+//! Staff accounts of a tenant: the people who run a clinic's side.
+
+mod service;
+mod sessions;
+mod store;
+
+pub use service::{IssuedSession, StaffAuthenticated};
+pub use sessions::{SessionKind, SessionRecord};
+pub use store::{StaffMember, StaffStatus};
+pub(crate) use store::get as get_staff;

@@ -1,0 +1,165 @@
+use std::time::Duration;
+
+use sqlx::Row;
+
+use crate::auth::SecretToken;
+use crate::domain::{StaffId, Timestamp};
+use crate::storage::{StorageError, TenantTx};
+
+/// How a session is carried: a cookie for pages (needs a CSRF token on
+/// unsafe requests), or a bearer token for API clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    Cookie,
+    Bearer,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cookie => "cookie",
+            Self::Bearer => "bearer",
+        }
+    }
+}
+
+/// A live session, as found by its token.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: String,
+    pub staff_id: StaffId,
+    pub kind: SessionKind,
+    pub csrf_token: String,
+    pub expires_at: Timestamp,
+    pub step_up_at: Option<Timestamp>,
+}
+
+pub(crate) struct CreatedSession {
+    pub token: SecretToken,
+    pub csrf_token: String,
+    pub expires_at: Timestamp,
+}
+
+pub(crate) async fn create(
+    tx: &mut TenantTx,
+    staff: StaffId,
+    kind: SessionKind,
+    ttl: Duration,
+) -> Result<CreatedSession, StorageError> {
+    let token = SecretToken::generate();
+    let csrf_token = SecretToken::generate().expose().to_owned();
+    let now = Timestamp::now();
+    let expires_at = now.plus(ttl);
+    let key = tx.tenant_key();
+    sqlx::query(
+        "INSERT INTO staff_sessions (tenant_id, id, staff_id, token_hash, kind, csrf_token, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(key)
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(staff.to_string())
+    .bind(token.hash())
+    .bind(kind.as_str())
+    .bind(csrf_token.clone())
+    .bind(now.unix_millis())
+    .bind(expires_at.unix_millis())
+    .execute(tx.conn())
+    .await?;
+    Ok(CreatedSession {
+        token,
+        csrf_token,
+        expires_at,
+    })
+}
+
+/// What a presented token turned out to be.
+pub(crate) enum Lookup {
+    Live(SessionRecord),
+    Expired,
+    Unknown,
+}
+
+pub(crate) async fn find(tx: &mut TenantTx, token: &SecretToken) -> Result<Lookup, StorageError> {
+    let key = tx.tenant_key();
+    let row = sqlx::query(
+        "SELECT s.id, s.staff_id, s.kind, s.csrf_token, s.expires_at, s.step_up_at, s.revoked_at, m.status
+           FROM staff_sessions s
+           JOIN staff m ON m.tenant_id = s.tenant_id AND m.id = s.staff_id
+          WHERE s.tenant_id = $1 AND s.token_hash = $2",
+    )
+    .bind(key)
+    .bind(token.hash())
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else {
+        return Ok(Lookup::Unknown);
+    };
+    let revoked_at: Option<i64> = row.try_get(6)?;
+    let staff_status: String = row.try_get(7)?;
+    if revoked_at.is_some() || staff_status != "active" {
+        return Ok(Lookup::Unknown);
+    }
+    let expires_at = Timestamp::from_unix_millis(row.try_get(4)?);
+    if expires_at <= Timestamp::now() {
+        return Ok(Lookup::Expired);
+    }
+    let kind = match row.try_get::<String, _>(2)?.as_str() {
+        "cookie" => SessionKind::Cookie,
+        _ => SessionKind::Bearer,
+    };
+    Ok(Lookup::Live(SessionRecord {
+        id: row.try_get(0)?,
+        staff_id: StaffId::parse(&row.try_get::<String, _>(1)?)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        kind,
+        csrf_token: row.try_get(3)?,
+        expires_at,
+        step_up_at: row.try_get::<Option<i64>, _>(5)?.map(Timestamp::from_unix_millis),
+    }))
+}
+
+pub(crate) async fn revoke(tx: &mut TenantTx, session_id: &str) -> Result<(), StorageError> {
+    let key = tx.tenant_key();
+    sqlx::query(
+        "UPDATE staff_sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+    )
+    .bind(key)
+    .bind(session_id.to_owned())
+    .bind(Timestamp::now().unix_millis())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Ends every session of `staff` except `keep` (the one changing the
+/// password stays logged in).
+pub(crate) async fn revoke_all_for(
+    tx: &mut TenantTx,
+    staff: StaffId,
+    keep: Option<&str>,
+) -> Result<u64, StorageError> {
+    let key = tx.tenant_key();
+    let done = sqlx::query(
+        "UPDATE staff_sessions SET revoked_at = $3
+          WHERE tenant_id = $1 AND staff_id = $2 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4)",
+    )
+    .bind(key)
+    .bind(staff.to_string())
+    .bind(Timestamp::now().unix_millis())
+    .bind(keep.map(str::to_owned))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn mark_step_up(tx: &mut TenantTx, session_id: &str) -> Result<Timestamp, StorageError> {
+    let now = Timestamp::now();
+    let key = tx.tenant_key();
+    sqlx::query("UPDATE staff_sessions SET step_up_at = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(key)
+        .bind(session_id.to_owned())
+        .bind(now.unix_millis())
+        .execute(tx.conn())
+        .await?;
+    Ok(now)
+}

@@ -1,0 +1,176 @@
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::{ConnectOptions, Connection, Executor};
+
+use super::{Database, StorageError};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// The role the server's queries run as on PostgreSQL; created by the
+/// migrations, without BYPASSRLS.
+pub const POSTGRES_APP_ROLE: &str = "portico_app";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the data lives.
+#[derive(Clone)]
+pub enum DatabaseSettings {
+    /// The embedded default: a file in the data directory.
+    Sqlite { file: PathBuf },
+    /// A PostgreSQL server. `url` must be allowed to run migrations; queries
+    /// then run as the application role.
+    Postgres { url: String, max_connections: u32 },
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    // The URL may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite { file } => f.debug_struct("Sqlite").field("file", file).finish(),
+            Self::Postgres { .. } => f.write_str("Postgres { url: <redacted> }"),
+        }
+    }
+}
+
+impl DatabaseSettings {
+    /// Chooses the engine: PostgreSQL when `database_url` names one, else a
+    /// SQLite file in `data_dir`.
+    pub fn from_parts(database_url: Option<&str>, data_dir: &std::path::Path) -> Result<Self, StorageError> {
+        match database_url.map(str::trim).filter(|u| !u.is_empty()) {
+            None => Ok(Self::Sqlite {
+                file: data_dir.join("portico.db"),
+            }),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Self::Postgres {
+                    url: url.to_owned(),
+                    max_connections: 16,
+                })
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+                let path = path.split('?').next().unwrap_or(path);
+                Ok(Self::Sqlite { file: PathBuf::from(path) })
+            }
+            Some(_) => Err(StorageError::Config(
+                "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),
+            )),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite { file } => format!("SQLite at {}", file.display()),
+            Self::Postgres { .. } => "PostgreSQL".to_owned(),
+        }
+    }
+}
+
+impl Database {
+    /// Connects, migrates, and returns a handle whose queries run with the
+    /// application's (not the migrator's) privileges.
+    pub async fn open(settings: &DatabaseSettings) -> Result<Self, StorageError> {
+        sqlx::any::install_default_drivers();
+        match settings {
+            DatabaseSettings::Sqlite { file } => open_sqlite(file).await,
+            DatabaseSettings::Postgres { url, max_connections } => {
+                open_postgres(url, *max_connections).await
+            }
+        }
+    }
+}
+
+async fn open_sqlite(file: &std::path::Path) -> Result<Database, StorageError> {
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StorageError::Config(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    // WAL is a property of the file: set it once with a native connection
+    // (the Any driver's URL cannot carry it), then migrate there too.
+    let native = SqliteConnectOptions::new()
+        .filename(file)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .disable_statement_logging();
+    let mut conn = native.connect().await?;
+    SQLITE_MIGRATIONS.run(&mut conn).await?;
+    conn.close().await?;
+
+    let url = format!("sqlite://{}", file.display());
+    let pool = AnyPoolOptions::new()
+        .max_connections(8)
+        .min_connections(1)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // WAL makes NORMAL durable against application crashes; only
+                // an OS crash can lose the last transactions.
+                conn.execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect_with(
+            sqlx::any::AnyConnectOptions::from_str(&url)?.disable_statement_logging(),
+        )
+        .await?;
+    Ok(Database {
+        pool,
+        engine: super::Engine::Sqlite,
+    })
+}
+
+async fn open_postgres(url: &str, max_connections: u32) -> Result<Database, StorageError> {
+    let options = sqlx::any::AnyConnectOptions::from_str(url)?.disable_statement_logging();
+    {
+        let mut conn = sqlx::AnyConnection::connect_with(&options).await?;
+        POSTGRES_MIGRATIONS.run(&mut conn).await?;
+        conn.close().await?;
+    }
+    let pool = AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute("SET ROLE portico_app").await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?;
+
+    // Refuse to run with a role that would make row-level security moot.
+    let (superuser, bypass): (bool, bool) = {
+        use sqlx::Row;
+        let row = sqlx::query(
+            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&pool)
+        .await?;
+        (row.try_get(0)?, row.try_get(1)?)
+    };
+    if superuser || bypass {
+        return Err(StorageError::Config(format!(
+            "queries would run as a role that bypasses row-level security; \
+             the {POSTGRES_APP_ROLE} role must be NOSUPERUSER NOBYPASSRLS"
+        )));
+    }
+    Ok(Database {
+        pool,
+        engine: super::Engine::Postgres,
+    })
+}
+
+/// Runs only the migrations, for `portico migrate`.
+pub async fn migrate_only(settings: &DatabaseSettings) -> Result<(), StorageError> {
+    Database::open(settings).await?.close().await;
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! The one way into the database.
+//!
+//! Both engines are reached through sqlx's `Any` driver with the same SQL
+//! text: every query binds numbered `$n` parameters (which SQLite accepts as
+//! well as PostgreSQL), and every column is TEXT or a 64-bit integer, the
+//! types both engines and `Any` agree on. That keeps one copy of every query
+//! instead of one per engine.
+//!
+//! Tenant-owned tables are reached only through a [`TenantTx`], a
+//! transaction bound to one tenant, which can only be opened with a
+//! [`TenantId`]. On PostgreSQL it also sets `portico.tenant_id` for the
+//! row-level security policies, so a query that forgot its tenant filter
+//! would still see nothing of another tenant.
+
+mod connect;
+mod error;
+mod tenant_tx;
+
+pub use connect::{DatabaseSettings, Engine, migrate_only};
+pub use error::StorageError;
+pub use tenant_tx::TenantTx;
+
+use sqlx::AnyPool;
+
+use crate::domain::TenantId;
+
+/// A handle on the database, shared by the whole process. Cloning is cheap.
+#[derive(Clone)]
+pub struct Database {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+impl Database {
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Opens a read transaction bound to `tenant`.
+    pub async fn tenant_read(&self, tenant: TenantId) -> Result<TenantTx, StorageError> {
+        TenantTx::begin(&self.pool, self.engine, tenant, false).await
+    }
+
+    /// Opens a write transaction bound to `tenant`. On SQLite it takes the
+    /// write lock up front (`BEGIN IMMEDIATE`), so a transaction that reads
+    /// and then writes cannot fail half-way with a busy snapshot.
+    pub async fn tenant_write(&self, tenant: TenantId) -> Result<TenantTx, StorageError> {
+        TenantTx::begin(&self.pool, self.engine, tenant, true).await
+    }
+
+    /// The pool, for platform-level tables (tenants, operator tokens) only.
+    pub(crate) fn platform_pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Checks that the database answers, for readiness probes.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(StorageError::from)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
