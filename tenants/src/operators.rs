@@ -5,7 +5,9 @@ use sqlx::Row;
 
 use crate::audit::{self, Actor, AuditEvent, ClientInfo};
 use crate::auth::SecretToken;
-use crate::domain::{DisplayName, EmailAddress, NewPassword, RoleName, BuiltinRole, Slug, TenantId, Timestamp};
+use crate::domain::{
+    BuiltinRole, DisplayName, EmailAddress, NewPassword, RoleName, Slug, TenantId, Timestamp,
+};
 use crate::error::DomainError;
 use crate::registry::{self, Tenant, TenantStatus};
 use crate::services::Services;
@@ -42,7 +44,10 @@ impl Services {
         Ok(token)
     }
 
-    pub async fn authenticate_operator(&self, token: &SecretToken) -> Result<Operator, DomainError> {
+    pub async fn authenticate_operator(
+        &self,
+        token: &SecretToken,
+    ) -> Result<Operator, DomainError> {
         let row = sqlx::query(
             "SELECT name FROM operator_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
         )
@@ -72,10 +77,12 @@ impl Services {
         let tenant = registry::insert(&mut tx, slug, display_name, custom_domain.as_deref())
             .await
             .map_err(|e| match e {
-                StorageError::UniqueViolation(what) if what.contains("domain") => DomainError::Conflict {
-                    code: "domain_taken",
-                    message: "another clinic already uses this custom domain".into(),
-                },
+                StorageError::UniqueViolation(what) if what.contains("domain") => {
+                    DomainError::Conflict {
+                        code: "domain_taken",
+                        message: "another clinic already uses this custom domain".into(),
+                    }
+                }
                 StorageError::UniqueViolation(_) => DomainError::Conflict {
                     code: "slug_taken",
                     message: format!("the slug {slug:?} is already taken"),
@@ -84,8 +91,12 @@ impl Services {
             })?;
         audit::record(
             &mut tx,
-            AuditEvent::success(Actor::Operator(operator.name.clone()), "tenant.create", client)
-                .target(format!("tenant:{}", tenant.slug)),
+            AuditEvent::success(
+                Actor::Operator(operator.name.clone()),
+                "tenant.create",
+                client,
+            )
+            .target(format!("tenant:{}", tenant.slug)),
         )
         .await?;
         tx.commit().await?;
@@ -167,7 +178,9 @@ fn parse_domain(raw: &str) -> Result<String, crate::domain::InvalidValue> {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
     if valid {
         Ok(host)

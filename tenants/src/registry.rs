@@ -85,7 +85,11 @@ pub async fn insert(
 }
 
 pub async fn find_by_slug(db: &Database, slug: &str) -> Result<Option<Tenant>, StorageError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM tenants WHERE slug = $1"))
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM tenants WHERE slug = $1"
+    ))
     .bind(slug.to_owned())
     .fetch_optional(db.platform_pool())
     .await?;
@@ -93,7 +97,11 @@ pub async fn find_by_slug(db: &Database, slug: &str) -> Result<Option<Tenant>, S
 }
 
 pub async fn find_by_domain(db: &Database, host: &str) -> Result<Option<Tenant>, StorageError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM tenants WHERE custom_domain = $1"))
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM tenants WHERE custom_domain = $1"
+    ))
     .bind(host.to_owned())
     .fetch_optional(db.platform_pool())
     .await?;
@@ -101,7 +109,11 @@ pub async fn find_by_domain(db: &Database, host: &str) -> Result<Option<Tenant>,
 }
 
 pub async fn list(db: &Database) -> Result<Vec<Tenant>, StorageError> {
-    let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM tenants ORDER BY slug"))
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM tenants ORDER BY slug"
+    ))
     .fetch_all(db.platform_pool())
     .await?;
     rows.iter().map(from_row).collect()
@@ -110,7 +122,11 @@ pub async fn list(db: &Database) -> Result<Vec<Tenant>, StorageError> {
 /// Reads the tenant `tx` is bound to.
 pub async fn get(tx: &mut TenantTx) -> Result<Tenant, StorageError> {
     let key = tx.tenant_key();
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM tenants WHERE id = $1"))
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM tenants WHERE id = $1"
+    ))
     .bind(key)
     .fetch_one(tx.conn())
     .await?;
@@ -119,7 +135,11 @@ pub async fn get(tx: &mut TenantTx) -> Result<Tenant, StorageError> {
 
 pub async fn set_status(tx: &mut TenantTx, status: TenantStatus) -> Result<Tenant, StorageError> {
     let key = tx.tenant_key();
-    let row = sqlx::query(concat!("UPDATE tenants SET status = $2, updated_at = $3 WHERE id = $1 RETURNING ", columns!(), ""))
+    let row = sqlx::query(concat!(
+        "UPDATE tenants SET status = $2, updated_at = $3 WHERE id = $1 RETURNING ",
+        columns!(),
+        ""
+    ))
     .bind(key)
     .bind(status.as_str())
     .bind(Timestamp::now().unix_millis())

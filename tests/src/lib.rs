@@ -1,1 +1,355 @@
-//! test harness
+//! The test harness: every test gets its own database and its own server on
+//! a random port, built by the same `Application::build` as production, and
+//! talks to it over HTTP.
+//!
+//! Each scenario runs on both engines through [`both_engines!`]. The
+//! PostgreSQL runs need a server on 127.0.0.1:5432 (trust auth, user
+//! `postgres`; override with `PORTICO_TEST_POSTGRES`). Without one they say
+//! so and skip, except under `CI=true`, where they fail.
+
+use std::sync::OnceLock;
+
+use portico_server::config::Config;
+use portico_server::startup::Application;
+use portico_tenants::Services;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each test body once per engine, as `sqlite::name` and
+/// `postgres::name`.
+#[macro_export]
+macro_rules! both_engines {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some($app) = $crate::TestApp::spawn($crate::Engine::Sqlite).await else { return };
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some($app) = $crate::TestApp::spawn($crate::Engine::Postgres).await else { return };
+                    $body
+                }
+            )*
+        }
+    };
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("PORTICO_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Creates an empty database for one test; `None` when PostgreSQL is not
+/// reachable outside CI.
+async fn create_postgres_database() -> Option<(String, String)> {
+    let admin = postgres_admin_url();
+    let mut conn = match sqlx::PgConnection::connect(&admin).await {
+        Ok(c) => c,
+        Err(err) if !in_ci() => {
+            static SAID: OnceLock<()> = OnceLock::new();
+            SAID.get_or_init(|| {
+                eprintln!("SKIPPED: PostgreSQL tests need a server at {admin} ({err}); they run under CI=true");
+            });
+            return None;
+        }
+        Err(err) => panic!("CI=true but PostgreSQL is not reachable at {admin}: {err}"),
+    };
+    let name = format!("portico_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    Some((name.clone(), format!("{base}/{name}")))
+}
+
+fn drop_postgres_database(name: String) {
+    // Drop runs outside any runtime the test may still be using.
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await;
+            }
+        });
+    })
+    .join();
+}
+
+/// A running server with its own database.
+pub struct TestApp {
+    pub engine: Engine,
+    /// `http://127.0.0.1:<port>`
+    pub address: String,
+    pub client: reqwest::Client,
+    pub operator_token: String,
+    pub services: Services,
+    pub database_url: Option<String>,
+    pg_database: Option<String>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _data_dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn(engine: Engine) -> Option<Self> {
+        Self::spawn_with(engine, |_| {}).await
+    }
+
+    /// Like [`spawn`](Self::spawn), with a chance to adjust the
+    /// configuration (short session lifetimes, say).
+    pub async fn spawn_with(engine: Engine, adjust: impl FnOnce(&mut Config)) -> Option<Self> {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let (pg_database, database_url) = match engine {
+            Engine::Sqlite => (None, None),
+            Engine::Postgres => {
+                let (name, url) = create_postgres_database().await?;
+                (Some(name), Some(url))
+            }
+        };
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data_dir.path().to_owned(),
+            database_url: database_url.clone(),
+            demo: false,
+            // Many tests log in at once; keep the suite quick on two cores.
+            hash_concurrency: Some(2),
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let app = Application::build(config).await.expect("server starts");
+        let address = format!("http://{}", app.addr());
+        let services = app.services().clone();
+        let operator_token = services
+            .create_operator_token("test-operator")
+            .await
+            .expect("operator token")
+            .expose()
+            .to_owned();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            app.run(async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        Some(Self {
+            engine,
+            address,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            operator_token,
+            services,
+            database_url,
+            pg_database,
+            shutdown: Some(tx),
+            server: Some(server),
+            _data_dir: data_dir,
+        })
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
+    }
+
+    /// `http://127.0.0.1:<port>/t/<slug><path>`
+    pub fn tenant_url(&self, slug: &str, path: &str) -> String {
+        format!("{}/t/{slug}{path}", self.address)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Creates a clinic through the operator API.
+    pub async fn create_tenant(&self, slug: &str) -> Value {
+        let resp = self
+            .client
+            .post(self.url("/api/operator/v1/tenants"))
+            .bearer_auth(&self.operator_token)
+            .json(&json!({ "slug": slug, "display_name": format!("Clinic {slug}") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "creating tenant {slug}");
+        resp.json().await.unwrap()
+    }
+
+    /// Creates a clinic and its owner; returns the owner, logged in.
+    pub async fn clinic_with_owner(&self, slug: &str) -> Staff {
+        self.create_tenant(slug).await;
+        let email = format!("owner@{slug}.example.org");
+        let resp = self
+            .client
+            .post(self.url(&format!("/api/operator/v1/tenants/{slug}/owners")))
+            .bearer_auth(&self.operator_token)
+            .json(&json!({ "email": email, "display_name": "Owner", "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "creating owner of {slug}");
+        self.login_bearer(slug, &email, PASSWORD).await
+    }
+
+    /// Adds a staff member with `roles` as `by`, and logs them in.
+    pub async fn add_staff(&self, by: &Staff, email: &str, roles: &[&str]) -> Staff {
+        let resp = by
+            .post(
+                self,
+                "/api/v1/staff",
+                json!({
+                    "email": email, "display_name": email, "password": PASSWORD, "roles": roles
+                }),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "adding staff {email}");
+        self.login_bearer(&by.slug, email, PASSWORD).await
+    }
+
+    /// Logs in for a bearer token.
+    pub async fn login_bearer(&self, slug: &str, email: &str, password: &str) -> Staff {
+        let resp = self
+            .try_login(slug, "/api/v1/auth/tokens", email, password)
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "logging in {email}");
+        let body: Value = resp.json().await.unwrap();
+        Staff {
+            slug: slug.to_owned(),
+            id: body["staff"]["id"].as_str().unwrap().to_owned(),
+            email: email.to_owned(),
+            token: body["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn try_login(
+        &self,
+        slug: &str,
+        path: &str,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.tenant_url(slug, path))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        if let Some(name) = self.pg_database.take() {
+            drop_postgres_database(name);
+        }
+    }
+}
+
+/// The password every test account starts with.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A logged-in staff member (bearer token) of clinic `slug`.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub slug: String,
+    pub id: String,
+    pub email: String,
+    pub token: String,
+}
+
+impl Staff {
+    pub async fn get(&self, app: &TestApp, path: &str) -> reqwest::Response {
+        self.get_in(app, &self.slug, path).await
+    }
+
+    /// GET against another clinic's path, with this staff member's token.
+    pub async fn get_in(&self, app: &TestApp, slug: &str, path: &str) -> reqwest::Response {
+        app.client
+            .get(app.tenant_url(slug, path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+        self.send(app, reqwest::Method::POST, &self.slug, path, Some(body))
+            .await
+    }
+
+    pub async fn send(
+        &self,
+        app: &TestApp,
+        method: reqwest::Method,
+        slug: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut req = app
+            .client
+            .request(method, app.tenant_url(slug, path))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+}
+
+/// Reads an error answer and checks its status and code.
+pub async fn expect_error(resp: reqwest::Response, status: StatusCode, code: &str) -> Value {
+    let got = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    assert_eq!(got, status, "expected {status} {code}, got {got}: {body}");
+    assert_eq!(body["code"], code, "expected code {code}: {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "errors carry a message: {body}"
+    );
+    body
+}
+
+pub async fn json_ok(resp: reqwest::Response) -> Value {
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, StatusCode::OK, "expected 200: {body}");
+    body
+}

@@ -83,7 +83,11 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: &NewPassword) -> Result<PasswordHash, HashError> {
-        let _permit = self.permits.acquire().await.expect("semaphore never closed");
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore never closed");
         let params = self.params.clone();
         let plain = password.as_plain().clone();
         let hash =
@@ -94,7 +98,11 @@ impl PasswordHasher {
     /// True when `password` matches `stored`. With no stored hash (unknown
     /// account) it still does the full work and answers false.
     pub async fn verify(&self, password: &PlainPassword, stored: Option<&PasswordHash>) -> bool {
-        let _permit = self.permits.acquire().await.expect("semaphore never closed");
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore never closed");
         let (target, real) = match stored {
             Some(h) => (h.0.clone(), true),
             None => ((*self.dummy).clone(), false),
@@ -131,7 +139,11 @@ mod tests {
         let hasher = PasswordHasher::new(1);
         let pw = NewPassword::parse("correct horse battery staple".into()).unwrap();
         let hash = hasher.hash(&pw).await.unwrap();
-        assert!(hash.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", hash.as_str());
+        assert!(
+            hash.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{}",
+            hash.as_str()
+        );
         assert!(hasher.verify(pw.as_plain(), Some(&hash)).await);
         let wrong = PlainPassword::new("correct horse battery stapler".into()).unwrap();
         assert!(!hasher.verify(&wrong, Some(&hash)).await);

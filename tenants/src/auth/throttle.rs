@@ -60,7 +60,10 @@ impl Bucket {
 }
 
 /// `Err(retry_after)` when any of `buckets` is locked now.
-pub(crate) async fn check(tx: &mut TenantTx, buckets: &[Bucket]) -> Result<Result<(), Duration>, StorageError> {
+pub(crate) async fn check(
+    tx: &mut TenantTx,
+    buckets: &[Bucket],
+) -> Result<Result<(), Duration>, StorageError> {
     let now = Timestamp::now().unix_millis();
     let mut wait = 0i64;
     for bucket in buckets {

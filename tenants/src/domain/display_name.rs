@@ -19,7 +19,10 @@ impl DisplayName {
             return Err(InvalidValue::new(field, "must be at most 120 characters"));
         }
         if trimmed.chars().any(char::is_control) {
-            return Err(InvalidValue::new(field, "must not contain control characters"));
+            return Err(InvalidValue::new(
+                field,
+                "must not contain control characters",
+            ));
         }
         Ok(Self(trimmed.to_owned()))
     }

@@ -27,7 +27,10 @@ impl EmailAddress {
         )
         .map_err(|err| InvalidValue::new("email", format!("is not a valid address ({err})")))?;
         if !parsed.domain().contains('.') {
-            return Err(InvalidValue::new("email", "must have a domain such as example.org"));
+            return Err(InvalidValue::new(
+                "email",
+                "must have a domain such as example.org",
+            ));
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -68,8 +71,19 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_address() {
-        for bad in ["", "ada", "ada@", "@example.org", "ada@localhost", "a b@example.org", "Ada <ada@example.org>"] {
-            assert!(EmailAddress::parse(bad).is_err(), "{bad:?} should be refused");
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.org",
+            "ada@localhost",
+            "a b@example.org",
+            "Ada <ada@example.org>",
+        ] {
+            assert!(
+                EmailAddress::parse(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 }

@@ -14,7 +14,10 @@ impl PlainPassword {
 
     pub fn new(raw: String) -> Result<Self, InvalidValue> {
         if raw.len() > Self::MAX_LEN {
-            return Err(InvalidValue::new("password", "must be at most 256 characters"));
+            return Err(InvalidValue::new(
+                "password",
+                "must be at most 256 characters",
+            ));
         }
         Ok(Self(raw))
     }
@@ -48,8 +51,8 @@ impl NewPassword {
         if raw.trim().is_empty() {
             return Err(InvalidValue::new("new_password", "must not be only spaces"));
         }
-        let plain = PlainPassword::new(raw)
-            .map_err(|e| InvalidValue::new("new_password", e.reason))?;
+        let plain =
+            PlainPassword::new(raw).map_err(|e| InvalidValue::new("new_password", e.reason))?;
         Ok(Self(plain))
     }
 

@@ -45,7 +45,10 @@ impl BuiltinRole {
         match self {
             Self::Owner | Self::Admin => all(),
             Self::Practitioner | Self::FrontDesk => {
-                vec![Permission::new(Staff, Read), Permission::new(Settings, Read)]
+                vec![
+                    Permission::new(Staff, Read),
+                    Permission::new(Settings, Read),
+                ]
             }
             Self::Auditor => vec![
                 Permission::new(Audit, Read),
@@ -170,10 +173,21 @@ mod tests {
     #[test]
     fn role_names_are_narrow() {
         assert!(RoleName::parse("billing_clerk").is_ok());
-        for bad in ["", "a", "Admin", "1st", "role:owner", "x y", &"a".repeat(33)] {
+        for bad in [
+            "",
+            "a",
+            "Admin",
+            "1st",
+            "role:owner",
+            "x y",
+            &"a".repeat(33),
+        ] {
             assert!(RoleName::parse(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(RoleName::parse("front_desk").unwrap().as_builtin(), Some(BuiltinRole::FrontDesk));
+        assert_eq!(
+            RoleName::parse("front_desk").unwrap().as_builtin(),
+            Some(BuiltinRole::FrontDesk)
+        );
     }
 
     #[test]

@@ -53,12 +53,17 @@ mod tests {
 
     #[test]
     fn accepts_dns_labels() {
-        assert_eq!(Slug::parse("north-clinic2").unwrap().as_str(), "north-clinic2");
+        assert_eq!(
+            Slug::parse("north-clinic2").unwrap().as_str(),
+            "north-clinic2"
+        );
     }
 
     #[test]
     fn refuses_odd_characters_case_and_edges() {
-        for bad in ["Demo", "a", "dr.smith", "-x", "x-", "über", "a b", "api", "a_b"] {
+        for bad in [
+            "Demo", "a", "dr.smith", "-x", "x-", "über", "a b", "api", "a_b",
+        ] {
             assert!(Slug::parse(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(Slug::parse(&"a".repeat(41)).is_err());

@@ -68,7 +68,10 @@ pub(crate) async fn load_rules(tx: &mut TenantTx) -> Result<Vec<StoredRule>, Sto
         .collect()
 }
 
-pub(crate) async fn insert_rule(tx: &mut TenantTx, rule: &StoredRule) -> Result<bool, StorageError> {
+pub(crate) async fn insert_rule(
+    tx: &mut TenantTx,
+    rule: &StoredRule,
+) -> Result<bool, StorageError> {
     let key = tx.tenant_key();
     let v = |i: usize| rule.values.get(i).cloned().unwrap_or_default();
     let done = sqlx::query(
@@ -90,7 +93,10 @@ pub(crate) async fn insert_rule(tx: &mut TenantTx, rule: &StoredRule) -> Result<
     Ok(done.rows_affected() == 1)
 }
 
-pub(crate) async fn delete_rule(tx: &mut TenantTx, rule: &StoredRule) -> Result<bool, StorageError> {
+pub(crate) async fn delete_rule(
+    tx: &mut TenantTx,
+    rule: &StoredRule,
+) -> Result<bool, StorageError> {
     let key = tx.tenant_key();
     let v = |i: usize| rule.values.get(i).cloned().unwrap_or_default();
     let done = sqlx::query(
@@ -112,7 +118,12 @@ pub(crate) async fn delete_rule(tx: &mut TenantTx, rule: &StoredRule) -> Result<
 
 impl TenantAdapter {
     /// A rule may only name this adapter's tenant as its domain.
-    fn owned_rule(&self, sec: &str, ptype: &str, values: Vec<String>) -> casbin::Result<StoredRule> {
+    fn owned_rule(
+        &self,
+        sec: &str,
+        ptype: &str,
+        values: Vec<String>,
+    ) -> casbin::Result<StoredRule> {
         let tenant = self.tenant.to_string();
         let domain_index = if sec == "p" { 1 } else { 2 };
         if values.get(domain_index) != Some(&tenant) || values.len() > 6 {
@@ -133,7 +144,11 @@ impl Adapter for TenantAdapter {
         for rule in builtin_policies() {
             m.add_policy("p", "p", rule);
         }
-        let mut tx = self.db.tenant_read(self.tenant).await.map_err(adapter_error)?;
+        let mut tx = self
+            .db
+            .tenant_read(self.tenant)
+            .await
+            .map_err(adapter_error)?;
         let version: i64 = sqlx::query("SELECT policy_version FROM tenants WHERE id = $1")
             .bind(self.tenant.to_string())
             .fetch_one(tx.conn())
@@ -143,15 +158,23 @@ impl Adapter for TenantAdapter {
         let rules = load_rules(&mut tx).await.map_err(adapter_error)?;
         tx.commit().await.map_err(adapter_error)?;
         for rule in rules {
-            let sec = if rule.ptype.starts_with('g') { "g" } else { "p" };
+            let sec = if rule.ptype.starts_with('g') {
+                "g"
+            } else {
+                "p"
+            };
             m.add_policy(sec, &rule.ptype, rule.values);
         }
         self.loaded_version.store(version, Ordering::SeqCst);
         Ok(())
     }
 
-    async fn load_filtered_policy<'a>(&mut self, m: &mut dyn Model, _f: Filter<'a>) -> casbin::Result<()> {
-        // The adapter is already filtered to one tenant.
+    async fn load_filtered_policy<'a>(
+        &mut self,
+        m: &mut dyn Model,
+        _f: Filter<'a>,
+    ) -> casbin::Result<()> {
+        // The adapter is already bound to one tenant.
         self.load_policy(m).await
     }
 
@@ -170,19 +193,35 @@ impl Adapter for TenantAdapter {
     }
 
     fn is_filtered(&self) -> bool {
-        true
+        // The adapter holds one tenant's rules, which for its enforcer is the
+        // whole policy; casbin skips the initial load of a filtered adapter.
+        false
     }
 
-    async fn add_policy(&mut self, sec: &str, ptype: &str, rule: Vec<String>) -> casbin::Result<bool> {
+    async fn add_policy(
+        &mut self,
+        sec: &str,
+        ptype: &str,
+        rule: Vec<String>,
+    ) -> casbin::Result<bool> {
         self.add_policies(sec, ptype, vec![rule]).await
     }
 
-    async fn add_policies(&mut self, sec: &str, ptype: &str, rules: Vec<Vec<String>>) -> casbin::Result<bool> {
+    async fn add_policies(
+        &mut self,
+        sec: &str,
+        ptype: &str,
+        rules: Vec<Vec<String>>,
+    ) -> casbin::Result<bool> {
         let rules = rules
             .into_iter()
             .map(|r| self.owned_rule(sec, ptype, r))
             .collect::<casbin::Result<Vec<_>>>()?;
-        let mut tx = self.db.tenant_write(self.tenant).await.map_err(adapter_error)?;
+        let mut tx = self
+            .db
+            .tenant_write(self.tenant)
+            .await
+            .map_err(adapter_error)?;
         let mut any = false;
         for rule in &rules {
             any |= insert_rule(&mut tx, rule).await.map_err(adapter_error)?;
@@ -191,16 +230,30 @@ impl Adapter for TenantAdapter {
         Ok(any)
     }
 
-    async fn remove_policy(&mut self, sec: &str, ptype: &str, rule: Vec<String>) -> casbin::Result<bool> {
+    async fn remove_policy(
+        &mut self,
+        sec: &str,
+        ptype: &str,
+        rule: Vec<String>,
+    ) -> casbin::Result<bool> {
         self.remove_policies(sec, ptype, vec![rule]).await
     }
 
-    async fn remove_policies(&mut self, sec: &str, ptype: &str, rules: Vec<Vec<String>>) -> casbin::Result<bool> {
+    async fn remove_policies(
+        &mut self,
+        sec: &str,
+        ptype: &str,
+        rules: Vec<Vec<String>>,
+    ) -> casbin::Result<bool> {
         let rules = rules
             .into_iter()
             .map(|r| self.owned_rule(sec, ptype, r))
             .collect::<casbin::Result<Vec<_>>>()?;
-        let mut tx = self.db.tenant_write(self.tenant).await.map_err(adapter_error)?;
+        let mut tx = self
+            .db
+            .tenant_write(self.tenant)
+            .await
+            .map_err(adapter_error)?;
         let mut any = false;
         for rule in &rules {
             any |= delete_rule(&mut tx, rule).await.map_err(adapter_error)?;

@@ -3,7 +3,9 @@
 //! event commit together.
 
 use super::adapter::{StoredRule, delete_rule, insert_rule, load_rules};
-use super::model::{builtin_policies, parse_role_subject, parse_staff_subject, role_subject, staff_subject};
+use super::model::{
+    builtin_policies, parse_role_subject, parse_staff_subject, role_subject, staff_subject,
+};
 use crate::audit::{self, Actor, AuditEvent, ClientInfo};
 use crate::domain::{Action, BuiltinRole, Permission, Resource, RoleName, StaffId};
 use crate::error::DomainError;
@@ -29,7 +31,11 @@ pub struct PolicyRule {
 fn assignment_rule(tenant: &Tenant, staff: StaffId, role: &RoleName) -> StoredRule {
     StoredRule {
         ptype: "g".into(),
-        values: vec![staff_subject(staff), role_subject(role), tenant.id.to_string()],
+        values: vec![
+            staff_subject(staff),
+            role_subject(role),
+            tenant.id.to_string(),
+        ],
     }
 }
 
@@ -46,7 +52,10 @@ fn policy_rule(tenant: &Tenant, role: &RoleName, resource: Resource, action: Act
 }
 
 impl Services {
-    pub async fn list_role_assignments(&self, tenant: &Tenant) -> Result<Vec<RoleAssignment>, DomainError> {
+    pub async fn list_role_assignments(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<Vec<RoleAssignment>, DomainError> {
         let mut tx = self.db.tenant_read(tenant.id).await?;
         let rules = load_rules(&mut tx).await?;
         tx.commit().await?;
@@ -78,7 +87,12 @@ impl Services {
         Ok(builtin
             .iter()
             .filter_map(|v| parse(v, true))
-            .chain(rules.iter().filter(|r| r.ptype == "p").filter_map(|r| parse(&r.values, false)))
+            .chain(
+                rules
+                    .iter()
+                    .filter(|r| r.ptype == "p")
+                    .filter_map(|r| parse(&r.values, false)),
+            )
             .collect())
     }
 
@@ -91,7 +105,13 @@ impl Services {
         role: &RoleName,
         client: &ClientInfo,
     ) -> Result<bool, DomainError> {
-        self.authz.require(tenant, actor, Permission::new(Resource::Roles, Action::Write)).await?;
+        self.authz
+            .require(
+                tenant,
+                actor,
+                Permission::new(Resource::Roles, Action::Write),
+            )
+            .await?;
         self.guard_owner_role(tenant, actor, role).await?;
         let mut tx = self.db.tenant_write(tenant.id).await?;
         if staff::get_staff(&mut tx, staff_id).await?.is_none() {
@@ -121,19 +141,31 @@ impl Services {
         role: &RoleName,
         client: &ClientInfo,
     ) -> Result<bool, DomainError> {
-        self.authz.require(tenant, actor, Permission::new(Resource::Roles, Action::Write)).await?;
+        self.authz
+            .require(
+                tenant,
+                actor,
+                Permission::new(Resource::Roles, Action::Write),
+            )
+            .await?;
         self.guard_owner_role(tenant, actor, role).await?;
         let mut tx = self.db.tenant_write(tenant.id).await?;
+        if staff::get_staff(&mut tx, staff_id).await?.is_none() {
+            return Err(DomainError::NotFound("staff member"));
+        }
         if role.as_builtin() == Some(BuiltinRole::Owner) {
             let owners = load_rules(&mut tx)
                 .await?
                 .into_iter()
-                .filter(|r| r.ptype == "g" && r.values.get(1).map(String::as_str) == Some("role:owner"))
+                .filter(|r| {
+                    r.ptype == "g" && r.values.get(1).map(String::as_str) == Some("role:owner")
+                })
                 .count();
             if owners <= 1 {
                 return Err(DomainError::Conflict {
                     code: "last_owner",
-                    message: "a clinic must keep at least one owner; make someone else owner first".into(),
+                    message: "a clinic must keep at least one owner; make someone else owner first"
+                        .into(),
                 });
             }
         }
@@ -163,7 +195,13 @@ impl Services {
         action: Action,
         client: &ClientInfo,
     ) -> Result<bool, DomainError> {
-        self.authz.require(tenant, actor, Permission::new(Resource::Policies, Action::Write)).await?;
+        self.authz
+            .require(
+                tenant,
+                actor,
+                Permission::new(Resource::Policies, Action::Write),
+            )
+            .await?;
         self.guard_owner_role(tenant, actor, role).await?;
         let mut tx = self.db.tenant_write(tenant.id).await?;
         let added = insert_rule(&mut tx, &policy_rule(tenant, role, resource, action)).await?;
@@ -191,7 +229,13 @@ impl Services {
         action: Action,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        self.authz.require(tenant, actor, Permission::new(Resource::Policies, Action::Write)).await?;
+        self.authz
+            .require(
+                tenant,
+                actor,
+                Permission::new(Resource::Policies, Action::Write),
+            )
+            .await?;
         self.guard_owner_role(tenant, actor, role).await?;
         let is_builtin = role
             .as_builtin()
@@ -222,19 +266,34 @@ impl Services {
 
     /// Only an owner may touch the owner role, so an admin cannot promote
     /// themselves or demote the clinic's owners.
-    pub(crate) async fn guard_owner_role_public(&self, tenant: &Tenant, actor: StaffId, role: &RoleName) -> Result<(), DomainError> {
+    pub(crate) async fn guard_owner_role_public(
+        &self,
+        tenant: &Tenant,
+        actor: StaffId,
+        role: &RoleName,
+    ) -> Result<(), DomainError> {
         self.guard_owner_role(tenant, actor, role).await
     }
 
-    async fn guard_owner_role(&self, tenant: &Tenant, actor: StaffId, role: &RoleName) -> Result<(), DomainError> {
+    async fn guard_owner_role(
+        &self,
+        tenant: &Tenant,
+        actor: StaffId,
+        role: &RoleName,
+    ) -> Result<(), DomainError> {
         if role.as_builtin() != Some(BuiltinRole::Owner) {
             return Ok(());
         }
         let actor_roles = self.authz.roles_of(tenant, actor).await?;
-        if actor_roles.iter().any(|r| r.as_builtin() == Some(BuiltinRole::Owner)) {
+        if actor_roles
+            .iter()
+            .any(|r| r.as_builtin() == Some(BuiltinRole::Owner))
+        {
             Ok(())
         } else {
-            Err(DomainError::NotAllowed("only an owner can change the owner role"))
+            Err(DomainError::NotAllowed(
+                "only an owner can change the owner role",
+            ))
         }
     }
 }

@@ -101,7 +101,11 @@ impl Authorizer {
     }
 
     /// The roles `staff` holds in `tenant`.
-    pub async fn roles_of(&self, tenant: &Tenant, staff: StaffId) -> Result<Vec<RoleName>, DomainError> {
+    pub async fn roles_of(
+        &self,
+        tenant: &Tenant,
+        staff: StaffId,
+    ) -> Result<Vec<RoleName>, DomainError> {
         let policy = self.policy(tenant).await?;
         let domain = tenant.id.to_string();
         let mut roles: Vec<RoleName> = policy

@@ -13,6 +13,6 @@ mod admin;
 mod authorizer;
 mod model;
 
-pub use admin::{PolicyRule, RoleAssignment};
 pub(crate) use admin::assign_in_tx;
+pub use admin::{PolicyRule, RoleAssignment};
 pub use authorizer::Authorizer;

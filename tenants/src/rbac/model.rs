@@ -29,11 +29,15 @@ pub(crate) fn role_subject(role: &RoleName) -> String {
 }
 
 pub(crate) fn parse_role_subject(subject: &str) -> Option<RoleName> {
-    subject.strip_prefix("role:").and_then(|r| RoleName::parse(r).ok())
+    subject
+        .strip_prefix("role:")
+        .and_then(|r| RoleName::parse(r).ok())
 }
 
 pub(crate) fn parse_staff_subject(subject: &str) -> Option<StaffId> {
-    subject.strip_prefix("staff:").and_then(|s| StaffId::parse(s).ok())
+    subject
+        .strip_prefix("staff:")
+        .and_then(|s| StaffId::parse(s).ok())
 }
 
 /// The platform's policies for the built-in roles, as `p` rules.

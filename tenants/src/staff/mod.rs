@@ -6,5 +6,5 @@ mod store;
 
 pub use service::{IssuedSession, StaffAuthenticated};
 pub use sessions::{SessionKind, SessionRecord};
-pub use store::{StaffMember, StaffStatus};
 pub(crate) use store::get as get_staff;
+pub use store::{StaffMember, StaffStatus};

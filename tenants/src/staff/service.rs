@@ -4,7 +4,8 @@
 use crate::audit::{self, Actor, AuditEvent, ClientInfo};
 use crate::auth::{Bucket, SecretToken, throttle_check, throttle_clear, throttle_record_failure};
 use crate::domain::{
-    Action, DisplayName, EmailAddress, NewPassword, Permission, PlainPassword, Resource, RoleName, StaffId, Timestamp,
+    Action, DisplayName, EmailAddress, NewPassword, Permission, PlainPassword, Resource, RoleName,
+    StaffId, Timestamp,
 };
 use crate::error::DomainError;
 use crate::registry::Tenant;
@@ -51,7 +52,10 @@ impl Services {
     ) -> Result<IssuedSession, DomainError> {
         let policy = &self.auth.throttle;
         let account_bucket = Bucket::account(THROTTLE_SCOPE, &email.normalized(), policy);
-        let buckets = [account_bucket.clone(), Bucket::ip(THROTTLE_SCOPE, client.ip.as_deref(), policy)];
+        let buckets = [
+            account_bucket.clone(),
+            Bucket::ip(THROTTLE_SCOPE, client.ip.as_deref(), policy),
+        ];
 
         // Read what is needed, then hash with no transaction open: a write
         // lock held across tens of milliseconds of hashing would serialise
@@ -63,7 +67,8 @@ impl Services {
 
         if let Err(retry_after) = locked {
             let mut tx = self.db.tenant_write(tenant.id).await?;
-            let mut event = AuditEvent::failure(Actor::Anonymous, "staff.login", "locked_out", client);
+            let mut event =
+                AuditEvent::failure(Actor::Anonymous, "staff.login", "locked_out", client);
             if let Some((member, _)) = &found {
                 event = event.target(format!("staff:{}", member.id));
             }
@@ -72,7 +77,10 @@ impl Services {
             return Err(DomainError::LockedOut { retry_after });
         }
 
-        let matched = self.hasher.verify(password, found.as_ref().map(|(_, h)| h)).await;
+        let matched = self
+            .hasher
+            .verify(password, found.as_ref().map(|(_, h)| h))
+            .await;
         let mut tx = self.db.tenant_write(tenant.id).await?;
         let member = match found {
             Some((member, _)) if matched && member.status == StaffStatus::Active => member,
@@ -83,7 +91,8 @@ impl Services {
                     Some(_) => "wrong_password",
                 };
                 throttle_record_failure(&mut tx, &buckets, policy).await?;
-                let mut event = AuditEvent::failure(Actor::Anonymous, "staff.login", reason, client);
+                let mut event =
+                    AuditEvent::failure(Actor::Anonymous, "staff.login", reason, client);
                 if let Some((m, _)) = &other {
                     event = event.target(format!("staff:{}", m.id));
                 }
@@ -158,7 +167,9 @@ impl Services {
         password: &PlainPassword,
         client: &ClientInfo,
     ) -> Result<Timestamp, DomainError> {
-        let member = self.verify_own_password(tenant, who, password, "staff.step_up", client).await?;
+        let member = self
+            .verify_own_password(tenant, who, password, "staff.step_up", client)
+            .await?;
         let mut tx = self.db.tenant_write(tenant.id).await?;
         let at = sessions::mark_step_up(&mut tx, &who.session.id).await?;
         audit::record(
@@ -258,9 +269,17 @@ impl Services {
         Err(DomainError::InvalidCredentials)
     }
 
-    pub async fn staff_list(&self, tenant: &Tenant, who: &StaffAuthenticated) -> Result<Vec<StaffMember>, DomainError> {
+    pub async fn staff_list(
+        &self,
+        tenant: &Tenant,
+        who: &StaffAuthenticated,
+    ) -> Result<Vec<StaffMember>, DomainError> {
         self.authz
-            .require(tenant, who.staff_id(), Permission::new(Resource::Staff, Action::Read))
+            .require(
+                tenant,
+                who.staff_id(),
+                Permission::new(Resource::Staff, Action::Read),
+            )
             .await?;
         let mut tx = self.db.tenant_read(tenant.id).await?;
         let members = store::list(&mut tx).await?;
@@ -276,13 +295,19 @@ impl Services {
     ) -> Result<StaffMember, DomainError> {
         if id != who.staff_id() {
             self.authz
-                .require(tenant, who.staff_id(), Permission::new(Resource::Staff, Action::Read))
+                .require(
+                    tenant,
+                    who.staff_id(),
+                    Permission::new(Resource::Staff, Action::Read),
+                )
                 .await?;
         }
         let mut tx = self.db.tenant_read(tenant.id).await?;
         let found = store::get(&mut tx, id).await?;
         tx.commit().await?;
-        found.map(|(m, _)| m).ok_or(DomainError::NotFound("staff member"))
+        found
+            .map(|(m, _)| m)
+            .ok_or(DomainError::NotFound("staff member"))
     }
 
     /// Adds a staff member with an initial password and roles.
@@ -319,7 +344,11 @@ impl Services {
         for role in roles {
             crate::rbac::assign_in_tx(&mut tx, tenant, member.id, role).await?;
         }
-        let role_list = roles.iter().map(RoleName::as_str).collect::<Vec<_>>().join(",");
+        let role_list = roles
+            .iter()
+            .map(RoleName::as_str)
+            .collect::<Vec<_>>()
+            .join(",");
         audit::record(
             &mut tx,
             AuditEvent::success(actor, "staff.create", client)
@@ -351,7 +380,8 @@ impl Services {
         sessions::revoke_all_for(&mut tx, member.id, None).await?;
         audit::record(
             &mut tx,
-            AuditEvent::success(actor, "staff.password_reset", client).target(format!("staff:{}", member.id)),
+            AuditEvent::success(actor, "staff.password_reset", client)
+                .target(format!("staff:{}", member.id)),
         )
         .await?;
         tx.commit().await?;

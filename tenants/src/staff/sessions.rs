@@ -114,7 +114,9 @@ pub(crate) async fn find(tx: &mut TenantTx, token: &SecretToken) -> Result<Looku
         kind,
         csrf_token: row.try_get(3)?,
         expires_at,
-        step_up_at: row.try_get::<Option<i64>, _>(5)?.map(Timestamp::from_unix_millis),
+        step_up_at: row
+            .try_get::<Option<i64>, _>(5)?
+            .map(Timestamp::from_unix_millis),
     }))
 }
 
@@ -152,7 +154,10 @@ pub(crate) async fn revoke_all_for(
     Ok(done.rows_affected())
 }
 
-pub(crate) async fn mark_step_up(tx: &mut TenantTx, session_id: &str) -> Result<Timestamp, StorageError> {
+pub(crate) async fn mark_step_up(
+    tx: &mut TenantTx,
+    session_id: &str,
+) -> Result<Timestamp, StorageError> {
     let now = Timestamp::now();
     let key = tx.tenant_key();
     sqlx::query("UPDATE staff_sessions SET step_up_at = $3 WHERE tenant_id = $1 AND id = $2")

@@ -44,7 +44,10 @@ impl std::fmt::Debug for DatabaseSettings {
 impl DatabaseSettings {
     /// Chooses the engine: PostgreSQL when `database_url` names one, else a
     /// SQLite file in `data_dir`.
-    pub fn from_parts(database_url: Option<&str>, data_dir: &std::path::Path) -> Result<Self, StorageError> {
+    pub fn from_parts(
+        database_url: Option<&str>,
+        data_dir: &std::path::Path,
+    ) -> Result<Self, StorageError> {
         match database_url.map(str::trim).filter(|u| !u.is_empty()) {
             None => Ok(Self::Sqlite {
                 file: data_dir.join("portico.db"),
@@ -56,9 +59,13 @@ impl DatabaseSettings {
                 })
             }
             Some(url) if url.starts_with("sqlite:") => {
-                let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+                let path = url
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:");
                 let path = path.split('?').next().unwrap_or(path);
-                Ok(Self::Sqlite { file: PathBuf::from(path) })
+                Ok(Self::Sqlite {
+                    file: PathBuf::from(path),
+                })
             }
             Some(_) => Err(StorageError::Config(
                 "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),
@@ -81,9 +88,10 @@ impl Database {
         sqlx::any::install_default_drivers();
         match settings {
             DatabaseSettings::Sqlite { file } => open_sqlite(file).await,
-            DatabaseSettings::Postgres { url, max_connections } => {
-                open_postgres(url, *max_connections).await
-            }
+            DatabaseSettings::Postgres {
+                url,
+                max_connections,
+            } => open_postgres(url, *max_connections).await,
         }
     }
 }
@@ -150,11 +158,10 @@ async fn open_postgres(url: &str, max_connections: u32) -> Result<Database, Stor
     // Refuse to run with a role that would make row-level security moot.
     let (superuser, bypass): (bool, bool) = {
         use sqlx::Row;
-        let row = sqlx::query(
-            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
-        )
-        .fetch_one(&pool)
-        .await?;
+        let row =
+            sqlx::query("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+                .fetch_one(&pool)
+                .await?;
         (row.try_get(0)?, row.try_get(1)?)
     };
     if superuser || bypass {

@@ -1,0 +1,103 @@
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use portico_tenants::audit::Actor;
+use portico_tenants::domain::{DisplayName, EmailAddress, NewPassword, RoleName, StaffId};
+
+use super::ApiTags;
+use super::views::StaffView;
+use crate::http::AppState;
+use crate::http::auth::StaffSession;
+use crate::http::client_info::Client;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::json_body::JsonBody;
+use crate::http::text::Text;
+
+pub struct StaffApi;
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct CreateStaffRequest {
+    #[oai(validator(max_length = 254))]
+    pub email: Text,
+    #[oai(validator(max_length = 120))]
+    pub display_name: Text,
+    /// An initial password, at least 12 characters; tell it to the person
+    /// and have them change it.
+    #[oai(validator(max_length = 256))]
+    pub password: Text,
+    /// Roles to give, such as `front_desk`.
+    #[oai(validator(max_items = 8))]
+    pub roles: Vec<Text>,
+}
+
+pub fn parse_staff_id(raw: &str) -> Result<StaffId, ApiError> {
+    // An id that cannot exist is simply not found.
+    StaffId::parse(raw).map_err(|_| ApiError::not_found("not_found", "staff member not found"))
+}
+
+#[OpenApi(prefix_path = "/v1/staff", tag = "ApiTags::Staff")]
+impl StaffApi {
+    /// List the clinic's staff.
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+    ) -> ApiResult<Json<Vec<StaffView>>> {
+        let members = state
+            .services
+            .staff_list(&session.tenant, &session.who)
+            .await?;
+        Ok(Json(members.iter().map(StaffView::from).collect()))
+    }
+
+    /// Add a staff member with an initial password and roles.
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        client: Client,
+        body: JsonBody<CreateStaffRequest>,
+    ) -> ApiResult<Json<StaffView>> {
+        let body = body.0;
+        let email = EmailAddress::parse(&body.email)?;
+        let name = DisplayName::parse("display_name", &body.display_name)?;
+        let password = NewPassword::parse(body.password.into_inner())?;
+        let roles = body
+            .roles
+            .iter()
+            .map(|r| RoleName::parse(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let member = state
+            .services
+            .staff_create(
+                &session.tenant,
+                Actor::Staff(session.who.staff_id()),
+                &email,
+                &name,
+                &password,
+                &roles,
+                &client.0,
+            )
+            .await?;
+        Ok(Json(StaffView::from(&member)))
+    }
+
+    /// One staff member.
+    #[oai(path = "/:id", method = "get")]
+    async fn show(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        id: Path<String>,
+    ) -> ApiResult<Json<StaffView>> {
+        let id = parse_staff_id(&id.0)?;
+        let member = state
+            .services
+            .staff_get(&session.tenant, &session.who, id)
+            .await?;
+        Ok(Json(StaffView::from(&member)))
+    }
+}

@@ -1,0 +1,211 @@
+//! The operator command line: `portico` with no arguments serves; the
+//! subcommands run one operator task against the configured database and
+//! exit.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use portico_tenants::Services;
+use portico_tenants::audit::{Actor, ClientInfo};
+use portico_tenants::auth::PasswordHasher;
+use portico_tenants::domain::{DisplayName, EmailAddress, NewPassword, Slug};
+use portico_tenants::operators::Operator;
+use portico_tenants::registry::TenantStatus;
+use portico_tenants::storage::{Database, migrate_only};
+
+use crate::config::Config;
+use crate::demo::generate_password;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "portico",
+    version,
+    about = "Portico: clinics give their patients online access to their records."
+)]
+pub struct Cli {
+    /// A TOML configuration file (default: ./portico.toml when present).
+    #[arg(long, global = true, env = "PORTICO_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the portal, the console and the API (the default).
+    Serve,
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Create, list, suspend or resume clinics.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Create a clinic's first owner.
+    CreateOwner {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Generated and printed when not given.
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Set a new password for a staff member and end their sessions.
+    ResetPassword {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        /// Generated and printed when not given.
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Create a token for the operator API; it is printed once.
+    OperatorToken {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        domain: Option<String>,
+    },
+    List,
+    Suspend {
+        #[arg(long)]
+        slug: String,
+    },
+    Resume {
+        #[arg(long)]
+        slug: String,
+    },
+}
+
+fn cli_operator() -> Operator {
+    Operator { name: "cli".into() }
+}
+
+async fn services(config: &Config) -> anyhow::Result<Services> {
+    let db = Database::open(&config.database()?).await?;
+    Ok(Services::new(
+        db,
+        PasswordHasher::new(config.hash_concurrency()),
+        config.auth_settings(),
+    ))
+}
+
+fn password_or_generated(given: Option<String>) -> anyhow::Result<(NewPassword, Option<String>)> {
+    match given {
+        Some(p) => Ok((NewPassword::parse(p)?, None)),
+        None => {
+            let p = generate_password();
+            Ok((NewPassword::parse(p.clone())?, Some(p)))
+        }
+    }
+}
+
+/// Runs one operator command.
+pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
+    let client = ClientInfo::new(None, Some("portico-cli".into()));
+    match command {
+        Command::Serve => unreachable!("serving is handled by main"),
+        Command::Migrate => {
+            migrate_only(&config.database()?).await?;
+            println!("database is up to date ({})", config.database()?.describe());
+        }
+        Command::Tenant(TenantCommand::Create { slug, name, domain }) => {
+            let s = services(&config).await?;
+            let t = s
+                .create_tenant(
+                    &cli_operator(),
+                    &Slug::parse(&slug)?,
+                    &DisplayName::parse("name", &name)?,
+                    domain.as_deref(),
+                    &client,
+                )
+                .await?;
+            println!("created clinic {} ({})", t.slug, t.display_name);
+        }
+        Command::Tenant(TenantCommand::List) => {
+            let s = services(&config).await?;
+            for t in s.list_tenants().await? {
+                println!("{}\t{}\t{}", t.slug, t.status.as_str(), t.display_name);
+            }
+        }
+        Command::Tenant(TenantCommand::Suspend { slug }) => {
+            let s = services(&config).await?;
+            s.set_tenant_status(&cli_operator(), &slug, TenantStatus::Suspended, &client)
+                .await?;
+            println!("suspended {slug}");
+        }
+        Command::Tenant(TenantCommand::Resume { slug }) => {
+            let s = services(&config).await?;
+            s.set_tenant_status(&cli_operator(), &slug, TenantStatus::Active, &client)
+                .await?;
+            println!("resumed {slug}");
+        }
+        Command::CreateOwner {
+            tenant,
+            email,
+            name,
+            password,
+        } => {
+            let s = services(&config).await?;
+            let t = s.find_tenant(&tenant).await?;
+            let (password, generated) = password_or_generated(password)?;
+            let owner = s
+                .create_owner(
+                    &cli_operator(),
+                    &t,
+                    &EmailAddress::parse(&email)?,
+                    &DisplayName::parse("name", &name)?,
+                    &password,
+                    &client,
+                )
+                .await?;
+            println!("created owner {} of {}", owner.email, t.slug);
+            if let Some(p) = generated {
+                println!("password: {p}");
+            }
+        }
+        Command::ResetPassword {
+            tenant,
+            email,
+            password,
+        } => {
+            let s = services(&config).await?;
+            let t = s.find_tenant(&tenant).await?;
+            let (password, generated) = password_or_generated(password)?;
+            let member = s
+                .staff_reset_password(
+                    &t,
+                    Actor::Operator("cli".into()),
+                    &EmailAddress::parse(&email)?,
+                    &password,
+                    &client,
+                )
+                .await?;
+            println!(
+                "password reset for {}; their sessions have ended",
+                member.email
+            );
+            if let Some(p) = generated {
+                println!("password: {p}");
+            }
+        }
+        Command::OperatorToken { name } => {
+            let s = services(&config).await?;
+            let token = s.create_operator_token(&name).await?;
+            println!("operator token for {name} (shown once): {}", token.expose());
+        }
+    }
+    Ok(())
+}

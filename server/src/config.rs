@@ -1,0 +1,220 @@
+//! Configuration: built-in defaults, then an optional TOML file, then
+//! environment variables (`PORTICO_*`, and `DATABASE_URL`). Layering is done
+//! by `figment`, which reports which source a bad value came from.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use portico_tenants::AuthSettings;
+use portico_tenants::auth::{PasswordHasher, ThrottlePolicy};
+use portico_tenants::storage::DatabaseSettings;
+use serde::{Deserialize, Serialize};
+
+/// Every setting, with its default. See docs/operations.md for each.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to serve on. `PORTICO_LISTEN`.
+    pub listen: SocketAddr,
+    /// Where the SQLite database (and, later, mail and uploads) live.
+    /// `PORTICO_DATA_DIR`.
+    pub data_dir: PathBuf,
+    /// A PostgreSQL URL; when unset, SQLite in `data_dir` is used.
+    /// `DATABASE_URL`.
+    pub database_url: Option<String>,
+    /// Tenants are served at `{slug}.{base_domain}`. `PORTICO_BASE_DOMAIN`.
+    pub base_domain: String,
+    /// The address people reach this server at, used in printed links and
+    /// to decide whether cookies are `Secure`. `PORTICO_PUBLIC_URL`.
+    pub public_url: Option<String>,
+    /// Production mode: no demo clinic, JSON logs by default.
+    /// `PORTICO_PRODUCTION`.
+    pub production: bool,
+    /// Create the demo clinic on first start (never in production).
+    /// `PORTICO_DEMO`.
+    pub demo: bool,
+    /// `pretty` or `json`. `PORTICO_LOG_FORMAT`.
+    pub log_format: Option<LogFormat>,
+    /// Largest accepted request body, in bytes. `PORTICO_MAX_BODY_BYTES`.
+    pub max_body_bytes: usize,
+    /// Password hashes run at once; default all cores but one.
+    pub hash_concurrency: Option<usize>,
+    /// Trust `X-Forwarded-For` and `X-Forwarded-Proto` (only behind a proxy
+    /// that sets them). `PORTICO_TRUST_PROXY`.
+    pub trust_proxy: bool,
+    /// How long a resolved tenant is cached; bounds how late another node
+    /// sees a suspension. `PORTICO_TENANT_CACHE_MS`.
+    pub tenant_cache_ms: u64,
+    pub cookie_session_secs: u64,
+    pub bearer_token_secs: u64,
+    pub step_up_secs: u64,
+    pub login_max_failures_per_account: u32,
+    pub login_max_failures_per_ip: u32,
+    pub login_window_secs: u64,
+    pub login_lockout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let auth = AuthSettings::default();
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            base_domain: "localhost".into(),
+            public_url: None,
+            production: false,
+            demo: true,
+            log_format: None,
+            max_body_bytes: 1024 * 1024,
+            hash_concurrency: None,
+            trust_proxy: false,
+            tenant_cache_ms: 2_000,
+            cookie_session_secs: auth.cookie_session_ttl.as_secs(),
+            bearer_token_secs: auth.bearer_token_ttl.as_secs(),
+            step_up_secs: auth.step_up_ttl.as_secs(),
+            login_max_failures_per_account: auth.throttle.max_failures_per_account,
+            login_max_failures_per_ip: auth.throttle.max_failures_per_ip,
+            login_window_secs: auth.throttle.window.as_secs(),
+            login_lockout_secs: auth.throttle.lockout.as_secs(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` (or `./portico.toml` when it exists), then the
+    /// environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file("portico.toml")),
+        }
+        figment
+            .merge(Env::prefixed("PORTICO_").ignore(&["CONFIG"]))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database_url".into()),
+            )
+            .extract()
+    }
+
+    pub fn database(&self) -> Result<DatabaseSettings, portico_tenants::storage::StorageError> {
+        DatabaseSettings::from_parts(self.database_url.as_deref(), &self.data_dir)
+    }
+
+    pub fn auth_settings(&self) -> AuthSettings {
+        let defaults = ThrottlePolicy::default();
+        AuthSettings {
+            throttle: ThrottlePolicy {
+                max_failures_per_account: self.login_max_failures_per_account,
+                max_failures_per_ip: self.login_max_failures_per_ip,
+                window: Duration::from_secs(self.login_window_secs),
+                lockout: Duration::from_secs(self.login_lockout_secs),
+                max_lockout: defaults
+                    .max_lockout
+                    .max(Duration::from_secs(self.login_lockout_secs)),
+            },
+            cookie_session_ttl: Duration::from_secs(self.cookie_session_secs),
+            bearer_token_ttl: Duration::from_secs(self.bearer_token_secs),
+            step_up_ttl: Duration::from_secs(self.step_up_secs),
+        }
+    }
+
+    pub fn hash_concurrency(&self) -> usize {
+        self.hash_concurrency
+            .unwrap_or_else(PasswordHasher::default_concurrency)
+    }
+
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format.unwrap_or(if self.production {
+            LogFormat::Json
+        } else {
+            LogFormat::Pretty
+        })
+    }
+
+    /// Whether the demo clinic may be created.
+    pub fn demo_enabled(&self) -> bool {
+        self.demo && !self.production
+    }
+
+    /// The base URL printed for people: the configured public URL, or the
+    /// listening address.
+    pub fn public_base(&self, bound: SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("http://{bound}"))
+    }
+
+    pub fn serves_tls(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let c = Config::default();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert!(c.database_url.is_none());
+        assert!(c.demo_enabled());
+    }
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "portico.toml",
+                "listen = \"127.0.0.1:9000\"\ndata_dir = \"/var/lib/x\"",
+            )?;
+            jail.set_env("PORTICO_LISTEN", "0.0.0.0:7000");
+            jail.set_env("DATABASE_URL", "postgres://localhost/portico");
+            let c = Config::load(None)?;
+            assert_eq!(c.listen.to_string(), "0.0.0.0:7000");
+            assert_eq!(c.data_dir, PathBuf::from("/var/lib/x"));
+            assert_eq!(
+                c.database_url.as_deref(),
+                Some("postgres://localhost/portico")
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_settings_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("portico.toml", "lisen = \"127.0.0.1:9000\"")?;
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn production_turns_the_demo_off() {
+        let c = Config {
+            production: true,
+            ..Config::default()
+        };
+        assert!(!c.demo_enabled());
+        assert_eq!(c.log_format(), LogFormat::Json);
+    }
+}

@@ -1,0 +1,219 @@
+//! Who is calling: a staff member (session cookie for pages, bearer token for
+//! API clients) or a platform operator (operator token). Each is an
+//! extractor, so a handler that takes one cannot run unauthenticated.
+
+use poem::http::Method;
+use poem::{Request, RequestBody};
+use poem_openapi::auth::{ApiKey, Bearer};
+use poem_openapi::registry::Registry;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
+use portico_tenants::auth::SecretToken;
+use portico_tenants::operators::Operator;
+use portico_tenants::registry::Tenant;
+use portico_tenants::staff::{SessionKind, StaffAuthenticated};
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use super::error::ApiError;
+use super::tenancy::ResolvedTenant;
+
+pub const SESSION_COOKIE: &str = "portico_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// For the OpenAPI document only: how staff authenticate.
+#[allow(dead_code)]
+#[derive(SecurityScheme)]
+#[oai(rename = "BearerToken", ty = "bearer", bearer_format = "opaque")]
+struct BearerDoc(Bearer);
+
+#[allow(dead_code)]
+#[derive(SecurityScheme)]
+#[oai(
+    rename = "SessionCookie",
+    ty = "api_key",
+    key_name = "portico_session",
+    key_in = "cookie"
+)]
+struct CookieDoc(ApiKey);
+
+#[allow(dead_code)]
+#[derive(SecurityScheme)]
+#[oai(rename = "OperatorToken", ty = "bearer", bearer_format = "opaque")]
+struct OperatorDoc(Bearer);
+
+/// The tenant of the request; 404 when there is none.
+pub fn tenant_of(req: &Request) -> Result<&ResolvedTenant, ApiError> {
+    req.extensions().get::<ResolvedTenant>().ok_or_else(|| {
+        ApiError::not_found("tenant_not_found", "there is no clinic at this address")
+    })
+}
+
+fn state_of(req: &Request) -> &AppState {
+    req.data::<AppState>()
+        .expect("AppState is installed on every route")
+}
+
+fn bearer_token(req: &Request) -> Result<Option<SecretToken>, ApiError> {
+    let Some(value) = req.header("authorization") else {
+        return Ok(None);
+    };
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .and_then(SecretToken::presented)
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "invalid_authorization",
+                "the Authorization header must be `Bearer <token>`",
+            )
+        })?;
+    Ok(Some(token))
+}
+
+pub fn session_cookie(req: &Request) -> Option<SecretToken> {
+    req.headers()
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .and_then(|(_, value)| SecretToken::presented(value))
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// An authenticated staff member of the request's tenant.
+pub struct StaffSession {
+    pub tenant: Tenant,
+    pub who: StaffAuthenticated,
+}
+
+impl StaffSession {
+    async fn extract(req: &Request) -> Result<Self, ApiError> {
+        let resolved = tenant_of(req)?;
+        let state = state_of(req);
+        let (token, kind) = match bearer_token(req)? {
+            Some(t) => (t, SessionKind::Bearer),
+            None => match session_cookie(req) {
+                Some(t) => (t, SessionKind::Cookie),
+                None => return Err(ApiError::unauthorized("unauthenticated", "log in first")),
+            },
+        };
+        let who = state
+            .services
+            .staff_authenticate(&resolved.tenant, &token)
+            .await?;
+        if who.session.kind != kind {
+            return Err(ApiError::unauthorized(
+                "invalid_session",
+                "the session or token is not valid",
+            ));
+        }
+        if kind == SessionKind::Cookie && is_unsafe(req.method()) {
+            // A cookie rides along with any cross-site request; the CSRF token
+            // proves the request came from our own page.
+            let presented = req.header(CSRF_HEADER).ok_or_else(|| {
+                ApiError::forbidden(
+                    "csrf_token_missing",
+                    "this request needs the X-CSRF-Token header",
+                )
+            })?;
+            let expected = who.session.csrf_token.as_bytes();
+            if !bool::from(presented.as_bytes().ct_eq(expected)) {
+                return Err(ApiError::forbidden(
+                    "csrf_token_invalid",
+                    "the X-CSRF-Token header does not match this session",
+                ));
+            }
+        }
+        Ok(Self {
+            tenant: resolved.tenant.clone(),
+            who,
+        })
+    }
+}
+
+impl<'a> ApiExtractor<'a> for StaffSession {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <BearerDoc as ApiExtractor>::register(registry);
+        <CookieDoc as ApiExtractor>::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec!["BearerToken", "SessionCookie"]
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        _body: &mut RequestBody,
+        _opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        Ok(Self::extract(req).await?)
+    }
+}
+
+/// An authenticated platform operator.
+pub struct OperatorSession(pub Operator);
+
+impl<'a> ApiExtractor<'a> for OperatorSession {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <OperatorDoc as ApiExtractor>::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec!["OperatorToken"]
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        _body: &mut RequestBody,
+        _opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let token = bearer_token(req)?.ok_or_else(|| {
+            ApiError::unauthorized(
+                "unauthenticated",
+                "send an operator token as `Authorization: Bearer <token>`",
+            )
+        })?;
+        let operator = state_of(req)
+            .services
+            .authenticate_operator(&token)
+            .await
+            .map_err(|_| {
+                ApiError::unauthorized("invalid_operator_token", "the operator token is not valid")
+            })?;
+        Ok(Self(operator))
+    }
+}
+
+/// The tenant of a request that needs no login (logging in, for one).
+pub struct TenantOnly(pub ResolvedTenant);
+
+impl<'a> poem::FromRequest<'a> for TenantOnly {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(Self(tenant_of(req)?.clone()))
+    }
+}
+
+/// A `Set-Cookie` value for the session cookie.
+pub fn session_cookie_header(token: &str, path: &str, max_age_secs: u64, secure: bool) -> String {
+    let mut cookie = format!(
+        "{SESSION_COOKIE}={token}; Path={path}; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax"
+    );
+    if secure {
+        cookie.push_str("; Secure");
+    }
+    cookie
+}

@@ -1,0 +1,252 @@
+//! The one place where failures become HTTP answers: a JSON body
+//! `{"code": "...", "message": "..."}` with a stable, documented code and a
+//! message for people. Internal details are logged, never sent.
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use portico_tenants::DomainError;
+use portico_tenants::domain::InvalidValue;
+use portico_tenants::storage::StorageError;
+use serde::Serialize;
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<&'static str>,
+    pub retry_after_secs: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "something went wrong on our side; it has been logged",
+        )
+    }
+}
+
+impl poem::error::ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> Response {
+        let body = serde_json::to_vec(&Body {
+            code: self.code,
+            message: &self.message,
+            field: self.field,
+        })
+        .unwrap_or_default();
+        let mut resp = Response::builder()
+            .status(self.status)
+            .content_type("application/json; charset=utf-8")
+            .body(body);
+        if let Some(secs) = self.retry_after_secs {
+            resp.headers_mut().insert(
+                "retry-after",
+                secs.to_string().parse().expect("digits are a valid header"),
+            );
+        }
+        resp
+    }
+}
+
+impl From<InvalidValue> for ApiError {
+    fn from(err: InvalidValue) -> Self {
+        let mut e = ApiError::unprocessable(invalid_code(err.field), err.to_string());
+        e.field = Some(err.field);
+        e
+    }
+}
+
+/// A specific code for each kind of invalid input the API names.
+fn invalid_code(field: &str) -> &'static str {
+    match field {
+        "email" => "invalid_email",
+        "slug" => "invalid_slug",
+        "password" | "new_password" => "invalid_password",
+        "role" => "invalid_role",
+        "resource" => "invalid_resource",
+        "action" => "invalid_action",
+        "custom_domain" => "invalid_domain",
+        "display_name" | "name" => "invalid_name",
+        _ => "invalid_field",
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(err: DomainError) -> Self {
+        use DomainError as D;
+        match err {
+            D::Invalid(invalid) => invalid.into(),
+            D::NotFound(what) => ApiError::not_found("not_found", format!("{what} not found")),
+            D::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            D::InvalidCredentials => ApiError::unauthorized("invalid_credentials", err.to_string()),
+            D::LockedOut { retry_after } => {
+                let mut e = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    err.to_string(),
+                );
+                e.retry_after_secs = Some(retry_after.as_secs().max(1));
+                e
+            }
+            D::SessionExpired => ApiError::unauthorized("session_expired", err.to_string()),
+            D::InvalidToken => ApiError::unauthorized("invalid_session", err.to_string()),
+            D::Forbidden(_) => ApiError::forbidden("permission_denied", err.to_string()),
+            D::NotAllowed(message) => ApiError::forbidden("not_allowed", message),
+            D::StepUpRequired => ApiError::forbidden("step_up_required", err.to_string()),
+            D::Storage(StorageError::UniqueViolation(_)) => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "this conflicts with existing data",
+            ),
+            D::Storage(_) | D::Hash(_) | D::Policy(_) => {
+                tracing::error!(error = %err, "request failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+/// Turns any error that reached the top of the stack into the JSON shape,
+/// giving framework errors (bad parameters, unknown routes, oversized
+/// bodies) codes of their own.
+pub fn to_response(err: poem::Error) -> Response {
+    if let Some(api) = err.downcast_ref::<ApiError>() {
+        return poem::error::ResponseError::as_response(api);
+    }
+    let status = err.status();
+    let api = if err.is::<poem_openapi::error::ParseParamError>() {
+        ApiError::bad_request("invalid_parameter", err.to_string())
+    } else if err.is::<poem_openapi::error::ContentTypeError>() {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        )
+    } else if err.is::<poem_openapi::error::ParseRequestPayloadError>() {
+        ApiError::bad_request("invalid_body", err.to_string())
+    } else if err.is::<poem_openapi::error::AuthorizationError>() {
+        ApiError::unauthorized("unauthenticated", "log in first")
+    } else {
+        match status {
+            StatusCode::NOT_FOUND => {
+                ApiError::not_found("no_such_endpoint", "there is nothing at this address")
+            }
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+                status,
+                "method_not_allowed",
+                "this address does not accept that method",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(status, "payload_too_large", "the request body is too large")
+            }
+            s if s.is_server_error() => {
+                tracing::error!(error = %err, "request failed");
+                ApiError::internal()
+            }
+            s => ApiError::new(s, "bad_request", err.to_string()),
+        }
+    };
+    poem::error::ResponseError::as_response(&api)
+}
+
+/// Shorthand for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        poem::error::ResponseError::as_response(&self)
+    }
+}
+
+/// The error body as documented in the OpenAPI schema.
+#[derive(poem_openapi::Object)]
+#[oai(rename = "Error")]
+pub struct ErrorDoc {
+    /// A stable machine-readable code, such as `invalid_email`.
+    pub code: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// The input field at fault, when there is one.
+    pub field: Option<String>,
+}
+
+impl poem_openapi::ApiResponse for ApiError {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses};
+        use poem_openapi::types::Type;
+        let content = || {
+            vec![MetaMediaType {
+                content_type: "application/json; charset=utf-8",
+                schema: ErrorDoc::schema_ref(),
+            }]
+        };
+        MetaResponses {
+            responses: vec![
+                MetaResponse {
+                    description: "The request was refused; `code` says why.",
+                    status: None,
+                    status_range: Some("4XX".into()),
+                    content: content(),
+                    headers: vec![],
+                },
+                MetaResponse {
+                    description: "The server failed; the details are in its log.",
+                    status: None,
+                    status_range: Some("5XX".into()),
+                    content: content(),
+                    headers: vec![],
+                },
+            ],
+        }
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        use poem_openapi::types::Type;
+        ErrorDoc::register(registry);
+    }
+}

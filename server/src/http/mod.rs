@@ -1,0 +1,88 @@
+//! The HTTP layer: how a request finds its tenant and its caller, how
+//! failures become answers, and the route tree that ties the API together.
+
+pub mod auth;
+pub mod client_info;
+pub mod error;
+pub mod json_body;
+pub mod observability;
+pub mod tenancy;
+pub mod text;
+
+use std::sync::Arc;
+
+use poem::endpoint::BoxEndpoint;
+use poem::http::StatusCode;
+use poem::middleware::{CatchPanic, SetHeader};
+use poem::web::Json;
+use poem::{EndpointExt, IntoResponse, Response, Route, get, handler};
+use poem_openapi::OpenApiService;
+use portico_tenants::Services;
+
+use crate::api;
+use crate::config::Config;
+use tenancy::{TenantDirectory, TenantResolution};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub config: Arc<Config>,
+    pub tenants: TenantDirectory,
+}
+
+pub fn openapi_service() -> OpenApiService<api::Apis, ()> {
+    OpenApiService::new(api::apis(), "Portico", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Portico gives clinics' patients online access to their medical records. \
+             Tenant endpoints (`/api/v1/...`) are reached on a clinic's host, \
+             `{slug}.{base domain}`, or under `/t/{slug}/`; operator endpoints \
+             (`/api/operator/v1/...`) on the platform host.",
+        )
+        .server("/api")
+}
+
+/// The whole application as one endpoint.
+pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
+    let api = openapi_service();
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let directory = state.tenants.clone();
+    Route::new()
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .at("/api/openapi.json", spec)
+        .nest("/api/docs", docs)
+        .nest("/api", api)
+        .with(TenantResolution { directory })
+        .with(
+            SetHeader::new()
+                .overriding("x-content-type-options", "nosniff")
+                .overriding("referrer-policy", "no-referrer"),
+        )
+        .data(state)
+        .with(CatchPanic::new())
+        .with(observability::Observability)
+        .map_to_response()
+        .boxed()
+}
+
+/// Alive: the process answers.
+#[handler]
+fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Ready: the database answers too.
+#[handler]
+async fn readyz(state: poem::web::Data<&AppState>) -> Response {
+    match state.services.db.ping().await {
+        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            Json(serde_json::json!({ "status": "unavailable", "code": "database_unavailable" }))
+                .with_status(StatusCode::SERVICE_UNAVAILABLE)
+                .into_response()
+        }
+    }
+}

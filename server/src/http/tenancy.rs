@@ -1,0 +1,245 @@
+//! Finds the tenant a request is for, before any handler runs: from a
+//! `/t/{slug}/` path prefix (local use), from `{slug}.{base domain}`, or from
+//! a custom domain stored on the tenant. An unknown tenant is a 404 and a
+//! suspended one a 403, answered here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::http::Uri;
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use portico_tenants::domain::Slug;
+use portico_tenants::registry::{Tenant, TenantStatus};
+use portico_tenants::{DomainError, Services};
+
+use super::error::ApiError;
+
+/// The tenant a request was resolved to, in the request's extensions.
+#[derive(Clone, Debug)]
+pub struct ResolvedTenant {
+    pub tenant: Tenant,
+    /// `/t/{slug}` when resolved from the path; cookies are scoped to it so
+    /// two clinics opened side by side on one host keep separate sessions.
+    pub path_prefix: Option<String>,
+}
+
+impl ResolvedTenant {
+    pub fn cookie_path(&self) -> &str {
+        self.path_prefix.as_deref().unwrap_or("/")
+    }
+}
+
+/// Tenants by slug and by custom domain, cached briefly. The cache keeps a
+/// hot path from asking the database on every request; its short lifetime
+/// bounds how long another server node may take to notice a suspension.
+#[derive(Clone)]
+pub struct TenantDirectory {
+    services: Services,
+    base_domain: Arc<str>,
+    by_slug: moka::future::Cache<String, Option<Tenant>>,
+    by_domain: moka::future::Cache<String, Option<Tenant>>,
+}
+
+impl TenantDirectory {
+    pub fn new(services: Services, base_domain: &str, ttl: Duration) -> Self {
+        let cache = || {
+            moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build()
+        };
+        Self {
+            services,
+            base_domain: base_domain.to_ascii_lowercase().into(),
+            by_slug: cache(),
+            by_domain: cache(),
+        }
+    }
+
+    pub async fn by_slug(&self, slug: &str) -> Result<Option<Tenant>, DomainError> {
+        if Slug::parse(slug).is_err() {
+            return Ok(None);
+        }
+        let services = self.services.clone();
+        let key = slug.to_owned();
+        self.by_slug
+            .try_get_with(key.clone(), async move {
+                services.find_tenant_by_slug(&key).await
+            })
+            .await
+            .map_err(|e| DomainError::Policy(e.to_string()))
+    }
+
+    async fn by_domain(&self, host: &str) -> Result<Option<Tenant>, DomainError> {
+        let services = self.services.clone();
+        let key = host.to_owned();
+        self.by_domain
+            .try_get_with(key.clone(), async move {
+                services.find_tenant_by_domain(&key).await
+            })
+            .await
+            .map_err(|e| DomainError::Policy(e.to_string()))
+    }
+
+    /// Forgets `tenant`, after this node changed it.
+    pub async fn forget(&self, tenant: &Tenant) {
+        self.by_slug.invalidate(tenant.slug.as_str()).await;
+        if let Some(domain) = &tenant.custom_domain {
+            self.by_domain.invalidate(domain).await;
+        }
+    }
+
+    /// What a Host header says: a tenant, the platform itself, or a
+    /// subdomain of ours that names no tenant.
+    async fn resolve_host(&self, host: &str) -> Result<HostMatch, DomainError> {
+        let host = host_without_port(host).to_ascii_lowercase();
+        if host == *self.base_domain
+            || host == "localhost"
+            || host.parse::<std::net::IpAddr>().is_ok()
+        {
+            return Ok(HostMatch::Platform);
+        }
+        if let Some(label) = host
+            .strip_suffix(&*self.base_domain)
+            .and_then(|h| h.strip_suffix('.'))
+        {
+            if label.contains('.') {
+                return Ok(HostMatch::UnknownTenant);
+            }
+            return Ok(match self.by_slug(label).await? {
+                Some(t) => HostMatch::Tenant(t),
+                None => HostMatch::UnknownTenant,
+            });
+        }
+        Ok(match self.by_domain(&host).await? {
+            Some(t) => HostMatch::Tenant(t),
+            None => HostMatch::Platform,
+        })
+    }
+}
+
+enum HostMatch {
+    Platform,
+    Tenant(Tenant),
+    UnknownTenant,
+}
+
+fn host_without_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split(']').next().map(|h| &h[1..]).unwrap_or(host);
+    }
+    host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+}
+
+/// Paths that only make sense for a tenant.
+fn needs_tenant(path: &str) -> bool {
+    path.starts_with("/api/v1/") || path == "/api/v1"
+}
+
+fn unknown_tenant() -> Response {
+    ApiError::not_found(
+        "tenant_not_found",
+        "there is no clinic at this address; check the link, or use /t/{slug}/",
+    )
+    .into_response()
+}
+
+fn suspended() -> Response {
+    ApiError::forbidden(
+        "tenant_suspended",
+        "this clinic's portal is suspended; contact the clinic",
+    )
+    .into_response()
+}
+
+pub struct TenantResolution {
+    pub directory: TenantDirectory,
+}
+
+impl<E: Endpoint> Middleware<E> for TenantResolution {
+    type Output = TenantResolutionEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        TenantResolutionEndpoint {
+            inner: ep,
+            directory: self.directory.clone(),
+        }
+    }
+}
+
+pub struct TenantResolutionEndpoint<E> {
+    inner: E,
+    directory: TenantDirectory,
+}
+
+impl<E: Endpoint> Endpoint for TenantResolutionEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let path = req.uri().path().to_owned();
+        let mut resolved = None;
+
+        if let Some(rest) = path.strip_prefix("/t/") {
+            let (slug, remainder) = match rest.find('/') {
+                Some(i) => (&rest[..i], &rest[i..]),
+                None => (rest, "/"),
+            };
+            let Some(tenant) = self.directory.by_slug(slug).await.map_err(ApiError::from)? else {
+                return Ok(unknown_tenant());
+            };
+            let new_path = match req.uri().query() {
+                Some(q) => format!("{remainder}?{q}"),
+                None => remainder.to_owned(),
+            };
+            let uri: Uri = new_path.parse().map_err(|_| {
+                ApiError::bad_request("invalid_path", "the request path is not valid")
+            })?;
+            *req.uri_mut() = uri;
+            resolved = Some(ResolvedTenant {
+                path_prefix: Some(format!("/t/{}", tenant.slug)),
+                tenant,
+            });
+        } else if let Some(host) = req.header("host").map(str::to_owned) {
+            match self
+                .directory
+                .resolve_host(&host)
+                .await
+                .map_err(ApiError::from)?
+            {
+                HostMatch::Tenant(tenant) => {
+                    resolved = Some(ResolvedTenant {
+                        tenant,
+                        path_prefix: None,
+                    })
+                }
+                HostMatch::UnknownTenant => return Ok(unknown_tenant()),
+                HostMatch::Platform => {}
+            }
+        }
+
+        match resolved {
+            Some(r) if r.tenant.status == TenantStatus::Suspended => return Ok(suspended()),
+            Some(r) => {
+                req.extensions_mut().insert(r);
+            }
+            None if needs_tenant(req.uri().path()) => return Ok(unknown_tenant()),
+            None => {}
+        }
+        self.inner.call(req).await.map(IntoResponse::into_response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_and_brackets_are_stripped() {
+        assert_eq!(host_without_port("demo.localhost:8080"), "demo.localhost");
+        assert_eq!(host_without_port("[::1]:8080"), "::1");
+        assert_eq!(
+            host_without_port("clinic.example.org"),
+            "clinic.example.org"
+        );
+    }
+}

@@ -1,0 +1,187 @@
+//! Nothing crosses from one clinic to another: a staff member of clinic A
+//! tries every staff endpoint against clinic B and B's resources, and B is
+//! left exactly as it was, with nothing of it revealed. On PostgreSQL,
+//! row-level security holds even for a query that forgets its tenant.
+
+use portico_tests::{Engine, Staff, TestApp, both_engines, json_ok};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+/// Everything an owner of B can see of B.
+async fn snapshot(app: &TestApp, b_owner: &Staff) -> Vec<Value> {
+    let mut out = Vec::new();
+    for path in [
+        "/api/v1/staff",
+        "/api/v1/roles/assignments",
+        "/api/v1/roles/policies",
+        "/api/v1/clinic",
+    ] {
+        out.push(json_ok(b_owner.get(app, path).await).await);
+    }
+    let audit = json_ok(b_owner.get(app, "/api/v1/audit?limit=500").await).await;
+    // The snapshot reads themselves are not audited, so the trail is stable.
+    out.push(audit["events"].clone());
+    out
+}
+
+both_engines! {
+    async fn staff_of_one_clinic_can_neither_touch_nor_see_another(app) {
+        let a = app.clinic_with_owner("alpha").await;
+        let b = app.clinic_with_owner("bravo").await;
+        let b_desk = app.add_staff(&b, "desk@bravo.example.org", &["front_desk"]).await;
+        let before = snapshot(&app, &b).await;
+
+        let new_staff = json!({"email": "mole@alpha.example.org", "display_name": "Mole", "password": portico_tests::PASSWORD, "roles": ["owner"]});
+        let policy = json!({"role": "front_desk", "resource": "audit", "action": "read"});
+        let endpoints: Vec<(Method, String, Option<Value>)> = vec![
+            (Method::GET, "/api/v1/auth/me".into(), None),
+            (Method::POST, "/api/v1/auth/logout".into(), Some(json!({}))),
+            (Method::POST, "/api/v1/auth/step-up".into(), Some(json!({"password": portico_tests::PASSWORD}))),
+            (Method::POST, "/api/v1/auth/password".into(), Some(json!({"current_password": portico_tests::PASSWORD, "new_password": "taken over by alpha"}))),
+            (Method::GET, "/api/v1/clinic".into(), None),
+            (Method::GET, "/api/v1/staff".into(), None),
+            (Method::POST, "/api/v1/staff".into(), Some(new_staff.clone())),
+            (Method::GET, format!("/api/v1/staff/{}", b_desk.id), None),
+            (Method::GET, "/api/v1/roles/assignments".into(), None),
+            (Method::PUT, format!("/api/v1/roles/assignments/{}/admin", b_desk.id), None),
+            (Method::DELETE, format!("/api/v1/roles/assignments/{}/owner", b.id), None),
+            (Method::GET, "/api/v1/roles/policies".into(), None),
+            (Method::POST, "/api/v1/roles/policies".into(), Some(policy.clone())),
+            (Method::DELETE, "/api/v1/roles/policies/front_desk/audit/read".into(), None),
+            (Method::GET, "/api/v1/audit".into(), None),
+        ];
+
+        for (method, path, body) in &endpoints {
+            // A's token at B's address: not a session of B.
+            let resp = a.send(&app, method.clone(), "bravo", path, body.clone()).await;
+            let status = resp.status();
+            let text = resp.text().await.unwrap();
+            assert!(
+                matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+                "{method} /t/bravo{path} with alpha's token answered {status}: {text}"
+            );
+            assert!(!text.contains(&b.id) && !text.contains("bravo.example.org"), "{method} {path} revealed B: {text}");
+        }
+
+        // A's token at A's address, naming B's staff: not found here.
+        for (method, path) in [
+            (Method::GET, format!("/api/v1/staff/{}", b_desk.id)),
+            (Method::GET, format!("/api/v1/staff/{}", b.id)),
+            (Method::PUT, format!("/api/v1/roles/assignments/{}/admin", b_desk.id)),
+            (Method::DELETE, format!("/api/v1/roles/assignments/{}/owner", b.id)),
+            (Method::DELETE, format!("/api/v1/roles/assignments/{}/front_desk", b_desk.id)),
+        ] {
+            let resp = a.send(&app, method.clone(), "alpha", &path, None).await;
+            let status = resp.status();
+            let text = resp.text().await.unwrap();
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} /t/alpha{path}: {text}");
+            assert!(!text.contains("bravo"), "{text}");
+        }
+
+        // B is exactly as it was, and B's people still work.
+        assert_eq!(snapshot(&app, &b).await, before);
+        json_ok(b_desk.get(&app, "/api/v1/staff").await).await;
+        app.login_bearer("bravo", &b.email, portico_tests::PASSWORD).await;
+        // A's own listing shows none of B.
+        let a_staff = json_ok(a.get(&app, "/api/v1/staff").await).await;
+        assert_eq!(a_staff.as_array().unwrap().len(), 1);
+    }
+
+    async fn a_session_cookie_of_one_clinic_is_nothing_at_another(app) {
+        let a = app.clinic_with_owner("alpha").await;
+        app.clinic_with_owner("bravo").await;
+        let resp = app.try_login("alpha", "/api/v1/auth/login", &a.email, portico_tests::PASSWORD).await;
+        let cookie = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let resp = app.client.get(app.tenant_url("bravo", "/api/v1/staff")).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        // Same email, other clinic: a separate account that does not exist.
+        portico_tests::expect_error(
+            app.try_login("bravo", "/api/v1/auth/tokens", &a.email, portico_tests::PASSWORD).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        ).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_row_level_security_is_a_second_wall() {
+    let Some(app) = TestApp::spawn(Engine::Postgres).await else {
+        return;
+    };
+    let a = app.clinic_with_owner("alpha").await;
+    let b = app.clinic_with_owner("bravo").await;
+    app.add_staff(&b, "desk@bravo.example.org", &["front_desk"])
+        .await;
+    let tenant_id = |slug: &str| {
+        let services = app.services.clone();
+        let slug = slug.to_owned();
+        async move { services.find_tenant(&slug).await.unwrap().id.to_string() }
+    };
+    let (a_id, b_id) = (tenant_id("alpha").await, tenant_id("bravo").await);
+
+    let mut conn = sqlx::PgConnection::connect(app.database_url.as_deref().unwrap())
+        .await
+        .unwrap();
+    sqlx::query("SET ROLE portico_app")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
+
+    // A query with no tenant filter and no tenant set sees nothing at all.
+    assert_eq!(
+        count("SELECT count(*) FROM staff")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM audit_events")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap(),
+        0
+    );
+
+    let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
+    sqlx::query("SELECT set_config('portico.tenant_id', $1, true)")
+        .bind(&a_id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    // Still no filter: only alpha's single owner is visible.
+    assert_eq!(
+        count("SELECT count(*) FROM staff")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap(),
+        1
+    );
+    let found: i64 = sqlx::query_scalar("SELECT count(*) FROM staff WHERE tenant_id = $1")
+        .bind(&b_id)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(found, 0, "bravo's rows are invisible while alpha is set");
+    // Writing a row for another tenant is refused.
+    let err = sqlx::query(
+        "INSERT INTO casbin_rules (tenant_id, id, ptype, v0, v1, v2) VALUES ($1, 'x', 'g', 'staff:x', 'role:owner', $1)",
+    )
+    .bind(&b_id)
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("row-level security"), "{err}");
+    tx.rollback().await.unwrap();
+
+    // And the server's own role is the one without BYPASSRLS.
+    let (superuser, bypass): (bool, bool) =
+        sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'portico_app'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert!(!superuser && !bypass);
+    let _ = a;
+}

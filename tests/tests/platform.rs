@@ -1,0 +1,181 @@
+//! Health, the OpenAPI document, and the operator's tenant lifecycle,
+//! including how a request finds its tenant.
+
+use portico_tests::{TestApp, both_engines, expect_error, json_ok};
+use reqwest::StatusCode;
+use serde_json::json;
+
+both_engines! {
+    async fn health_and_readiness_answer(app) {
+        let health = json_ok(app.client.get(app.url("/healthz")).send().await.unwrap()).await;
+        assert_eq!(health["status"], "ok");
+        let ready = json_ok(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+        assert_eq!(ready["status"], "ready");
+    }
+
+    async fn openapi_document_and_browsable_ui_are_served(app) {
+        let doc = json_ok(app.client.get(app.url("/api/openapi.json")).send().await.unwrap()).await;
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        let paths = doc["paths"].as_object().unwrap();
+        for path in ["/v1/auth/login", "/v1/staff", "/v1/roles/policies", "/v1/audit", "/operator/v1/tenants"] {
+            assert!(paths.contains_key(path), "{path} is documented");
+        }
+        let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+        assert!(schemes.contains_key("BearerToken") && schemes.contains_key("SessionCookie"));
+        let ui = app.client.get(app.url("/api/docs/")).send().await.unwrap();
+        assert_eq!(ui.status(), StatusCode::OK);
+        assert!(ui.text().await.unwrap().to_lowercase().contains("swagger"));
+    }
+
+    async fn every_response_carries_a_request_id_and_keeps_a_sane_one(app) {
+        let resp = app.client.get(app.url("/healthz")).header("x-request-id", "abc-123").send().await.unwrap();
+        assert_eq!(resp.headers()["x-request-id"], "abc-123");
+        let resp = app.client.get(app.url("/healthz")).header("x-request-id", "bad id\twith spaces").send().await.unwrap();
+        let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_ne!(id, "bad id\twith spaces");
+        assert_eq!(id.len(), 32);
+    }
+
+    async fn operators_create_list_show_suspend_and_resume_tenants(app) {
+        let created = app.create_tenant("north").await;
+        assert_eq!(created["slug"], "north");
+        assert_eq!(created["status"], "active");
+        app.create_tenant("south").await;
+
+        let op = |req: reqwest::RequestBuilder| req.bearer_auth(&app.operator_token);
+        let list = json_ok(op(app.client.get(app.url("/api/operator/v1/tenants"))).send().await.unwrap()).await;
+        let slugs: Vec<_> = list.as_array().unwrap().iter().map(|t| t["slug"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(slugs, ["north", "south"]);
+
+        let shown = json_ok(op(app.client.get(app.url("/api/operator/v1/tenants/north"))).send().await.unwrap()).await;
+        assert_eq!(shown["display_name"], "Clinic north");
+
+        let owner = {
+            let r = op(app.client.post(app.url("/api/operator/v1/tenants/north/owners")))
+                .json(&json!({"email": "o@north.example.org", "display_name": "O", "password": portico_tests::PASSWORD}))
+                .send().await.unwrap();
+            json_ok(r).await;
+            app.login_bearer("north", "o@north.example.org", portico_tests::PASSWORD).await
+        };
+
+        let suspended = json_ok(op(app.client.post(app.url("/api/operator/v1/tenants/north/suspend"))).send().await.unwrap()).await;
+        assert_eq!(suspended["status"], "suspended");
+        // Refused before any handler: even a valid session gets 403.
+        expect_error(owner.get(&app, "/api/v1/staff").await, StatusCode::FORBIDDEN, "tenant_suspended").await;
+        expect_error(
+            app.try_login("north", "/api/v1/auth/tokens", "o@north.example.org", portico_tests::PASSWORD).await,
+            StatusCode::FORBIDDEN,
+            "tenant_suspended",
+        ).await;
+        // Other clinics are unaffected.
+        assert_eq!(app.client.get(app.tenant_url("south", "/api/v1/staff")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+        json_ok(op(app.client.post(app.url("/api/operator/v1/tenants/north/resume"))).send().await.unwrap()).await;
+        json_ok(owner.get(&app, "/api/v1/staff").await).await;
+
+        expect_error(
+            op(app.client.get(app.url("/api/operator/v1/tenants/nowhere"))).send().await.unwrap(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ).await;
+    }
+
+    async fn the_operator_api_needs_an_operator_token(app) {
+        let owner = app.clinic_with_owner("north").await;
+        expect_error(
+            app.client.get(app.url("/api/operator/v1/tenants")).send().await.unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        ).await;
+        // A staff member's token is not an operator's.
+        expect_error(
+            app.client.get(app.url("/api/operator/v1/tenants")).bearer_auth(&owner.token).send().await.unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "invalid_operator_token",
+        ).await;
+        expect_error(
+            app.client.post(app.url("/api/operator/v1/tenants")).bearer_auth(&owner.token)
+                .json(&json!({"slug": "evil", "display_name": "Evil"})).send().await.unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "invalid_operator_token",
+        ).await;
+        let list = json_ok(app.client.get(app.url("/api/operator/v1/tenants")).bearer_auth(&app.operator_token).send().await.unwrap()).await;
+        assert_eq!(list.as_array().unwrap().len(), 1, "no tenant was created by the refused request");
+    }
+
+    async fn tenants_are_found_by_subdomain_custom_domain_and_path(app) {
+        app.clinic_with_owner("north").await;
+        let resp = app.client.post(app.url("/api/operator/v1/tenants")).bearer_auth(&app.operator_token)
+            .json(&json!({"slug": "east", "display_name": "East", "custom_domain": "Portal.East-Clinic.org"}))
+            .send().await.unwrap();
+        assert_eq!(json_ok(resp).await["custom_domain"], "portal.east-clinic.org");
+
+        let login = |host: &'static str, path: &'static str| {
+            app.client.post(app.url(path)).header("host", host)
+                .json(&json!({"email": "nobody@example.org", "password": "whatever"}))
+                .send()
+        };
+        // Known tenant by subdomain: the login handler runs (401, not 404).
+        expect_error(login("north.localhost:8080", "/api/v1/auth/login").await.unwrap(), StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        expect_error(login("portal.east-clinic.org", "/api/v1/auth/login").await.unwrap(), StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        expect_error(login("ghost.localhost", "/api/v1/auth/login").await.unwrap(), StatusCode::NOT_FOUND, "tenant_not_found").await;
+        // The platform host has no tenant.
+        expect_error(login("localhost", "/api/v1/auth/login").await.unwrap(), StatusCode::NOT_FOUND, "tenant_not_found").await;
+        expect_error(
+            app.client.post(app.tenant_url("ghost", "/api/v1/auth/login")).json(&json!({"email": "a@b.org", "password": "x"})).send().await.unwrap(),
+            StatusCode::NOT_FOUND,
+            "tenant_not_found",
+        ).await;
+        expect_error(
+            app.client.get(app.tenant_url("Bad..Slug", "/api/v1/staff")).send().await.unwrap(),
+            StatusCode::NOT_FOUND,
+            "tenant_not_found",
+        ).await;
+    }
+
+    async fn tenant_slugs_are_unique_and_well_formed(app) {
+        app.create_tenant("north").await;
+        let create = |slug: &str| {
+            app.client.post(app.url("/api/operator/v1/tenants")).bearer_auth(&app.operator_token)
+                .json(&json!({"slug": slug, "display_name": "X"})).send()
+        };
+        expect_error(create("north").await.unwrap(), StatusCode::CONFLICT, "slug_taken").await;
+        for bad in ["North", "no_rth", "n", "-north", "dr.who", "api", "über"] {
+            let body = expect_error(create(bad).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_slug").await;
+            assert_eq!(body["field"], "slug");
+        }
+        let too_long = "a".repeat(41);
+        expect_error(create(&too_long).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "value_too_long").await;
+        let list = json_ok(app.client.get(app.url("/api/operator/v1/tenants")).bearer_auth(&app.operator_token).send().await.unwrap()).await;
+        assert_eq!(list.as_array().unwrap().len(), 1, "refused slugs created nothing");
+    }
+
+    async fn unknown_routes_and_methods_get_json_errors(app) {
+        expect_error(app.client.get(app.url("/nothing-here")).send().await.unwrap(), StatusCode::NOT_FOUND, "no_such_endpoint").await;
+        app.create_tenant("north").await;
+        expect_error(
+            app.client.delete(app.tenant_url("north", "/api/v1/auth/login")).send().await.unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ).await;
+    }
+}
+
+#[tokio::test]
+async fn the_sqlite_default_uses_a_wal_file_in_the_data_directory() {
+    let app = TestApp::spawn(portico_tests::Engine::Sqlite).await.unwrap();
+    app.create_tenant("north").await;
+    let db = app.data_dir().join("portico.db");
+    assert!(db.exists(), "the database is a file in the data directory");
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        db.display()
+    ))
+    .await
+    .unwrap();
+    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
