@@ -1,1 +1,16 @@
-//! placeholder
+//! The clinic console: the pages staff use to run their clinic.
+//!
+//! Pages are rendered on the server from templates in `templates/` with
+//! minijinja (HTML escaping on), and work without JavaScript. This crate
+//! knows what each page shows and which controls a role may see; the HTTP
+//! wiring lives in the server.
+
+mod navigation;
+mod pages;
+
+pub use navigation::{Section, all_sections, sections_for};
+pub use pages::{AuditRow, Console, HomeView, LoginView, RenderError, StaffRow};
+
+/// The console's stylesheet, served from the console's own address so
+/// pages load nothing from third parties.
+pub const STYLESHEET: &str = include_str!("../assets/console.css");

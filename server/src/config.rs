@@ -94,20 +94,21 @@ impl Default for Config {
 impl Config {
     /// Defaults, then `file` (or `./portico.toml` when it exists), then the
     /// environment.
-    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match file {
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
             None => figment = figment.merge(Toml::file("portico.toml")),
         }
         figment
-            .merge(Env::prefixed("PORTICO_").ignore(&["CONFIG"]))
+            .merge(Env::prefixed("PORTICO_").ignore(&["CONFIG", "LOG"]))
             .merge(
                 Env::raw()
                     .only(&["DATABASE_URL"])
                     .map(|_| "database_url".into()),
             )
             .extract()
+            .map_err(Box::new)
     }
 
     pub fn database(&self) -> Result<DatabaseSettings, portico_tenants::storage::StorageError> {
@@ -167,6 +168,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail API
 mod tests {
     use super::*;
 
@@ -188,7 +190,7 @@ mod tests {
             )?;
             jail.set_env("PORTICO_LISTEN", "0.0.0.0:7000");
             jail.set_env("DATABASE_URL", "postgres://localhost/portico");
-            let c = Config::load(None)?;
+            let c = Config::load(None).map_err(|e| *e)?;
             assert_eq!(c.listen.to_string(), "0.0.0.0:7000");
             assert_eq!(c.data_dir, PathBuf::from("/var/lib/x"));
             assert_eq!(

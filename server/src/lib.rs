@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod http;
 pub mod startup;

@@ -2,6 +2,7 @@
 //! failures become answers, and the route tree that ties the API together.
 
 pub mod auth;
+pub mod body_limit;
 pub mod client_info;
 pub mod error;
 pub mod json_body;
@@ -54,17 +55,36 @@ pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
         .nest("/api", api)
+        .nest("/console", crate::console::routes())
+        .at("/", get(root))
         .with(TenantResolution { directory })
+        .with(body_limit::BodyLimit {
+            max_bytes: state.config.max_body_bytes,
+        })
         .with(
             SetHeader::new()
                 .overriding("x-content-type-options", "nosniff")
                 .overriding("referrer-policy", "no-referrer"),
         )
         .data(state)
+        .data(Arc::new(portico_admin::Console::new()))
         .with(CatchPanic::new())
         .with(observability::Observability)
         .map_to_response()
         .boxed()
+}
+
+/// A clinic's address leads to its console; the platform's to the API docs.
+#[handler]
+fn root(req: &poem::Request) -> Response {
+    let to = match req.extensions().get::<tenancy::ResolvedTenant>() {
+        Some(t) => format!("{}/console/", t.path_prefix.as_deref().unwrap_or("")),
+        None => "/api/docs".to_owned(),
+    };
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header("location", to)
+        .finish()
 }
 
 /// Alive: the process answers.

@@ -133,7 +133,7 @@ fn host_without_port(host: &str) -> &str {
 
 /// Paths that only make sense for a tenant.
 fn needs_tenant(path: &str) -> bool {
-    path.starts_with("/api/v1/") || path == "/api/v1"
+    path.starts_with("/api/v1/") || path == "/api/v1" || path.starts_with("/console")
 }
 
 fn unknown_tenant() -> Response {

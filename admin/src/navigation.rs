@@ -1,0 +1,68 @@
+use portico_tenants::domain::{Action, Permission, Resource};
+use serde::Serialize;
+
+/// A part of the console, shown only to those whose role allows its
+/// permission: a role that may not act sees no control for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Section {
+    pub key: &'static str,
+    pub title: &'static str,
+    #[serde(skip)]
+    pub needs: Permission,
+}
+
+const SECTIONS: &[(&str, &str, Resource, Action)] = &[
+    ("staff", "Staff", Resource::Staff, Action::Read),
+    (
+        "roles",
+        "Roles and permissions",
+        Resource::Roles,
+        Action::Read,
+    ),
+    ("audit", "Audit trail", Resource::Audit, Action::Read),
+    (
+        "settings",
+        "Clinic settings",
+        Resource::Settings,
+        Action::Read,
+    ),
+];
+
+/// Every section, in console order.
+pub fn all_sections() -> Vec<Section> {
+    SECTIONS
+        .iter()
+        .map(|(key, title, resource, action)| Section {
+            key,
+            title,
+            needs: Permission::new(*resource, *action),
+        })
+        .collect()
+}
+
+/// The sections `allowed` lets the staff member see, in console order.
+pub fn sections_for(mut allowed: impl FnMut(Permission) -> bool) -> Vec<Section> {
+    all_sections()
+        .into_iter()
+        .filter(|s| allowed(s.needs))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_role_sees_only_what_it_may_use() {
+        let auditor = [
+            Permission::new(Resource::Audit, Action::Read),
+            Permission::new(Resource::Staff, Action::Read),
+        ];
+        let keys: Vec<_> = sections_for(|p| auditor.contains(&p))
+            .into_iter()
+            .map(|s| s.key)
+            .collect();
+        assert_eq!(keys, ["staff", "audit"]);
+        assert!(sections_for(|_| false).is_empty());
+    }
+}

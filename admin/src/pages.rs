@@ -1,0 +1,149 @@
+use minijinja::{Environment, context};
+use serde::Serialize;
+
+use crate::navigation::Section;
+
+#[derive(Debug, thiserror::Error)]
+#[error("rendering {page} failed: {source}")]
+pub struct RenderError {
+    page: &'static str,
+    #[source]
+    source: minijinja::Error,
+}
+
+/// The login page.
+#[derive(Debug, Serialize)]
+pub struct LoginView {
+    pub clinic_name: String,
+    /// Where the console lives, such as `/t/demo/console`.
+    pub console_path: String,
+    pub email: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StaffRow {
+    pub display_name: String,
+    pub email: String,
+    pub status: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditRow {
+    pub occurred_at: String,
+    pub action: String,
+    pub actor: String,
+    pub outcome: String,
+    pub ip: String,
+}
+
+/// The console's landing page.
+#[derive(Debug, Serialize)]
+pub struct HomeView {
+    pub clinic_name: String,
+    pub console_path: String,
+    pub staff_name: String,
+    pub roles: Vec<String>,
+    pub sections: Vec<Section>,
+    /// Present only when the staff member may read them.
+    pub staff: Option<Vec<StaffRow>>,
+    pub audit: Option<Vec<AuditRow>>,
+    pub csrf_token: String,
+}
+
+/// Renders console pages. Build once and share.
+pub struct Console {
+    env: Environment<'static>,
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Console {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        // Templates are part of the binary; a broken one is a bug caught by
+        // this crate's tests, not a runtime condition.
+        for (name, source) in [
+            ("layout.html", include_str!("../templates/layout.html")),
+            ("login.html", include_str!("../templates/login.html")),
+            ("home.html", include_str!("../templates/home.html")),
+        ] {
+            env.add_template(name, source)
+                .expect("console templates parse");
+        }
+        Self { env }
+    }
+
+    fn render(&self, page: &'static str, ctx: minijinja::Value) -> Result<String, RenderError> {
+        self.env
+            .get_template(page)
+            .and_then(|t| t.render(ctx))
+            .map_err(|source| RenderError { page, source })
+    }
+
+    pub fn login_page(&self, view: &LoginView) -> Result<String, RenderError> {
+        self.render(
+            "login.html",
+            context! { page => minijinja::value::Serde(view) },
+        )
+    }
+
+    pub fn home_page(&self, view: &HomeView) -> Result<String, RenderError> {
+        self.render(
+            "home.html",
+            context! { page => minijinja::value::Serde(view) },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_text_is_escaped() {
+        let html = Console::new()
+            .login_page(&LoginView {
+                clinic_name: "<script>alert(1)</script> Clinic".into(),
+                console_path: "/t/x/console".into(),
+                email: "\"><img src=x>".into(),
+                error: Some("nope".into()),
+            })
+            .unwrap();
+        assert!(!html.contains("<script>alert"));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(!html.contains("\"><img"));
+    }
+
+    #[test]
+    fn the_home_page_shows_only_permitted_sections() {
+        let html = Console::new()
+            .home_page(&HomeView {
+                clinic_name: "North".into(),
+                console_path: "/console".into(),
+                staff_name: "Dana".into(),
+                roles: vec!["auditor".into()],
+                sections: crate::sections_for(|p| {
+                    p.resource == portico_tenants::domain::Resource::Audit
+                }),
+                staff: None,
+                audit: Some(vec![AuditRow {
+                    occurred_at: "2026-11-23T10:00:00Z".into(),
+                    action: "staff.login".into(),
+                    actor: "staff:1".into(),
+                    outcome: "success".into(),
+                    ip: "127.0.0.1".into(),
+                }]),
+                csrf_token: "tok".into(),
+            })
+            .unwrap();
+        assert!(html.contains("Audit trail"));
+        assert!(!html.contains(">Staff<"));
+        assert!(html.contains("staff.login"));
+        assert!(html.contains("name=\"csrf_token\" value=\"tok\""));
+    }
+}

@@ -1,0 +1,335 @@
+//! The clinic console's HTTP side: login, the landing page and logout,
+//! with the session cookie for pages. The pages themselves are rendered by
+//! the `portico-admin` crate.
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::{Data, Form};
+use poem::{IntoResponse, Request, Response, Route, get, handler, post};
+use portico_admin::{AuditRow, Console, HomeView, LoginView, StaffRow, all_sections};
+use portico_tenants::DomainError;
+use portico_tenants::audit::{AuditFilter, AuditPage};
+use portico_tenants::domain::{Action, EmailAddress, Permission, PlainPassword, Resource};
+use portico_tenants::staff::{SessionKind, StaffAuthenticated};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::http::AppState;
+use crate::http::auth::{session_cookie, session_cookie_header, tenant_of};
+use crate::http::client_info::{client_info, is_secure};
+use crate::http::error::ApiError;
+use crate::http::tenancy::ResolvedTenant;
+
+/// Pages load only from our own origin and cannot be framed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub fn routes() -> Route {
+    Route::new()
+        .at("/", get(home))
+        .at("/login", get(login_form).post(login))
+        .at("/logout", post(logout))
+        .at("/console.css", get(stylesheet))
+}
+
+fn console_path(tenant: &ResolvedTenant) -> String {
+    format!("{}/console", tenant.path_prefix.as_deref().unwrap_or(""))
+}
+
+fn page(html: String, status: StatusCode) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("text/html; charset=utf-8")
+        .header("content-security-policy", CONTENT_SECURITY_POLICY)
+        .header("cache-control", "no-store")
+        .body(html)
+}
+
+fn redirect(to: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header("location", to)
+        .finish()
+}
+
+fn render_failed(err: portico_admin::RenderError) -> poem::Error {
+    tracing::error!(error = %err, "console page failed to render");
+    ApiError::internal().into()
+}
+
+/// A form post must come from our own pages: when the browser says where
+/// it came from, that must be this host.
+fn same_origin(req: &Request) -> bool {
+    let Some(origin) = req.header("origin") else {
+        return true;
+    };
+    let host = req.header("host").unwrap_or_default();
+    origin
+        .split_once("://")
+        .map(|(_, rest)| rest.trim_end_matches('/'))
+        .is_some_and(|o| o.eq_ignore_ascii_case(host))
+}
+
+async fn current_session(
+    state: &AppState,
+    tenant: &ResolvedTenant,
+    req: &Request,
+) -> Option<StaffAuthenticated> {
+    let token = session_cookie(req)?;
+    let who = state
+        .services
+        .staff_authenticate(&tenant.tenant, &token)
+        .await
+        .ok()?;
+    (who.session.kind == SessionKind::Cookie).then_some(who)
+}
+
+#[handler]
+async fn stylesheet() -> Response {
+    Response::builder()
+        .content_type("text/css; charset=utf-8")
+        .header("cache-control", "public, max-age=3600")
+        .body(portico_admin::STYLESHEET)
+}
+
+#[handler]
+async fn login_form(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+) -> poem::Result<Response> {
+    let tenant = tenant_of(req)?;
+    if current_session(&state, tenant, req).await.is_some() {
+        return Ok(redirect(&format!("{}/", console_path(tenant))));
+    }
+    let html = console
+        .login_page(&LoginView {
+            clinic_name: tenant.tenant.display_name.to_string(),
+            console_path: console_path(tenant),
+            email: String::new(),
+            error: None,
+        })
+        .map_err(render_failed)?;
+    Ok(page(html, StatusCode::OK))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+}
+
+#[handler]
+async fn login(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Form(form): Form<LoginForm>,
+) -> poem::Result<Response> {
+    let tenant = tenant_of(req)?;
+    if !same_origin(req) {
+        return Err(ApiError::forbidden(
+            "cross_origin",
+            "this form must be sent from the clinic's own page",
+        )
+        .into());
+    }
+    let outcome = async {
+        let email = EmailAddress::parse(&form.email).map_err(DomainError::from)?;
+        let password = PlainPassword::new(form.password.clone()).map_err(DomainError::from)?;
+        state
+            .services
+            .staff_login(
+                &tenant.tenant,
+                &email,
+                &password,
+                SessionKind::Cookie,
+                &client_info(req),
+            )
+            .await
+    }
+    .await;
+    let (status, message) = match outcome {
+        Ok(issued) => {
+            let cookie = session_cookie_header(
+                issued.token.expose(),
+                tenant.cookie_path(),
+                state.config.cookie_session_secs,
+                is_secure(req),
+            );
+            let mut resp = redirect(&format!("{}/", console_path(tenant)));
+            resp.headers_mut().insert(
+                "set-cookie",
+                cookie.parse().map_err(|_| ApiError::internal())?,
+            );
+            return Ok(resp);
+        }
+        Err(DomainError::Invalid(e)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("Check the {}: it {}.", e.field, e.reason),
+        ),
+        Err(DomainError::InvalidCredentials) => (
+            StatusCode::UNAUTHORIZED,
+            "The email or password is not correct.".to_owned(),
+        ),
+        Err(e @ DomainError::LockedOut { .. }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many failed attempts. {e}."),
+        ),
+        Err(other) => return Err(ApiError::from(other).into()),
+    };
+    let html = console
+        .login_page(&LoginView {
+            clinic_name: tenant.tenant.display_name.to_string(),
+            console_path: console_path(tenant),
+            email: form.email,
+            error: Some(message),
+        })
+        .map_err(render_failed)?;
+    Ok(page(html, status))
+}
+
+#[handler]
+async fn home(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+) -> poem::Result<Response> {
+    let tenant = tenant_of(req)?;
+    let Some(who) = current_session(&state, tenant, req).await else {
+        return Ok(redirect(&format!("{}/login", console_path(tenant))));
+    };
+    let services = &state.services;
+    let t = &tenant.tenant;
+    let me = services
+        .staff_get(t, &who, who.staff_id())
+        .await
+        .map_err(ApiError::from)?;
+    let roles = services
+        .authz
+        .roles_of(t, who.staff_id())
+        .await
+        .map_err(ApiError::from)?;
+    let mut sections = Vec::new();
+    for section in all_sections() {
+        if services
+            .authz
+            .is_allowed(t, who.staff_id(), section.needs)
+            .await
+            .map_err(ApiError::from)?
+        {
+            sections.push(section);
+        }
+    }
+    let may = |r: Resource| {
+        sections
+            .iter()
+            .any(|s| s.needs == Permission::new(r, Action::Read))
+    };
+    let staff = if may(Resource::Staff) {
+        let list = services.staff_list(t, &who).await.map_err(ApiError::from)?;
+        Some(
+            list.iter()
+                .map(|m| StaffRow {
+                    display_name: m.display_name.to_string(),
+                    email: m.email.to_string(),
+                    status: m.status.as_str().into(),
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let audit = if may(Resource::Audit) {
+        let mut tx = services
+            .db
+            .tenant_read(t.id)
+            .await
+            .map_err(|e| ApiError::from(DomainError::from(e)))?;
+        let records = portico_tenants::audit::query(
+            &mut tx,
+            &AuditFilter::default(),
+            &AuditPage {
+                limit: 10,
+                before: None,
+            },
+        )
+        .await
+        .map_err(|e| ApiError::from(DomainError::from(e)))?;
+        tx.commit()
+            .await
+            .map_err(|e| ApiError::from(DomainError::from(e)))?;
+        Some(
+            records
+                .into_iter()
+                .map(|r| AuditRow {
+                    occurred_at: r.occurred_at.to_rfc3339(),
+                    action: r.action,
+                    actor: format!(
+                        "{}{}",
+                        r.actor_kind,
+                        r.actor_id.map(|i| format!(":{i}")).unwrap_or_default()
+                    ),
+                    outcome: r.outcome,
+                    ip: r.ip.unwrap_or_default(),
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let html = console
+        .home_page(&HomeView {
+            clinic_name: t.display_name.to_string(),
+            console_path: console_path(tenant),
+            staff_name: me.display_name.to_string(),
+            roles: roles.iter().map(ToString::to_string).collect(),
+            sections,
+            staff,
+            audit,
+            csrf_token: who.session.csrf_token.clone(),
+        })
+        .map_err(render_failed)?;
+    Ok(page(html, StatusCode::OK))
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    csrf_token: String,
+}
+
+#[handler]
+async fn logout(
+    req: &Request,
+    state: Data<&AppState>,
+    Form(form): Form<LogoutForm>,
+) -> poem::Result<Response> {
+    let tenant = tenant_of(req)?;
+    let login_page = format!("{}/login", console_path(tenant));
+    let Some(who) = current_session(&state, tenant, req).await else {
+        return Ok(redirect(&login_page));
+    };
+    if !bool::from(
+        form.csrf_token
+            .as_bytes()
+            .ct_eq(who.session.csrf_token.as_bytes()),
+    ) {
+        return Err(ApiError::forbidden(
+            "csrf_token_invalid",
+            "the form's CSRF token does not match this session",
+        )
+        .into());
+    }
+    state
+        .services
+        .staff_logout(&tenant.tenant, &who, &client_info(req))
+        .await
+        .map_err(ApiError::from)?;
+    let mut resp = redirect(&login_page);
+    let cookie = session_cookie_header("", tenant.cookie_path(), 0, is_secure(req));
+    resp.headers_mut().insert(
+        "set-cookie",
+        cookie.parse().map_err(|_| ApiError::internal())?,
+    );
+    Ok(resp.into_response())
+}

@@ -1,0 +1,64 @@
+//! Refuses request bodies over the configured size, whether or not the
+//! client declared a length. (poem's own `SizeLimit` also refuses requests
+//! that send no `Content-Length`, which includes every plain GET.)
+
+use poem::http::StatusCode;
+use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response};
+
+use super::error::ApiError;
+
+pub struct BodyLimit {
+    pub max_bytes: usize,
+}
+
+impl<E: Endpoint> Middleware<E> for BodyLimit {
+    type Output = BodyLimitEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        BodyLimitEndpoint {
+            inner: ep,
+            max_bytes: self.max_bytes,
+        }
+    }
+}
+
+pub struct BodyLimitEndpoint<E> {
+    inner: E,
+    max_bytes: usize,
+}
+
+fn too_large(max: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the request body must be at most {max} bytes"),
+    )
+}
+
+impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let declared = req
+            .header("content-length")
+            .and_then(|v| v.parse::<u64>().ok());
+        match declared {
+            Some(len) if len > self.max_bytes as u64 => {
+                return Err(too_large(self.max_bytes).into());
+            }
+            Some(_) => {}
+            None if req.header("transfer-encoding").is_some() => {
+                // A streamed body: read it up to the limit now, so no
+                // extractor downstream can be made to buffer more.
+                let bytes = req
+                    .take_body()
+                    .into_bytes_limit(self.max_bytes)
+                    .await
+                    .map_err(|_| too_large(self.max_bytes))?;
+                req.set_body(Body::from_bytes(bytes));
+            }
+            None => {}
+        }
+        self.inner.call(req).await.map(IntoResponse::into_response)
+    }
+}

@@ -1,0 +1,68 @@
+//! First start on the embedded default creates a demo clinic a newcomer can
+//! log in to, once, and never in production mode.
+
+use portico_server::config::Config;
+use portico_server::demo::{DEMO_OWNER_EMAIL, DEMO_SLUG};
+use portico_server::startup::Application;
+use portico_tenants::audit::ClientInfo;
+use portico_tenants::domain::{EmailAddress, PlainPassword};
+use portico_tenants::staff::SessionKind;
+
+fn config(dir: &std::path::Path) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn the_first_start_creates_a_demo_clinic_whose_owner_can_log_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = Application::build(config(dir.path())).await.unwrap();
+    let demo = app
+        .take_demo_credentials()
+        .expect("first start creates the demo clinic");
+    assert_eq!(demo.owner_email, DEMO_OWNER_EMAIL);
+    let services = app.services().clone();
+    let tenant = services.find_tenant(DEMO_SLUG).await.unwrap();
+    let issued = services
+        .staff_login(
+            &tenant,
+            &EmailAddress::parse(&demo.owner_email).unwrap(),
+            &PlainPassword::new(demo.owner_password.clone()).unwrap(),
+            SessionKind::Bearer,
+            &ClientInfo::default(),
+        )
+        .await
+        .expect("the printed credentials work");
+    let roles = services
+        .authz
+        .roles_of(&tenant, issued.staff.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        ["owner"]
+    );
+    assert_eq!(services.list_tenants().await.unwrap().len(), 1);
+    drop(app);
+
+    // The second start finds it and prints nothing again.
+    let mut again = Application::build(config(dir.path())).await.unwrap();
+    assert!(again.take_demo_credentials().is_none());
+    assert_eq!(again.services().list_tenants().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn production_mode_creates_no_demo_clinic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = Application::build(Config {
+        production: true,
+        ..config(dir.path())
+    })
+    .await
+    .unwrap();
+    assert!(app.take_demo_credentials().is_none());
+    assert!(app.services().list_tenants().await.unwrap().is_empty());
+}
