@@ -60,25 +60,21 @@ impl TenantDirectory {
         if Slug::parse(slug).is_err() {
             return Ok(None);
         }
-        let services = self.services.clone();
-        let key = slug.to_owned();
-        self.by_slug
-            .try_get_with(key.clone(), async move {
-                services.find_tenant_by_slug(&key).await
-            })
-            .await
-            .map_err(|e| DomainError::Policy(e.to_string()))
+        if let Some(hit) = self.by_slug.get(slug).await {
+            return Ok(hit);
+        }
+        let found = self.services.find_tenant_by_slug(slug).await?;
+        self.by_slug.insert(slug.to_owned(), found.clone()).await;
+        Ok(found)
     }
 
     async fn by_domain(&self, host: &str) -> Result<Option<Tenant>, DomainError> {
-        let services = self.services.clone();
-        let key = host.to_owned();
-        self.by_domain
-            .try_get_with(key.clone(), async move {
-                services.find_tenant_by_domain(&key).await
-            })
-            .await
-            .map_err(|e| DomainError::Policy(e.to_string()))
+        if let Some(hit) = self.by_domain.get(host).await {
+            return Ok(hit);
+        }
+        let found = self.services.find_tenant_by_domain(host).await?;
+        self.by_domain.insert(host.to_owned(), found.clone()).await;
+        Ok(found)
     }
 
     /// Forgets `tenant`, after this node changed it.

@@ -1,15 +1,26 @@
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Transaction};
 
 use super::{Engine, StorageError};
 use crate::domain::TenantId;
 
-/// A transaction bound to one tenant. Every tenant-owned query in this crate
-/// takes one and filters on [`TenantTx::tenant_key`]; there is no other way
-/// to reach those tables.
+/// A unit of work bound to one tenant. Every tenant-owned query in this
+/// crate takes one and filters on [`TenantTx::tenant_key`]; there is no
+/// other way to reach those tables.
+///
+/// Writes always run in a transaction. Reads run in one on PostgreSQL (the
+/// row-level security setting lives in it); on SQLite a read runs each
+/// statement on its own, which saves two round trips per request and gives
+/// the same per-statement visibility as PostgreSQL's default READ COMMITTED.
 pub struct TenantTx {
-    tx: Transaction<'static, Any>,
+    inner: Inner,
     tenant: TenantId,
     tenant_key: String,
+}
+
+enum Inner {
+    Transaction(Transaction<'static, Any>),
+    Autocommit(PoolConnection<Any>),
 }
 
 impl TenantTx {
@@ -19,21 +30,23 @@ impl TenantTx {
         tenant: TenantId,
         write: bool,
     ) -> Result<Self, StorageError> {
-        let mut tx = match (engine, write) {
-            (Engine::Sqlite, true) => pool.begin_with("BEGIN IMMEDIATE").await?,
-            _ => pool.begin().await?,
-        };
         let tenant_key = tenant.to_string();
-        if engine == Engine::Postgres {
-            // Transaction-local, so a pooled connection never carries one
-            // tenant's setting into another's transaction.
-            sqlx::query("SELECT set_config('portico.tenant_id', $1, true)")
-                .bind(tenant_key.clone())
-                .execute(&mut *tx)
-                .await?;
-        }
+        let inner = match (engine, write) {
+            (Engine::Sqlite, false) => Inner::Autocommit(pool.acquire().await?),
+            (Engine::Sqlite, true) => Inner::Transaction(pool.begin_with("BEGIN IMMEDIATE").await?),
+            (Engine::Postgres, _) => {
+                let mut tx = pool.begin().await?;
+                // Transaction-local, so a pooled connection never carries
+                // one tenant's setting into another's transaction.
+                sqlx::query("SELECT set_config('portico.tenant_id', $1, true)")
+                    .bind(tenant_key.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                Inner::Transaction(tx)
+            }
+        };
         Ok(Self {
-            tx,
+            inner,
             tenant,
             tenant_key,
         })
@@ -48,11 +61,19 @@ impl TenantTx {
         self.tenant_key.clone()
     }
 
-    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.tx
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        match &mut self.inner {
+            Inner::Transaction(tx) => tx,
+            Inner::Autocommit(conn) => conn,
+        }
     }
 
+    /// Makes the work permanent. Dropping a `TenantTx` without committing
+    /// rolls its writes back.
     pub async fn commit(self) -> Result<(), StorageError> {
-        self.tx.commit().await.map_err(StorageError::from)
+        match self.inner {
+            Inner::Transaction(tx) => tx.commit().await.map_err(StorageError::from),
+            Inner::Autocommit(_) => Ok(()),
+        }
     }
 }
