@@ -241,24 +241,14 @@ async fn home(
         None
     };
     let audit = if may(Resource::Audit) {
-        let mut tx = services
-            .db
-            .tenant_read(t.id)
+        let recent = AuditPage {
+            limit: 10,
+            before: None,
+        };
+        let records = services
+            .audit_trail(t, who.staff_id(), &AuditFilter::default(), &recent)
             .await
-            .map_err(|e| ApiError::from(DomainError::from(e)))?;
-        let records = portico_tenants::audit::query(
-            &mut tx,
-            &AuditFilter::default(),
-            &AuditPage {
-                limit: 10,
-                before: None,
-            },
-        )
-        .await
-        .map_err(|e| ApiError::from(DomainError::from(e)))?;
-        tx.commit()
-            .await
-            .map_err(|e| ApiError::from(DomainError::from(e)))?;
+            .map_err(ApiError::from)?;
         Some(
             records
                 .into_iter()

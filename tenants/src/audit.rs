@@ -6,7 +6,10 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::domain::{StaffId, Timestamp};
+use crate::domain::{Action, Permission, Resource, StaffId, Timestamp};
+use crate::error::DomainError;
+use crate::registry::Tenant;
+use crate::services::Services;
 use crate::storage::{StorageError, TenantTx};
 
 /// Who acted.
@@ -250,4 +253,27 @@ fn record_from_row(row: &AnyRow) -> Result<AuditRecord, StorageError> {
         ip: row.try_get(8)?,
         user_agent: row.try_get(9)?,
     })
+}
+
+impl Services {
+    /// Reads the tenant's trail, for staff whose role may.
+    pub async fn audit_trail(
+        &self,
+        tenant: &Tenant,
+        reader: StaffId,
+        filter: &AuditFilter,
+        page: &AuditPage,
+    ) -> Result<Vec<AuditRecord>, DomainError> {
+        self.authz
+            .require(
+                tenant,
+                reader,
+                Permission::new(Resource::Audit, Action::Read),
+            )
+            .await?;
+        let mut tx = self.db.tenant_read(tenant.id).await?;
+        let records = query(&mut tx, filter, page).await?;
+        tx.commit().await?;
+        Ok(records)
+    }
 }

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use crate::auth::password_hasher_error::HashError;
+use crate::auth::HashError;
 use crate::domain::{InvalidValue, Permission};
 use crate::storage::StorageError;
 

@@ -2,7 +2,7 @@ use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use portico_tenants::audit::{AuditFilter, AuditPage, Outcome};
-use portico_tenants::domain::{Action, Permission, Resource, Timestamp};
+use portico_tenants::domain::Timestamp;
 
 use super::ApiTags;
 use crate::http::AppState;
@@ -79,14 +79,6 @@ impl AuditApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u32>>,
     ) -> ApiResult<Json<AuditPageView>> {
-        let s = &state.services;
-        s.authz
-            .require(
-                &session.tenant,
-                session.who.staff_id(),
-                Permission::new(Resource::Audit, Action::Read),
-            )
-            .await?;
         let outcome = outcome
             .0
             .map(|o| {
@@ -111,16 +103,10 @@ impl AuditApi {
             limit,
             before: before.0,
         };
-        let mut tx =
-            s.db.tenant_read(session.tenant.id)
-                .await
-                .map_err(portico_tenants::DomainError::from)?;
-        let records = portico_tenants::audit::query(&mut tx, &filter, &page)
-            .await
-            .map_err(portico_tenants::DomainError::from)?;
-        tx.commit()
-            .await
-            .map_err(portico_tenants::DomainError::from)?;
+        let records = state
+            .services
+            .audit_trail(&session.tenant, session.who.staff_id(), &filter, &page)
+            .await?;
         let next_before = (records.len() as u32 == limit)
             .then(|| records.last().map(|r| r.id.clone()))
             .flatten();

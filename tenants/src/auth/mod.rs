@@ -5,9 +5,6 @@ mod throttle;
 mod tokens;
 
 pub use password_hasher::{HashError, PasswordHash, PasswordHasher};
-pub(crate) mod password_hasher_error {
-    pub use super::password_hasher::HashError;
-}
 pub use throttle::{Bucket, ThrottlePolicy};
 pub(crate) use throttle::{
     check as throttle_check, clear as throttle_clear, record_failure as throttle_record_failure,

@@ -266,16 +266,7 @@ impl Services {
 
     /// Only an owner may touch the owner role, so an admin cannot promote
     /// themselves or demote the clinic's owners.
-    pub(crate) async fn guard_owner_role_public(
-        &self,
-        tenant: &Tenant,
-        actor: StaffId,
-        role: &RoleName,
-    ) -> Result<(), DomainError> {
-        self.guard_owner_role(tenant, actor, role).await
-    }
-
-    async fn guard_owner_role(
+    pub(crate) async fn guard_owner_role(
         &self,
         tenant: &Tenant,
         actor: StaffId,

@@ -327,7 +327,7 @@ impl Services {
                 .require(tenant, *id, Permission::new(Resource::Staff, Action::Write))
                 .await?;
             for role in roles {
-                self.guard_owner_role_public(tenant, *id, role).await?;
+                self.guard_owner_role(tenant, *id, role).await?;
             }
         }
         let hash = self.hasher.hash(password).await?;
