@@ -99,6 +99,7 @@ async fn services(config: &Config) -> anyhow::Result<Services> {
         db,
         PasswordHasher::new(config.hash_concurrency()),
         config.auth_settings(),
+        config.code_key()?,
     ))
 }
 

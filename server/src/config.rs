@@ -10,6 +10,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use portico_tenants::AuthSettings;
 use portico_tenants::auth::{PasswordHasher, ThrottlePolicy};
+use portico_tenants::codes::CodeKey;
 use portico_tenants::storage::DatabaseSettings;
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +56,10 @@ pub struct Config {
     pub login_max_failures_per_ip: u32,
     pub login_window_secs: u64,
     pub login_lockout_secs: u64,
+    /// 64 hex characters: the key access codes are hashed with. Required
+    /// with PostgreSQL (every node must share it); with SQLite it is
+    /// created in `data_dir/code.key` on first start. `PORTICO_CODE_KEY`.
+    pub code_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +92,7 @@ impl Default for Config {
             login_max_failures_per_ip: auth.throttle.max_failures_per_ip,
             login_window_secs: auth.throttle.window.as_secs(),
             login_lockout_secs: auth.throttle.lockout.as_secs(),
+            code_key: None,
         }
     }
 }
@@ -130,6 +136,24 @@ impl Config {
             cookie_session_ttl: Duration::from_secs(self.cookie_session_secs),
             bearer_token_ttl: Duration::from_secs(self.bearer_token_secs),
             step_up_ttl: Duration::from_secs(self.step_up_secs),
+        }
+    }
+
+    /// The access-code key: configured, or (on the embedded default) kept
+    /// in the data directory.
+    pub fn code_key(&self) -> anyhow::Result<CodeKey> {
+        if let Some(hex) = &self.code_key {
+            return Ok(CodeKey::from_hex(hex)?);
+        }
+        match self.database()? {
+            DatabaseSettings::Sqlite { .. } => {
+                std::fs::create_dir_all(&self.data_dir)?;
+                Ok(CodeKey::load_or_create(&self.data_dir.join("code.key"))?)
+            }
+            DatabaseSettings::Postgres { .. } => anyhow::bail!(
+                "set PORTICO_CODE_KEY (64 hex characters, e.g. from `openssl rand -hex 32`); \
+                 every server node sharing this database must use the same key"
+            ),
         }
     }
 

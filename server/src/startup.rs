@@ -33,6 +33,7 @@ impl Application {
             db,
             PasswordHasher::new(config.hash_concurrency()),
             config.auth_settings(),
+            config.code_key()?,
         );
         let demo = if config.demo_enabled() {
             demo::ensure(&services).await?
@@ -50,6 +51,7 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .ok_or_else(|| anyhow::anyhow!("the listener has no address"))?;
+        let public_base = config.public_base(addr).into();
         Ok(Self {
             acceptor,
             addr,
@@ -57,6 +59,7 @@ impl Application {
                 services,
                 config: Arc::new(config),
                 tenants,
+                public_base,
             },
             demo,
         })

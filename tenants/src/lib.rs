@@ -4,9 +4,12 @@
 
 pub mod audit;
 pub mod auth;
+pub mod codes;
 pub mod domain;
 mod error;
 pub mod operators;
+pub mod outbox;
+pub mod patients;
 pub mod rbac;
 pub mod registry;
 mod services;

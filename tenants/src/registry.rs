@@ -4,7 +4,12 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::domain::{DisplayName, Slug, TenantId, Timestamp};
+use crate::audit::{self, Actor, AuditEvent, ClientInfo};
+use crate::domain::{Action, Permission, Resource};
+use crate::domain::{CodeDelivery, CodeLifetime, DisplayName, Slug, TenantId, Timestamp};
+use crate::error::DomainError;
+use crate::services::Services;
+use crate::staff::StaffAuthenticated;
 use crate::storage::{Database, StorageError, TenantTx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,11 +46,34 @@ pub struct Tenant {
     /// tell that its cached copy is stale.
     pub policy_version: i64,
     pub created_at: Timestamp,
+    pub settings: TenantSettings,
+}
+
+/// How a clinic runs portal access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantSettings {
+    /// Enable portal access when a record is created (if the rules allow),
+    /// without a further confirmation.
+    pub auto_enable_portal_access: bool,
+    /// How long a Medical Records Access Code lives; at most five days.
+    pub code_lifetime: CodeLifetime,
+    pub default_delivery: CodeDelivery,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            auto_enable_portal_access: false,
+            code_lifetime: CodeLifetime::MAX,
+            default_delivery: CodeDelivery::Email,
+        }
+    }
 }
 
 macro_rules! columns {
     () => {
-        "id, slug, display_name, status, custom_domain, policy_version, created_at"
+        "id, slug, display_name, status, custom_domain, policy_version, created_at, \
+         auto_enable_portal_access, code_lifetime_secs, default_code_delivery"
     };
 }
 
@@ -60,6 +88,13 @@ fn from_row(row: &AnyRow) -> Result<Tenant, StorageError> {
         custom_domain: row.try_get(4)?,
         policy_version: row.try_get(5)?,
         created_at: Timestamp::from_unix_millis(row.try_get(6)?),
+        settings: TenantSettings {
+            auto_enable_portal_access: row.try_get::<i64, _>(7)? == 1,
+            code_lifetime: CodeLifetime::from_secs(row.try_get::<i64, _>(8)?.max(0) as u64)
+                .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+            default_delivery: CodeDelivery::parse(&row.try_get::<String, _>(9)?)
+                .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        },
     })
 }
 
@@ -160,4 +195,63 @@ pub async fn bump_policy_version(tx: &mut TenantTx) -> Result<i64, StorageError>
     .fetch_one(tx.conn())
     .await?;
     Ok(row.try_get(0)?)
+}
+
+pub async fn update_settings(
+    tx: &mut TenantTx,
+    settings: &TenantSettings,
+) -> Result<Tenant, StorageError> {
+    let key = tx.tenant_key();
+    let row = sqlx::query(concat!(
+        "UPDATE tenants SET auto_enable_portal_access = $2, code_lifetime_secs = $3, default_code_delivery = $4, updated_at = $5
+          WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(key)
+    .bind(i64::from(settings.auto_enable_portal_access))
+    .bind(settings.code_lifetime.as_secs() as i64)
+    .bind(settings.default_delivery.as_str())
+    .bind(Timestamp::now().unix_millis())
+    .fetch_one(tx.conn())
+    .await?;
+    from_row(&row)
+}
+
+impl Services {
+    /// Changes how the clinic runs portal access.
+    pub async fn update_tenant_settings(
+        &self,
+        tenant: &Tenant,
+        who: &StaffAuthenticated,
+        settings: &TenantSettings,
+        client: &ClientInfo,
+    ) -> Result<Tenant, DomainError> {
+        self.authz
+            .require(
+                tenant,
+                who.staff_id(),
+                Permission::new(Resource::Settings, Action::Write),
+            )
+            .await?;
+        let mut tx = self.db.tenant_write(tenant.id).await?;
+        let updated = update_settings(&mut tx, settings).await?;
+        audit::record(
+            &mut tx,
+            AuditEvent::success(
+                Actor::Staff(who.staff_id()),
+                "clinic.settings.update",
+                client,
+            )
+            .target(format!("tenant:{}", tenant.slug))
+            .reason(format!(
+                "auto_enable_portal_access={} code_lifetime_secs={} default_delivery={}",
+                settings.auto_enable_portal_access,
+                settings.code_lifetime.as_secs(),
+                settings.default_delivery
+            )),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
 }

@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::{PasswordHasher, ThrottlePolicy};
+use crate::codes::CodeKey;
 use crate::rbac::Authorizer;
 use crate::storage::Database;
 
@@ -35,16 +36,24 @@ pub struct Services {
     pub hasher: PasswordHasher,
     pub authz: Authorizer,
     pub auth: Arc<AuthSettings>,
+    /// Hashes access codes; shared by every server node.
+    pub code_key: CodeKey,
 }
 
 impl Services {
-    pub fn new(db: Database, hasher: PasswordHasher, auth: AuthSettings) -> Self {
+    pub fn new(
+        db: Database,
+        hasher: PasswordHasher,
+        auth: AuthSettings,
+        code_key: CodeKey,
+    ) -> Self {
         let authz = Authorizer::new(db.clone());
         Self {
             db,
             hasher,
             authz,
             auth: Arc::new(auth),
+            code_key,
         }
     }
 }

@@ -143,6 +143,7 @@ impl TestApp {
             demo: false,
             // Many tests log in at once; keep the suite quick on two cores.
             hash_concurrency: Some(2),
+            code_key: Some(portico_tenants::codes::CodeKey::generate().to_hex()),
             ..Config::default()
         };
         adjust(&mut config);
@@ -310,6 +311,16 @@ impl Staff {
             .unwrap()
     }
 
+    pub async fn patch(&self, app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+        self.send(app, reqwest::Method::PATCH, &self.slug, path, Some(body))
+            .await
+    }
+
+    pub async fn put(&self, app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+        self.send(app, reqwest::Method::PUT, &self.slug, path, Some(body))
+            .await
+    }
+
     pub async fn post(&self, app: &TestApp, path: &str, body: Value) -> reqwest::Response {
         self.send(app, reqwest::Method::POST, &self.slug, path, Some(body))
             .await
@@ -332,6 +343,32 @@ impl Staff {
         }
         req.send().await.unwrap()
     }
+}
+
+/// Creates a patient with email and zip as `by`; returns its id.
+pub async fn add_patient(app: &TestApp, by: &Staff, name: &str, email: &str) -> String {
+    let body = json_ok(
+        by.post(app, "/api/v1/patients", json!({
+            "full_name": name, "date_of_birth": "1980-05-17", "email": email, "home_zip": "90210"
+        }))
+        .await,
+    )
+    .await;
+    body["id"].as_str().unwrap().to_owned()
+}
+
+/// Creates a patient with portal access enabled; returns its id.
+pub async fn add_enabled_patient(app: &TestApp, by: &Staff, name: &str, email: &str) -> String {
+    let id = add_patient(app, by, name, email).await;
+    let resp = by
+        .put(
+            app,
+            &format!("/api/v1/patients/{id}/portal-access"),
+            json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(json_ok(resp).await["portal_access"], "enabled");
+    id
 }
 
 /// Reads an error answer and checks its status and code.

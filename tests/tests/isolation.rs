@@ -30,6 +30,9 @@ both_engines! {
         let a = app.clinic_with_owner("alpha").await;
         let b = app.clinic_with_owner("bravo").await;
         let b_desk = app.add_staff(&b, "desk@bravo.example.org", &["front_desk"]).await;
+        let b_patient = portico_tests::add_enabled_patient(&app, &b, "Bea Bravo", "bea@bravo.example.org").await;
+        let b_code = json_ok(b.post(&app, &format!("/api/v1/patients/{b_patient}/access-codes"), json!({})).await).await;
+        let b_code_id = b_code["access_code"]["id"].as_str().unwrap().to_owned();
         let before = snapshot(&app, &b).await;
 
         let new_staff = json!({"email": "mole@alpha.example.org", "display_name": "Mole", "password": portico_tests::PASSWORD, "roles": ["owner"]});
@@ -50,6 +53,18 @@ both_engines! {
             (Method::POST, "/api/v1/roles/policies".into(), Some(policy.clone())),
             (Method::DELETE, "/api/v1/roles/policies/front_desk/audit/read".into(), None),
             (Method::GET, "/api/v1/audit".into(), None),
+            (Method::GET, "/api/v1/clinic/settings".into(), None),
+            (Method::PATCH, "/api/v1/clinic/settings".into(), Some(json!({"code_lifetime_hours": 1}))),
+            (Method::GET, "/api/v1/patients".into(), None),
+            (Method::POST, "/api/v1/patients".into(), Some(json!({"full_name": "Mole", "date_of_birth": "1990-01-01"}))),
+            (Method::GET, format!("/api/v1/patients/{b_patient}"), None),
+            (Method::PATCH, format!("/api/v1/patients/{b_patient}"), Some(json!({"full_name": "Renamed"}))),
+            (Method::DELETE, format!("/api/v1/patients/{b_patient}"), None),
+            (Method::PUT, format!("/api/v1/patients/{b_patient}/portal-access"), Some(json!({"enabled": false}))),
+            (Method::POST, format!("/api/v1/patients/{b_patient}/access-codes"), Some(json!({}))),
+            (Method::GET, format!("/api/v1/patients/{b_patient}/access-codes"), None),
+            (Method::POST, format!("/api/v1/access-codes/{b_code_id}/revoke"), Some(json!({}))),
+            (Method::GET, "/api/v1/access-codes/pending".into(), None),
         ];
 
         for (method, path, body) in &endpoints {
@@ -71,8 +86,21 @@ both_engines! {
             (Method::PUT, format!("/api/v1/roles/assignments/{}/admin", b_desk.id)),
             (Method::DELETE, format!("/api/v1/roles/assignments/{}/owner", b.id)),
             (Method::DELETE, format!("/api/v1/roles/assignments/{}/front_desk", b_desk.id)),
+            (Method::GET, format!("/api/v1/patients/{b_patient}")),
+            (Method::PATCH, format!("/api/v1/patients/{b_patient}")),
+            (Method::DELETE, format!("/api/v1/patients/{b_patient}")),
+            (Method::PUT, format!("/api/v1/patients/{b_patient}/portal-access")),
+            (Method::POST, format!("/api/v1/patients/{b_patient}/access-codes")),
+            (Method::GET, format!("/api/v1/patients/{b_patient}/access-codes")),
+            (Method::POST, format!("/api/v1/access-codes/{b_code_id}/revoke")),
         ] {
-            let resp = a.send(&app, method.clone(), "alpha", &path, None).await;
+            let body = match method {
+                Method::PATCH => Some(json!({"full_name": "Renamed"})),
+                Method::PUT => Some(json!({"enabled": false})),
+                Method::POST => Some(json!({})),
+                _ => None,
+            };
+            let resp = a.send(&app, method.clone(), "alpha", &path, body).await;
             let status = resp.status();
             let text = resp.text().await.unwrap();
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} /t/alpha{path}: {text}");
@@ -83,9 +111,15 @@ both_engines! {
         assert_eq!(snapshot(&app, &b).await, before);
         json_ok(b_desk.get(&app, "/api/v1/staff").await).await;
         app.login_bearer("bravo", &b.email, portico_tests::PASSWORD).await;
-        // A's own listing shows none of B.
+        // A's own listings show none of B.
         let a_staff = json_ok(a.get(&app, "/api/v1/staff").await).await;
         assert_eq!(a_staff.as_array().unwrap().len(), 1);
+        let a_patients = json_ok(a.get(&app, "/api/v1/patients").await).await;
+        assert!(a_patients["patients"].as_array().unwrap().is_empty());
+        assert!(json_ok(a.get(&app, "/api/v1/access-codes/pending").await).await.as_array().unwrap().is_empty());
+        // And B's code still stands.
+        let b_codes = json_ok(b.get(&app, &format!("/api/v1/patients/{b_patient}/access-codes")).await).await;
+        assert_eq!(b_codes[0]["status"], "active");
     }
 
     async fn a_session_cookie_of_one_clinic_is_nothing_at_another(app) {

@@ -1,10 +1,12 @@
 //! The JSON API, described by poem-openapi. Handlers are thin: parse the
 //! body into domain values, call `Services`, shape the answer.
 
+mod access_codes;
 mod audit;
 mod auth;
 mod clinic;
 mod operator;
+mod patients;
 mod roles;
 mod staff;
 mod views;
@@ -23,6 +25,10 @@ pub enum ApiTags {
     Roles,
     /// The clinic's audit trail.
     Audit,
+    /// Patient records and their portal-access switch.
+    Patients,
+    /// Medical Records Access Codes: issue, follow up, revoke.
+    AccessCodes,
     /// Platform operators: tenants across the platform.
     Operator,
 }
@@ -33,6 +39,8 @@ pub type Apis = (
     staff::StaffApi,
     roles::RolesApi,
     audit::AuditApi,
+    patients::PatientsApi,
+    access_codes::AccessCodesApi,
     operator::OperatorApi,
 );
 
@@ -43,6 +51,8 @@ pub fn apis() -> Apis {
         staff::StaffApi,
         roles::RolesApi,
         audit::AuditApi,
+        patients::PatientsApi,
+        access_codes::AccessCodesApi,
         operator::OperatorApi,
     )
 }

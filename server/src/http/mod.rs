@@ -30,6 +30,35 @@ pub struct AppState {
     pub services: Services,
     pub config: Arc<Config>,
     pub tenants: TenantDirectory,
+    /// Where people reach this server, for links.
+    pub public_base: Arc<str>,
+}
+
+impl AppState {
+    /// The root of a clinic's portal: its custom domain, its subdomain of
+    /// the base domain, or `/t/{slug}` on this server.
+    pub fn tenant_base(&self, tenant: &portico_tenants::registry::Tenant) -> String {
+        let scheme = if self.config.serves_tls() {
+            "https"
+        } else {
+            "http"
+        };
+        if let Some(domain) = &tenant.custom_domain {
+            return format!("{scheme}://{domain}");
+        }
+        let base = &self.config.base_domain;
+        if base != "localhost" && self.config.public_url.is_some() {
+            return format!("{scheme}://{}.{base}", tenant.slug);
+        }
+        format!("{}/t/{}", self.public_base, tenant.slug)
+    }
+
+    /// The registration page with `code` in its fragment: browsers never
+    /// send a fragment to a server or in a Referer header, so the code
+    /// cannot reach a log or a third party.
+    pub fn access_link(&self, tenant: &portico_tenants::registry::Tenant, code: &str) -> String {
+        format!("{}/portal/register#code={code}", self.tenant_base(tenant))
+    }
 }
 
 pub fn openapi_service() -> OpenApiService<api::Apis, ()> {

@@ -49,3 +49,13 @@ id_type!(
     StaffId,
     "staff_id"
 );
+id_type!(
+    /// Identifies a patient record within its tenant.
+    PatientId,
+    "patient_id"
+);
+id_type!(
+    /// Identifies an issued access code (never the code itself).
+    AccessCodeId,
+    "access_code_id"
+);

@@ -1,18 +1,22 @@
 //! Domain values that cannot hold invalid data. Each is parsed once at the
 //! edge of the system; code that holds one never checks it again.
 
+mod codes;
 mod display_name;
 mod email;
 mod ids;
 mod password;
+mod patient_values;
 mod role;
 mod slug;
 mod timestamp;
 
+pub use codes::{CodeDelivery, CodeLifetime};
 pub use display_name::DisplayName;
 pub use email::EmailAddress;
-pub use ids::{StaffId, TenantId};
+pub use ids::{AccessCodeId, PatientId, StaffId, TenantId};
 pub use password::{NewPassword, PlainPassword};
+pub use patient_values::{DateOfBirth, PhoneNumber, ZipCode};
 pub use role::{Action, BuiltinRole, Permission, Resource, RoleName};
 pub use slug::Slug;
 pub use timestamp::Timestamp;

@@ -44,18 +44,25 @@ impl BuiltinRole {
         };
         match self {
             Self::Owner | Self::Admin => all(),
-            Self::Practitioner | Self::FrontDesk => {
-                vec![
-                    Permission::new(Staff, Read),
-                    Permission::new(Settings, Read),
-                ]
-            }
+            // Those who see patients manage records and hand out access
+            // codes; sensitive changes to an enabled portal
+            // (`portal_security`) stay with owners and admins.
+            Self::Practitioner | Self::FrontDesk => vec![
+                Permission::new(Staff, Read),
+                Permission::new(Settings, Read),
+                Permission::new(Patients, Read),
+                Permission::new(Patients, Write),
+                Permission::new(AccessCodes, Read),
+                Permission::new(AccessCodes, Write),
+            ],
             Self::Auditor => vec![
                 Permission::new(Audit, Read),
                 Permission::new(Staff, Read),
                 Permission::new(Roles, Read),
                 Permission::new(Policies, Read),
                 Permission::new(Settings, Read),
+                Permission::new(Patients, Read),
+                Permission::new(AccessCodes, Read),
             ],
         }
     }
@@ -143,6 +150,9 @@ closed_set!(
         Roles => "roles",
         Policies => "policies",
         Audit => "audit",
+        Patients => "patients",
+        AccessCodes => "access_codes",
+        PortalSecurity => "portal_security",
     }
 );
 

@@ -1,0 +1,227 @@
+//! Issuing, listing and revoking access codes.
+
+use super::store::{self, CodeKind, CodeRecord, CodeStatus, NewCode, PendingCode};
+use super::words::PlainCode;
+use crate::audit::{self, Actor, AuditEvent, ClientInfo};
+use crate::domain::{
+    AccessCodeId, Action, CodeDelivery, PatientId, Permission, Resource, StaffId, Timestamp,
+};
+use crate::error::DomainError;
+use crate::patients::{PatientRecord, PortalAccess, get_patient};
+use crate::registry::Tenant;
+use crate::services::Services;
+use crate::staff::StaffAuthenticated;
+use crate::storage::{StorageError, TenantTx};
+
+/// A code just issued. The plain code is in here once, for the issuing
+/// response (and later the email or the handout), and is stored nowhere.
+#[derive(Debug)]
+pub struct IssuedCode {
+    pub record: CodeRecord,
+    pub code: PlainCode,
+    pub patient: PatientRecord,
+}
+
+/// Cancels a patient's unused codes inside the caller's transaction.
+pub(crate) async fn revoke_active_codes_of(
+    tx: &mut TenantTx,
+    patient: PatientId,
+    by: Option<StaffId>,
+    reason: &str,
+) -> Result<u64, StorageError> {
+    store::revoke_all_active(tx, patient, None, by, reason, Timestamp::now()).await
+}
+
+impl Services {
+    /// Issues a Medical Records Access Code for a patient, by a deliberate
+    /// staff action. The patient's previous active code is cancelled.
+    pub async fn issue_medical_records_code(
+        &self,
+        tenant: &Tenant,
+        who: &StaffAuthenticated,
+        patient_id: PatientId,
+        delivery: CodeDelivery,
+        client: &ClientInfo,
+    ) -> Result<IssuedCode, DomainError> {
+        self.authz
+            .require(
+                tenant,
+                who.staff_id(),
+                Permission::new(Resource::AccessCodes, Action::Write),
+            )
+            .await?;
+        let mut tx = self.db.tenant_write(tenant.id).await?;
+        let patient = get_patient(&mut tx, patient_id)
+            .await?
+            .ok_or(DomainError::NotFound("patient"))?;
+        if patient.portal_access != PortalAccess::Enabled {
+            return Err(DomainError::Conflict {
+                code: "portal_access_disabled",
+                message: "turn on this patient's portal access before giving them a code".into(),
+            });
+        }
+        if delivery == CodeDelivery::Email && patient.email.is_none() {
+            return Err(DomainError::Conflict {
+                code: "no_email_on_file",
+                message:
+                    "this patient has no email address on file; add one or print the code instead"
+                        .into(),
+            });
+        }
+        let now = Timestamp::now();
+        let superseded = store::revoke_all_active(
+            &mut tx,
+            patient_id,
+            Some(CodeKind::MedicalRecords),
+            Some(who.staff_id()),
+            "superseded",
+            now,
+        )
+        .await?;
+        let expires_at = now.plus(tenant.settings.code_lifetime.duration());
+        // A clash of two random 51.7-bit codes is all but impossible; if
+        // it happens, draw again rather than fail.
+        let mut attempts = 0;
+        let (id, code) = loop {
+            attempts += 1;
+            let code = PlainCode::generate();
+            let hash = self.code_key.hash(tenant.id, &code.canonical());
+            let id = AccessCodeId::generate();
+            let new = NewCode {
+                id,
+                kind: CodeKind::MedicalRecords,
+                patient_id,
+                code_hash: &hash,
+                delivery,
+                issued_by: Some(who.staff_id()),
+                issued_at: now,
+                expires_at,
+            };
+            match store::insert(&mut tx, &new).await {
+                Ok(()) => break (id, code),
+                Err(StorageError::UniqueViolation(_)) if attempts < 3 => continue,
+                Err(other) => return Err(other.into()),
+            }
+        };
+        let mut event = AuditEvent::success(Actor::Staff(who.staff_id()), "code.issue", client)
+            .target(format!("patient:{patient_id}"))
+            .reason(format!(
+                "kind=medical_records delivery={delivery} code={id}"
+            ));
+        if superseded > 0 {
+            event = event.reason(format!(
+                "kind=medical_records delivery={delivery} code={id} superseded={superseded}"
+            ));
+        }
+        audit::record(&mut tx, event).await?;
+        let record = store::get(&mut tx, id)
+            .await?
+            .ok_or(DomainError::NotFound("access code"))?;
+        tx.commit().await?;
+        Ok(IssuedCode {
+            record,
+            code,
+            patient,
+        })
+    }
+
+    /// Cancels an unused code, such as one sent to the wrong address.
+    pub async fn revoke_code(
+        &self,
+        tenant: &Tenant,
+        who: &StaffAuthenticated,
+        id: AccessCodeId,
+        client: &ClientInfo,
+    ) -> Result<CodeRecord, DomainError> {
+        self.authz
+            .require(
+                tenant,
+                who.staff_id(),
+                Permission::new(Resource::AccessCodes, Action::Write),
+            )
+            .await?;
+        let mut tx = self.db.tenant_write(tenant.id).await?;
+        let now = Timestamp::now();
+        let record = store::get(&mut tx, id)
+            .await?
+            .ok_or(DomainError::NotFound("access code"))?;
+        match record.status_at(now) {
+            CodeStatus::Active => {}
+            CodeStatus::Redeemed => {
+                return Err(DomainError::Conflict {
+                    code: "code_already_redeemed",
+                    message: "this code has been used; revoke the access it gave instead".into(),
+                });
+            }
+            CodeStatus::Revoked => {
+                return Err(DomainError::Conflict {
+                    code: "code_already_revoked",
+                    message: "this code was already cancelled".into(),
+                });
+            }
+            CodeStatus::Expired => {
+                return Err(DomainError::Conflict {
+                    code: "code_expired",
+                    message: "this code has expired and can no longer be used".into(),
+                });
+            }
+        }
+        store::revoke(&mut tx, id, Some(who.staff_id()), "revoked_by_staff", now).await?;
+        audit::record(
+            &mut tx,
+            AuditEvent::success(Actor::Staff(who.staff_id()), "code.revoke", client)
+                .target(format!("patient:{}", record.patient_id))
+                .reason(format!("code={id}")),
+        )
+        .await?;
+        let record = store::get(&mut tx, id)
+            .await?
+            .ok_or(DomainError::NotFound("access code"))?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// Every code ever issued for a patient, newest first.
+    pub async fn codes_of_patient(
+        &self,
+        tenant: &Tenant,
+        who: &StaffAuthenticated,
+        patient: PatientId,
+    ) -> Result<Vec<CodeRecord>, DomainError> {
+        self.authz
+            .require(
+                tenant,
+                who.staff_id(),
+                Permission::new(Resource::AccessCodes, Action::Read),
+            )
+            .await?;
+        let mut tx = self.db.tenant_read(tenant.id).await?;
+        if get_patient(&mut tx, patient).await?.is_none() {
+            return Err(DomainError::NotFound("patient"));
+        }
+        let codes = store::for_patient(&mut tx, patient).await?;
+        tx.commit().await?;
+        Ok(codes)
+    }
+
+    /// The follow-up list: codes issued and not yet redeemed, the soonest
+    /// to expire first.
+    pub async fn pending_codes(
+        &self,
+        tenant: &Tenant,
+        who: &StaffAuthenticated,
+        limit: u32,
+    ) -> Result<Vec<PendingCode>, DomainError> {
+        self.authz
+            .require(
+                tenant,
+                who.staff_id(),
+                Permission::new(Resource::AccessCodes, Action::Read),
+            )
+            .await?;
+        let mut tx = self.db.tenant_read(tenant.id).await?;
+        let pending = store::pending(&mut tx, Timestamp::now(), limit.clamp(1, 500)).await?;
+        tx.commit().await?;
+        Ok(pending)
+    }
+}

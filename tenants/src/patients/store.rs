@@ -1,0 +1,185 @@
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::domain::{
+    DateOfBirth, DisplayName, EmailAddress, PatientId, PhoneNumber, Timestamp, ZipCode,
+};
+use crate::storage::{StorageError, TenantTx};
+
+/// Whether the patient may use the clinic's portal. While disabled, every
+/// grant to the record is suspended: its holders see nothing of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortalAccess {
+    Enabled,
+    Disabled,
+}
+
+impl PortalAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "enabled",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PatientRecord {
+    pub id: PatientId,
+    pub full_name: DisplayName,
+    pub date_of_birth: DateOfBirth,
+    pub email: Option<EmailAddress>,
+    pub phone: Option<PhoneNumber>,
+    pub home_zip: Option<ZipCode>,
+    pub portal_access: PortalAccess,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+macro_rules! columns {
+    () => {
+        "id, full_name, date_of_birth, email, phone, home_zip, portal_access, created_at, updated_at"
+    };
+}
+
+fn from_row(row: &AnyRow) -> Result<PatientRecord, StorageError> {
+    let corrupt = |e: crate::domain::InvalidValue| StorageError::Corrupt(e.to_string());
+    let opt = |i: usize| row.try_get::<Option<String>, _>(i);
+    Ok(PatientRecord {
+        id: PatientId::parse(&row.try_get::<String, _>(0)?).map_err(corrupt)?,
+        full_name: DisplayName::parse("full_name", &row.try_get::<String, _>(1)?)
+            .map_err(corrupt)?,
+        date_of_birth: DateOfBirth::parse(&row.try_get::<String, _>(2)?).map_err(corrupt)?,
+        email: opt(3)?
+            .map(|e| EmailAddress::parse(&e))
+            .transpose()
+            .map_err(corrupt)?,
+        phone: opt(4)?
+            .map(|p| PhoneNumber::parse(&p))
+            .transpose()
+            .map_err(corrupt)?,
+        home_zip: opt(5)?
+            .map(|z| ZipCode::parse(&z))
+            .transpose()
+            .map_err(corrupt)?,
+        portal_access: match row.try_get::<String, _>(6)?.as_str() {
+            "enabled" => PortalAccess::Enabled,
+            _ => PortalAccess::Disabled,
+        },
+        created_at: Timestamp::from_unix_millis(row.try_get(7)?),
+        updated_at: Timestamp::from_unix_millis(row.try_get(8)?),
+    })
+}
+
+pub(crate) async fn insert(tx: &mut TenantTx, p: &PatientRecord) -> Result<(), StorageError> {
+    let key = tx.tenant_key();
+    sqlx::query(
+        "INSERT INTO patients (tenant_id, id, full_name, name_search, date_of_birth, email, email_normalized, phone, home_zip, portal_access, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+    )
+    .bind(key)
+    .bind(p.id.to_string())
+    .bind(p.full_name.as_str().to_owned())
+    .bind(p.full_name.as_str().to_lowercase())
+    .bind(p.date_of_birth.to_string())
+    .bind(p.email.as_ref().map(|e| e.as_str().to_owned()))
+    .bind(p.email.as_ref().map(EmailAddress::normalized))
+    .bind(p.phone.as_ref().map(|x| x.as_str().to_owned()))
+    .bind(p.home_zip.as_ref().map(|x| x.as_str().to_owned()))
+    .bind(p.portal_access.as_str())
+    .bind(p.created_at.unix_millis())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn update(tx: &mut TenantTx, p: &PatientRecord) -> Result<(), StorageError> {
+    let key = tx.tenant_key();
+    sqlx::query(
+        "UPDATE patients SET full_name = $3, name_search = $4, date_of_birth = $5, email = $6, email_normalized = $7,
+                phone = $8, home_zip = $9, portal_access = $10, updated_at = $11
+          WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(key)
+    .bind(p.id.to_string())
+    .bind(p.full_name.as_str().to_owned())
+    .bind(p.full_name.as_str().to_lowercase())
+    .bind(p.date_of_birth.to_string())
+    .bind(p.email.as_ref().map(|e| e.as_str().to_owned()))
+    .bind(p.email.as_ref().map(EmailAddress::normalized))
+    .bind(p.phone.as_ref().map(|x| x.as_str().to_owned()))
+    .bind(p.home_zip.as_ref().map(|x| x.as_str().to_owned()))
+    .bind(p.portal_access.as_str())
+    .bind(p.updated_at.unix_millis())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A record that is not archived.
+pub(crate) async fn get(
+    tx: &mut TenantTx,
+    id: PatientId,
+) -> Result<Option<PatientRecord>, StorageError> {
+    let key = tx.tenant_key();
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM patients WHERE tenant_id = $1 AND id = $2 AND archived_at IS NULL"
+    ))
+    .bind(key)
+    .bind(id.to_string())
+    .fetch_optional(tx.conn())
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Records by name, alphabetically, `limit` after the name-and-id `after`.
+pub(crate) async fn search(
+    tx: &mut TenantTx,
+    term: Option<&str>,
+    limit: u32,
+    after: Option<&str>,
+) -> Result<Vec<PatientRecord>, StorageError> {
+    let key = tx.tenant_key();
+    // LIKE wildcards in what was typed are matched literally.
+    let pattern = term.map(|t| {
+        let escaped = t
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM patients
+          WHERE tenant_id = $1 AND archived_at IS NULL
+            AND ($2 IS NULL OR name_search LIKE $2 ESCAPE '\\')
+            AND ($3 IS NULL OR name_search || ' ' || id > $3)
+          ORDER BY name_search, id
+          LIMIT $4"
+    ))
+    .bind(key)
+    .bind(pattern)
+    .bind(after.map(str::to_owned))
+    .bind(i64::from(limit))
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub(crate) async fn archive(tx: &mut TenantTx, id: PatientId) -> Result<bool, StorageError> {
+    let key = tx.tenant_key();
+    let now = Timestamp::now().unix_millis();
+    let done = sqlx::query(
+        "UPDATE patients SET archived_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND archived_at IS NULL",
+    )
+    .bind(key)
+    .bind(id.to_string())
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
