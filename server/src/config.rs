@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use portico_tenants::AuthSettings;
 use portico_tenants::auth::{PasswordHasher, ThrottlePolicy};
 use portico_tenants::codes::CodeKey;
 use portico_tenants::storage::DatabaseSettings;
+use portico_tenants::{AuthSettings, RedeemThrottle};
 use serde::{Deserialize, Serialize};
 
 /// Every setting, with its default. See docs/operations.md for each.
@@ -56,6 +56,15 @@ pub struct Config {
     pub login_max_failures_per_ip: u32,
     pub login_window_secs: u64,
     pub login_lockout_secs: u64,
+    pub portal_session_secs: u64,
+    /// Failed code redemptions allowed per client address, per portal
+    /// account and per clinic in `redeem_window_secs` before a lockout of
+    /// `redeem_lockout_secs` (doubling on repeats, up to a day).
+    pub redeem_max_failures_per_ip: u32,
+    pub redeem_max_failures_per_account: u32,
+    pub redeem_max_failures_per_tenant: u32,
+    pub redeem_window_secs: u64,
+    pub redeem_lockout_secs: u64,
     /// 64 hex characters: the key access codes are hashed with. Required
     /// with PostgreSQL (every node must share it); with SQLite it is
     /// created in `data_dir/code.key` on first start. `PORTICO_CODE_KEY`.
@@ -92,6 +101,12 @@ impl Default for Config {
             login_max_failures_per_ip: auth.throttle.max_failures_per_ip,
             login_window_secs: auth.throttle.window.as_secs(),
             login_lockout_secs: auth.throttle.lockout.as_secs(),
+            portal_session_secs: auth.portal_session_ttl.as_secs(),
+            redeem_max_failures_per_ip: auth.redeem_throttle.max_failures_per_ip,
+            redeem_max_failures_per_account: auth.redeem_throttle.max_failures_per_account,
+            redeem_max_failures_per_tenant: auth.redeem_throttle.max_failures_per_tenant,
+            redeem_window_secs: auth.redeem_throttle.window.as_secs(),
+            redeem_lockout_secs: auth.redeem_throttle.lockout.as_secs(),
             code_key: None,
         }
     }
@@ -136,6 +151,16 @@ impl Config {
             cookie_session_ttl: Duration::from_secs(self.cookie_session_secs),
             bearer_token_ttl: Duration::from_secs(self.bearer_token_secs),
             step_up_ttl: Duration::from_secs(self.step_up_secs),
+            portal_session_ttl: Duration::from_secs(self.portal_session_secs),
+            redeem_throttle: RedeemThrottle {
+                max_failures_per_ip: self.redeem_max_failures_per_ip,
+                max_failures_per_account: self.redeem_max_failures_per_account,
+                max_failures_per_tenant: self.redeem_max_failures_per_tenant,
+                window: Duration::from_secs(self.redeem_window_secs),
+                lockout: Duration::from_secs(self.redeem_lockout_secs),
+                max_lockout: Duration::from_secs(24 * 3600)
+                    .max(Duration::from_secs(self.redeem_lockout_secs)),
+            },
         }
     }
 

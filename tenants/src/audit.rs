@@ -6,7 +6,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::domain::{Action, Permission, Resource, StaffId, Timestamp};
+use crate::domain::{AccountId, Action, Permission, Resource, StaffId, Timestamp};
 use crate::error::DomainError;
 use crate::registry::Tenant;
 use crate::services::Services;
@@ -16,6 +16,8 @@ use crate::storage::{StorageError, TenantTx};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     Staff(StaffId),
+    /// A patient's portal account.
+    Account(AccountId),
     Operator(String),
     /// Someone not (yet) authenticated, such as a failed login.
     Anonymous,
@@ -26,6 +28,7 @@ impl Actor {
     fn kind(&self) -> &'static str {
         match self {
             Self::Staff(_) => "staff",
+            Self::Account(_) => "account",
             Self::Operator(_) => "operator",
             Self::Anonymous => "anonymous",
             Self::System => "system",
@@ -35,6 +38,7 @@ impl Actor {
     fn id(&self) -> Option<String> {
         match self {
             Self::Staff(id) => Some(id.to_string()),
+            Self::Account(id) => Some(id.to_string()),
             Self::Operator(name) => Some(name.clone()),
             Self::Anonymous | Self::System => None,
         }

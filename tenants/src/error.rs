@@ -34,6 +34,45 @@ pub enum DomainError {
     Hash(#[from] HashError),
     #[error("policy engine: {0}")]
     Policy(String),
+    /// A refusal with its own code and a message written for the person
+    /// in front of the screen (most often a patient).
+    #[error("{}", .0.message)]
+    Refused(Refusal),
+}
+
+/// What kind of refusal, for the HTTP layer to pick a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// The request is missing something it needs.
+    Missing,
+    /// The input cannot be what it claims to be.
+    Malformed,
+    /// Not the right credentials.
+    Unauthenticated,
+    /// Known, but not allowed now.
+    Forbidden,
+    NotFound,
+    /// It existed and is gone for good (expired, cancelled).
+    Gone,
+    /// It conflicts with the state of things (already used, name taken).
+    Conflict,
+}
+
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub kind: RefusalKind,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl DomainError {
+    pub fn refused(kind: RefusalKind, code: &'static str, message: impl Into<String>) -> Self {
+        DomainError::Refused(Refusal {
+            kind,
+            code,
+            message: message.into(),
+        })
+    }
 }
 
 impl From<casbin::Error> for DomainError {

@@ -10,11 +10,12 @@ mod error;
 pub mod operators;
 pub mod outbox;
 pub mod patients;
+pub mod portal;
 pub mod rbac;
 pub mod registry;
 mod services;
 pub mod staff;
 pub mod storage;
 
-pub use error::DomainError;
-pub use services::{AuthSettings, Services};
+pub use error::{DomainError, Refusal, RefusalKind};
+pub use services::{AuthSettings, RedeemThrottle, Services};

@@ -168,6 +168,7 @@ impl TestApp {
             engine,
             address,
             client: reqwest::Client::builder()
+                .user_agent("portico-tests/1.0")
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
@@ -192,6 +193,113 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// Runs raw SQL against the test database, as its owner (bypassing the
+    /// application's row-level security): for setting up states the API
+    /// cannot reach quickly, such as an expired code.
+    pub async fn execute(&self, sql: &str) {
+        match self.engine {
+            Engine::Sqlite => {
+                let url = format!("sqlite://{}", self.data_dir().join("portico.db").display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            Engine::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(self.database_url.as_deref().unwrap())
+                    .await
+                    .unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// Queued mails of `kind` to `recipient`, oldest first, as (payload).
+    pub async fn outbox(&self, kind: &str, recipient: &str) -> Vec<Value> {
+        let sql = "SELECT payload FROM outbox WHERE kind = $1 AND recipient = $2 ORDER BY id";
+        let rows: Vec<String> = match self.engine {
+            Engine::Sqlite => {
+                let url = format!("sqlite://{}", self.data_dir().join("portico.db").display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query_scalar(sql)
+                    .bind(kind)
+                    .bind(recipient)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap()
+            }
+            Engine::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(self.database_url.as_deref().unwrap())
+                    .await
+                    .unwrap();
+                sqlx::query_scalar(sql)
+                    .bind(kind)
+                    .bind(recipient)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap()
+            }
+        };
+        rows.iter()
+            .map(|r| serde_json::from_str(r).unwrap())
+            .collect()
+    }
+
+    /// Issues a Medical Records Access Code for `patient` as `by`; returns
+    /// the code.
+    pub async fn issue_code(&self, by: &Staff, patient: &str) -> String {
+        let body = json_ok(
+            by.post(
+                self,
+                &format!("/api/v1/patients/{patient}/access-codes"),
+                json!({}),
+            )
+            .await,
+        )
+        .await;
+        body["code"].as_str().unwrap().to_owned()
+    }
+
+    /// Redeems `code` into a new account; returns the logged-in patient.
+    pub async fn redeem_new(
+        &self,
+        slug: &str,
+        code: &str,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.tenant_url(slug, "/api/v1/portal/redeem"))
+            .json(&json!({"code": code, "account": {"email": email, "password": password}}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Logs a patient in; panics unless it works.
+    pub async fn patient_login(&self, slug: &str, login: &str, password: &str) -> Patient {
+        let resp = self.try_patient_login(slug, login, password).await;
+        Patient::from_response(slug, resp).await
+    }
+
+    pub async fn try_patient_login(
+        &self,
+        slug: &str,
+        login: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.tenant_url(slug, "/api/v1/portal/login"))
+            .json(&json!({"login": login, "password": password}))
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Creates a clinic through the operator API.
@@ -369,6 +477,70 @@ pub async fn add_enabled_patient(app: &TestApp, by: &Staff, name: &str, email: &
         .await;
     assert_eq!(json_ok(resp).await["portal_access"], "enabled");
     id
+}
+
+/// A patient logged in to the portal with its cookie.
+#[derive(Debug, Clone)]
+pub struct Patient {
+    pub slug: String,
+    pub cookie: String,
+    pub csrf: String,
+    pub body: Value,
+}
+
+impl Patient {
+    /// From a response that set the portal cookie (login or redeem).
+    pub async fn from_response(slug: &str, resp: reqwest::Response) -> Self {
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .unwrap_or_default();
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap();
+        assert!(status.is_success(), "expected success: {status} {body}");
+        assert!(
+            cookie.starts_with("portico_portal="),
+            "the portal cookie is set"
+        );
+        Self {
+            slug: slug.to_owned(),
+            cookie,
+            csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+            body,
+        }
+    }
+
+    pub async fn get(&self, app: &TestApp, path: &str) -> reqwest::Response {
+        app.client
+            .get(app.tenant_url(&self.slug, path))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+        app.client
+            .post(app.tenant_url(&self.slug, path))
+            .header("cookie", &self.cookie)
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The names of the records the account holds now.
+    pub async fn records(&self, app: &TestApp) -> Vec<String> {
+        let me = json_ok(self.get(app, "/api/v1/portal/me").await).await;
+        me["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["full_name"].as_str().unwrap().to_owned())
+            .collect()
+    }
 }
 
 /// Reads an error answer and checks its status and code.

@@ -33,6 +33,10 @@ both_engines! {
         let b_patient = portico_tests::add_enabled_patient(&app, &b, "Bea Bravo", "bea@bravo.example.org").await;
         let b_code = json_ok(b.post(&app, &format!("/api/v1/patients/{b_patient}/access-codes"), json!({})).await).await;
         let b_code_id = b_code["access_code"]["id"].as_str().unwrap().to_owned();
+        let b_other = portico_tests::add_enabled_patient(&app, &b, "Bo Bravo", "bo@bravo.example.org").await;
+        let b_redeemed = app.issue_code(&b, &b_other).await;
+        portico_tests::Patient::from_response("bravo", app.redeem_new("bravo", &b_redeemed, "bo@bravo.example.org", "bo's portal passphrase").await).await;
+        let b_grant = json_ok(b.get(&app, &format!("/api/v1/patients/{b_other}/grants")).await).await[0]["id"].as_str().unwrap().to_owned();
         let before = snapshot(&app, &b).await;
 
         let new_staff = json!({"email": "mole@alpha.example.org", "display_name": "Mole", "password": portico_tests::PASSWORD, "roles": ["owner"]});
@@ -65,6 +69,8 @@ both_engines! {
             (Method::GET, format!("/api/v1/patients/{b_patient}/access-codes"), None),
             (Method::POST, format!("/api/v1/access-codes/{b_code_id}/revoke"), Some(json!({}))),
             (Method::GET, "/api/v1/access-codes/pending".into(), None),
+            (Method::GET, format!("/api/v1/patients/{b_other}/grants"), None),
+            (Method::POST, format!("/api/v1/grants/{b_grant}/revoke"), Some(json!({}))),
         ];
 
         for (method, path, body) in &endpoints {
@@ -93,6 +99,8 @@ both_engines! {
             (Method::POST, format!("/api/v1/patients/{b_patient}/access-codes")),
             (Method::GET, format!("/api/v1/patients/{b_patient}/access-codes")),
             (Method::POST, format!("/api/v1/access-codes/{b_code_id}/revoke")),
+            (Method::GET, format!("/api/v1/patients/{b_other}/grants")),
+            (Method::POST, format!("/api/v1/grants/{b_grant}/revoke")),
         ] {
             let body = match method {
                 Method::PATCH => Some(json!({"full_name": "Renamed"})),
@@ -120,6 +128,23 @@ both_engines! {
         // And B's code still stands.
         let b_codes = json_ok(b.get(&app, &format!("/api/v1/patients/{b_patient}/access-codes")).await).await;
         assert_eq!(b_codes[0]["status"], "active");
+    }
+
+    async fn a_patient_of_one_clinic_has_nothing_at_another(app) {
+        let a = app.clinic_with_owner("alpha").await;
+        let b = app.clinic_with_owner("bravo").await;
+        let a_patient = portico_tests::add_enabled_patient(&app, &a, "Ann Alpha", "ann@example.org").await;
+        let b_patient = portico_tests::add_enabled_patient(&app, &b, "Ann Bravo", "ann@example.org").await;
+        // A code of clinic A means nothing at clinic B, even for the same person.
+        let a_code = app.issue_code(&a, &a_patient).await;
+        portico_tests::expect_error(app.redeem_new("bravo", &a_code, "ann@example.org", "ann's portal passphrase").await, StatusCode::NOT_FOUND, "code_not_found").await;
+        let patient = portico_tests::Patient::from_response("alpha", app.redeem_new("alpha", &a_code, "ann@example.org", "ann's portal passphrase").await).await;
+        // Her session at A is nothing at B, and B's record is not hers.
+        let at_b = app.client.get(app.tenant_url("bravo", "/api/v1/portal/me")).header("cookie", &patient.cookie).send().await.unwrap();
+        assert_eq!(at_b.status(), StatusCode::UNAUTHORIZED);
+        portico_tests::expect_error(patient.get(&app, &format!("/api/v1/portal/records/{b_patient}")).await, StatusCode::NOT_FOUND, "not_found").await;
+        portico_tests::expect_error(app.try_patient_login("bravo", "ann@example.org", "ann's portal passphrase").await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        assert_eq!(patient.records(&app).await, ["Ann Alpha"]);
     }
 
     async fn a_session_cookie_of_one_clinic_is_nothing_at_another(app) {

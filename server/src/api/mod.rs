@@ -5,8 +5,10 @@ mod access_codes;
 mod audit;
 mod auth;
 mod clinic;
+mod grants;
 mod operator;
 mod patients;
+mod portal;
 mod roles;
 mod staff;
 mod views;
@@ -29,6 +31,8 @@ pub enum ApiTags {
     Patients,
     /// Medical Records Access Codes: issue, follow up, revoke.
     AccessCodes,
+    /// The patient portal: codes, accounts, records.
+    Portal,
     /// Platform operators: tenants across the platform.
     Operator,
 }
@@ -41,6 +45,8 @@ pub type Apis = (
     audit::AuditApi,
     patients::PatientsApi,
     access_codes::AccessCodesApi,
+    grants::GrantsApi,
+    portal::PortalApi,
     operator::OperatorApi,
 );
 
@@ -53,6 +59,8 @@ pub fn apis() -> Apis {
         audit::AuditApi,
         patients::PatientsApi,
         access_codes::AccessCodesApi,
+        grants::GrantsApi,
+        portal::PortalApi,
         operator::OperatorApi,
     )
 }

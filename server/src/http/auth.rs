@@ -9,6 +9,7 @@ use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
 use portico_tenants::auth::SecretToken;
 use portico_tenants::operators::Operator;
+use portico_tenants::portal::PortalAuthenticated;
 use portico_tenants::registry::Tenant;
 use portico_tenants::staff::{SessionKind, StaffAuthenticated};
 use subtle::ConstantTimeEq;
@@ -18,6 +19,9 @@ use super::error::ApiError;
 use super::tenancy::ResolvedTenant;
 
 pub const SESSION_COOKIE: &str = "portico_session";
+/// The patient portal's cookie, apart from the staff one so a person who is
+/// both never mixes the two.
+pub const PORTAL_COOKIE: &str = "portico_portal";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// For the OpenAPI document only: how staff authenticate.
@@ -72,18 +76,43 @@ fn bearer_token(req: &Request) -> Result<Option<SecretToken>, ApiError> {
 }
 
 pub fn session_cookie(req: &Request) -> Option<SecretToken> {
+    named_cookie(req, SESSION_COOKIE)
+}
+
+pub fn named_cookie(req: &Request, cookie_name: &str) -> Option<SecretToken> {
     req.headers()
         .get_all("cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == cookie_name)
         .and_then(|(_, value)| SecretToken::presented(value))
 }
 
 fn is_unsafe(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// A cookie rides along with any cross-site request; on unsafe requests
+/// the CSRF token proves the request came from our own page.
+pub fn check_csrf(req: &Request, expected: &str) -> Result<(), ApiError> {
+    if !is_unsafe(req.method()) {
+        return Ok(());
+    }
+    let presented = req.header(CSRF_HEADER).ok_or_else(|| {
+        ApiError::forbidden(
+            "csrf_token_missing",
+            "this request needs the X-CSRF-Token header",
+        )
+    })?;
+    if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+        return Err(ApiError::forbidden(
+            "csrf_token_invalid",
+            "the X-CSRF-Token header does not match this session",
+        ));
+    }
+    Ok(())
 }
 
 /// An authenticated staff member of the request's tenant.
@@ -113,22 +142,8 @@ impl StaffSession {
                 "the session or token is not valid",
             ));
         }
-        if kind == SessionKind::Cookie && is_unsafe(req.method()) {
-            // A cookie rides along with any cross-site request; the CSRF token
-            // proves the request came from our own page.
-            let presented = req.header(CSRF_HEADER).ok_or_else(|| {
-                ApiError::forbidden(
-                    "csrf_token_missing",
-                    "this request needs the X-CSRF-Token header",
-                )
-            })?;
-            let expected = who.session.csrf_token.as_bytes();
-            if !bool::from(presented.as_bytes().ct_eq(expected)) {
-                return Err(ApiError::forbidden(
-                    "csrf_token_invalid",
-                    "the X-CSRF-Token header does not match this session",
-                ));
-            }
+        if kind == SessionKind::Cookie {
+            check_csrf(req, &who.session.csrf_token)?;
         }
         Ok(Self {
             tenant: resolved.tenant.clone(),
@@ -209,11 +224,96 @@ impl<'a> poem::FromRequest<'a> for TenantOnly {
 
 /// A `Set-Cookie` value for the session cookie.
 pub fn session_cookie_header(token: &str, path: &str, max_age_secs: u64, secure: bool) -> String {
-    let mut cookie = format!(
-        "{SESSION_COOKIE}={token}; Path={path}; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax"
-    );
+    cookie_header(SESSION_COOKIE, token, path, max_age_secs, secure)
+}
+
+pub fn cookie_header(
+    name: &str,
+    token: &str,
+    path: &str,
+    max_age_secs: u64,
+    secure: bool,
+) -> String {
+    let mut cookie =
+        format!("{name}={token}; Path={path}; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax");
     if secure {
         cookie.push_str("; Secure");
     }
     cookie
 }
+
+/// The portal session of a request, if it carries one (cookie or bearer).
+/// A token that is present but dead is an error, so the patient learns their
+/// session ended rather than silently acting as someone new.
+pub async fn portal_session(
+    req: &Request,
+) -> Result<Option<(Tenant, PortalAuthenticated)>, ApiError> {
+    let resolved = tenant_of(req)?;
+    let state = state_of(req);
+    let (token, cookie) = match bearer_token(req)? {
+        Some(t) => (t, false),
+        None => match named_cookie(req, PORTAL_COOKIE) {
+            Some(t) => (t, true),
+            None => return Ok(None),
+        },
+    };
+    let who = state
+        .services
+        .portal_authenticate(&resolved.tenant, &token)
+        .await?;
+    if cookie {
+        check_csrf(req, &who.session.csrf_token)?;
+    }
+    Ok(Some((resolved.tenant.clone(), who)))
+}
+
+/// A logged-in patient.
+pub struct PatientSession {
+    pub tenant: Tenant,
+    pub who: PortalAuthenticated,
+}
+
+impl<'a> ApiExtractor<'a> for PatientSession {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <PortalCookieDoc as ApiExtractor>::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec!["PortalCookie"]
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        _body: &mut RequestBody,
+        _opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        match portal_session(req).await? {
+            Some((tenant, who)) => Ok(Self { tenant, who }),
+            None => Err(ApiError::unauthorized("unauthenticated", "log in first").into()),
+        }
+    }
+}
+
+/// A patient who may or may not be logged in (redeeming a code works both
+/// ways).
+pub struct MaybePatient(pub Option<PortalAuthenticated>);
+
+impl<'a> poem::FromRequest<'a> for MaybePatient {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(Self(portal_session(req).await?.map(|(_, who)| who)))
+    }
+}
+
+#[allow(dead_code)]
+#[derive(SecurityScheme)]
+#[oai(
+    rename = "PortalCookie",
+    ty = "api_key",
+    key_name = "portico_portal",
+    key_in = "cookie"
+)]
+struct PortalCookieDoc(ApiKey);

@@ -116,6 +116,7 @@ fn invalid_code(field: &str) -> &'static str {
         "delivery" => "invalid_delivery",
         "code_lifetime_hours" => "invalid_code_lifetime",
         "full_name" => "invalid_name",
+        "username" => "invalid_username",
         "custom_domain" => "invalid_domain",
         "display_name" | "name" => "invalid_name",
         _ => "invalid_field",
@@ -149,6 +150,19 @@ impl From<DomainError> for ApiError {
                 "conflict",
                 "this conflicts with existing data",
             ),
+            D::Refused(r) => {
+                use portico_tenants::RefusalKind as K;
+                let status = match r.kind {
+                    K::Missing => StatusCode::BAD_REQUEST,
+                    K::Malformed => StatusCode::UNPROCESSABLE_ENTITY,
+                    K::Unauthenticated => StatusCode::UNAUTHORIZED,
+                    K::Forbidden => StatusCode::FORBIDDEN,
+                    K::NotFound => StatusCode::NOT_FOUND,
+                    K::Gone => StatusCode::GONE,
+                    K::Conflict => StatusCode::CONFLICT,
+                };
+                ApiError::new(status, r.code, r.message)
+            }
             D::Storage(_) | D::Hash(_) | D::Policy(_) => {
                 tracing::error!(error = %err, "request failed");
                 ApiError::internal()

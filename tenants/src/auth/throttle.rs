@@ -51,6 +51,11 @@ impl Bucket {
         }
     }
 
+    /// A bucket with its own limit, such as a whole clinic's.
+    pub fn named(key: String, limit: u32) -> Self {
+        Self { key, limit }
+    }
+
     pub fn ip(scope: &str, ip: Option<&str>, policy: &ThrottlePolicy) -> Self {
         Self {
             key: format!("{scope}-ip:{}", ip.unwrap_or("unknown")),

@@ -256,3 +256,43 @@ pub(crate) async fn revoke_all_active(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Finds a code by its keyed hash (an index lookup, never a scan).
+pub(crate) async fn by_hash(
+    tx: &mut TenantTx,
+    hash: &str,
+) -> Result<Option<CodeRecord>, StorageError> {
+    let key = tx.tenant_key();
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM access_codes c WHERE c.tenant_id = $1 AND c.code_hash = $2"
+    ))
+    .bind(key)
+    .bind(hash.to_owned())
+    .fetch_optional(tx.conn())
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Marks the code used by `account`, if it is still active; true when this
+/// call is the one that used it.
+pub(crate) async fn mark_redeemed(
+    tx: &mut TenantTx,
+    id: AccessCodeId,
+    account: crate::domain::AccountId,
+    now: Timestamp,
+) -> Result<bool, StorageError> {
+    let key = tx.tenant_key();
+    let done = sqlx::query(
+        "UPDATE access_codes SET redeemed_at = $3, redeemed_by = $4
+          WHERE tenant_id = $1 AND id = $2 AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
+    )
+    .bind(key)
+    .bind(id.to_string())
+    .bind(now.unix_millis())
+    .bind(format!("account:{account}"))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -59,3 +59,13 @@ id_type!(
     AccessCodeId,
     "access_code_id"
 );
+id_type!(
+    /// Identifies a patient's portal account within its tenant.
+    AccountId,
+    "account_id"
+);
+id_type!(
+    /// Identifies a grant: an account's access to a patient record.
+    GrantId,
+    "grant_id"
+);

@@ -10,16 +10,18 @@ mod patient_values;
 mod role;
 mod slug;
 mod timestamp;
+mod username;
 
 pub use codes::{CodeDelivery, CodeLifetime};
 pub use display_name::DisplayName;
 pub use email::EmailAddress;
-pub use ids::{AccessCodeId, PatientId, StaffId, TenantId};
+pub use ids::{AccessCodeId, AccountId, GrantId, PatientId, StaffId, TenantId};
 pub use password::{NewPassword, PlainPassword};
 pub use patient_values::{DateOfBirth, PhoneNumber, ZipCode};
 pub use role::{Action, BuiltinRole, Permission, Resource, RoleName};
 pub use slug::Slug;
 pub use timestamp::Timestamp;
+pub use username::Username;
 
 /// Why a value from outside was refused. The `field` is what the caller
 /// called it, so an API can point at the offending input.

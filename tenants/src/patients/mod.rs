@@ -4,5 +4,5 @@ mod service;
 mod store;
 
 pub use service::{NewPatient, PatientChanges};
-pub(crate) use store::get as get_patient;
 pub use store::{PatientRecord, PortalAccess};
+pub(crate) use store::{get as get_patient, insert_registered, registered_by, set_access};

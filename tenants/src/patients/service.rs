@@ -334,6 +334,14 @@ impl Services {
         record.portal_access = access;
         record.updated_at = Timestamp::now();
         store::update(&mut tx, &record).await?;
+        // A record the patient registered themselves, enabled by hand
+        // because the email was never verified: the registering account gets
+        // it, and proves the address through the password-reset flow.
+        if access == PortalAccess::Enabled
+            && let Some(account) = store::registering_account(&mut tx, id).await?
+        {
+            crate::portal::grant_registered(&mut tx, account, id).await?;
+        }
         let action = match access {
             PortalAccess::Enabled => "patient.portal_access.enable",
             PortalAccess::Disabled => "patient.portal_access.disable",

@@ -183,3 +183,78 @@ pub(crate) async fn archive(tx: &mut TenantTx, id: PatientId) -> Result<bool, St
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A record created by a patient's own registration, linked to the account.
+pub(crate) async fn insert_registered(
+    tx: &mut TenantTx,
+    p: &PatientRecord,
+    account: crate::domain::AccountId,
+) -> Result<(), StorageError> {
+    insert(tx, p).await?;
+    let key = tx.tenant_key();
+    sqlx::query("UPDATE patients SET registered_by_account = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(key)
+        .bind(p.id.to_string())
+        .bind(account.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Records the account registered itself.
+pub(crate) async fn registered_by(
+    tx: &mut TenantTx,
+    account: crate::domain::AccountId,
+) -> Result<Vec<PatientRecord>, StorageError> {
+    let key = tx.tenant_key();
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM patients WHERE tenant_id = $1 AND registered_by_account = $2 AND archived_at IS NULL"
+    ))
+    .bind(key)
+    .bind(account.to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The account that registered this record, if a patient did.
+pub(crate) async fn registering_account(
+    tx: &mut TenantTx,
+    id: PatientId,
+) -> Result<Option<crate::domain::AccountId>, StorageError> {
+    let key = tx.tenant_key();
+    let row =
+        sqlx::query("SELECT registered_by_account FROM patients WHERE tenant_id = $1 AND id = $2")
+            .bind(key)
+            .bind(id.to_string())
+            .fetch_optional(tx.conn())
+            .await?;
+    Ok(match row {
+        Some(r) => r
+            .try_get::<Option<String>, _>(0)?
+            .map(|a| crate::domain::AccountId::parse(&a))
+            .transpose()
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        None => None,
+    })
+}
+
+pub(crate) async fn set_access(
+    tx: &mut TenantTx,
+    id: PatientId,
+    access: PortalAccess,
+) -> Result<(), StorageError> {
+    let key = tx.tenant_key();
+    sqlx::query(
+        "UPDATE patients SET portal_access = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(key)
+    .bind(id.to_string())
+    .bind(access.as_str())
+    .bind(Timestamp::now().unix_millis())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

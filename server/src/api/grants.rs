@@ -1,0 +1,90 @@
+use poem_openapi::OpenApi;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use portico_tenants::domain::GrantId;
+use portico_tenants::portal::GrantRecord;
+
+use super::ApiTags;
+use super::patients::parse_patient_id;
+use crate::http::AppState;
+use crate::http::auth::StaffSession;
+use crate::http::client_info::Client;
+use crate::http::error::{ApiError, ApiResult};
+
+pub struct GrantsApi;
+
+#[derive(poem_openapi::Object)]
+pub struct GrantView {
+    pub id: String,
+    pub account_id: String,
+    pub username: String,
+    pub account_email: String,
+    pub patient_id: String,
+    /// The code that created it, if one did.
+    pub access_code_id: Option<String>,
+    /// `active` or `revoked`.
+    pub status: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+    pub revoked_by: Option<String>,
+}
+
+impl From<&GrantRecord> for GrantView {
+    fn from(g: &GrantRecord) -> Self {
+        Self {
+            id: g.id.to_string(),
+            account_id: g.account_id.to_string(),
+            username: g.username.clone(),
+            account_email: g.account_email.clone(),
+            patient_id: g.patient_id.to_string(),
+            access_code_id: g.code_id.clone(),
+            status: if g.revoked_at.is_some() {
+                "revoked"
+            } else {
+                "active"
+            }
+            .into(),
+            created_at: g.created_at.to_rfc3339(),
+            revoked_at: g.revoked_at.map(|t| t.to_rfc3339()),
+            revoked_by: g.revoked_by.clone(),
+        }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::AccessCodes")]
+impl GrantsApi {
+    /// The portal accounts that hold (or held) a patient's record.
+    #[oai(path = "/v1/patients/:id/grants", method = "get")]
+    async fn of_patient(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        id: Path<String>,
+    ) -> ApiResult<Json<Vec<GrantView>>> {
+        let patient = parse_patient_id(&id.0)?;
+        let list = state
+            .services
+            .grants_of_patient(&session.tenant, &session.who, patient)
+            .await?;
+        Ok(Json(list.iter().map(GrantView::from).collect()))
+    }
+
+    /// Revoke a portal account's access to a record, such as a link sent to
+    /// the wrong person. It takes effect on the account's next request.
+    #[oai(path = "/v1/grants/:id/revoke", method = "post")]
+    async fn revoke(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        client: Client,
+        id: Path<String>,
+    ) -> ApiResult<Json<GrantView>> {
+        let id = GrantId::parse(&id.0)
+            .map_err(|_| ApiError::not_found("not_found", "grant not found"))?;
+        let grant = state
+            .services
+            .revoke_grant(&session.tenant, &session.who, id, &client.0)
+            .await?;
+        Ok(Json(GrantView::from(&grant)))
+    }
+}

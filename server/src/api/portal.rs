@@ -1,0 +1,544 @@
+//! The patient portal's JSON API: redeeming codes, logging in, the records
+//! an account holds, and the account's own email and password.
+
+use poem::Request;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use portico_tenants::auth::SecretToken;
+use portico_tenants::domain::{
+    DateOfBirth, DisplayName, EmailAddress, NewPassword, PhoneNumber, PlainPassword, Username,
+    ZipCode,
+};
+use portico_tenants::portal::{
+    GrantView, NewAccount, PortalAccount, PortalLogin, Redeemer, SelfRegistration,
+};
+
+use super::ApiTags;
+use super::patients::parse_patient_id;
+use crate::http::AppState;
+use crate::http::auth::{
+    MaybePatient, PORTAL_COOKIE, PatientSession, TenantOnly, cookie_header, tenant_of,
+};
+use crate::http::client_info::{Client, is_secure};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::json_body::JsonBody;
+use crate::http::text::Text;
+
+pub struct PortalApi;
+
+#[derive(Object)]
+pub struct AccountView {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub email_verified: bool,
+}
+
+impl From<&PortalAccount> for AccountView {
+    fn from(a: &PortalAccount) -> Self {
+        Self {
+            id: a.id.to_string(),
+            username: a.username.to_string(),
+            email: a.email.to_string(),
+            email_verified: a.email_verified_at.is_some(),
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct RecordView {
+    pub patient_id: String,
+    pub full_name: String,
+    pub date_of_birth: String,
+}
+
+impl From<&GrantView> for RecordView {
+    fn from(g: &GrantView) -> Self {
+        Self {
+            patient_id: g.patient_id.to_string(),
+            full_name: g.patient_name.clone(),
+            date_of_birth: g.date_of_birth.clone(),
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct PortalSessionView {
+    pub account: AccountView,
+    pub records: Vec<RecordView>,
+    /// The record the portal is showing; switch with `/records/{id}/select`.
+    pub active_record: Option<String>,
+    /// Send as `X-CSRF-Token` on requests that change something.
+    pub csrf_token: String,
+}
+
+#[derive(ApiResponse)]
+pub enum SessionResponse {
+    /// Logged in; the portal cookie is set.
+    #[oai(status = 200)]
+    Ok(
+        Json<PortalSessionView>,
+        #[oai(header = "Set-Cookie")] String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum RedeemResponse {
+    /// Redeemed into a new account, now logged in; the cookie is set.
+    #[oai(status = 201)]
+    NewAccount(Json<RedeemedView>, #[oai(header = "Set-Cookie")] String),
+    /// Redeemed into the logged-in account.
+    #[oai(status = 200)]
+    Added(Json<RedeemedView>),
+}
+
+#[derive(Object)]
+pub struct RedeemedView {
+    pub account: AccountView,
+    pub record: RecordView,
+    /// True when a confirmation link was mailed to the account's address.
+    pub verification_sent: bool,
+    /// The new session's CSRF token, when this created the account.
+    pub csrf_token: Option<String>,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct NewAccountRequest {
+    /// Needed only when another account already logs in with this email.
+    #[oai(validator(max_length = 64))]
+    pub username: Option<Text>,
+    #[oai(validator(max_length = 254))]
+    pub email: Text,
+    /// At least 12 characters. The access code is not a password.
+    #[oai(validator(max_length = 256))]
+    pub password: Text,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct RedeemRequest {
+    /// The four words, with any separators and in any case.
+    #[oai(validator(max_length = 200))]
+    pub code: Text,
+    /// To set up a new account with this code; leave out when logged in.
+    pub account: Option<NewAccountRequest>,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct PortalLoginRequest {
+    /// Your username, or your email address.
+    #[oai(validator(max_length = 254))]
+    pub login: Text,
+    #[oai(validator(max_length = 256))]
+    pub password: Text,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct NewPatientRequest {
+    #[oai(validator(max_length = 120))]
+    pub full_name: Text,
+    #[oai(validator(max_length = 10))]
+    pub date_of_birth: Text,
+    #[oai(validator(max_length = 32))]
+    pub phone: Option<Text>,
+    #[oai(validator(max_length = 10))]
+    pub home_zip: Text,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[oai(validator(max_length = 64))]
+    pub username: Option<Text>,
+    #[oai(validator(max_length = 254))]
+    pub email: Text,
+    #[oai(validator(max_length = 256))]
+    pub password: Text,
+    /// The clinic's registration form, for a new patient.
+    pub new_patient: Option<NewPatientRequest>,
+}
+
+#[derive(Object)]
+pub struct RegisteredView {
+    pub account: AccountView,
+    /// The pending record, when registering as a new patient.
+    pub patient_id: Option<String>,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct TokenRequest {
+    #[oai(validator(max_length = 128))]
+    pub token: Text,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct ResetRequest {
+    #[oai(validator(max_length = 254))]
+    pub login: Text,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct ResetConfirmRequest {
+    #[oai(validator(max_length = 128))]
+    pub token: Text,
+    #[oai(validator(max_length = 256))]
+    pub new_password: Text,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct EmailChangeRequest {
+    #[oai(validator(max_length = 254))]
+    pub new_email: Text,
+    #[oai(validator(max_length = 256))]
+    pub password: Text,
+}
+
+#[derive(ApiResponse)]
+pub enum Accepted {
+    /// Accepted; if it applies, a mail is on its way.
+    #[oai(status = 202)]
+    Accepted,
+}
+
+#[derive(ApiResponse)]
+pub enum LogoutResponse {
+    #[oai(status = 204)]
+    Done(#[oai(header = "Set-Cookie")] String),
+}
+
+fn link_token(raw: &str) -> Result<SecretToken, ApiError> {
+    SecretToken::presented(raw.trim()).ok_or_else(|| {
+        ApiError::new(
+            poem::http::StatusCode::GONE,
+            "link_invalid",
+            "This link has expired or was already used. Ask for a new one.",
+        )
+    })
+}
+
+fn portal_cookie(
+    state: &AppState,
+    req: &Request,
+    token: &str,
+    max_age: u64,
+) -> Result<String, ApiError> {
+    let path = tenant_of(req)?.cookie_path().to_owned();
+    let _ = state;
+    Ok(cookie_header(
+        PORTAL_COOKIE,
+        token,
+        &path,
+        max_age,
+        is_secure(req),
+    ))
+}
+
+#[OpenApi(prefix_path = "/v1/portal", tag = "ApiTags::Portal")]
+impl PortalApi {
+    /// Redeem a Medical Records Access Code.
+    ///
+    /// Without a session, `account` sets up a new account with the patient's
+    /// own password (the code is never a password), in one step with the
+    /// grant. With a session, the record is added to that account (a family).
+    /// Each failure has its own code: `code_missing`, `code_malformed`,
+    /// `code_not_found`, `code_expired`, `code_revoked`, `code_already_used`,
+    /// `portal_access_disabled`, `too_many_attempts`.
+    #[oai(path = "/redeem", method = "post")]
+    async fn redeem(
+        &self,
+        state: poem::web::Data<&AppState>,
+        tenant: TenantOnly,
+        session: MaybePatient,
+        client: Client,
+        req: &Request,
+        body: JsonBody<RedeemRequest>,
+    ) -> ApiResult<RedeemResponse> {
+        let b = body.0;
+        let redeemer = match (&session.0, b.account) {
+            (Some(who), _) => Redeemer::Account(who),
+            (None, Some(a)) => Redeemer::NewAccount(NewAccount {
+                username: a
+                    .username
+                    .filter(|u| !u.trim().is_empty())
+                    .map(|u| Username::parse(&u))
+                    .transpose()?,
+                email: EmailAddress::parse(&a.email)?,
+                password: NewPassword::parse(a.password.into_inner())?,
+            }),
+            (None, None) => {
+                return Err(ApiError::bad_request(
+                    "account_required",
+                    "choose an email and a password to set up your account, or log in first",
+                ));
+            }
+        };
+        let done = state
+            .services
+            .redeem_code(&tenant.0.tenant, &b.code, redeemer, &client.0)
+            .await?;
+        let view = RedeemedView {
+            account: AccountView::from(&done.account),
+            record: RecordView::from(&done.record),
+            verification_sent: done.verification_sent,
+            csrf_token: done.session.as_ref().map(|s| s.csrf_token.clone()),
+        };
+        Ok(match done.session {
+            Some(s) => {
+                let cookie = portal_cookie(
+                    &state,
+                    req,
+                    s.token.expose(),
+                    state.config.portal_session_secs,
+                )?;
+                RedeemResponse::NewAccount(Json(view), cookie)
+            }
+            None => RedeemResponse::Added(Json(view)),
+        })
+    }
+
+    /// Log in with a username or email and your password.
+    #[oai(path = "/login", method = "post")]
+    async fn login(
+        &self,
+        state: poem::web::Data<&AppState>,
+        tenant: TenantOnly,
+        client: Client,
+        req: &Request,
+        body: JsonBody<PortalLoginRequest>,
+    ) -> ApiResult<SessionResponse> {
+        let login = PortalLogin {
+            login: body.0.login.into_inner(),
+            password: PlainPassword::new(body.0.password.into_inner())?,
+        };
+        let t = &tenant.0.tenant;
+        let issued = state.services.portal_login(t, &login, &client.0).await?;
+        let who = state.services.portal_authenticate(t, &issued.token).await?;
+        let (account, records) = state.services.portal_me(t, &who).await?;
+        let cookie = portal_cookie(
+            &state,
+            req,
+            issued.token.expose(),
+            state.config.portal_session_secs,
+        )?;
+        Ok(SessionResponse::Ok(
+            Json(PortalSessionView {
+                account: AccountView::from(&account),
+                records: records.iter().map(RecordView::from).collect(),
+                active_record: who.session.active_patient.map(|p| p.to_string()),
+                csrf_token: issued.csrf_token,
+            }),
+            cookie,
+        ))
+    }
+
+    /// End this portal session.
+    #[oai(path = "/logout", method = "post")]
+    async fn logout(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: PatientSession,
+        client: Client,
+        req: &Request,
+    ) -> ApiResult<LogoutResponse> {
+        state
+            .services
+            .portal_logout(&session.tenant, &session.who, &client.0)
+            .await?;
+        Ok(LogoutResponse::Done(portal_cookie(&state, req, "", 0)?))
+    }
+
+    /// The account and the records it holds now.
+    #[oai(path = "/me", method = "get")]
+    async fn me(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: PatientSession,
+    ) -> ApiResult<Json<PortalSessionView>> {
+        let (account, records) = state
+            .services
+            .portal_me(&session.tenant, &session.who)
+            .await?;
+        let active = session
+            .who
+            .session
+            .active_patient
+            .filter(|p| records.iter().any(|r| r.patient_id == *p))
+            .or_else(|| records.first().map(|r| r.patient_id));
+        Ok(Json(PortalSessionView {
+            account: AccountView::from(&account),
+            records: records.iter().map(RecordView::from).collect(),
+            active_record: active.map(|p| p.to_string()),
+            csrf_token: session.who.session.csrf_token.clone(),
+        }))
+    }
+
+    /// One record the account holds. Answers 404 as soon as the clinic
+    /// revokes the grant or turns the record's portal access off.
+    #[oai(path = "/records/:id", method = "get")]
+    async fn record(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: PatientSession,
+        client: Client,
+        id: Path<String>,
+    ) -> ApiResult<Json<RecordView>> {
+        let patient = parse_patient_id(&id.0)
+            .map_err(|_| ApiError::not_found("not_found", "record not found"))?;
+        let grant = state
+            .services
+            .portal_record(&session.tenant, &session.who, patient, &client.0)
+            .await?;
+        Ok(Json(RecordView::from(&grant)))
+    }
+
+    /// Show another record the account holds (family members).
+    #[oai(path = "/records/:id/select", method = "post")]
+    async fn select(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: PatientSession,
+        id: Path<String>,
+    ) -> ApiResult<Json<RecordView>> {
+        let patient = parse_patient_id(&id.0)
+            .map_err(|_| ApiError::not_found("not_found", "record not found"))?;
+        let grant = state
+            .services
+            .portal_switch(&session.tenant, &session.who, patient)
+            .await?;
+        Ok(Json(RecordView::from(&grant)))
+    }
+
+    /// Register without a code (as when booking online), optionally as a
+    /// new patient through the clinic's registration form. A confirmation
+    /// link is mailed; a new patient's record opens once it is followed.
+    #[oai(path = "/register", method = "post")]
+    async fn register(
+        &self,
+        state: poem::web::Data<&AppState>,
+        tenant: TenantOnly,
+        client: Client,
+        body: JsonBody<RegisterRequest>,
+    ) -> ApiResult<Json<RegisteredView>> {
+        let b = body.0;
+        let new_patient = b
+            .new_patient
+            .map(|p| -> Result<SelfRegistration, ApiError> {
+                Ok(SelfRegistration {
+                    full_name: DisplayName::parse("full_name", &p.full_name)?,
+                    date_of_birth: DateOfBirth::parse(&p.date_of_birth)?,
+                    phone: p
+                        .phone
+                        .filter(|x| !x.trim().is_empty())
+                        .map(|x| PhoneNumber::parse(&x))
+                        .transpose()?,
+                    home_zip: ZipCode::parse(&p.home_zip)?,
+                })
+            })
+            .transpose()?;
+        let outcome = state
+            .services
+            .portal_register(
+                &tenant.0.tenant,
+                b.username
+                    .filter(|u| !u.trim().is_empty())
+                    .map(|u| Username::parse(&u))
+                    .transpose()?,
+                &EmailAddress::parse(&b.email)?,
+                &NewPassword::parse(b.password.into_inner())?,
+                new_patient,
+                &client.0,
+            )
+            .await?;
+        Ok(Json(RegisteredView {
+            account: AccountView::from(&outcome.account),
+            patient_id: outcome.patient.map(|p| p.to_string()),
+        }))
+    }
+
+    /// Follow a mailed confirmation link: verifies the address (or a new
+    /// address), and opens a self-registered record.
+    #[oai(path = "/verify-email", method = "post")]
+    async fn verify_email(
+        &self,
+        state: poem::web::Data<&AppState>,
+        tenant: TenantOnly,
+        client: Client,
+        body: JsonBody<TokenRequest>,
+    ) -> ApiResult<Json<AccountView>> {
+        let token = link_token(&body.0.token)?;
+        let account = state
+            .services
+            .portal_confirm_email(&tenant.0.tenant, &token, &client.0)
+            .await?;
+        Ok(Json(AccountView::from(&account)))
+    }
+
+    /// Forgot your password: a reset link is mailed if an account matches.
+    /// The answer is the same either way.
+    #[oai(path = "/password-reset", method = "post")]
+    async fn request_reset(
+        &self,
+        state: poem::web::Data<&AppState>,
+        tenant: TenantOnly,
+        client: Client,
+        body: JsonBody<ResetRequest>,
+    ) -> ApiResult<Accepted> {
+        state
+            .services
+            .portal_request_password_reset(&tenant.0.tenant, body.0.login.trim(), &client.0)
+            .await?;
+        Ok(Accepted::Accepted)
+    }
+
+    /// Set a new password from a reset link. Every session of the account
+    /// ends.
+    #[oai(path = "/password-reset/confirm", method = "post")]
+    async fn confirm_reset(
+        &self,
+        state: poem::web::Data<&AppState>,
+        tenant: TenantOnly,
+        client: Client,
+        body: JsonBody<ResetConfirmRequest>,
+    ) -> ApiResult<Json<AccountView>> {
+        let token = link_token(&body.0.token)?;
+        let password = NewPassword::parse(body.0.new_password.into_inner())?;
+        let account = state
+            .services
+            .portal_reset_password(&tenant.0.tenant, &token, &password, &client.0)
+            .await?;
+        Ok(Json(AccountView::from(&account)))
+    }
+
+    /// Change your email address. The new address must confirm by its
+    /// link before it takes effect; the old address is told.
+    #[oai(path = "/email", method = "post")]
+    async fn change_email(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: PatientSession,
+        client: Client,
+        body: JsonBody<EmailChangeRequest>,
+    ) -> ApiResult<Accepted> {
+        let email = EmailAddress::parse(&body.0.new_email)?;
+        let password = PlainPassword::new(body.0.password.into_inner())?;
+        state
+            .services
+            .portal_request_email_change(
+                &session.tenant,
+                &session.who,
+                &email,
+                &password,
+                &client.0,
+            )
+            .await?;
+        Ok(Accepted::Accepted)
+    }
+}

@@ -1,0 +1,350 @@
+//! Accounts made without a code (online booking, the clinic's registration
+//! form), email verification, password reset, and email change.
+
+use serde_json::json;
+
+use crate::audit::{self, Actor, AuditEvent, ClientInfo};
+use crate::auth::SecretToken;
+use crate::domain::{
+    DateOfBirth, DisplayName, EmailAddress, NewPassword, PatientId, PhoneNumber, Timestamp,
+    Username, ZipCode,
+};
+use crate::error::{DomainError, RefusalKind};
+use crate::outbox::{self, MailKind};
+use crate::patients::{PatientRecord, PortalAccess};
+use crate::registry::Tenant;
+use crate::services::Services;
+use crate::storage::StorageError;
+
+use super::accounts::{self, PortalAccount};
+use super::grants;
+use super::login::PortalAuthenticated;
+use super::sessions;
+use super::tokens::{self, Purpose};
+
+/// A new patient filling in the clinic's electronic registration form.
+#[derive(Debug, Clone)]
+pub struct SelfRegistration {
+    pub full_name: DisplayName,
+    pub date_of_birth: DateOfBirth,
+    pub phone: Option<PhoneNumber>,
+    pub home_zip: ZipCode,
+}
+
+/// What a registration created.
+#[derive(Debug)]
+pub struct RegistrationOutcome {
+    pub account: PortalAccount,
+    /// The pending record, for the clinic's registration form.
+    pub patient: Option<PatientId>,
+}
+
+fn name_taken() -> DomainError {
+    DomainError::refused(
+        RefusalKind::Conflict,
+        "username_taken",
+        "Another account already logs in with this name. Choose a username of your own.",
+    )
+}
+
+impl Services {
+    /// Registers an account with no code (as when booking online). It has
+    /// limited access, no records, until it redeems a code; with
+    /// `new_patient`, it also creates a pending record whose portal access
+    /// turns on when the email address is verified.
+    pub async fn portal_register(
+        &self,
+        tenant: &Tenant,
+        username: Option<Username>,
+        email: &EmailAddress,
+        password: &NewPassword,
+        new_patient: Option<SelfRegistration>,
+        client: &ClientInfo,
+    ) -> Result<RegistrationOutcome, DomainError> {
+        let username = match username {
+            Some(u) => u,
+            None => Username::parse(email.as_str())?,
+        };
+        let hash = self.hasher.hash(password).await?;
+        let mut tx = self.db.tenant_write(tenant.id).await?;
+        let account = match accounts::insert(&mut tx, &username, email, &hash, false).await {
+            Ok(a) => a,
+            Err(StorageError::UniqueViolation(_)) => return Err(name_taken()),
+            Err(e) => return Err(e.into()),
+        };
+        let patient = match new_patient {
+            Some(reg) => {
+                let now = Timestamp::now();
+                let record = PatientRecord {
+                    id: PatientId::generate(),
+                    full_name: reg.full_name,
+                    date_of_birth: reg.date_of_birth,
+                    email: Some(email.clone()),
+                    phone: reg.phone,
+                    home_zip: Some(reg.home_zip),
+                    portal_access: PortalAccess::Disabled,
+                    created_at: now,
+                    updated_at: now,
+                };
+                crate::patients::insert_registered(&mut tx, &record, account.id).await?;
+                audit::record(
+                    &mut tx,
+                    AuditEvent::success(
+                        Actor::Account(account.id),
+                        "patient.self_register",
+                        client,
+                    )
+                    .target(format!("patient:{}", record.id)),
+                )
+                .await?;
+                Some(record.id)
+            }
+            None => None,
+        };
+        let token = tokens::issue(&mut tx, account.id, Purpose::VerifyEmail, None).await?;
+        outbox::enqueue(
+            &mut tx,
+            MailKind::EmailVerification,
+            email,
+            patient,
+            json!({ "clinic_name": tenant.display_name.as_str(), "username": account.username.as_str(), "token": token.expose() }),
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            AuditEvent::success(Actor::Account(account.id), "portal.register", client)
+                .target(format!("account:{}", account.id))
+                .reason(if patient.is_some() {
+                    "new_patient"
+                } else {
+                    "no_code"
+                }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(RegistrationOutcome { account, patient })
+    }
+
+    /// Spends a mailed link's token: verifies an email (turning on a
+    /// self-registered record's portal access and granting it), or confirms
+    /// a new email address.
+    pub async fn portal_confirm_email(
+        &self,
+        tenant: &Tenant,
+        token: &SecretToken,
+        client: &ClientInfo,
+    ) -> Result<PortalAccount, DomainError> {
+        let mut tx = self.db.tenant_write(tenant.id).await?;
+        let used = tokens::consume(&mut tx, token).await?;
+        let Some(used) = used.filter(|u| u.purpose != Purpose::ResetPassword) else {
+            drop(tx);
+            self.audit_portal(
+                tenant,
+                Actor::Anonymous,
+                "portal.email_verify",
+                None,
+                Some("invalid_token"),
+                client,
+            )
+            .await?;
+            return Err(invalid_link());
+        };
+        let (account, _) = accounts::get(&mut tx, used.account)
+            .await?
+            .ok_or(DomainError::NotFound("account"))?;
+        let email = used
+            .new_email
+            .clone()
+            .unwrap_or_else(|| account.email.clone());
+        accounts::set_email_verified(&mut tx, account.id, &email).await?;
+        let action = if used.purpose == Purpose::ChangeEmail {
+            "portal.email_change"
+        } else {
+            "portal.email_verify"
+        };
+        audit::record(
+            &mut tx,
+            AuditEvent::success(Actor::Account(account.id), action, client)
+                .target(format!("account:{}", account.id)),
+        )
+        .await?;
+        // A record this account registered becomes reachable once its
+        // email is proven.
+        for patient in crate::patients::registered_by(&mut tx, account.id).await? {
+            if patient.portal_access == PortalAccess::Disabled {
+                crate::patients::set_access(&mut tx, patient.id, PortalAccess::Enabled).await?;
+                grants::insert(&mut tx, account.id, patient.id, None).await?;
+                audit::record(
+                    &mut tx,
+                    AuditEvent::success(
+                        Actor::Account(account.id),
+                        "patient.portal_access.enable",
+                        client,
+                    )
+                    .target(format!("patient:{}", patient.id))
+                    .reason("email_verified"),
+                )
+                .await?;
+            }
+        }
+        let (account, _) = accounts::get(&mut tx, account.id)
+            .await?
+            .ok_or(DomainError::NotFound("account"))?;
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    /// Starts a password reset. Answers the same whether or not an account
+    /// exists; a mail goes to each account the login names.
+    pub async fn portal_request_password_reset(
+        &self,
+        tenant: &Tenant,
+        login: &str,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
+        let mut tx = self.db.tenant_write(tenant.id).await?;
+        let targets = match EmailAddress::parse(login) {
+            Ok(email) => accounts::by_email(&mut tx, &email, 8).await?,
+            Err(_) => accounts::by_username(&mut tx, login)
+                .await?
+                .into_iter()
+                .collect(),
+        };
+        for (account, _) in &targets {
+            let token = tokens::issue(&mut tx, account.id, Purpose::ResetPassword, None).await?;
+            outbox::enqueue(
+                &mut tx,
+                MailKind::PasswordReset,
+                &account.email,
+                None,
+                json!({ "clinic_name": tenant.display_name.as_str(), "username": account.username.as_str(), "token": token.expose() }),
+            )
+            .await?;
+        }
+        let mut event =
+            AuditEvent::success(Actor::Anonymous, "portal.password_reset.request", client);
+        if targets.is_empty() {
+            event = event.reason("unknown_account");
+        }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Finishes a password reset; every session of the account ends.
+    pub async fn portal_reset_password(
+        &self,
+        tenant: &Tenant,
+        token: &SecretToken,
+        password: &NewPassword,
+        client: &ClientInfo,
+    ) -> Result<PortalAccount, DomainError> {
+        let hash = self.hasher.hash(password).await?;
+        let mut tx = self.db.tenant_write(tenant.id).await?;
+        let used = tokens::consume(&mut tx, token).await?;
+        let Some(used) = used.filter(|u| u.purpose == Purpose::ResetPassword) else {
+            drop(tx);
+            self.audit_portal(
+                tenant,
+                Actor::Anonymous,
+                "portal.password_reset",
+                None,
+                Some("invalid_token"),
+                client,
+            )
+            .await?;
+            return Err(invalid_link());
+        };
+        accounts::set_password(&mut tx, used.account, &hash).await?;
+        sessions::revoke_all_for(&mut tx, used.account).await?;
+        let (account, _) = accounts::get(&mut tx, used.account)
+            .await?
+            .ok_or(DomainError::NotFound("account"))?;
+        // The reset link reached this address: it is proven.
+        let account = if account.email_verified_at.is_none() {
+            accounts::set_email_verified(&mut tx, account.id, &account.email).await?;
+            accounts::get(&mut tx, used.account)
+                .await?
+                .ok_or(DomainError::NotFound("account"))?
+                .0
+        } else {
+            account
+        };
+        audit::record(
+            &mut tx,
+            AuditEvent::success(Actor::Account(account.id), "portal.password_reset", client)
+                .target(format!("account:{}", account.id)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    /// Asks to change the account's email: the new address must confirm
+    /// before it takes effect, and the old address is told.
+    pub async fn portal_request_email_change(
+        &self,
+        tenant: &Tenant,
+        who: &PortalAuthenticated,
+        new_email: &EmailAddress,
+        password: &crate::domain::PlainPassword,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
+        let mut tx = self.db.tenant_read(tenant.id).await?;
+        let (account, hash) = accounts::get(&mut tx, who.account_id())
+            .await?
+            .ok_or(DomainError::InvalidToken)?;
+        tx.commit().await?;
+        if !self.hasher.verify(password, Some(&hash)).await {
+            self.audit_portal(
+                tenant,
+                Actor::Account(account.id),
+                "portal.email_change.request",
+                Some(format!("account:{}", account.id)),
+                Some("wrong_password"),
+                client,
+            )
+            .await?;
+            return Err(DomainError::InvalidCredentials);
+        }
+        let mut tx = self.db.tenant_write(tenant.id).await?;
+        let token =
+            tokens::issue(&mut tx, account.id, Purpose::ChangeEmail, Some(new_email)).await?;
+        outbox::enqueue(
+            &mut tx,
+            MailKind::EmailVerification,
+            new_email,
+            None,
+            json!({ "clinic_name": tenant.display_name.as_str(), "username": account.username.as_str(), "token": token.expose() }),
+        )
+        .await?;
+        outbox::enqueue(
+            &mut tx,
+            MailKind::EmailChangeNotice,
+            &account.email,
+            None,
+            json!({ "clinic_name": tenant.display_name.as_str(), "username": account.username.as_str(), "new_email_domain": new_email.domain() }),
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            AuditEvent::success(
+                Actor::Account(account.id),
+                "portal.email_change.request",
+                client,
+            )
+            .target(format!("account:{}", account.id)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn invalid_link() -> DomainError {
+    DomainError::refused(
+        RefusalKind::Gone,
+        "link_invalid",
+        "This link has expired or was already used. Ask for a new one.",
+    )
+}
