@@ -14,6 +14,7 @@ pub mod portal;
 pub mod rbac;
 pub mod registry;
 mod services;
+pub mod smartforms;
 pub mod staff;
 pub mod storage;
 

@@ -531,6 +531,17 @@ impl Patient {
             .unwrap()
     }
 
+    pub async fn put_json(&self, app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+        app.client
+            .put(app.tenant_url(&self.slug, path))
+            .header("cookie", &self.cookie)
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// The names of the records the account holds now.
     pub async fn records(&self, app: &TestApp) -> Vec<String> {
         let me = json_ok(self.get(app, "/api/v1/portal/me").await).await;

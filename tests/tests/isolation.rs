@@ -37,6 +37,8 @@ both_engines! {
         let b_redeemed = app.issue_code(&b, &b_other).await;
         portico_tests::Patient::from_response("bravo", app.redeem_new("bravo", &b_redeemed, "bo@bravo.example.org", "bo's portal passphrase").await).await;
         let b_grant = json_ok(b.get(&app, &format!("/api/v1/patients/{b_other}/grants")).await).await[0]["id"].as_str().unwrap().to_owned();
+        let b_form = json_ok(b.post(&app, "/api/v1/forms", json!({"title": "Bravo intake", "questions": [{"label": "Q", "kind": "text"}]})).await).await["id"].as_str().unwrap().to_owned();
+        json_ok(b.post(&app, &format!("/api/v1/patients/{b_patient}/forms"), json!({"form_id": b_form})).await).await;
         let before = snapshot(&app, &b).await;
 
         let new_staff = json!({"email": "mole@alpha.example.org", "display_name": "Mole", "password": portico_tests::PASSWORD, "roles": ["owner"]});
@@ -71,6 +73,10 @@ both_engines! {
             (Method::GET, "/api/v1/access-codes/pending".into(), None),
             (Method::GET, format!("/api/v1/patients/{b_other}/grants"), None),
             (Method::POST, format!("/api/v1/grants/{b_grant}/revoke"), Some(json!({}))),
+            (Method::GET, "/api/v1/forms".into(), None),
+            (Method::POST, "/api/v1/forms".into(), Some(json!({"title": "Mole", "questions": [{"label": "Q", "kind": "text"}]}))),
+            (Method::GET, format!("/api/v1/patients/{b_patient}/forms"), None),
+            (Method::POST, format!("/api/v1/patients/{b_patient}/forms"), Some(json!({"form_id": b_form}))),
         ];
 
         for (method, path, body) in &endpoints {
@@ -101,6 +107,7 @@ both_engines! {
             (Method::POST, format!("/api/v1/access-codes/{b_code_id}/revoke")),
             (Method::GET, format!("/api/v1/patients/{b_other}/grants")),
             (Method::POST, format!("/api/v1/grants/{b_grant}/revoke")),
+            (Method::GET, format!("/api/v1/patients/{b_patient}/forms")),
         ] {
             let body = match method {
                 Method::PATCH => Some(json!({"full_name": "Renamed"})),
@@ -145,6 +152,13 @@ both_engines! {
         portico_tests::expect_error(patient.get(&app, &format!("/api/v1/portal/records/{b_patient}")).await, StatusCode::NOT_FOUND, "not_found").await;
         portico_tests::expect_error(app.try_patient_login("bravo", "ann@example.org", "ann's portal passphrase").await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
         assert_eq!(patient.records(&app).await, ["Ann Alpha"]);
+        // Nor can her account see or touch B's forms.
+        let b_form = json_ok(b.post(&app, "/api/v1/forms", json!({"title": "Bravo intake", "questions": [{"label": "Q", "kind": "text"}]})).await).await["id"].as_str().unwrap().to_owned();
+        let assigned = json_ok(b.post(&app, &format!("/api/v1/patients/{b_patient}/forms"), json!({"form_id": b_form})).await).await;
+        let b_assignment = assigned["assignment"]["id"].as_str().unwrap();
+        portico_tests::expect_error(patient.get(&app, &format!("/api/v1/portal/forms/{b_assignment}")).await, StatusCode::NOT_FOUND, "not_found").await;
+        portico_tests::expect_error(patient.post(&app, &format!("/api/v1/portal/forms/{b_assignment}/submit"), json!({"answers": {}})).await, StatusCode::NOT_FOUND, "not_found").await;
+        assert!(json_ok(patient.get(&app, "/api/v1/portal/forms").await).await.as_array().unwrap().is_empty());
     }
 
     async fn a_session_cookie_of_one_clinic_is_nothing_at_another(app) {

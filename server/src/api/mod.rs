@@ -5,6 +5,7 @@ mod access_codes;
 mod audit;
 mod auth;
 mod clinic;
+mod forms;
 mod grants;
 mod operator;
 mod patients;
@@ -33,6 +34,8 @@ pub enum ApiTags {
     AccessCodes,
     /// The patient portal: codes, accounts, records.
     Portal,
+    /// SmartForms: questionnaires for patients.
+    Forms,
     /// Platform operators: tenants across the platform.
     Operator,
 }
@@ -47,6 +50,7 @@ pub type Apis = (
     access_codes::AccessCodesApi,
     grants::GrantsApi,
     portal::PortalApi,
+    forms::FormsApi,
     operator::OperatorApi,
 );
 
@@ -61,6 +65,7 @@ pub fn apis() -> Apis {
         access_codes::AccessCodesApi,
         grants::GrantsApi,
         portal::PortalApi,
+        forms::FormsApi,
         operator::OperatorApi,
     )
 }

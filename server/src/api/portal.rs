@@ -11,7 +11,7 @@ use portico_tenants::domain::{
     ZipCode,
 };
 use portico_tenants::portal::{
-    GrantView, NewAccount, PortalAccount, PortalLogin, Redeemer, SelfRegistration,
+    GrantView, NewAccount, PortalAccount, PortalLogin, Redeemer, SelfRegistration, Unlocked,
 };
 
 use super::ApiTags;
@@ -96,11 +96,20 @@ pub enum RedeemResponse {
 #[derive(Object)]
 pub struct RedeemedView {
     pub account: AccountView,
-    pub record: RecordView,
+    /// The record a Medical Records Access Code opened.
+    pub record: Option<RecordView>,
+    /// The form a SmartForm Access Code opened (and nothing else).
+    pub form: Option<UnlockedFormView>,
     /// True when a confirmation link was mailed to the account's address.
     pub verification_sent: bool,
     /// The new session's CSRF token, when this created the account.
     pub csrf_token: Option<String>,
+}
+
+#[derive(Object)]
+pub struct UnlockedFormView {
+    pub assignment_id: String,
+    pub title: String,
 }
 
 #[derive(Object)]
@@ -284,9 +293,23 @@ impl PortalApi {
             .services
             .redeem_code(&tenant.0.tenant, &b.code, redeemer, &client.0)
             .await?;
+        let (record, form) = match &done.unlocked {
+            Unlocked::Record(g) => (Some(RecordView::from(g)), None),
+            Unlocked::Form {
+                assignment_id,
+                form_title,
+            } => (
+                None,
+                Some(UnlockedFormView {
+                    assignment_id: assignment_id.clone(),
+                    title: form_title.clone(),
+                }),
+            ),
+        };
         let view = RedeemedView {
             account: AccountView::from(&done.account),
-            record: RecordView::from(&done.record),
+            record,
+            form,
             verification_sent: done.verification_sent,
             csrf_token: done.session.as_ref().map(|s| s.csrf_token.clone()),
         };

@@ -119,6 +119,9 @@ fn invalid_code(field: &str) -> &'static str {
         "username" => "invalid_username",
         "custom_domain" => "invalid_domain",
         "display_name" | "name" => "invalid_name",
+        "questions" => "invalid_questions",
+        "answers" => "invalid_answers",
+        "title" => "invalid_title",
         _ => "invalid_field",
     }
 }

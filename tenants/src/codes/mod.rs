@@ -12,7 +12,7 @@ pub use key::{CodeKey, CodeKeyError};
 pub use service::IssuedCode;
 pub(crate) use service::revoke_active_codes_of;
 pub use store::{CodeKind, CodeRecord, CodeStatus, PendingCode};
-pub(crate) use store::{by_hash as find_by_hash, mark_redeemed};
+pub(crate) use store::{NewCode, by_hash as find_by_hash, insert as insert_code, mark_redeemed};
 pub use words::{
     CodeInputError, PlainCode, PresentedCode, WORDS_PER_CODE, looks_like_a_code, wordlist_len,
 };

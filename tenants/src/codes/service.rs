@@ -96,6 +96,7 @@ impl Services {
                 issued_by: Some(who.staff_id()),
                 issued_at: now,
                 expires_at,
+                form_assignment_id: None,
             };
             match store::insert(&mut tx, &new).await {
                 Ok(()) => break (id, code),

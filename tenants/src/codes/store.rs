@@ -121,13 +121,15 @@ pub(crate) struct NewCode<'a> {
     pub issued_by: Option<StaffId>,
     pub issued_at: Timestamp,
     pub expires_at: Timestamp,
+    /// For a SmartForm code: the one assignment it unlocks.
+    pub form_assignment_id: Option<&'a str>,
 }
 
 pub(crate) async fn insert(tx: &mut TenantTx, code: &NewCode<'_>) -> Result<(), StorageError> {
     let key = tx.tenant_key();
     sqlx::query(
-        "INSERT INTO access_codes (tenant_id, id, kind, patient_id, code_hash, delivery, issued_by, issued_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO access_codes (tenant_id, id, kind, patient_id, code_hash, delivery, issued_by, issued_at, expires_at, form_assignment_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(key)
     .bind(code.id.to_string())
@@ -138,6 +140,7 @@ pub(crate) async fn insert(tx: &mut TenantTx, code: &NewCode<'_>) -> Result<(), 
     .bind(code.issued_by.map(|s| format!("staff:{s}")))
     .bind(code.issued_at.unix_millis())
     .bind(code.expires_at.unix_millis())
+    .bind(code.form_assignment_id.map(str::to_owned))
     .execute(tx.conn())
     .await?;
     Ok(())

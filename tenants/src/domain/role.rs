@@ -54,6 +54,8 @@ impl BuiltinRole {
                 Permission::new(Patients, Write),
                 Permission::new(AccessCodes, Read),
                 Permission::new(AccessCodes, Write),
+                Permission::new(Forms, Read),
+                Permission::new(Forms, Write),
             ],
             Self::Auditor => vec![
                 Permission::new(Audit, Read),
@@ -63,6 +65,7 @@ impl BuiltinRole {
                 Permission::new(Settings, Read),
                 Permission::new(Patients, Read),
                 Permission::new(AccessCodes, Read),
+                Permission::new(Forms, Read),
             ],
         }
     }
@@ -153,6 +156,7 @@ closed_set!(
         Patients => "patients",
         AccessCodes => "access_codes",
         PortalSecurity => "portal_security",
+        Forms => "forms",
     }
 );
 

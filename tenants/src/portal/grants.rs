@@ -200,6 +200,26 @@ pub(crate) async fn revoke(
     Ok(done.rows_affected() == 1)
 }
 
+/// Accounts that hold the record now.
+pub(crate) async fn holders(
+    tx: &mut TenantTx,
+    patient: PatientId,
+) -> Result<Vec<AccountId>, StorageError> {
+    let key = tx.tenant_key();
+    let rows = sqlx::query(
+        "SELECT g.account_id FROM grants g JOIN patients p ON p.tenant_id = g.tenant_id AND p.id = g.patient_id
+          WHERE g.tenant_id = $1 AND g.patient_id = $2 AND g.revoked_at IS NULL AND p.portal_access = 'enabled'
+          ORDER BY g.created_at, g.id",
+    )
+    .bind(key)
+    .bind(patient.to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter()
+        .map(|r| AccountId::parse(&r.try_get::<String, _>(0)?).map_err(corrupt))
+        .collect()
+}
+
 mod staff_side {
     use super::*;
     use crate::audit::{self, Actor, AuditEvent, ClientInfo};

@@ -13,7 +13,7 @@ mod tokens;
 pub use accounts::PortalAccount;
 pub use grants::{GrantRecord, GrantView};
 pub use login::{PortalAuthenticated, PortalLogin, PortalSessionIssued};
-pub use redeem::{NewAccount, RedeemFailure, Redeemed, Redeemer};
+pub use redeem::{NewAccount, RedeemFailure, Redeemed, Redeemer, Unlocked};
 pub use registration::{RegistrationOutcome, SelfRegistration};
 pub use sessions::PortalSession;
 
@@ -24,4 +24,13 @@ pub(crate) async fn grant_registered(
     patient: crate::domain::PatientId,
 ) -> Result<(), crate::storage::StorageError> {
     grants::insert(tx, account, patient, None).await.map(|_| ())
+}
+
+/// The portal account that already holds a patient's record, if any: a
+/// form assigned to the patient goes straight to it.
+pub(crate) async fn known_account(
+    tx: &mut crate::storage::TenantTx,
+    patient: crate::domain::PatientId,
+) -> Result<Option<crate::domain::AccountId>, crate::storage::StorageError> {
+    Ok(grants::holders(tx, patient).await?.into_iter().next())
 }

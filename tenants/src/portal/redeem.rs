@@ -14,6 +14,7 @@ use crate::outbox::{self, MailKind};
 use crate::patients::{PortalAccess, get_patient};
 use crate::registry::Tenant;
 use crate::services::Services;
+use crate::smartforms::{assignment_for_code, link_account};
 use crate::storage::StorageError;
 
 use super::accounts::{self, PortalAccount};
@@ -41,11 +42,23 @@ pub enum Redeemer<'a> {
     NewAccount(NewAccount),
 }
 
+/// What a code opened.
+#[derive(Debug)]
+pub enum Unlocked {
+    /// A Medical Records Access Code: the patient's record.
+    Record(GrantView),
+    /// A SmartForm Access Code: one form, and nothing else.
+    Form {
+        assignment_id: String,
+        form_title: String,
+    },
+}
+
 /// A redemption that worked.
 #[derive(Debug)]
 pub struct Redeemed {
     pub account: PortalAccount,
-    pub record: GrantView,
+    pub unlocked: Unlocked,
     /// The new account's session; `None` when an existing account redeemed.
     pub session: Option<PortalSessionIssued>,
     /// Whether the account must still confirm its email address.
@@ -206,16 +219,20 @@ impl Services {
             None => None,
         };
         tx.commit().await?;
-        let Some(code) = code.filter(|c| c.kind == CodeKind::MedicalRecords) else {
+        let Some(code) = code else {
             return fail(RedeemFailure::Unknown, None).await;
         };
+        let opens_record = code.kind == CodeKind::MedicalRecords;
         match code.status_at(Timestamp::now()) {
             CodeStatus::Active => {}
             CodeStatus::Redeemed => return fail(RedeemFailure::AlreadyUsed, Some(&code)).await,
             CodeStatus::Revoked => return fail(RedeemFailure::Revoked, Some(&code)).await,
             CodeStatus::Expired => return fail(RedeemFailure::Expired, Some(&code)).await,
         }
-        let Some(patient) = patient.filter(|p| p.portal_access == PortalAccess::Enabled) else {
+        // A form shows nothing of the record, so it needs no portal access.
+        let Some(patient) =
+            patient.filter(|p| !opens_record || p.portal_access == PortalAccess::Enabled)
+        else {
             return fail(RedeemFailure::PortalDisabled, Some(&code)).await;
         };
 
@@ -266,13 +283,10 @@ impl Services {
                     }
                     Err(other) => return Err(other.into()),
                 };
-                let session = sessions::create(
-                    &mut tx,
-                    account.id,
-                    Some(patient.id),
-                    self.auth.portal_session_ttl,
-                )
-                .await?;
+                let shown = opens_record.then_some(patient.id);
+                let session =
+                    sessions::create(&mut tx, account.id, shown, self.auth.portal_session_ttl)
+                        .await?;
                 if !verified {
                     let token =
                         tokens::issue(&mut tx, account.id, Purpose::VerifyEmail, None).await?;
@@ -302,27 +316,46 @@ impl Services {
             drop(tx);
             return fail(RedeemFailure::AlreadyUsed, Some(&code)).await;
         }
-        grants::insert(&mut tx, account.id, patient.id, Some(code.id)).await?;
-        if let Redeemer::Account(who) = &redeemer {
-            sessions::set_active_patient(&mut tx, &who.session.id, patient.id).await?;
-        }
+        let unlocked = if opens_record {
+            grants::insert(&mut tx, account.id, patient.id, Some(code.id)).await?;
+            if let Redeemer::Account(who) = &redeemer {
+                sessions::set_active_patient(&mut tx, &who.session.id, patient.id).await?;
+            }
+            let record = grants::live(&mut tx, account.id, patient.id)
+                .await?
+                .ok_or(DomainError::NotFound("record"))?;
+            Unlocked::Record(record)
+        } else {
+            let assignment = assignment_for_code(&mut tx, &code.id.to_string())
+                .await?
+                .ok_or(DomainError::NotFound("form"))?;
+            link_account(&mut tx, &assignment.id, account.id).await?;
+            Unlocked::Form {
+                assignment_id: assignment.id,
+                form_title: assignment.form.title.to_string(),
+            }
+        };
+        let kind = if opens_record {
+            "medical_records"
+        } else {
+            "smartform"
+        };
         audit::record(
             &mut tx,
             AuditEvent::success(Actor::Account(account.id), "code.redeem", client)
                 .target(format!("patient:{}", patient.id))
                 .reason(match &redeemer {
-                    Redeemer::Account(_) => format!("code={} existing_account", code.id),
-                    Redeemer::NewAccount(_) => format!("code={} new_account", code.id),
+                    Redeemer::Account(_) => {
+                        format!("code={} kind={kind} existing_account", code.id)
+                    }
+                    Redeemer::NewAccount(_) => format!("code={} kind={kind} new_account", code.id),
                 }),
         )
         .await?;
-        let record = grants::live(&mut tx, account.id, patient.id)
-            .await?
-            .ok_or(DomainError::NotFound("record"))?;
         tx.commit().await?;
         Ok(Redeemed {
             account,
-            record,
+            unlocked,
             session,
             verification_sent,
         })
