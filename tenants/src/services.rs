@@ -36,7 +36,7 @@ impl Default for RedeemThrottle {
         Self {
             max_failures_per_ip: 10,
             max_failures_per_account: 10,
-            max_failures_per_tenant: 200,
+            max_failures_per_tenant: 1000,
             window: Duration::from_secs(15 * 60),
             lockout: Duration::from_secs(15 * 60),
             max_lockout: Duration::from_secs(24 * 3600),

@@ -56,9 +56,19 @@ impl Bucket {
         Self { key, limit }
     }
 
+    /// A client address. IPv6 addresses count by their /64 network, since
+    /// one client can hold a whole /64 and rotate through it.
     pub fn ip(scope: &str, ip: Option<&str>, policy: &ThrottlePolicy) -> Self {
+        let key = match ip.and_then(|i| i.parse::<std::net::IpAddr>().ok()) {
+            Some(std::net::IpAddr::V6(v6)) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+            Some(v4) => v4.to_string(),
+            None => "unknown".to_owned(),
+        };
         Self {
-            key: format!("{scope}-ip:{}", ip.unwrap_or("unknown")),
+            key: format!("{scope}-ip:{key}"),
             limit: policy.max_failures_per_ip,
         }
     }
@@ -162,4 +172,23 @@ pub(crate) async fn clear(tx: &mut TenantTx, bucket: &Bucket) -> Result<(), Stor
         .execute(tx.conn())
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_count_by_their_64_network() {
+        let p = ThrottlePolicy::default();
+        let a = Bucket::ip("x", Some("2001:db8:1:2:aaaa::1"), &p);
+        let b = Bucket::ip("x", Some("2001:db8:1:2:bbbb::9"), &p);
+        let c = Bucket::ip("x", Some("2001:db8:1:3::1"), &p);
+        assert_eq!(a.key, b.key);
+        assert_ne!(a.key, c.key);
+        assert_ne!(
+            Bucket::ip("x", Some("10.0.0.1"), &p).key,
+            Bucket::ip("x", Some("10.0.0.2"), &p).key
+        );
+    }
 }
