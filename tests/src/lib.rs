@@ -195,57 +195,43 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    /// Runs raw SQL against the test database, as its owner (bypassing the
-    /// application's row-level security): for setting up states the API
-    /// cannot reach quickly, such as an expired code.
-    pub async fn execute(&self, sql: &str) {
-        match self.engine {
-            Engine::Sqlite => {
-                let url = format!("sqlite://{}", self.data_dir().join("portico.db").display());
-                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
-            Engine::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(self.database_url.as_deref().unwrap())
-                    .await
-                    .unwrap();
-                sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
-        }
+    /// A direct connection to the test database, as its owner (bypassing
+    /// the application's role and row-level security): for setting up
+    /// states the API cannot reach quickly, such as an expired code, and
+    /// for checking what is stored.
+    pub async fn raw_connection(&self) -> sqlx::AnyConnection {
+        sqlx::any::install_default_drivers();
+        let url = match self.engine {
+            Engine::Sqlite => format!("sqlite://{}", self.data_dir().join("portico.db").display()),
+            Engine::Postgres => self
+                .database_url
+                .clone()
+                .expect("a PostgreSQL app has its URL"),
+        };
+        sqlx::AnyConnection::connect(&url)
+            .await
+            .expect("raw connection")
     }
 
-    /// Queued mails of `kind` to `recipient`, oldest first, as (payload).
+    pub async fn execute(&self, sql: &str) {
+        let mut conn = self.raw_connection().await;
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    /// Queued mails of `kind` to `recipient`, oldest first: their payloads.
     pub async fn outbox(&self, kind: &str, recipient: &str) -> Vec<Value> {
-        let sql = "SELECT payload FROM outbox WHERE kind = $1 AND recipient = $2 ORDER BY id";
-        let rows: Vec<String> = match self.engine {
-            Engine::Sqlite => {
-                let url = format!("sqlite://{}", self.data_dir().join("portico.db").display());
-                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                sqlx::query_scalar(sql)
-                    .bind(kind)
-                    .bind(recipient)
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap()
-            }
-            Engine::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(self.database_url.as_deref().unwrap())
-                    .await
-                    .unwrap();
-                sqlx::query_scalar(sql)
-                    .bind(kind)
-                    .bind(recipient)
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap()
-            }
-        };
+        let mut conn = self.raw_connection().await;
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT payload FROM outbox WHERE kind = $1 AND recipient = $2 ORDER BY id",
+        )
+        .bind(kind.to_owned())
+        .bind(recipient.to_owned())
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
         rows.iter()
             .map(|r| serde_json::from_str(r).unwrap())
             .collect()

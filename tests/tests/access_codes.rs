@@ -47,17 +47,8 @@ both_engines! {
         let canonical: String = code.chars().filter(char::is_ascii_alphabetic).collect();
         let tenant = app.services.find_tenant("north").await.unwrap();
         let expected = app.services.code_key.hash(tenant.id, &canonical);
-        let stored: Vec<String> = match app.engine {
-            portico_tests::Engine::Sqlite => {
-                let url = format!("sqlite://{}", app.data_dir().join("portico.db").display());
-                let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
-                sqlx::query_scalar("SELECT code_hash FROM access_codes").fetch_all(&mut conn).await.unwrap()
-            }
-            portico_tests::Engine::Postgres => {
-                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(app.database_url.as_deref().unwrap()).await.unwrap();
-                sqlx::query_scalar("SELECT code_hash FROM access_codes").fetch_all(&mut conn).await.unwrap()
-            }
-        };
+        let mut conn = app.raw_connection().await;
+        let stored: Vec<String> = sqlx::query_scalar("SELECT code_hash FROM access_codes").fetch_all(&mut conn).await.unwrap();
         assert_eq!(stored, [expected]);
         let listed = json_ok(desk.get(&app, &format!("/api/v1/patients/{patient}/access-codes")).await).await;
         assert!(!listed.to_string().contains(code));

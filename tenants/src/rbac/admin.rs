@@ -12,6 +12,7 @@ use crate::error::DomainError;
 use crate::registry::{self, Tenant};
 use crate::services::Services;
 use crate::staff;
+use crate::storage::TenantTx;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleAssignment {
@@ -105,31 +106,17 @@ impl Services {
         role: &RoleName,
         client: &ClientInfo,
     ) -> Result<bool, DomainError> {
-        self.authz
-            .require(
-                tenant,
-                actor,
-                Permission::new(Resource::Roles, Action::Write),
-            )
-            .await?;
-        self.guard_owner_role(tenant, actor, role).await?;
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        if staff::get_staff(&mut tx, staff_id).await?.is_none() {
-            return Err(DomainError::NotFound("staff member"));
-        }
-        let added = insert_rule(&mut tx, &assignment_rule(tenant, staff_id, role)).await?;
-        if added {
-            registry::bump_policy_version(&mut tx).await?;
-        }
-        audit::record(
-            &mut tx,
-            AuditEvent::success(Actor::Staff(actor), "role.assign", client)
-                .target(format!("staff:{staff_id} role:{role}")),
-        )
-        .await?;
-        tx.commit().await?;
-        self.authz.invalidate(tenant.id).await;
-        Ok(added)
+        let change = RuleChange {
+            needs: Permission::new(Resource::Roles, Action::Write),
+            role,
+            audit_action: "role.assign",
+            target: format!("staff:{staff_id} role:{role}"),
+        };
+        self.change_rules(tenant, actor, change, client, async |tx: &mut TenantTx| {
+            require_staff(tx, staff_id).await?;
+            Ok(insert_rule(tx, &assignment_rule(tenant, staff_id, role)).await?)
+        })
+        .await
     }
 
     /// Takes `role` away from `staff`. The last owner keeps theirs.
@@ -141,48 +128,37 @@ impl Services {
         role: &RoleName,
         client: &ClientInfo,
     ) -> Result<bool, DomainError> {
-        self.authz
-            .require(
-                tenant,
-                actor,
-                Permission::new(Resource::Roles, Action::Write),
-            )
-            .await?;
-        self.guard_owner_role(tenant, actor, role).await?;
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        if staff::get_staff(&mut tx, staff_id).await?.is_none() {
-            return Err(DomainError::NotFound("staff member"));
-        }
-        if role.as_builtin() == Some(BuiltinRole::Owner) {
-            let owners = load_rules(&mut tx)
-                .await?
-                .into_iter()
-                .filter(|r| {
-                    r.ptype == "g" && r.values.get(1).map(String::as_str) == Some("role:owner")
-                })
-                .count();
-            if owners <= 1 {
-                return Err(DomainError::Conflict {
-                    code: "last_owner",
-                    message: "a clinic must keep at least one owner; make someone else owner first"
-                        .into(),
-                });
+        let change = RuleChange {
+            needs: Permission::new(Resource::Roles, Action::Write),
+            role,
+            audit_action: "role.unassign",
+            target: format!("staff:{staff_id} role:{role}"),
+        };
+        self.change_rules(tenant, actor, change, client, async |tx: &mut TenantTx| {
+            require_staff(tx, staff_id).await?;
+            if role.as_builtin() == Some(BuiltinRole::Owner) {
+                let owners = load_rules(tx)
+                    .await?
+                    .into_iter()
+                    .filter(|r| {
+                        r.ptype == "g" && r.values.get(1).map(String::as_str) == Some("role:owner")
+                    })
+                    .count();
+                if owners <= 1 {
+                    return Err(DomainError::Conflict {
+                        code: "last_owner",
+                        message:
+                            "a clinic must keep at least one owner; make someone else owner first"
+                                .into(),
+                    });
+                }
             }
-        }
-        let removed = delete_rule(&mut tx, &assignment_rule(tenant, staff_id, role)).await?;
-        if !removed {
-            return Err(DomainError::NotFound("role assignment"));
-        }
-        registry::bump_policy_version(&mut tx).await?;
-        audit::record(
-            &mut tx,
-            AuditEvent::success(Actor::Staff(actor), "role.unassign", client)
-                .target(format!("staff:{staff_id} role:{role}")),
-        )
-        .await?;
-        tx.commit().await?;
-        self.authz.invalidate(tenant.id).await;
-        Ok(true)
+            if !delete_rule(tx, &assignment_rule(tenant, staff_id, role)).await? {
+                return Err(DomainError::NotFound("role assignment"));
+            }
+            Ok(true)
+        })
+        .await
     }
 
     /// Grants `role` a permission in this tenant, on top of the built-ins.
@@ -195,28 +171,16 @@ impl Services {
         action: Action,
         client: &ClientInfo,
     ) -> Result<bool, DomainError> {
-        self.authz
-            .require(
-                tenant,
-                actor,
-                Permission::new(Resource::Policies, Action::Write),
-            )
-            .await?;
-        self.guard_owner_role(tenant, actor, role).await?;
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        let added = insert_rule(&mut tx, &policy_rule(tenant, role, resource, action)).await?;
-        if added {
-            registry::bump_policy_version(&mut tx).await?;
-        }
-        audit::record(
-            &mut tx,
-            AuditEvent::success(Actor::Staff(actor), "policy.add", client)
-                .target(format!("role:{role} {resource}:{action}")),
-        )
-        .await?;
-        tx.commit().await?;
-        self.authz.invalidate(tenant.id).await;
-        Ok(added)
+        let change = RuleChange {
+            needs: Permission::new(Resource::Policies, Action::Write),
+            role,
+            audit_action: "policy.add",
+            target: format!("role:{role} {resource}:{action}"),
+        };
+        self.change_rules(tenant, actor, change, client, async |tx: &mut TenantTx| {
+            Ok(insert_rule(tx, &policy_rule(tenant, role, resource, action)).await?)
+        })
+        .await
     }
 
     /// Removes a permission this tenant added. Built-in rules stay.
@@ -229,39 +193,61 @@ impl Services {
         action: Action,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        self.authz
-            .require(
-                tenant,
-                actor,
-                Permission::new(Resource::Policies, Action::Write),
-            )
-            .await?;
-        self.guard_owner_role(tenant, actor, role).await?;
         let is_builtin = role
             .as_builtin()
             .is_some_and(|b| b.permissions().contains(&Permission::new(resource, action)));
-        if is_builtin {
-            return Err(DomainError::Conflict {
-                code: "builtin_policy",
-                message: format!(
-                    "{role} may {action} {resource} on every clinic; built-in permissions cannot be removed"
-                ),
-            });
-        }
+        let change = RuleChange {
+            needs: Permission::new(Resource::Policies, Action::Write),
+            role,
+            audit_action: "policy.remove",
+            target: format!("role:{role} {resource}:{action}"),
+        };
+        self.change_rules(tenant, actor, change, client, async |tx: &mut TenantTx| {
+            if is_builtin {
+                return Err(DomainError::Conflict {
+                    code: "builtin_policy",
+                    message: format!(
+                        "{role} may {action} {resource} on every clinic; built-in permissions cannot be removed"
+                    ),
+                });
+            }
+            if !delete_rule(tx, &policy_rule(tenant, role, resource, action)).await? {
+                return Err(DomainError::NotFound("policy"));
+            }
+            Ok(true)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// The one path for every change to a tenant's rules: check the
+    /// permission and the owner guard, make the change, bump the tenant's
+    /// policy version, record the audit event, commit, and drop this node's
+    /// cached enforcer.
+    async fn change_rules(
+        &self,
+        tenant: &Tenant,
+        actor: StaffId,
+        change: RuleChange<'_>,
+        client: &ClientInfo,
+        apply: impl AsyncFnOnce(&mut TenantTx) -> Result<bool, DomainError>,
+    ) -> Result<bool, DomainError> {
+        self.authz.require(tenant, actor, change.needs).await?;
+        self.guard_owner_role(tenant, actor, change.role).await?;
         let mut tx = self.db.tenant_write(tenant.id).await?;
-        if !delete_rule(&mut tx, &policy_rule(tenant, role, resource, action)).await? {
-            return Err(DomainError::NotFound("policy"));
+        let changed = apply(&mut tx).await?;
+        if changed {
+            registry::bump_policy_version(&mut tx).await?;
         }
-        registry::bump_policy_version(&mut tx).await?;
         audit::record(
             &mut tx,
-            AuditEvent::success(Actor::Staff(actor), "policy.remove", client)
-                .target(format!("role:{role} {resource}:{action}")),
+            AuditEvent::success(Actor::Staff(actor), change.audit_action, client)
+                .target(change.target),
         )
         .await?;
         tx.commit().await?;
         self.authz.invalidate(tenant.id).await;
-        Ok(())
+        Ok(changed)
     }
 
     /// Only an owner may touch the owner role, so an admin cannot promote
@@ -289,10 +275,25 @@ impl Services {
     }
 }
 
+/// What a rule change is, for its checks and its audit event.
+struct RuleChange<'a> {
+    needs: Permission,
+    role: &'a RoleName,
+    audit_action: &'static str,
+    target: String,
+}
+
+async fn require_staff(tx: &mut TenantTx, id: StaffId) -> Result<(), DomainError> {
+    match staff::get_staff(tx, id).await? {
+        Some(_) => Ok(()),
+        None => Err(DomainError::NotFound("staff member")),
+    }
+}
+
 /// Writes a role assignment during setup (first owner, demo clinic), inside
 /// the caller's transaction.
 pub(crate) async fn assign_in_tx(
-    tx: &mut crate::storage::TenantTx,
+    tx: &mut TenantTx,
     tenant: &Tenant,
     staff_id: StaffId,
     role: &RoleName,
