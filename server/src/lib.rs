@@ -7,5 +7,6 @@ pub mod config;
 pub mod console;
 pub mod demo;
 pub mod http;
+pub mod mail;
 pub mod startup;
 pub mod telemetry;

@@ -7,6 +7,8 @@
 //! `postgres`; override with `PORTICO_TEST_POSTGRES`). Without one they say
 //! so and skip, except under `CI=true`, where they fail.
 
+pub mod smtp;
+
 use std::sync::OnceLock;
 
 use portico_server::config::Config;

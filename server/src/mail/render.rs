@@ -1,0 +1,231 @@
+use minijinja::{Environment, context};
+use portico_tenants::outbox::MailKind;
+use serde::Serialize;
+
+/// How a clinic's mail looks.
+#[derive(Debug, Clone, Serialize)]
+pub struct Branding {
+    pub clinic_name: String,
+    pub primary_colour: String,
+    pub accent_colour: String,
+    pub logo_url: Option<String>,
+    pub reply_to: Option<String>,
+}
+
+impl Branding {
+    pub fn plain(clinic_name: &str) -> Self {
+        Self {
+            clinic_name: clinic_name.to_owned(),
+            primary_colour: "#0b6e4f".into(),
+            accent_colour: "#e3f1ec".into(),
+            logo_url: None,
+            reply_to: None,
+        }
+    }
+}
+
+/// Everything a mail needs, whoever renders it. The same fields as the
+/// plugin interface's `mail-context`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MailContext {
+    #[serde(skip)]
+    pub kind: MailKind,
+    pub branding: Branding,
+    pub patient_display_name: String,
+    /// The link the mail is about: registration, verification, reset.
+    pub link: Option<String>,
+    /// When the link or code stops working, for people to read.
+    pub expires_at: Option<String>,
+    pub locale: String,
+    /// Kind-specific facts: a form's title, an address's domain.
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedMail {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("rendering {kind} mail failed: {reason}")]
+pub struct RenderError {
+    pub kind: &'static str,
+    pub reason: String,
+}
+
+/// Turns a mail context into a message.
+pub trait MailRenderer: Send + Sync {
+    fn render(&self, ctx: &MailContext) -> Result<RenderedMail, RenderError>;
+}
+
+/// The built-in templates in `server/templates/mail/`, rendered with
+/// minijinja; HTML escaping is on for the `.html` ones.
+pub struct BuiltinTemplates {
+    env: Environment<'static>,
+}
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        [$(($name, include_str!(concat!("../../templates/mail/", $name)))),*]
+    };
+}
+
+impl Default for BuiltinTemplates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BuiltinTemplates {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        // minijinja's HTML escaping also escapes `/`, which leaves links
+        // readable only to browsers; `url` escapes just what HTML needs.
+        env.add_filter("url", |value: String| {
+            minijinja::Value::from_safe_string(
+                value
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+                    .replace('"', "&quot;")
+                    .replace('\'', "&#39;"),
+            )
+        });
+        for (name, source) in templates!(
+            "layout.html",
+            "access_link.html",
+            "access_link.txt",
+            "smartform_invitation.html",
+            "smartform_invitation.txt",
+            "email_change_notice.html",
+            "email_change_notice.txt",
+            "password_reset.html",
+            "password_reset.txt",
+            "email_verification.html",
+            "email_verification.txt",
+        ) {
+            env.add_template(name, source)
+                .expect("mail templates parse");
+        }
+        Self { env }
+    }
+}
+
+fn subject(ctx: &MailContext) -> String {
+    let clinic = &ctx.branding.clinic_name;
+    match ctx.kind {
+        MailKind::AccessLink => format!("Your online access to your records at {clinic}"),
+        MailKind::SmartformInvitation => format!("{clinic} asks you to fill in a form"),
+        MailKind::EmailChangeNotice => format!("Your email address at {clinic} was changed"),
+        MailKind::PasswordReset => format!("Reset your {clinic} portal password"),
+        MailKind::EmailVerification => format!("Confirm your email address for {clinic}"),
+    }
+}
+
+impl MailRenderer for BuiltinTemplates {
+    fn render(&self, ctx: &MailContext) -> Result<RenderedMail, RenderError> {
+        let kind = ctx.kind.as_str();
+        let fail = |e: minijinja::Error| RenderError {
+            kind,
+            reason: e.to_string(),
+        };
+        let vars = context! { mail => minijinja::value::Serde(ctx), subject => subject(ctx) };
+        let html = self
+            .env
+            .get_template(&format!("{kind}.html"))
+            .and_then(|t| t.render(&vars))
+            .map_err(fail)?;
+        let text = self
+            .env
+            .get_template(&format!("{kind}.txt"))
+            .and_then(|t| t.render(&vars))
+            .map_err(fail)?;
+        Ok(RenderedMail {
+            subject: subject(ctx),
+            html,
+            text,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(kind: MailKind) -> MailContext {
+        MailContext {
+            kind,
+            branding: Branding::plain("North <Clinic>"),
+            patient_display_name: "Mia \"Mo\" Wong".into(),
+            link: Some(
+                "https://north.example.org/portal/register#code=abacus-zoom-tidy-plant".into(),
+            ),
+            expires_at: Some("28 November 2026, 14:00 UTC".into()),
+            locale: "en".into(),
+            details: serde_json::json!({"form_title": "Intake <b>form</b>", "new_email_domain": "example.net"}),
+        }
+    }
+
+    #[test]
+    fn every_kind_renders_both_parts_with_the_link_and_escaped_html() {
+        let t = BuiltinTemplates::new();
+        for kind in [
+            MailKind::AccessLink,
+            MailKind::SmartformInvitation,
+            MailKind::EmailChangeNotice,
+            MailKind::PasswordReset,
+            MailKind::EmailVerification,
+        ] {
+            let m = t.render(&ctx(kind)).unwrap();
+            assert!(
+                m.subject.contains("North <Clinic>"),
+                "{kind:?}: {}",
+                m.subject
+            );
+            assert!(
+                m.html.contains("North &lt;Clinic&gt;"),
+                "{kind:?} escapes the clinic name"
+            );
+            assert!(!m.html.contains("<b>form</b>"), "{kind:?} escapes details");
+            assert!(
+                m.text.contains("North <Clinic>"),
+                "{kind:?}: the text part is plain"
+            );
+            assert!(
+                !m.html.contains("http://") || !m.html.contains("<img"),
+                "no remote images"
+            );
+            if kind != MailKind::EmailChangeNotice {
+                assert!(
+                    m.text.contains(
+                        "https://north.example.org/portal/register#code=abacus-zoom-tidy-plant"
+                    ),
+                    "{kind:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_hostile_link_cannot_break_out_of_its_attribute() {
+        let mut c = ctx(MailKind::PasswordReset);
+        c.link = Some("https://x.example.org/\"><script>alert(1)</script>".into());
+        let m = BuiltinTemplates::new().render(&c).unwrap();
+        assert!(!m.html.contains("\"><script>"));
+        assert!(m.html.contains("&quot;&gt;&lt;script&gt;"));
+    }
+
+    #[test]
+    fn the_access_link_mail_says_what_to_do_if_unexpected() {
+        let m = BuiltinTemplates::new()
+            .render(&ctx(MailKind::AccessLink))
+            .unwrap();
+        assert!(m.text.contains("28 November 2026"));
+        assert!(m.text.contains("Did not expect this email?"));
+        assert!(m.html.contains(
+            "href=\"https://north.example.org/portal/register#code=abacus-zoom-tidy-plant\""
+        ));
+    }
+}
