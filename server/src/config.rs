@@ -10,6 +10,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use portico_tenants::auth::{PasswordHasher, ThrottlePolicy};
 use portico_tenants::codes::CodeKey;
+
+use crate::mail::{MailTransport, RetryPolicy, SmtpSecurity, SmtpSettings};
 use portico_tenants::storage::DatabaseSettings;
 use portico_tenants::{AuthSettings, RedeemThrottle};
 use serde::{Deserialize, Serialize};
@@ -65,10 +67,35 @@ pub struct Config {
     pub redeem_max_failures_per_tenant: u32,
     pub redeem_window_secs: u64,
     pub redeem_lockout_secs: u64,
+    /// `files` (the embedded default: `.eml` files in `data_dir/mail`) or
+    /// `smtp`. `PORTICO_MAIL_TRANSPORT`.
+    pub mail_transport: MailTransportKind,
+    /// The sender of every mail. `PORTICO_MAIL_FROM`.
+    pub mail_from: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub smtp_security: SmtpSecurity,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    pub smtp_timeout_secs: u64,
+    /// Tries before a mail is given up as dead.
+    pub mail_max_attempts: u32,
+    /// The first retry's wait; doubles each time, up to an hour.
+    pub mail_retry_base_ms: u64,
+    /// How often the worker looks for due mail when idle.
+    pub mail_poll_ms: u64,
     /// 64 hex characters: the key access codes are hashed with. Required
     /// with PostgreSQL (every node must share it); with SQLite it is
     /// created in `data_dir/code.key` on first start. `PORTICO_CODE_KEY`.
     pub code_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    Files,
+    Smtp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +135,17 @@ impl Default for Config {
             redeem_window_secs: auth.redeem_throttle.window.as_secs(),
             redeem_lockout_secs: auth.redeem_throttle.lockout.as_secs(),
             code_key: None,
+            mail_transport: MailTransportKind::Files,
+            mail_from: "Portico <portico@localhost>".into(),
+            smtp_host: "localhost".into(),
+            smtp_port: 587,
+            smtp_security: SmtpSecurity::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_timeout_secs: 20,
+            mail_max_attempts: 8,
+            mail_retry_base_ms: 30_000,
+            mail_poll_ms: 500,
         }
     }
 }
@@ -179,6 +217,29 @@ impl Config {
                 "set PORTICO_CODE_KEY (64 hex characters, e.g. from `openssl rand -hex 32`); \
                  every server node sharing this database must use the same key"
             ),
+        }
+    }
+
+    /// Where mail goes, as configured.
+    pub fn mail_transport(&self) -> anyhow::Result<MailTransport> {
+        Ok(match self.mail_transport {
+            MailTransportKind::Files => MailTransport::Files(self.data_dir.join("mail")),
+            MailTransportKind::Smtp => MailTransport::smtp(&SmtpSettings {
+                host: self.smtp_host.clone(),
+                port: self.smtp_port,
+                security: self.smtp_security,
+                username: self.smtp_username.clone(),
+                password: self.smtp_password.clone(),
+                timeout_secs: self.smtp_timeout_secs,
+            })?,
+        })
+    }
+
+    pub fn mail_retry(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: self.mail_max_attempts.max(1),
+            base: Duration::from_millis(self.mail_retry_base_ms),
+            max_backoff: Duration::from_secs(3600),
         }
     }
 

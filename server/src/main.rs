@@ -22,6 +22,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(address = %app.addr(), storage = %storage, "serving");
     println!("Portico is serving at {base} ({storage})");
     println!("  API documentation: {base}/api/docs");
+    println!("  Mail goes to {}", app.mail_destination());
     if let Some(demo) = app.take_demo_credentials() {
         // Printed on standard output, once, on the start that created them;
         // never logged.

@@ -16,12 +16,14 @@ use crate::config::Config;
 use crate::demo::{self, DemoCredentials};
 use crate::http::tenancy::TenantDirectory;
 use crate::http::{self, AppState};
+use crate::mail::{BuiltinTemplates, MailTransport, MailWorker};
 
 pub struct Application {
     acceptor: TcpAcceptor,
     addr: SocketAddr,
     state: AppState,
     demo: Option<DemoCredentials>,
+    mail: MailTransport,
 }
 
 impl Application {
@@ -45,6 +47,7 @@ impl Application {
             &config.base_domain,
             Duration::from_millis(config.tenant_cache_ms),
         );
+        let mail = config.mail_transport()?;
         let acceptor = TcpListener::bind(config.listen).into_acceptor().await?;
         let addr = acceptor
             .local_addr()
@@ -62,6 +65,7 @@ impl Application {
                 public_base,
             },
             demo,
+            mail,
         })
     }
 
@@ -86,12 +90,34 @@ impl Application {
     /// (for up to 10 seconds).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let db = self.state.services.db.clone();
+        let config = self.state.config.clone();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = MailWorker {
+            state: self.state.clone(),
+            transport: self.mail.clone(),
+            renderer: Arc::new(BuiltinTemplates::new()),
+            from: config
+                .mail_from
+                .parse()
+                .map_err(|e| std::io::Error::other(format!("mail_from: {e}")))?,
+            retry: config.mail_retry(),
+            poll: Duration::from_millis(config.mail_poll_ms),
+            lease: Duration::from_secs(config.smtp_timeout_secs + 60),
+        };
+        let worker = tokio::spawn(worker.run(stopped));
         let app = http::app(self.state);
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
             .await;
+        let _ = stop.send(true);
+        let _ = worker.await;
         db.close().await;
         result
+    }
+
+    /// Where mail goes, for people to read.
+    pub fn mail_destination(&self) -> String {
+        self.mail.describe()
     }
 }
 

@@ -51,6 +51,12 @@ pub async fn enqueue(
     .bind(now)
     .execute(tx.conn())
     .await?;
+    sqlx::query("INSERT INTO mail_queue (tenant_id, mail_id, due_at) VALUES ($1, $2, $3)")
+        .bind(tx.tenant_key())
+        .bind(id.clone())
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
     Ok(id)
 }
 
@@ -93,4 +99,182 @@ pub async fn for_patient(
             })
         })
         .collect()
+}
+
+/// A mail taken from the queue for delivery.
+#[derive(Debug, Clone)]
+pub struct OutgoingMail {
+    pub id: String,
+    pub kind: MailKind,
+    pub recipient: String,
+    pub payload: serde_json::Value,
+    /// Tries before this one.
+    pub attempts: i64,
+}
+
+impl MailKind {
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            Self::AccessLink,
+            Self::SmartformInvitation,
+            Self::EmailChangeNotice,
+            Self::PasswordReset,
+            Self::EmailVerification,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == raw)
+    }
+}
+
+/// Claims up to `limit` due mails across tenants for `lease`; a crashed
+/// worker's claims run out and are taken again. On PostgreSQL, `FOR UPDATE
+/// SKIP LOCKED` lets several server processes claim side by side without
+/// taking the same mail; on SQLite the write lock does.
+pub async fn claim_due(
+    db: &crate::storage::Database,
+    limit: u32,
+    lease: std::time::Duration,
+) -> Result<Vec<(crate::domain::TenantId, String)>, StorageError> {
+    use sqlx::Row;
+    let now = Timestamp::now();
+    let sql = match db.engine() {
+        crate::storage::Engine::Postgres => {
+            "UPDATE mail_queue SET claimed_until = $2
+              WHERE (tenant_id, mail_id) IN (
+                    SELECT tenant_id, mail_id FROM mail_queue
+                     WHERE due_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1)
+                     ORDER BY due_at LIMIT $3
+                       FOR UPDATE SKIP LOCKED)
+             RETURNING tenant_id, mail_id"
+        }
+        crate::storage::Engine::Sqlite => {
+            "UPDATE mail_queue SET claimed_until = $2
+              WHERE (tenant_id, mail_id) IN (
+                    SELECT tenant_id, mail_id FROM mail_queue
+                     WHERE due_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1)
+                     ORDER BY due_at LIMIT $3)
+             RETURNING tenant_id, mail_id"
+        }
+    };
+    let mut tx = db.platform_write().await?;
+    let rows = sqlx::query(sql)
+        .bind(now.unix_millis())
+        .bind(now.plus(lease).unix_millis())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    rows.iter()
+        .map(|r| {
+            let tenant = crate::domain::TenantId::parse(&r.try_get::<String, _>(0)?)
+                .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            Ok((tenant, r.try_get(1)?))
+        })
+        .collect()
+}
+
+/// Reads a claimed mail in its tenant.
+pub async fn load(tx: &mut TenantTx, id: &str) -> Result<Option<OutgoingMail>, StorageError> {
+    use sqlx::Row;
+    let key = tx.tenant_key();
+    let row = sqlx::query(
+        "SELECT id, kind, recipient, payload, attempts FROM outbox
+          WHERE tenant_id = $1 AND id = $2 AND status IN ('pending', 'sending')",
+    )
+    .bind(key)
+    .bind(id.to_owned())
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let kind: String = row.try_get(1)?;
+    Ok(Some(OutgoingMail {
+        id: row.try_get(0)?,
+        kind: MailKind::parse(&kind)
+            .ok_or_else(|| StorageError::Corrupt(format!("mail kind {kind:?}")))?,
+        recipient: row.try_get(2)?,
+        payload: serde_json::from_str(&row.try_get::<String, _>(3)?)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        attempts: row.try_get(4)?,
+    }))
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    Sent,
+    /// Try again at the given time.
+    Retry {
+        error: String,
+        at: Timestamp,
+    },
+    /// Given up: refused for good, or out of tries.
+    Dead {
+        error: String,
+    },
+}
+
+/// Records an attempt's outcome. A sent mail's payload is cleared: the
+/// codes and tokens in it have no business staying in the database.
+pub async fn record_delivery(
+    tx: &mut TenantTx,
+    id: &str,
+    outcome: &Delivery,
+) -> Result<(), StorageError> {
+    let key = tx.tenant_key();
+    let now = Timestamp::now().unix_millis();
+    match outcome {
+        Delivery::Sent => {
+            sqlx::query(
+                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = $3, payload = '{}', last_error = NULL
+                  WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(key.clone())
+            .bind(id.to_owned())
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+            dequeue(tx, id).await?;
+        }
+        Delivery::Retry { error, at } => {
+            sqlx::query(
+                "UPDATE outbox SET status = 'pending', attempts = attempts + 1, next_attempt_at = $3, last_error = $4
+                  WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(key.clone())
+            .bind(id.to_owned())
+            .bind(at.unix_millis())
+            .bind(error.clone())
+            .execute(tx.conn())
+            .await?;
+            sqlx::query("UPDATE mail_queue SET due_at = $3, claimed_until = NULL WHERE tenant_id = $1 AND mail_id = $2")
+                .bind(key)
+                .bind(id.to_owned())
+                .bind(at.unix_millis())
+                .execute(tx.conn())
+                .await?;
+        }
+        Delivery::Dead { error } => {
+            sqlx::query(
+                "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = $3 WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(key)
+            .bind(id.to_owned())
+            .bind(error.clone())
+            .execute(tx.conn())
+            .await?;
+            dequeue(tx, id).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn dequeue(tx: &mut TenantTx, id: &str) -> Result<(), StorageError> {
+    sqlx::query("DELETE FROM mail_queue WHERE tenant_id = $1 AND mail_id = $2")
+        .bind(tx.tenant_key())
+        .bind(id.to_owned())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }

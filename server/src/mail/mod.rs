@@ -6,8 +6,10 @@
 
 mod render;
 mod transport;
+mod worker;
 
 pub use render::{
     Branding, BuiltinTemplates, MailContext, MailRenderer, RenderError, RenderedMail,
 };
 pub use transport::{MailTransport, SendError, SmtpSecurity, SmtpSettings, build_message};
+pub use worker::{MailWorker, RetryPolicy, human_time};

@@ -48,6 +48,17 @@ impl Database {
         TenantTx::begin(&self.pool, self.engine, tenant, true).await
     }
 
+    /// A write transaction on platform-level tables (the mail queue), which
+    /// hold no tenant's data.
+    pub(crate) async fn platform_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StorageError> {
+        Ok(match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// The pool, for platform-level tables (tenants, operator tokens) only.
     pub(crate) fn platform_pool(&self) -> &AnyPool {
         &self.pool

@@ -1,0 +1,167 @@
+//! The outbox delivers: through a real SMTP server on loopback, with retries
+//! while the relay is down, giving up on a permanent refusal, and as files
+//! on the embedded default.
+
+use std::time::Duration;
+
+use portico_server::config::{Config, MailTransportKind};
+use portico_server::mail::SmtpSecurity;
+use portico_tests::smtp::{Behaviour, SmtpSink};
+use portico_tests::{Engine, TestApp, both_engines, json_ok};
+use serde_json::json;
+
+fn via_smtp(port: u16) -> impl FnOnce(&mut Config) {
+    move |c: &mut Config| {
+        c.mail_transport = MailTransportKind::Smtp;
+        c.smtp_host = "127.0.0.1".into();
+        c.smtp_port = port;
+        c.smtp_security = SmtpSecurity::None;
+        c.smtp_timeout_secs = 5;
+        c.mail_poll_ms = 50;
+        c.mail_retry_base_ms = 100;
+        c.mail_from = "North Clinic <portal@north.example.org>".into();
+    }
+}
+
+async fn register(app: &TestApp, email: &str) {
+    json_ok(
+        app.client
+            .post(app.tenant_url("north", "/api/v1/portal/register"))
+            .json(&json!({"email": email, "password": "a patient's passphrase"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+}
+
+/// (status, attempts, last_error, payload) of every outbox row.
+async fn outbox_rows(app: &TestApp) -> Vec<(String, i64, Option<String>, String)> {
+    let mut conn = app.raw_connection().await;
+    sqlx::query_as("SELECT status, attempts, last_error, payload FROM outbox ORDER BY id")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+}
+
+async fn wait_for_status(
+    app: &TestApp,
+    status: &str,
+) -> Vec<(String, i64, Option<String>, String)> {
+    for _ in 0..200 {
+        let rows = outbox_rows(app).await;
+        if rows.iter().all(|r| r.0 == status) && !rows.is_empty() {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "outbox never reached {status}: {:?}",
+        outbox_rows(app).await
+    );
+}
+
+both_engines! {
+    async fn queued_mail_arrives_once_and_its_link_works(app) {
+        let engine = app.engine;
+        drop(app);
+        let sink = SmtpSink::start().await;
+        let Some(app) = TestApp::spawn_with(engine, via_smtp(sink.port)).await else { return };
+        app.clinic_with_owner("north").await;
+        register(&app, "newbie@example.org").await;
+
+        let got = sink.wait_for(1, Duration::from_secs(10)).await;
+        assert_eq!(got[0].to, ["newbie@example.org"]);
+        let parsed = mail_parser::MessageParser::default().parse(&got[0].data).unwrap();
+        assert_eq!(parsed.subject(), Some("Confirm your email address for Clinic north"));
+        let text = parsed.body_text(0).unwrap().to_string();
+        let html = parsed.body_html(0).unwrap().to_string();
+        let link = text.lines().find(|l| l.contains("/portal/verify-email#token=")).unwrap().trim().to_owned();
+        assert!(link.starts_with(&format!("{}/t/north/portal/verify-email#token=", app.address)), "{link}");
+        assert!(html.contains(&format!("href=\"{link}\"")));
+
+        // Sent once, marked sent, and the token no longer sits in the table.
+        let rows = wait_for_status(&app, "sent").await;
+        assert_eq!(rows[0].1, 1);
+        assert_eq!(rows[0].3, "{}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(sink.received().len(), 1, "no second delivery");
+
+        // The link's token verifies the address.
+        let token = link.split("#token=").nth(1).unwrap();
+        let verified = json_ok(app.client.post(app.tenant_url("north", "/api/v1/portal/verify-email")).json(&json!({"token": token})).send().await.unwrap()).await;
+        assert_eq!(verified["email_verified"], true);
+    }
+
+    async fn a_relay_that_is_down_delays_mail_without_losing_it(app) {
+        let engine = app.engine;
+        drop(app);
+        let down = SmtpSink::start().await;
+        let port = down.port;
+        down.stop();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let Some(app) = TestApp::spawn_with(engine, via_smtp(port)).await else { return };
+        app.clinic_with_owner("north").await;
+        register(&app, "patient@example.org").await;
+        // The act that queued the mail has already succeeded; the mail waits.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let waiting = outbox_rows(&app).await;
+        assert_eq!(waiting[0].0, "pending");
+        assert!(waiting[0].1 >= 1, "it was tried");
+        assert!(waiting[0].2.is_some(), "and the error kept: {waiting:?}");
+
+        let up = SmtpSink::start_on(port).await;
+        let got = up.wait_for(1, Duration::from_secs(10)).await;
+        assert_eq!(got[0].to, ["patient@example.org"]);
+        wait_for_status(&app, "sent").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(up.received().len(), 1, "delivered once");
+    }
+
+    async fn a_permanent_refusal_marks_the_mail_dead_with_the_reason(app) {
+        let engine = app.engine;
+        drop(app);
+        let sink = SmtpSink::start().await;
+        sink.set(Behaviour { reject_recipients: Some("mailbox unavailable".into()), ..Behaviour::default() });
+        let Some(app) = TestApp::spawn_with(engine, via_smtp(sink.port)).await else { return };
+        app.clinic_with_owner("north").await;
+        register(&app, "gone@example.org").await;
+        let rows = wait_for_status(&app, "dead").await;
+        assert_eq!(rows[0].1, 1, "not retried");
+        assert!(rows[0].2.as_deref().unwrap().contains("mailbox unavailable"), "{rows:?}");
+        assert!(sink.received().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_embedded_default_writes_mail_to_files() {
+    let app = TestApp::spawn_with(Engine::Sqlite, |c| c.mail_poll_ms = 50)
+        .await
+        .unwrap();
+    app.clinic_with_owner("north").await;
+    register(&app, "files@example.org").await;
+    wait_for_status(&app, "sent").await;
+    let dir = app.data_dir().join("mail");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    let parsed_bytes = std::fs::read(&files[0]).unwrap();
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&parsed_bytes)
+        .unwrap();
+    assert_eq!(
+        parsed
+            .to()
+            .and_then(|t| t.first())
+            .and_then(|a| a.address()),
+        Some("files@example.org")
+    );
+    assert!(
+        parsed
+            .body_text(0)
+            .unwrap()
+            .contains("/t/north/portal/verify-email#token=")
+    );
+}
