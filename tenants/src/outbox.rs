@@ -278,3 +278,137 @@ async fn dequeue(tx: &mut TenantTx, id: &str) -> Result<(), StorageError> {
         .await?;
     Ok(())
 }
+
+mod staff_side {
+    use super::*;
+    use crate::audit::{self, Actor, AuditEvent, ClientInfo};
+    use crate::domain::{Action, Permission, Resource};
+    use crate::error::DomainError;
+    use crate::patients::get_patient;
+    use crate::registry::Tenant;
+    use crate::services::Services;
+    use crate::staff::StaffAuthenticated;
+
+    impl Services {
+        /// The mail sent (or waiting) about a patient, newest first.
+        pub async fn mail_of_patient(
+            &self,
+            tenant: &Tenant,
+            who: &StaffAuthenticated,
+            patient: PatientId,
+        ) -> Result<Vec<QueuedMail>, DomainError> {
+            self.authz
+                .require(
+                    tenant,
+                    who.staff_id(),
+                    Permission::new(Resource::Patients, Action::Read),
+                )
+                .await?;
+            let mut tx = self.db.tenant_read(tenant.id).await?;
+            if get_patient(&mut tx, patient).await?.is_none() {
+                return Err(DomainError::NotFound("patient"));
+            }
+            let mails = for_patient(&mut tx, patient).await?;
+            tx.commit().await?;
+            Ok(mails)
+        }
+
+        /// Mail given up on, for the clinic's admins.
+        pub async fn dead_mail(
+            &self,
+            tenant: &Tenant,
+            who: &StaffAuthenticated,
+        ) -> Result<Vec<QueuedMail>, DomainError> {
+            self.authz
+                .require(
+                    tenant,
+                    who.staff_id(),
+                    Permission::new(Resource::Settings, Action::Write),
+                )
+                .await?;
+            let mut tx = self.db.tenant_read(tenant.id).await?;
+            let mails = dead(&mut tx).await?;
+            tx.commit().await?;
+            Ok(mails)
+        }
+
+        /// Puts a dead mail back in the queue, for another full round of
+        /// tries.
+        pub async fn retry_mail(
+            &self,
+            tenant: &Tenant,
+            who: &StaffAuthenticated,
+            id: &str,
+            client: &ClientInfo,
+        ) -> Result<(), DomainError> {
+            self.authz
+                .require(
+                    tenant,
+                    who.staff_id(),
+                    Permission::new(Resource::Settings, Action::Write),
+                )
+                .await?;
+            let mut tx = self.db.tenant_write(tenant.id).await?;
+            if !requeue(&mut tx, id).await? {
+                return Err(DomainError::NotFound("dead mail"));
+            }
+            audit::record(
+                &mut tx,
+                AuditEvent::success(Actor::Staff(who.staff_id()), "mail.retry", client)
+                    .target(format!("mail:{id}")),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+    }
+}
+
+async fn dead(tx: &mut TenantTx) -> Result<Vec<QueuedMail>, StorageError> {
+    use sqlx::Row;
+    let key = tx.tenant_key();
+    let rows = sqlx::query(
+        "SELECT id, kind, recipient, status, attempts, last_error, created_at FROM outbox
+          WHERE tenant_id = $1 AND status = 'dead' ORDER BY id DESC LIMIT 500",
+    )
+    .bind(key)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(QueuedMail {
+                id: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                recipient: r.try_get(2)?,
+                status: r.try_get(3)?,
+                attempts: r.try_get(4)?,
+                last_error: r.try_get(5)?,
+                created_at: Timestamp::from_unix_millis(r.try_get(6)?),
+            })
+        })
+        .collect()
+}
+
+async fn requeue(tx: &mut TenantTx, id: &str) -> Result<bool, StorageError> {
+    let key = tx.tenant_key();
+    let now = Timestamp::now().unix_millis();
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $3
+          WHERE tenant_id = $1 AND id = $2 AND status = 'dead'",
+    )
+    .bind(key.clone())
+    .bind(id.to_owned())
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query("INSERT INTO mail_queue (tenant_id, mail_id, due_at) VALUES ($1, $2, $3)")
+        .bind(key)
+        .bind(id.to_owned())
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+    Ok(true)
+}

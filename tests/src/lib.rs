@@ -242,6 +242,7 @@ impl TestApp {
     /// Issues a Medical Records Access Code for `patient` as `by`; returns
     /// the code.
     pub async fn issue_code(&self, by: &Staff, patient: &str) -> String {
+        by.step_up(self).await;
         let body = json_ok(
             by.post(
                 self,
@@ -393,6 +394,14 @@ pub struct Staff {
 }
 
 impl Staff {
+    /// Confirms the password again, as sending an access link requires.
+    pub async fn step_up(&self, app: &TestApp) {
+        let resp = self
+            .post(app, "/api/v1/auth/step-up", json!({ "password": PASSWORD }))
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "step-up of {}", self.email);
+    }
+
     pub async fn get(&self, app: &TestApp, path: &str) -> reqwest::Response {
         self.get_in(app, &self.slug, path).await
     }

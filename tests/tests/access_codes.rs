@@ -13,6 +13,7 @@ async fn issue(
     patient: &str,
     body: Value,
 ) -> reqwest::Response {
+    by.step_up(app).await;
     by.post(
         app,
         &format!("/api/v1/patients/{patient}/access-codes"),
@@ -83,6 +84,28 @@ both_engines! {
         assert_eq!(revoked["revoked_by"], format!("staff:{}", owner.id));
         expect_error(owner.post(&app, &format!("/api/v1/access-codes/{id}/revoke"), json!({})).await, StatusCode::CONFLICT, "code_already_revoked").await;
         expect_error(owner.post(&app, "/api/v1/access-codes/not-an-id/revoke", json!({})).await, StatusCode::NOT_FOUND, "not_found").await;
+    }
+
+    async fn sending_an_access_link_needs_a_fresh_password_and_queues_the_mail(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let patient = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let path = format!("/api/v1/patients/{patient}/access-codes");
+        expect_error(owner.post(&app, &path, json!({"delivery": "email"})).await, StatusCode::FORBIDDEN, "step_up_required").await;
+        assert!(json_ok(owner.get(&app, &path).await).await.as_array().unwrap().is_empty(), "nothing issued");
+        assert!(app.outbox("access_link", "mia@example.org").await.is_empty(), "nothing queued");
+        // A printed handout needs no confirmation of an address.
+        json_ok(owner.post(&app, &path, json!({"delivery": "print"})).await).await;
+        assert!(app.outbox("access_link", "mia@example.org").await.is_empty());
+
+        owner.step_up(&app).await;
+        let issued = json_ok(owner.post(&app, &path, json!({"delivery": "email"})).await).await;
+        assert!(issued["mail_id"].is_string());
+        let queued = app.outbox("access_link", "mia@example.org").await;
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0]["code"], issued["code"]);
+        let audit = json_ok(owner.get(&app, &format!("/api/v1/audit?action=code.issue&target=patient:{patient}")).await).await;
+        let outcomes: Vec<_> = audit["events"].as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(outcomes, ["success", "success", "denied"]);
     }
 
     async fn codes_need_enabled_access_and_an_email_for_email_delivery(app) {

@@ -31,6 +31,7 @@ both_engines! {
         let b = app.clinic_with_owner("bravo").await;
         let b_desk = app.add_staff(&b, "desk@bravo.example.org", &["front_desk"]).await;
         let b_patient = portico_tests::add_enabled_patient(&app, &b, "Bea Bravo", "bea@bravo.example.org").await;
+        b.step_up(&app).await;
         let b_code = json_ok(b.post(&app, &format!("/api/v1/patients/{b_patient}/access-codes"), json!({})).await).await;
         let b_code_id = b_code["access_code"]["id"].as_str().unwrap().to_owned();
         let b_other = portico_tests::add_enabled_patient(&app, &b, "Bo Bravo", "bo@bravo.example.org").await;
@@ -91,7 +92,10 @@ both_engines! {
             assert!(!text.contains(&b.id) && !text.contains("bravo.example.org"), "{method} {path} revealed B: {text}");
         }
 
-        // A's token at A's address, naming B's staff: not found here.
+        // A's token at A's address, naming B's staff: not found here. (A
+        // confirms the password first, so that sensitive acts get as far as
+        // looking the record up.)
+        a.step_up(&app).await;
         for (method, path) in [
             (Method::GET, format!("/api/v1/staff/{}", b_desk.id)),
             (Method::GET, format!("/api/v1/staff/{}", b.id)),

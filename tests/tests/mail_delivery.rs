@@ -130,6 +130,46 @@ both_engines! {
         assert_eq!(rows[0].1, 1, "not retried");
         assert!(rows[0].2.as_deref().unwrap().contains("mailbox unavailable"), "{rows:?}");
         assert!(sink.received().is_empty());
+        // The clinic's admins see it, with the reason, and can try again.
+        let owner = app.login_bearer("north", "owner@north.example.org", portico_tests::PASSWORD).await;
+        let dead = json_ok(owner.get(&app, "/api/v1/mail/dead").await).await;
+        assert_eq!(dead.as_array().unwrap().len(), 1);
+        assert!(dead[0]["last_error"].as_str().unwrap().contains("mailbox unavailable"));
+        let desk = app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;
+        portico_tests::expect_error(desk.get(&app, "/api/v1/mail/dead").await, reqwest::StatusCode::FORBIDDEN, "permission_denied").await;
+        sink.set(Behaviour::default());
+        let id = dead[0]["id"].as_str().unwrap();
+        json_ok(owner.post(&app, &format!("/api/v1/mail/{id}/retry"), json!({})).await).await;
+        let got = sink.wait_for(1, Duration::from_secs(10)).await;
+        assert_eq!(got[0].to, ["gone@example.org"]);
+        assert!(json_ok(owner.get(&app, "/api/v1/mail/dead").await).await.as_array().unwrap().is_empty());
+    }
+
+    async fn staff_send_an_access_link_and_follow_its_delivery(app) {
+        let engine = app.engine;
+        drop(app);
+        let sink = SmtpSink::start().await;
+        let Some(app) = TestApp::spawn_with(engine, via_smtp(sink.port)).await else { return };
+        let owner = app.clinic_with_owner("north").await;
+        let patient = portico_tests::add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        owner.step_up(&app).await;
+        let issued = json_ok(owner.post(&app, &format!("/api/v1/patients/{patient}/access-codes"), json!({"delivery": "email"})).await).await;
+        let got = sink.wait_for(1, Duration::from_secs(10)).await;
+        let parsed = mail_parser::MessageParser::default().parse(&got[0].data).unwrap();
+        assert_eq!(parsed.subject(), Some("Your online access to your records at Clinic north"));
+        let text = parsed.body_text(0).unwrap().to_string();
+        assert!(text.contains(issued["access_link"].as_str().unwrap()), "the mail carries the issued link");
+        assert!(text.contains("Did not expect this email?"));
+        for _ in 0..100 {
+            let mails = json_ok(owner.get(&app, &format!("/api/v1/patients/{patient}/mail")).await).await;
+            if mails[0]["status"] == "sent" {
+                assert_eq!(mails[0]["kind"], "access_link");
+                assert_eq!(mails[0]["id"], issued["mail_id"]);
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the mail never showed as sent");
     }
 }
 

@@ -91,6 +91,7 @@ both_engines! {
         let body = expect_error(redeem(expired).await, StatusCode::GONE, "code_expired").await;
         assert!(body["message"].as_str().unwrap().contains("Ask Clinic north for a new one"));
 
+        owner.step_up(&app).await;
         let revoked = json_ok(owner.post(&app, &format!("/api/v1/patients/{mia}/access-codes"), json!({})).await).await;
         json_ok(owner.post(&app, &format!("/api/v1/access-codes/{}/revoke", revoked["access_code"]["id"].as_str().unwrap()), json!({})).await).await;
         expect_error(redeem(revoked["code"].as_str().unwrap().into()).await, StatusCode::GONE, "code_revoked").await;

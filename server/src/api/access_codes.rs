@@ -72,6 +72,9 @@ pub struct IssuedCodeView {
     /// The clinic's registration page with the code filled in (in the URL
     /// fragment, which browsers never send to servers or in Referer).
     pub access_link: String,
+    /// The queued access-link mail, when delivered by email; follow its
+    /// status at `/patients/{id}/mail`.
+    pub mail_id: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -125,6 +128,7 @@ impl AccessCodesApi {
             access_code: CodeView::new(&issued.record, Timestamp::now()),
             access_link: state.access_link(&session.tenant, issued.code.display()),
             code: issued.code.display().to_owned(),
+            mail_id: issued.mail_id.clone(),
         };
         Ok(IssueCodeResponse::Issued(Json(view), "no-store".into()))
     }

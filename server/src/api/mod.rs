@@ -7,6 +7,7 @@ mod auth;
 mod clinic;
 mod forms;
 mod grants;
+mod mail;
 mod operator;
 mod patients;
 mod portal;
@@ -36,6 +37,8 @@ pub enum ApiTags {
     Portal,
     /// SmartForms: questionnaires for patients.
     Forms,
+    /// Delivery status of the clinic's mail.
+    Mail,
     /// Platform operators: tenants across the platform.
     Operator,
 }
@@ -51,6 +54,7 @@ pub type Apis = (
     grants::GrantsApi,
     portal::PortalApi,
     forms::FormsApi,
+    mail::MailApi,
     operator::OperatorApi,
 );
 
@@ -66,6 +70,7 @@ pub fn apis() -> Apis {
         grants::GrantsApi,
         portal::PortalApi,
         forms::FormsApi,
+        mail::MailApi,
         operator::OperatorApi,
     )
 }

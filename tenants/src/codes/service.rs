@@ -7,11 +7,13 @@ use crate::domain::{
     AccessCodeId, Action, CodeDelivery, PatientId, Permission, Resource, StaffId, Timestamp,
 };
 use crate::error::DomainError;
+use crate::outbox::{self, MailKind};
 use crate::patients::{PatientRecord, PortalAccess, get_patient};
 use crate::registry::Tenant;
 use crate::services::Services;
 use crate::staff::StaffAuthenticated;
 use crate::storage::{StorageError, TenantTx};
+use serde_json::json;
 
 /// A code just issued. The plain code is in here once, for the issuing
 /// response (and later the email or the handout), and is stored nowhere.
@@ -20,6 +22,8 @@ pub struct IssuedCode {
     pub record: CodeRecord,
     pub code: PlainCode,
     pub patient: PatientRecord,
+    /// The access-link mail queued for an emailed code.
+    pub mail_id: Option<String>,
 }
 
 /// Cancels a patient's unused codes inside the caller's transaction.
@@ -50,6 +54,22 @@ impl Services {
                 Permission::new(Resource::AccessCodes, Action::Write),
             )
             .await?;
+        // Sending a link to an address is the moment to check the address:
+        // the staff member confirms it by entering their own password again.
+        if delivery == CodeDelivery::Email
+            && let Err(stale) = self.require_step_up(who)
+        {
+            self.record_refusal(
+                tenant,
+                Actor::Staff(who.staff_id()),
+                "code.issue",
+                &format!("patient:{patient_id}"),
+                "step_up_required",
+                client,
+            )
+            .await?;
+            return Err(stale);
+        }
         let mut tx = self.db.tenant_write(tenant.id).await?;
         let patient = get_patient(&mut tx, patient_id)
             .await?
@@ -115,6 +135,24 @@ impl Services {
             ));
         }
         audit::record(&mut tx, event).await?;
+        let mail_id = match (&patient.email, delivery) {
+            (Some(email), CodeDelivery::Email) => Some(
+                outbox::enqueue(
+                    &mut tx,
+                    MailKind::AccessLink,
+                    email,
+                    Some(patient_id),
+                    json!({
+                        "clinic_name": tenant.display_name.as_str(),
+                        "patient_display_name": patient.full_name.as_str(),
+                        "code": code.display(),
+                        "expires_at": expires_at.to_rfc3339(),
+                    }),
+                )
+                .await?,
+            ),
+            _ => None,
+        };
         let record = store::get(&mut tx, id)
             .await?
             .ok_or(DomainError::NotFound("access code"))?;
@@ -123,6 +161,7 @@ impl Services {
             record,
             code,
             patient,
+            mail_id,
         })
     }
 
