@@ -8,5 +8,6 @@ pub mod console;
 pub mod demo;
 pub mod http;
 pub mod mail;
+pub mod portal_pages;
 pub mod startup;
 pub mod telemetry;

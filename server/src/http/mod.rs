@@ -85,6 +85,7 @@ pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
         .nest("/api/docs", docs)
         .nest("/api", api)
         .nest("/console", crate::console::routes())
+        .nest("/portal", crate::portal_pages::routes())
         .at("/", get(root))
         .with(TenantResolution { directory })
         .with(body_limit::BodyLimit {
@@ -97,6 +98,7 @@ pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
         )
         .data(state)
         .data(Arc::new(portico_admin::Console::new()))
+        .data(Arc::new(crate::portal_pages::PortalPages::new()))
         .with(CatchPanic::new())
         .with(observability::Observability)
         .map_to_response()

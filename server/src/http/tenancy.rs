@@ -129,7 +129,10 @@ fn host_without_port(host: &str) -> &str {
 
 /// Paths that only make sense for a tenant.
 fn needs_tenant(path: &str) -> bool {
-    path.starts_with("/api/v1/") || path == "/api/v1" || path.starts_with("/console")
+    path.starts_with("/api/v1/")
+        || path == "/api/v1"
+        || path.starts_with("/console")
+        || path.starts_with("/portal")
 }
 
 fn unknown_tenant() -> Response {

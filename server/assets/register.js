@@ -1,0 +1,17 @@
+// Fills the access-code field from the link's fragment (#code=...), which
+// browsers never send to the server, then removes it from the address bar
+// so it is not bookmarked or shared by accident.
+(function () {
+  var match = /(?:^#|&)code=([^&]+)/.exec(window.location.hash);
+  if (!match) return;
+  var field = document.getElementById("code");
+  if (field && !field.value) {
+    field.value = decodeURIComponent(match[1]).replace(/[-_+]+/g, " ");
+    field.setAttribute("readonly", "readonly");
+  }
+  if (window.history && window.history.replaceState) {
+    window.history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
+  var email = document.getElementById("email");
+  if (email) email.focus();
+})();

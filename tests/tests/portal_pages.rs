@@ -1,0 +1,53 @@
+//! The registration page an access link opens: it loads its own script to
+//! put the code from the link's fragment in place, works as a plain form,
+//! and answers mix-ups on the page itself.
+
+use portico_tests::{add_enabled_patient, both_engines};
+use reqwest::StatusCode;
+
+both_engines! {
+    async fn the_access_link_opens_a_registration_page_that_completes_the_account(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let code = app.issue_code(&owner, &mia).await;
+
+        let page = app.client.get(app.tenant_url("north", "/portal/register")).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+        let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Clinic north"));
+        assert!(html.contains("This is your own access code"));
+        assert!(html.contains("src=\"/t/north/portal/assets/register.js\""));
+        let script = app.client.get(app.tenant_url("north", "/portal/assets/register.js")).send().await.unwrap().text().await.unwrap();
+        assert!(script.contains("location.hash") && script.contains("replaceState"));
+
+        // Without JavaScript, the form posts the code typed in.
+        let resp = app.client.post(app.tenant_url("north", "/portal/register"))
+            .form(&[("code", code.as_str()), ("email", "mia@example.org"), ("password", "mia's own passphrase")])
+            .send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(resp.headers()["location"], "/t/north/portal/");
+        let cookie = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let home = app.client.get(app.tenant_url("north", "/portal/")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+        assert!(home.contains("Mia Wong"), "{home}");
+
+        // A used code is explained on the page, with what was typed kept.
+        let again = app.client.post(app.tenant_url("north", "/portal/register"))
+            .form(&[("code", code.as_str()), ("email", "someone@example.org"), ("password", "another passphrase")])
+            .send().await.unwrap();
+        assert_eq!(again.status(), StatusCode::CONFLICT);
+        let html = again.text().await.unwrap();
+        assert!(html.contains("already been used"));
+        assert!(html.contains("value=\"someone@example.org\""));
+        assert!(!html.contains("another passphrase"), "a password is never echoed back");
+
+        // Opened directly, with nothing in the code field.
+        let empty = app.client.post(app.tenant_url("north", "/portal/register"))
+            .form(&[("code", ""), ("email", "x@example.org"), ("password", "another passphrase")])
+            .send().await.unwrap();
+        assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+        assert!(empty.text().await.unwrap().contains("Open the email from Clinic north"));
+    }
+}
