@@ -9,7 +9,7 @@ mod navigation;
 mod pages;
 
 pub use navigation::{Section, all_sections, sections_for};
-pub use pages::{AuditRow, Console, HomeView, LoginView, RenderError, StaffRow};
+pub use pages::{AuditRow, Console, HandoutView, HomeView, LoginView, RenderError, StaffRow};
 
 /// The console's stylesheet, served from the console's own address so
 /// pages load nothing from third parties.

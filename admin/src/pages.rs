@@ -51,6 +51,19 @@ pub struct HomeView {
     pub csrf_token: String,
 }
 
+/// The printed access-code handout, for in-person delivery.
+#[derive(Debug, Serialize)]
+pub struct HandoutView {
+    pub clinic_name: String,
+    pub console_path: String,
+    pub patient_name: String,
+    /// The four words, spaced for reading aloud and typing.
+    pub words: String,
+    /// The registration page's address, without the code.
+    pub register_url: String,
+    pub expires_at: String,
+}
+
 /// Renders console pages. Build once and share.
 pub struct Console {
     env: Environment<'static>,
@@ -65,12 +78,23 @@ impl Default for Console {
 impl Console {
     pub fn new() -> Self {
         let mut env = Environment::new();
+        // Our own paths: escape what HTML needs, keep the slashes readable.
+        env.add_filter("path", |value: String| {
+            minijinja::Value::from_safe_string(
+                value
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+                    .replace('"', "&quot;"),
+            )
+        });
         // Templates are part of the binary; a broken one is a bug caught by
         // this crate's tests, not a runtime condition.
         for (name, source) in [
             ("layout.html", include_str!("../templates/layout.html")),
             ("login.html", include_str!("../templates/login.html")),
             ("home.html", include_str!("../templates/home.html")),
+            ("handout.html", include_str!("../templates/handout.html")),
         ] {
             env.add_template(name, source)
                 .expect("console templates parse");
@@ -88,6 +112,13 @@ impl Console {
     pub fn login_page(&self, view: &LoginView) -> Result<String, RenderError> {
         self.render(
             "login.html",
+            context! { page => minijinja::value::Serde(view) },
+        )
+    }
+
+    pub fn handout_page(&self, view: &HandoutView) -> Result<String, RenderError> {
+        self.render(
+            "handout.html",
             context! { page => minijinja::value::Serde(view) },
         )
     }

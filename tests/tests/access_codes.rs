@@ -108,6 +108,29 @@ both_engines! {
         assert_eq!(outcomes, ["success", "success", "denied"]);
     }
 
+    async fn a_printed_handout_carries_the_words_and_is_audited(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let patient = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let resp = owner.post(&app, &format!("/api/v1/patients/{patient}/access-codes/handout"), json!({})).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+        let html = resp.text().await.unwrap();
+        let words = html.split("<p class=\"handout-code\">").nth(1).unwrap().split('<').next().unwrap().trim().to_owned();
+        assert_eq!(words.split(' ').count(), 4, "{words}");
+        assert!(html.contains(&format!("{}/t/north/portal/register", app.address)));
+        assert!(html.contains("Mia Wong") && html.contains("Clinic north"));
+        assert!(html.contains(" UTC"), "the expiry is shown");
+        let codes = json_ok(owner.get(&app, &format!("/api/v1/patients/{patient}/access-codes")).await).await;
+        assert_eq!(codes[0]["delivery"], "print");
+        let audit = json_ok(owner.get(&app, &format!("/api/v1/audit?target=patient:{patient}")).await).await;
+        let actions: Vec<_> = audit["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(actions[..2], ["code.print", "code.issue"]);
+        // The words on paper redeem.
+        let resp = app.redeem_new("north", &words, "mia@example.org", "mia's own passphrase").await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+
     async fn codes_need_enabled_access_and_an_email_for_email_delivery(app) {
         let owner = app.clinic_with_owner("north").await;
         let disabled = add_patient(&app, &owner, "Off Line", "off@example.org").await;

@@ -87,6 +87,17 @@ pub enum IssueCodeResponse {
     ),
 }
 
+#[derive(ApiResponse)]
+pub enum HandoutResponse {
+    /// The printable handout, with the code in large type. Not cacheable.
+    #[oai(status = 200)]
+    Page(
+        poem_openapi::payload::Html<String>,
+        #[oai(header = "Cache-Control")] String,
+        #[oai(header = "Content-Security-Policy")] String,
+    ),
+}
+
 #[derive(Object)]
 pub struct PendingCodeView {
     pub access_code: CodeView,
@@ -131,6 +142,57 @@ impl AccessCodesApi {
             mail_id: issued.mail_id.clone(),
         };
         Ok(IssueCodeResponse::Issued(Json(view), "no-store".into()))
+    }
+
+    /// Issue a code for a printed handout, given in person, and get the
+    /// page to print. Printing is audited like sending.
+    #[oai(path = "/v1/patients/:id/access-codes/handout", method = "post")]
+    async fn handout(
+        &self,
+        state: poem::web::Data<&AppState>,
+        console: poem::web::Data<&std::sync::Arc<portico_admin::Console>>,
+        session: StaffSession,
+        client: Client,
+        req: &poem::Request,
+        id: Path<String>,
+    ) -> ApiResult<HandoutResponse> {
+        let patient = parse_patient_id(&id.0)?;
+        let issued = state
+            .services
+            .issue_medical_records_code(
+                &session.tenant,
+                &session.who,
+                patient,
+                CodeDelivery::Print,
+                &client.0,
+            )
+            .await?;
+        state
+            .services
+            .record_handout_printed(&session.tenant, &session.who, &issued, &client.0)
+            .await?;
+        let prefix = crate::http::auth::tenant_of(req)?
+            .path_prefix
+            .clone()
+            .unwrap_or_default();
+        let html = console
+            .handout_page(&portico_admin::HandoutView {
+                clinic_name: session.tenant.display_name.to_string(),
+                console_path: format!("{prefix}/console"),
+                patient_name: issued.patient.full_name.to_string(),
+                words: issued.code.display().replace('-', " "),
+                register_url: format!("{}/portal/register", state.tenant_base(&session.tenant)),
+                expires_at: crate::mail::human_time(issued.record.expires_at),
+            })
+            .map_err(|e| {
+                tracing::error!(error = %e, "handout failed to render");
+                ApiError::internal()
+            })?;
+        Ok(HandoutResponse::Page(
+            poem_openapi::payload::Html(html),
+            "no-store".into(),
+            "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'".into(),
+        ))
     }
 
     /// Every code issued for a patient, newest first, with who issued or

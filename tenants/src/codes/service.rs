@@ -165,6 +165,26 @@ impl Services {
         })
     }
 
+    /// Records that a code's handout was printed, as sending is recorded.
+    pub async fn record_handout_printed(
+        &self,
+        tenant: &Tenant,
+        who: &StaffAuthenticated,
+        issued: &IssuedCode,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
+        let mut tx = self.db.tenant_write(tenant.id).await?;
+        audit::record(
+            &mut tx,
+            AuditEvent::success(Actor::Staff(who.staff_id()), "code.print", client)
+                .target(format!("patient:{}", issued.patient.id))
+                .reason(format!("code={}", issued.record.id)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Cancels an unused code, such as one sent to the wrong address.
     pub async fn revoke_code(
         &self,
