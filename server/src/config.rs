@@ -85,6 +85,9 @@ pub struct Config {
     pub mail_retry_base_ms: u64,
     /// How often the worker looks for due mail when idle.
     pub mail_poll_ms: u64,
+    /// How long a worker holds a claimed mail before another may take it;
+    /// by default the SMTP timeout plus a minute.
+    pub mail_lease_secs: Option<u64>,
     /// 64 hex characters: the key access codes are hashed with. Required
     /// with PostgreSQL (every node must share it); with SQLite it is
     /// created in `data_dir/code.key` on first start. `PORTICO_CODE_KEY`.
@@ -146,6 +149,7 @@ impl Default for Config {
             mail_max_attempts: 8,
             mail_retry_base_ms: 30_000,
             mail_poll_ms: 500,
+            mail_lease_secs: None,
         }
     }
 }

@@ -102,15 +102,24 @@ impl Application {
                 .map_err(|e| std::io::Error::other(format!("mail_from: {e}")))?,
             retry: config.mail_retry(),
             poll: Duration::from_millis(config.mail_poll_ms),
-            lease: Duration::from_secs(config.smtp_timeout_secs + 60),
+            lease: Duration::from_secs(
+                config
+                    .mail_lease_secs
+                    .unwrap_or(config.smtp_timeout_secs + 60),
+            ),
         };
-        let worker = tokio::spawn(worker.run(stopped));
+        // If this future is dropped (the process is going down hard), the
+        // worker goes with it; its claimed mail is taken again when the lease
+        // runs out.
+        let mut worker = AbortOnDrop(Some(tokio::spawn(worker.run(stopped))));
         let app = http::app(self.state);
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
             .await;
         let _ = stop.send(true);
-        let _ = worker.await;
+        if let Some(handle) = worker.0.take() {
+            let _ = handle.await;
+        }
         db.close().await;
         result
     }
@@ -118,6 +127,16 @@ impl Application {
     /// Where mail goes, for people to read.
     pub fn mail_destination(&self) -> String {
         self.mail.describe()
+    }
+}
+
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.0 {
+            handle.abort();
+        }
     }
 }
 

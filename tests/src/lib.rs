@@ -116,6 +116,8 @@ pub struct TestApp {
     pub operator_token: String,
     pub services: Services,
     pub database_url: Option<String>,
+    /// The access-code key, shared with any sibling server.
+    pub code_key: String,
     pg_database: Option<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -138,6 +140,7 @@ impl TestApp {
                 (Some(name), Some(url))
             }
         };
+        let code_key = portico_tenants::codes::CodeKey::generate().to_hex();
         let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.path().to_owned(),
@@ -145,7 +148,7 @@ impl TestApp {
             demo: false,
             // Many tests log in at once; keep the suite quick on two cores.
             hash_concurrency: Some(2),
-            code_key: Some(portico_tenants::codes::CodeKey::generate().to_hex()),
+            code_key: Some(code_key.clone()),
             ..Config::default()
         };
         adjust(&mut config);
@@ -177,11 +180,44 @@ impl TestApp {
             operator_token,
             services,
             database_url,
+            code_key,
             pg_database,
             shutdown: Some(tx),
             server: Some(server),
             _data_dir: data_dir,
         })
+    }
+
+    /// A second server process on the same PostgreSQL database, as when
+    /// several nodes share one; it stops when dropped.
+    pub async fn sibling(&self, adjust: impl FnOnce(&mut Config)) -> Sibling {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data_dir.path().to_owned(),
+            database_url: self.database_url.clone(),
+            demo: false,
+            hash_concurrency: Some(2),
+            code_key: Some(self.code_key.clone()),
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let app = Application::build(config).await.expect("sibling starts");
+        let server = tokio::spawn(async move {
+            let _ = app.run(std::future::pending()).await;
+        });
+        Sibling {
+            server,
+            _data_dir: data_dir,
+        }
+    }
+
+    /// Stops the server abruptly, as a killed process would: no graceful
+    /// shutdown, work in flight is cut off.
+    pub fn kill(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
     }
 
     pub fn data_dir(&self) -> &std::path::Path {
@@ -378,6 +414,18 @@ impl Drop for TestApp {
         if let Some(name) = self.pg_database.take() {
             drop_postgres_database(name);
         }
+    }
+}
+
+/// A second server on the same database; stops (abruptly) when dropped.
+pub struct Sibling {
+    server: tokio::task::JoinHandle<()>,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Drop for Sibling {
+    fn drop(&mut self) {
+        self.server.abort();
     }
 }
 

@@ -205,3 +205,91 @@ async fn the_embedded_default_writes_mail_to_files() {
             .contains("/t/north/portal/verify-email#token=")
     );
 }
+
+#[tokio::test]
+async fn two_servers_on_one_postgres_never_send_a_mail_twice() {
+    let sink = SmtpSink::start().await;
+    sink.set(Behaviour {
+        delay: Duration::from_millis(3),
+        ..Behaviour::default()
+    });
+    // The first server's worker idles, so the mails pile up first.
+    let Some(app) = TestApp::spawn_with(Engine::Postgres, |c| {
+        via_smtp(sink.port)(c);
+        c.mail_poll_ms = 3_600_000;
+    })
+    .await
+    else {
+        return;
+    };
+    app.clinic_with_owner("north").await;
+    let count = 30;
+    for i in 0..count {
+        register(&app, &format!("patient{i}@example.org")).await;
+    }
+    assert!(sink.received().is_empty());
+    // Two more server processes share the database and race for the queue.
+    let fast = |c: &mut Config| {
+        via_smtp(sink.port)(c);
+        c.mail_poll_ms = 5;
+    };
+    let _one = app.sibling(fast).await;
+    let _two = app.sibling(fast).await;
+    let got = sink.wait_for(count, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = if sink.received().len() > got.len() {
+        sink.received()
+    } else {
+        got
+    };
+    let mut recipients: Vec<_> = got.iter().map(|m| m.to[0].clone()).collect();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(got.len(), count, "every mail exactly once");
+    assert_eq!(recipients.len(), count);
+    wait_for_status(&app, "sent").await;
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_delivery_loses_no_mail() {
+    // The first relay answers so slowly that the server dies mid-delivery.
+    let slow = SmtpSink::start().await;
+    slow.set(Behaviour {
+        delay: Duration::from_secs(5),
+        ..Behaviour::default()
+    });
+    let Some(mut app) = TestApp::spawn_with(Engine::Postgres, |c| {
+        via_smtp(slow.port)(c);
+        c.mail_lease_secs = Some(2);
+        c.smtp_timeout_secs = 30;
+    })
+    .await
+    else {
+        return;
+    };
+    app.clinic_with_owner("north").await;
+    register(&app, "survivor@example.org").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let claimed: Vec<(i64,)> = {
+        let mut conn = app.raw_connection().await;
+        sqlx::query_as("SELECT claimed_until FROM mail_queue")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert_eq!(claimed.len(), 1, "the mail is claimed and in flight");
+    app.kill();
+    assert!(slow.received().is_empty());
+
+    // Another server takes it once the dead one's lease runs out.
+    let relay = SmtpSink::start().await;
+    let _restarted = app
+        .sibling(|c| {
+            via_smtp(relay.port)(c);
+            c.mail_poll_ms = 50;
+        })
+        .await;
+    let got = relay.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(got[0].to, ["survivor@example.org"]);
+    wait_for_status(&app, "sent").await;
+}
