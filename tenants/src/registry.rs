@@ -6,7 +6,10 @@ use sqlx::any::AnyRow;
 
 use crate::audit::{self, Actor, AuditEvent, ClientInfo};
 use crate::domain::{Action, Permission, Resource};
-use crate::domain::{CodeDelivery, CodeLifetime, DisplayName, Slug, TenantId, Timestamp};
+use crate::domain::{
+    CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress, LogoUrl, Slug, TenantId,
+    Timestamp,
+};
 use crate::error::DomainError;
 use crate::services::Services;
 use crate::staff::StaffAuthenticated;
@@ -58,6 +61,28 @@ pub struct TenantSettings {
     /// How long a Medical Records Access Code lives; at most five days.
     pub code_lifetime: CodeLifetime,
     pub default_delivery: CodeDelivery,
+    pub branding: TenantBranding,
+}
+
+/// How the clinic's mail and portal look.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantBranding {
+    pub primary_colour: Colour,
+    pub accent_colour: Colour,
+    pub logo_url: Option<LogoUrl>,
+    /// Where patients' replies to the clinic's mail go.
+    pub reply_to: Option<EmailAddress>,
+}
+
+impl Default for TenantBranding {
+    fn default() -> Self {
+        Self {
+            primary_colour: Colour::parse("primary_colour", "#0b6e4f").expect("valid default"),
+            accent_colour: Colour::parse("accent_colour", "#e3f1ec").expect("valid default"),
+            logo_url: None,
+            reply_to: None,
+        }
+    }
 }
 
 impl Default for TenantSettings {
@@ -66,6 +91,7 @@ impl Default for TenantSettings {
             auto_enable_portal_access: false,
             code_lifetime: CodeLifetime::MAX,
             default_delivery: CodeDelivery::Email,
+            branding: TenantBranding::default(),
         }
     }
 }
@@ -73,7 +99,8 @@ impl Default for TenantSettings {
 macro_rules! columns {
     () => {
         "id, slug, display_name, status, custom_domain, policy_version, created_at, \
-         auto_enable_portal_access, code_lifetime_secs, default_code_delivery"
+         auto_enable_portal_access, code_lifetime_secs, default_code_delivery, \
+         brand_primary_colour, brand_accent_colour, logo_url, reply_to"
     };
 }
 
@@ -94,6 +121,22 @@ fn from_row(row: &AnyRow) -> Result<Tenant, StorageError> {
                 .map_err(|e| StorageError::Corrupt(e.to_string()))?,
             default_delivery: CodeDelivery::parse(&row.try_get::<String, _>(9)?)
                 .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+            branding: TenantBranding {
+                primary_colour: Colour::parse("primary_colour", &row.try_get::<String, _>(10)?)
+                    .map_err(corrupt)?,
+                accent_colour: Colour::parse("accent_colour", &row.try_get::<String, _>(11)?)
+                    .map_err(corrupt)?,
+                logo_url: row
+                    .try_get::<Option<String>, _>(12)?
+                    .map(|u| LogoUrl::parse(&u))
+                    .transpose()
+                    .map_err(corrupt)?,
+                reply_to: row
+                    .try_get::<Option<String>, _>(13)?
+                    .map(|e| EmailAddress::parse(&e))
+                    .transpose()
+                    .map_err(corrupt)?,
+            },
         },
     })
 }
@@ -203,7 +246,8 @@ pub async fn update_settings(
 ) -> Result<Tenant, StorageError> {
     let key = tx.tenant_key();
     let row = sqlx::query(concat!(
-        "UPDATE tenants SET auto_enable_portal_access = $2, code_lifetime_secs = $3, default_code_delivery = $4, updated_at = $5
+        "UPDATE tenants SET auto_enable_portal_access = $2, code_lifetime_secs = $3, default_code_delivery = $4, updated_at = $5,
+                brand_primary_colour = $6, brand_accent_colour = $7, logo_url = $8, reply_to = $9
           WHERE id = $1 RETURNING ",
         columns!()
     ))
@@ -212,6 +256,10 @@ pub async fn update_settings(
     .bind(settings.code_lifetime.as_secs() as i64)
     .bind(settings.default_delivery.as_str())
     .bind(Timestamp::now().unix_millis())
+    .bind(settings.branding.primary_colour.as_str().to_owned())
+    .bind(settings.branding.accent_colour.as_str().to_owned())
+    .bind(settings.branding.logo_url.as_ref().map(|u| u.as_str().to_owned()))
+    .bind(settings.branding.reply_to.as_ref().map(|e| e.as_str().to_owned()))
     .fetch_one(tx.conn())
     .await?;
     from_row(&row)

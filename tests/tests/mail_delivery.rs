@@ -152,11 +152,18 @@ both_engines! {
         let Some(app) = TestApp::spawn_with(engine, via_smtp(sink.port)).await else { return };
         let owner = app.clinic_with_owner("north").await;
         let patient = portico_tests::add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let branded = json_ok(owner.patch(&app, "/api/v1/clinic/settings", json!({"primary_colour": "#7A1F5C", "reply_to": "front@north.example.org"})).await).await;
+        assert_eq!(branded["primary_colour"], "#7a1f5c");
+        portico_tests::expect_error(owner.patch(&app, "/api/v1/clinic/settings", json!({"primary_colour": "purple"})).await, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "invalid_colour").await;
+        portico_tests::expect_error(owner.patch(&app, "/api/v1/clinic/settings", json!({"logo_url": "http://north.example.org/logo.png"})).await, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "invalid_logo_url").await;
         owner.step_up(&app).await;
         let issued = json_ok(owner.post(&app, &format!("/api/v1/patients/{patient}/access-codes"), json!({"delivery": "email"})).await).await;
         let got = sink.wait_for(1, Duration::from_secs(10)).await;
         let parsed = mail_parser::MessageParser::default().parse(&got[0].data).unwrap();
         assert_eq!(parsed.subject(), Some("Your online access to your records at Clinic north"));
+        // Branded from the clinic's settings.
+        assert!(parsed.body_html(0).unwrap().contains("#7a1f5c"));
+        assert_eq!(parsed.reply_to().and_then(|r| r.first()).and_then(|a| a.address()), Some("front@north.example.org"));
         let text = parsed.body_text(0).unwrap().to_string();
         assert!(text.contains(issued["access_link"].as_str().unwrap()), "the mail carries the issued link");
         assert!(text.contains("Did not expect this email?"));

@@ -1,7 +1,10 @@
 use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
-use portico_tenants::domain::{Action, CodeDelivery, CodeLifetime, Permission, Resource};
-use portico_tenants::registry::{Tenant, TenantSettings};
+use portico_tenants::domain::{
+    Action, CodeDelivery, CodeLifetime, Colour, EmailAddress, LogoUrl, Permission, Resource,
+};
+use portico_tenants::registry::{Tenant, TenantBranding, TenantSettings};
 
 use super::ApiTags;
 use super::views::TenantView;
@@ -23,6 +26,13 @@ pub struct SettingsView {
     pub code_lifetime_hours: u32,
     /// `email` or `print`.
     pub default_delivery: String,
+    /// The clinic's colours, `#rrggbb`, used in its mail and portal.
+    pub primary_colour: String,
+    pub accent_colour: String,
+    /// An `https://` address of the clinic's logo, for the portal.
+    pub logo_url: Option<String>,
+    /// Where replies to the clinic's mail go.
+    pub reply_to: Option<String>,
 }
 
 impl From<&Tenant> for SettingsView {
@@ -31,6 +41,20 @@ impl From<&Tenant> for SettingsView {
             auto_enable_portal_access: t.settings.auto_enable_portal_access,
             code_lifetime_hours: (t.settings.code_lifetime.as_secs() / 3600) as u32,
             default_delivery: t.settings.default_delivery.as_str().into(),
+            primary_colour: t.settings.branding.primary_colour.to_string(),
+            accent_colour: t.settings.branding.accent_colour.to_string(),
+            logo_url: t
+                .settings
+                .branding
+                .logo_url
+                .as_ref()
+                .map(|u| u.as_str().to_owned()),
+            reply_to: t
+                .settings
+                .branding
+                .reply_to
+                .as_ref()
+                .map(ToString::to_string),
         }
     }
 }
@@ -44,6 +68,16 @@ pub struct SettingsRequest {
     pub code_lifetime_hours: Option<u32>,
     #[oai(validator(max_length = 10))]
     pub default_delivery: Option<Text>,
+    #[oai(validator(max_length = 7))]
+    pub primary_colour: Option<Text>,
+    #[oai(validator(max_length = 7))]
+    pub accent_colour: Option<Text>,
+    /// `null` removes it.
+    #[oai(validator(max_length = 500))]
+    pub logo_url: MaybeUndefined<Text>,
+    /// `null` removes it.
+    #[oai(validator(max_length = 254))]
+    pub reply_to: MaybeUndefined<Text>,
 }
 
 #[OpenApi(prefix_path = "/v1/clinic", tag = "ApiTags::Clinic")]
@@ -108,6 +142,26 @@ impl ClinicApi {
             default_delivery: match b.default_delivery {
                 Some(d) => CodeDelivery::parse(&d)?,
                 None => current.default_delivery,
+            },
+            branding: TenantBranding {
+                primary_colour: match b.primary_colour {
+                    Some(c) => Colour::parse("primary_colour", &c)?,
+                    None => current.branding.primary_colour.clone(),
+                },
+                accent_colour: match b.accent_colour {
+                    Some(c) => Colour::parse("accent_colour", &c)?,
+                    None => current.branding.accent_colour.clone(),
+                },
+                logo_url: match b.logo_url {
+                    MaybeUndefined::Undefined => current.branding.logo_url.clone(),
+                    MaybeUndefined::Null => None,
+                    MaybeUndefined::Value(u) => Some(LogoUrl::parse(&u)?),
+                },
+                reply_to: match b.reply_to {
+                    MaybeUndefined::Undefined => current.branding.reply_to.clone(),
+                    MaybeUndefined::Null => None,
+                    MaybeUndefined::Value(e) => Some(EmailAddress::parse(&e)?),
+                },
             },
         };
         let updated = state

@@ -120,6 +120,8 @@ fn invalid_code(field: &str) -> &'static str {
         "custom_domain" => "invalid_domain",
         "display_name" | "name" => "invalid_name",
         "questions" => "invalid_questions",
+        "primary_colour" | "accent_colour" => "invalid_colour",
+        "logo_url" => "invalid_logo_url",
         "answers" => "invalid_answers",
         "title" => "invalid_title",
         _ => "invalid_field",

@@ -103,12 +103,12 @@ impl TenantDirectory {
                 return Ok(HostMatch::UnknownTenant);
             }
             return Ok(match self.by_slug(label).await? {
-                Some(t) => HostMatch::Tenant(t),
+                Some(t) => HostMatch::Tenant(Box::new(t)),
                 None => HostMatch::UnknownTenant,
             });
         }
         Ok(match self.by_domain(&host).await? {
-            Some(t) => HostMatch::Tenant(t),
+            Some(t) => HostMatch::Tenant(Box::new(t)),
             None => HostMatch::Platform,
         })
     }
@@ -116,7 +116,7 @@ impl TenantDirectory {
 
 enum HostMatch {
     Platform,
-    Tenant(Tenant),
+    Tenant(Box<Tenant>),
     UnknownTenant,
 }
 
@@ -207,7 +207,7 @@ impl<E: Endpoint> Endpoint for TenantResolutionEndpoint<E> {
             {
                 HostMatch::Tenant(tenant) => {
                     resolved = Some(ResolvedTenant {
-                        tenant,
+                        tenant: *tenant,
                         path_prefix: None,
                     })
                 }

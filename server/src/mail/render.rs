@@ -13,6 +13,18 @@ pub struct Branding {
 }
 
 impl Branding {
+    /// The clinic's own branding, from its settings.
+    pub fn of(tenant: &portico_tenants::registry::Tenant) -> Self {
+        let b = &tenant.settings.branding;
+        Self {
+            clinic_name: tenant.display_name.to_string(),
+            primary_colour: b.primary_colour.to_string(),
+            accent_colour: b.accent_colour.to_string(),
+            logo_url: b.logo_url.as_ref().map(|u| u.as_str().to_owned()),
+            reply_to: b.reply_to.as_ref().map(ToString::to_string),
+        }
+    }
+
     pub fn plain(clinic_name: &str) -> Self {
         Self {
             clinic_name: clinic_name.to_owned(),

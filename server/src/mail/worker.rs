@@ -172,7 +172,7 @@ impl MailWorker {
         };
         MailContext {
             kind: mail.kind,
-            branding: Branding::plain(tenant.display_name.as_str()),
+            branding: Branding::of(tenant),
             patient_display_name: text("patient_display_name")
                 .or_else(|| text("username"))
                 .unwrap_or_else(|| "there".into()),

@@ -1,6 +1,7 @@
 //! Domain values that cannot hold invalid data. Each is parsed once at the
 //! edge of the system; code that holds one never checks it again.
 
+mod branding;
 mod codes;
 mod display_name;
 mod email;
@@ -12,6 +13,7 @@ mod slug;
 mod timestamp;
 mod username;
 
+pub use branding::{Colour, LogoUrl};
 pub use codes::{CodeDelivery, CodeLifetime};
 pub use display_name::DisplayName;
 pub use email::EmailAddress;
