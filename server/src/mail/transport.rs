@@ -152,3 +152,34 @@ pub fn build_message(
         ))
         .map_err(|e| SendError::Permanent(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_transport_keeps_what_it_is_given() {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let transport = MailTransport::Memory(sent.clone());
+        let mail = RenderedMail {
+            subject: "Hello".into(),
+            html: "<p>Hi</p>".into(),
+            text: "Hi".into(),
+        };
+        let from: Mailbox = "Clinic <clinic@example.org>".parse().unwrap();
+        transport
+            .send(
+                build_message(&from, None, "mia@example.org", &mail).unwrap(),
+                "m1",
+            )
+            .await
+            .unwrap();
+        let kept = sent.lock().unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].envelope().to()[0].to_string(), "mia@example.org");
+        assert!(matches!(
+            build_message(&from, None, "not an address", &mail),
+            Err(SendError::Permanent(_))
+        ));
+    }
+}
