@@ -76,7 +76,7 @@ impl MailWorker {
         let n = claimed.len();
         let deliveries = claimed.into_iter().map(|(tenant, id)| async move {
             if let Err(err) = self.deliver(tenant, &id).await {
-                tracing::error!(error = %err, mail = %id, "delivering mail failed");
+                tracing::error!(error = %err, tenant = %tenant, mail = %id, "delivering mail failed");
             }
         });
         futures_util::future::join_all(deliveries).await;
@@ -117,13 +117,13 @@ impl MailWorker {
             .unwrap_or("");
         match &outcome {
             Delivery::Sent => {
-                tracing::info!(mail = %id, kind = mail.kind.as_str(), to_domain = domain, "mail sent")
+                tracing::info!(tenant = %tenant_id, mail = %id, kind = mail.kind.as_str(), to_domain = domain, "mail sent")
             }
             Delivery::Retry { error, .. } => {
-                tracing::warn!(mail = %id, kind = mail.kind.as_str(), to_domain = domain, error = %error, "mail delayed")
+                tracing::warn!(tenant = %tenant_id, mail = %id, kind = mail.kind.as_str(), to_domain = domain, error = %error, "mail delayed")
             }
             Delivery::Dead { error } => {
-                tracing::error!(mail = %id, kind = mail.kind.as_str(), to_domain = domain, error = %error, "mail dead")
+                tracing::error!(tenant = %tenant_id, mail = %id, kind = mail.kind.as_str(), to_domain = domain, error = %error, "mail dead")
             }
         }
         let mut tx = db.tenant_write(tenant_id).await?;
