@@ -6,7 +6,8 @@
   if (!match) return;
   var field = document.getElementById("code");
   if (field && !field.value) {
-    field.value = decodeURIComponent(match[1]).replace(/[-_+]+/g, " ");
+    // Shown exactly as issued (word-word-word-word), as on the handout.
+    field.value = decodeURIComponent(match[1]);
     field.setAttribute("readonly", "readonly");
   }
   if (window.history && window.history.replaceState) {

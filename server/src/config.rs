@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use portico_plugins::SandboxConfig;
 use portico_tenants::auth::{PasswordHasher, ThrottlePolicy};
 use portico_tenants::codes::CodeKey;
+use portico_tenants::plugins::PluginHost;
 
 use crate::mail::{MailTransport, RetryPolicy, SmtpSecurity, SmtpSettings};
 use portico_tenants::storage::DatabaseSettings;
@@ -88,6 +90,9 @@ pub struct Config {
     /// How long a worker holds a claimed mail before another may take it;
     /// by default the SMTP timeout plus a minute.
     pub mail_lease_secs: Option<u64>,
+    /// The plugin sandbox: limits per hook family, upload cap, instance
+    /// pool. A `[plugins]` table in portico.toml (see docs/plugins.md).
+    pub plugins: SandboxConfig,
     /// 64 hex characters: the key access codes are hashed with. Required
     /// with PostgreSQL (every node must share it); with SQLite it is
     /// created in `data_dir/code.key` on first start. `PORTICO_CODE_KEY`.
@@ -150,6 +155,7 @@ impl Default for Config {
             mail_retry_base_ms: 30_000,
             mail_poll_ms: 500,
             mail_lease_secs: None,
+            plugins: SandboxConfig::default(),
         }
     }
 }
@@ -176,6 +182,10 @@ impl Config {
 
     pub fn database(&self) -> Result<DatabaseSettings, portico_tenants::storage::StorageError> {
         DatabaseSettings::from_parts(self.database_url.as_deref(), &self.data_dir)
+    }
+
+    pub fn plugin_host(&self) -> anyhow::Result<PluginHost> {
+        Ok(PluginHost::new(self.plugins)?)
     }
 
     pub fn auth_settings(&self) -> AuthSettings {

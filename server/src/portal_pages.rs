@@ -2,9 +2,12 @@
 //! an access link opens: the code arrives in the URL fragment, a small
 //! script puts it in the field, and the form works without JavaScript too.
 
+use std::collections::BTreeMap;
+
 use poem::http::StatusCode;
 use poem::web::{Data, Form};
 use poem::{Request, Response, Route, get, handler};
+use portico_plugins::model::{Answer, FieldRequest, InputKind};
 use portico_tenants::DomainError;
 use portico_tenants::domain::{EmailAddress, NewPassword, Username};
 use portico_tenants::portal::{NewAccount, Redeemer};
@@ -124,7 +127,70 @@ struct RegisterPage {
     email: String,
     username: String,
     error: Option<String>,
+    /// Fields the clinic's verification rule asks for.
+    asked: Vec<AskedField>,
 }
+
+#[derive(Serialize)]
+struct AskedField {
+    /// The form field's name: `answer_` and the rule's name for it.
+    input_name: String,
+    label: String,
+    /// The HTML input type.
+    input_type: &'static str,
+    autocomplete: &'static str,
+    value: String,
+}
+
+impl AskedField {
+    fn from_request(field: &FieldRequest, value: String) -> Self {
+        let (input_type, autocomplete) = match field.kind {
+            InputKind::Date => (
+                "date",
+                if field.name == "date_of_birth" {
+                    "bday"
+                } else {
+                    "off"
+                },
+            ),
+            InputKind::ZipCode => ("text", "postal-code"),
+            InputKind::Text => ("text", "off"),
+        };
+        Self {
+            input_name: format!("{ANSWER_PREFIX}{}", field.name),
+            label: field.label.clone(),
+            input_type,
+            autocomplete,
+            value,
+        }
+    }
+
+    /// A field answered before, shown again when the rule refused.
+    fn answered(name: &str, value: String) -> Self {
+        let mut label = name.replace('_', " ");
+        if let Some(first) = label.get(..1) {
+            label = first.to_uppercase() + &label[1..];
+        }
+        Self {
+            input_name: format!("{ANSWER_PREFIX}{name}"),
+            label,
+            input_type: if name.contains("date") {
+                "date"
+            } else {
+                "text"
+            },
+            autocomplete: if name == "date_of_birth" {
+                "bday"
+            } else {
+                "off"
+            },
+            value,
+        }
+    }
+}
+
+/// Form fields that answer the clinic's rule are named `answer_<name>`.
+const ANSWER_PREFIX: &str = "answer_";
 
 #[handler]
 fn register_form(
@@ -147,6 +213,27 @@ struct RegisterForm {
     #[serde(default)]
     username: String,
     password: String,
+    /// Answers to the clinic's rule (`answer_<name>`), and anything else.
+    #[serde(flatten)]
+    rest: BTreeMap<String, String>,
+}
+
+impl RegisterForm {
+    fn answers(&self) -> Vec<Answer> {
+        self.rest
+            .iter()
+            .filter_map(|(key, value)| {
+                let name = key.strip_prefix(ANSWER_PREFIX)?;
+                (!value.trim().is_empty() && name.len() <= 40 && value.len() <= 500).then(|| {
+                    Answer {
+                        name: name.to_owned(),
+                        value: value.trim().to_owned(),
+                    }
+                })
+            })
+            .take(16)
+            .collect()
+    }
 }
 
 #[handler]
@@ -172,11 +259,17 @@ async fn register(
                 &t.tenant,
                 &form.code,
                 Redeemer::NewAccount(account),
+                form.answers(),
                 &client_info(req),
             )
             .await
     }
     .await;
+    let mut asked: Vec<AskedField> = form
+        .answers()
+        .into_iter()
+        .map(|a| AskedField::answered(&a.name, a.value))
+        .collect();
     let (status, error) = match outcome {
         Ok(done) => {
             let session = done.session.ok_or_else(ApiError::internal)?;
@@ -200,6 +293,27 @@ async fn register(
             let api = ApiError::from(e);
             (api.status, api.message)
         }
+        Err(DomainError::MoreInformationNeeded(fields)) => {
+            let given = form.answers();
+            asked = fields
+                .iter()
+                .map(|f| {
+                    let value = given
+                        .iter()
+                        .find(|a| a.name == f.name)
+                        .map(|a| a.value.clone())
+                        .unwrap_or_default();
+                    AskedField::from_request(f, value)
+                })
+                .collect();
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "{} asks you to confirm a detail before your account is set up. Fill it in and enter your password again.",
+                    t.tenant.display_name
+                ),
+            )
+        }
         Err(other) => return Err(ApiError::from(other).into()),
     };
     let page = RegisterPage {
@@ -209,6 +323,7 @@ async fn register(
         email: form.email,
         username: form.username,
         error: Some(error),
+        asked,
     };
     Ok(html(pages.render("register.html", page)?, status))
 }

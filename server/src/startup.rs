@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::demo::{self, DemoCredentials};
 use crate::http::tenancy::TenantDirectory;
 use crate::http::{self, AppState};
-use crate::mail::{BuiltinTemplates, MailTransport, MailWorker};
+use crate::mail::{ClinicRenderer, MailTransport, MailWorker};
 
 pub struct Application {
     acceptor: TcpAcceptor,
@@ -36,6 +36,7 @@ impl Application {
             PasswordHasher::new(config.hash_concurrency()),
             config.auth_settings(),
             config.code_key()?,
+            config.plugin_host()?,
         );
         let demo = if config.demo_enabled() {
             demo::ensure(&services).await?
@@ -95,7 +96,7 @@ impl Application {
         let worker = MailWorker {
             state: self.state.clone(),
             transport: self.mail.clone(),
-            renderer: Arc::new(BuiltinTemplates::new()),
+            renderer: Arc::new(ClinicRenderer::new(self.state.services.clone())),
             from: config
                 .mail_from
                 .parse()

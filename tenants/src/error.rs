@@ -38,6 +38,10 @@ pub enum DomainError {
     /// in front of the screen (most often a patient).
     #[error("{}", .0.message)]
     Refused(Refusal),
+    /// The clinic's verification rule needs these answers before it can
+    /// rule; the portal asks for them and tries again.
+    #[error("the clinic needs a little more information to check this")]
+    MoreInformationNeeded(Vec<portico_plugins::model::FieldRequest>),
 }
 
 /// What kind of refusal, for the HTTP layer to pick a status.

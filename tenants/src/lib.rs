@@ -10,6 +10,7 @@ mod error;
 pub mod operators;
 pub mod outbox;
 pub mod patients;
+pub mod plugins;
 pub mod portal;
 pub mod rbac;
 pub mod registry;

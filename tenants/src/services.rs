@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use crate::auth::{PasswordHasher, ThrottlePolicy};
 use crate::codes::CodeKey;
+use crate::plugins::PluginHost;
 use crate::rbac::Authorizer;
 use crate::storage::Database;
 
@@ -80,6 +81,8 @@ pub struct Services {
     pub auth: Arc<AuthSettings>,
     /// Hashes access codes; shared by every server node.
     pub code_key: CodeKey,
+    /// Runs clinics' WebAssembly plugins.
+    pub plugins: PluginHost,
 }
 
 impl Services {
@@ -88,6 +91,7 @@ impl Services {
         hasher: PasswordHasher,
         auth: AuthSettings,
         code_key: CodeKey,
+        plugins: PluginHost,
     ) -> Self {
         let authz = Authorizer::new(db.clone());
         Self {
@@ -96,6 +100,7 @@ impl Services {
             authz,
             auth: Arc::new(auth),
             code_key,
+            plugins,
         }
     }
 }

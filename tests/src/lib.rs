@@ -7,6 +7,7 @@
 //! `postgres`; override with `PORTICO_TEST_POSTGRES`). Without one they say
 //! so and skip, except under `CI=true`, where they fail.
 
+pub mod browser;
 pub mod smtp;
 
 use std::sync::OnceLock;
@@ -617,4 +618,53 @@ pub async fn json_ok(resp: reqwest::Response) -> Value {
     let body: Value = resp.json().await.unwrap_or(Value::Null);
     assert_eq!(status, StatusCode::OK, "expected 200: {body}");
     body
+}
+
+/// A plugin component built from this repository's sources: the fresh
+/// build in `PORTICO_PLUGIN_FIXTURES` when set (as in `.ci/run`), else the
+/// committed one in `plugins/fixtures/`.
+pub fn plugin_fixture(name: &str) -> Vec<u8> {
+    let dir = std::env::var_os("PORTICO_PLUGIN_FIXTURES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/fixtures")
+        });
+    let path = dir.join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+impl TestApp {
+    /// Uploads `wasm` as plugin `name` for `by`'s clinic.
+    pub async fn upload_plugin(&self, by: &Staff, name: &str, wasm: Vec<u8>) -> reqwest::Response {
+        self.client
+            .post(self.tenant_url(&by.slug, "/api/v1/plugins"))
+            .query(&[("name", name)])
+            .bearer_auth(&by.token)
+            .header("content-type", "application/octet-stream")
+            .body(wasm)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Uploads a fixture and activates it with `settings`; returns the
+    /// version's id.
+    pub async fn activate_plugin(&self, by: &Staff, fixture: &str, settings: Value) -> String {
+        let uploaded = json_ok(
+            self.upload_plugin(by, fixture, plugin_fixture(fixture))
+                .await,
+        )
+        .await;
+        let id = uploaded["id"].as_str().unwrap().to_owned();
+        json_ok(
+            by.post(
+                self,
+                &format!("/api/v1/plugins/{id}/activate"),
+                json!({ "settings": settings }),
+            )
+            .await,
+        )
+        .await;
+        id
+    }
 }

@@ -5,8 +5,25 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use portico_server::config::{Config, MailTransportKind};
+use portico_server::mail::SmtpSecurity;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+
+/// Points a test server's mail at a sink on `port`, polling and retrying
+/// quickly so the tests wait milliseconds rather than seconds.
+pub fn via_smtp(port: u16) -> impl FnOnce(&mut Config) {
+    move |c: &mut Config| {
+        c.mail_transport = MailTransportKind::Smtp;
+        c.smtp_host = "127.0.0.1".into();
+        c.smtp_port = port;
+        c.smtp_security = SmtpSecurity::None;
+        c.smtp_timeout_secs = 5;
+        c.mail_poll_ms = 50;
+        c.mail_retry_base_ms = 100;
+        c.mail_from = "North Clinic <portal@north.example.org>".into();
+    }
+}
 
 /// One message as the server received it.
 #[derive(Debug, Clone)]

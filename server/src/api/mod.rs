@@ -10,6 +10,7 @@ mod grants;
 mod mail;
 mod operator;
 mod patients;
+mod plugins;
 mod portal;
 mod roles;
 mod staff;
@@ -39,6 +40,8 @@ pub enum ApiTags {
     Forms,
     /// Delivery status of the clinic's mail.
     Mail,
+    /// The clinic's WebAssembly plugins.
+    Plugins,
     /// Platform operators: tenants across the platform.
     Operator,
 }
@@ -55,6 +58,7 @@ pub type Apis = (
     portal::PortalApi,
     forms::FormsApi,
     mail::MailApi,
+    plugins::PluginsApi,
     operator::OperatorApi,
 );
 
@@ -71,6 +75,7 @@ pub fn apis() -> Apis {
         portal::PortalApi,
         forms::FormsApi,
         mail::MailApi,
+        plugins::PluginsApi,
         operator::OperatorApi,
     )
 }

@@ -1,6 +1,8 @@
 //! The patient portal's JSON API: redeeming codes, logging in, the records
 //! an account holds, and the account's own email and password.
 
+use std::collections::BTreeMap;
+
 use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
@@ -133,6 +135,10 @@ pub struct RedeemRequest {
     pub code: Text,
     /// To set up a new account with this code; leave out when logged in.
     pub account: Option<NewAccountRequest>,
+    /// Answers to the fields the clinic's rule asked for (see
+    /// `more_information_needed`), by field name.
+    #[oai(default)]
+    pub answers: BTreeMap<String, String>,
 }
 
 #[derive(Object)]
@@ -259,7 +265,10 @@ impl PortalApi {
     /// grant. With a session, the record is added to that account (a family).
     /// Each failure has its own code: `code_missing`, `code_malformed`,
     /// `code_not_found`, `code_expired`, `code_revoked`, `code_already_used`,
-    /// `portal_access_disabled`, `too_many_attempts`.
+    /// `portal_access_disabled`, `too_many_attempts`. When the clinic has a
+    /// verification rule, it may answer `more_information_needed` with the
+    /// `fields` to ask for (send them back as `answers`), or
+    /// `verification_denied` with a reason to show.
     #[oai(path = "/redeem", method = "post")]
     async fn redeem(
         &self,
@@ -289,9 +298,10 @@ impl PortalApi {
                 ));
             }
         };
+        let answers = parse_answers(b.answers)?;
         let done = state
             .services
-            .redeem_code(&tenant.0.tenant, &b.code, redeemer, &client.0)
+            .redeem_code(&tenant.0.tenant, &b.code, redeemer, answers, &client.0)
             .await?;
         let (record, form) = match &done.unlocked {
             Unlocked::Record(g) => (Some(RecordView::from(g)), None),
@@ -564,4 +574,35 @@ impl PortalApi {
             .await?;
         Ok(Accepted::Accepted)
     }
+}
+
+/// Answers to a clinic rule's questions: at most 16, each named as the rule
+/// named it, each at most 500 characters.
+pub(crate) fn parse_answers(
+    answers: BTreeMap<String, String>,
+) -> Result<Vec<portico_plugins::model::Answer>, ApiError> {
+    let invalid = |message: String| {
+        let mut e = ApiError::unprocessable("invalid_answers", message);
+        e.field = Some("answers");
+        e
+    };
+    if answers.len() > 16 {
+        return Err(invalid("at most 16 answers".into()));
+    }
+    answers
+        .into_iter()
+        .map(|(name, value)| {
+            if name.is_empty() || name.len() > 40 {
+                return Err(invalid(
+                    "an answer's name must be 1 to 40 characters".into(),
+                ));
+            }
+            if value.chars().count() > 500 {
+                return Err(invalid(format!(
+                    "the answer to {name} is over 500 characters"
+                )));
+            }
+            Ok(portico_plugins::model::Answer { name, value })
+        })
+        .collect()
 }

@@ -9,6 +9,9 @@ use super::error::ApiError;
 
 pub struct BodyLimit {
     pub max_bytes: usize,
+    /// Plugin uploads (`POST .../api/v1/plugins`) carry a component and may
+    /// be larger.
+    pub max_upload_bytes: usize,
 }
 
 impl<E: Endpoint> Middleware<E> for BodyLimit {
@@ -18,6 +21,7 @@ impl<E: Endpoint> Middleware<E> for BodyLimit {
         BodyLimitEndpoint {
             inner: ep,
             max_bytes: self.max_bytes,
+            max_upload_bytes: self.max_upload_bytes.max(self.max_bytes),
         }
     }
 }
@@ -25,6 +29,7 @@ impl<E: Endpoint> Middleware<E> for BodyLimit {
 pub struct BodyLimitEndpoint<E> {
     inner: E,
     max_bytes: usize,
+    max_upload_bytes: usize,
 }
 
 fn too_large(max: usize) -> ApiError {
@@ -39,12 +44,19 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let max = if req.method() == poem::http::Method::POST
+            && req.uri().path().ends_with("/api/v1/plugins")
+        {
+            self.max_upload_bytes
+        } else {
+            self.max_bytes
+        };
         let declared = req
             .header("content-length")
             .and_then(|v| v.parse::<u64>().ok());
         match declared {
-            Some(len) if len > self.max_bytes as u64 => {
-                return Err(too_large(self.max_bytes).into());
+            Some(len) if len > max as u64 => {
+                return Err(too_large(max).into());
             }
             Some(_) => {}
             None if req.header("transfer-encoding").is_some() => {
@@ -52,9 +64,9 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
                 // extractor downstream can be made to buffer more.
                 let bytes = req
                     .take_body()
-                    .into_bytes_limit(self.max_bytes)
+                    .into_bytes_limit(max)
                     .await
-                    .map_err(|_| too_large(self.max_bytes))?;
+                    .map_err(|_| too_large(max))?;
                 req.set_body(Body::from_bytes(bytes));
             }
             None => {}

@@ -4,6 +4,7 @@
 
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
+use portico_plugins::model::FieldRequest;
 use portico_tenants::DomainError;
 use portico_tenants::domain::InvalidValue;
 use portico_tenants::storage::StorageError;
@@ -17,6 +18,9 @@ pub struct ApiError {
     pub message: String,
     pub field: Option<&'static str>,
     pub retry_after_secs: Option<u64>,
+    /// With `more_information_needed`: the fields the clinic's rule asks
+    /// for, to send back as `answers`.
+    pub fields: Vec<FieldRequest>,
 }
 
 #[derive(Serialize)]
@@ -25,6 +29,8 @@ struct Body<'a> {
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[FieldRequest]>::is_empty")]
+    fields: &'a [FieldRequest],
 }
 
 impl ApiError {
@@ -35,6 +41,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after_secs: None,
+            fields: Vec::new(),
         }
     }
 
@@ -77,6 +84,7 @@ impl poem::error::ResponseError for ApiError {
             code: self.code,
             message: &self.message,
             field: self.field,
+            fields: &self.fields,
         })
         .unwrap_or_default();
         let mut resp = Response::builder()
@@ -124,6 +132,7 @@ fn invalid_code(field: &str) -> &'static str {
         "logo_url" => "invalid_logo_url",
         "answers" => "invalid_answers",
         "title" => "invalid_title",
+        "settings" => "invalid_settings",
         _ => "invalid_field",
     }
 }
@@ -167,6 +176,11 @@ impl From<DomainError> for ApiError {
                     K::Conflict => StatusCode::CONFLICT,
                 };
                 ApiError::new(status, r.code, r.message)
+            }
+            D::MoreInformationNeeded(ref fields) => {
+                let mut e = ApiError::unprocessable("more_information_needed", err.to_string());
+                e.fields = fields.clone();
+                e
             }
             D::Storage(_) | D::Hash(_) | D::Policy(_) => {
                 tracing::error!(error = %err, "request failed");

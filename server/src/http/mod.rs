@@ -90,6 +90,7 @@ pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
         .with(TenantResolution { directory })
         .with(body_limit::BodyLimit {
             max_bytes: state.config.max_body_bytes,
+            max_upload_bytes: state.config.plugins.max_component_bytes,
         })
         .with(
             SetHeader::new()

@@ -4,10 +4,12 @@
 //! Rendering goes through one interface, [`MailRenderer`], so the built-in
 //! templates and a clinic's WebAssembly plugin are interchangeable.
 
+mod clinic_renderer;
 mod render;
 mod transport;
 mod worker;
 
+pub use clinic_renderer::ClinicRenderer;
 pub use render::{
     Branding, BuiltinTemplates, MailContext, MailRenderer, RenderError, RenderedMail,
 };

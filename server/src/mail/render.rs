@@ -1,5 +1,6 @@
 use minijinja::{Environment, context};
 use portico_tenants::outbox::MailKind;
+use portico_tenants::registry::Tenant;
 use serde::Serialize;
 
 /// How a clinic's mail looks.
@@ -51,6 +52,11 @@ pub struct MailContext {
     pub locale: String,
     /// Kind-specific facts: a form's title, an address's domain.
     pub details: serde_json::Value,
+    /// `expires_at` as RFC 3339, as the plugin interface hands it over.
+    #[serde(skip)]
+    pub expires_at_rfc3339: Option<String>,
+    /// The clinic's patient portal.
+    pub portal_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,9 +73,16 @@ pub struct RenderError {
     pub reason: String,
 }
 
-/// Turns a mail context into a message.
+/// Turns a clinic's mail context into a message: the one interface that
+/// the built-in templates and a clinic's email plugin
+/// ([`ClinicRenderer`](super::ClinicRenderer)) both sit behind.
+#[async_trait::async_trait]
 pub trait MailRenderer: Send + Sync {
-    fn render(&self, ctx: &MailContext) -> Result<RenderedMail, RenderError>;
+    async fn render_for(
+        &self,
+        tenant: &Tenant,
+        ctx: &MailContext,
+    ) -> Result<RenderedMail, RenderError>;
 }
 
 /// The built-in templates in `server/templates/mail/`, rendered with
@@ -136,8 +149,20 @@ fn subject(ctx: &MailContext) -> String {
     }
 }
 
+#[async_trait::async_trait]
 impl MailRenderer for BuiltinTemplates {
-    fn render(&self, ctx: &MailContext) -> Result<RenderedMail, RenderError> {
+    async fn render_for(
+        &self,
+        _tenant: &Tenant,
+        ctx: &MailContext,
+    ) -> Result<RenderedMail, RenderError> {
+        self.render(ctx)
+    }
+}
+
+impl BuiltinTemplates {
+    /// Renders the built-in mail for `ctx`.
+    pub fn render(&self, ctx: &MailContext) -> Result<RenderedMail, RenderError> {
         let kind = ctx.kind.as_str();
         let fail = |e: minijinja::Error| RenderError {
             kind,
@@ -177,6 +202,8 @@ mod tests {
             expires_at: Some("28 November 2026, 14:00 UTC".into()),
             locale: "en".into(),
             details: serde_json::json!({"form_title": "Intake <b>form</b>", "new_email_domain": "example.net"}),
+            expires_at_rfc3339: None,
+            portal_url: None,
         }
     }
 

@@ -136,7 +136,8 @@ impl MailWorker {
         let context = self.context(tenant, mail);
         let rendered = self
             .renderer
-            .render(&context)
+            .render_for(tenant, &context)
+            .await
             .map_err(|e| SendError::Transient(e.to_string()))?;
         let message = build_message(
             &self.from,
@@ -180,6 +181,8 @@ impl MailWorker {
             expires_at,
             locale: "en".into(),
             details: p.clone(),
+            expires_at_rfc3339: text("expires_at"),
+            portal_url: Some(format!("{base}/portal/")),
         }
     }
 }

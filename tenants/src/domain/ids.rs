@@ -69,3 +69,8 @@ id_type!(
     GrantId,
     "grant_id"
 );
+id_type!(
+    /// Identifies one uploaded version of a clinic's plugin.
+    PluginId,
+    "plugin_id"
+);

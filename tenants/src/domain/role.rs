@@ -157,6 +157,7 @@ closed_set!(
         AccessCodes => "access_codes",
         PortalSecurity => "portal_security",
         Forms => "forms",
+        Plugins => "plugins",
     }
 );
 

@@ -9,8 +9,9 @@ use crate::domain::{
     Action, DateOfBirth, DisplayName, EmailAddress, PatientId, Permission, PhoneNumber, Resource,
     Timestamp, ZipCode,
 };
-use crate::error::DomainError;
+use crate::error::{DomainError, RefusalKind};
 use crate::outbox::{self, MailKind};
+use crate::plugins::Verdict;
 use crate::registry::Tenant;
 use crate::services::Services;
 use crate::staff::StaffAuthenticated;
@@ -89,8 +90,15 @@ impl Services {
             created_at: now,
             updated_at: now,
         };
+        // Turned on at creation only when the clinic's rule, if any, agrees;
+        // otherwise the record starts with access off, to be turned on by
+        // hand once whatever the rule objects to is fixed.
+        let mut rule_refused = None;
         if tenant.settings.auto_enable_portal_access && portal_access_missing(&record).is_empty() {
-            record.portal_access = PortalAccess::Enabled;
+            match self.rule_on_portal_access(tenant, &record).await? {
+                Verdict::Allow => record.portal_access = PortalAccess::Enabled,
+                other => rule_refused = Some(other.audit_reason()),
+            }
         }
         let mut tx = self.db.tenant_write(tenant.id).await?;
         store::insert(&mut tx, &record).await?;
@@ -107,6 +115,13 @@ impl Services {
                 AuditEvent::success(actor, "patient.portal_access.enable", client)
                     .target(target)
                     .reason("enabled_on_creation"),
+            )
+            .await?;
+        } else if let Some(reason) = rule_refused {
+            audit::record(
+                &mut tx,
+                AuditEvent::failure(actor, "patient.portal_access.enable", reason, client)
+                    .target(target),
             )
             .await?;
         }
@@ -314,6 +329,10 @@ impl Services {
                 Permission::new(Resource::Patients, Action::Write),
             )
             .await?;
+        if access == PortalAccess::Enabled {
+            self.portal_access_rule_allows(tenant, who, id, client)
+                .await?;
+        }
         let mut tx = self.db.tenant_write(tenant.id).await?;
         let mut record = store::get(&mut tx, id)
             .await?
@@ -354,6 +373,62 @@ impl Services {
         .await?;
         tx.commit().await?;
         Ok(record)
+    }
+
+    /// Asks the clinic's rule before portal access is turned on by hand. A
+    /// refusal is audited and answered with the rule's reason; a rule that
+    /// asks the patient for something cannot be answered by staff, so it
+    /// refuses too.
+    async fn portal_access_rule_allows(
+        &self,
+        tenant: &Tenant,
+        who: &StaffAuthenticated,
+        id: PatientId,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
+        let mut tx = self.db.tenant_read(tenant.id).await?;
+        let record = store::get(&mut tx, id)
+            .await?
+            .ok_or(DomainError::NotFound("patient"))?;
+        tx.commit().await?;
+        if record.portal_access == PortalAccess::Enabled
+            || !portal_access_missing(&record).is_empty()
+        {
+            // Nothing to rule on: already on, or refused below for what
+            // is missing.
+            return Ok(());
+        }
+        let verdict = self.rule_on_portal_access(tenant, &record).await?;
+        let message = match &verdict {
+            Verdict::Allow => return Ok(()),
+            Verdict::Deny(reason) => reason.clone(),
+            Verdict::AskFor(fields) => format!(
+                "The clinic's rule asks the patient for {}, which cannot be given here.",
+                fields
+                    .iter()
+                    .map(|f| f.label.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let mut tx = self.db.tenant_write(tenant.id).await?;
+        audit::record(
+            &mut tx,
+            AuditEvent::failure(
+                Actor::Staff(who.staff_id()),
+                "patient.portal_access.enable",
+                verdict.audit_reason(),
+                client,
+            )
+            .target(format!("patient:{id}")),
+        )
+        .await?;
+        tx.commit().await?;
+        Err(DomainError::refused(
+            RefusalKind::Forbidden,
+            "verification_denied",
+            message,
+        ))
     }
 
     /// Archives a record: it leaves every list, its grants stop showing it,

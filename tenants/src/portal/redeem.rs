@@ -12,10 +12,13 @@ use crate::domain::{CodeDelivery, EmailAddress, NewPassword, Timestamp, Username
 use crate::error::{DomainError, RefusalKind};
 use crate::outbox::{self, MailKind};
 use crate::patients::{PortalAccess, get_patient};
+use crate::plugins::{Verdict, facts_of};
 use crate::registry::Tenant;
 use crate::services::Services;
 use crate::smartforms::{assignment_for_code, link_account};
 use crate::storage::StorageError;
+use portico_plugins::HookInput;
+use portico_plugins::model::{Answer, Redemption};
 
 use super::accounts::{self, PortalAccount};
 use super::grants::{self, GrantView};
@@ -148,11 +151,15 @@ impl RedeemFailure {
 }
 
 impl Services {
+    /// Redeems `raw_code` for `redeemer`. `answers` are what the patient
+    /// gave to the clinic's verification rule when it asked (see
+    /// [`DomainError::MoreInformationNeeded`]).
     pub async fn redeem_code(
         &self,
         tenant: &Tenant,
         raw_code: &str,
         redeemer: Redeemer<'_>,
+        answers: Vec<Answer>,
         client: &ClientInfo,
     ) -> Result<Redeemed, DomainError> {
         let clinic = tenant.display_name.as_str();
@@ -235,6 +242,41 @@ impl Services {
         else {
             return fail(RedeemFailure::PortalDisabled, Some(&code)).await;
         };
+
+        // The clinic's own rule, if it has one, on a code that is otherwise
+        // good. A refusal counts as a guess: a rule that checks a date of
+        // birth must not become a way to guess one.
+        let verdict = self
+            .verify_with_plugin(
+                tenant,
+                HookInput::CheckRedemption(Redemption {
+                    answers,
+                    facts: facts_of(&patient),
+                    settings: Vec::new(),
+                }),
+            )
+            .await?;
+        if verdict != Verdict::Allow {
+            let mut tx = self.db.tenant_write(tenant.id).await?;
+            if matches!(verdict, Verdict::Deny(_)) {
+                throttle_record_failure(&mut tx, &buckets, &limits.policy()).await?;
+            }
+            audit::record(
+                &mut tx,
+                AuditEvent::failure(actor.clone(), "code.redeem", verdict.audit_reason(), client)
+                    .target(format!("patient:{}", code.patient_id)),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(verdict
+                .into_error("verification_denied")
+                .expect("a verdict other than allow is an error"));
+        }
+
+        if let Redeemer::NewAccount(new) = &redeemer {
+            self.accept_email(tenant, &new.email, actor.clone(), "code.redeem", client)
+                .await?;
+        }
 
         // Hash a new account's password before any transaction opens.
         let new_account = match &redeemer {

@@ -65,6 +65,8 @@ impl Services {
             Some(u) => u,
             None => Username::parse(email.as_str())?,
         };
+        self.accept_email(tenant, email, Actor::Anonymous, "portal.register", client)
+            .await?;
         let hash = self.hasher.hash(password).await?;
         let mut tx = self.db.tenant_write(tenant.id).await?;
         let account = match accounts::insert(&mut tx, &username, email, &hash, false).await {
@@ -307,6 +309,14 @@ impl Services {
             .await?;
             return Err(DomainError::InvalidCredentials);
         }
+        self.accept_email(
+            tenant,
+            new_email,
+            Actor::Account(account.id),
+            "portal.email_change.request",
+            client,
+        )
+        .await?;
         let mut tx = self.db.tenant_write(tenant.id).await?;
         let token =
             tokens::issue(&mut tx, account.id, Purpose::ChangeEmail, Some(new_email)).await?;

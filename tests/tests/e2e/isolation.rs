@@ -253,6 +253,25 @@ async fn postgres_row_level_security_is_a_second_wall() {
     assert!(err.to_string().contains("row-level security"), "{err}");
     tx.rollback().await.unwrap();
 
+    // Every table that holds a tenant's rows has the wall, forced. The mail
+    // queue is the one platform table: ids and due times only, read across
+    // tenants by the delivery worker (see its migration).
+    let unwalled: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+         WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace
+           AND NOT (c.relrowsecurity AND c.relforcerowsecurity)
+           AND c.relname <> 'mail_queue'
+         ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        unwalled.is_empty(),
+        "tables without forced RLS: {unwalled:?}"
+    );
+
     // And the server's own role is the one without BYPASSRLS.
     let (superuser, bypass): (bool, bool) =
         sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'portico_app'")

@@ -4,24 +4,10 @@
 
 use std::time::Duration;
 
-use portico_server::config::{Config, MailTransportKind};
-use portico_server::mail::SmtpSecurity;
-use portico_tests::smtp::{Behaviour, SmtpSink};
+use portico_server::config::Config;
+use portico_tests::smtp::{Behaviour, SmtpSink, via_smtp};
 use portico_tests::{Engine, TestApp, both_engines, json_ok};
 use serde_json::json;
-
-fn via_smtp(port: u16) -> impl FnOnce(&mut Config) {
-    move |c: &mut Config| {
-        c.mail_transport = MailTransportKind::Smtp;
-        c.smtp_host = "127.0.0.1".into();
-        c.smtp_port = port;
-        c.smtp_security = SmtpSecurity::None;
-        c.smtp_timeout_secs = 5;
-        c.mail_poll_ms = 50;
-        c.mail_retry_base_ms = 100;
-        c.mail_from = "North Clinic <portal@north.example.org>".into();
-    }
-}
 
 async fn register(app: &TestApp, email: &str) {
     json_ok(

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use portico_server::mail::{
-    Branding, BuiltinTemplates, MailContext, MailRenderer, MailTransport, SendError, SmtpSecurity,
-    SmtpSettings, build_message,
+    Branding, BuiltinTemplates, MailContext, MailTransport, SendError, SmtpSecurity, SmtpSettings,
+    build_message,
 };
 use portico_tenants::outbox::MailKind;
 use portico_tests::smtp::{Behaviour, SmtpSink};
@@ -22,6 +22,8 @@ fn access_link_mail() -> portico_server::mail::RenderedMail {
             expires_at: Some("28 November 2026, 14:00 UTC".into()),
             locale: "en".into(),
             details: serde_json::json!({}),
+            expires_at_rfc3339: None,
+            portal_url: None,
         })
         .unwrap()
 }

@@ -1,0 +1,378 @@
+//! What goes into a hook and what comes out, independent of the interface
+//! version a plugin was built against.
+//!
+//! The host speaks these types; each version's binding module converts them
+//! to and from its generated types. They are also the JSON of
+//! `portico plugin run --input` and of a dry run.
+
+use serde::{Deserialize, Serialize};
+
+use crate::hooks::Hook;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailKind {
+    AccessLink,
+    SmartformInvitation,
+    EmailChangeNotice,
+    PasswordReset,
+    EmailVerification,
+}
+
+/// A clinic's own setting for its plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Setting {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Branding {
+    pub clinic_name: String,
+    pub primary_colour: String,
+    pub accent_colour: String,
+    #[serde(default)]
+    pub logo_url: Option<String>,
+    #[serde(default)]
+    pub reply_to: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailContext {
+    pub kind: MailKind,
+    pub branding: Branding,
+    pub patient_display_name: String,
+    #[serde(default)]
+    pub link: Option<String>,
+    /// RFC 3339.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    pub locale: String,
+    #[serde(default)]
+    pub settings: Vec<Setting>,
+    /// The clinic's patient portal (interface 2.0.0 and later).
+    #[serde(default)]
+    pub portal_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderedMail {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordFacts {
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    pub date_of_birth: Option<String>,
+    #[serde(default)]
+    pub home_zip_code: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    Date,
+    Text,
+    ZipCode,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldRequest {
+    pub name: String,
+    pub label: String,
+    pub kind: InputKind,
+}
+
+/// A verification rule's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    Allow,
+    /// Refused, with a reason written for the patient.
+    Deny {
+        reason: String,
+    },
+    /// The portal must ask the patient for these fields, then try again.
+    AskFor {
+        fields: Vec<FieldRequest>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redemption {
+    #[serde(default)]
+    pub answers: Vec<Answer>,
+    #[serde(default)]
+    pub facts: RecordFacts,
+    #[serde(default)]
+    pub settings: Vec<Setting>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortalAccess {
+    #[serde(default)]
+    pub facts: RecordFacts,
+    #[serde(default)]
+    pub settings: Vec<Setting>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailAcceptance {
+    pub email: String,
+    #[serde(default)]
+    pub settings: Vec<Setting>,
+}
+
+/// The input of one call: which hook, with what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookInput {
+    RenderEmail(MailContext),
+    CheckRedemption(Redemption),
+    CheckPortalAccess(PortalAccess),
+    CheckEmail(EmailAcceptance),
+}
+
+impl HookInput {
+    pub fn hook(&self) -> Hook {
+        match self {
+            Self::RenderEmail(_) => Hook::RenderEmail,
+            Self::CheckRedemption(_) => Hook::CheckRedemption,
+            Self::CheckPortalAccess(_) => Hook::CheckPortalAccess,
+            Self::CheckEmail(_) => Hook::CheckEmail,
+        }
+    }
+
+    /// Reads the JSON input of `hook`, as a dry run or `portico plugin run`
+    /// receives it.
+    pub fn from_json(hook: Hook, json: &str) -> Result<Self, serde_json::Error> {
+        Ok(match hook {
+            Hook::RenderEmail => Self::RenderEmail(serde_json::from_str(json)?),
+            Hook::CheckRedemption => Self::CheckRedemption(serde_json::from_str(json)?),
+            Hook::CheckPortalAccess => Self::CheckPortalAccess(serde_json::from_str(json)?),
+            Hook::CheckEmail => Self::CheckEmail(serde_json::from_str(json)?),
+        })
+    }
+
+    /// The bytes of text handed to the plugin: what the input limit counts.
+    pub fn text_bytes(&self) -> usize {
+        fn settings(s: &[Setting]) -> usize {
+            s.iter().map(|s| s.name.len() + s.value.len()).sum()
+        }
+        fn facts(f: &RecordFacts) -> usize {
+            [&f.date_of_birth, &f.home_zip_code, &f.email]
+                .iter()
+                .map(|v| v.as_deref().map_or(0, str::len))
+                .sum()
+        }
+        match self {
+            Self::RenderEmail(c) => {
+                let b = &c.branding;
+                b.clinic_name.len()
+                    + b.primary_colour.len()
+                    + b.accent_colour.len()
+                    + b.logo_url.as_deref().map_or(0, str::len)
+                    + b.reply_to.as_deref().map_or(0, str::len)
+                    + c.patient_display_name.len()
+                    + c.link.as_deref().map_or(0, str::len)
+                    + c.expires_at.as_deref().map_or(0, str::len)
+                    + c.locale.len()
+                    + c.portal_url.as_deref().map_or(0, str::len)
+                    + settings(&c.settings)
+            }
+            Self::CheckRedemption(r) => {
+                r.answers
+                    .iter()
+                    .map(|a| a.name.len() + a.value.len())
+                    .sum::<usize>()
+                    + facts(&r.facts)
+                    + settings(&r.settings)
+            }
+            Self::CheckPortalAccess(p) => facts(&p.facts) + settings(&p.settings),
+            Self::CheckEmail(e) => e.email.len() + settings(&e.settings),
+        }
+    }
+}
+
+/// What a call returned, once checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HookOutput {
+    Rendered(RenderedMail),
+    /// The rendering plugin declined this mail with a message for the
+    /// clinic; the built-in template is used instead.
+    RenderDeclined {
+        message: String,
+    },
+    Decision(Decision),
+}
+
+/// Why a plugin's answer cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadOutput {
+    #[error("{field} is {len} bytes, over the limit of {max}")]
+    TooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("{0} is empty")]
+    Empty(&'static str),
+    #[error("the subject holds a line break or control character")]
+    SubjectControlCharacter,
+    #[error("ask-for names no field")]
+    NoFields,
+    #[error("ask-for names {0} fields; at most {MAX_FIELDS} may be asked at once")]
+    TooManyFields(usize),
+    #[error("field name {0:?} is not lowercase letters, digits and _ (at most 40)")]
+    BadFieldName(String),
+}
+
+const MAX_SUBJECT: usize = 200;
+const MAX_REASON: usize = 500;
+const MAX_FIELDS: usize = 8;
+const MAX_LABEL: usize = 120;
+
+impl HookOutput {
+    /// Checks an answer against the output limit and the shapes the portal
+    /// and the mail can carry safely.
+    pub fn check(self, max_output_bytes: usize) -> Result<Self, BadOutput> {
+        match &self {
+            Self::Rendered(mail) => {
+                if mail.subject.trim().is_empty() {
+                    return Err(BadOutput::Empty("subject"));
+                }
+                longest("subject", &mail.subject, MAX_SUBJECT)?;
+                if mail.subject.chars().any(char::is_control) {
+                    return Err(BadOutput::SubjectControlCharacter);
+                }
+                if mail.text.trim().is_empty() {
+                    return Err(BadOutput::Empty("text"));
+                }
+                longest("html", &mail.html, max_output_bytes)?;
+                longest("text", &mail.text, max_output_bytes)?;
+            }
+            Self::RenderDeclined { message } => longest("message", message, MAX_REASON)?,
+            Self::Decision(Decision::Allow) => {}
+            Self::Decision(Decision::Deny { reason }) => {
+                if reason.trim().is_empty() {
+                    return Err(BadOutput::Empty("reason"));
+                }
+                longest("reason", reason, MAX_REASON)?;
+            }
+            Self::Decision(Decision::AskFor { fields }) => {
+                if fields.is_empty() {
+                    return Err(BadOutput::NoFields);
+                }
+                if fields.len() > MAX_FIELDS {
+                    return Err(BadOutput::TooManyFields(fields.len()));
+                }
+                for field in fields {
+                    if !is_field_name(&field.name) {
+                        return Err(BadOutput::BadFieldName(field.name.clone()));
+                    }
+                    if field.label.trim().is_empty() {
+                        return Err(BadOutput::Empty("label"));
+                    }
+                    longest("label", &field.label, MAX_LABEL)?;
+                }
+            }
+        }
+        Ok(self)
+    }
+}
+
+fn longest(field: &'static str, value: &str, max: usize) -> Result<(), BadOutput> {
+    if value.len() > max {
+        return Err(BadOutput::TooLong {
+            field,
+            len: value.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+fn is_field_name(name: &str) -> bool {
+    (1..=40).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail(subject: &str, html: &str) -> HookOutput {
+        HookOutput::Rendered(RenderedMail {
+            subject: subject.into(),
+            html: html.into(),
+            text: "Hello".into(),
+        })
+    }
+
+    #[test]
+    fn rendered_mail_is_bounded_and_has_a_one_line_subject() {
+        assert!(mail("Your access", "<p>hi</p>").check(1024).is_ok());
+        assert_eq!(
+            mail("Your access", &"x".repeat(1025)).check(1024),
+            Err(BadOutput::TooLong {
+                field: "html",
+                len: 1025,
+                max: 1024
+            })
+        );
+        assert_eq!(
+            mail("Hi\r\nBcc: all@example.org", "").check(1024),
+            Err(BadOutput::SubjectControlCharacter)
+        );
+        assert_eq!(mail(" ", "").check(1024), Err(BadOutput::Empty("subject")));
+    }
+
+    #[test]
+    fn asked_fields_have_names_the_portal_can_carry() {
+        let ask = |name: &str| {
+            HookOutput::Decision(Decision::AskFor {
+                fields: vec![FieldRequest {
+                    name: name.into(),
+                    label: "Your date of birth".into(),
+                    kind: InputKind::Date,
+                }],
+            })
+            .check(1024)
+        };
+        assert!(ask("date_of_birth").is_ok());
+        assert_eq!(
+            ask("Date of birth"),
+            Err(BadOutput::BadFieldName("Date of birth".into()))
+        );
+        assert_eq!(
+            HookOutput::Decision(Decision::AskFor { fields: vec![] }).check(1024),
+            Err(BadOutput::NoFields)
+        );
+    }
+
+    #[test]
+    fn inputs_read_from_json_per_hook() {
+        let input = HookInput::from_json(
+            Hook::CheckEmail,
+            r#"{"email": "mia@example.org", "settings": [{"name": "refused_domains", "value": "gmail.com"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(input.hook(), Hook::CheckEmail);
+        assert_eq!(input.text_bytes(), "mia@example.org".len() + 15 + 9);
+        assert!(HookInput::from_json(Hook::CheckEmail, r#"{"facts": {}}"#).is_err());
+    }
+}

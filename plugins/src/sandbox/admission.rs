@@ -1,0 +1,237 @@
+//! What a component must be before the host will run it: a component (not
+//! a core module), built against a published interface version, exporting
+//! one hook family, and importing nothing the host does not allow.
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::hooks::HookFamily;
+use crate::interface::Version;
+
+/// Why an upload was refused. Each names what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the file is empty")]
+    Empty,
+    #[error("the file is {size} bytes; plugins may be at most {max} bytes")]
+    TooLarge { size: usize, max: usize },
+    #[error("this is not a WebAssembly file")]
+    NotWasm,
+    #[error(
+        "this is a core WebAssembly module, not a component; build it for the wasm32-wasip2 target"
+    )]
+    CoreModule,
+    #[error("the component is malformed: {0}")]
+    Malformed(String),
+    #[error("the component imports what plugins may not have: {}", describe(.0))]
+    ForbiddenImports(Vec<ForbiddenImport>),
+    #[error(
+        "the component was built against portico:plugins@{found}; this server supports {supported}"
+    )]
+    UnsupportedVersion { found: String, supported: String },
+    #[error(
+        "the component exports no Portico hooks; it must export portico:plugins/email-rendering or portico:plugins/verification"
+    )]
+    NoHooks,
+    #[error("the component exports both hook families; build one component per family")]
+    SeveralFamilies,
+    #[error("the component does not match the interface it names: {0}")]
+    Incompatible(String),
+}
+
+impl Refusal {
+    /// A stable code for the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Empty => "plugin_empty",
+            Self::TooLarge { .. } => "plugin_too_large",
+            Self::NotWasm => "plugin_not_wasm",
+            Self::CoreModule => "plugin_not_a_component",
+            Self::Malformed(_) => "plugin_malformed",
+            Self::ForbiddenImports(_) => "plugin_import_refused",
+            Self::UnsupportedVersion { .. } => "plugin_version_unsupported",
+            Self::NoHooks => "plugin_exports_no_hooks",
+            Self::SeveralFamilies => "plugin_exports_several_families",
+            Self::Incompatible(_) => "plugin_incompatible",
+        }
+    }
+}
+
+/// One import the host will not provide, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForbiddenImport {
+    pub import: String,
+    pub reason: &'static str,
+}
+
+fn describe(imports: &[ForbiddenImport]) -> String {
+    imports
+        .iter()
+        .map(|i| format!("`{}` ({})", i.import, i.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+const WASM_MAGIC: &[u8] = b"\0asm";
+const CORE_LAYER: &[u8] = &[0x01, 0x00, 0x00, 0x00];
+
+/// Checks the header before handing the bytes to the compiler, so the
+/// common mistakes get plain answers.
+pub(crate) fn check_header(wasm: &[u8], max: usize) -> Result<(), Refusal> {
+    if wasm.is_empty() {
+        return Err(Refusal::Empty);
+    }
+    if wasm.len() > max {
+        return Err(Refusal::TooLarge {
+            size: wasm.len(),
+            max,
+        });
+    }
+    if wasm.len() < 8 || &wasm[..4] != WASM_MAGIC {
+        return Err(Refusal::NotWasm);
+    }
+    if &wasm[4..8] == CORE_LAYER {
+        return Err(Refusal::CoreModule);
+    }
+    Ok(())
+}
+
+/// Interfaces that Rust's standard library links into every `wasm32-wasip2`
+/// component for printing, panics and process exit. They are allowed to be
+/// imported, so authors can use `std`, but the host defines every function
+/// in them as a trap: a plugin that prints or exits stops with a message
+/// that says so. Nothing in them reads or reaches anything.
+const INERT_WASI: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+];
+
+/// Interfaces of a published version that the host provides.
+const HOST_INTERFACES: &[&str] = &["host", "types"];
+
+/// Why a family of imports is never granted.
+fn refusal_reason(name: &str) -> &'static str {
+    let prefix = |p: &str| name.starts_with(p);
+    if prefix("wasi:filesystem") {
+        "plugins get no filesystem"
+    } else if prefix("wasi:sockets") || prefix("wasi:http") {
+        "plugins get no network"
+    } else if prefix("wasi:clocks") {
+        "plugins get no clock; the hook's input carries the times it needs"
+    } else if prefix("wasi:random") {
+        "plugins get no randomness (a std HashMap asks for it; use BTreeMap)"
+    } else {
+        "plugins may import only what the Portico interface provides"
+    }
+}
+
+/// Splits `ns:pkg/iface@version` into its unversioned name and version.
+fn split_version(name: &str) -> (&str, Option<&str>) {
+    match name.split_once('@') {
+        Some((base, version)) => (base, Some(version)),
+        None => (name, None),
+    }
+}
+
+/// Refuses any import the host does not allow, naming every one.
+pub(crate) fn check_imports(engine: &Engine, component: &Component) -> Result<(), Refusal> {
+    let mut forbidden = Vec::new();
+    for (name, _) in component.component_type().imports(engine) {
+        let (base, version) = split_version(name);
+        if let Some(iface) = base.strip_prefix("portico:plugins/") {
+            let version = version.unwrap_or("");
+            if Version::parse(version).is_none() {
+                return Err(Refusal::UnsupportedVersion {
+                    found: version.to_owned(),
+                    supported: Version::supported(),
+                });
+            }
+            if HOST_INTERFACES.contains(&iface) {
+                continue;
+            }
+        } else if INERT_WASI.contains(&base) && version.is_some_and(|v| v.starts_with("0.2.")) {
+            continue;
+        }
+        forbidden.push(ForbiddenImport {
+            import: name.to_owned(),
+            reason: refusal_reason(name),
+        });
+    }
+    if forbidden.is_empty() {
+        Ok(())
+    } else {
+        Err(Refusal::ForbiddenImports(forbidden))
+    }
+}
+
+/// The hook family and interface version a component exports.
+pub(crate) fn exported_hooks(
+    engine: &Engine,
+    component: &Component,
+) -> Result<(HookFamily, Version), Refusal> {
+    let mut found: Option<(HookFamily, Version)> = None;
+    for (name, _) in component.component_type().exports(engine) {
+        let (base, version) = split_version(name);
+        let family = match base {
+            "portico:plugins/email-rendering" => HookFamily::EmailRendering,
+            "portico:plugins/verification" => HookFamily::Verification,
+            _ => continue,
+        };
+        let version = version.unwrap_or("");
+        let version = Version::parse(version).ok_or_else(|| Refusal::UnsupportedVersion {
+            found: version.to_owned(),
+            supported: Version::supported(),
+        })?;
+        match found {
+            Some((other, _)) if other != family => return Err(Refusal::SeveralFamilies),
+            _ => found = Some((family, version)),
+        }
+    }
+    found.ok_or(Refusal::NoHooks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_told_apart_before_compiling() {
+        assert_eq!(check_header(b"", 10), Err(Refusal::Empty));
+        assert_eq!(
+            check_header(&[0; 11], 10),
+            Err(Refusal::TooLarge { size: 11, max: 10 })
+        );
+        assert_eq!(
+            check_header(b"PK\x03\x04zipfile", 100),
+            Err(Refusal::NotWasm)
+        );
+        assert_eq!(
+            check_header(b"\0asm\x01\0\0\0", 100),
+            Err(Refusal::CoreModule)
+        );
+        assert!(check_header(b"\0asm\x0d\0\x01\0", 100).is_ok());
+    }
+
+    #[test]
+    fn refusals_say_what_is_missing() {
+        assert_eq!(
+            refusal_reason("wasi:filesystem/types@0.2.6"),
+            "plugins get no filesystem"
+        );
+        assert_eq!(
+            refusal_reason("wasi:sockets/tcp@0.2.0"),
+            "plugins get no network"
+        );
+    }
+}

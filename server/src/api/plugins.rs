@@ -1,0 +1,366 @@
+//! A clinic's WebAssembly plugins: upload, list, activate, deactivate,
+//! delete, dry-run, and the record of their calls.
+
+use std::collections::BTreeMap;
+
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::{Binary, Json};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use portico_plugins::{CallReport, Hook, HookFamily, HookInput};
+use portico_tenants::domain::PluginId;
+use portico_tenants::plugins::{
+    Activation, CallRecord, PluginName, PluginOverview, PluginSettings, PluginVersion,
+};
+
+use super::ApiTags;
+use crate::http::AppState;
+use crate::http::auth::StaffSession;
+use crate::http::client_info::Client;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::json_body::JsonBody;
+use crate::http::text::Text;
+
+pub struct PluginsApi;
+
+#[derive(Object)]
+pub struct PluginVersionView {
+    pub id: String,
+    pub name: String,
+    /// 1, 2, 3... per name.
+    pub version: i64,
+    /// `email-rendering` or `verification`.
+    pub family: String,
+    /// The `portico:plugins` interface version it was built against.
+    pub interface_version: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub uploaded_at: String,
+}
+
+impl From<&PluginVersion> for PluginVersionView {
+    fn from(v: &PluginVersion) -> Self {
+        Self {
+            id: v.id.to_string(),
+            name: v.name.clone(),
+            version: v.version,
+            family: v.family.as_str().into(),
+            interface_version: v.interface_version.clone(),
+            sha256: v.sha256.clone(),
+            size_bytes: v.size_bytes,
+            uploaded_at: v.uploaded_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct ActivationView {
+    pub family: String,
+    pub plugin_id: String,
+    /// The clinic's settings handed to every call.
+    pub settings: BTreeMap<String, String>,
+    pub activated_at: String,
+}
+
+impl From<&Activation> for ActivationView {
+    fn from(a: &Activation) -> Self {
+        Self {
+            family: a.family.as_str().into(),
+            plugin_id: a.plugin_id.to_string(),
+            settings: a
+                .settings
+                .as_slice()
+                .iter()
+                .map(|s| (s.name.clone(), s.value.clone()))
+                .collect(),
+            activated_at: a.activated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct CallStatsView {
+    /// Real calls (dry runs excluded).
+    pub calls: i64,
+    pub failures: i64,
+    /// Latency over the most recent 500 calls, in microseconds.
+    pub p50_us: Option<i64>,
+    pub p95_us: Option<i64>,
+}
+
+#[derive(Object)]
+pub struct PluginOverviewView {
+    #[oai(flatten)]
+    pub version: PluginVersionView,
+    /// Present when this version is its family's active one.
+    pub active: Option<ActivationView>,
+    pub stats: CallStatsView,
+}
+
+impl From<&PluginOverview> for PluginOverviewView {
+    fn from(o: &PluginOverview) -> Self {
+        Self {
+            version: PluginVersionView::from(&o.version),
+            active: o.active.as_ref().map(ActivationView::from),
+            stats: CallStatsView {
+                calls: o.stats.calls,
+                failures: o.stats.failures,
+                p50_us: o.stats.p50_us,
+                p95_us: o.stats.p95_us,
+            },
+        }
+    }
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct ActivateRequest {
+    /// Settings for the plugin, such as `refused_domains`.
+    #[oai(default)]
+    pub settings: BTreeMap<String, String>,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct DryRunRequest {
+    /// `render-email`, `check-redemption`, `check-portal-access` or
+    /// `check-email`.
+    #[oai(validator(max_length = 40))]
+    pub hook: Text,
+    /// The hook's input, as in `portico plugin run --input`.
+    pub input: serde_json::Value,
+}
+
+/// One call's outcome, log, fuel and time.
+#[derive(Object)]
+#[oai(rename = "PluginCall")]
+pub struct CallView {
+    pub id: String,
+    pub hook: String,
+    /// `ok`, or why it failed: `trap`, `fuel`, `timeout`, `memory`,
+    /// `bad_output`, `bad_input`.
+    pub outcome: String,
+    /// For a failure, what happened.
+    pub detail: Option<String>,
+    /// What the plugin returned (dry runs only).
+    pub output: Option<serde_json::Value>,
+    pub dry_run: bool,
+    pub fuel_used: i64,
+    pub elapsed_us: i64,
+    /// `{"lines": [{"level", "message"}], "dropped": n}`.
+    pub log: serde_json::Value,
+    pub at: String,
+}
+
+impl From<&CallRecord> for CallView {
+    fn from(c: &CallRecord) -> Self {
+        Self {
+            id: c.id.clone(),
+            hook: c.hook.clone(),
+            outcome: c.outcome.clone(),
+            detail: c.detail.clone(),
+            output: None,
+            dry_run: c.dry_run,
+            fuel_used: c.fuel_used,
+            elapsed_us: c.elapsed_us,
+            log: c.log.clone(),
+            at: c.at.to_rfc3339(),
+        }
+    }
+}
+
+fn dry_run_view(id: String, hook: Hook, report: &CallReport) -> CallView {
+    let (outcome, detail, output) = match &report.outcome {
+        Ok(output) => ("ok".to_owned(), None, serde_json::to_value(output).ok()),
+        Err(failure) => (
+            failure.kind.as_str().to_owned(),
+            Some(failure.detail.clone()),
+            None,
+        ),
+    };
+    CallView {
+        id,
+        hook: hook.as_str().into(),
+        outcome,
+        detail,
+        output,
+        dry_run: true,
+        fuel_used: i64::try_from(report.fuel_used).unwrap_or(i64::MAX),
+        elapsed_us: i64::try_from(report.elapsed.as_micros()).unwrap_or(i64::MAX),
+        log: serde_json::to_value(&report.log).unwrap_or_default(),
+        at: portico_tenants::domain::Timestamp::now().to_rfc3339(),
+    }
+}
+
+#[derive(ApiResponse)]
+enum Done {
+    /// Done; nothing to return.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+fn parse_plugin_id(raw: &str) -> Result<PluginId, ApiError> {
+    PluginId::parse(raw).map_err(|_| ApiError::not_found("not_found", "plugin not found"))
+}
+
+#[OpenApi(tag = "ApiTags::Plugins")]
+impl PluginsApi {
+    /// Upload a plugin version: a WebAssembly component built for
+    /// `wasm32-wasip2`, sent as `application/octet-stream`. It is checked and
+    /// compiled at once; a component that imports anything plugins may not
+    /// have is refused with the import named.
+    #[oai(path = "/v1/plugins", method = "post")]
+    async fn upload(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        client: Client,
+        /// The plugin's name in this clinic, such as `branded-email`.
+        name: Query<String>,
+        body: Binary<Vec<u8>>,
+    ) -> ApiResult<Json<PluginVersionView>> {
+        let name = PluginName::parse(&name.0)?;
+        let stored = state
+            .services
+            .plugin_upload(&session.tenant, &session.who, &name, body.0, &client.0)
+            .await?;
+        Ok(Json(PluginVersionView::from(&stored)))
+    }
+
+    /// Every uploaded version, with which are active, their settings, and
+    /// their call counts and latency.
+    #[oai(path = "/v1/plugins", method = "get")]
+    async fn list(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+    ) -> ApiResult<Json<Vec<PluginOverviewView>>> {
+        let overview = state
+            .services
+            .plugin_overview(&session.tenant, &session.who)
+            .await?;
+        Ok(Json(
+            overview.iter().map(PluginOverviewView::from).collect(),
+        ))
+    }
+
+    /// Make this version its family's active one, with the clinic's
+    /// settings for it. Replaces the family's previous active version.
+    #[oai(path = "/v1/plugins/:id/activate", method = "post")]
+    async fn activate(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        client: Client,
+        id: Path<String>,
+        body: JsonBody<ActivateRequest>,
+    ) -> ApiResult<Json<ActivationView>> {
+        let id = parse_plugin_id(&id.0)?;
+        let settings = PluginSettings::parse(body.0.settings.into_iter().collect())?;
+        let active = state
+            .services
+            .plugin_activate(&session.tenant, &session.who, id, &settings, &client.0)
+            .await?;
+        Ok(Json(ActivationView::from(&active)))
+    }
+
+    /// Stop using any plugin of this family (`email-rendering` or
+    /// `verification`): built-in mail and no extra rules.
+    #[oai(path = "/v1/plugins/active/:family", method = "delete")]
+    async fn deactivate(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        client: Client,
+        family: Path<String>,
+    ) -> ApiResult<Done> {
+        let family: HookFamily =
+            family
+                .0
+                .parse()
+                .map_err(|e: portico_plugins::hooks::UnknownHookFamily| {
+                    ApiError::not_found("unknown_family", e.to_string())
+                })?;
+        state
+            .services
+            .plugin_deactivate(&session.tenant, &session.who, family, &client.0)
+            .await?;
+        Ok(Done::NoContent)
+    }
+
+    /// Delete a version that is not active, with its call records.
+    #[oai(path = "/v1/plugins/:id", method = "delete")]
+    async fn delete(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        client: Client,
+        id: Path<String>,
+    ) -> ApiResult<Done> {
+        let id = parse_plugin_id(&id.0)?;
+        state
+            .services
+            .plugin_delete(&session.tenant, &session.who, id, &client.0)
+            .await?;
+        Ok(Done::NoContent)
+    }
+
+    /// Run a version on a sample input, within the limits of real calls:
+    /// its output, log, fuel and time.
+    #[oai(path = "/v1/plugins/:id/dry-run", method = "post")]
+    async fn dry_run(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        id: Path<String>,
+        body: JsonBody<DryRunRequest>,
+    ) -> ApiResult<Json<CallView>> {
+        let id = parse_plugin_id(&id.0)?;
+        let hook: Hook =
+            body.0
+                .hook
+                .parse()
+                .map_err(|e: portico_plugins::hooks::UnknownHook| {
+                    let mut err = ApiError::unprocessable("invalid_hook", e.to_string());
+                    err.field = Some("hook");
+                    err
+                })?;
+        let input = HookInput::from_json(hook, &body.0.input.to_string()).map_err(|e| {
+            let mut err = ApiError::unprocessable(
+                "invalid_input",
+                format!("the input does not fit the {hook} hook: {e}"),
+            );
+            err.field = Some("input");
+            err
+        })?;
+        let run = state
+            .services
+            .plugin_dry_run(&session.tenant, &session.who, id, input)
+            .await?;
+        Ok(Json(dry_run_view(run.call_id, hook, &run.report)))
+    }
+
+    /// The version's most recent calls, newest first; with
+    /// `failures_only`, only those that failed.
+    #[oai(path = "/v1/plugins/:id/calls", method = "get")]
+    async fn calls(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        id: Path<String>,
+        failures_only: Query<Option<bool>>,
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<Vec<CallView>>> {
+        let id = parse_plugin_id(&id.0)?;
+        let calls = state
+            .services
+            .plugin_calls(
+                &session.tenant,
+                &session.who,
+                id,
+                failures_only.0.unwrap_or(false),
+                i64::from(limit.0.unwrap_or(50)),
+            )
+            .await?;
+        Ok(Json(calls.iter().map(CallView::from).collect()))
+    }
+}

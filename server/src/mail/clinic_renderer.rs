@@ -1,0 +1,76 @@
+//! A clinic's mail as the clinic wants it: through its active email
+//! plugin when it has one, with the built-in templates whenever it has
+//! none, or the plugin declines the kind, or fails (the failure is
+//! recorded and audited by the domain).
+
+use portico_plugins::model as plugin;
+use portico_tenants::Services;
+use portico_tenants::outbox::MailKind;
+use portico_tenants::registry::Tenant;
+
+use super::render::{BuiltinTemplates, MailContext, MailRenderer, RenderError, RenderedMail};
+
+pub struct ClinicRenderer {
+    services: Services,
+    builtin: BuiltinTemplates,
+}
+
+impl ClinicRenderer {
+    pub fn new(services: Services) -> Self {
+        Self {
+            services,
+            builtin: BuiltinTemplates::new(),
+        }
+    }
+}
+
+fn plugin_context(ctx: &MailContext) -> plugin::MailContext {
+    plugin::MailContext {
+        kind: match ctx.kind {
+            MailKind::AccessLink => plugin::MailKind::AccessLink,
+            MailKind::SmartformInvitation => plugin::MailKind::SmartformInvitation,
+            MailKind::EmailChangeNotice => plugin::MailKind::EmailChangeNotice,
+            MailKind::PasswordReset => plugin::MailKind::PasswordReset,
+            MailKind::EmailVerification => plugin::MailKind::EmailVerification,
+        },
+        branding: plugin::Branding {
+            clinic_name: ctx.branding.clinic_name.clone(),
+            primary_colour: ctx.branding.primary_colour.clone(),
+            accent_colour: ctx.branding.accent_colour.clone(),
+            logo_url: ctx.branding.logo_url.clone(),
+            reply_to: ctx.branding.reply_to.clone(),
+        },
+        patient_display_name: ctx.patient_display_name.clone(),
+        link: ctx.link.clone(),
+        expires_at: ctx.expires_at_rfc3339.clone(),
+        locale: ctx.locale.clone(),
+        settings: Vec::new(),
+        portal_url: ctx.portal_url.clone(),
+    }
+}
+
+#[async_trait::async_trait]
+impl MailRenderer for ClinicRenderer {
+    async fn render_for(
+        &self,
+        tenant: &Tenant,
+        ctx: &MailContext,
+    ) -> Result<RenderedMail, RenderError> {
+        match self
+            .services
+            .render_with_plugin(tenant, plugin_context(ctx))
+            .await
+        {
+            Ok(Some(mail)) => Ok(RenderedMail {
+                subject: mail.subject,
+                html: mail.html,
+                text: mail.text,
+            }),
+            Ok(None) => self.builtin.render(ctx),
+            Err(err) => {
+                tracing::warn!(tenant = %tenant.id, error = %err, "email plugin unavailable; sending the built-in mail");
+                self.builtin.render(ctx)
+            }
+        }
+    }
+}

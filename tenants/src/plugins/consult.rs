@@ -1,0 +1,244 @@
+//! What the rest of the domain asks of a clinic's active plugins: to render
+//! a mail, and to rule on a redemption, on enabling portal access, or on an
+//! email address.
+//!
+//! Every call is recorded for the clinic's admins. A failure is audited
+//! with its reason; a failed rendering falls back to the built-in mail, a
+//! failed verification denies (fails closed) with a generic message.
+
+use portico_plugins::model::{
+    EmailAcceptance, FieldRequest, MailContext, PortalAccess, RecordFacts, RenderedMail, Setting,
+};
+use portico_plugins::{CallReport, Decision, HookFamily, HookInput, HookOutput};
+
+use super::store::{self, Activation};
+use crate::audit::{self, Actor, AuditEvent, ClientInfo};
+use crate::domain::{EmailAddress, TenantId};
+use crate::error::{DomainError, RefusalKind};
+use crate::patients::PatientRecord;
+use crate::registry::Tenant;
+use crate::services::Services;
+
+/// A verification rule's ruling, ready for the caller to act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Allow,
+    /// Refused, with a message for the person in front of the screen.
+    Deny(String),
+    /// Ask for these fields, then try again.
+    AskFor(Vec<FieldRequest>),
+}
+
+/// What a patient reads when the clinic's rule itself failed.
+pub const RULE_FAILED: &str =
+    "We could not complete this check right now. Please try again later or contact the clinic.";
+
+/// What a rule may know of a record to check answers against it.
+pub(crate) fn facts_of(patient: &PatientRecord) -> RecordFacts {
+    RecordFacts {
+        date_of_birth: Some(patient.date_of_birth.to_string()),
+        home_zip_code: patient.home_zip.as_ref().map(|z| z.as_str().to_owned()),
+        email: patient.email.as_ref().map(|e| e.as_str().to_owned()),
+    }
+}
+
+impl Verdict {
+    /// The error to answer with when the verdict is not `Allow`.
+    pub(crate) fn into_error(self, code: &'static str) -> Option<DomainError> {
+        match self {
+            Verdict::Allow => None,
+            Verdict::Deny(reason) => {
+                Some(DomainError::refused(RefusalKind::Forbidden, code, reason))
+            }
+            Verdict::AskFor(fields) => Some(DomainError::MoreInformationNeeded(fields)),
+        }
+    }
+
+    /// The audit reason of a verdict that is not `Allow`.
+    pub(crate) fn audit_reason(&self) -> &'static str {
+        match self {
+            Verdict::Allow => "allowed_by_clinic_rule",
+            Verdict::Deny(_) => "denied_by_clinic_rule",
+            Verdict::AskFor(_) => "more_information_needed",
+        }
+    }
+}
+
+fn with_settings(input: HookInput, settings: &[Setting]) -> HookInput {
+    let settings = settings.to_vec();
+    match input {
+        HookInput::RenderEmail(mut c) => {
+            c.settings = settings;
+            HookInput::RenderEmail(c)
+        }
+        HookInput::CheckRedemption(mut r) => {
+            r.settings = settings;
+            HookInput::CheckRedemption(r)
+        }
+        HookInput::CheckPortalAccess(mut p) => {
+            p.settings = settings;
+            HookInput::CheckPortalAccess(p)
+        }
+        HookInput::CheckEmail(mut e) => {
+            e.settings = settings;
+            HookInput::CheckEmail(e)
+        }
+    }
+}
+
+impl Services {
+    async fn active_plugin(
+        &self,
+        tenant_id: TenantId,
+        family: HookFamily,
+    ) -> Result<Option<Activation>, DomainError> {
+        let mut tx = self.db.tenant_read(tenant_id).await?;
+        let active = store::activation(&mut tx, family).await?;
+        tx.commit().await?;
+        Ok(active)
+    }
+
+    /// Runs the clinic's active plugin of `input`'s family, if any, and
+    /// records the call. `None` when the clinic has none active.
+    async fn consult(
+        &self,
+        tenant: &Tenant,
+        input: HookInput,
+    ) -> Result<Option<CallReport>, DomainError> {
+        let hook = input.hook();
+        let Some(active) = self.active_plugin(tenant.id, hook.family()).await? else {
+            return Ok(None);
+        };
+        let report = match self.load_plugin(tenant, active.plugin_id).await {
+            Ok(Some(plugin)) => {
+                let input = with_settings(input, active.settings.as_slice());
+                self.plugins.call(plugin, input).await
+            }
+            Ok(None) => return Ok(None),
+            Err(err) => CallReport {
+                outcome: Err(portico_plugins::Failure {
+                    kind: portico_plugins::FailureKind::Trap,
+                    detail: err.to_string(),
+                }),
+                log: Default::default(),
+                fuel_used: 0,
+                elapsed: Default::default(),
+            },
+        };
+        let mut tx = self.db.tenant_write(tenant.id).await?;
+        let call_id = store::insert_call(&mut tx, active.plugin_id, hook, &report, false).await?;
+        if let Err(failure) = &report.outcome {
+            audit::record(
+                &mut tx,
+                AuditEvent::failure(
+                    Actor::System,
+                    "plugin.call",
+                    format!("{}: {}", failure.kind.as_str(), failure.detail),
+                    &ClientInfo::default(),
+                )
+                .target(format!(
+                    "plugin:{} call:{call_id} hook:{hook}",
+                    active.plugin_id
+                )),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(report))
+    }
+
+    /// Rules on `input` with the clinic's active verification plugin.
+    /// Allows when there is none; denies, with a generic message, when it
+    /// fails.
+    pub(crate) async fn verify_with_plugin(
+        &self,
+        tenant: &Tenant,
+        input: HookInput,
+    ) -> Result<Verdict, DomainError> {
+        Ok(match self.consult(tenant, input).await? {
+            None => Verdict::Allow,
+            Some(report) => match report.outcome {
+                Ok(HookOutput::Decision(Decision::Allow)) => Verdict::Allow,
+                Ok(HookOutput::Decision(Decision::Deny { reason })) => Verdict::Deny(reason),
+                Ok(HookOutput::Decision(Decision::AskFor { fields })) => Verdict::AskFor(fields),
+                Ok(_) | Err(_) => Verdict::Deny(RULE_FAILED.to_owned()),
+            },
+        })
+    }
+
+    /// Refuses `email` when the clinic's rule does; the refusal is audited
+    /// under `action`.
+    pub(crate) async fn accept_email(
+        &self,
+        tenant: &Tenant,
+        email: &EmailAddress,
+        actor: Actor,
+        action: &'static str,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
+        let verdict = self
+            .verify_with_plugin(
+                tenant,
+                HookInput::CheckEmail(EmailAcceptance {
+                    email: email.as_str().to_owned(),
+                    settings: Vec::new(),
+                }),
+            )
+            .await?;
+        let message = match verdict {
+            Verdict::Allow => return Ok(()),
+            Verdict::Deny(reason) => reason,
+            // An address has nothing more to ask about.
+            Verdict::AskFor(_) => RULE_FAILED.to_owned(),
+        };
+        let mut tx = self.db.tenant_write(tenant.id).await?;
+        audit::record(
+            &mut tx,
+            AuditEvent::failure(actor, action, "email_refused_by_clinic_rule", client),
+        )
+        .await?;
+        tx.commit().await?;
+        Err(DomainError::refused(
+            RefusalKind::Malformed,
+            "email_not_accepted",
+            message,
+        ))
+    }
+
+    /// The clinic's rule on turning portal access on for `patient`.
+    pub(crate) async fn rule_on_portal_access(
+        &self,
+        tenant: &Tenant,
+        patient: &PatientRecord,
+    ) -> Result<Verdict, DomainError> {
+        self.verify_with_plugin(
+            tenant,
+            HookInput::CheckPortalAccess(PortalAccess {
+                facts: facts_of(patient),
+                settings: Vec::new(),
+            }),
+        )
+        .await
+    }
+
+    /// Renders a mail with the clinic's active email plugin. `None` means
+    /// send the built-in mail: no plugin, it declined, or it failed.
+    pub async fn render_with_plugin(
+        &self,
+        tenant: &Tenant,
+        context: MailContext,
+    ) -> Result<Option<RenderedMail>, DomainError> {
+        Ok(
+            match self
+                .consult(tenant, HookInput::RenderEmail(context))
+                .await?
+            {
+                Some(CallReport {
+                    outcome: Ok(HookOutput::Rendered(mail)),
+                    ..
+                }) => Some(mail),
+                _ => None,
+            },
+        )
+    }
+}

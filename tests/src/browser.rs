@@ -1,0 +1,157 @@
+//! A real headless Chromium, driven over WebDriver by a chromedriver this
+//! module starts on a free port.
+//!
+//! Both come from Debian's `chromium` and `chromium-driver` packages, which
+//! `.ci/run` installs. Where they are missing, [`Browser::launch`] says so and
+//! the test skips, except under `CI=true`, where it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use thirtyfour::prelude::*;
+use tokio::process::{Child, Command};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Flags for a sandboxed test machine: no GPU, no first-run dialogs, and no
+/// background connections to Google, which a closed network refuses.
+const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,900",
+];
+
+pub struct Browser {
+    pub driver: WebDriver,
+    chromedriver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and one Chromium session with an empty profile.
+    pub async fn launch() -> Option<Self> {
+        if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but {CHROMIUM} or {CHROMEDRIVER} is missing; .ci/run installs them"
+            );
+            eprintln!(
+                "SKIPPED: the browser tests need Debian's chromium and chromium-driver \
+                 (apt-get install chromium chromium-driver)"
+            );
+            return None;
+        }
+        let port = free_port();
+        let mut chromedriver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .process_group(0)
+            .spawn()
+            .expect("chromedriver starts");
+        let server = format!("http://127.0.0.1:{port}");
+        wait_until_ready(&server, &mut chromedriver).await;
+
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = DesiredCapabilities::chrome();
+        caps.set_binary(CHROMIUM).unwrap();
+        for flag in CHROMIUM_FLAGS {
+            caps.add_arg(flag).unwrap();
+        }
+        caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))
+            .unwrap();
+        let driver = WebDriver::new(server, caps)
+            .await
+            .expect("a Chromium session");
+        Some(Self {
+            driver,
+            chromedriver,
+            _profile: profile,
+        })
+    }
+
+    /// Ends the session and the browser. Call it at the end of a test; a
+    /// test that panics first still has chromedriver's process group killed
+    /// on drop.
+    pub async fn close(mut self) {
+        self.driver.clone().quit().await.ok();
+        self.chromedriver.kill().await.ok();
+    }
+
+    /// The value of a form field, as the page's scripts left it.
+    pub async fn field_value(&self, id: &str) -> String {
+        let field = self.driver.find(By::Id(id)).await.unwrap();
+        field.prop("value").await.unwrap().unwrap_or_default()
+    }
+
+    /// Types into a form field after clearing it.
+    pub async fn fill(&self, id: &str, text: &str) {
+        let field = self.driver.find(By::Id(id)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    /// Saves a PNG of the visible page under `docs/screenshots/` when
+    /// `PORTICO_SCREENSHOTS` is set, so the README's pictures come from the
+    /// tests that prove the pages work.
+    pub async fn screenshot(&self, name: &str) {
+        if std::env::var_os("PORTICO_SCREENSHOTS").is_none() {
+            return;
+        }
+        let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "docs", "screenshots"]
+            .iter()
+            .collect();
+        std::fs::create_dir_all(&dir).unwrap();
+        self.driver
+            .screenshot(&dir.join(format!("{name}.png")))
+            .await
+            .unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // chromedriver leads its own process group, Chromium included; a
+        // panicking test must not leave browsers behind.
+        if let Some(pid) = self.chromedriver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_until_ready(server: &str, chromedriver: &mut Child) {
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if let Ok(Some(status)) = chromedriver.try_wait() {
+            panic!("chromedriver exited at start: {status}");
+        }
+        if let Ok(resp) = client.get(format!("{server}/status")).send().await
+            && resp.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("chromedriver did not answer on {server}");
+}

@@ -1,0 +1,128 @@
+//! The access link, followed in a real browser: the mail the relay received
+//! opens the clinic's registration page with the code in place, and the
+//! patient finishes registration there.
+//!
+//! One engine is enough here: what this proves lives in the mail, the page
+//! and its script, which are the same on both. The API tests cover storage.
+
+use std::time::Duration;
+
+use portico_tests::browser::Browser;
+use portico_tests::smtp::{SmtpSink, via_smtp};
+use portico_tests::{Engine, TestApp, add_enabled_patient, json_ok};
+use serde_json::json;
+use thirtyfour::prelude::*;
+
+/// The target of the mail's button: the first `href` that opens the
+/// registration page.
+fn button_link(html: &str) -> String {
+    let start = html.find("href=\"").expect("the mail has a link") + "href=\"".len();
+    let rest = &html[start..];
+    let link = &rest[..rest.find('"').unwrap()];
+    assert!(link.contains("/portal/register#code="), "{link}");
+    link.replace("&amp;", "&")
+}
+
+async fn wait_for_path(driver: &WebDriver, path: &str) {
+    for _ in 0..100 {
+        if driver.current_url().await.unwrap().path() == path {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the browser never reached {path}: {}",
+        driver.current_url().await.unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn following_the_emailed_link_puts_the_code_in_place() {
+    let sink = SmtpSink::start().await;
+    let Some(app) = TestApp::spawn_with(Engine::Sqlite, via_smtp(sink.port)).await else {
+        return;
+    };
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let owner = app.clinic_with_owner("north").await;
+    let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+    owner.step_up(&app).await;
+    let issued = json_ok(
+        owner
+            .post(
+                &app,
+                &format!("/api/v1/patients/{mia}/access-codes"),
+                json!({"delivery": "email"}),
+            )
+            .await,
+    )
+    .await;
+    let code = issued["code"].as_str().unwrap().to_owned();
+
+    let mail = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(mail[0].to, ["mia@example.org"]);
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&mail[0].data)
+        .unwrap();
+    let link = button_link(&parsed.body_html(0).unwrap());
+    assert!(link.starts_with(&app.tenant_url("north", "/portal/register#code=")));
+
+    let driver = &browser.driver;
+    driver.goto(&link).await.unwrap();
+    assert_eq!(
+        browser.field_value("code").await,
+        code,
+        "the code from the link is in the field, written as issued"
+    );
+    let field = driver.find(By::Id("code")).await.unwrap();
+    assert_eq!(
+        field.attr("readonly").await.unwrap().as_deref(),
+        Some("true")
+    );
+    let help = driver
+        .find(By::Id("code-help"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(help.contains("This is your own access code"), "{help}");
+    // The code leaves the address bar, so it is not bookmarked or shared.
+    let shown = driver.current_url().await.unwrap();
+    assert_eq!(shown.fragment(), None, "{shown}");
+    assert_eq!(shown.path(), "/t/north/portal/register");
+    // The cursor waits in the next field the patient fills in.
+    let focused = driver.active_element().await.unwrap();
+    assert_eq!(focused.id().await.unwrap().as_deref(), Some("email"));
+    browser.screenshot("portal-register-from-link").await;
+
+    browser.fill("email", "mia@example.org").await;
+    browser.fill("password", "mia's own passphrase").await;
+    driver
+        .find(By::Css("#register button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(driver, "/t/north/portal/").await;
+    let home = driver
+        .find(By::Tag("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Mia Wong"), "{home}");
+
+    // The code is spent: the account now holds Mia's record.
+    let records = json_ok(
+        owner
+            .get(&app, &format!("/api/v1/patients/{mia}/grants"))
+            .await,
+    )
+    .await;
+    assert_eq!(records.as_array().unwrap().len(), 1, "{records}");
+    browser.close().await;
+}

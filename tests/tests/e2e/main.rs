@@ -1,0 +1,25 @@
+//! Portico's end-to-end tests: the real server on a random port, spoken to
+//! over HTTP (and through a real browser), on SQLite and PostgreSQL.
+//!
+//! One test binary with a module per capability rather than a binary per
+//! file: every binary links the whole server, wasmtime included, and on a
+//! two-core machine seventeen such links cost minutes and gigabytes. Pick a
+//! capability with a filter, e.g. `cargo test -p portico-tests plugins::`.
+
+mod access_codes;
+mod audit_trail;
+mod auth;
+mod bad_input;
+mod browser_access_link;
+mod console;
+mod isolation;
+mod mail_delivery;
+mod mail_transport;
+mod migrations;
+mod patients;
+mod platform;
+mod plugins;
+mod portal;
+mod portal_pages;
+mod smartforms;
+mod staff_and_roles;
