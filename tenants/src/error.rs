@@ -60,6 +60,10 @@ pub enum RefusalKind {
     Gone,
     /// It conflicts with the state of things (already used, name taken).
     Conflict,
+    /// Bigger than what is accepted.
+    TooLarge,
+    /// A kind of content that is not accepted.
+    UnsupportedType,
 }
 
 #[derive(Debug, Clone)]

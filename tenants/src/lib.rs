@@ -13,6 +13,7 @@ pub mod patients;
 pub mod plugins;
 pub mod portal;
 pub mod rbac;
+pub mod records;
 pub mod registry;
 mod services;
 pub mod smartforms;

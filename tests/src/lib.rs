@@ -497,6 +497,40 @@ impl Staff {
         }
         req.send().await.unwrap()
     }
+    /// POST a multipart form (a file upload) in this staff member's clinic.
+    pub async fn post_form(
+        &self,
+        app: &TestApp,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> reqwest::Response {
+        app.client
+            .post(app.tenant_url(&self.slug, path))
+            .bearer_auth(&self.token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A multipart form with text `fields` and, if given, a file part named
+/// `file`.
+pub fn file_form(
+    fields: &[(&str, &str)],
+    file: Option<(&str, Vec<u8>)>,
+) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in fields {
+        form = form.text(name.to_string(), value.to_string());
+    }
+    if let Some((file_name, bytes)) = file {
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()),
+        );
+    }
+    form
 }
 
 /// Creates a patient with email and zip as `by`; returns its id.
@@ -572,6 +606,23 @@ impl Patient {
             .header("cookie", &self.cookie)
             .header("x-csrf-token", &self.csrf)
             .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POST a multipart form (a file upload) with the CSRF header.
+    pub async fn post_form(
+        &self,
+        app: &TestApp,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> reqwest::Response {
+        app.client
+            .post(app.tenant_url(&self.slug, path))
+            .header("cookie", &self.cookie)
+            .header("x-csrf-token", &self.csrf)
+            .multipart(form)
             .send()
             .await
             .unwrap()

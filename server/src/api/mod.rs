@@ -12,6 +12,7 @@ mod operator;
 mod patients;
 mod plugins;
 mod portal;
+mod records;
 mod roles;
 mod staff;
 mod views;
@@ -40,6 +41,8 @@ pub enum ApiTags {
     Forms,
     /// Delivery status of the clinic's mail.
     Mail,
+    /// Documents, notes, appointments and messages shared on a record.
+    Records,
     /// The clinic's WebAssembly plugins.
     Plugins,
     /// Platform operators: tenants across the platform.
@@ -57,6 +60,7 @@ pub type Apis = (
     grants::GrantsApi,
     portal::PortalApi,
     forms::FormsApi,
+    records::RecordsApi,
     mail::MailApi,
     plugins::PluginsApi,
     operator::OperatorApi,
@@ -74,6 +78,7 @@ pub fn apis() -> Apis {
         grants::GrantsApi,
         portal::PortalApi,
         forms::FormsApi,
+        records::RecordsApi,
         mail::MailApi,
         plugins::PluginsApi,
         operator::OperatorApi,

@@ -12,7 +12,13 @@ pub struct BodyLimit {
     /// Plugin uploads (`POST .../api/v1/plugins`) carry a component and may
     /// be larger.
     pub max_upload_bytes: usize,
+    /// Files given to a record (`POST .../documents`, `.../messages`, from
+    /// the API or a page) may be as large as a document is allowed to be.
+    pub max_file_bytes: usize,
 }
+
+/// Room for a multipart envelope and the form's other fields around a file.
+const MULTIPART_OVERHEAD: usize = 64 * 1024;
 
 impl<E: Endpoint> Middleware<E> for BodyLimit {
     type Output = BodyLimitEndpoint<E>;
@@ -22,6 +28,7 @@ impl<E: Endpoint> Middleware<E> for BodyLimit {
             inner: ep,
             max_bytes: self.max_bytes,
             max_upload_bytes: self.max_upload_bytes.max(self.max_bytes),
+            max_file_bytes: (self.max_file_bytes + MULTIPART_OVERHEAD).max(self.max_bytes),
         }
     }
 }
@@ -30,6 +37,23 @@ pub struct BodyLimitEndpoint<E> {
     inner: E,
     max_bytes: usize,
     max_upload_bytes: usize,
+    max_file_bytes: usize,
+}
+
+impl<E> BodyLimitEndpoint<E> {
+    fn limit_for(&self, req: &Request) -> usize {
+        if req.method() != poem::http::Method::POST {
+            return self.max_bytes;
+        }
+        let path = req.uri().path();
+        if path.ends_with("/api/v1/plugins") {
+            self.max_upload_bytes
+        } else if path.ends_with("/documents") || path.ends_with("/messages") {
+            self.max_file_bytes
+        } else {
+            self.max_bytes
+        }
+    }
 }
 
 fn too_large(max: usize) -> ApiError {
@@ -44,13 +68,7 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        let max = if req.method() == poem::http::Method::POST
-            && req.uri().path().ends_with("/api/v1/plugins")
-        {
-            self.max_upload_bytes
-        } else {
-            self.max_bytes
-        };
+        let max = self.limit_for(&req);
         let declared = req
             .header("content-length")
             .and_then(|v| v.parse::<u64>().ok());

@@ -133,6 +133,11 @@ fn invalid_code(field: &str) -> &'static str {
         "answers" => "invalid_answers",
         "title" => "invalid_title",
         "settings" => "invalid_settings",
+        "body" => "invalid_text",
+        "starts_at" => "invalid_starts_at",
+        "duration_minutes" => "invalid_duration",
+        "with" | "location" | "reason" => "invalid_appointment",
+        "file_name" => "invalid_file_name",
         _ => "invalid_field",
     }
 }
@@ -174,6 +179,8 @@ impl From<DomainError> for ApiError {
                     K::NotFound => StatusCode::NOT_FOUND,
                     K::Gone => StatusCode::GONE,
                     K::Conflict => StatusCode::CONFLICT,
+                    K::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                    K::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 };
                 ApiError::new(status, r.code, r.message)
             }
@@ -204,9 +211,11 @@ pub fn to_response(err: poem::Error) -> Response {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "send the body as application/json",
+            "send the body as this endpoint expects: application/json, or multipart/form-data for files",
         )
-    } else if err.is::<poem_openapi::error::ParseRequestPayloadError>() {
+    } else if err.is::<poem_openapi::error::ParseRequestPayloadError>()
+        || err.is::<poem_openapi::error::ParseMultipartError>()
+    {
         ApiError::bad_request("invalid_body", err.to_string())
     } else if err.is::<poem_openapi::error::AuthorizationError>() {
         ApiError::unauthorized("unauthenticated", "log in first")

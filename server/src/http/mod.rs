@@ -91,6 +91,7 @@ pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
         .with(body_limit::BodyLimit {
             max_bytes: state.config.max_body_bytes,
             max_upload_bytes: state.config.plugins.max_component_bytes,
+            max_file_bytes: portico_tenants::records::MAX_DOCUMENT_BYTES,
         })
         .with(
             SetHeader::new()

@@ -74,3 +74,23 @@ id_type!(
     PluginId,
     "plugin_id"
 );
+id_type!(
+    /// Identifies a document on a patient record.
+    DocumentId,
+    "document_id"
+);
+id_type!(
+    /// Identifies a note the clinic wrote for a patient.
+    NoteId,
+    "note_id"
+);
+id_type!(
+    /// Identifies an appointment on a patient record.
+    AppointmentId,
+    "appointment_id"
+);
+id_type!(
+    /// Identifies a secure message between a clinic and a patient.
+    MessageId,
+    "message_id"
+);

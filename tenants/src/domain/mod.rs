@@ -17,7 +17,10 @@ pub use branding::{Colour, LogoUrl};
 pub use codes::{CodeDelivery, CodeLifetime};
 pub use display_name::DisplayName;
 pub use email::EmailAddress;
-pub use ids::{AccessCodeId, AccountId, GrantId, PatientId, PluginId, StaffId, TenantId};
+pub use ids::{
+    AccessCodeId, AccountId, AppointmentId, DocumentId, GrantId, MessageId, NoteId, PatientId,
+    PluginId, StaffId, TenantId,
+};
 pub use password::{NewPassword, PlainPassword};
 pub use patient_values::{DateOfBirth, PhoneNumber, ZipCode};
 pub use role::{Action, BuiltinRole, Permission, Resource, RoleName};

@@ -44,7 +44,8 @@ impl BuiltinRole {
         };
         match self {
             Self::Owner | Self::Admin => all(),
-            // Those who see patients manage records and hand out access
+            // Those who see patients manage records, share documents,
+            // notes, appointments and messages, and hand out access
             // codes; sensitive changes to an enabled portal
             // (`portal_security`) stay with owners and admins.
             Self::Practitioner | Self::FrontDesk => vec![
@@ -56,7 +57,11 @@ impl BuiltinRole {
                 Permission::new(AccessCodes, Write),
                 Permission::new(Forms, Read),
                 Permission::new(Forms, Write),
+                Permission::new(Records, Read),
+                Permission::new(Records, Write),
             ],
+            // Auditors check who did what; what is shared on a record
+            // (`records`) is clinical content they have no need to read.
             Self::Auditor => vec![
                 Permission::new(Audit, Read),
                 Permission::new(Staff, Read),
@@ -158,6 +163,7 @@ closed_set!(
         PortalSecurity => "portal_security",
         Forms => "forms",
         Plugins => "plugins",
+        Records => "records",
     }
 );
 

@@ -11,6 +11,7 @@ mod sessions;
 mod tokens;
 
 pub use accounts::PortalAccount;
+pub(crate) use grants::live as live_grant;
 pub use grants::{GrantRecord, GrantView};
 pub use login::{PortalAuthenticated, PortalLogin, PortalSessionIssued};
 pub use redeem::{NewAccount, RedeemFailure, Redeemed, Redeemer, Unlocked};

@@ -21,5 +21,6 @@ mod platform;
 mod plugins;
 mod portal;
 mod portal_pages;
+mod records;
 mod smartforms;
 mod staff_and_roles;
