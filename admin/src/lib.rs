@@ -7,9 +7,15 @@
 
 mod navigation;
 mod pages;
+mod patients;
 
 pub use navigation::{Section, all_sections, sections_for};
 pub use pages::{AuditRow, Console, HandoutView, HomeView, LoginView, RenderError, StaffRow};
+pub use patients::{
+    Abilities, AppointmentRow, CodeRow, DocumentRow, Frame, GrantRow, MailRow, MessageRow,
+    NewPatientDraft, NoteRow, PatientRow, PatientView, PatientsView, SendLinkView, SharedTab,
+    WorkspaceTab,
+};
 
 /// The console's stylesheet, served from the console's own address so
 /// pages load nothing from third parties.

@@ -12,6 +12,7 @@ pub struct Section {
 }
 
 const SECTIONS: &[(&str, &str, Resource, Action)] = &[
+    ("patients", "Patients", Resource::Patients, Action::Read),
     ("staff", "Staff", Resource::Staff, Action::Read),
     (
         "roles",
@@ -63,6 +64,12 @@ mod tests {
             .map(|s| s.key)
             .collect();
         assert_eq!(keys, ["staff", "audit"]);
+        let desk = [Permission::new(Resource::Patients, Action::Read)];
+        let keys: Vec<_> = sections_for(|p| desk.contains(&p))
+            .into_iter()
+            .map(|s| s.key)
+            .collect();
+        assert_eq!(keys, ["patients"]);
         assert!(sections_for(|_| false).is_empty());
     }
 }

@@ -2,6 +2,7 @@ use minijinja::{Environment, context};
 use serde::Serialize;
 
 use crate::navigation::Section;
+use crate::patients::{PatientView, PatientsView, SendLinkView};
 
 #[derive(Debug, thiserror::Error)]
 #[error("rendering {page} failed: {source}")]
@@ -95,6 +96,16 @@ impl Console {
             ("login.html", include_str!("../templates/login.html")),
             ("home.html", include_str!("../templates/home.html")),
             ("handout.html", include_str!("../templates/handout.html")),
+            (
+                "signed_in.html",
+                include_str!("../templates/signed_in.html"),
+            ),
+            ("patients.html", include_str!("../templates/patients.html")),
+            ("patient.html", include_str!("../templates/patient.html")),
+            (
+                "send_link.html",
+                include_str!("../templates/send_link.html"),
+            ),
         ] {
             env.add_template(name, source)
                 .expect("console templates parse");
@@ -119,6 +130,27 @@ impl Console {
     pub fn handout_page(&self, view: &HandoutView) -> Result<String, RenderError> {
         self.render(
             "handout.html",
+            context! { page => minijinja::value::Serde(view) },
+        )
+    }
+
+    pub fn patients_page(&self, view: &PatientsView) -> Result<String, RenderError> {
+        self.render(
+            "patients.html",
+            context! { page => minijinja::value::Serde(view) },
+        )
+    }
+
+    pub fn patient_page(&self, view: &PatientView) -> Result<String, RenderError> {
+        self.render(
+            "patient.html",
+            context! { page => minijinja::value::Serde(view) },
+        )
+    }
+
+    pub fn send_link_page(&self, view: &SendLinkView) -> Result<String, RenderError> {
+        self.render(
+            "send_link.html",
             context! { page => minijinja::value::Serde(view) },
         )
     }

@@ -4,23 +4,30 @@
 use portico_tenants::audit::{Actor, ClientInfo};
 use portico_tenants::auth::SecretToken;
 use portico_tenants::domain::{
-    BuiltinRole, CodeDelivery, DateOfBirth, DisplayName, EmailAddress, NewPassword, PhoneNumber,
-    PlainPassword, RoleName, Slug, ZipCode,
+    BuiltinRole, CodeDelivery, DateOfBirth, DisplayName, EmailAddress, NewPassword, PatientId,
+    PhoneNumber, PlainPassword, RoleName, Slug, Timestamp, ZipCode,
 };
 use portico_tenants::operators::Operator;
 use portico_tenants::patients::{NewPatient, PortalAccess};
+use portico_tenants::portal::{NewAccount, Redeemer};
+use portico_tenants::records::{AppointmentRequest, Upload, WrittenText};
 use portico_tenants::registry::Tenant;
-use portico_tenants::staff::SessionKind;
+use portico_tenants::staff::{SessionKind, StaffAuthenticated};
 use portico_tenants::{DomainError, Services};
 
 pub const DEMO_SLUG: &str = "demo";
 pub const DEMO_OWNER_EMAIL: &str = "owner@demo-clinic.example";
+
+/// The demo patient whose portal account exists from the start.
+pub const DEMO_PATIENT_EMAIL: &str = "mia.wong@example.org";
 
 /// What to tell the person who started the server, once.
 pub struct DemoCredentials {
     pub owner_email: String,
     pub owner_password: String,
     pub operator_token: String,
+    /// Mia Wong's portal login (her email and this password).
+    pub patient_password: String,
 }
 
 /// A password that is easy to copy and long enough: 20 URL-safe characters
@@ -95,20 +102,24 @@ pub async fn ensure(services: &Services) -> Result<Option<DemoCredentials>, Doma
             )
             .await?;
     }
-    seed_patients(services, &tenant, &owner_password).await?;
+    let patient_password = generate_password();
+    seed_patients(services, &tenant, &owner_password, &patient_password).await?;
     Ok(Some(DemoCredentials {
         owner_email: DEMO_OWNER_EMAIL.into(),
         owner_password,
         operator_token: operator_token.expose().to_owned(),
+        patient_password,
     }))
 }
 
-/// A few patients, so every list has something in it: two with portal
-/// access (one holding a code not yet redeemed), one without.
+/// A few patients, so every page has something in it: Mia with a portal
+/// account and things shared on her record, her son Leo holding a code not
+/// yet redeemed, and Sam without portal access.
 async fn seed_patients(
     services: &Services,
     tenant: &Tenant,
     owner_password: &str,
+    patient_password: &str,
 ) -> Result<(), DomainError> {
     let system = ClientInfo::default();
     let session = services
@@ -121,11 +132,11 @@ async fn seed_patients(
         )
         .await?;
     let owner = services.staff_authenticate(tenant, &session.token).await?;
-    for (name, dob, email, zip, phone, enable, code) in [
+    for (name, dob, email, zip, phone, enable, account) in [
         (
             "Mia Wong",
             "1984-03-12",
-            Some("mia.wong@example.org"),
+            Some(DEMO_PATIENT_EMAIL),
             Some("10001"),
             Some("+1 555 010 0101"),
             true,
@@ -175,18 +186,166 @@ async fn seed_patients(
                 )
                 .await?;
         }
-        if code {
+        if !enable {
+            continue;
+        }
+        let issued = services
+            .issue_medical_records_code(tenant, &owner, patient.id, CodeDelivery::Print, &system)
+            .await?;
+        // Mia's code is redeemed into her portal account; Leo's waits in
+        // the follow-up list, for the clinic to resend or revoke.
+        if account {
             services
-                .issue_medical_records_code(
+                .redeem_code(
                     tenant,
-                    &owner,
-                    patient.id,
-                    CodeDelivery::Print,
+                    issued.code.display(),
+                    Redeemer::NewAccount(NewAccount {
+                        username: None,
+                        email: EmailAddress::parse(DEMO_PATIENT_EMAIL)?,
+                        password: NewPassword::parse(patient_password.to_owned())?,
+                    }),
+                    Vec::new(),
                     &system,
                 )
                 .await?;
+            share_with(services, tenant, &owner, patient.id).await?;
         }
     }
     services.staff_logout(tenant, &owner, &system).await?;
     Ok(())
+}
+
+/// What the clinic has shared with Mia: a lab report, a vaccination
+/// record, a note, an appointment next week, and a message.
+async fn share_with(
+    services: &Services,
+    tenant: &Tenant,
+    owner: &StaffAuthenticated,
+    patient: PatientId,
+) -> Result<(), DomainError> {
+    let system = ClientInfo::default();
+    let lab = Upload::parse(
+        "lab-results-2026-11.pdf",
+        demo_pdf(&[
+            "Demo Clinic - Laboratory report",
+            "Patient: Mia Wong",
+            "Complete blood count: within normal range",
+            "Cholesterol (total): 182 mg/dL",
+            "This is demonstration data.",
+        ]),
+    )?;
+    services
+        .document_upload(
+            tenant,
+            owner,
+            patient,
+            Some("Blood test results"),
+            lab,
+            &system,
+        )
+        .await?;
+    let vaccinations = Upload::parse(
+        "vaccinations.txt",
+        b"Vaccination record - Mia Wong\n\n2024-10-02  Influenza\n2025-10-14  Influenza\n2026-10-09  Influenza, COVID-19\n"
+            .to_vec(),
+    )?;
+    services
+        .document_upload(
+            tenant,
+            owner,
+            patient,
+            Some("Vaccination record"),
+            vaccinations,
+            &system,
+        )
+        .await?;
+    services
+        .note_write(
+            tenant,
+            owner,
+            patient,
+            &WrittenText::parse(
+                "body",
+                "Your blood test results are all within the normal range. No change to your \
+                 medication. We will see you at your check-up next week.",
+            )?,
+            &system,
+        )
+        .await?;
+    let next_week = Timestamp::now().plus(std::time::Duration::from_secs(7 * 24 * 3600));
+    let at_nine =
+        next_week.unix_millis() - next_week.unix_millis() % (24 * 3600 * 1000) + 9 * 3600 * 1000;
+    services
+        .appointment_book(
+            tenant,
+            owner,
+            patient,
+            &AppointmentRequest::parse(
+                &Timestamp::from_unix_millis(at_nine).to_rfc3339(),
+                30,
+                "Dr. Priya Practitioner",
+                "Room 2, first floor",
+                Some("Annual check-up"),
+            )?,
+            &system,
+        )
+        .await?;
+    services
+        .message_send(
+            tenant,
+            owner,
+            patient,
+            &WrittenText::parse(
+                "body",
+                "Welcome to our patient portal, Mia. You can write to us here at any time; \
+                 we answer within two working days.",
+            )?,
+            None,
+            &system,
+        )
+        .await?;
+    Ok(())
+}
+
+/// A one-page PDF showing `lines`, so the demo's lab report opens in any
+/// browser's viewer. The cross-reference table needs each object's byte
+/// offset, hence the bookkeeping.
+fn demo_pdf(lines: &[&str]) -> Vec<u8> {
+    let mut text = String::from("BT /F1 14 Tf 72 760 Td 20 TL");
+    for line in lines {
+        let escaped = line
+            .replace('\\', "\\\\")
+            .replace('(', "\\(")
+            .replace(')', "\\)");
+        text.push_str(&format!(" ({escaped}) Tj T*"));
+    }
+    text.push_str(" ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_owned(),
+        format!("<< /Length {} >>\nstream\n{text}\nendstream", text.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for offset in offsets {
+        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
 }

@@ -27,10 +27,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         // Printed on standard output, once, on the start that created them;
         // never logged.
         println!();
-        println!("  A demo clinic was created. Log in to it with:");
-        println!("    clinic:    {base}/t/demo/");
+        println!("  A demo clinic was created. Log in to its console as its owner:");
+        println!("    console:   {base}/t/demo/console/");
         println!("    email:     {}", demo.owner_email);
         println!("    password:  {}", demo.owner_password);
+        println!("  and to its patient portal as the patient Mia Wong:");
+        println!("    portal:    {base}/t/demo/portal/");
+        println!(
+            "    email:     {}",
+            portico_server::demo::DEMO_PATIENT_EMAIL
+        );
+        println!("    password:  {}", demo.patient_password);
         println!("    operator API token: {}", demo.operator_token);
         println!("  These are shown only now. To set a new password later:");
         println!(

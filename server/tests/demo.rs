@@ -46,6 +46,47 @@ async fn the_first_start_creates_a_demo_clinic_whose_owner_can_log_in() {
         ["owner"]
     );
     assert_eq!(services.list_tenants().await.unwrap().len(), 1);
+
+    // The patient's printed login works and her record has content on
+    // every part of the page; her son's code waits to be redeemed.
+    let patient = services
+        .portal_login(
+            &tenant,
+            &portico_tenants::portal::PortalLogin {
+                login: portico_server::demo::DEMO_PATIENT_EMAIL.into(),
+                password: PlainPassword::new(demo.patient_password.clone()).unwrap(),
+            },
+            &ClientInfo::default(),
+        )
+        .await
+        .expect("the printed patient login works");
+    let who = services
+        .portal_authenticate(&tenant, &patient.token)
+        .await
+        .unwrap();
+    let (_, records) = services.portal_me(&tenant, &who).await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].patient_name, "Mia Wong");
+    let shared = services
+        .portal_shared_record(&tenant, &who, records[0].patient_id, &ClientInfo::default())
+        .await
+        .unwrap();
+    assert_eq!(shared.documents.len(), 2);
+    assert!(
+        shared
+            .documents
+            .iter()
+            .any(|d| d.media_type.as_str() == "application/pdf")
+    );
+    assert_eq!(shared.notes.len(), 1);
+    assert_eq!(shared.appointments.len(), 1);
+    assert_eq!(shared.messages.len(), 1);
+    let owner = services
+        .staff_authenticate(&tenant, &issued.token)
+        .await
+        .unwrap();
+    let pending = services.pending_codes(&tenant, &owner, 10).await.unwrap();
+    assert_eq!(pending.len(), 1, "Leo's code waits in the follow-up list");
     drop(app);
 
     // The second start finds it and prints nothing again.

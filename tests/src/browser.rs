@@ -101,11 +101,70 @@ impl Browser {
         field.send_keys(text).await.unwrap();
     }
 
+    /// Clicks the first element `css` selects (a link or a submit button)
+    /// and waits for the page it loads.
+    pub async fn click(&self, css: &str) {
+        let before = self.driver.find(By::Tag("html")).await.unwrap();
+        self.driver
+            .find(By::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+            .click()
+            .await
+            .unwrap();
+        for _ in 0..200 {
+            if !before.is_present().await.unwrap_or(false) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        for _ in 0..200 {
+            let ready = self
+                .driver
+                .execute("return document.readyState", Vec::new())
+                .await
+                .ok()
+                .and_then(|r| r.json().as_str().map(|s| s == "complete"))
+                .unwrap_or(false);
+            if ready {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The visible text of the page's `main` element.
+    pub async fn main_text(&self) -> String {
+        match self.driver.find(By::Tag("main")).await {
+            Ok(main) => main.text().await.unwrap(),
+            Err(_) => panic!(
+                "no page content at {}:\n{}",
+                self.driver.current_url().await.unwrap(),
+                self.driver.source().await.unwrap_or_default()
+            ),
+        }
+    }
+
+    /// Waits until the address bar shows `path` (form posts redirect).
+    pub async fn wait_for_path(&self, path: &str) {
+        for _ in 0..100 {
+            if self.driver.current_url().await.unwrap().path() == path {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let shown = self.driver.source().await.unwrap_or_default();
+        panic!(
+            "the browser never reached {path}: {}\n{shown}",
+            self.driver.current_url().await.unwrap()
+        );
+    }
+
     /// Saves a PNG of the visible page under `docs/screenshots/` when
-    /// `PORTICO_SCREENSHOTS` is set, so the README's pictures come from the
+    /// `CAPTURE_SCREENSHOTS` is set, so the README's pictures come from the
     /// tests that prove the pages work.
     pub async fn screenshot(&self, name: &str) {
-        if std::env::var_os("PORTICO_SCREENSHOTS").is_none() {
+        if std::env::var_os("CAPTURE_SCREENSHOTS").is_none() {
             return;
         }
         let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "docs", "screenshots"]

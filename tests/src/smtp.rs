@@ -197,3 +197,10 @@ async fn serve(
         write.write_all(reply(answer).await.as_bytes()).await?;
     }
 }
+
+/// The target of a mail's button: the first `href` in its HTML part.
+pub fn button_link(html: &str) -> String {
+    let start = html.find("href=\"").expect("the mail has a link") + "href=\"".len();
+    let rest = &html[start..];
+    rest[..rest.find('"').expect("the link ends")].replace("&amp;", "&")
+}

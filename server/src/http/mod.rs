@@ -5,6 +5,7 @@ pub mod auth;
 pub mod body_limit;
 pub mod client_info;
 pub mod error;
+pub mod files;
 pub mod json_body;
 pub mod observability;
 pub mod tenancy;

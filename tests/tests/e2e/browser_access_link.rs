@@ -13,29 +13,6 @@ use portico_tests::{Engine, TestApp, add_enabled_patient, json_ok};
 use serde_json::json;
 use thirtyfour::prelude::*;
 
-/// The target of the mail's button: the first `href` that opens the
-/// registration page.
-fn button_link(html: &str) -> String {
-    let start = html.find("href=\"").expect("the mail has a link") + "href=\"".len();
-    let rest = &html[start..];
-    let link = &rest[..rest.find('"').unwrap()];
-    assert!(link.contains("/portal/register#code="), "{link}");
-    link.replace("&amp;", "&")
-}
-
-async fn wait_for_path(driver: &WebDriver, path: &str) {
-    for _ in 0..100 {
-        if driver.current_url().await.unwrap().path() == path {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "the browser never reached {path}: {}",
-        driver.current_url().await.unwrap()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn following_the_emailed_link_puts_the_code_in_place() {
     let sink = SmtpSink::start().await;
@@ -65,7 +42,8 @@ async fn following_the_emailed_link_puts_the_code_in_place() {
     let parsed = mail_parser::MessageParser::default()
         .parse(&mail[0].data)
         .unwrap();
-    let link = button_link(&parsed.body_html(0).unwrap());
+    let link = portico_tests::smtp::button_link(&parsed.body_html(0).unwrap());
+    assert!(link.contains("/portal/register#code="), "{link}");
     assert!(link.starts_with(&app.tenant_url("north", "/portal/register#code=")));
 
     let driver = &browser.driver;
@@ -106,7 +84,7 @@ async fn following_the_emailed_link_puts_the_code_in_place() {
         .click()
         .await
         .unwrap();
-    wait_for_path(driver, "/t/north/portal/").await;
+    browser.wait_for_path("/t/north/portal/").await;
     let home = driver
         .find(By::Tag("main"))
         .await

@@ -11,6 +11,7 @@ mod audit_trail;
 mod auth;
 mod bad_input;
 mod browser_access_link;
+mod browser_journey;
 mod console;
 mod isolation;
 mod mail_delivery;

@@ -1,6 +1,9 @@
 //! The clinic console's HTTP side: login, the landing page and logout,
-//! with the session cookie for pages. The pages themselves are rendered by
-//! the `portico-admin` crate.
+//! with the session cookie for pages, and the helpers every console page
+//! shares. The pages themselves are rendered by the `portico-admin` crate.
+
+mod patients;
+mod shared;
 
 use std::sync::Arc;
 
@@ -30,6 +33,129 @@ pub fn routes() -> Route {
         .at("/login", get(login_form).post(login))
         .at("/logout", post(logout))
         .at("/console.css", get(stylesheet))
+        .at("/patients", get(patients::list).post(patients::create))
+        .at("/patients/:id", get(patients::workspace))
+        .at("/patients/:id/portal-access", post(patients::portal_access))
+        .at(
+            "/patients/:id/send-link",
+            get(patients::send_link_form).post(patients::send_link),
+        )
+        .at("/patients/:id/handout", post(patients::handout))
+        .at("/codes/:id/revoke", post(patients::revoke_code))
+        .at("/grants/:id/revoke", post(patients::revoke_grant))
+        .at("/patients/:id/documents", post(shared::upload))
+        .at("/patients/:id/documents/:document", get(shared::download))
+        .at(
+            "/patients/:id/documents/:document/withdraw",
+            post(shared::withdraw),
+        )
+        .at("/patients/:id/notes", post(shared::note))
+        .at("/patients/:id/appointments", post(shared::book))
+        .at(
+            "/patients/:id/appointments/:appointment/cancel",
+            post(shared::cancel),
+        )
+        .at("/patients/:id/messages", post(shared::message))
+}
+
+/// A signed-in staff member on a console page: their clinic, their session
+/// and the frame every page shares.
+pub(crate) struct Signed {
+    pub tenant: ResolvedTenant,
+    pub who: StaffAuthenticated,
+    pub frame: portico_admin::Frame,
+}
+
+impl Signed {
+    /// The staff member behind the request's console cookie, or a redirect
+    /// to the login page.
+    async fn of(state: &AppState, req: &Request) -> poem::Result<Self> {
+        let tenant = tenant_of(req)?.clone();
+        let Some(who) = current_session(state, &tenant, req).await else {
+            return Err(poem::Error::from_response(redirect(&format!(
+                "{}/login",
+                console_path(&tenant)
+            ))));
+        };
+        let me = state
+            .services
+            .staff_get(&tenant.tenant, &who, who.staff_id())
+            .await
+            .map_err(ApiError::from)?;
+        let frame = portico_admin::Frame {
+            clinic_name: tenant.tenant.display_name.to_string(),
+            console_path: console_path(&tenant),
+            staff_name: me.display_name.to_string(),
+            csrf_token: who.session.csrf_token.clone(),
+            notice: None,
+            error: None,
+        };
+        Ok(Self { tenant, who, frame })
+    }
+
+    /// As [`Signed::of`], for a form post: the form must come from our own
+    /// page and carry this session's CSRF token.
+    async fn posting(state: &AppState, req: &Request, csrf_token: &str) -> poem::Result<Self> {
+        if !same_origin(req) {
+            return Err(ApiError::forbidden(
+                "cross_origin",
+                "this form must be sent from the clinic's own page",
+            )
+            .into());
+        }
+        let signed = Self::of(state, req).await?;
+        if !bool::from(
+            csrf_token
+                .as_bytes()
+                .ct_eq(signed.who.session.csrf_token.as_bytes()),
+        ) {
+            return Err(ApiError::forbidden(
+                "csrf_token_invalid",
+                "the form's CSRF token does not match this session; reload the page and try again",
+            )
+            .into());
+        }
+        Ok(signed)
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("{}{rest}", self.frame.console_path)
+    }
+
+    async fn may(
+        &self,
+        state: &AppState,
+        resource: Resource,
+        action: Action,
+    ) -> poem::Result<bool> {
+        Ok(state
+            .services
+            .authz
+            .is_allowed(
+                &self.tenant.tenant,
+                self.who.staff_id(),
+                Permission::new(resource, action),
+            )
+            .await
+            .map_err(ApiError::from)?)
+    }
+}
+
+/// What a refused action tells the staff member, and the page's status.
+/// Failures of the server itself stay errors.
+fn refusal(err: DomainError) -> poem::Result<(StatusCode, String)> {
+    let api = ApiError::from(err);
+    if api.status.is_server_error() {
+        return Err(api.into());
+    }
+    let mut message = api.message;
+    if let Some(first) = message.get(..1) {
+        message = first.to_uppercase() + &message[1..];
+    }
+    if !message.ends_with('.') {
+        message.push('.');
+    }
+    Ok((api.status, message))
 }
 
 fn console_path(tenant: &ResolvedTenant) -> String {
@@ -57,9 +183,13 @@ fn render_failed(err: portico_admin::RenderError) -> poem::Error {
     ApiError::internal().into()
 }
 
-/// A form post must come from our own pages: when the browser says where
-/// it came from, that must be this host.
+/// A form post must come from our own pages. Browsers say so in
+/// `Sec-Fetch-Site`; the `Origin` header is the fallback for older ones (our
+/// pages send no referrer, so a modern browser's `Origin` there is `null`).
 fn same_origin(req: &Request) -> bool {
+    if let Some(site) = req.header("sec-fetch-site") {
+        return site == "same-origin" || site == "none";
+    }
     let Some(origin) = req.header("origin") else {
         return true;
     };

@@ -1,12 +1,16 @@
-//! The patient portal's pages. This first piece is the registration page
-//! an access link opens: the code arrives in the URL fragment, a small
-//! script puts it in the field, and the form works without JavaScript too.
+//! The patient portal's pages, branded per clinic: registration from an
+//! access link (the code arrives in the URL fragment, a small script puts
+//! it in the field, and the form works without JavaScript too), login,
+//! and the records an account holds with what the clinic shares on them.
+
+mod account;
+mod record;
 
 use std::collections::BTreeMap;
 
 use poem::http::StatusCode;
 use poem::web::{Data, Form};
-use poem::{Request, Response, Route, get, handler};
+use poem::{Request, Response, Route, get, handler, post};
 use portico_plugins::model::{Answer, FieldRequest, InputKind};
 use portico_tenants::DomainError;
 use portico_tenants::domain::{EmailAddress, NewPassword, Username};
@@ -14,14 +18,10 @@ use portico_tenants::portal::{NewAccount, Redeemer};
 use serde::{Deserialize, Serialize};
 
 use crate::http::AppState;
-use crate::http::auth::{PORTAL_COOKIE, cookie_header, named_cookie, tenant_of};
+use crate::http::auth::{PORTAL_COOKIE, cookie_header, tenant_of};
 use crate::http::client_info::{client_info, is_secure};
 use crate::http::error::ApiError;
 use crate::http::tenancy::ResolvedTenant;
-
-/// Scripts and styles only from our own origin; no framing.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub struct PortalPages {
     env: minijinja::Environment<'static>,
@@ -50,13 +50,20 @@ impl PortalPages {
         for (name, source) in [
             (
                 "layout.html",
-                include_str!("../templates/portal/layout.html"),
+                include_str!("../../templates/portal/layout.html"),
             ),
             (
                 "register.html",
-                include_str!("../templates/portal/register.html"),
+                include_str!("../../templates/portal/register.html"),
             ),
-            ("home.html", include_str!("../templates/portal/home.html")),
+            (
+                "home.html",
+                include_str!("../../templates/portal/home.html"),
+            ),
+            (
+                "login.html",
+                include_str!("../../templates/portal/login.html"),
+            ),
         ] {
             env.add_template(name, source)
                 .expect("portal templates parse");
@@ -77,23 +84,119 @@ impl PortalPages {
 
 pub fn routes() -> Route {
     Route::new()
-        .at("/", get(home))
+        .at("/", get(record::home))
         .at("/register", get(register_form).post(register))
+        .at("/login", get(account::login_form).post(account::login))
+        .at("/logout", post(account::logout))
+        .at("/switch", post(account::switch))
+        .at("/redeem", post(account::redeem))
+        .at("/records/:id/documents", post(record::upload))
+        .at("/records/:id/documents/:document", get(record::download))
+        .at("/records/:id/messages", post(record::message))
         .at("/assets/register.js", get(script))
         .at("/assets/portal.css", get(stylesheet))
+        .at("/assets/brand.css", get(brand))
+}
+
+/// The clinic's colours for its pages. Both are checked `#rrggbb` values,
+/// so nothing else can reach the stylesheet.
+#[handler]
+fn brand(req: &Request) -> poem::Result<Response> {
+    let t = tenant_of(req)?;
+    let b = &t.tenant.settings.branding;
+    Ok(Response::builder()
+        .content_type("text/css; charset=utf-8")
+        .header("cache-control", "no-cache")
+        .body(format!(
+            ":root {{ --brand: {}; --accent: {}; }}\n",
+            b.primary_colour.as_str(),
+            b.accent_colour.as_str()
+        )))
+}
+
+/// What every portal page shows of the clinic.
+#[derive(Serialize, Default)]
+pub(crate) struct Clinic {
+    name: String,
+    portal_path: String,
+    logo_url: Option<String>,
+}
+
+impl Clinic {
+    fn of(t: &ResolvedTenant) -> Self {
+        Self {
+            name: t.tenant.display_name.to_string(),
+            portal_path: portal_path(t),
+            logo_url: t
+                .tenant
+                .settings
+                .branding
+                .logo_url
+                .as_ref()
+                .map(|l| l.as_str().to_owned()),
+        }
+    }
+}
+
+/// A page's policy: our own origin only, plus the clinic's logo's origin
+/// for images.
+fn content_security_policy(t: &ResolvedTenant) -> String {
+    let logo_origin = t
+        .tenant
+        .settings
+        .branding
+        .logo_url
+        .as_ref()
+        .and_then(|l| {
+            let url = l.as_str();
+            let (scheme, rest) = url.split_once("://")?;
+            let host = rest.split(['/', '?', '#']).next()?;
+            Some(format!(" {scheme}://{host}"))
+        })
+        .unwrap_or_default();
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'{logo_origin}; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
 }
 
 fn portal_path(t: &ResolvedTenant) -> String {
     format!("{}/portal", t.path_prefix.as_deref().unwrap_or(""))
 }
 
-fn html(body: String, status: StatusCode) -> Response {
+/// A portal page. No page sends a referrer: the registration page can
+/// carry a code, and a record page's address names the record.
+fn html(t: &ResolvedTenant, body: String, status: StatusCode) -> Response {
     Response::builder()
         .status(status)
         .content_type("text/html; charset=utf-8")
-        .header("content-security-policy", CONTENT_SECURITY_POLICY)
+        .header("content-security-policy", content_security_policy(t))
+        .header("referrer-policy", "no-referrer")
         .header("cache-control", "no-store")
         .body(body)
+}
+
+/// The answer to a login or a registration: the session cookie, and the
+/// portal's home.
+fn signed_in(
+    state: &AppState,
+    req: &Request,
+    t: &ResolvedTenant,
+    token: &str,
+) -> poem::Result<Response> {
+    let cookie = cookie_header(
+        PORTAL_COOKIE,
+        token,
+        t.cookie_path(),
+        state.config.portal_session_secs,
+        is_secure(req),
+    );
+    let mut resp = redirect(&format!("{}/", portal_path(t)));
+    resp.headers_mut().insert(
+        "set-cookie",
+        cookie.parse().map_err(|_| ApiError::internal())?,
+    );
+    Ok(resp)
 }
 
 fn redirect(to: &str) -> Response {
@@ -108,7 +211,7 @@ fn script() -> Response {
     Response::builder()
         .content_type("text/javascript; charset=utf-8")
         .header("cache-control", "public, max-age=3600")
-        .body(include_str!("../assets/register.js"))
+        .body(include_str!("../../assets/register.js"))
 }
 
 #[handler]
@@ -116,13 +219,12 @@ fn stylesheet() -> Response {
     Response::builder()
         .content_type("text/css; charset=utf-8")
         .header("cache-control", "public, max-age=3600")
-        .body(include_str!("../assets/portal.css"))
+        .body(include_str!("../../assets/portal.css"))
 }
 
 #[derive(Serialize, Default)]
 struct RegisterPage {
-    clinic_name: String,
-    portal_path: String,
+    clinic: Clinic,
     code: String,
     email: String,
     username: String,
@@ -199,11 +301,14 @@ fn register_form(
 ) -> poem::Result<Response> {
     let t = tenant_of(req)?;
     let page = RegisterPage {
-        clinic_name: t.tenant.display_name.to_string(),
-        portal_path: portal_path(t),
+        clinic: Clinic::of(t),
         ..RegisterPage::default()
     };
-    Ok(html(pages.render("register.html", page)?, StatusCode::OK))
+    Ok(html(
+        t,
+        pages.render("register.html", page)?,
+        StatusCode::OK,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -273,19 +378,7 @@ async fn register(
     let (status, error) = match outcome {
         Ok(done) => {
             let session = done.session.ok_or_else(ApiError::internal)?;
-            let cookie = cookie_header(
-                PORTAL_COOKIE,
-                session.token.expose(),
-                t.cookie_path(),
-                state.config.portal_session_secs,
-                is_secure(req),
-            );
-            let mut resp = redirect(&format!("{}/", portal_path(t)));
-            resp.headers_mut().insert(
-                "set-cookie",
-                cookie.parse().map_err(|_| ApiError::internal())?,
-            );
-            return Ok(resp);
+            return signed_in(&state, req, t, session.token.expose());
         }
         Err(
             e @ (DomainError::Invalid(_) | DomainError::Refused(_) | DomainError::LockedOut { .. }),
@@ -317,53 +410,12 @@ async fn register(
         Err(other) => return Err(ApiError::from(other).into()),
     };
     let page = RegisterPage {
-        clinic_name: t.tenant.display_name.to_string(),
-        portal_path: portal_path(t),
+        clinic: Clinic::of(t),
         code: form.code,
         email: form.email,
         username: form.username,
         error: Some(error),
         asked,
     };
-    Ok(html(pages.render("register.html", page)?, status))
-}
-
-#[derive(Serialize)]
-struct HomePage {
-    clinic_name: String,
-    portal_path: String,
-    username: String,
-    records: Vec<String>,
-}
-
-#[handler]
-async fn home(
-    req: &Request,
-    state: Data<&AppState>,
-    pages: Data<&std::sync::Arc<PortalPages>>,
-) -> poem::Result<Response> {
-    let t = tenant_of(req)?;
-    let who = match named_cookie(req, PORTAL_COOKIE) {
-        Some(token) => state
-            .services
-            .portal_authenticate(&t.tenant, &token)
-            .await
-            .ok(),
-        None => None,
-    };
-    let Some(who) = who else {
-        return Ok(redirect(&format!("{}/register", portal_path(t))));
-    };
-    let (account, records) = state
-        .services
-        .portal_me(&t.tenant, &who)
-        .await
-        .map_err(ApiError::from)?;
-    let page = HomePage {
-        clinic_name: t.tenant.display_name.to_string(),
-        portal_path: portal_path(t),
-        username: account.username.to_string(),
-        records: records.iter().map(|r| r.patient_name.clone()).collect(),
-    };
-    Ok(html(pages.render("home.html", page)?, StatusCode::OK))
+    Ok(html(t, pages.render("register.html", page)?, status))
 }

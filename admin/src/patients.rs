@@ -1,0 +1,187 @@
+//! What the patient pages show: the list with its search, and one
+//! patient's workspace with its tabs. The server fills these in from the
+//! domain; every value is text ready to show, escaped by the templates.
+
+use serde::Serialize;
+
+/// The frame every signed-in console page shares.
+#[derive(Debug, Clone, Serialize)]
+pub struct Frame {
+    pub clinic_name: String,
+    pub console_path: String,
+    pub staff_name: String,
+    pub csrf_token: String,
+    /// A short confirmation of what just happened.
+    pub notice: Option<String>,
+    /// Why the last action was refused, written for the staff member.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PatientRow {
+    pub id: String,
+    pub full_name: String,
+    pub date_of_birth: String,
+    pub email: String,
+    pub portal_access: bool,
+}
+
+/// The patient list.
+#[derive(Debug, Serialize)]
+pub struct PatientsView {
+    pub frame: Frame,
+    pub search: String,
+    pub patients: Vec<PatientRow>,
+    /// The `after` of the next page, when there is one.
+    pub next_after: Option<String>,
+    pub may_create: bool,
+    /// What the create form held when it was refused.
+    pub draft: NewPatientDraft,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct NewPatientDraft {
+    pub full_name: String,
+    pub date_of_birth: String,
+    pub email: String,
+    pub phone: String,
+    pub home_zip: String,
+}
+
+/// Which tab of the workspace is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkspaceTab {
+    Access,
+    Shared,
+    Details,
+}
+
+impl WorkspaceTab {
+    pub fn parse(raw: Option<&str>) -> Self {
+        match raw {
+            Some("shared") => Self::Shared,
+            Some("details") => Self::Details,
+            _ => Self::Access,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CodeRow {
+    pub id: String,
+    pub kind: String,
+    pub delivery: String,
+    pub status: String,
+    pub issued_at: String,
+    pub expires_at: String,
+    pub revocable: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GrantRow {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub since: String,
+    pub revoked: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MailRow {
+    pub kind: String,
+    pub recipient: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub queued_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DocumentRow {
+    pub id: String,
+    pub title: String,
+    pub file_name: String,
+    pub kind: String,
+    pub size: String,
+    pub by: String,
+    pub from_patient: bool,
+    pub at: String,
+    pub withdrawn: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NoteRow {
+    pub body: String,
+    pub author: String,
+    pub at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AppointmentRow {
+    pub id: String,
+    pub when: String,
+    pub minutes: i64,
+    pub with: String,
+    pub location: String,
+    pub reason: Option<String>,
+    pub cancelled: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessageRow {
+    pub from: String,
+    pub from_patient: bool,
+    pub body: String,
+    pub at: String,
+    pub read: bool,
+    pub attachments: Vec<DocumentRow>,
+}
+
+/// What is shared on the record, for those who may read it.
+#[derive(Debug, Serialize)]
+pub struct SharedTab {
+    pub documents: Vec<DocumentRow>,
+    pub notes: Vec<NoteRow>,
+    pub appointments: Vec<AppointmentRow>,
+    pub messages: Vec<MessageRow>,
+    /// Drafts kept when a write was refused.
+    pub draft_note: String,
+    pub draft_message: String,
+}
+
+/// What the staff member may do here; a control they may not use is not
+/// shown (and the server refuses it anyway).
+#[derive(Debug, Default, Serialize)]
+pub struct Abilities {
+    pub edit_patient: bool,
+    pub issue_codes: bool,
+    pub read_records: bool,
+    pub share_records: bool,
+}
+
+/// One patient's workspace.
+#[derive(Debug, Serialize)]
+pub struct PatientView {
+    pub frame: Frame,
+    pub tab: WorkspaceTab,
+    pub patient: PatientRow,
+    pub phone: String,
+    pub home_zip: String,
+    pub may: Abilities,
+    pub codes: Vec<CodeRow>,
+    pub grants: Vec<GrantRow>,
+    pub mail: Vec<MailRow>,
+    pub shared: Option<SharedTab>,
+}
+
+/// The step before an access link goes out: the address it goes to, and
+/// the staff member's password to confirm it.
+#[derive(Debug, Serialize)]
+pub struct SendLinkView {
+    pub frame: Frame,
+    pub patient_id: String,
+    pub patient_name: String,
+    pub email: String,
+    pub lifetime: String,
+}

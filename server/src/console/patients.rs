@@ -1,0 +1,689 @@
+//! The patient pages: the list with search and the create form, and one
+//! patient's workspace with its access tab (codes, access links, handouts,
+//! grants, mail), the portal-access switch and the details.
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::{Data, Form, Path, Query};
+use poem::{Request, Response, handler};
+use portico_admin::{
+    Abilities, CodeRow, Console, GrantRow, MailRow, NewPatientDraft, PatientRow, PatientView,
+    PatientsView, SendLinkView, WorkspaceTab,
+};
+use portico_tenants::DomainError;
+use portico_tenants::codes::CodeStatus;
+use portico_tenants::domain::{
+    AccessCodeId, Action, CodeDelivery, DateOfBirth, DisplayName, EmailAddress, GrantId, PatientId,
+    PhoneNumber, PlainPassword, Resource, Timestamp, ZipCode,
+};
+use portico_tenants::patients::{NewPatient, PatientRecord, PortalAccess};
+use serde::Deserialize;
+
+use super::{Signed, page, redirect, refusal, render_failed};
+use crate::http::AppState;
+use crate::http::client_info::client_info;
+use crate::http::error::ApiError;
+use crate::mail::human_time;
+
+/// A confirmation after a redirect, named by a fixed key so no text from
+/// the request is ever echoed.
+fn notice(key: Option<&str>) -> Option<String> {
+    let text = match key? {
+        "created" => "Patient added.",
+        "link_sent" => "Access link queued: it leaves within moments. Its delivery shows below.",
+        "code_revoked" => "Code revoked. It no longer opens the record.",
+        "grant_revoked" => "Access revoked. That account no longer sees this record.",
+        "portal_enabled" => "Portal access enabled.",
+        "portal_disabled" => {
+            "Portal access disabled. Accounts holding this record no longer see it."
+        }
+        "document_shared" => "Document shared with the patient.",
+        "document_withdrawn" => "Document withdrawn. The patient no longer sees it.",
+        "note_shared" => "Note shared with the patient.",
+        "appointment_booked" => "Appointment booked.",
+        "appointment_cancelled" => "Appointment cancelled.",
+        "message_sent" => "Message sent.",
+        "needs_email" => "Add an email address before sending an access link.",
+        _ => return None,
+    };
+    Some(text.to_owned())
+}
+
+pub(super) fn parse_patient(raw: &str) -> poem::Result<PatientId> {
+    PatientId::parse(raw).map_err(|_| ApiError::not_found("not_found", "patient not found").into())
+}
+
+fn row(p: &PatientRecord) -> PatientRow {
+    PatientRow {
+        id: p.id.to_string(),
+        full_name: p.full_name.to_string(),
+        date_of_birth: p.date_of_birth.to_string(),
+        email: p
+            .email
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        portal_access: p.portal_access == PortalAccess::Enabled,
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    search: Option<String>,
+    after: Option<String>,
+    done: Option<String>,
+}
+
+const PAGE_SIZE: u32 = 50;
+
+async fn list_page(
+    state: &AppState,
+    console: &Console,
+    signed: Signed,
+    search: String,
+    after: Option<String>,
+    draft: NewPatientDraft,
+    status: StatusCode,
+) -> poem::Result<Response> {
+    let services = &state.services;
+    let t = &signed.tenant.tenant;
+    let term = Some(search.trim()).filter(|s| !s.is_empty());
+    let found = services
+        .patient_search(t, &signed.who, term, PAGE_SIZE, after.as_deref())
+        .await
+        .map_err(ApiError::from)?;
+    let next_after = (found.len() as u32 == PAGE_SIZE)
+        .then(|| {
+            found
+                .last()
+                .map(|p| format!("{} {}", p.full_name.as_str().to_lowercase(), p.id))
+        })
+        .flatten();
+    let may_create = signed.may(state, Resource::Patients, Action::Write).await?;
+    let html = console
+        .patients_page(&PatientsView {
+            frame: signed.frame,
+            search,
+            patients: found.iter().map(row).collect(),
+            next_after,
+            may_create,
+            draft,
+        })
+        .map_err(render_failed)?;
+    Ok(page(html, status))
+}
+
+#[handler]
+pub(super) async fn list(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Query(q): Query<ListQuery>,
+) -> poem::Result<Response> {
+    let mut signed = Signed::of(&state, req).await?;
+    signed.frame.notice = notice(q.done.as_deref());
+    list_page(
+        &state,
+        &console,
+        signed,
+        q.search.unwrap_or_default(),
+        q.after,
+        NewPatientDraft::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct CreateForm {
+    csrf_token: String,
+    full_name: String,
+    date_of_birth: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    home_zip: String,
+}
+
+fn optional<T>(
+    raw: &str,
+    parse: impl Fn(&str) -> Result<T, portico_tenants::domain::InvalidValue>,
+) -> Result<Option<T>, DomainError> {
+    let raw = raw.trim();
+    Ok(if raw.is_empty() {
+        None
+    } else {
+        Some(parse(raw)?)
+    })
+}
+
+#[handler]
+pub(super) async fn create(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Form(form): Form<CreateForm>,
+) -> poem::Result<Response> {
+    let mut signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        let new = NewPatient {
+            full_name: DisplayName::parse("full_name", &form.full_name)?,
+            date_of_birth: DateOfBirth::parse(&form.date_of_birth)?,
+            email: optional(&form.email, EmailAddress::parse)?,
+            phone: optional(&form.phone, PhoneNumber::parse)?,
+            home_zip: optional(&form.home_zip, ZipCode::parse)?,
+        };
+        state
+            .services
+            .patient_create(&signed.tenant.tenant, &signed.who, new, &client_info(req))
+            .await
+    }
+    .await;
+    match outcome {
+        Ok(created) => Ok(redirect(
+            &signed.path(&format!("/patients/{}?done=created", created.id)),
+        )),
+        Err(err) => {
+            let (status, message) = refusal(err)?;
+            signed.frame.error = Some(message);
+            let draft = NewPatientDraft {
+                full_name: form.full_name,
+                date_of_birth: form.date_of_birth,
+                email: form.email,
+                phone: form.phone,
+                home_zip: form.home_zip,
+            };
+            list_page(&state, &console, signed, String::new(), None, draft, status).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct WorkspaceQuery {
+    tab: Option<String>,
+    done: Option<String>,
+}
+
+/// Renders a patient's workspace. `drafts` keeps what a refused note or
+/// message held.
+pub(super) async fn workspace_page(
+    state: &AppState,
+    console: &Console,
+    signed: Signed,
+    patient: PatientId,
+    tab: WorkspaceTab,
+    status: StatusCode,
+    drafts: (String, String),
+) -> poem::Result<Response> {
+    let services = &state.services;
+    let t = &signed.tenant.tenant;
+    let record = services
+        .patient_get(t, &signed.who, patient)
+        .await
+        .map_err(ApiError::from)?;
+    let may = Abilities {
+        edit_patient: signed.may(state, Resource::Patients, Action::Write).await?,
+        issue_codes: signed
+            .may(state, Resource::AccessCodes, Action::Write)
+            .await?,
+        read_records: signed.may(state, Resource::Records, Action::Read).await?,
+        share_records: signed.may(state, Resource::Records, Action::Write).await?,
+    };
+    let now = Timestamp::now();
+    let (codes, grants, mail) = if tab == WorkspaceTab::Access {
+        let codes = services
+            .codes_of_patient(t, &signed.who, patient)
+            .await
+            .map_err(ApiError::from)?;
+        let grants = services
+            .grants_of_patient(t, &signed.who, patient)
+            .await
+            .map_err(ApiError::from)?;
+        let mail = services
+            .mail_of_patient(t, &signed.who, patient)
+            .await
+            .map_err(ApiError::from)?;
+        (
+            codes
+                .iter()
+                .map(|c| {
+                    let status = c.status_at(now);
+                    CodeRow {
+                        id: c.id.to_string(),
+                        kind: match c.kind.as_str() {
+                            "smartform" => "SmartForm".into(),
+                            _ => "Medical records".into(),
+                        },
+                        delivery: match c.delivery {
+                            CodeDelivery::Email => "email".into(),
+                            CodeDelivery::Print => "handout".into(),
+                        },
+                        status: status.as_str().into(),
+                        issued_at: human_time(c.issued_at),
+                        expires_at: human_time(c.expires_at),
+                        revocable: status == CodeStatus::Active,
+                    }
+                })
+                .collect(),
+            grants
+                .iter()
+                .map(|g| GrantRow {
+                    id: g.id.to_string(),
+                    username: g.username.clone(),
+                    email: g.account_email.clone(),
+                    since: human_time(g.created_at),
+                    revoked: g.revoked_at.map(human_time),
+                })
+                .collect(),
+            mail.iter()
+                .map(|m| MailRow {
+                    kind: m.kind.replace('_', " "),
+                    recipient: m.recipient.clone(),
+                    status: m.status.clone(),
+                    attempts: m.attempts,
+                    last_error: m.last_error.clone(),
+                    queued_at: human_time(m.created_at),
+                })
+                .collect(),
+        )
+    } else {
+        (Vec::new(), Vec::new(), Vec::new())
+    };
+    let shared = if may.read_records {
+        let shared = if tab == WorkspaceTab::Shared {
+            // Opening the conversation is reading it.
+            services
+                .messages_read(t, &signed.who, patient)
+                .await
+                .map_err(ApiError::from)?;
+            Some(
+                services
+                    .shared_record(t, &signed.who, patient)
+                    .await
+                    .map_err(ApiError::from)?,
+            )
+        } else {
+            None
+        };
+        Some(super::shared::tab(shared.as_ref(), drafts))
+    } else {
+        None
+    };
+    let html = console
+        .patient_page(&PatientView {
+            frame: signed.frame,
+            tab,
+            phone: record
+                .phone
+                .as_ref()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+            home_zip: record
+                .home_zip
+                .as_ref()
+                .map(|z| z.as_str().to_owned())
+                .unwrap_or_default(),
+            patient: row(&record),
+            may,
+            codes,
+            grants,
+            mail,
+            shared,
+        })
+        .map_err(render_failed)?;
+    Ok(page(html, status))
+}
+
+#[handler]
+pub(super) async fn workspace(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Query(q): Query<WorkspaceQuery>,
+) -> poem::Result<Response> {
+    let patient = parse_patient(&id)?;
+    let mut signed = Signed::of(&state, req).await?;
+    signed.frame.notice = notice(q.done.as_deref());
+    let tab = WorkspaceTab::parse(q.tab.as_deref());
+    workspace_page(
+        &state,
+        &console,
+        signed,
+        patient,
+        tab,
+        StatusCode::OK,
+        Default::default(),
+    )
+    .await
+}
+
+/// Where to land after an action on a patient: their workspace, on `tab`,
+/// with a notice.
+pub(super) fn back_to(signed: &Signed, patient: PatientId, tab: &str, done: &str) -> Response {
+    redirect(&signed.path(&format!("/patients/{patient}?tab={tab}&done={done}")))
+}
+
+/// Re-renders the workspace with the reason an action was refused.
+pub(super) async fn refused(
+    state: &AppState,
+    console: &Console,
+    mut signed: Signed,
+    patient: PatientId,
+    tab: WorkspaceTab,
+    err: DomainError,
+    drafts: (String, String),
+) -> poem::Result<Response> {
+    let (status, message) = refusal(err)?;
+    signed.frame.error = Some(message);
+    workspace_page(state, console, signed, patient, tab, status, drafts).await
+}
+
+/// The end of every workspace action: back to the workspace with `done`
+/// on success, or the workspace again with the reason and the drafts.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn conclude<T>(
+    state: &AppState,
+    console: &Console,
+    signed: Signed,
+    patient: PatientId,
+    tab: WorkspaceTab,
+    outcome: Result<T, DomainError>,
+    done: &str,
+    drafts: (String, String),
+) -> poem::Result<Response> {
+    match outcome {
+        Ok(_) => {
+            let tab = match tab {
+                WorkspaceTab::Access => "access",
+                WorkspaceTab::Shared => "shared",
+                WorkspaceTab::Details => "details",
+            };
+            Ok(back_to(&signed, patient, tab, done))
+        }
+        Err(err) => refused(state, console, signed, patient, tab, err, drafts).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    csrf_token: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct PortalAccessForm {
+    csrf_token: String,
+    enabled: bool,
+}
+
+#[handler]
+pub(super) async fn portal_access(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Form(form): Form<PortalAccessForm>,
+) -> poem::Result<Response> {
+    let patient = parse_patient(&id)?;
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let access = if form.enabled {
+        PortalAccess::Enabled
+    } else {
+        PortalAccess::Disabled
+    };
+    let outcome = state
+        .services
+        .patient_set_portal_access(
+            &signed.tenant.tenant,
+            &signed.who,
+            patient,
+            access,
+            &client_info(req),
+        )
+        .await;
+    let done = if form.enabled {
+        "portal_enabled"
+    } else {
+        "portal_disabled"
+    };
+    conclude(
+        &state,
+        &console,
+        signed,
+        patient,
+        WorkspaceTab::Access,
+        outcome,
+        done,
+        Default::default(),
+    )
+    .await
+}
+
+async fn send_link_page(
+    state: &AppState,
+    console: &Console,
+    signed: Signed,
+    patient: PatientId,
+    status: StatusCode,
+) -> poem::Result<Response> {
+    let record = state
+        .services
+        .patient_get(&signed.tenant.tenant, &signed.who, patient)
+        .await
+        .map_err(ApiError::from)?;
+    let Some(email) = record.email.as_ref() else {
+        return Ok(back_to(&signed, patient, "details", "needs_email"));
+    };
+    let hours = signed.tenant.tenant.settings.code_lifetime.as_secs() / 3600;
+    let lifetime = if hours.is_multiple_of(24) {
+        match hours / 24 {
+            1 => "1 day".to_owned(),
+            days => format!("{days} days"),
+        }
+    } else {
+        format!("{hours} hours")
+    };
+    let html = console
+        .send_link_page(&SendLinkView {
+            frame: signed.frame,
+            patient_id: patient.to_string(),
+            patient_name: record.full_name.to_string(),
+            email: email.to_string(),
+            lifetime,
+        })
+        .map_err(render_failed)?;
+    Ok(page(html, status))
+}
+
+/// Shows the address an access link will go to, and asks for the staff
+/// member's password before it is sent.
+#[handler]
+pub(super) async fn send_link_form(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+) -> poem::Result<Response> {
+    let patient = parse_patient(&id)?;
+    let signed = Signed::of(&state, req).await?;
+    send_link_page(&state, &console, signed, patient, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct SendLinkForm {
+    csrf_token: String,
+    password: String,
+}
+
+#[handler]
+pub(super) async fn send_link(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Form(form): Form<SendLinkForm>,
+) -> poem::Result<Response> {
+    let patient = parse_patient(&id)?;
+    let mut signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let client = client_info(req);
+    let t = &signed.tenant.tenant;
+    let confirmed = async {
+        let password = PlainPassword::new(form.password)?;
+        state
+            .services
+            .staff_step_up(t, &signed.who, &password, &client)
+            .await
+    }
+    .await;
+    if let Err(err) = confirmed {
+        let (status, _) = refusal(err)?;
+        signed.frame.error = Some(if status == StatusCode::TOO_MANY_REQUESTS {
+            "Too many wrong passwords. Wait a few minutes and try again.".into()
+        } else {
+            "That is not your password. Nothing was sent.".into()
+        });
+        return send_link_page(&state, &console, signed, patient, status).await;
+    }
+    // The session now carries the fresh confirmation; read it again.
+    let signed = Signed::of(&state, req).await?;
+    let t = &signed.tenant.tenant;
+    let outcome = state
+        .services
+        .issue_medical_records_code(t, &signed.who, patient, CodeDelivery::Email, &client)
+        .await;
+    conclude(
+        &state,
+        &console,
+        signed,
+        patient,
+        WorkspaceTab::Access,
+        outcome,
+        "link_sent",
+        Default::default(),
+    )
+    .await
+}
+
+/// Issues a code for a printed handout and shows the page to print. It
+/// opens in its own tab; the workspace stays where it was.
+#[handler]
+pub(super) async fn handout(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> poem::Result<Response> {
+    let patient = parse_patient(&id)?;
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let client = client_info(req);
+    let t = &signed.tenant.tenant;
+    let issued = match state
+        .services
+        .issue_medical_records_code(t, &signed.who, patient, CodeDelivery::Print, &client)
+        .await
+    {
+        Ok(issued) => issued,
+        Err(err) => {
+            return refused(
+                &state,
+                &console,
+                signed,
+                patient,
+                WorkspaceTab::Access,
+                err,
+                Default::default(),
+            )
+            .await;
+        }
+    };
+    state
+        .services
+        .record_handout_printed(t, &signed.who, &issued, &client)
+        .await
+        .map_err(ApiError::from)?;
+    let html = console
+        .handout_page(&portico_admin::HandoutView {
+            clinic_name: t.display_name.to_string(),
+            console_path: signed.frame.console_path.clone(),
+            patient_name: issued.patient.full_name.to_string(),
+            words: issued.code.display().replace('-', " "),
+            register_url: format!("{}/portal/register", state.tenant_base(t)),
+            expires_at: human_time(issued.record.expires_at),
+        })
+        .map_err(render_failed)?;
+    let mut resp = page(html, StatusCode::OK);
+    // The code is on this page: never send it on as a referrer.
+    resp.headers_mut().insert(
+        "referrer-policy",
+        "no-referrer".parse().expect("static header"),
+    );
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub(super) struct OnPatientForm {
+    csrf_token: String,
+    patient: String,
+}
+
+#[handler]
+pub(super) async fn revoke_code(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Form(form): Form<OnPatientForm>,
+) -> poem::Result<Response> {
+    let patient = parse_patient(&form.patient)?;
+    let code = AccessCodeId::parse(&id)
+        .map_err(|_| ApiError::not_found("not_found", "access code not found"))?;
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let outcome = state
+        .services
+        .revoke_code(&signed.tenant.tenant, &signed.who, code, &client_info(req))
+        .await;
+    conclude(
+        &state,
+        &console,
+        signed,
+        patient,
+        WorkspaceTab::Access,
+        outcome,
+        "code_revoked",
+        Default::default(),
+    )
+    .await
+}
+
+#[handler]
+pub(super) async fn revoke_grant(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Form(form): Form<OnPatientForm>,
+) -> poem::Result<Response> {
+    let patient = parse_patient(&form.patient)?;
+    let grant =
+        GrantId::parse(&id).map_err(|_| ApiError::not_found("not_found", "grant not found"))?;
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let outcome = state
+        .services
+        .revoke_grant(&signed.tenant.tenant, &signed.who, grant, &client_info(req))
+        .await;
+    conclude(
+        &state,
+        &console,
+        signed,
+        patient,
+        WorkspaceTab::Access,
+        outcome,
+        "grant_revoked",
+        Default::default(),
+    )
+    .await
+}

@@ -1,0 +1,257 @@
+//! The account's pages and acts: login (with the code-typed-as-password
+//! mix-up explained), logout, switching between the records of a family,
+//! and adding a record with another code.
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::{Data, Form};
+use poem::{Request, Response, handler};
+use portico_tenants::DomainError;
+use portico_tenants::domain::{PatientId, PlainPassword};
+use portico_tenants::portal::{PortalAuthenticated, PortalLogin, Redeemer};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use super::{Clinic, PortalPages, html, portal_path, redirect};
+use crate::http::AppState;
+use crate::http::auth::{PORTAL_COOKIE, cookie_header, named_cookie, tenant_of};
+use crate::http::client_info::{client_info, is_secure};
+use crate::http::error::ApiError;
+use crate::http::tenancy::ResolvedTenant;
+
+/// A logged-in patient on a portal page.
+pub(super) struct Visitor {
+    pub tenant: ResolvedTenant,
+    pub who: PortalAuthenticated,
+}
+
+impl Visitor {
+    /// The account behind the portal cookie, if the session is live.
+    pub(super) async fn current(state: &AppState, req: &Request) -> poem::Result<Option<Self>> {
+        let tenant = tenant_of(req)?.clone();
+        let Some(token) = named_cookie(req, PORTAL_COOKIE) else {
+            return Ok(None);
+        };
+        Ok(state
+            .services
+            .portal_authenticate(&tenant.tenant, &token)
+            .await
+            .ok()
+            .map(|who| Self { tenant, who }))
+    }
+
+    /// As [`Visitor::current`], for a page that needs one: otherwise the
+    /// login page.
+    pub(super) async fn required(state: &AppState, req: &Request) -> poem::Result<Self> {
+        match Self::current(state, req).await? {
+            Some(v) => Ok(v),
+            None => {
+                let t = tenant_of(req)?;
+                Err(poem::Error::from_response(redirect(&format!(
+                    "{}/login",
+                    portal_path(t)
+                ))))
+            }
+        }
+    }
+
+    /// For a form post: a live session whose CSRF token the form carries.
+    pub(super) async fn posting(
+        state: &AppState,
+        req: &Request,
+        csrf_token: &str,
+    ) -> poem::Result<Self> {
+        let visitor = Self::required(state, req).await?;
+        if !bool::from(
+            csrf_token
+                .as_bytes()
+                .ct_eq(visitor.who.session.csrf_token.as_bytes()),
+        ) {
+            return Err(ApiError::forbidden(
+                "csrf_token_invalid",
+                "this form has expired; reload the page and try again",
+            )
+            .into());
+        }
+        Ok(visitor)
+    }
+
+    pub(super) fn home(&self, done: &str) -> Response {
+        redirect(&format!("{}/?done={done}", portal_path(&self.tenant)))
+    }
+}
+
+#[derive(Serialize, Default)]
+struct LoginPage {
+    clinic: Clinic,
+    login: String,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct LoginQuery {
+    done: Option<String>,
+}
+
+#[handler]
+pub(super) async fn login_form(
+    req: &Request,
+    state: Data<&AppState>,
+    pages: Data<&Arc<PortalPages>>,
+    poem::web::Query(q): poem::web::Query<LoginQuery>,
+) -> poem::Result<Response> {
+    let t = tenant_of(req)?;
+    if Visitor::current(&state, req).await?.is_some() {
+        return Ok(redirect(&format!("{}/", portal_path(t))));
+    }
+    let page = LoginPage {
+        clinic: Clinic::of(t),
+        notice: (q.done.as_deref() == Some("logged_out"))
+            .then(|| "You have logged out.".to_owned()),
+        ..LoginPage::default()
+    };
+    Ok(html(t, pages.render("login.html", page)?, StatusCode::OK))
+}
+
+#[derive(Deserialize)]
+pub(super) struct LoginForm {
+    login: String,
+    password: String,
+}
+
+#[handler]
+pub(super) async fn login(
+    req: &Request,
+    state: Data<&AppState>,
+    pages: Data<&Arc<PortalPages>>,
+    Form(form): Form<LoginForm>,
+) -> poem::Result<Response> {
+    let t = tenant_of(req)?;
+    let outcome = async {
+        let login = PortalLogin {
+            login: form.login.clone(),
+            password: PlainPassword::new(form.password)?,
+        };
+        state
+            .services
+            .portal_login(&t.tenant, &login, &client_info(req))
+            .await
+    }
+    .await;
+    let error = match outcome {
+        Ok(issued) => return super::signed_in(&state, req, t, issued.token.expose()),
+        Err(err) => ApiError::from(err),
+    };
+    if error.status.is_server_error() {
+        return Err(error.into());
+    }
+    let page = LoginPage {
+        clinic: Clinic::of(t),
+        login: form.login,
+        notice: None,
+        error: Some(error.message),
+    };
+    Ok(html(t, pages.render("login.html", page)?, error.status))
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    csrf_token: String,
+}
+
+#[handler]
+pub(super) async fn logout(
+    req: &Request,
+    state: Data<&AppState>,
+    Form(form): Form<CsrfOnly>,
+) -> poem::Result<Response> {
+    let visitor = Visitor::posting(&state, req, &form.csrf_token).await?;
+    state
+        .services
+        .portal_logout(&visitor.tenant.tenant, &visitor.who, &client_info(req))
+        .await
+        .map_err(ApiError::from)?;
+    let t = &visitor.tenant;
+    let mut resp = redirect(&format!("{}/login?done=logged_out", portal_path(t)));
+    let cookie = cookie_header(PORTAL_COOKIE, "", t.cookie_path(), 0, is_secure(req));
+    resp.headers_mut().insert(
+        "set-cookie",
+        cookie.parse().map_err(|_| ApiError::internal())?,
+    );
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub(super) struct SwitchForm {
+    csrf_token: String,
+    patient: String,
+}
+
+#[handler]
+pub(super) async fn switch(
+    req: &Request,
+    state: Data<&AppState>,
+    Form(form): Form<SwitchForm>,
+) -> poem::Result<Response> {
+    let visitor = Visitor::posting(&state, req, &form.csrf_token).await?;
+    let patient = PatientId::parse(&form.patient)
+        .map_err(|_| ApiError::not_found("not_found", "record not found"))?;
+    state
+        .services
+        .portal_switch(&visitor.tenant.tenant, &visitor.who, patient)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(visitor.home("switched"))
+}
+
+#[derive(Deserialize)]
+pub(super) struct RedeemForm {
+    csrf_token: String,
+    code: String,
+}
+
+/// Adds the record another code opens to this account; a refusal shows on
+/// the home page with the code kept in the field.
+#[handler]
+pub(super) async fn redeem(
+    req: &Request,
+    state: Data<&AppState>,
+    pages: Data<&Arc<PortalPages>>,
+    Form(form): Form<RedeemForm>,
+) -> poem::Result<Response> {
+    let visitor = Visitor::posting(&state, req, &form.csrf_token).await?;
+    let outcome = state
+        .services
+        .redeem_code(
+            &visitor.tenant.tenant,
+            &form.code,
+            Redeemer::Account(&visitor.who),
+            Vec::new(),
+            &client_info(req),
+        )
+        .await;
+    let problem = match outcome {
+        Ok(_) => return Ok(visitor.home("record_added")),
+        Err(DomainError::MoreInformationNeeded(_)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "{} needs a detail confirmed for this code. Use the link in its email or the registration page to add it.",
+                visitor.tenant.tenant.display_name
+            ),
+        ),
+        Err(err) => {
+            let api = ApiError::from(err);
+            if api.status.is_server_error() {
+                return Err(api.into());
+            }
+            (api.status, api.message)
+        }
+    };
+    let drafts = super::record::Drafts {
+        code: form.code,
+        ..Default::default()
+    };
+    super::record::home_page(&state, &pages, visitor, req, drafts, Some(problem)).await
+}

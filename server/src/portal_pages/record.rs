@@ -1,0 +1,367 @@
+//! The portal's home: the record on show, with what the clinic shares on
+//! it, the family switcher, and the forms to send a file or a message.
+//! Every view checks the grant afresh, so a revoked record is gone on the
+//! next page load.
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::{Data, Multipart, Path, Query};
+use poem::{Request, Response, handler};
+use portico_tenants::DomainError;
+use portico_tenants::domain::{DocumentId, PatientId};
+use portico_tenants::records::{AppointmentStatus, DocumentRecord, Side, WrittenText};
+use serde::{Deserialize, Serialize};
+
+use super::account::Visitor;
+use super::{Clinic, PortalPages, html, portal_path, redirect};
+use crate::http::AppState;
+use crate::http::client_info::client_info;
+use crate::http::error::ApiError;
+use crate::http::files::{FileForm, file_response, human_size};
+use crate::mail::human_time;
+
+#[derive(Serialize)]
+struct RecordChoice {
+    id: String,
+    name: String,
+    active: bool,
+}
+
+#[derive(Serialize)]
+struct DocumentItem {
+    id: String,
+    title: String,
+    file_name: String,
+    kind: &'static str,
+    size: String,
+    from_patient: bool,
+    at: String,
+}
+
+fn item(d: &DocumentRecord) -> DocumentItem {
+    DocumentItem {
+        id: d.id.to_string(),
+        title: d.title.clone(),
+        file_name: d.file_name.clone(),
+        kind: d.media_type.label(),
+        size: human_size(d.size_bytes),
+        from_patient: d.uploaded_by.side == Side::Patient,
+        at: human_time(d.uploaded_at),
+    }
+}
+
+#[derive(Serialize)]
+struct NoteItem {
+    body: String,
+    author: String,
+    at: String,
+}
+
+#[derive(Serialize)]
+struct AppointmentItem {
+    when: String,
+    minutes: i64,
+    with: String,
+    location: String,
+    reason: Option<String>,
+    cancelled: bool,
+}
+
+#[derive(Serialize)]
+struct MessageItem {
+    from: String,
+    from_patient: bool,
+    body: String,
+    at: String,
+    attachments: Vec<DocumentItem>,
+}
+
+#[derive(Serialize)]
+struct RecordView {
+    id: String,
+    name: String,
+    date_of_birth: String,
+    documents: Vec<DocumentItem>,
+    notes: Vec<NoteItem>,
+    appointments: Vec<AppointmentItem>,
+    messages: Vec<MessageItem>,
+}
+
+#[derive(Serialize)]
+struct HomePage {
+    clinic: Clinic,
+    csrf_token: String,
+    username: String,
+    records: Vec<RecordChoice>,
+    record: Option<RecordView>,
+    notice: Option<String>,
+    error: Option<String>,
+    draft_message: String,
+    draft_code: String,
+}
+
+/// What refused forms held, shown again.
+#[derive(Default)]
+pub(super) struct Drafts {
+    pub code: String,
+    pub message: String,
+}
+
+fn notice(key: Option<&str>) -> Option<String> {
+    let text = match key? {
+        "record_added" => "Record added. You can switch between records at the top.",
+        "switched" => return None,
+        "file_sent" => "File sent. The clinic can see it now.",
+        "message_sent" => "Message sent.",
+        _ => return None,
+    };
+    Some(text.to_owned())
+}
+
+pub(super) async fn home_page(
+    state: &AppState,
+    pages: &PortalPages,
+    visitor: Visitor,
+    req: &Request,
+    drafts: Drafts,
+    problem: Option<(StatusCode, String)>,
+) -> poem::Result<Response> {
+    let t = &visitor.tenant;
+    let services = &state.services;
+    let (account, records) = services
+        .portal_me(&t.tenant, &visitor.who)
+        .await
+        .map_err(ApiError::from)?;
+    let active = visitor
+        .who
+        .session
+        .active_patient
+        .filter(|p| records.iter().any(|r| r.patient_id == *p))
+        .or_else(|| records.first().map(|r| r.patient_id));
+    let record = match active {
+        Some(patient) => {
+            let on_show = records
+                .iter()
+                .find(|r| r.patient_id == patient)
+                .expect("chosen from the list");
+            let shared = services
+                .portal_shared_record(&t.tenant, &visitor.who, patient, &client_info(req))
+                .await
+                .map_err(ApiError::from)?;
+            Some(RecordView {
+                id: patient.to_string(),
+                name: on_show.patient_name.clone(),
+                date_of_birth: on_show.date_of_birth.clone(),
+                documents: shared.documents.iter().map(item).collect(),
+                notes: shared
+                    .notes
+                    .iter()
+                    .map(|n| NoteItem {
+                        body: n.body.clone(),
+                        author: n.author_name.clone(),
+                        at: human_time(n.written_at),
+                    })
+                    .collect(),
+                appointments: shared
+                    .appointments
+                    .iter()
+                    .map(|a| AppointmentItem {
+                        when: human_time(a.starts_at),
+                        minutes: a.duration_minutes,
+                        with: a.with_whom.clone(),
+                        location: a.location.clone(),
+                        reason: a.reason.clone(),
+                        cancelled: a.status == AppointmentStatus::Cancelled,
+                    })
+                    .collect(),
+                messages: shared
+                    .messages
+                    .iter()
+                    .map(|m| MessageItem {
+                        from: m.from.name.clone(),
+                        from_patient: m.from.side == Side::Patient,
+                        body: m.body.clone(),
+                        at: human_time(m.sent_at),
+                        attachments: m.attachments.iter().map(item).collect(),
+                    })
+                    .collect(),
+            })
+        }
+        None => None,
+    };
+    let done = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("done=")));
+    let (status, error) = match problem {
+        Some((status, why)) => (status, Some(why)),
+        None => (StatusCode::OK, None),
+    };
+    let page = HomePage {
+        clinic: Clinic::of(t),
+        csrf_token: visitor.who.session.csrf_token.clone(),
+        username: account.username.to_string(),
+        records: records
+            .iter()
+            .map(|r| RecordChoice {
+                id: r.patient_id.to_string(),
+                name: r.patient_name.clone(),
+                active: Some(r.patient_id) == active,
+            })
+            .collect(),
+        record,
+        notice: if error.is_some() { None } else { notice(done) },
+        error,
+        draft_message: drafts.message,
+        draft_code: drafts.code,
+    };
+    Ok(html(t, pages.render("home.html", page)?, status))
+}
+
+#[handler]
+pub(super) async fn home(
+    req: &Request,
+    state: Data<&AppState>,
+    pages: Data<&Arc<PortalPages>>,
+) -> poem::Result<Response> {
+    let Some(visitor) = Visitor::current(&state, req).await? else {
+        // Someone arriving with no session most likely wants to log in;
+        // the login page points first-timers to registration.
+        let t = crate::http::auth::tenant_of(req)?;
+        return Ok(redirect(&format!("{}/login", portal_path(t))));
+    };
+    home_page(&state, &pages, visitor, req, Drafts::default(), None).await
+}
+
+fn parse_record(raw: &str) -> poem::Result<PatientId> {
+    PatientId::parse(raw).map_err(|_| ApiError::not_found("not_found", "record not found").into())
+}
+
+#[derive(Deserialize)]
+pub(super) struct DownloadQuery {
+    download: Option<String>,
+}
+
+/// A document of a record the account holds: shown in the browser, or
+/// saved with `?download=1`.
+#[handler]
+pub(super) async fn download(
+    req: &Request,
+    state: Data<&AppState>,
+    Path((id, document)): Path<(String, String)>,
+    Query(q): Query<DownloadQuery>,
+) -> poem::Result<Response> {
+    let patient = parse_record(&id)?;
+    let document = DocumentId::parse(&document)
+        .map_err(|_| ApiError::not_found("not_found", "document not found"))?;
+    let visitor = Visitor::required(&state, req).await?;
+    let content = state
+        .services
+        .portal_document_content(
+            &visitor.tenant.tenant,
+            &visitor.who,
+            patient,
+            document,
+            &client_info(req),
+        )
+        .await
+        .map_err(ApiError::from)?;
+    Ok(file_response(content, q.download.is_none()))
+}
+
+/// Shows the home page again with why a form was refused, or fails for
+/// the server's own errors.
+async fn refused(
+    state: &AppState,
+    pages: &PortalPages,
+    visitor: Visitor,
+    req: &Request,
+    err: DomainError,
+    drafts: Drafts,
+) -> poem::Result<Response> {
+    let api = ApiError::from(err);
+    if api.status.is_server_error() {
+        return Err(api.into());
+    }
+    home_page(
+        state,
+        pages,
+        visitor,
+        req,
+        drafts,
+        Some((api.status, api.message)),
+    )
+    .await
+}
+
+#[handler]
+pub(super) async fn upload(
+    req: &Request,
+    state: Data<&AppState>,
+    pages: Data<&Arc<PortalPages>>,
+    Path(id): Path<String>,
+    multipart: Multipart,
+) -> poem::Result<Response> {
+    let patient = parse_record(&id)?;
+    let mut form = FileForm::read(multipart).await?;
+    let visitor = Visitor::posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        let upload = form.required_upload()?;
+        state
+            .services
+            .portal_document_upload(
+                &visitor.tenant.tenant,
+                &visitor.who,
+                patient,
+                Some(&form.title),
+                upload,
+                &client_info(req),
+            )
+            .await
+    }
+    .await;
+    match outcome {
+        Ok(_) => Ok(visitor.home("file_sent")),
+        Err(err) => refused(&state, &pages, visitor, req, err, Drafts::default()).await,
+    }
+}
+
+#[handler]
+pub(super) async fn message(
+    req: &Request,
+    state: Data<&AppState>,
+    pages: Data<&Arc<PortalPages>>,
+    Path(id): Path<String>,
+    multipart: Multipart,
+) -> poem::Result<Response> {
+    let patient = parse_record(&id)?;
+    let mut form = FileForm::read(multipart).await?;
+    let visitor = Visitor::posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        let body = WrittenText::parse("body", &form.body)?;
+        let attachment = form.upload()?;
+        state
+            .services
+            .portal_message_send(
+                &visitor.tenant.tenant,
+                &visitor.who,
+                patient,
+                &body,
+                attachment,
+                &client_info(req),
+            )
+            .await
+    }
+    .await;
+    match outcome {
+        Ok(_) => Ok(visitor.home("message_sent")),
+        Err(err) => {
+            let drafts = Drafts {
+                message: form.body,
+                ..Default::default()
+            };
+            refused(&state, &pages, visitor, req, err, drafts).await
+        }
+    }
+}
