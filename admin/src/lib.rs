@@ -6,14 +6,17 @@
 //! wiring lives in the server.
 
 mod navigation;
+mod oversight;
 mod pages;
 mod patients;
 
 pub use navigation::{Section, all_sections, sections_for};
+pub use oversight::{AuditFilterForm, AuditLine, AuditView, FollowUpRow, FollowUpView};
 pub use pages::{AuditRow, Console, HandoutView, HomeView, LoginView, RenderError, StaffRow};
 pub use patients::{
-    Abilities, AppointmentRow, CodeRow, DocumentRow, Frame, GrantRow, MailRow, MessageRow,
-    NewPatientDraft, NoteRow, PatientRow, PatientView, PatientsView, SendLinkView, SharedTab,
+    Abilities, AnswerRow, AppointmentRow, AssignmentRow, CodeRow, DocumentRow, FormChoice,
+    FormsTab, FormsView, Frame, GrantRow, MailRow, MessageRow, Navigation, NewPatientDraft,
+    NoteRow, PatientRow, PatientView, PatientsView, QuestionDraft, SendLinkView, SharedTab,
     WorkspaceTab,
 };
 

@@ -2,7 +2,8 @@ use minijinja::{Environment, context};
 use serde::Serialize;
 
 use crate::navigation::Section;
-use crate::patients::{PatientView, PatientsView, SendLinkView};
+use crate::oversight::{AuditView, FollowUpView};
+use crate::patients::{FormsView, Frame, PatientView, PatientsView, SendLinkView};
 
 #[derive(Debug, thiserror::Error)]
 #[error("rendering {page} failed: {source}")]
@@ -41,15 +42,12 @@ pub struct AuditRow {
 /// The console's landing page.
 #[derive(Debug, Serialize)]
 pub struct HomeView {
-    pub clinic_name: String,
-    pub console_path: String,
-    pub staff_name: String,
+    pub frame: Frame,
     pub roles: Vec<String>,
     pub sections: Vec<Section>,
     /// Present only when the staff member may read them.
     pub staff: Option<Vec<StaffRow>>,
     pub audit: Option<Vec<AuditRow>>,
-    pub csrf_token: String,
 }
 
 /// The printed access-code handout, for in-person delivery.
@@ -91,21 +89,24 @@ impl Console {
         });
         // Templates are part of the binary; a broken one is a bug caught by
         // this crate's tests, not a runtime condition.
-        for (name, source) in [
-            ("layout.html", include_str!("../templates/layout.html")),
-            ("login.html", include_str!("../templates/login.html")),
-            ("home.html", include_str!("../templates/home.html")),
-            ("handout.html", include_str!("../templates/handout.html")),
-            (
-                "signed_in.html",
-                include_str!("../templates/signed_in.html"),
-            ),
-            ("patients.html", include_str!("../templates/patients.html")),
-            ("patient.html", include_str!("../templates/patient.html")),
-            (
-                "send_link.html",
-                include_str!("../templates/send_link.html"),
-            ),
+        macro_rules! templates {
+            ($($name:literal),+ $(,)?) => {
+                [$(($name, include_str!(concat!("../templates/", $name)))),+]
+            };
+        }
+        for (name, source) in templates![
+            "layout.html",
+            "signed_in.html",
+            "login.html",
+            "home.html",
+            "handout.html",
+            "patients.html",
+            "patient.html",
+            "send_link.html",
+            "follow_up.html",
+            "audit.html",
+            "forms.html",
+            "password.html",
         ] {
             env.add_template(name, source)
                 .expect("console templates parse");
@@ -148,6 +149,35 @@ impl Console {
         )
     }
 
+    pub fn follow_up_page(&self, view: &FollowUpView) -> Result<String, RenderError> {
+        self.render(
+            "follow_up.html",
+            context! { page => minijinja::value::Serde(view) },
+        )
+    }
+
+    /// The staff member's own password change; the frame is all it needs.
+    pub fn password_page(&self, frame: &Frame) -> Result<String, RenderError> {
+        self.render(
+            "password.html",
+            context! { page => context! { frame => minijinja::value::Serde(frame) } },
+        )
+    }
+
+    pub fn forms_page(&self, view: &FormsView) -> Result<String, RenderError> {
+        self.render(
+            "forms.html",
+            context! { page => minijinja::value::Serde(view) },
+        )
+    }
+
+    pub fn audit_page(&self, view: &AuditView) -> Result<String, RenderError> {
+        self.render(
+            "audit.html",
+            context! { page => minijinja::value::Serde(view) },
+        )
+    }
+
     pub fn send_link_page(&self, view: &SendLinkView) -> Result<String, RenderError> {
         self.render(
             "send_link.html",
@@ -186,9 +216,15 @@ mod tests {
     fn the_home_page_shows_only_permitted_sections() {
         let html = Console::new()
             .home_page(&HomeView {
-                clinic_name: "North".into(),
-                console_path: "/console".into(),
-                staff_name: "Dana".into(),
+                frame: Frame {
+                    clinic_name: "North".into(),
+                    console_path: "/console".into(),
+                    staff_name: "Dana".into(),
+                    csrf_token: "tok".into(),
+                    notice: None,
+                    error: None,
+                    nav: crate::Navigation::default(),
+                },
                 roles: vec!["auditor".into()],
                 sections: crate::sections_for(|p| {
                     p.resource == portico_tenants::domain::Resource::Audit
@@ -201,7 +237,6 @@ mod tests {
                     outcome: "success".into(),
                     ip: "127.0.0.1".into(),
                 }]),
-                csrf_token: "tok".into(),
             })
             .unwrap();
         assert!(html.contains("Audit trail"));

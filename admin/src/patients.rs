@@ -15,6 +15,17 @@ pub struct Frame {
     pub notice: Option<String>,
     /// Why the last action was refused, written for the staff member.
     pub error: Option<String>,
+    /// The console-wide pages this staff member may open.
+    pub nav: Navigation,
+}
+
+/// Which console-wide pages show in the bar.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Navigation {
+    pub patients: bool,
+    pub forms: bool,
+    pub follow_up: bool,
+    pub audit: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -39,7 +50,9 @@ pub struct PatientsView {
     pub draft: NewPatientDraft,
 }
 
-#[derive(Debug, Default, Serialize)]
+/// A patient's details as a form holds them (and sends them back).
+#[derive(Debug, Default, Clone, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct NewPatientDraft {
     pub full_name: String,
     pub date_of_birth: String,
@@ -54,6 +67,7 @@ pub struct NewPatientDraft {
 pub enum WorkspaceTab {
     Access,
     Shared,
+    Forms,
     Details,
 }
 
@@ -61,6 +75,7 @@ impl WorkspaceTab {
     pub fn parse(raw: Option<&str>) -> Self {
         match raw {
             Some("shared") => Self::Shared,
+            Some("forms") => Self::Forms,
             Some("details") => Self::Details,
             _ => Self::Access,
         }
@@ -168,11 +183,16 @@ pub struct PatientView {
     pub patient: PatientRow,
     pub phone: String,
     pub home_zip: String,
+    /// The details form: the record's values, or what was typed when a
+    /// change was refused.
+    pub details: NewPatientDraft,
     pub may: Abilities,
     pub codes: Vec<CodeRow>,
     pub grants: Vec<GrantRow>,
     pub mail: Vec<MailRow>,
     pub shared: Option<SharedTab>,
+    /// Present for those who may read forms.
+    pub forms: Option<FormsTab>,
 }
 
 /// The step before an access link goes out: the address it goes to, and
@@ -184,4 +204,53 @@ pub struct SendLinkView {
     pub patient_name: String,
     pub email: String,
     pub lifetime: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FormChoice {
+    pub id: String,
+    pub title: String,
+    pub questions: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AnswerRow {
+    pub question: String,
+    pub answer: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AssignmentRow {
+    pub title: String,
+    pub status: String,
+    pub assigned_at: String,
+    pub submitted_at: Option<String>,
+    pub answers: Vec<AnswerRow>,
+}
+
+/// The workspace's forms tab: what was assigned, what came back, and the
+/// forms that can still be assigned.
+#[derive(Debug, Default, Serialize)]
+pub struct FormsTab {
+    pub assignments: Vec<AssignmentRow>,
+    pub forms: Vec<FormChoice>,
+    pub may_assign: bool,
+}
+
+/// The clinic's SmartForms and the form to define one.
+#[derive(Debug, Serialize)]
+pub struct FormsView {
+    pub frame: Frame,
+    pub forms: Vec<FormChoice>,
+    pub may_define: bool,
+    pub draft_title: String,
+    /// Blank question rows to fill in, with what was typed if refused.
+    pub draft_questions: Vec<QuestionDraft>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct QuestionDraft {
+    pub label: String,
+    pub kind: String,
+    pub required: bool,
 }

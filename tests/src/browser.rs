@@ -101,10 +101,9 @@ impl Browser {
         field.send_keys(text).await.unwrap();
     }
 
-    /// Clicks the first element `css` selects (a link or a submit button)
-    /// and waits for the page it loads.
-    pub async fn click(&self, css: &str) {
-        let before = self.driver.find(By::Tag("html")).await.unwrap();
+    /// Clicks a control that does not leave the page (a radio button, a
+    /// checkbox).
+    pub async fn choose(&self, css: &str) {
         self.driver
             .find(By::Css(css))
             .await
@@ -112,6 +111,13 @@ impl Browser {
             .click()
             .await
             .unwrap();
+    }
+
+    /// Clicks the first element `css` selects (a link or a submit button)
+    /// and waits for the page it loads.
+    pub async fn click(&self, css: &str) {
+        let before = self.driver.find(By::Tag("html")).await.unwrap();
+        self.choose(css).await;
         for _ in 0..200 {
             if !before.is_present().await.unwrap_or(false) {
                 break;

@@ -2,6 +2,9 @@
 //! with the session cookie for pages, and the helpers every console page
 //! shares. The pages themselves are rendered by the `portico-admin` crate.
 
+mod account;
+mod forms;
+mod oversight;
 mod patients;
 mod shared;
 
@@ -32,10 +35,15 @@ pub fn routes() -> Route {
         .at("/", get(home))
         .at("/login", get(login_form).post(login))
         .at("/logout", post(logout))
+        .at(
+            "/password",
+            get(account::password_form).post(account::change_password),
+        )
         .at("/console.css", get(stylesheet))
         .at("/patients", get(patients::list).post(patients::create))
         .at("/patients/:id", get(patients::workspace))
         .at("/patients/:id/portal-access", post(patients::portal_access))
+        .at("/patients/:id/details", post(patients::save_details))
         .at(
             "/patients/:id/send-link",
             get(patients::send_link_form).post(patients::send_link),
@@ -56,6 +64,11 @@ pub fn routes() -> Route {
             post(shared::cancel),
         )
         .at("/patients/:id/messages", post(shared::message))
+        .at("/forms", get(forms::list).post(forms::define))
+        .at("/patients/:id/forms", post(forms::assign))
+        .at("/follow-up", get(oversight::follow_up))
+        .at("/audit", get(oversight::audit))
+        .at("/audit.csv", get(oversight::audit_csv))
 }
 
 /// A signed-in staff member on a console page: their clinic, their session
@@ -89,8 +102,18 @@ impl Signed {
             csrf_token: who.session.csrf_token.clone(),
             notice: None,
             error: None,
+            nav: portico_admin::Navigation::default(),
         };
-        Ok(Self { tenant, who, frame })
+        let mut signed = Self { tenant, who, frame };
+        signed.frame.nav = portico_admin::Navigation {
+            patients: signed.may(state, Resource::Patients, Action::Read).await?,
+            forms: signed.may(state, Resource::Forms, Action::Read).await?,
+            follow_up: signed
+                .may(state, Resource::AccessCodes, Action::Read)
+                .await?,
+            audit: signed.may(state, Resource::Audit, Action::Read).await?,
+        };
+        Ok(signed)
     }
 
     /// As [`Signed::of`], for a form post: the form must come from our own
@@ -325,16 +348,13 @@ async fn home(
     state: Data<&AppState>,
     console: Data<&Arc<Console>>,
 ) -> poem::Result<Response> {
-    let tenant = tenant_of(req)?;
-    let Some(who) = current_session(&state, tenant, req).await else {
-        return Ok(redirect(&format!("{}/login", console_path(tenant))));
-    };
+    let mut signed = Signed::of(&state, req).await?;
+    if req.uri().query() == Some("done=password_changed") {
+        signed.frame.notice = Some("Password changed. Your other sessions have ended.".into());
+    }
     let services = &state.services;
-    let t = &tenant.tenant;
-    let me = services
-        .staff_get(t, &who, who.staff_id())
-        .await
-        .map_err(ApiError::from)?;
+    let t = &signed.tenant.tenant;
+    let who = &signed.who;
     let roles = services
         .authz
         .roles_of(t, who.staff_id())
@@ -357,7 +377,7 @@ async fn home(
             .any(|s| s.needs == Permission::new(r, Action::Read))
     };
     let staff = if may(Resource::Staff) {
-        let list = services.staff_list(t, &who).await.map_err(ApiError::from)?;
+        let list = services.staff_list(t, who).await.map_err(ApiError::from)?;
         Some(
             list.iter()
                 .map(|m| StaffRow {
@@ -400,14 +420,11 @@ async fn home(
     };
     let html = console
         .home_page(&HomeView {
-            clinic_name: t.display_name.to_string(),
-            console_path: console_path(tenant),
-            staff_name: me.display_name.to_string(),
             roles: roles.iter().map(ToString::to_string).collect(),
+            frame: signed.frame,
             sections,
             staff,
             audit,
-            csrf_token: who.session.csrf_token.clone(),
         })
         .map_err(render_failed)?;
     Ok(page(html, StatusCode::OK))

@@ -17,7 +17,7 @@ use portico_tenants::domain::{
     AccessCodeId, Action, CodeDelivery, DateOfBirth, DisplayName, EmailAddress, GrantId, PatientId,
     PhoneNumber, PlainPassword, Resource, Timestamp, ZipCode,
 };
-use portico_tenants::patients::{NewPatient, PatientRecord, PortalAccess};
+use portico_tenants::patients::{NewPatient, PatientChanges, PatientRecord, PortalAccess};
 use serde::Deserialize;
 
 use super::{Signed, page, redirect, refusal, render_failed};
@@ -45,6 +45,11 @@ fn notice(key: Option<&str>) -> Option<String> {
         "appointment_cancelled" => "Appointment cancelled.",
         "message_sent" => "Message sent.",
         "needs_email" => "Add an email address before sending an access link.",
+        "details_saved" => "Details saved.",
+        "form_in_portal" => "Form assigned. It is waiting in the patient's portal.",
+        "form_code_emailed" => {
+            "Form assigned. A SmartForm code is on its way to the patient's email."
+        }
         _ => return None,
     };
     Some(text.to_owned())
@@ -138,14 +143,8 @@ pub(super) async fn list(
 #[derive(Deserialize)]
 pub(super) struct CreateForm {
     csrf_token: String,
-    full_name: String,
-    date_of_birth: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    phone: String,
-    #[serde(default)]
-    home_zip: String,
+    #[serde(flatten)]
+    patient: NewPatientDraft,
 }
 
 fn optional<T>(
@@ -169,12 +168,13 @@ pub(super) async fn create(
 ) -> poem::Result<Response> {
     let mut signed = Signed::posting(&state, req, &form.csrf_token).await?;
     let outcome = async {
+        let typed = &form.patient;
         let new = NewPatient {
-            full_name: DisplayName::parse("full_name", &form.full_name)?,
-            date_of_birth: DateOfBirth::parse(&form.date_of_birth)?,
-            email: optional(&form.email, EmailAddress::parse)?,
-            phone: optional(&form.phone, PhoneNumber::parse)?,
-            home_zip: optional(&form.home_zip, ZipCode::parse)?,
+            full_name: DisplayName::parse("full_name", &typed.full_name)?,
+            date_of_birth: DateOfBirth::parse(&typed.date_of_birth)?,
+            email: optional(&typed.email, EmailAddress::parse)?,
+            phone: optional(&typed.phone, PhoneNumber::parse)?,
+            home_zip: optional(&typed.home_zip, ZipCode::parse)?,
         };
         state
             .services
@@ -189,14 +189,16 @@ pub(super) async fn create(
         Err(err) => {
             let (status, message) = refusal(err)?;
             signed.frame.error = Some(message);
-            let draft = NewPatientDraft {
-                full_name: form.full_name,
-                date_of_birth: form.date_of_birth,
-                email: form.email,
-                phone: form.phone,
-                home_zip: form.home_zip,
-            };
-            list_page(&state, &console, signed, String::new(), None, draft, status).await
+            list_page(
+                &state,
+                &console,
+                signed,
+                String::new(),
+                None,
+                form.patient,
+                status,
+            )
+            .await
         }
     }
 }
@@ -217,6 +219,20 @@ pub(super) async fn workspace_page(
     tab: WorkspaceTab,
     status: StatusCode,
     drafts: (String, String),
+) -> poem::Result<Response> {
+    workspace_with_details(state, console, signed, patient, tab, status, drafts, None).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn workspace_with_details(
+    state: &AppState,
+    console: &Console,
+    signed: Signed,
+    patient: PatientId,
+    tab: WorkspaceTab,
+    status: StatusCode,
+    drafts: (String, String),
+    typed: Option<NewPatientDraft>,
 ) -> poem::Result<Response> {
     let services = &state.services;
     let t = &signed.tenant.tenant;
@@ -312,10 +328,19 @@ pub(super) async fn workspace_page(
     } else {
         None
     };
+    let forms = if tab == WorkspaceTab::Forms {
+        super::forms::tab(state, &signed, patient).await?
+    } else if signed.may(state, Resource::Forms, Action::Read).await? {
+        Some(portico_admin::FormsTab::default())
+    } else {
+        None
+    };
+    let details = typed.unwrap_or_else(|| draft_of(&record));
     let html = console
         .patient_page(&PatientView {
             frame: signed.frame,
             tab,
+            details,
             phone: record
                 .phone
                 .as_ref()
@@ -332,6 +357,7 @@ pub(super) async fn workspace_page(
             grants,
             mail,
             shared,
+            forms,
         })
         .map_err(render_failed)?;
     Ok(page(html, status))
@@ -400,11 +426,132 @@ pub(super) async fn conclude<T>(
             let tab = match tab {
                 WorkspaceTab::Access => "access",
                 WorkspaceTab::Shared => "shared",
+                WorkspaceTab::Forms => "forms",
                 WorkspaceTab::Details => "details",
             };
             Ok(back_to(&signed, patient, tab, done))
         }
         Err(err) => refused(state, console, signed, patient, tab, err, drafts).await,
+    }
+}
+
+fn draft_of(p: &PatientRecord) -> NewPatientDraft {
+    NewPatientDraft {
+        full_name: p.full_name.to_string(),
+        date_of_birth: p.date_of_birth.to_string(),
+        email: p
+            .email
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        phone: p
+            .phone
+            .as_ref()
+            .map(|x| x.as_str().to_owned())
+            .unwrap_or_default(),
+        home_zip: p
+            .home_zip
+            .as_ref()
+            .map(|x| x.as_str().to_owned())
+            .unwrap_or_default(),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct DetailsForm {
+    csrf_token: String,
+    #[serde(flatten)]
+    patient: NewPatientDraft,
+    /// Given when the change needs the staff member's confirmation.
+    #[serde(default)]
+    password: String,
+}
+
+/// Saves what changed on the details form. Changing the email of a
+/// patient whose portal is on is the sensitive case: the domain asks for a
+/// fresh password confirmation (given on the same form), the right role,
+/// and tells the old address.
+#[handler]
+pub(super) async fn save_details(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Form(form): Form<DetailsForm>,
+) -> poem::Result<Response> {
+    let patient = parse_patient(&id)?;
+    let mut signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let client = client_info(req);
+    if !form.password.is_empty() {
+        let confirmed = async {
+            let password = PlainPassword::new(form.password.clone())?;
+            state
+                .services
+                .staff_step_up(&signed.tenant.tenant, &signed.who, &password, &client)
+                .await
+        }
+        .await;
+        if let Err(err) = confirmed {
+            return refused(
+                &state,
+                &console,
+                signed,
+                patient,
+                WorkspaceTab::Details,
+                err,
+                Default::default(),
+            )
+            .await;
+        }
+        signed = Signed::of(&state, req).await?;
+    }
+    let t = &signed.tenant.tenant;
+    let outcome = async {
+        let current = state.services.patient_get(t, &signed.who, patient).await?;
+        let now = draft_of(&current);
+        let changed =
+            |typed: &str, was: &str| (typed.trim() != was).then(|| typed.trim().to_owned());
+        let changes = PatientChanges {
+            full_name: changed(&form.patient.full_name, &now.full_name)
+                .map(|n| DisplayName::parse("full_name", &n))
+                .transpose()?,
+            date_of_birth: changed(&form.patient.date_of_birth, &now.date_of_birth)
+                .map(|d| DateOfBirth::parse(&d))
+                .transpose()?,
+            email: changed(&form.patient.email, &now.email)
+                .map(|e| optional(&e, EmailAddress::parse))
+                .transpose()?,
+            phone: changed(&form.patient.phone, &now.phone)
+                .map(|p| optional(&p, PhoneNumber::parse))
+                .transpose()?,
+            home_zip: changed(&form.patient.home_zip, &now.home_zip)
+                .map(|z| optional(&z, ZipCode::parse))
+                .transpose()?,
+        };
+        state
+            .services
+            .patient_update(t, &signed.who, patient, changes, &client)
+            .await
+    }
+    .await;
+    match outcome {
+        Ok(_) => Ok(back_to(&signed, patient, "details", "details_saved")),
+        Err(err) => {
+            let (status, message) = refusal(err)?;
+            signed.frame.error = Some(message);
+            let typed = form.patient;
+            workspace_with_details(
+                &state,
+                &console,
+                signed,
+                patient,
+                WorkspaceTab::Details,
+                status,
+                Default::default(),
+                Some(typed),
+            )
+            .await
+        }
     }
 }
 
@@ -628,6 +775,9 @@ pub(super) async fn handout(
 pub(super) struct OnPatientForm {
     csrf_token: String,
     patient: String,
+    /// `follow-up` when the form was on the follow-up list.
+    #[serde(default)]
+    back: String,
 }
 
 #[handler]
@@ -646,6 +796,9 @@ pub(super) async fn revoke_code(
         .services
         .revoke_code(&signed.tenant.tenant, &signed.who, code, &client_info(req))
         .await;
+    if form.back == "follow-up" && outcome.is_ok() {
+        return Ok(redirect(&signed.path("/follow-up")));
+    }
     conclude(
         &state,
         &console,

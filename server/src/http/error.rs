@@ -205,6 +205,10 @@ pub fn to_response(err: poem::Error) -> Response {
         return poem::error::ResponseError::as_response(api);
     }
     let status = err.status();
+    // A page's "log in first" is a redirect carried as an error; it stays one.
+    if status.is_redirection() {
+        return err.into_response();
+    }
     let api = if err.is::<poem_openapi::error::ParseParamError>() {
         ApiError::bad_request("invalid_parameter", err.to_string())
     } else if err.is::<poem_openapi::error::ContentTypeError>() {

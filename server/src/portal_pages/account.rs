@@ -9,7 +9,7 @@ use poem::web::{Data, Form};
 use poem::{Request, Response, handler};
 use portico_tenants::DomainError;
 use portico_tenants::domain::{PatientId, PlainPassword};
-use portico_tenants::portal::{PortalAuthenticated, PortalLogin, Redeemer};
+use portico_tenants::portal::{PortalAuthenticated, PortalLogin, Redeemer, Unlocked};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
@@ -108,8 +108,13 @@ pub(super) async fn login_form(
     }
     let page = LoginPage {
         clinic: Clinic::of(t),
-        notice: (q.done.as_deref() == Some("logged_out"))
-            .then(|| "You have logged out.".to_owned()),
+        notice: match q.done.as_deref() {
+            Some("logged_out") => Some("You have logged out.".to_owned()),
+            Some("password_reset") => {
+                Some("Your new password is saved. Log in with it.".to_owned())
+            }
+            _ => None,
+        },
         ..LoginPage::default()
     };
     Ok(html(t, pages.render("login.html", page)?, StatusCode::OK))
@@ -141,7 +146,7 @@ pub(super) async fn login(
     }
     .await;
     let error = match outcome {
-        Ok(issued) => return super::signed_in(&state, req, t, issued.token.expose()),
+        Ok(issued) => return super::signed_in(&state, req, t, issued.token.expose(), "/"),
         Err(err) => ApiError::from(err),
     };
     if error.status.is_server_error() {
@@ -233,7 +238,15 @@ pub(super) async fn redeem(
         )
         .await;
     let problem = match outcome {
-        Ok(_) => return Ok(visitor.home("record_added")),
+        Ok(done) => {
+            return Ok(match done.unlocked {
+                Unlocked::Form { assignment_id, .. } => redirect(&format!(
+                    "{}/forms/{assignment_id}",
+                    portal_path(&visitor.tenant)
+                )),
+                Unlocked::Record(_) => visitor.home("record_added"),
+            });
+        }
         Err(DomainError::MoreInformationNeeded(_)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             format!(

@@ -4,6 +4,8 @@
 //! and the records an account holds with what the clinic shares on them.
 
 mod account;
+mod forms;
+mod links;
 mod record;
 
 use std::collections::BTreeMap;
@@ -14,7 +16,7 @@ use poem::{Request, Response, Route, get, handler, post};
 use portico_plugins::model::{Answer, FieldRequest, InputKind};
 use portico_tenants::DomainError;
 use portico_tenants::domain::{EmailAddress, NewPassword, Username};
-use portico_tenants::portal::{NewAccount, Redeemer};
+use portico_tenants::portal::{NewAccount, Redeemer, Unlocked};
 use serde::{Deserialize, Serialize};
 
 use crate::http::AppState;
@@ -47,23 +49,19 @@ impl PortalPages {
                     .replace('"', "&quot;"),
             )
         });
-        for (name, source) in [
-            (
-                "layout.html",
-                include_str!("../../templates/portal/layout.html"),
-            ),
-            (
-                "register.html",
-                include_str!("../../templates/portal/register.html"),
-            ),
-            (
-                "home.html",
-                include_str!("../../templates/portal/home.html"),
-            ),
-            (
-                "login.html",
-                include_str!("../../templates/portal/login.html"),
-            ),
+        macro_rules! templates {
+            ($($name:literal),+ $(,)?) => {
+                [$(($name, include_str!(concat!("../../templates/portal/", $name)))),+]
+            };
+        }
+        for (name, source) in templates![
+            "layout.html",
+            "register.html",
+            "login.html",
+            "home.html",
+            "form.html",
+            "verify.html",
+            "reset.html",
         ] {
             env.add_template(name, source)
                 .expect("portal templates parse");
@@ -93,6 +91,14 @@ pub fn routes() -> Route {
         .at("/records/:id/documents", post(record::upload))
         .at("/records/:id/documents/:document", get(record::download))
         .at("/records/:id/messages", post(record::message))
+        .at("/forms/:id", get(forms::show).post(forms::answer))
+        .at("/verify-email", get(links::verify_form).post(links::verify))
+        .at("/reset-password", get(links::reset_form).post(links::reset))
+        .at(
+            "/forgot-password",
+            get(links::forgot_form).post(links::forgot),
+        )
+        .at("/assets/link.js", get(link_script))
         .at("/assets/register.js", get(script))
         .at("/assets/portal.css", get(stylesheet))
         .at("/assets/brand.css", get(brand))
@@ -183,6 +189,7 @@ fn signed_in(
     req: &Request,
     t: &ResolvedTenant,
     token: &str,
+    to: &str,
 ) -> poem::Result<Response> {
     let cookie = cookie_header(
         PORTAL_COOKIE,
@@ -191,7 +198,7 @@ fn signed_in(
         state.config.portal_session_secs,
         is_secure(req),
     );
-    let mut resp = redirect(&format!("{}/", portal_path(t)));
+    let mut resp = redirect(&format!("{}{to}", portal_path(t)));
     resp.headers_mut().insert(
         "set-cookie",
         cookie.parse().map_err(|_| ApiError::internal())?,
@@ -212,6 +219,14 @@ fn script() -> Response {
         .content_type("text/javascript; charset=utf-8")
         .header("cache-control", "public, max-age=3600")
         .body(include_str!("../../assets/register.js"))
+}
+
+#[handler]
+fn link_script() -> Response {
+    Response::builder()
+        .content_type("text/javascript; charset=utf-8")
+        .header("cache-control", "public, max-age=3600")
+        .body(include_str!("../../assets/link.js"))
 }
 
 #[handler]
@@ -378,7 +393,12 @@ async fn register(
     let (status, error) = match outcome {
         Ok(done) => {
             let session = done.session.ok_or_else(ApiError::internal)?;
-            return signed_in(&state, req, t, session.token.expose());
+            // A SmartForm code opens its form; a records code, the records.
+            let to = match &done.unlocked {
+                Unlocked::Form { assignment_id, .. } => format!("/forms/{assignment_id}"),
+                Unlocked::Record(_) => "/".to_owned(),
+            };
+            return signed_in(&state, req, t, session.token.expose(), &to);
         }
         Err(
             e @ (DomainError::Invalid(_) | DomainError::Refused(_) | DomainError::LockedOut { .. }),

@@ -11,6 +11,7 @@ use poem::{Request, Response, handler};
 use portico_tenants::DomainError;
 use portico_tenants::domain::{DocumentId, PatientId};
 use portico_tenants::records::{AppointmentStatus, DocumentRecord, Side, WrittenText};
+use portico_tenants::smartforms::AssignmentStatus;
 use serde::{Deserialize, Serialize};
 
 use super::account::Visitor;
@@ -89,12 +90,22 @@ struct RecordView {
 }
 
 #[derive(Serialize)]
+struct FormItem {
+    id: String,
+    title: String,
+    /// What is left to do, in words.
+    status: &'static str,
+    done: bool,
+}
+
+#[derive(Serialize)]
 struct HomePage {
     clinic: Clinic,
     csrf_token: String,
     username: String,
     records: Vec<RecordChoice>,
     record: Option<RecordView>,
+    forms: Vec<FormItem>,
     notice: Option<String>,
     error: Option<String>,
     draft_message: String,
@@ -190,6 +201,22 @@ pub(super) async fn home_page(
         }
         None => None,
     };
+    let forms = services
+        .portal_forms(&t.tenant, &visitor.who)
+        .await
+        .map_err(ApiError::from)?
+        .iter()
+        .map(|f| FormItem {
+            id: f.id.clone(),
+            title: f.form.title.to_string(),
+            status: match f.status {
+                AssignmentStatus::Assigned => "to fill in",
+                AssignmentStatus::InProgress => "started",
+                AssignmentStatus::Submitted => "handed in",
+            },
+            done: f.status == AssignmentStatus::Submitted,
+        })
+        .collect();
     let done = req
         .uri()
         .query()
@@ -211,6 +238,7 @@ pub(super) async fn home_page(
             })
             .collect(),
         record,
+        forms,
         notice: if error.is_some() { None } else { notice(done) },
         error,
         draft_message: drafts.message,

@@ -283,6 +283,70 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     let unread = json_ok(desk.get(&app, "/api/v1/messages/unread").await).await;
     assert_eq!(unread[0]["patient_id"], mia.as_str());
 
+    // A SmartForm assigned to her appears on her home page; she fills it
+    // in, misses a required answer, and hands it in.
+    let form = json_ok(
+        owner
+            .post(
+                &app,
+                "/api/v1/forms",
+                json!({"title": "Before your visit", "questions": [
+                    {"label": "Any allergies?", "kind": "yes_no", "required": true},
+                    {"label": "What medicines do you take?", "kind": "long_text", "required": false},
+                ]}),
+            )
+            .await,
+    )
+    .await;
+    let assigned = json_ok(
+        owner
+            .post(
+                &app,
+                &format!("/api/v1/patients/{mia}/forms"),
+                json!({"form_id": form["id"]}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(assigned["delivered_by"], "account");
+    driver.refresh().await.unwrap();
+    browser.click("#forms a").await;
+    browser.fill("answer_q2", "Vitamin D").await;
+    browser.click("button[value=submit]").await;
+    let refused = browser.main_text().await;
+    assert!(
+        refused.contains("Any allergies?")
+            && refused.contains("Please answer every required question"),
+        "{refused}"
+    );
+    assert_eq!(
+        browser.field_value("answer_q2").await,
+        "Vitamin D",
+        "what was typed stays"
+    );
+    browser.choose("input[name=answer_q1][value=no]").await;
+    browser.screenshot("portal-smartform").await;
+    browser.click("button[value=submit]").await;
+    assert!(
+        browser
+            .main_text()
+            .await
+            .contains("Thank you. Clinic north has your answers.")
+    );
+    let answers = json_ok(
+        owner
+            .get(&app, &format!("/api/v1/patients/{mia}/forms"))
+            .await,
+    )
+    .await;
+    assert_eq!(answers[0]["status"], "submitted");
+    assert_eq!(answers[0]["answers"]["q1"], "no");
+    assert_eq!(answers[0]["answers"]["q2"], "Vitamin D");
+    driver
+        .goto(&app.tenant_url("north", "/portal/"))
+        .await
+        .unwrap();
+
     // Phone-sized, the record page still reads top to bottom.
     driver.set_window_rect(0, 0, 390, 844).await.unwrap();
     browser.screenshot("portal-record-phone").await;

@@ -1,0 +1,280 @@
+//! The console's patient, follow-up and audit pages over plain HTTP: what
+//! each role is shown, what the server refuses anyway, CSRF and origin
+//! checks, refused forms that keep what was typed, and the audit export.
+
+use portico_tests::{PASSWORD, TestApp, add_enabled_patient, both_engines, file_form, json_ok};
+use reqwest::StatusCode;
+
+/// A console session: its cookie and the CSRF token its pages carry.
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+async fn log_in(app: &TestApp, email: &str) -> Session {
+    let resp = app
+        .client
+        .post(app.tenant_url("north", "/console/login"))
+        .form(&[("email", email), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "login of {email}");
+    let cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut session = Session {
+        cookie,
+        csrf: String::new(),
+    };
+    let (_, html) = session.get(app, "/console/patients").await;
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("pages carry the CSRF token") + marker.len();
+    session.csrf = html[start..start + html[start..].find('"').unwrap()].to_owned();
+    session
+}
+
+impl Session {
+    async fn get(&self, app: &TestApp, path: &str) -> (StatusCode, String) {
+        let resp = app
+            .client
+            .get(app.tenant_url("north", path))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (resp.status(), resp.text().await.unwrap())
+    }
+
+    async fn post(&self, app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &self.csrf)];
+        form.extend_from_slice(fields);
+        app.client
+            .post(app.tenant_url("north", path))
+            .header("cookie", &self.cookie)
+            .header("sec-fetch-site", "same-origin")
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+both_engines! {
+    async fn each_role_sees_only_the_controls_it_may_use_and_the_server_refuses_the_rest(app) {
+        let owner = app.clinic_with_owner("north").await;
+        app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;
+        app.add_staff(&owner, "audit@north.example.org", &["auditor"]).await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let desk = log_in(&app, "desk@north.example.org").await;
+        let auditor = log_in(&app, "audit@north.example.org").await;
+        let workspace = format!("/console/patients/{mia}");
+
+        let (status, html) = desk.get(&app, &workspace).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("Send access link by email") && html.contains("Shared with the patient"));
+        assert!(html.contains(">Follow-up<") && !html.contains(">Audit trail<"));
+        let (_, html) = auditor.get(&app, &workspace).await;
+        assert!(!html.contains("Send access link by email"), "the auditor issues no codes");
+        assert!(!html.contains("Shared with the patient"), "nor reads clinical content");
+        assert!(html.contains(">Audit trail<"));
+        let (_, html) = auditor.get(&app, &format!("{workspace}?tab=shared")).await;
+        assert!(!html.contains("id=\"notes\""));
+
+        // Posting anyway is refused by the domain, and nothing is written.
+        let refused = auditor.post(&app, &format!("{workspace}/notes"), &[("body", "sneaky")]).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(refused.text().await.unwrap().contains("Your role does not allow write on records."));
+        // A wrong CSRF token, or a post from another site, never reaches it.
+        let forged = app.client.post(app.tenant_url("north", &format!("{workspace}/notes")))
+            .header("cookie", &desk.cookie).form(&[("csrf_token", "nope"), ("body", "x")]).send().await.unwrap();
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+        let cross = app.client.post(app.tenant_url("north", &format!("{workspace}/notes")))
+            .header("cookie", &desk.cookie).header("sec-fetch-site", "cross-site")
+            .form(&[("csrf_token", desk.csrf.as_str()), ("body", "x")]).send().await.unwrap();
+        assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+        let (_, html) = desk.get(&app, &format!("{workspace}?tab=shared")).await;
+        assert!(html.contains("No notes yet."));
+
+        // A refused note keeps its text; a good one redirects back.
+        let long = "x".repeat(10_001);
+        let refused = desk.post(&app, &format!("{workspace}/notes"), &[("body", long.as_str())]).await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = refused.text().await.unwrap();
+        assert!(html.contains("at most 10,000 characters") && html.contains(&long));
+        let ok = desk.post(&app, &format!("{workspace}/notes"), &[("body", "See you Tuesday.")]).await;
+        assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+        assert_eq!(ok.headers()["location"], format!("/t/north{workspace}?tab=shared&done=note_shared"));
+
+        // Files from the page: a wrong kind is refused with its reason.
+        let upload = |name: &'static str, bytes: &'static [u8]| {
+            app.client.post(app.tenant_url("north", &format!("{workspace}/documents")))
+                .header("cookie", &desk.cookie).header("sec-fetch-site", "same-origin")
+                .multipart(file_form(&[("csrf_token", desk.csrf.as_str()), ("title", "")], Some((name, bytes.to_vec()))))
+                .send()
+        };
+        let bad = upload("virus.pdf", b"MZ\x90\0\x03\0\0\0").await.unwrap();
+        assert_eq!(bad.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert!(bad.text().await.unwrap().contains("Only PDF, PNG, JPEG and plain-text files can be shared."));
+        let good = upload("letter.txt", b"Dear Mia,\nall is well.\n").await.unwrap();
+        assert_eq!(good.status(), StatusCode::SEE_OTHER);
+        let (_, html) = desk.get(&app, &format!("{workspace}?tab=shared")).await;
+        assert!(html.contains(">letter</a>") && html.contains("See you Tuesday."));
+    }
+
+    async fn patients_are_found_and_created_from_the_list(app) {
+        let owner = app.clinic_with_owner("north").await;
+        add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        add_enabled_patient(&app, &owner, "Ada Lovelace", "ada@example.org").await;
+        let me = log_in(&app, &owner.email).await;
+        let (_, html) = me.get(&app, "/console/patients?search=LOVE").await;
+        assert!(html.contains("Ada Lovelace") && !html.contains("Mia Wong"));
+        let (_, html) = me.get(&app, "/console/patients?search=nobody").await;
+        assert!(html.contains("No patient's name contains"));
+
+        let refused = me.post(&app, "/console/patients", &[
+            ("full_name", "Sam Patel"), ("date_of_birth", "31/02/1957"), ("email", "sam@example.org"),
+        ]).await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = refused.text().await.unwrap();
+        assert!(html.contains("value=\"Sam Patel\"") && html.contains("value=\"sam@example.org\""), "what was typed stays");
+        let created = me.post(&app, "/console/patients", &[
+            ("full_name", "Sam Patel"), ("date_of_birth", "1957-02-11"), ("email", ""),
+        ]).await;
+        assert_eq!(created.status(), StatusCode::SEE_OTHER);
+        let location = created.headers()["location"].to_str().unwrap().to_owned();
+        let (_, html) = me.get(&app, location.trim_start_matches("/t/north")).await;
+        assert!(html.contains("Patient added.") && html.contains("Sam Patel"));
+        assert!(html.contains("Enable portal access"));
+    }
+
+    async fn the_follow_up_list_revokes_and_the_audit_trail_filters_and_exports(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let leo = add_enabled_patient(&app, &owner, "Leo Wong", "mia@example.org").await;
+        app.issue_code(&owner, &mia).await;
+        app.issue_code(&owner, &leo).await;
+        let me = log_in(&app, &owner.email).await;
+
+        let (_, html) = me.get(&app, "/console/follow-up").await;
+        assert!(html.contains("Mia Wong") && html.contains("Leo Wong"));
+        let code_id = {
+            let marker = "/console/codes/";
+            let start = html.find(marker).unwrap() + marker.len();
+            html[start..start + 36].to_owned()
+        };
+        let patient_of_first = if html.find("Leo Wong").unwrap() < html.find("Mia Wong").unwrap() { &leo } else { &mia };
+        let revoked = me.post(&app, &format!("/console/codes/{code_id}/revoke"), &[
+            ("patient", patient_of_first.as_str()), ("back", "follow-up"),
+        ]).await;
+        assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+        assert_eq!(revoked.headers()["location"], "/t/north/console/follow-up");
+        let (_, html) = me.get(&app, "/console/follow-up").await;
+        assert_eq!(html.matches("/revoke\"").count(), 1, "one code left to follow up");
+
+        let (_, html) = me.get(&app, "/console/audit?action=code.revoke").await;
+        assert!(html.contains("code.revoke") && !html.contains("code.issue"));
+        let (status, html) = me.get(&app, "/console/audit?since=yesterday").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("The from date must be a date such as 2026-11-23."));
+
+        let export = app.client.get(app.tenant_url("north", "/console/audit.csv?action=code.issue"))
+            .header("cookie", &me.cookie).send().await.unwrap();
+        assert_eq!(export.status(), StatusCode::OK);
+        assert!(export.headers()["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"audit-north-"));
+        let csv = export.text().await.unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "occurred_at,action,actor,target,outcome,reason,ip,user_agent");
+        assert_eq!(lines.len(), 3, "two issued codes: {csv}");
+        assert!(lines[1..].iter().all(|l| l.contains(",code.issue,staff:")));
+        // The desk role reads no audit trail, page or export.
+        app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;
+        let desk = log_in(&app, "desk@north.example.org").await;
+        let denied = app.client.get(app.tenant_url("north", "/console/audit.csv"))
+            .header("cookie", &desk.cookie).send().await.unwrap();
+        assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+    }
+
+    async fn smartforms_are_defined_assigned_and_read_back_from_the_console(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let sam = json_ok(owner.post(&app, "/api/v1/patients", serde_json::json!({
+            "full_name": "Sam Patel", "date_of_birth": "1957-02-11"
+        })).await).await["id"].as_str().unwrap().to_owned();
+        let me = log_in(&app, &owner.email).await;
+
+        let refused = me.post(&app, "/console/forms", &[("title", "Intake"), ("q1_label", ""), ("q1_kind", "text")]).await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.text().await.unwrap().contains("value=\"Intake\""), "the title stays");
+        let defined = me.post(&app, "/console/forms", &[
+            ("title", "Intake"),
+            ("q1_label", "Any allergies?"), ("q1_kind", "yes_no"), ("q1_required", "true"),
+            ("q2_label", ""), ("q2_kind", "text"),
+            ("q3_label", "Your GP's name"), ("q3_kind", "text"),
+        ]).await;
+        assert_eq!(defined.status(), StatusCode::SEE_OTHER);
+        let (_, html) = me.get(&app, "/console/forms").await;
+        assert!(html.contains("<td>Intake</td><td>2</td>"), "two questions: the empty row is left out");
+        let forms = json_ok(owner.get(&app, "/api/v1/forms").await).await;
+        let form_id = forms[0]["id"].as_str().unwrap().to_owned();
+
+        // No email and no account: the SmartForm code is shown once, here.
+        let shown = me.post(&app, &format!("/console/patients/{sam}/forms"), &[("form_id", form_id.as_str())]).await;
+        assert_eq!(shown.status(), StatusCode::OK);
+        let html = shown.text().await.unwrap();
+        assert!(html.contains("It is shown only now:"), "{html}");
+        let (_, html) = me.get(&app, &format!("/console/patients/{sam}?tab=forms")).await;
+        assert!(!html.contains("It is shown only now:"), "and never again");
+        assert!(html.contains("Intake") && html.contains("assigned"));
+
+        // Mia's answers come back to her workspace.
+        let patient = {
+            let code = app.issue_code(&owner, &mia).await;
+            portico_tests::Patient::from_response("north", app.redeem_new("north", &code, "mia@example.org", "mia's long passphrase").await).await
+        };
+        let assigned = me.post(&app, &format!("/console/patients/{mia}/forms"), &[("form_id", form_id.as_str())]).await;
+        assert_eq!(assigned.status(), StatusCode::SEE_OTHER);
+        let mine = json_ok(patient.get(&app, "/api/v1/portal/forms").await).await;
+        let assignment = mine[0]["id"].as_str().unwrap();
+        json_ok(patient.post(&app, &format!("/api/v1/portal/forms/{assignment}/submit"),
+            serde_json::json!({"answers": {"q1": "yes", "q2": "Dr. Okafor"}})).await).await;
+        let (_, html) = me.get(&app, &format!("/console/patients/{mia}?tab=forms")).await;
+        assert!(html.contains("Any allergies?") && html.contains("Dr. Okafor") && html.contains("submitted"), "{html}");
+    }
+
+    async fn changing_an_enabled_patients_email_takes_a_password_and_tells_the_old_address(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let me = log_in(&app, &owner.email).await;
+        let path = format!("/console/patients/{mia}/details");
+        let base = [("full_name", "Mia Wong"), ("date_of_birth", "1980-05-17"), ("phone", ""), ("home_zip", "90210")];
+        let with = |email: &'static str, password: &'static str| {
+            let mut fields = base.to_vec();
+            fields.push(("email", email));
+            fields.push(("password", password));
+            fields
+        };
+        let refused = me.post(&app, &path, &with("mia.new@example.org", "")).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let html = refused.text().await.unwrap();
+        assert!(html.contains("Confirm your password first") && html.contains("value=\"mia.new@example.org\""), "{html}");
+        let wrong = me.post(&app, &path, &with("mia.new@example.org", "not my password")).await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        assert!(app.outbox("email_change_notice", "mia@example.org").await.is_empty());
+        let saved = me.post(&app, &path, &with("mia.new@example.org", PASSWORD)).await;
+        assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.outbox("email_change_notice", "mia@example.org").await.len(), 1);
+        let record = json_ok(owner.get(&app, &format!("/api/v1/patients/{mia}")).await).await;
+        assert_eq!(record["email"], "mia.new@example.org");
+        // A change to other details needs no password.
+        let mut fields = base.to_vec();
+        fields[2] = ("phone", "+1 555 010 0101");
+        fields.push(("email", "mia.new@example.org"));
+        let phone = me.post(&app, &path, &fields).await;
+        assert_eq!(phone.status(), StatusCode::SEE_OTHER);
+    }
+}
