@@ -11,7 +11,10 @@ mod pages;
 mod patients;
 
 pub use navigation::{Section, all_sections, sections_for};
-pub use oversight::{AuditFilterForm, AuditLine, AuditView, FollowUpRow, FollowUpView};
+pub use oversight::{
+    AuditFilterForm, AuditLine, AuditView, FollowUpRow, FollowUpView, PolicyRow, SettingsForm,
+    SettingsView, StaffMemberRow, StaffView,
+};
 pub use pages::{AuditRow, Console, HandoutView, HomeView, LoginView, RenderError, StaffRow};
 pub use patients::{
     Abilities, AnswerRow, AppointmentRow, AssignmentRow, CodeRow, DocumentRow, FormChoice,

@@ -57,3 +57,58 @@ pub struct AuditView {
     /// The query string of the CSV export of these filters.
     pub export_query: String,
 }
+
+/// The clinic's settings, as the form holds them.
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct SettingsForm {
+    pub primary_colour: String,
+    pub accent_colour: String,
+    pub logo_url: String,
+    pub reply_to: String,
+    pub code_lifetime_hours: String,
+    /// `email` or `print`.
+    pub default_delivery: String,
+    pub auto_enable_portal_access: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SettingsView {
+    pub frame: Frame,
+    /// Set by the platform's operators.
+    pub slug: String,
+    pub portal_address: String,
+    pub may_edit: bool,
+    pub form: SettingsForm,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StaffMemberRow {
+    pub id: String,
+    pub display_name: String,
+    pub email: String,
+    pub status: String,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PolicyRow {
+    pub role: String,
+    pub resource: String,
+    pub action: String,
+    pub builtin: bool,
+}
+
+/// Staff, their roles, and the permission rules in force.
+#[derive(Debug, Serialize)]
+pub struct StaffView {
+    pub frame: Frame,
+    pub staff: Vec<StaffMemberRow>,
+    /// Every role a staff member can be given here.
+    pub roles: Vec<String>,
+    pub resources: Vec<String>,
+    pub may_add_staff: bool,
+    pub may_assign: bool,
+    pub policies: Option<Vec<PolicyRow>>,
+    pub may_edit_policies: bool,
+}

@@ -2,7 +2,7 @@ use minijinja::{Environment, context};
 use serde::Serialize;
 
 use crate::navigation::Section;
-use crate::oversight::{AuditView, FollowUpView};
+use crate::oversight::{AuditView, FollowUpView, SettingsView, StaffView};
 use crate::patients::{FormsView, Frame, PatientView, PatientsView, SendLinkView};
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +107,8 @@ impl Console {
             "audit.html",
             "forms.html",
             "password.html",
+            "settings.html",
+            "staff.html",
         ] {
             env.add_template(name, source)
                 .expect("console templates parse");
@@ -161,6 +163,20 @@ impl Console {
         self.render(
             "password.html",
             context! { page => context! { frame => minijinja::value::Serde(frame) } },
+        )
+    }
+
+    pub fn settings_page(&self, view: &SettingsView) -> Result<String, RenderError> {
+        self.render(
+            "settings.html",
+            context! { page => minijinja::value::Serde(view) },
+        )
+    }
+
+    pub fn staff_page(&self, view: &StaffView) -> Result<String, RenderError> {
+        self.render(
+            "staff.html",
+            context! { page => minijinja::value::Serde(view) },
         )
     }
 

@@ -26,6 +26,8 @@ pub struct Navigation {
     pub forms: bool,
     pub follow_up: bool,
     pub audit: bool,
+    pub staff: bool,
+    pub settings: bool,
 }
 
 #[derive(Debug, Serialize)]

@@ -3,6 +3,7 @@
 //! shares. The pages themselves are rendered by the `portico-admin` crate.
 
 mod account;
+mod clinic;
 mod forms;
 mod oversight;
 mod patients;
@@ -66,6 +67,15 @@ pub fn routes() -> Route {
         .at("/patients/:id/messages", post(shared::message))
         .at("/forms", get(forms::list).post(forms::define))
         .at("/patients/:id/forms", post(forms::assign))
+        .at(
+            "/settings",
+            get(clinic::settings).post(clinic::save_settings),
+        )
+        .at("/staff", get(clinic::staff).post(clinic::add_staff))
+        .at("/staff/:id/roles", post(clinic::give_role))
+        .at("/staff/:id/roles/:role/remove", post(clinic::take_role))
+        .at("/policies", post(clinic::allow))
+        .at("/policies/remove", post(clinic::disallow))
         .at("/follow-up", get(oversight::follow_up))
         .at("/audit", get(oversight::audit))
         .at("/audit.csv", get(oversight::audit_csv))
@@ -112,6 +122,8 @@ impl Signed {
                 .may(state, Resource::AccessCodes, Action::Read)
                 .await?,
             audit: signed.may(state, Resource::Audit, Action::Read).await?,
+            staff: signed.may(state, Resource::Staff, Action::Read).await?,
+            settings: signed.may(state, Resource::Settings, Action::Read).await?,
         };
         Ok(signed)
     }

@@ -277,4 +277,62 @@ both_engines! {
         let phone = me.post(&app, &path, &fields).await;
         assert_eq!(phone.status(), StatusCode::SEE_OTHER);
     }
+
+    async fn settings_brand_the_portal_and_staff_get_roles_from_the_console(app) {
+        let owner = app.clinic_with_owner("north").await;
+        app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;
+        let me = log_in(&app, &owner.email).await;
+        let desk = log_in(&app, "desk@north.example.org").await;
+
+        // The desk reads the settings but gets no form to change them.
+        let (status, html) = desk.get(&app, "/console/settings").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("<fieldset disabled>") && !html.contains("Save settings"));
+        let settings = |colour: &'static str, hours: &'static str| vec![
+            ("primary_colour", colour), ("accent_colour", "#fff4e0"), ("logo_url", ""), ("reply_to", "front@north.example.org"),
+            ("code_lifetime_hours", hours), ("default_delivery", "print"),
+        ];
+        let refused = desk.post(&app, "/console/settings", &settings("#8a1538", "48")).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let bad = me.post(&app, "/console/settings", &settings("#8a1538", "500")).await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.text().await.unwrap().contains("value=\"500\""), "what was typed stays");
+        let saved = me.post(&app, "/console/settings", &settings("#8a1538", "48")).await;
+        assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+        let now = json_ok(owner.get(&app, "/api/v1/clinic/settings").await).await;
+        assert_eq!(now["primary_colour"], "#8a1538");
+        assert_eq!(now["code_lifetime_hours"], 48);
+        assert_eq!(now["default_delivery"], "print");
+        assert_eq!(now["auto_enable_portal_access"], false, "the unticked box turns it off");
+        // The portal wears the new colour at once.
+        let brand = app.client.get(app.tenant_url("north", "/portal/assets/brand.css")).send().await.unwrap().text().await.unwrap();
+        assert!(brand.contains("--brand: #8a1538"), "{brand}");
+
+        // Staff: add one with a role, give and take roles, add a rule.
+        let added = me.post(&app, "/console/staff", &[
+            ("display_name", "Dr. Okafor"), ("email", "okafor@north.example.org"),
+            ("password", "a first long passphrase"), ("role", "practitioner"),
+        ]).await;
+        assert_eq!(added.status(), StatusCode::SEE_OTHER);
+        let staff = json_ok(owner.get(&app, "/api/v1/staff").await).await;
+        let okafor = staff.as_array().unwrap().iter().find(|s| s["email"] == "okafor@north.example.org").unwrap()["id"].as_str().unwrap().to_owned();
+        let given = me.post(&app, &format!("/console/staff/{okafor}/roles"), &[("role", "auditor")]).await;
+        assert_eq!(given.status(), StatusCode::SEE_OTHER);
+        let taken = me.post(&app, &format!("/console/staff/{okafor}/roles/practitioner/remove"), &[]).await;
+        assert_eq!(taken.status(), StatusCode::SEE_OTHER);
+        let roles = json_ok(owner.get(&app, "/api/v1/roles/assignments").await).await;
+        let theirs: Vec<&str> = roles.as_array().unwrap().iter().filter(|a| a["staff_id"] == okafor.as_str()).map(|a| a["role"].as_str().unwrap()).collect();
+        assert_eq!(theirs, ["auditor"]);
+        let allowed = me.post(&app, "/console/policies", &[("role", "billing"), ("resource", "patients"), ("action", "read")]).await;
+        assert_eq!(allowed.status(), StatusCode::SEE_OTHER);
+        let (_, html) = me.get(&app, "/console/staff").await;
+        assert!(html.contains("<td>billing</td><td>patients</td><td>read</td>"), "the rule is listed");
+        assert!(html.contains("<option>billing</option>"), "and its role can be given");
+        // The desk sees the staff list but no controls to change it, and
+        // its posts are refused.
+        let (_, html) = desk.get(&app, "/console/staff").await;
+        assert!(html.contains("Dr. Okafor") && !html.contains("Add a staff member") && !html.contains("Give role"));
+        let refused = desk.post(&app, &format!("/console/staff/{okafor}/roles"), &[("role", "owner")]).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    }
 }

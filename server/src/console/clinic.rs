@@ -1,0 +1,474 @@
+//! The clinic's own setup: its settings (branding, code lifetime, default
+//! delivery), its staff and their roles, and the permission rules.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::{Data, Form, Path};
+use poem::{Request, Response, handler};
+use portico_admin::{Console, PolicyRow, SettingsForm, SettingsView, StaffMemberRow, StaffView};
+use portico_tenants::DomainError;
+use portico_tenants::audit::Actor;
+use portico_tenants::domain::{
+    Action, BuiltinRole, CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress, LogoUrl,
+    NewPassword, Resource, RoleName, StaffId,
+};
+use portico_tenants::registry::{Tenant, TenantBranding, TenantSettings};
+use serde::Deserialize;
+
+use super::{Signed, page, redirect, refusal, render_failed};
+use crate::http::AppState;
+use crate::http::client_info::client_info;
+use crate::http::error::ApiError;
+
+fn form_of(t: &Tenant) -> SettingsForm {
+    let s = &t.settings;
+    SettingsForm {
+        primary_colour: s.branding.primary_colour.as_str().to_owned(),
+        accent_colour: s.branding.accent_colour.as_str().to_owned(),
+        logo_url: s
+            .branding
+            .logo_url
+            .as_ref()
+            .map(|l| l.as_str().to_owned())
+            .unwrap_or_default(),
+        reply_to: s
+            .branding
+            .reply_to
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        code_lifetime_hours: (s.code_lifetime.as_secs() / 3600).to_string(),
+        default_delivery: s.default_delivery.as_str().to_owned(),
+        auto_enable_portal_access: s.auto_enable_portal_access,
+    }
+}
+
+async fn settings_page(
+    state: &AppState,
+    console: &Console,
+    signed: Signed,
+    form: SettingsForm,
+    status: StatusCode,
+) -> poem::Result<Response> {
+    let may_edit = signed.may(state, Resource::Settings, Action::Write).await?;
+    let t = &signed.tenant.tenant;
+    let html = console
+        .settings_page(&SettingsView {
+            slug: t.slug.to_string(),
+            portal_address: format!("{}/portal/", state.tenant_base(t)),
+            frame: signed.frame,
+            may_edit,
+            form,
+        })
+        .map_err(render_failed)?;
+    Ok(page(html, status))
+}
+
+#[handler]
+pub(super) async fn settings(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+) -> poem::Result<Response> {
+    let mut signed = Signed::of(&state, req).await?;
+    if !signed.may(&state, Resource::Settings, Action::Read).await? {
+        return Err(ApiError::from(DomainError::Forbidden(
+            portico_tenants::domain::Permission::new(Resource::Settings, Action::Read),
+        ))
+        .into());
+    }
+    if req.uri().query() == Some("done=saved") {
+        signed.frame.notice = Some("Settings saved. Mail and portal pages use them now.".into());
+    }
+    let form = form_of(&signed.tenant.tenant);
+    settings_page(&state, &console, signed, form, StatusCode::OK).await
+}
+
+/// The posted form. A checkbox left unticked is absent, so the one boolean
+/// is read by its presence (serde's `flatten` cannot parse it from a form).
+#[derive(Deserialize)]
+pub(super) struct SettingsPost {
+    csrf_token: String,
+    #[serde(default)]
+    primary_colour: String,
+    #[serde(default)]
+    accent_colour: String,
+    #[serde(default)]
+    logo_url: String,
+    #[serde(default)]
+    reply_to: String,
+    #[serde(default)]
+    code_lifetime_hours: String,
+    #[serde(default)]
+    default_delivery: String,
+    auto_enable_portal_access: Option<String>,
+}
+
+impl SettingsPost {
+    fn into_form(self) -> SettingsForm {
+        SettingsForm {
+            primary_colour: self.primary_colour,
+            accent_colour: self.accent_colour,
+            logo_url: self.logo_url,
+            reply_to: self.reply_to,
+            code_lifetime_hours: self.code_lifetime_hours,
+            default_delivery: self.default_delivery,
+            auto_enable_portal_access: self.auto_enable_portal_access.is_some(),
+        }
+    }
+}
+
+fn non_empty(raw: &str) -> Option<&str> {
+    Some(raw.trim()).filter(|s| !s.is_empty())
+}
+
+fn parse_settings(form: &SettingsForm) -> Result<TenantSettings, DomainError> {
+    let hours = form
+        .code_lifetime_hours
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| {
+            DomainError::refused(
+                portico_tenants::RefusalKind::Malformed,
+                "invalid_code_lifetime",
+                "the code lifetime must be a whole number of hours, 1 to 120",
+            )
+        })?;
+    Ok(TenantSettings {
+        auto_enable_portal_access: form.auto_enable_portal_access,
+        code_lifetime: CodeLifetime::from_hours(hours)?,
+        default_delivery: CodeDelivery::parse(&form.default_delivery)?,
+        branding: TenantBranding {
+            primary_colour: Colour::parse("primary_colour", &form.primary_colour)?,
+            accent_colour: Colour::parse("accent_colour", &form.accent_colour)?,
+            logo_url: non_empty(&form.logo_url).map(LogoUrl::parse).transpose()?,
+            reply_to: non_empty(&form.reply_to)
+                .map(EmailAddress::parse)
+                .transpose()?,
+        },
+    })
+}
+
+#[handler]
+pub(super) async fn save_settings(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Form(post): Form<SettingsPost>,
+) -> poem::Result<Response> {
+    let mut signed = Signed::posting(&state, req, &post.csrf_token).await?;
+    let form = post.into_form();
+    let outcome = async {
+        let wanted = parse_settings(&form)?;
+        state
+            .services
+            .update_tenant_settings(
+                &signed.tenant.tenant,
+                &signed.who,
+                &wanted,
+                &client_info(req),
+            )
+            .await
+    }
+    .await;
+    match outcome {
+        Ok(updated) => {
+            state.tenants.forget(&updated).await;
+            Ok(redirect(&signed.path("/settings?done=saved")))
+        }
+        Err(err) => {
+            let (status, message) = refusal(err)?;
+            signed.frame.error = Some(message);
+            settings_page(&state, &console, signed, form, status).await
+        }
+    }
+}
+
+async fn staff_page(
+    state: &AppState,
+    console: &Console,
+    signed: Signed,
+    status: StatusCode,
+) -> poem::Result<Response> {
+    let services = &state.services;
+    let t = &signed.tenant.tenant;
+    let members = services
+        .staff_list(t, &signed.who)
+        .await
+        .map_err(ApiError::from)?;
+    let may_roles = signed.may(state, Resource::Roles, Action::Read).await?;
+    let assignments = if may_roles {
+        services
+            .list_role_assignments(t)
+            .await
+            .map_err(ApiError::from)?
+    } else {
+        Vec::new()
+    };
+    let policies = if signed.may(state, Resource::Policies, Action::Read).await? {
+        Some(
+            services
+                .list_policies(t)
+                .await
+                .map_err(ApiError::from)?
+                .into_iter()
+                .map(|p| PolicyRow {
+                    role: p.role.to_string(),
+                    resource: p.resource.to_string(),
+                    action: p.action.to_string(),
+                    builtin: p.builtin,
+                })
+                .collect::<Vec<_>>(),
+        )
+    } else {
+        None
+    };
+    // The built-in roles, and any the clinic made up with a rule.
+    let mut roles: BTreeSet<String> = BuiltinRole::ALL
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
+    roles.extend(policies.iter().flatten().map(|p| p.role.clone()));
+    let view = StaffView {
+        staff: members
+            .iter()
+            .map(|m| StaffMemberRow {
+                id: m.id.to_string(),
+                display_name: m.display_name.to_string(),
+                email: m.email.to_string(),
+                status: m.status.as_str().into(),
+                roles: assignments
+                    .iter()
+                    .filter(|a| a.staff_id == m.id)
+                    .map(|a| a.role.to_string())
+                    .collect(),
+            })
+            .collect(),
+        roles: roles.into_iter().collect(),
+        resources: Resource::ALL
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect(),
+        may_add_staff: signed.may(state, Resource::Staff, Action::Write).await?,
+        may_assign: signed.may(state, Resource::Roles, Action::Write).await?,
+        may_edit_policies: signed.may(state, Resource::Policies, Action::Write).await?,
+        policies,
+        frame: signed.frame,
+    };
+    let html = console.staff_page(&view).map_err(render_failed)?;
+    Ok(page(html, status))
+}
+
+#[handler]
+pub(super) async fn staff(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+) -> poem::Result<Response> {
+    let mut signed = Signed::of(&state, req).await?;
+    if let Some(done) = req.uri().query().and_then(|q| q.strip_prefix("done=")) {
+        signed.frame.notice = match done {
+            "added" => Some("Staff member added. Give them their first password in person.".into()),
+            "roles" => Some("Roles changed. They apply from the next page load.".into()),
+            "policies" => Some("Permissions changed. They apply from the next page load.".into()),
+            _ => None,
+        };
+    }
+    staff_page(&state, &console, signed, StatusCode::OK).await
+}
+
+/// The end of a staff-page action: back to the page, or the page with the
+/// reason.
+async fn concluded<T>(
+    state: &AppState,
+    console: &Console,
+    mut signed: Signed,
+    outcome: Result<T, DomainError>,
+    done: &str,
+) -> poem::Result<Response> {
+    match outcome {
+        Ok(_) => Ok(redirect(&signed.path(&format!("/staff?done={done}")))),
+        Err(err) => {
+            let (status, message) = refusal(err)?;
+            signed.frame.error = Some(message);
+            staff_page(state, console, signed, status).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct NewStaff {
+    csrf_token: String,
+    display_name: String,
+    email: String,
+    password: String,
+    role: String,
+}
+
+#[handler]
+pub(super) async fn add_staff(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Form(form): Form<NewStaff>,
+) -> poem::Result<Response> {
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        let email = EmailAddress::parse(&form.email)?;
+        let name = DisplayName::parse("display_name", &form.display_name)?;
+        let password = NewPassword::parse(form.password)?;
+        let role = RoleName::parse(&form.role)?;
+        state
+            .services
+            .staff_create(
+                &signed.tenant.tenant,
+                Actor::Staff(signed.who.staff_id()),
+                &email,
+                &name,
+                &password,
+                &[role],
+                &client_info(req),
+            )
+            .await
+    }
+    .await;
+    concluded(&state, &console, signed, outcome, "added").await
+}
+
+#[derive(Deserialize)]
+pub(super) struct RoleForm {
+    csrf_token: String,
+    #[serde(default)]
+    role: String,
+}
+
+fn parse_staff(raw: &str) -> poem::Result<StaffId> {
+    StaffId::parse(raw)
+        .map_err(|_| ApiError::not_found("not_found", "staff member not found").into())
+}
+
+#[handler]
+pub(super) async fn give_role(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Form(form): Form<RoleForm>,
+) -> poem::Result<Response> {
+    let member = parse_staff(&id)?;
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        let role = RoleName::parse(&form.role)?;
+        state
+            .services
+            .assign_role(
+                &signed.tenant.tenant,
+                signed.who.staff_id(),
+                member,
+                &role,
+                &client_info(req),
+            )
+            .await
+    }
+    .await;
+    concluded(&state, &console, signed, outcome, "roles").await
+}
+
+#[handler]
+pub(super) async fn take_role(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path((id, role)): Path<(String, String)>,
+    Form(form): Form<RoleForm>,
+) -> poem::Result<Response> {
+    let member = parse_staff(&id)?;
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        let role = RoleName::parse(&role)?;
+        state
+            .services
+            .unassign_role(
+                &signed.tenant.tenant,
+                signed.who.staff_id(),
+                member,
+                &role,
+                &client_info(req),
+            )
+            .await
+    }
+    .await;
+    concluded(&state, &console, signed, outcome, "roles").await
+}
+
+#[derive(Deserialize)]
+pub(super) struct PolicyForm {
+    csrf_token: String,
+    role: String,
+    resource: String,
+    action: String,
+}
+
+impl PolicyForm {
+    fn parse(&self) -> Result<(RoleName, Resource, Action), DomainError> {
+        Ok((
+            RoleName::parse(&self.role)?,
+            Resource::parse(&self.resource)?,
+            Action::parse(&self.action)?,
+        ))
+    }
+}
+
+#[handler]
+pub(super) async fn allow(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Form(form): Form<PolicyForm>,
+) -> poem::Result<Response> {
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        let (role, resource, action) = form.parse()?;
+        state
+            .services
+            .add_policy(
+                &signed.tenant.tenant,
+                signed.who.staff_id(),
+                &role,
+                resource,
+                action,
+                &client_info(req),
+            )
+            .await
+    }
+    .await;
+    concluded(&state, &console, signed, outcome, "policies").await
+}
+
+#[handler]
+pub(super) async fn disallow(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Form(form): Form<PolicyForm>,
+) -> poem::Result<Response> {
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        let (role, resource, action) = form.parse()?;
+        state
+            .services
+            .remove_policy(
+                &signed.tenant.tenant,
+                signed.who.staff_id(),
+                &role,
+                resource,
+                action,
+                &client_info(req),
+            )
+            .await
+    }
+    .await;
+    concluded(&state, &console, signed, outcome, "policies").await
+}
