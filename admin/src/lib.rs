@@ -12,8 +12,9 @@ mod patients;
 
 pub use navigation::{Section, all_sections, sections_for};
 pub use oversight::{
-    AuditFilterForm, AuditLine, AuditView, FollowUpRow, FollowUpView, PolicyRow, SettingsForm,
-    SettingsView, StaffMemberRow, StaffView,
+    AuditFilterForm, AuditLine, AuditView, DryRunResult, FollowUpRow, FollowUpView, HookSample,
+    PluginFailureRow, PluginRow, PluginsView, PolicyRow, SettingsForm, SettingsView,
+    StaffMemberRow, StaffView,
 };
 pub use pages::{AuditRow, Console, HandoutView, HomeView, LoginView, RenderError, StaffRow};
 pub use patients::{

@@ -112,3 +112,61 @@ pub struct StaffView {
     pub policies: Option<Vec<PolicyRow>>,
     pub may_edit_policies: bool,
 }
+
+#[derive(Debug, Serialize)]
+pub struct PluginFailureRow {
+    pub at: String,
+    pub hook: String,
+    pub outcome: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PluginRow {
+    pub id: String,
+    pub name: String,
+    pub version: i64,
+    pub family: String,
+    pub interface: String,
+    pub size: String,
+    pub uploaded_at: String,
+    pub active: bool,
+    /// The active version's settings, one `name=value` per line.
+    pub settings: String,
+    pub calls: i64,
+    pub failures: i64,
+    pub p50_ms: Option<String>,
+    pub p95_ms: Option<String>,
+    pub recent_failures: Vec<PluginFailureRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DryRunResult {
+    pub plugin: String,
+    pub hook: String,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub output: Option<String>,
+    pub log: Vec<String>,
+    pub fuel_used: u64,
+    pub elapsed_us: u128,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HookSample {
+    pub hook: String,
+    pub input: String,
+}
+
+/// The clinic's plugins: versions, activation, dry runs and failures.
+#[derive(Debug, Serialize)]
+pub struct PluginsView {
+    pub frame: Frame,
+    pub may_manage: bool,
+    pub plugins: Vec<PluginRow>,
+    pub samples: Vec<HookSample>,
+    pub dry_run: Option<DryRunResult>,
+    /// What the dry-run form held.
+    pub dry_hook: String,
+    pub dry_input: String,
+}

@@ -2,7 +2,7 @@ use minijinja::{Environment, context};
 use serde::Serialize;
 
 use crate::navigation::Section;
-use crate::oversight::{AuditView, FollowUpView, SettingsView, StaffView};
+use crate::oversight::{AuditView, FollowUpView, PluginsView, SettingsView, StaffView};
 use crate::patients::{FormsView, Frame, PatientView, PatientsView, SendLinkView};
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +109,7 @@ impl Console {
             "password.html",
             "settings.html",
             "staff.html",
+            "plugins.html",
         ] {
             env.add_template(name, source)
                 .expect("console templates parse");
@@ -169,6 +170,13 @@ impl Console {
     pub fn settings_page(&self, view: &SettingsView) -> Result<String, RenderError> {
         self.render(
             "settings.html",
+            context! { page => minijinja::value::Serde(view) },
+        )
+    }
+
+    pub fn plugins_page(&self, view: &PluginsView) -> Result<String, RenderError> {
+        self.render(
+            "plugins.html",
             context! { page => minijinja::value::Serde(view) },
         )
     }

@@ -28,6 +28,7 @@ pub struct Navigation {
     pub audit: bool,
     pub staff: bool,
     pub settings: bool,
+    pub plugins: bool,
 }
 
 #[derive(Debug, Serialize)]

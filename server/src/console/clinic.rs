@@ -268,34 +268,24 @@ pub(super) async fn staff(
     console: Data<&Arc<Console>>,
 ) -> poem::Result<Response> {
     let mut signed = Signed::of(&state, req).await?;
-    if let Some(done) = req.uri().query().and_then(|q| q.strip_prefix("done=")) {
-        signed.frame.notice = match done {
-            "added" => Some("Staff member added. Give them their first password in person.".into()),
-            "roles" => Some("Roles changed. They apply from the next page load.".into()),
-            "policies" => Some("Permissions changed. They apply from the next page load.".into()),
-            _ => None,
-        };
-    }
+    signed.notice_from(
+        req,
+        &[
+            (
+                "added",
+                "Staff member added. Give them their first password in person.",
+            ),
+            (
+                "roles",
+                "Roles changed. They apply from the next page load.",
+            ),
+            (
+                "policies",
+                "Permissions changed. They apply from the next page load.",
+            ),
+        ],
+    );
     staff_page(&state, &console, signed, StatusCode::OK).await
-}
-
-/// The end of a staff-page action: back to the page, or the page with the
-/// reason.
-async fn concluded<T>(
-    state: &AppState,
-    console: &Console,
-    mut signed: Signed,
-    outcome: Result<T, DomainError>,
-    done: &str,
-) -> poem::Result<Response> {
-    match outcome {
-        Ok(_) => Ok(redirect(&signed.path(&format!("/staff?done={done}")))),
-        Err(err) => {
-            let (status, message) = refusal(err)?;
-            signed.frame.error = Some(message);
-            staff_page(state, console, signed, status).await
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -334,7 +324,11 @@ pub(super) async fn add_staff(
             .await
     }
     .await;
-    concluded(&state, &console, signed, outcome, "added").await
+    signed
+        .finish(outcome, "/staff", "added", |signed, status| {
+            staff_page(&state, &console, signed, status)
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -373,7 +367,11 @@ pub(super) async fn give_role(
             .await
     }
     .await;
-    concluded(&state, &console, signed, outcome, "roles").await
+    signed
+        .finish(outcome, "/staff", "roles", |signed, status| {
+            staff_page(&state, &console, signed, status)
+        })
+        .await
 }
 
 #[handler]
@@ -400,7 +398,11 @@ pub(super) async fn take_role(
             .await
     }
     .await;
-    concluded(&state, &console, signed, outcome, "roles").await
+    signed
+        .finish(outcome, "/staff", "roles", |signed, status| {
+            staff_page(&state, &console, signed, status)
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -444,7 +446,11 @@ pub(super) async fn allow(
             .await
     }
     .await;
-    concluded(&state, &console, signed, outcome, "policies").await
+    signed
+        .finish(outcome, "/staff", "policies", |signed, status| {
+            staff_page(&state, &console, signed, status)
+        })
+        .await
 }
 
 #[handler]
@@ -470,5 +476,9 @@ pub(super) async fn disallow(
             .await
     }
     .await;
-    concluded(&state, &console, signed, outcome, "policies").await
+    signed
+        .finish(outcome, "/staff", "policies", |signed, status| {
+            staff_page(&state, &console, signed, status)
+        })
+        .await
 }

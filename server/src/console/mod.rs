@@ -7,6 +7,7 @@ mod clinic;
 mod forms;
 mod oversight;
 mod patients;
+mod plugins;
 mod shared;
 
 use std::sync::Arc;
@@ -76,6 +77,11 @@ pub fn routes() -> Route {
         .at("/staff/:id/roles/:role/remove", post(clinic::take_role))
         .at("/policies", post(clinic::allow))
         .at("/policies/remove", post(clinic::disallow))
+        .at("/plugins", get(plugins::list).post(plugins::upload))
+        .at("/plugins/dry-run", post(plugins::dry_run))
+        .at("/plugins/:id/activate", post(plugins::activate))
+        .at("/plugins/:id/deactivate", post(plugins::deactivate))
+        .at("/plugins/:id/delete", post(plugins::delete))
         .at("/follow-up", get(oversight::follow_up))
         .at("/audit", get(oversight::audit))
         .at("/audit.csv", get(oversight::audit_csv))
@@ -124,6 +130,7 @@ impl Signed {
             audit: signed.may(state, Resource::Audit, Action::Read).await?,
             staff: signed.may(state, Resource::Staff, Action::Read).await?,
             settings: signed.may(state, Resource::Settings, Action::Read).await?,
+            plugins: signed.may(state, Resource::Plugins, Action::Read).await?,
         };
         Ok(signed)
     }
@@ -151,6 +158,40 @@ impl Signed {
             .into());
         }
         Ok(signed)
+    }
+
+    /// Shows the notice a redirect's `done=<key>` names, from the page's
+    /// own fixed list, so no text from the address is ever echoed.
+    fn notice_from(&mut self, req: &Request, notices: &[(&str, &str)]) {
+        let done = req.uri().query().and_then(|q| q.strip_prefix("done="));
+        self.frame.notice = notices
+            .iter()
+            .find(|(key, _)| Some(*key) == done)
+            .map(|(_, text)| (*text).to_owned());
+    }
+
+    /// The end of a form post on a page of its own: back to `page` with
+    /// `done` on success, or the page again, drawn by `redraw`, with the
+    /// reason.
+    async fn finish<T, F, Fut>(
+        mut self,
+        outcome: Result<T, DomainError>,
+        page: &str,
+        done: &str,
+        redraw: F,
+    ) -> poem::Result<Response>
+    where
+        F: FnOnce(Self, StatusCode) -> Fut,
+        Fut: std::future::Future<Output = poem::Result<Response>>,
+    {
+        match outcome {
+            Ok(_) => Ok(redirect(&self.path(&format!("{page}?done={done}")))),
+            Err(err) => {
+                let (status, message) = refusal(err)?;
+                self.frame.error = Some(message);
+                redraw(self, status).await
+            }
+        }
     }
 
     fn path(&self, rest: &str) -> String {

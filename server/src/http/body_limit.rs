@@ -9,8 +9,8 @@ use super::error::ApiError;
 
 pub struct BodyLimit {
     pub max_bytes: usize,
-    /// Plugin uploads (`POST .../api/v1/plugins`) carry a component and may
-    /// be larger.
+    /// Plugin uploads (`POST .../api/v1/plugins`, or the console's form)
+    /// carry a component and may be larger.
     pub max_upload_bytes: usize,
     /// Files given to a record (`POST .../documents`, `.../messages`, from
     /// the API or a page) may be as large as a document is allowed to be.
@@ -46,7 +46,7 @@ impl<E> BodyLimitEndpoint<E> {
             return self.max_bytes;
         }
         let path = req.uri().path();
-        if path.ends_with("/api/v1/plugins") {
+        if path.ends_with("/api/v1/plugins") || path.ends_with("/console/plugins") {
             self.max_upload_bytes
         } else if path.ends_with("/documents") || path.ends_with("/messages") {
             self.max_file_bytes

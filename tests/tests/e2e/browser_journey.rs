@@ -435,5 +435,26 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     );
     browser.screenshot("portal-login-code-as-password").await;
 
+    // The owner's pages across patients, as the README shows them.
+    driver.goto(&format!("{console}/login")).await.unwrap();
+    browser.fill("email", &owner.email).await;
+    browser.fill("password", PASSWORD).await;
+    browser.click("main form button[type=submit]").await;
+    for (path, expect, shot) in [
+        ("/follow-up", "Codes not yet redeemed", "console-follow-up"),
+        ("/audit", "code.redeem", "console-audit"),
+        ("/settings", "Branding of the portal", "console-settings"),
+        ("/staff", "desk@north.example.org", "console-staff"),
+        (
+            &*format!("/patients/{mia}?tab=forms"),
+            "Before your visit",
+            "console-patient-forms",
+        ),
+    ] {
+        driver.goto(&format!("{console}{path}")).await.unwrap();
+        let text = browser.main_text().await;
+        assert!(text.contains(expect), "{path}: {text}");
+        browser.screenshot(shot).await;
+    }
     browser.close().await;
 }

@@ -335,4 +335,62 @@ both_engines! {
         let refused = desk.post(&app, &format!("/console/staff/{okafor}/roles"), &[("role", "owner")]).await;
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     }
+
+    async fn plugins_are_uploaded_tried_activated_and_removed_from_the_console(app) {
+        let owner = app.clinic_with_owner("north").await;
+        app.add_staff(&owner, "audit@north.example.org", &["auditor"]).await;
+        let me = log_in(&app, &owner.email).await;
+        let auditor = log_in(&app, "audit@north.example.org").await;
+        let (_, html) = auditor.get(&app, "/console/").await;
+        assert!(!html.contains("/console/plugins\""), "no Plugins link for a role without the permission");
+        let (status, _) = auditor.get(&app, "/console/plugins").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        let upload = |name: &'static str, fixture: &'static str| {
+            app.client.post(app.tenant_url("north", "/console/plugins"))
+                .header("cookie", &me.cookie).header("sec-fetch-site", "same-origin")
+                .multipart(file_form(&[("csrf_token", me.csrf.as_str()), ("title", name)],
+                    Some((&*format!("{fixture}.wasm").leak(), portico_tests::plugin_fixture(fixture)))))
+                .send()
+        };
+        let snoop = upload("snoop", "snoop").await.unwrap();
+        assert_eq!(snoop.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(snoop.text().await.unwrap().contains("wasi:filesystem"), "the refused import is named");
+        assert_eq!(upload("branded", "branded-email").await.unwrap().status(), StatusCode::SEE_OTHER);
+        assert_eq!(upload("crashy", "crash").await.unwrap().status(), StatusCode::SEE_OTHER);
+        let (_, html) = me.get(&app, "/console/plugins").await;
+        assert!(html.contains("branded <span class=\"hint\">version 1</span>"), "{html}");
+        let versions = json_ok(owner.get(&app, "/api/v1/plugins").await).await;
+        let id_of = |name: &str| versions.as_array().unwrap().iter().find(|v| v["name"] == name).unwrap()["id"].as_str().unwrap().to_owned();
+        let (branded, crashy) = (id_of("branded"), id_of("crashy"));
+
+        // A dry run on the sample shows the rendered mail; a crash shows why.
+        let sample = include_str!("../../../plugins/sample-inputs/render-email.json");
+        let ran = me.post(&app, "/console/plugins/dry-run", &[("plugin", branded.as_str()), ("hook", "render-email"), ("input", sample)]).await;
+        assert_eq!(ran.status(), StatusCode::OK);
+        let html = ran.text().await.unwrap();
+        assert!(html.contains("id=\"dry-run-result\"") && html.contains("status sent\">ok"), "{html}");
+        let check = include_str!("../../../plugins/sample-inputs/check-redemption.json");
+        let crashed = me.post(&app, "/console/plugins/dry-run", &[("plugin", crashy.as_str()), ("hook", "check-redemption"), ("input", check)]).await;
+        let html = crashed.text().await.unwrap();
+        assert!(html.contains("status dead\">trap"), "{html}");
+        let nonsense = me.post(&app, "/console/plugins/dry-run", &[("plugin", branded.as_str()), ("hook", "render-email"), ("input", "{not json")]).await;
+        assert_eq!(nonsense.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(nonsense.text().await.unwrap().contains("{not json"), "the input stays to be fixed");
+
+        // Activate with settings, then deactivate and delete.
+        let active = me.post(&app, &format!("/console/plugins/{branded}/activate"), &[("settings", "footer=See you soon\nsignature = The team")]).await;
+        assert_eq!(active.status(), StatusCode::SEE_OTHER);
+        let versions = json_ok(owner.get(&app, "/api/v1/plugins").await).await;
+        let row = versions.as_array().unwrap().iter().find(|v| v["id"] == branded.as_str()).unwrap().clone();
+        assert_eq!(row["active"]["settings"], serde_json::json!({"footer": "See you soon", "signature": "The team"}), "{row}");
+        let (_, html) = me.get(&app, "/console/plugins").await;
+        assert!(html.contains("footer=See you soon\nsignature=The team"), "{html}");
+        let busy = me.post(&app, &format!("/console/plugins/{branded}/delete"), &[]).await;
+        assert_eq!(busy.status(), StatusCode::CONFLICT, "an active version is not deleted");
+        assert_eq!(me.post(&app, &format!("/console/plugins/{branded}/deactivate"), &[]).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(me.post(&app, &format!("/console/plugins/{branded}/delete"), &[]).await.status(), StatusCode::SEE_OTHER);
+        let versions = json_ok(owner.get(&app, "/api/v1/plugins").await).await;
+        assert_eq!(versions.as_array().unwrap().len(), 1);
+    }
 }

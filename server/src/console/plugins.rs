@@ -1,0 +1,411 @@
+//! The clinic's WebAssembly plugins in the console: versions with their
+//! call figures and recent failures, upload, activation with settings,
+//! deactivation, deletion, and dry runs on sample inputs.
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::{Data, Form, Multipart, Path};
+use poem::{Request, Response, handler};
+use portico_admin::{Console, DryRunResult, HookSample, PluginFailureRow, PluginRow, PluginsView};
+use portico_plugins::{Hook, HookInput};
+use portico_tenants::DomainError;
+use portico_tenants::domain::{Action, PluginId, Resource};
+use portico_tenants::plugins::{PluginName, PluginSettings};
+use serde::Deserialize;
+
+use super::{Signed, page, refusal, render_failed};
+use crate::http::AppState;
+use crate::http::client_info::client_info;
+use crate::http::error::ApiError;
+use crate::http::files::{FileForm, human_size};
+use crate::mail::human_time;
+
+/// Inputs to start a dry run from: the same samples `portico plugin run`
+/// documents.
+const SAMPLES: [(Hook, &str); 3] = [
+    (
+        Hook::RenderEmail,
+        include_str!("../../../plugins/sample-inputs/render-email.json"),
+    ),
+    (
+        Hook::CheckRedemption,
+        include_str!("../../../plugins/sample-inputs/check-redemption.json"),
+    ),
+    (
+        Hook::CheckEmail,
+        include_str!("../../../plugins/sample-inputs/check-email.json"),
+    ),
+];
+
+/// How many recent failures each version shows.
+const RECENT_FAILURES: i64 = 5;
+
+fn ms(us: Option<i64>) -> Option<String> {
+    us.map(|us| format!("{:.1}", us as f64 / 1000.0))
+}
+
+#[derive(Default)]
+struct DryRunForm {
+    result: Option<DryRunResult>,
+    hook: String,
+    input: String,
+}
+
+async fn plugins_page(
+    state: &AppState,
+    console: &Console,
+    signed: Signed,
+    dry: DryRunForm,
+    status: StatusCode,
+) -> poem::Result<Response> {
+    let services = &state.services;
+    let t = &signed.tenant.tenant;
+    let overview = services
+        .plugin_overview(t, &signed.who)
+        .await
+        .map_err(ApiError::from)?;
+    let mut plugins = Vec::with_capacity(overview.len());
+    for o in &overview {
+        let failures = services
+            .plugin_calls(t, &signed.who, o.version.id, true, RECENT_FAILURES)
+            .await
+            .map_err(ApiError::from)?;
+        plugins.push(PluginRow {
+            id: o.version.id.to_string(),
+            name: o.version.name.clone(),
+            version: o.version.version,
+            family: o.version.family.to_string(),
+            interface: o.version.interface_version.clone(),
+            size: human_size(o.version.size_bytes),
+            uploaded_at: human_time(o.version.uploaded_at),
+            active: o.active.is_some(),
+            settings: o
+                .active
+                .as_ref()
+                .map(|a| {
+                    a.settings
+                        .as_slice()
+                        .iter()
+                        .map(|s| format!("{}={}", s.name, s.value))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_default(),
+            calls: o.stats.calls,
+            failures: o.stats.failures,
+            p50_ms: ms(o.stats.p50_us),
+            p95_ms: ms(o.stats.p95_us),
+            recent_failures: failures
+                .iter()
+                .map(|c| PluginFailureRow {
+                    at: human_time(c.at),
+                    hook: c.hook.clone(),
+                    outcome: c.outcome.clone(),
+                    detail: c.detail.clone().unwrap_or_default(),
+                })
+                .collect(),
+        });
+    }
+    let may_manage = signed.may(state, Resource::Plugins, Action::Write).await?;
+    let dry_input = if dry.input.is_empty() {
+        SAMPLES[0].1.to_owned()
+    } else {
+        dry.input
+    };
+    let html = console
+        .plugins_page(&PluginsView {
+            frame: signed.frame,
+            may_manage,
+            plugins,
+            samples: SAMPLES
+                .iter()
+                .map(|(hook, input)| HookSample {
+                    hook: hook.as_str().to_owned(),
+                    input: (*input).to_owned(),
+                })
+                .collect(),
+            dry_run: dry.result,
+            dry_hook: dry.hook,
+            dry_input,
+        })
+        .map_err(render_failed)?;
+    Ok(page(html, status))
+}
+
+#[handler]
+pub(super) async fn list(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+) -> poem::Result<Response> {
+    let mut signed = Signed::of(&state, req).await?;
+    signed.notice_from(
+        req,
+        &[
+            (
+                "uploaded",
+                "Uploaded and checked. Activate it when you are ready.",
+            ),
+            ("activated", "Active: the next mail or check uses it."),
+            (
+                "deactivated",
+                "Deactivated: the built-in behaviour is back.",
+            ),
+            ("deleted", "Version deleted."),
+        ],
+    );
+    plugins_page(
+        &state,
+        &console,
+        signed,
+        DryRunForm::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[handler]
+pub(super) async fn upload(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    multipart: Multipart,
+) -> poem::Result<Response> {
+    let mut form = FileForm::read(multipart).await?;
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        let name = PluginName::parse(form.title.trim())?;
+        let (_, wasm) = form.file.take().ok_or_else(|| {
+            DomainError::refused(
+                portico_tenants::RefusalKind::Missing,
+                "file_missing",
+                "choose the component's .wasm file",
+            )
+        })?;
+        state
+            .services
+            .plugin_upload(
+                &signed.tenant.tenant,
+                &signed.who,
+                &name,
+                wasm,
+                &client_info(req),
+            )
+            .await
+    }
+    .await;
+    signed
+        .finish(outcome, "/plugins", "uploaded", |signed, status| {
+            plugins_page(&state, &console, signed, DryRunForm::default(), status)
+        })
+        .await
+}
+
+fn parse_plugin(raw: &str) -> poem::Result<PluginId> {
+    PluginId::parse(raw).map_err(|_| ApiError::not_found("not_found", "plugin not found").into())
+}
+
+#[derive(Deserialize)]
+pub(super) struct ActivateForm {
+    csrf_token: String,
+    #[serde(default)]
+    settings: String,
+}
+
+#[handler]
+pub(super) async fn activate(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Form(form): Form<ActivateForm>,
+) -> poem::Result<Response> {
+    let id = parse_plugin(&id)?;
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        let pairs = form
+            .settings
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) => (k.trim().to_owned(), v.trim().to_owned()),
+                None => (l.to_owned(), String::new()),
+            })
+            .collect();
+        let settings = PluginSettings::parse(pairs)?;
+        state
+            .services
+            .plugin_activate(
+                &signed.tenant.tenant,
+                &signed.who,
+                id,
+                &settings,
+                &client_info(req),
+            )
+            .await
+    }
+    .await;
+    signed
+        .finish(outcome, "/plugins", "activated", |signed, status| {
+            plugins_page(&state, &console, signed, DryRunForm::default(), status)
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    csrf_token: String,
+}
+
+#[handler]
+pub(super) async fn deactivate(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> poem::Result<Response> {
+    let id = parse_plugin(&id)?;
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let t = &signed.tenant.tenant;
+    let outcome = async {
+        let family = state
+            .services
+            .plugin_overview(t, &signed.who)
+            .await?
+            .into_iter()
+            .find(|o| o.version.id == id)
+            .map(|o| o.version.family)
+            .ok_or(DomainError::NotFound("plugin"))?;
+        state
+            .services
+            .plugin_deactivate(t, &signed.who, family, &client_info(req))
+            .await
+    }
+    .await;
+    signed
+        .finish(outcome, "/plugins", "deactivated", |signed, status| {
+            plugins_page(&state, &console, signed, DryRunForm::default(), status)
+        })
+        .await
+}
+
+#[handler]
+pub(super) async fn delete(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> poem::Result<Response> {
+    let id = parse_plugin(&id)?;
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let outcome = state
+        .services
+        .plugin_delete(&signed.tenant.tenant, &signed.who, id, &client_info(req))
+        .await;
+    signed
+        .finish(outcome, "/plugins", "deleted", |signed, status| {
+            plugins_page(&state, &console, signed, DryRunForm::default(), status)
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct DryRunPost {
+    csrf_token: String,
+    plugin: String,
+    hook: String,
+    input: String,
+}
+
+/// Runs a version on the given input with the limits of a real call and
+/// shows what came out, including a failure and the guest's log.
+#[handler]
+pub(super) async fn dry_run(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Form(form): Form<DryRunPost>,
+) -> poem::Result<Response> {
+    let id = parse_plugin(&form.plugin)?;
+    let mut signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let hook: Result<Hook, _> = form.hook.parse();
+    let input = hook.as_ref().map_err(ToString::to_string).and_then(|hook| {
+        HookInput::from_json(*hook, &form.input)
+            .map_err(|e| format!("The input does not fit the {hook} hook: {e}."))
+    });
+    let mut dry = DryRunForm {
+        result: None,
+        hook: form.hook.clone(),
+        input: form.input.clone(),
+    };
+    let (hook, input) = match (hook, input) {
+        (Ok(hook), Ok(input)) => (hook, input),
+        (_, Err(message)) => {
+            signed.frame.error = Some(message);
+            return plugins_page(
+                &state,
+                &console,
+                signed,
+                dry,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+        (Err(_), Ok(_)) => unreachable!("an input is parsed only for a known hook"),
+    };
+    let name = state
+        .services
+        .plugin_overview(&signed.tenant.tenant, &signed.who)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .find(|o| o.version.id == id)
+        .map(|o| format!("{} version {}", o.version.name, o.version.version))
+        .unwrap_or_default();
+    match state
+        .services
+        .plugin_dry_run(&signed.tenant.tenant, &signed.who, id, input)
+        .await
+    {
+        Ok(run) => {
+            let report = &run.report;
+            let (outcome, detail, output) = match &report.outcome {
+                Ok(output) => (
+                    "ok".to_owned(),
+                    None,
+                    serde_json::to_string_pretty(output).ok(),
+                ),
+                Err(failure) => (
+                    failure.kind.as_str().to_owned(),
+                    Some(failure.detail.clone()),
+                    None,
+                ),
+            };
+            dry.result = Some(DryRunResult {
+                plugin: name,
+                hook: hook.as_str().to_owned(),
+                outcome,
+                detail,
+                output,
+                log: report
+                    .log
+                    .lines
+                    .iter()
+                    .map(|l| format!("{:?}: {}", l.level, l.message).to_lowercase())
+                    .collect(),
+                fuel_used: report.fuel_used,
+                elapsed_us: report.elapsed.as_micros(),
+            });
+            plugins_page(&state, &console, signed, dry, StatusCode::OK).await
+        }
+        Err(err) => {
+            let (status, message) = refusal(err)?;
+            signed.frame.error = Some(message);
+            plugins_page(&state, &console, signed, dry, status).await
+        }
+    }
+}
