@@ -98,10 +98,24 @@ pub fn routes() -> Route {
             "/forgot-password",
             get(links::forgot_form).post(links::forgot),
         )
-        .at("/assets/link.js", get(link_script))
-        .at("/assets/register.js", get(script))
-        .at("/assets/portal.css", get(stylesheet))
         .at("/assets/brand.css", get(brand))
+        .at("/assets/:name", get(asset))
+}
+
+/// The portal's own scripts and stylesheet, part of the binary.
+#[handler]
+fn asset(poem::web::Path(name): poem::web::Path<String>) -> poem::Result<Response> {
+    let (content_type, body) = match name.as_str() {
+        "portal.css" => ("text/css", include_str!("../../assets/portal.css")),
+        "register.js" => ("text/javascript", include_str!("../../assets/register.js")),
+        "link.js" => ("text/javascript", include_str!("../../assets/link.js")),
+        "strength.js" => ("text/javascript", include_str!("../../assets/strength.js")),
+        _ => return Err(ApiError::not_found("not_found", "no such asset").into()),
+    };
+    Ok(Response::builder()
+        .content_type(format!("{content_type}; charset=utf-8"))
+        .header("cache-control", "public, max-age=3600")
+        .body(body))
 }
 
 /// The clinic's colours for its pages. Both are checked `#rrggbb` values,
@@ -211,30 +225,6 @@ fn redirect(to: &str) -> Response {
         .status(StatusCode::SEE_OTHER)
         .header("location", to)
         .finish()
-}
-
-#[handler]
-fn script() -> Response {
-    Response::builder()
-        .content_type("text/javascript; charset=utf-8")
-        .header("cache-control", "public, max-age=3600")
-        .body(include_str!("../../assets/register.js"))
-}
-
-#[handler]
-fn link_script() -> Response {
-    Response::builder()
-        .content_type("text/javascript; charset=utf-8")
-        .header("cache-control", "public, max-age=3600")
-        .body(include_str!("../../assets/link.js"))
-}
-
-#[handler]
-fn stylesheet() -> Response {
-    Response::builder()
-        .content_type("text/css; charset=utf-8")
-        .header("cache-control", "public, max-age=3600")
-        .body(include_str!("../../assets/portal.css"))
 }
 
 #[derive(Serialize, Default)]

@@ -143,7 +143,24 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     let code = browser.field_value("code").await;
     assert_eq!(code.split('-').count(), 4, "the code is in place: {code}");
     browser.fill("email", "mia@example.org").await;
+    // Strength feedback as she types; her code is not a password.
+    browser.fill("password", &code).await;
+    let said = |b: &Browser| {
+        let b = b.driver.clone();
+        async move {
+            b.find(By::Id("password-strength"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(said(&browser).await.contains("That is your access code"));
+    browser.fill("password", "short").await;
+    assert_eq!(said(&browser).await, "Too short: 7 more characters.");
     browser.fill("password", PATIENT_PASSWORD).await;
+    assert_eq!(said(&browser).await, "Strong.");
     browser.screenshot("portal-register").await;
     browser.click("#register button[type=submit]").await;
     browser.wait_for_path("/t/north/portal/").await;

@@ -197,6 +197,19 @@ both_engines! {
         let denied = app.client.get(app.tenant_url("north", "/console/audit.csv"))
             .header("cookie", &desk.cookie).send().await.unwrap();
         assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+
+        // A grant sent to the wrong person is revoked from the workspace.
+        let code = app.issue_code(&owner, &mia).await;
+        let patient = portico_tests::Patient::from_response("north", app.redeem_new("north", &code, "mia@example.org", "mia's long passphrase").await).await;
+        let grants = json_ok(owner.get(&app, &format!("/api/v1/patients/{mia}/grants")).await).await;
+        let grant = grants[0]["id"].as_str().unwrap().to_owned();
+        let (_, html) = me.get(&app, &format!("/console/patients/{mia}")).await;
+        assert!(html.contains(&format!("/console/grants/{grant}/revoke")), "the workspace offers it");
+        let revoked = me.post(&app, &format!("/console/grants/{grant}/revoke"), &[("patient", mia.as_str())]).await;
+        assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+        assert!(patient.records(&app).await.is_empty(), "the account no longer holds the record");
+        let (_, html) = me.get(&app, &format!("/console/patients/{mia}?tab=access&done=grant_revoked")).await;
+        assert!(html.contains("Access revoked.") && html.contains(">revoked "), "{html}");
     }
 
     async fn smartforms_are_defined_assigned_and_read_back_from_the_console(app) {
