@@ -7,24 +7,61 @@ use serde::Serialize;
 pub struct Section {
     pub key: &'static str,
     pub title: &'static str,
+    /// Where it lives under the console's address.
+    pub path: &'static str,
     #[serde(skip)]
     pub needs: Permission,
 }
 
-const SECTIONS: &[(&str, &str, Resource, Action)] = &[
-    ("patients", "Patients", Resource::Patients, Action::Read),
-    ("staff", "Staff", Resource::Staff, Action::Read),
+const SECTIONS: &[(&str, &str, &str, Resource, Action)] = &[
+    (
+        "patients",
+        "Patients",
+        "/patients",
+        Resource::Patients,
+        Action::Read,
+    ),
+    (
+        "forms",
+        "SmartForms",
+        "/forms",
+        Resource::Forms,
+        Action::Read,
+    ),
+    (
+        "follow_up",
+        "Codes to follow up",
+        "/follow-up",
+        Resource::AccessCodes,
+        Action::Read,
+    ),
+    ("staff", "Staff", "/staff", Resource::Staff, Action::Read),
     (
         "roles",
         "Roles and permissions",
+        "/staff",
         Resource::Roles,
         Action::Read,
     ),
-    ("audit", "Audit trail", Resource::Audit, Action::Read),
+    (
+        "audit",
+        "Audit trail",
+        "/audit",
+        Resource::Audit,
+        Action::Read,
+    ),
     (
         "settings",
         "Clinic settings",
+        "/settings",
         Resource::Settings,
+        Action::Read,
+    ),
+    (
+        "plugins",
+        "Plugins",
+        "/plugins",
+        Resource::Plugins,
         Action::Read,
     ),
 ];
@@ -33,9 +70,10 @@ const SECTIONS: &[(&str, &str, Resource, Action)] = &[
 pub fn all_sections() -> Vec<Section> {
     SECTIONS
         .iter()
-        .map(|(key, title, resource, action)| Section {
+        .map(|(key, title, path, resource, action)| Section {
             key,
             title,
+            path,
             needs: Permission::new(*resource, *action),
         })
         .collect()

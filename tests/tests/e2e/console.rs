@@ -74,7 +74,8 @@ both_engines! {
         let cookie = cookie_of(&resp);
         let (_, html) = page(&app, "north", "/console/", &cookie).await;
         assert!(html.contains("front_desk"));
-        assert!(html.contains("href=\"#staff\""));
+        assert!(html.contains("href=\"/t/north/console/staff\""));
+        assert!(html.contains("href=\"/t/north/console/follow-up\""));
         assert!(!html.contains("Audit trail") && !html.contains("Recent activity"), "front desk sees no audit controls");
         assert!(!html.contains("Roles and permissions"));
     }
