@@ -109,6 +109,7 @@ async fn open_sqlite(file: &std::path::Path) -> Result<Database, StorageError> {
         .journal_mode(SqliteJournalMode::Wal)
         .disable_statement_logging();
     let mut conn = native.connect().await?;
+    super::history::repair_sqlite(&mut conn, &SQLITE_MIGRATIONS).await?;
     SQLITE_MIGRATIONS.run(&mut conn).await?;
     conn.close().await?;
 
@@ -139,6 +140,7 @@ async fn open_postgres(url: &str, max_connections: u32) -> Result<Database, Stor
     let options = sqlx::any::AnyConnectOptions::from_str(url)?.disable_statement_logging();
     {
         let mut conn = sqlx::AnyConnection::connect_with(&options).await?;
+        super::history::repair_postgres(&mut conn, &POSTGRES_MIGRATIONS).await?;
         POSTGRES_MIGRATIONS.run(&mut conn).await?;
         conn.close().await?;
     }

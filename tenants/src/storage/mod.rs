@@ -14,6 +14,7 @@
 
 mod connect;
 mod error;
+mod history;
 mod tenant_tx;
 
 pub use connect::{DatabaseSettings, Engine, migrate_only};

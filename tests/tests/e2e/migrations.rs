@@ -90,3 +90,69 @@ async fn the_audit_trail_survives_the_upgrade_that_admits_account_actors() {
     .unwrap();
     assert_eq!(indexes, ["audit_events_by_action", "audit_events_by_actor"]);
 }
+
+/// One release shipped the foundation migration edited (account actors in
+/// the audit trail's check) before it was restored. A database that
+/// release created starts on this one, keeps its rows, and upgrades.
+#[tokio::test]
+async fn a_database_from_the_release_with_the_edited_foundation_still_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("edited.db");
+    let pool = SqlitePool::connect_with(
+        SqliteConnectOptions::new()
+            .filename(&file)
+            .create_if_missing(true)
+            .foreign_keys(true),
+    )
+    .await
+    .unwrap();
+    let old = tempfile::tempdir().unwrap();
+    copy_migrations("20261123000007_~", old.path());
+    let foundation = old.path().join("20261123000001_foundation.sql");
+    let text = std::fs::read_to_string(&foundation).unwrap();
+    let edited = text.replace(
+        "CHECK (actor_kind IN ('staff', 'operator',",
+        "CHECK (actor_kind IN ('staff', 'account', 'operator',",
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&foundation, edited).unwrap();
+    Migrator::new(old.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO tenants (id, slug, display_name, status, created_at, updated_at) VALUES ('t1', 'north', 'North', 'active', 0, 0)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, action, outcome) VALUES ('t1', 'e1', 1, 'account', 'code.redeem', 'success')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let db = portico_tenants::storage::Database::open(
+        &portico_tenants::storage::DatabaseSettings::Sqlite { file: file.clone() },
+    )
+    .await
+    .expect("the edited release's database starts and upgrades");
+    db.close().await;
+
+    let pool = SqlitePool::connect_with(SqliteConnectOptions::new().filename(&file))
+        .await
+        .unwrap();
+    let kept: String = sqlx::query_scalar("SELECT actor_kind FROM audit_events WHERE id = 'e1'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, "account");
+    let newest: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        newest >= 20261123000009,
+        "every later migration ran: {newest}"
+    );
+}
