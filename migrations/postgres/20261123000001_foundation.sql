@@ -90,7 +90,7 @@ CREATE TABLE audit_events (
     tenant_id   TEXT NOT NULL REFERENCES tenants (id),
     id          TEXT NOT NULL,
     occurred_at BIGINT NOT NULL,
-    actor_kind  TEXT NOT NULL CHECK (actor_kind IN ('staff', 'operator', 'anonymous', 'system')),
+    actor_kind  TEXT NOT NULL CHECK (actor_kind IN ('staff', 'account', 'operator', 'anonymous', 'system')),
     actor_id    TEXT,
     action      TEXT NOT NULL,
     target      TEXT,

@@ -1,14 +1,14 @@
 //! One repair of migration history, done before migrating.
 //!
-//! The foundation migration (000001) was edited after it had landed: one
-//! release shipped it with `account` added to the audit trail's actor
-//! check. The text has since been restored to what first landed, and
-//! migration 000008 makes that change the proper way. A database created by
-//! the edited release records the edited text's checksum, and sqlx refuses
-//! to start on a checksum it does not know. Both texts build the same schema
-//! but for that check, and migration 000008 applies to either, so the known
-//! edited checksum is rewritten to the current one. Nothing else is ever
-//! accepted.
+//! The foundation migration (000001) changed after it first landed: the
+//! release after it shipped the text with `account` added to the audit
+//! trail's actor check, and that text is what stands now (migration 000008
+//! makes the same change for databases that never saw it). A database
+//! created before that release records the first text's checksum, and sqlx
+//! refuses to start on a checksum it does not know. The two texts build the
+//! same schema but for that check, which 000008 sets either way, so the
+//! first text's known checksum is rewritten to the current one. Nothing else
+//! is ever accepted.
 
 use sqlx::Row;
 use sqlx::migrate::Migrator;
@@ -17,9 +17,9 @@ use super::StorageError;
 
 pub(super) const FOUNDATION: i64 = 20261123000001;
 
-/// SHA-384 of the edited foundation text, per engine (what sqlx stored).
-pub(super) const EDITED_FOUNDATION_SQLITE: &str = "56f1763a1f2469743e9b81c9cfc6d12db461abe7425744d04016774d1cf59e96974d1a3bfc0fabcdaff0d91bd2ae36db";
-pub(super) const EDITED_FOUNDATION_POSTGRES: &str = "d78ca2c98d8ac34f9ed4f8b87b14a13d46e372b522e15a21be0e4c0b1ca8d63d2f02152e40af57adc7b773a1593129b8";
+/// SHA-384 of the first foundation text, per engine (what sqlx stored).
+pub(super) const FIRST_FOUNDATION_SQLITE: &str = "5e9b4e57d1495fdefdf04a22665ff62d2142cfebcf9cf1e979a83c21caf812f9b0ef022e878445f30c04c293ad484811";
+pub(super) const FIRST_FOUNDATION_POSTGRES: &str = "9a9c8c8a7a88c569ee337d64b64cd5b13eda18be1aa7152d7460d84a12d2aa223136f07a02fbbc9412ecf939330e1150";
 
 fn current_foundation(migrator: &Migrator) -> Result<Vec<u8>, StorageError> {
     migrator
@@ -29,7 +29,7 @@ fn current_foundation(migrator: &Migrator) -> Result<Vec<u8>, StorageError> {
         .ok_or_else(|| StorageError::Config("the foundation migration is missing".into()))
 }
 
-fn edited(hex_digest: &str) -> Vec<u8> {
+fn first(hex_digest: &str) -> Vec<u8> {
     hex::decode(hex_digest).expect("a constant of this module")
 }
 
@@ -50,7 +50,7 @@ pub(super) async fn repair_sqlite(
         sqlx::query(REWRITE)
             .bind(current_foundation(migrator)?)
             .bind(FOUNDATION)
-            .bind(edited(EDITED_FOUNDATION_SQLITE))
+            .bind(first(FIRST_FOUNDATION_SQLITE))
             .execute(&mut *conn)
             .await?;
     }
@@ -69,7 +69,7 @@ pub(super) async fn repair_postgres(
         sqlx::query(REWRITE)
             .bind(current_foundation(migrator)?)
             .bind(FOUNDATION)
-            .bind(edited(EDITED_FOUNDATION_POSTGRES))
+            .bind(first(FIRST_FOUNDATION_POSTGRES))
             .execute(&mut *conn)
             .await?;
     }
@@ -81,26 +81,26 @@ mod tests {
     use super::*;
     use sha2::{Digest, Sha384};
 
-    /// The constants are the SHA-384 of the foundation text with the one
-    /// edit, which is how sqlx computes a checksum.
+    /// The constants are the SHA-384 of the foundation text without
+    /// `account` in the actor check, which is how sqlx computes a checksum.
     #[test]
-    fn the_edited_checksums_are_the_edited_texts() {
+    fn the_first_checksums_are_the_first_texts() {
         for (text, digest) in [
             (
                 include_str!("../../../migrations/sqlite/20261123000001_foundation.sql"),
-                EDITED_FOUNDATION_SQLITE,
+                FIRST_FOUNDATION_SQLITE,
             ),
             (
                 include_str!("../../../migrations/postgres/20261123000001_foundation.sql"),
-                EDITED_FOUNDATION_POSTGRES,
+                FIRST_FOUNDATION_POSTGRES,
             ),
         ] {
-            let edited_text = text.replace(
-                "CHECK (actor_kind IN ('staff', 'operator',",
+            let first_text = text.replace(
                 "CHECK (actor_kind IN ('staff', 'account', 'operator',",
+                "CHECK (actor_kind IN ('staff', 'operator',",
             );
-            assert_ne!(edited_text, text);
-            assert_eq!(hex::encode(Sha384::digest(edited_text.as_bytes())), digest);
+            assert_ne!(first_text, text);
+            assert_eq!(hex::encode(Sha384::digest(first_text.as_bytes())), digest);
         }
     }
 }

@@ -1,6 +1,8 @@
 //! A database migrated by an earlier release upgrades without losing what
-//! it holds: the audit trail's rebuild on SQLite (migration 8) keeps every
-//! event, its indexes and its append-only triggers.
+//! it holds: from before the foundation migration admitted account actors
+//! (the history repair, then the audit trail's rebuild in migration 8,
+//! which keeps every event, its indexes and its append-only triggers), and
+//! from the last release.
 
 use std::path::Path;
 
@@ -18,6 +20,31 @@ fn copy_migrations(upto: &str, into: &Path) {
     }
 }
 
+/// The foundation migration as it first landed, before `account` actors:
+/// databases created then carry this text's checksum.
+fn first_foundation(into: &Path) {
+    let foundation = into.join("20261123000001_foundation.sql");
+    let text = std::fs::read_to_string(&foundation).unwrap();
+    let first = text.replace(
+        "CHECK (actor_kind IN ('staff', 'account', 'operator',",
+        "CHECK (actor_kind IN ('staff', 'operator',",
+    );
+    assert_ne!(first, text);
+    std::fs::write(&foundation, first).unwrap();
+}
+
+/// Starts the server's storage on `file`: the history repair, then every
+/// migration there is.
+async fn upgrade(file: &Path) {
+    portico_tenants::storage::Database::open(&portico_tenants::storage::DatabaseSettings::Sqlite {
+        file: file.to_owned(),
+    })
+    .await
+    .expect("the old database starts and upgrades")
+    .close()
+    .await;
+}
+
 #[tokio::test]
 async fn the_audit_trail_survives_the_upgrade_that_admits_account_actors() {
     let dir = tempfile::tempdir().unwrap();
@@ -30,9 +57,10 @@ async fn the_audit_trail_survives_the_upgrade_that_admits_account_actors() {
     .await
     .unwrap();
 
-    // The schema as the last release left it.
+    // The schema as the first releases left it.
     let old = tempfile::tempdir().unwrap();
     copy_migrations("20261123000007_~", old.path());
+    first_foundation(old.path());
     Migrator::new(old.path())
         .await
         .unwrap()
@@ -52,15 +80,16 @@ async fn the_audit_trail_survives_the_upgrade_that_admits_account_actors() {
         .await;
     assert!(refused.is_err(), "the old schema has no account actors");
 
-    // Upgrade with every migration there is.
-    let all = tempfile::tempdir().unwrap();
-    copy_migrations("99999999999999_~", all.path());
-    Migrator::new(all.path())
-        .await
-        .unwrap()
-        .run(&pool)
-        .await
-        .unwrap();
+    // Upgrade as the server does.
+    pool.close().await;
+    upgrade(&dir.path().join("old.db")).await;
+    let pool = SqlitePool::connect_with(
+        SqliteConnectOptions::new()
+            .filename(dir.path().join("old.db"))
+            .foreign_keys(true),
+    )
+    .await
+    .unwrap();
 
     let kept: Vec<(String, String)> =
         sqlx::query_as("SELECT id, action FROM audit_events ORDER BY id")
@@ -91,13 +120,12 @@ async fn the_audit_trail_survives_the_upgrade_that_admits_account_actors() {
     assert_eq!(indexes, ["audit_events_by_action", "audit_events_by_actor"]);
 }
 
-/// One release shipped the foundation migration edited (account actors in
-/// the audit trail's check) before it was restored. A database that
-/// release created starts on this one, keeps its rows, and upgrades.
+/// The last release already admitted account actors in the foundation
+/// migration; its databases upgrade as they are, rows kept.
 #[tokio::test]
-async fn a_database_from_the_release_with_the_edited_foundation_still_starts() {
+async fn a_database_from_the_last_release_upgrades_with_its_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("edited.db");
+    let file = dir.path().join("last.db");
     let pool = SqlitePool::connect_with(
         SqliteConnectOptions::new()
             .filename(&file)
@@ -108,14 +136,6 @@ async fn a_database_from_the_release_with_the_edited_foundation_still_starts() {
     .unwrap();
     let old = tempfile::tempdir().unwrap();
     copy_migrations("20261123000007_~", old.path());
-    let foundation = old.path().join("20261123000001_foundation.sql");
-    let text = std::fs::read_to_string(&foundation).unwrap();
-    let edited = text.replace(
-        "CHECK (actor_kind IN ('staff', 'operator',",
-        "CHECK (actor_kind IN ('staff', 'account', 'operator',",
-    );
-    assert_ne!(edited, text);
-    std::fs::write(&foundation, edited).unwrap();
     Migrator::new(old.path())
         .await
         .unwrap()
@@ -132,12 +152,7 @@ async fn a_database_from_the_release_with_the_edited_foundation_still_starts() {
         .unwrap();
     pool.close().await;
 
-    let db = portico_tenants::storage::Database::open(
-        &portico_tenants::storage::DatabaseSettings::Sqlite { file: file.clone() },
-    )
-    .await
-    .expect("the edited release's database starts and upgrades");
-    db.close().await;
+    upgrade(&file).await;
 
     let pool = SqlitePool::connect_with(SqliteConnectOptions::new().filename(&file))
         .await
