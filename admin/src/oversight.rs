@@ -62,6 +62,9 @@ pub struct AuditView {
 #[derive(Debug, Default, Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct SettingsForm {
+    pub display_name: String,
+    /// An IANA name, such as `Europe/Berlin`.
+    pub time_zone: String,
     pub primary_colour: String,
     pub accent_colour: String,
     pub logo_url: String,
@@ -78,6 +81,12 @@ pub struct SettingsView {
     /// Set by the platform's operators.
     pub slug: String,
     pub portal_address: String,
+    /// The host the clinic asked for, until an operator connects it.
+    pub requested_host: Option<String>,
+    /// Where the clinic points its host's DNS (a CNAME).
+    pub dns_target: String,
+    /// Every time zone the clinic may choose.
+    pub time_zones: Vec<String>,
     pub may_edit: bool,
     pub form: SettingsForm,
 }

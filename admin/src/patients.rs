@@ -166,6 +166,8 @@ pub struct SharedTab {
     /// Drafts kept when a write was refused.
     pub draft_note: String,
     pub draft_message: String,
+    /// The clinic's time zone, in which appointments are entered.
+    pub time_zone: String,
 }
 
 /// What the staff member may do here; a control they may not use is not

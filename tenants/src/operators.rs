@@ -6,7 +6,8 @@ use sqlx::Row;
 use crate::audit::{self, Actor, AuditEvent, ClientInfo};
 use crate::auth::SecretToken;
 use crate::domain::{
-    BuiltinRole, DisplayName, EmailAddress, NewPassword, RoleName, Slug, TenantId, Timestamp,
+    BuiltinRole, DisplayName, EmailAddress, NewPassword, PortalHost, RoleName, Slug, TenantId,
+    Timestamp,
 };
 use crate::error::DomainError;
 use crate::registry::{self, Tenant, TenantStatus};
@@ -71,18 +72,15 @@ impl Services {
         custom_domain: Option<&str>,
         client: &ClientInfo,
     ) -> Result<Tenant, DomainError> {
-        let custom_domain = custom_domain.map(parse_domain).transpose()?;
+        let custom_domain = custom_domain
+            .map(|d| PortalHost::parse("custom_domain", d))
+            .transpose()?;
         let id = TenantId::generate();
         let mut tx = self.db.tenant_write(id).await?;
-        let tenant = registry::insert(&mut tx, slug, display_name, custom_domain.as_deref())
+        let tenant = registry::insert(&mut tx, slug, display_name, custom_domain.as_ref())
             .await
             .map_err(|e| match e {
-                StorageError::UniqueViolation(what) if what.contains("domain") => {
-                    DomainError::Conflict {
-                        code: "domain_taken",
-                        message: "another clinic already uses this custom domain".into(),
-                    }
-                }
+                StorageError::UniqueViolation(what) if what.contains("domain") => domain_taken(),
                 StorageError::UniqueViolation(_) => DomainError::Conflict {
                     code: "slug_taken",
                     message: format!("the slug {slug:?} is already taken"),
@@ -145,6 +143,44 @@ impl Services {
         Ok(updated)
     }
 
+    /// Connects a clinic's portal to a host of its own, or (`None`) back
+    /// to its address under the platform's domain. The clinic asks for a
+    /// host in its settings; an operator connects it once the clinic's DNS
+    /// and the certificate are in place, because a host claimed without
+    /// proof could serve one clinic's portal on another's name.
+    pub async fn set_tenant_custom_domain(
+        &self,
+        operator: &Operator,
+        slug: &str,
+        host: Option<&PortalHost>,
+        client: &ClientInfo,
+    ) -> Result<Tenant, DomainError> {
+        let tenant = self.find_tenant(slug).await?;
+        let mut tx = self.db.tenant_write(tenant.id).await?;
+        let updated = registry::set_custom_domain(&mut tx, host)
+            .await
+            .map_err(|e| match e {
+                StorageError::UniqueViolation(_) => domain_taken(),
+                other => other.into(),
+            })?;
+        audit::record(
+            &mut tx,
+            AuditEvent::success(
+                Actor::Operator(operator.name.clone()),
+                "tenant.custom_domain.set",
+                client,
+            )
+            .target(format!("tenant:{}", tenant.slug))
+            .reason(match host {
+                Some(h) => format!("host={h}"),
+                None => "host removed".into(),
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
     /// Creates a tenant's owner. Used by operators to hand a new clinic over.
     pub async fn create_owner(
         &self,
@@ -168,26 +204,9 @@ impl Services {
     }
 }
 
-/// A custom domain: a lowercase host name with at least one dot.
-fn parse_domain(raw: &str) -> Result<String, crate::domain::InvalidValue> {
-    let host = raw.trim().trim_end_matches('.').to_ascii_lowercase();
-    let valid = host.len() <= 253
-        && host.contains('.')
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-    if valid {
-        Ok(host)
-    } else {
-        Err(crate::domain::InvalidValue {
-            field: "custom_domain",
-            reason: "must be a host name such as portal.example-clinic.org".into(),
-        })
+fn domain_taken() -> DomainError {
+    DomainError::Conflict {
+        code: "domain_taken",
+        message: "another clinic already uses this custom domain".into(),
     }
 }

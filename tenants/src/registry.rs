@@ -5,10 +5,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::audit::{self, Actor, AuditEvent, ClientInfo};
-use crate::domain::{Action, Permission, Resource};
+use crate::domain::{Action, InvalidValue, Permission, Resource};
 use crate::domain::{
-    CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress, LogoUrl, Slug, TenantId,
-    Timestamp,
+    ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress, LogoUrl,
+    PortalHost, Slug, TenantId, Timestamp,
 };
 use crate::error::DomainError;
 use crate::services::Services;
@@ -45,6 +45,8 @@ pub struct Tenant {
     pub display_name: DisplayName,
     pub status: TenantStatus,
     pub custom_domain: Option<String>,
+    /// The host the clinic asked for, until an operator connects it.
+    pub requested_custom_domain: Option<PortalHost>,
     /// Bumped whenever the tenant's role policies change, so every node can
     /// tell that its cached copy is stale.
     pub policy_version: i64,
@@ -61,6 +63,8 @@ pub struct TenantSettings {
     /// How long a Medical Records Access Code lives; at most five days.
     pub code_lifetime: CodeLifetime,
     pub default_delivery: CodeDelivery,
+    /// Appointments are booked, and every time shown, in this zone.
+    pub time_zone: ClinicTimeZone,
     pub branding: TenantBranding,
 }
 
@@ -72,6 +76,47 @@ pub struct TenantBranding {
     pub logo_url: Option<LogoUrl>,
     /// Where patients' replies to the clinic's mail go.
     pub reply_to: Option<EmailAddress>,
+}
+
+impl TenantBranding {
+    /// White text is drawn on the main colour (bars, buttons) and the
+    /// main colour on white (links); dark text on the accent (notices).
+    /// Colours that would make either hard to read are refused, so every
+    /// clinic's portal and mail keep WCAG AA contrast (4.5:1).
+    pub fn readable(
+        primary_colour: Colour,
+        accent_colour: Colour,
+        logo_url: Option<LogoUrl>,
+        reply_to: Option<EmailAddress>,
+    ) -> Result<Self, InvalidValue> {
+        const MINIMUM: f64 = 4.5;
+        let white = Colour::parse("text", "#ffffff").expect("valid constant");
+        let ink = Colour::parse("text", "#1d2433").expect("valid constant");
+        let on_primary = primary_colour.contrast_ratio(&white);
+        if on_primary < MINIMUM {
+            return Err(InvalidValue {
+                field: "primary_colour",
+                reason: format!(
+                    "is too light for the white text drawn on it ({on_primary:.1}:1; at least 4.5:1 is needed): choose a darker colour"
+                ),
+            });
+        }
+        let on_accent = accent_colour.contrast_ratio(&ink);
+        if on_accent < MINIMUM {
+            return Err(InvalidValue {
+                field: "accent_colour",
+                reason: format!(
+                    "is too dark for the dark text drawn on it ({on_accent:.1}:1; at least 4.5:1 is needed): choose a lighter colour"
+                ),
+            });
+        }
+        Ok(Self {
+            primary_colour,
+            accent_colour,
+            logo_url,
+            reply_to,
+        })
+    }
 }
 
 impl Default for TenantBranding {
@@ -91,6 +136,7 @@ impl Default for TenantSettings {
             auto_enable_portal_access: false,
             code_lifetime: CodeLifetime::MAX,
             default_delivery: CodeDelivery::Email,
+            time_zone: ClinicTimeZone::utc(),
             branding: TenantBranding::default(),
         }
     }
@@ -100,7 +146,8 @@ macro_rules! columns {
     () => {
         "id, slug, display_name, status, custom_domain, policy_version, created_at, \
          auto_enable_portal_access, code_lifetime_secs, default_code_delivery, \
-         brand_primary_colour, brand_accent_colour, logo_url, reply_to"
+         brand_primary_colour, brand_accent_colour, logo_url, reply_to, time_zone, \
+         requested_custom_domain"
     };
 }
 
@@ -113,6 +160,11 @@ fn from_row(row: &AnyRow) -> Result<Tenant, StorageError> {
             .map_err(corrupt)?,
         status: TenantStatus::parse(row.try_get::<String, _>(3)?.as_str())?,
         custom_domain: row.try_get(4)?,
+        requested_custom_domain: row
+            .try_get::<Option<String>, _>(15)?
+            .map(|h| PortalHost::parse("requested_custom_domain", &h))
+            .transpose()
+            .map_err(corrupt)?,
         policy_version: row.try_get(5)?,
         created_at: Timestamp::from_unix_millis(row.try_get(6)?),
         settings: TenantSettings {
@@ -121,6 +173,7 @@ fn from_row(row: &AnyRow) -> Result<Tenant, StorageError> {
                 .map_err(|e| StorageError::Corrupt(e.to_string()))?,
             default_delivery: CodeDelivery::parse(&row.try_get::<String, _>(9)?)
                 .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+            time_zone: ClinicTimeZone::parse(&row.try_get::<String, _>(14)?).map_err(corrupt)?,
             branding: TenantBranding {
                 primary_colour: Colour::parse("primary_colour", &row.try_get::<String, _>(10)?)
                     .map_err(corrupt)?,
@@ -146,7 +199,7 @@ pub async fn insert(
     tx: &mut TenantTx,
     slug: &Slug,
     display_name: &DisplayName,
-    custom_domain: Option<&str>,
+    custom_domain: Option<&PortalHost>,
 ) -> Result<Tenant, StorageError> {
     let now = Timestamp::now().unix_millis();
     let key = tx.tenant_key();
@@ -155,7 +208,7 @@ pub async fn insert(
     .bind(key)
     .bind(slug.as_str().to_owned())
     .bind(display_name.as_str().to_owned())
-    .bind(custom_domain.map(str::to_owned))
+    .bind(custom_domain.map(|h| h.as_str().to_owned()))
     .bind(now)
     .fetch_one(tx.conn())
     .await?;
@@ -242,12 +295,14 @@ pub async fn bump_policy_version(tx: &mut TenantTx) -> Result<i64, StorageError>
 
 pub async fn update_settings(
     tx: &mut TenantTx,
+    display_name: &DisplayName,
     settings: &TenantSettings,
 ) -> Result<Tenant, StorageError> {
     let key = tx.tenant_key();
     let row = sqlx::query(concat!(
         "UPDATE tenants SET auto_enable_portal_access = $2, code_lifetime_secs = $3, default_code_delivery = $4, updated_at = $5,
-                brand_primary_colour = $6, brand_accent_colour = $7, logo_url = $8, reply_to = $9
+                brand_primary_colour = $6, brand_accent_colour = $7, logo_url = $8, reply_to = $9,
+                display_name = $10, time_zone = $11
           WHERE id = $1 RETURNING ",
         columns!()
     ))
@@ -260,17 +315,59 @@ pub async fn update_settings(
     .bind(settings.branding.accent_colour.as_str().to_owned())
     .bind(settings.branding.logo_url.as_ref().map(|u| u.as_str().to_owned()))
     .bind(settings.branding.reply_to.as_ref().map(|e| e.as_str().to_owned()))
+    .bind(display_name.as_str().to_owned())
+    .bind(settings.time_zone.name().to_owned())
+    .fetch_one(tx.conn())
+    .await?;
+    from_row(&row)
+}
+
+/// Connects `host` (clearing a request for it) or disconnects the custom
+/// domain.
+pub async fn set_custom_domain(
+    tx: &mut TenantTx,
+    host: Option<&PortalHost>,
+) -> Result<Tenant, StorageError> {
+    let key = tx.tenant_key();
+    let row = sqlx::query(concat!(
+        "UPDATE tenants SET custom_domain = $2, updated_at = $3,
+                requested_custom_domain = CASE WHEN requested_custom_domain = $2 THEN NULL
+                                               ELSE requested_custom_domain END
+          WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(key)
+    .bind(host.map(|h| h.as_str().to_owned()))
+    .bind(Timestamp::now().unix_millis())
+    .fetch_one(tx.conn())
+    .await?;
+    from_row(&row)
+}
+
+pub async fn set_requested_custom_domain(
+    tx: &mut TenantTx,
+    host: Option<&PortalHost>,
+) -> Result<Tenant, StorageError> {
+    let key = tx.tenant_key();
+    let row = sqlx::query(concat!(
+        "UPDATE tenants SET requested_custom_domain = $2, updated_at = $3 WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(key)
+    .bind(host.map(|h| h.as_str().to_owned()))
+    .bind(Timestamp::now().unix_millis())
     .fetch_one(tx.conn())
     .await?;
     from_row(&row)
 }
 
 impl Services {
-    /// Changes how the clinic runs portal access.
+    /// Changes the clinic's name and how it runs portal access.
     pub async fn update_tenant_settings(
         &self,
         tenant: &Tenant,
         who: &StaffAuthenticated,
+        display_name: &DisplayName,
         settings: &TenantSettings,
         client: &ClientInfo,
     ) -> Result<Tenant, DomainError> {
@@ -282,7 +379,16 @@ impl Services {
             )
             .await?;
         let mut tx = self.db.tenant_write(tenant.id).await?;
-        let updated = update_settings(&mut tx, settings).await?;
+        let updated = update_settings(&mut tx, display_name, settings).await?;
+        let renamed = if tenant.display_name == *display_name {
+            String::new()
+        } else {
+            format!(
+                " renamed from {:?} to {:?}",
+                tenant.display_name.as_str(),
+                display_name.as_str()
+            )
+        };
         audit::record(
             &mut tx,
             AuditEvent::success(
@@ -292,11 +398,49 @@ impl Services {
             )
             .target(format!("tenant:{}", tenant.slug))
             .reason(format!(
-                "auto_enable_portal_access={} code_lifetime_secs={} default_delivery={}",
+                "auto_enable_portal_access={} code_lifetime_secs={} default_delivery={} time_zone={}{renamed}",
                 settings.auto_enable_portal_access,
                 settings.code_lifetime.as_secs(),
-                settings.default_delivery
+                settings.default_delivery,
+                settings.time_zone,
             )),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Asks the platform's operators to connect the clinic's portal to
+    /// `host` (or withdraws the request). Nothing changes for patients
+    /// until an operator does.
+    pub async fn request_portal_host(
+        &self,
+        tenant: &Tenant,
+        who: &StaffAuthenticated,
+        host: Option<&PortalHost>,
+        client: &ClientInfo,
+    ) -> Result<Tenant, DomainError> {
+        self.authz
+            .require(
+                tenant,
+                who.staff_id(),
+                Permission::new(Resource::Settings, Action::Write),
+            )
+            .await?;
+        let mut tx = self.db.tenant_write(tenant.id).await?;
+        let updated = set_requested_custom_domain(&mut tx, host).await?;
+        audit::record(
+            &mut tx,
+            AuditEvent::success(
+                Actor::Staff(who.staff_id()),
+                "clinic.portal_host.request",
+                client,
+            )
+            .target(format!("tenant:{}", tenant.slug))
+            .reason(match host {
+                Some(h) => format!("host={h}"),
+                None => "request withdrawn".into(),
+            }),
         )
         .await?;
         tx.commit().await?;

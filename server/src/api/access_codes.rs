@@ -182,7 +182,11 @@ impl AccessCodesApi {
                 patient_name: issued.patient.full_name.to_string(),
                 words: issued.code.display().replace('-', " "),
                 register_url: format!("{}/portal/register", state.tenant_base(&session.tenant)),
-                expires_at: crate::mail::human_time(issued.record.expires_at),
+                expires_at: session
+                    .tenant
+                    .settings
+                    .time_zone
+                    .human(issued.record.expires_at),
             })
             .map_err(|e| {
                 tracing::error!(error = %e, "handout failed to render");

@@ -2,7 +2,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
 use portico_tenants::domain::{
-    Action, CodeDelivery, CodeLifetime, Colour, EmailAddress, LogoUrl, Permission, Resource,
+    Action, ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress, LogoUrl,
+    Permission, PortalHost, Resource,
 };
 use portico_tenants::registry::{Tenant, TenantBranding, TenantSettings};
 
@@ -19,6 +20,11 @@ pub struct ClinicApi;
 
 #[derive(Object)]
 pub struct SettingsView {
+    /// The clinic's name, on every portal page and mail.
+    pub display_name: String,
+    /// An IANA time zone, such as `Europe/Berlin`: appointments are booked
+    /// and times shown in it.
+    pub time_zone: String,
     /// Enable portal access when a record is created with an email and zip
     /// code, without a further confirmation.
     pub auto_enable_portal_access: bool,
@@ -38,6 +44,8 @@ pub struct SettingsView {
 impl From<&Tenant> for SettingsView {
     fn from(t: &Tenant) -> Self {
         Self {
+            display_name: t.display_name.to_string(),
+            time_zone: t.settings.time_zone.name().to_owned(),
             auto_enable_portal_access: t.settings.auto_enable_portal_access,
             code_lifetime_hours: (t.settings.code_lifetime.as_secs() / 3600) as u32,
             default_delivery: t.settings.default_delivery.as_str().into(),
@@ -63,6 +71,11 @@ impl From<&Tenant> for SettingsView {
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub struct SettingsRequest {
+    #[oai(validator(max_length = 120))]
+    pub display_name: Option<Text>,
+    /// An IANA time zone name, such as `America/Chicago`.
+    #[oai(validator(max_length = 64))]
+    pub time_zone: Option<Text>,
     pub auto_enable_portal_access: Option<bool>,
     /// 1 to 120 hours; a code never lives longer than 5 days.
     pub code_lifetime_hours: Option<u32>,
@@ -78,6 +91,14 @@ pub struct SettingsRequest {
     /// `null` removes it.
     #[oai(validator(max_length = 254))]
     pub reply_to: MaybeUndefined<Text>,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct PortalHostRequest {
+    /// Such as `portal.northclinic.org`; `null` withdraws the request.
+    #[oai(validator(max_length = 253))]
+    pub requested_host: Option<Text>,
 }
 
 #[OpenApi(prefix_path = "/v1/clinic", tag = "ApiTags::Clinic")]
@@ -131,7 +152,15 @@ impl ClinicApi {
     ) -> ApiResult<Json<SettingsView>> {
         let b = body.0;
         let current = &session.tenant.settings;
+        let display_name = match b.display_name {
+            Some(n) => DisplayName::parse("display_name", &n)?,
+            None => session.tenant.display_name.clone(),
+        };
         let settings = TenantSettings {
+            time_zone: match b.time_zone {
+                Some(z) => ClinicTimeZone::parse(&z)?,
+                None => current.time_zone.clone(),
+            },
             auto_enable_portal_access: b
                 .auto_enable_portal_access
                 .unwrap_or(current.auto_enable_portal_access),
@@ -143,32 +172,63 @@ impl ClinicApi {
                 Some(d) => CodeDelivery::parse(&d)?,
                 None => current.default_delivery,
             },
-            branding: TenantBranding {
-                primary_colour: match b.primary_colour {
+            branding: TenantBranding::readable(
+                match b.primary_colour {
                     Some(c) => Colour::parse("primary_colour", &c)?,
                     None => current.branding.primary_colour.clone(),
                 },
-                accent_colour: match b.accent_colour {
+                match b.accent_colour {
                     Some(c) => Colour::parse("accent_colour", &c)?,
                     None => current.branding.accent_colour.clone(),
                 },
-                logo_url: match b.logo_url {
+                match b.logo_url {
                     MaybeUndefined::Undefined => current.branding.logo_url.clone(),
                     MaybeUndefined::Null => None,
                     MaybeUndefined::Value(u) => Some(LogoUrl::parse(&u)?),
                 },
-                reply_to: match b.reply_to {
+                match b.reply_to {
                     MaybeUndefined::Undefined => current.branding.reply_to.clone(),
                     MaybeUndefined::Null => None,
                     MaybeUndefined::Value(e) => Some(EmailAddress::parse(&e)?),
                 },
-            },
+            )?,
         };
         let updated = state
             .services
-            .update_tenant_settings(&session.tenant, &session.who, &settings, &client.0)
+            .update_tenant_settings(
+                &session.tenant,
+                &session.who,
+                &display_name,
+                &settings,
+                &client.0,
+            )
             .await?;
         state.tenants.forget(&updated).await;
         Ok(Json(SettingsView::from(&updated)))
+    }
+
+    /// Ask the platform's operators to connect the portal to a host of the
+    /// clinic's own (`null` withdraws the request). Point the host's DNS
+    /// (a CNAME) at the clinic's current portal host first; patients keep
+    /// the current address until an operator connects the new one.
+    #[oai(path = "/portal-host", method = "put")]
+    async fn request_portal_host(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        client: Client,
+        body: JsonBody<PortalHostRequest>,
+    ) -> ApiResult<Json<TenantView>> {
+        let host = body
+            .0
+            .requested_host
+            .map(|h| PortalHost::parse("requested_host", &h))
+            .transpose()?;
+        let updated = state
+            .services
+            .request_portal_host(&session.tenant, &session.who, host.as_ref(), &client.0)
+            .await?;
+        state.tenants.forget(&updated).await;
+        Ok(Json(TenantView::from(&updated)))
     }
 }

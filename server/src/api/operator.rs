@@ -1,7 +1,7 @@
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use portico_tenants::domain::{DisplayName, EmailAddress, NewPassword, Slug};
+use portico_tenants::domain::{DisplayName, EmailAddress, NewPassword, PortalHost, Slug};
 use portico_tenants::registry::TenantStatus;
 
 use super::ApiTags;
@@ -24,6 +24,14 @@ pub struct CreateTenantRequest {
     #[oai(validator(max_length = 120))]
     pub display_name: Text,
     /// A host name of the clinic's own, such as `portal.northclinic.org`.
+    #[oai(validator(max_length = 253))]
+    pub custom_domain: Option<Text>,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct CustomDomainRequest {
+    /// `portal.northclinic.org`, or `null` to disconnect.
     #[oai(validator(max_length = 253))]
     pub custom_domain: Option<Text>,
 }
@@ -119,6 +127,35 @@ impl OperatorApi {
             .services
             .set_tenant_status(&operator.0, &slug.0, TenantStatus::Active, &client.0)
             .await?;
+        state.tenants.forget(&tenant).await;
+        Ok(Json(TenantView::from(&tenant)))
+    }
+
+    /// Connect a clinic's portal to a host of its own (`custom_domain`), or
+    /// with `null` back to its address under the platform's domain. Do it
+    /// once the host's DNS points here and a certificate covers it; a
+    /// request the clinic made for this host is cleared.
+    #[oai(path = "/:slug/custom-domain", method = "put")]
+    async fn set_custom_domain(
+        &self,
+        state: poem::web::Data<&AppState>,
+        operator: OperatorSession,
+        client: Client,
+        slug: Path<String>,
+        body: JsonBody<CustomDomainRequest>,
+    ) -> ApiResult<Json<TenantView>> {
+        let host = body
+            .0
+            .custom_domain
+            .map(|h| PortalHost::parse("custom_domain", &h))
+            .transpose()?;
+        let before = state.services.find_tenant(&slug.0).await?;
+        let tenant = state
+            .services
+            .set_tenant_custom_domain(&operator.0, &slug.0, host.as_ref(), &client.0)
+            .await?;
+        // The old host must stop resolving on this node at once.
+        state.tenants.forget(&before).await;
         state.tenants.forget(&tenant).await;
         Ok(Json(TenantView::from(&tenant)))
     }

@@ -34,6 +34,8 @@ pub struct TenantView {
     /// `active` or `suspended`.
     pub status: String,
     pub custom_domain: Option<String>,
+    /// A host the clinic asked for, not yet connected by an operator.
+    pub requested_custom_domain: Option<String>,
     pub created_at: String,
 }
 
@@ -45,6 +47,7 @@ impl From<&Tenant> for TenantView {
             display_name: t.display_name.to_string(),
             status: t.status.as_str().into(),
             custom_domain: t.custom_domain.clone(),
+            requested_custom_domain: t.requested_custom_domain.as_ref().map(ToString::to_string),
             created_at: t.created_at.to_rfc3339(),
         }
     }

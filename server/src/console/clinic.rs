@@ -11,8 +11,8 @@ use portico_admin::{Console, PolicyRow, SettingsForm, SettingsView, StaffMemberR
 use portico_tenants::DomainError;
 use portico_tenants::audit::Actor;
 use portico_tenants::domain::{
-    Action, BuiltinRole, CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress, LogoUrl,
-    NewPassword, Resource, RoleName, StaffId,
+    Action, BuiltinRole, ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName,
+    EmailAddress, LogoUrl, NewPassword, PortalHost, Resource, RoleName, StaffId,
 };
 use portico_tenants::registry::{Tenant, TenantBranding, TenantSettings};
 use serde::Deserialize;
@@ -25,6 +25,8 @@ use crate::http::error::ApiError;
 fn form_of(t: &Tenant) -> SettingsForm {
     let s = &t.settings;
     SettingsForm {
+        display_name: t.display_name.to_string(),
+        time_zone: s.time_zone.name().to_owned(),
         primary_colour: s.branding.primary_colour.as_str().to_owned(),
         accent_colour: s.branding.accent_colour.as_str().to_owned(),
         logo_url: s
@@ -58,6 +60,9 @@ async fn settings_page(
         .settings_page(&SettingsView {
             slug: t.slug.to_string(),
             portal_address: format!("{}/portal/", state.tenant_base(t)),
+            requested_host: t.requested_custom_domain.as_ref().map(ToString::to_string),
+            dns_target: format!("{}.{}", t.slug, state.config.base_domain),
+            time_zones: ClinicTimeZone::choices(),
             frame: signed.frame,
             may_edit,
             form,
@@ -79,8 +84,16 @@ pub(super) async fn settings(
         ))
         .into());
     }
-    if req.uri().query() == Some("done=saved") {
-        signed.frame.notice = Some("Settings saved. Mail and portal pages use them now.".into());
+    let notice = match req.uri().query() {
+        Some("done=saved") => Some("Settings saved. Mail and portal pages use them now."),
+        Some("done=host_requested") => Some(
+            "Host requested. Patients keep the current address until the platform's operators connect the new one.",
+        ),
+        Some("done=host_withdrawn") => Some("The request for a portal host was withdrawn."),
+        _ => None,
+    };
+    if let Some(notice) = notice {
+        signed.frame.notice = Some(notice.into());
     }
     let form = form_of(&signed.tenant.tenant);
     settings_page(&state, &console, signed, form, StatusCode::OK).await
@@ -91,6 +104,10 @@ pub(super) async fn settings(
 #[derive(Deserialize)]
 pub(super) struct SettingsPost {
     csrf_token: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    time_zone: String,
     #[serde(default)]
     primary_colour: String,
     #[serde(default)]
@@ -109,6 +126,8 @@ pub(super) struct SettingsPost {
 impl SettingsPost {
     fn into_form(self) -> SettingsForm {
         SettingsForm {
+            display_name: self.display_name,
+            time_zone: self.time_zone,
             primary_colour: self.primary_colour,
             accent_colour: self.accent_colour,
             logo_url: self.logo_url,
@@ -124,7 +143,7 @@ fn non_empty(raw: &str) -> Option<&str> {
     Some(raw.trim()).filter(|s| !s.is_empty())
 }
 
-fn parse_settings(form: &SettingsForm) -> Result<TenantSettings, DomainError> {
+fn parse_settings(form: &SettingsForm) -> Result<(DisplayName, TenantSettings), DomainError> {
     let hours = form
         .code_lifetime_hours
         .trim()
@@ -136,19 +155,22 @@ fn parse_settings(form: &SettingsForm) -> Result<TenantSettings, DomainError> {
                 "the code lifetime must be a whole number of hours, 1 to 120",
             )
         })?;
-    Ok(TenantSettings {
+    let name = DisplayName::parse("display_name", &form.display_name)?;
+    let wanted = TenantSettings {
         auto_enable_portal_access: form.auto_enable_portal_access,
         code_lifetime: CodeLifetime::from_hours(hours)?,
         default_delivery: CodeDelivery::parse(&form.default_delivery)?,
-        branding: TenantBranding {
-            primary_colour: Colour::parse("primary_colour", &form.primary_colour)?,
-            accent_colour: Colour::parse("accent_colour", &form.accent_colour)?,
-            logo_url: non_empty(&form.logo_url).map(LogoUrl::parse).transpose()?,
-            reply_to: non_empty(&form.reply_to)
+        time_zone: ClinicTimeZone::parse(&form.time_zone)?,
+        branding: TenantBranding::readable(
+            Colour::parse("primary_colour", &form.primary_colour)?,
+            Colour::parse("accent_colour", &form.accent_colour)?,
+            non_empty(&form.logo_url).map(LogoUrl::parse).transpose()?,
+            non_empty(&form.reply_to)
                 .map(EmailAddress::parse)
                 .transpose()?,
-        },
-    })
+        )?,
+    };
+    Ok((name, wanted))
 }
 
 #[handler]
@@ -161,12 +183,13 @@ pub(super) async fn save_settings(
     let mut signed = Signed::posting(&state, req, &post.csrf_token).await?;
     let form = post.into_form();
     let outcome = async {
-        let wanted = parse_settings(&form)?;
+        let (name, wanted) = parse_settings(&form)?;
         state
             .services
             .update_tenant_settings(
                 &signed.tenant.tenant,
                 &signed.who,
+                &name,
                 &wanted,
                 &client_info(req),
             )
@@ -181,6 +204,57 @@ pub(super) async fn save_settings(
         Err(err) => {
             let (status, message) = refusal(err)?;
             signed.frame.error = Some(message);
+            settings_page(&state, &console, signed, form, status).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct PortalHostPost {
+    csrf_token: String,
+    /// Empty withdraws the request.
+    #[serde(default)]
+    requested_host: String,
+}
+
+/// Asks the operators for a portal host of the clinic's own.
+#[handler]
+pub(super) async fn request_portal_host(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Form(post): Form<PortalHostPost>,
+) -> poem::Result<Response> {
+    let mut signed = Signed::posting(&state, req, &post.csrf_token).await?;
+    let outcome = async {
+        let host = non_empty(&post.requested_host)
+            .map(|h| PortalHost::parse("requested_host", h))
+            .transpose()?;
+        state
+            .services
+            .request_portal_host(
+                &signed.tenant.tenant,
+                &signed.who,
+                host.as_ref(),
+                &client_info(req),
+            )
+            .await
+    }
+    .await;
+    match outcome {
+        Ok(updated) => {
+            state.tenants.forget(&updated).await;
+            let done = if updated.requested_custom_domain.is_some() {
+                "host_requested"
+            } else {
+                "host_withdrawn"
+            };
+            Ok(redirect(&signed.path(&format!("/settings?done={done}"))))
+        }
+        Err(err) => {
+            let (status, message) = refusal(err)?;
+            signed.frame.error = Some(message);
+            let form = form_of(&signed.tenant.tenant);
             settings_page(&state, &console, signed, form, status).await
         }
     }

@@ -20,7 +20,6 @@ use super::{Signed, page, redirect, refusal, render_failed};
 use crate::http::AppState;
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
-use crate::mail::human_time;
 
 /// Question rows the define form offers without a script.
 const BLANK_ROWS: usize = 8;
@@ -44,6 +43,7 @@ pub(super) async fn tab(
     }
     let services = &state.services;
     let t = &signed.tenant.tenant;
+    let zone = &t.settings.time_zone;
     let assigned = services
         .forms_of_patient(t, &signed.who, patient)
         .await
@@ -58,8 +58,8 @@ pub(super) async fn tab(
             .map(|a| AssignmentRow {
                 title: a.form.title.to_string(),
                 status: a.status.as_str().into(),
-                assigned_at: human_time(a.assigned_at),
-                submitted_at: a.submitted_at.map(human_time),
+                assigned_at: zone.human(a.assigned_at),
+                submitted_at: a.submitted_at.map(|t| zone.human(t)),
                 answers: a
                     .form
                     .questions

@@ -72,6 +72,7 @@ pub fn routes() -> Route {
             "/settings",
             get(clinic::settings).post(clinic::save_settings),
         )
+        .at("/settings/portal-host", post(clinic::request_portal_host))
         .at("/staff", get(clinic::staff).post(clinic::add_staff))
         .at("/staff/:id/roles", post(clinic::give_role))
         .at("/staff/:id/roles/:role/remove", post(clinic::take_role))

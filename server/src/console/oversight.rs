@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use super::{Signed, page, render_failed};
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::mail::human_time;
 
 /// How many codes the follow-up list shows.
 const FOLLOW_UP_LIMIT: u32 = 200;
@@ -35,6 +34,7 @@ pub(super) async fn follow_up(
     let may_act = signed
         .may(&state, Resource::AccessCodes, Action::Write)
         .await?;
+    let zone = &signed.tenant.tenant.settings.time_zone;
     let soon = Timestamp::now().unix_millis() + DAY_MS;
     let rows = pending
         .iter()
@@ -46,8 +46,8 @@ pub(super) async fn follow_up(
                 CodeDelivery::Email => "email".into(),
                 CodeDelivery::Print => "handout".into(),
             },
-            issued_at: human_time(p.code.issued_at),
-            expires_at: human_time(p.code.expires_at),
+            issued_at: zone.human(p.code.issued_at),
+            expires_at: zone.human(p.code.expires_at),
             expires_soon: p.code.expires_at.unix_millis() <= soon,
         })
         .collect();
@@ -177,10 +177,11 @@ pub(super) async fn audit(
             let next = (records.len() as u32 == AUDIT_PAGE)
                 .then(|| records.last().map(|r| q.query_string(Some(r.id.clone()))))
                 .flatten();
+            let zone = &signed.tenant.tenant.settings.time_zone;
             let lines = records
                 .iter()
                 .map(|r| AuditLine {
-                    at: human_time(r.occurred_at),
+                    at: zone.human(r.occurred_at),
                     action: r.action.clone(),
                     actor: actor(r),
                     target: r.target.clone().unwrap_or_default(),

@@ -24,7 +24,6 @@ use super::{Signed, page, redirect, refusal, render_failed};
 use crate::http::AppState;
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
-use crate::mail::human_time;
 
 /// A confirmation after a redirect, named by a fixed key so no text from
 /// the request is ever echoed.
@@ -236,6 +235,7 @@ async fn workspace_with_details(
 ) -> poem::Result<Response> {
     let services = &state.services;
     let t = &signed.tenant.tenant;
+    let zone = &t.settings.time_zone;
     let record = services
         .patient_get(t, &signed.who, patient)
         .await
@@ -278,8 +278,8 @@ async fn workspace_with_details(
                             CodeDelivery::Print => "handout".into(),
                         },
                         status: status.as_str().into(),
-                        issued_at: human_time(c.issued_at),
-                        expires_at: human_time(c.expires_at),
+                        issued_at: zone.human(c.issued_at),
+                        expires_at: zone.human(c.expires_at),
                         revocable: status == CodeStatus::Active,
                     }
                 })
@@ -290,8 +290,8 @@ async fn workspace_with_details(
                     id: g.id.to_string(),
                     username: g.username.clone(),
                     email: g.account_email.clone(),
-                    since: human_time(g.created_at),
-                    revoked: g.revoked_at.map(human_time),
+                    since: zone.human(g.created_at),
+                    revoked: g.revoked_at.map(|t| zone.human(t)),
                 })
                 .collect(),
             mail.iter()
@@ -301,7 +301,7 @@ async fn workspace_with_details(
                     status: m.status.clone(),
                     attempts: m.attempts,
                     last_error: m.last_error.clone(),
-                    queued_at: human_time(m.created_at),
+                    queued_at: zone.human(m.created_at),
                 })
                 .collect(),
         )
@@ -324,7 +324,11 @@ async fn workspace_with_details(
         } else {
             None
         };
-        Some(super::shared::tab(shared.as_ref(), drafts))
+        Some(super::shared::tab(
+            &t.settings.time_zone,
+            shared.as_ref(),
+            drafts,
+        ))
     } else {
         None
     };
@@ -759,7 +763,7 @@ pub(super) async fn handout(
             patient_name: issued.patient.full_name.to_string(),
             words: issued.code.display().replace('-', " "),
             register_url: format!("{}/portal/register", state.tenant_base(t)),
-            expires_at: human_time(issued.record.expires_at),
+            expires_at: t.settings.time_zone.human(issued.record.expires_at),
         })
         .map_err(render_failed)?;
     let mut resp = page(html, StatusCode::OK);

@@ -19,7 +19,6 @@ use crate::http::AppState;
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::files::{FileForm, human_size};
-use crate::mail::human_time;
 
 /// Inputs to start a dry run from: the same samples `portico plugin run`
 /// documents.
@@ -61,6 +60,7 @@ async fn plugins_page(
 ) -> poem::Result<Response> {
     let services = &state.services;
     let t = &signed.tenant.tenant;
+    let zone = &t.settings.time_zone;
     let overview = services
         .plugin_overview(t, &signed.who)
         .await
@@ -78,7 +78,7 @@ async fn plugins_page(
             family: o.version.family.to_string(),
             interface: o.version.interface_version.clone(),
             size: human_size(o.version.size_bytes),
-            uploaded_at: human_time(o.version.uploaded_at),
+            uploaded_at: zone.human(o.version.uploaded_at),
             active: o.active.is_some(),
             settings: o
                 .active
@@ -99,7 +99,7 @@ async fn plugins_page(
             recent_failures: failures
                 .iter()
                 .map(|c| PluginFailureRow {
-                    at: human_time(c.at),
+                    at: zone.human(c.at),
                     hook: c.hook.clone(),
                     outcome: c.outcome.clone(),
                     detail: c.detail.clone().unwrap_or_default(),

@@ -8,7 +8,7 @@ use poem::{Request, Response, handler};
 use portico_admin::{
     AppointmentRow, Console, DocumentRow, MessageRow, NoteRow, SharedTab, WorkspaceTab,
 };
-use portico_tenants::domain::{AppointmentId, DocumentId};
+use portico_tenants::domain::{AppointmentId, ClinicTimeZone, DocumentId};
 use portico_tenants::records::{
     AppointmentRequest, AppointmentStatus, DocumentRecord, SharedRecord, Side, WrittenText,
 };
@@ -20,9 +20,8 @@ use crate::http::AppState;
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::files::{FileForm, file_response, human_size};
-use crate::mail::human_time;
 
-fn document_row(d: &DocumentRecord) -> DocumentRow {
+fn document_row(zone: &ClinicTimeZone, d: &DocumentRecord) -> DocumentRow {
     DocumentRow {
         id: d.id.to_string(),
         title: d.title.clone(),
@@ -31,13 +30,17 @@ fn document_row(d: &DocumentRecord) -> DocumentRow {
         size: human_size(d.size_bytes),
         by: d.uploaded_by.name.clone(),
         from_patient: d.uploaded_by.side == Side::Patient,
-        at: human_time(d.uploaded_at),
+        at: zone.human(d.uploaded_at),
         withdrawn: d.withdrawn_at.is_some(),
     }
 }
 
 /// The tab's content; empty when another tab is open.
-pub(super) fn tab(shared: Option<&SharedRecord>, drafts: (String, String)) -> SharedTab {
+pub(super) fn tab(
+    zone: &ClinicTimeZone,
+    shared: Option<&SharedRecord>,
+    drafts: (String, String),
+) -> SharedTab {
     let (draft_note, draft_message) = drafts;
     let Some(s) = shared else {
         return SharedTab {
@@ -47,17 +50,18 @@ pub(super) fn tab(shared: Option<&SharedRecord>, drafts: (String, String)) -> Sh
             messages: Vec::new(),
             draft_note,
             draft_message,
+            time_zone: zone.name().to_owned(),
         };
     };
     SharedTab {
-        documents: s.documents.iter().map(document_row).collect(),
+        documents: s.documents.iter().map(|d| document_row(zone, d)).collect(),
         notes: s
             .notes
             .iter()
             .map(|n| NoteRow {
                 body: n.body.clone(),
                 author: n.author_name.clone(),
-                at: human_time(n.written_at),
+                at: zone.human(n.written_at),
             })
             .collect(),
         appointments: s
@@ -65,7 +69,7 @@ pub(super) fn tab(shared: Option<&SharedRecord>, drafts: (String, String)) -> Sh
             .iter()
             .map(|a| AppointmentRow {
                 id: a.id.to_string(),
-                when: human_time(a.starts_at),
+                when: zone.human(a.starts_at),
                 minutes: a.duration_minutes,
                 with: a.with_whom.clone(),
                 location: a.location.clone(),
@@ -80,13 +84,18 @@ pub(super) fn tab(shared: Option<&SharedRecord>, drafts: (String, String)) -> Sh
                 from: m.from.name.clone(),
                 from_patient: m.from.side == Side::Patient,
                 body: m.body.clone(),
-                at: human_time(m.sent_at),
+                at: zone.human(m.sent_at),
                 read: m.read_at.is_some(),
-                attachments: m.attachments.iter().map(document_row).collect(),
+                attachments: m
+                    .attachments
+                    .iter()
+                    .map(|d| document_row(zone, d))
+                    .collect(),
             })
             .collect(),
         draft_note,
         draft_message,
+        time_zone: zone.name().to_owned(),
     }
 }
 
@@ -261,14 +270,14 @@ pub(super) async fn book(
     let patient = parse_patient(&id)?;
     let signed = Signed::posting(&state, req, &form.csrf_token).await?;
     let outcome = async {
-        // The console shows and takes times in UTC until clinics carry a
-        // time zone of their own.
-        let starts_at = match form.starts_at.len() {
-            16 => format!("{}:00Z", form.starts_at),
-            _ => format!("{}Z", form.starts_at),
-        };
-        let request = AppointmentRequest::parse(
-            &starts_at,
+        let starts_at = signed
+            .tenant
+            .tenant
+            .settings
+            .time_zone
+            .parse_local("starts_at", &form.starts_at)?;
+        let request = AppointmentRequest::at(
+            starts_at,
             form.duration_minutes,
             &form.with,
             &form.location,

@@ -14,4 +14,4 @@ pub use render::{
     Branding, BuiltinTemplates, MailContext, MailRenderer, RenderError, RenderedMail,
 };
 pub use transport::{MailTransport, SendError, SmtpSecurity, SmtpSettings, build_message};
-pub use worker::{MailWorker, RetryPolicy, human_time};
+pub use worker::{MailWorker, RetryPolicy};

@@ -169,7 +169,7 @@ impl MailWorker {
             PasswordReset => Some("one hour after it was sent".to_owned()),
             _ => text("expires_at")
                 .and_then(|e| Timestamp::parse_rfc3339(&e))
-                .map(human_time),
+                .map(|t| tenant.settings.time_zone.human(t)),
         };
         MailContext {
             kind: mail.kind,
@@ -187,15 +187,6 @@ impl MailWorker {
     }
 }
 
-/// `28 November 2026, 14:00 UTC`.
-pub fn human_time(t: Timestamp) -> String {
-    let dt = t.to_offset_date_time();
-    let format = time::macros::format_description!(
-        "[day padding:none] [month repr:long] [year], [hour]:[minute] UTC"
-    );
-    dt.format(&format).unwrap_or_else(|_| t.to_rfc3339())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,11 +202,5 @@ mod tests {
         assert_eq!(p.wait_after(2), Duration::from_secs(60));
         assert_eq!(p.wait_after(4), Duration::from_secs(240));
         assert_eq!(p.wait_after(12), Duration::from_secs(3600));
-    }
-
-    #[test]
-    fn times_read_naturally() {
-        let t = Timestamp::parse_rfc3339("2026-11-28T14:05:00Z").unwrap();
-        assert_eq!(human_time(t), "28 November 2026, 14:05 UTC");
     }
 }

@@ -15,7 +15,6 @@ use super::{Clinic, PortalPages, html, portal_path, redirect};
 use crate::http::AppState;
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
-use crate::mail::human_time;
 
 #[derive(Serialize)]
 struct QuestionField {
@@ -73,8 +72,10 @@ fn page_of(
         csrf_token: visitor.who.session.csrf_token.clone(),
         id: form.id.clone(),
         title: form.form.title.to_string(),
-        submitted: (form.status == AssignmentStatus::Submitted)
-            .then(|| form.submitted_at.map(human_time).unwrap_or_default()),
+        submitted: (form.status == AssignmentStatus::Submitted).then(|| {
+            let zone = &visitor.tenant.tenant.settings.time_zone;
+            form.submitted_at.map(|t| zone.human(t)).unwrap_or_default()
+        }),
         questions,
         notice: None,
         error: None,

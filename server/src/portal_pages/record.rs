@@ -9,7 +9,7 @@ use poem::http::StatusCode;
 use poem::web::{Data, Multipart, Path, Query};
 use poem::{Request, Response, handler};
 use portico_tenants::DomainError;
-use portico_tenants::domain::{DocumentId, PatientId};
+use portico_tenants::domain::{ClinicTimeZone, DocumentId, PatientId};
 use portico_tenants::records::{AppointmentStatus, DocumentRecord, Side, WrittenText};
 use portico_tenants::smartforms::AssignmentStatus;
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,6 @@ use crate::http::AppState;
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::files::{FileForm, file_response, human_size};
-use crate::mail::human_time;
 
 #[derive(Serialize)]
 struct RecordChoice {
@@ -40,7 +39,7 @@ struct DocumentItem {
     at: String,
 }
 
-fn item(d: &DocumentRecord) -> DocumentItem {
+fn item(zone: &ClinicTimeZone, d: &DocumentRecord) -> DocumentItem {
     DocumentItem {
         id: d.id.to_string(),
         title: d.title.clone(),
@@ -48,7 +47,7 @@ fn item(d: &DocumentRecord) -> DocumentItem {
         kind: d.media_type.label(),
         size: human_size(d.size_bytes),
         from_patient: d.uploaded_by.side == Side::Patient,
-        at: human_time(d.uploaded_at),
+        at: zone.human(d.uploaded_at),
     }
 }
 
@@ -139,6 +138,7 @@ pub(super) async fn home_page(
     problem: Option<(StatusCode, String)>,
 ) -> poem::Result<Response> {
     let t = &visitor.tenant;
+    let zone = &t.tenant.settings.time_zone;
     let services = &state.services;
     let (account, records) = services
         .portal_me(&t.tenant, &visitor.who)
@@ -164,21 +164,21 @@ pub(super) async fn home_page(
                 id: patient.to_string(),
                 name: on_show.patient_name.clone(),
                 date_of_birth: on_show.date_of_birth.clone(),
-                documents: shared.documents.iter().map(item).collect(),
+                documents: shared.documents.iter().map(|d| item(zone, d)).collect(),
                 notes: shared
                     .notes
                     .iter()
                     .map(|n| NoteItem {
                         body: n.body.clone(),
                         author: n.author_name.clone(),
-                        at: human_time(n.written_at),
+                        at: zone.human(n.written_at),
                     })
                     .collect(),
                 appointments: shared
                     .appointments
                     .iter()
                     .map(|a| AppointmentItem {
-                        when: human_time(a.starts_at),
+                        when: zone.human(a.starts_at),
                         minutes: a.duration_minutes,
                         with: a.with_whom.clone(),
                         location: a.location.clone(),
@@ -193,8 +193,8 @@ pub(super) async fn home_page(
                         from: m.from.name.clone(),
                         from_patient: m.from.side == Side::Patient,
                         body: m.body.clone(),
-                        at: human_time(m.sent_at),
-                        attachments: m.attachments.iter().map(item).collect(),
+                        at: zone.human(m.sent_at),
+                        attachments: m.attachments.iter().map(|d| item(zone, d)).collect(),
                     })
                     .collect(),
             })

@@ -8,8 +8,10 @@ mod email;
 mod ids;
 mod password;
 mod patient_values;
+mod portal_host;
 mod role;
 mod slug;
+mod time_zone;
 mod timestamp;
 mod username;
 
@@ -23,8 +25,10 @@ pub use ids::{
 };
 pub use password::{NewPassword, PlainPassword};
 pub use patient_values::{DateOfBirth, PhoneNumber, ZipCode};
+pub use portal_host::PortalHost;
 pub use role::{Action, BuiltinRole, Permission, Resource, RoleName};
 pub use slug::Slug;
+pub use time_zone::ClinicTimeZone;
 pub use timestamp::Timestamp;
 pub use username::Username;
 

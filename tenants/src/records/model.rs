@@ -232,6 +232,18 @@ impl AppointmentRequest {
                 "must be a date and time with its offset, such as 2026-12-01T09:30:00+01:00",
             )
         })?;
+        Self::at(starts_at, duration_minutes, with_whom, location, reason)
+    }
+
+    /// An appointment at an instant already read (from a clinic's local
+    /// time, say).
+    pub fn at(
+        starts_at: Timestamp,
+        duration_minutes: i64,
+        with_whom: &str,
+        location: &str,
+        reason: Option<&str>,
+    ) -> Result<Self, InvalidValue> {
         let duration_minutes = u16::try_from(duration_minutes)
             .ok()
             .filter(|m| (5..=480).contains(m))

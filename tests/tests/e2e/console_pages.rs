@@ -302,6 +302,7 @@ both_engines! {
         assert_eq!(status, StatusCode::OK);
         assert!(html.contains("<fieldset disabled>") && !html.contains("Save settings"));
         let settings = |colour: &'static str, hours: &'static str| vec![
+            ("display_name", "North Family Clinic"), ("time_zone", "Europe/Berlin"),
             ("primary_colour", colour), ("accent_colour", "#fff4e0"), ("logo_url", ""), ("reply_to", "front@north.example.org"),
             ("code_lifetime_hours", hours), ("default_delivery", "print"),
         ];
@@ -310,9 +311,29 @@ both_engines! {
         let bad = me.post(&app, "/console/settings", &settings("#8a1538", "500")).await;
         assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(bad.text().await.unwrap().contains("value=\"500\""), "what was typed stays");
+        // A main colour white text cannot be read on is refused, with the
+        // measured contrast; so is a dark accent under dark text.
+        let pale = me.post(&app, "/console/settings", &settings("#7fd1ae", "48")).await;
+        assert_eq!(pale.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = pale.text().await.unwrap();
+        assert!(html.contains("too light for the white text drawn on it (1.8:1"), "{html}");
+        assert!(html.contains("value=\"#7fd1ae\""), "the chosen colour stays in the form");
+        let mut dark_accent = settings("#8a1538", "48");
+        dark_accent[3] = ("accent_colour", "#3a3a3a");
+        let dark = me.post(&app, "/console/settings", &dark_accent).await;
+        assert_eq!(dark.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(dark.text().await.unwrap().contains("too dark for the dark text drawn on it"));
+        let mut nowhere = settings("#8a1538", "48");
+        nowhere[1] = ("time_zone", "Mars/Olympus_Mons");
+        let nowhere = me.post(&app, "/console/settings", &nowhere).await;
+        assert_eq!(nowhere.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(json_ok(owner.get(&app, "/api/v1/clinic/settings").await).await["primary_colour"], "#0b6e4f", "nothing refused was saved");
+
         let saved = me.post(&app, "/console/settings", &settings("#8a1538", "48")).await;
         assert_eq!(saved.status(), StatusCode::SEE_OTHER);
         let now = json_ok(owner.get(&app, "/api/v1/clinic/settings").await).await;
+        assert_eq!(now["display_name"], "North Family Clinic");
+        assert_eq!(now["time_zone"], "Europe/Berlin");
         assert_eq!(now["primary_colour"], "#8a1538");
         assert_eq!(now["code_lifetime_hours"], 48);
         assert_eq!(now["default_delivery"], "print");
@@ -320,6 +341,12 @@ both_engines! {
         // The portal wears the new colour at once.
         let brand = app.client.get(app.tenant_url("north", "/portal/assets/brand.css")).send().await.unwrap().text().await.unwrap();
         assert!(brand.contains("--brand: #8a1538"), "{brand}");
+        // And the new name, and the rename is in the audit trail.
+        let login_page = app.client.get(app.tenant_url("north", "/portal/login")).send().await.unwrap().text().await.unwrap();
+        assert!(login_page.contains("North Family Clinic"));
+        let (_, audit) = me.get(&app, "/console/audit?action=clinic.settings.update").await;
+        // (minijinja escapes the slash.)
+        assert!(audit.contains("time_zone=Europe&#x2f;Berlin renamed from &quot;Clinic north&quot; to &quot;North Family Clinic&quot;"), "{audit}");
 
         // Staff: add one with a role, give and take roles, add a rule.
         let added = me.post(&app, "/console/staff", &[
@@ -347,6 +374,92 @@ both_engines! {
         assert!(html.contains("Dr. Okafor") && !html.contains("Add a staff member") && !html.contains("Give role"));
         let refused = desk.post(&app, &format!("/console/staff/{okafor}/roles"), &[("role", "owner")]).await;
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    }
+
+    async fn a_clinic_asks_for_a_portal_host_and_an_operator_connects_it(app) {
+        let owner = app.clinic_with_owner("north").await;
+        app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;
+        let me = log_in(&app, &owner.email).await;
+        let desk = log_in(&app, "desk@north.example.org").await;
+        let (_, html) = desk.get(&app, "/console/settings").await;
+        assert!(!html.contains("Ask for this host"), "no control for a role that may not change settings");
+        let refused = desk.post(&app, "/console/settings/portal-host", &[("requested_host", "portal.north-clinic.org")]).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let bad = me.post(&app, "/console/settings/portal-host", &[("requested_host", "not a host")]).await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.text().await.unwrap().contains("must be a host name"));
+
+        let asked = me.post(&app, "/console/settings/portal-host", &[("requested_host", "Portal.North-Clinic.org")]).await;
+        assert_eq!(asked.status(), StatusCode::SEE_OTHER);
+        let (_, html) = me.get(&app, "/console/settings?done=host_requested").await;
+        assert!(html.contains("Requested: <strong>portal.north-clinic.org</strong>"), "{html}");
+        assert!(html.contains("<code>north.localhost</code>"), "the CNAME target is named");
+        // Asked for is not connected: the host names no clinic yet.
+        let on_host = |host: &'static str| app.client.get(app.url("/portal/login")).header("host", host).send();
+        assert_eq!(on_host("portal.north-clinic.org").await.unwrap().status(), StatusCode::NOT_FOUND);
+
+        let operator = |body: serde_json::Value| app.client.put(app.url("/api/operator/v1/tenants/north/custom-domain"))
+            .bearer_auth(&app.operator_token).json(&body).send();
+        let listed = json_ok(app.client.get(app.url("/api/operator/v1/tenants/north")).bearer_auth(&app.operator_token).send().await.unwrap()).await;
+        assert_eq!(listed["requested_custom_domain"], "portal.north-clinic.org", "operators see the request");
+        let connected = json_ok(operator(serde_json::json!({"custom_domain": "portal.north-clinic.org"})).await.unwrap()).await;
+        assert_eq!(connected["custom_domain"], "portal.north-clinic.org");
+        assert!(connected["requested_custom_domain"].is_null(), "the request is settled");
+        let page = on_host("portal.north-clinic.org").await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.text().await.unwrap().contains("<title>Log in · Clinic north</title>"));
+        // One host, one clinic.
+        app.clinic_with_owner("south").await;
+        let taken = app.client.put(app.url("/api/operator/v1/tenants/south/custom-domain")).bearer_auth(&app.operator_token)
+            .json(&serde_json::json!({"custom_domain": "portal.north-clinic.org"})).send().await.unwrap();
+        portico_tests::expect_error(taken, StatusCode::CONFLICT, "domain_taken").await;
+        // Disconnected, the host stops answering for the clinic at once.
+        json_ok(operator(serde_json::json!({"custom_domain": null})).await.unwrap()).await;
+        assert_eq!(on_host("portal.north-clinic.org").await.unwrap().status(), StatusCode::NOT_FOUND);
+
+        let withdrawn = me.post(&app, "/console/settings/portal-host", &[("requested_host", "portal.other.org")]).await;
+        assert_eq!(withdrawn.status(), StatusCode::SEE_OTHER);
+        let withdrawn = me.post(&app, "/console/settings/portal-host", &[("requested_host", "")]).await;
+        assert_eq!(withdrawn.status(), StatusCode::SEE_OTHER);
+        let settled = json_ok(owner.get(&app, "/api/v1/clinic").await).await;
+        assert!(settled["requested_custom_domain"].is_null());
+        let audit = json_ok(owner.get(&app, "/api/v1/audit?limit=100").await).await.to_string();
+        for action in ["clinic.portal_host.request", "tenant.custom_domain.set"] {
+            assert!(audit.contains(action), "{action} audited");
+        }
+    }
+
+    async fn appointments_are_booked_and_shown_in_the_clinics_time_zone(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let me = log_in(&app, &owner.email).await;
+        json_ok(owner.patch(&app, "/api/v1/clinic/settings", serde_json::json!({"time_zone": "America/Chicago"})).await).await;
+        portico_tests::expect_error(owner.patch(&app, "/api/v1/clinic/settings", serde_json::json!({"time_zone": "Chicago"})).await,
+            StatusCode::UNPROCESSABLE_ENTITY, "invalid_time_zone").await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let workspace = format!("/console/patients/{mia}");
+        // 09:30 on the clinic's clock in December is 15:30 UTC (CST), in
+        // July 14:30 UTC (CDT).
+        for (local, utc) in [("2026-12-01T09:30", "2026-12-01T15:30:00Z"), ("2027-07-01T09:30", "2027-07-01T14:30:00Z")] {
+            let booked = me.post(&app, &format!("{workspace}/appointments"), &[
+                ("starts_at", local), ("duration_minutes", "30"), ("with", "Dr. Okafor"), ("location", "Room 2"),
+            ]).await;
+            assert_eq!(booked.status(), StatusCode::SEE_OTHER, "{local}");
+            let shared = json_ok(owner.get(&app, &format!("/api/v1/patients/{mia}/shared")).await).await;
+            assert!(shared["appointments"].as_array().unwrap().iter().any(|a| a["starts_at"] == utc), "{local} → {utc}: {shared}");
+        }
+        let bare_date = me.post(&app, &format!("{workspace}/appointments"), &[
+            ("starts_at", "2026-12-01"), ("duration_minutes", "30"), ("with", "Dr. Okafor"), ("location", "Room 2"),
+        ]).await;
+        assert_eq!(bare_date.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let (_, html) = me.get(&app, &format!("{workspace}?tab=shared")).await;
+        assert!(html.contains("1 December 2026, 09:30 CST"), "{html}");
+        assert!(html.contains("1 July 2027, 09:30 CDT"));
+        assert!(html.contains("clinic time, America&#x2f;Chicago"));
+        // The patient's portal reads the same clock.
+        let code = app.issue_code(&owner, &mia).await;
+        let patient = portico_tests::Patient::from_response("north", app.redeem_new("north", &code, "mia@example.org", PASSWORD).await).await;
+        let home = patient.get(&app, "/portal/").await.text().await.unwrap();
+        assert!(home.contains("1 December 2026, 09:30 CST"), "{home}");
     }
 
     async fn plugins_are_uploaded_tried_activated_and_removed_from_the_console(app) {
