@@ -166,6 +166,145 @@ impl Browser {
         );
     }
 
+    /// The page as a person meets it: checked for accessibility (see
+    /// [`Browser::assert_accessible`]) and, when asked, pictured for the
+    /// README (see [`Browser::screenshot`]).
+    pub async fn checkpoint(&self, name: &str) {
+        self.assert_accessible(name).await;
+        self.screenshot(name).await;
+    }
+
+    /// Fails the test, listing every problem, unless the page passes the
+    /// checks in `accessibility.js` (labels, names, alt text, language,
+    /// headings, unique ids, contrast) and can be used from the keyboard:
+    /// Tab reaches every control in reading order and each shows where the
+    /// focus is.
+    pub async fn assert_accessible(&self, page: &str) {
+        let problems = self.accessibility_problems().await;
+        assert!(
+            problems.is_empty(),
+            "{page} ({}) has accessibility problems:\n- {}",
+            self.driver.current_url().await.unwrap(),
+            problems.join("\n- ")
+        );
+    }
+
+    /// Every accessibility problem of the page on show, as sentences.
+    pub async fn accessibility_problems(&self) -> Vec<String> {
+        let found = self
+            .driver
+            .execute(include_str!("accessibility.js"), Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("the accessibility checks did not run: {e}"));
+        let mut problems: Vec<String> = serde_json::from_value(found.json().clone()).unwrap();
+        problems.extend(self.keyboard_problems().await);
+        problems
+    }
+
+    /// Walks the page with the Tab key from the top and compares where the
+    /// focus lands with the controls in reading order.
+    async fn keyboard_problems(&self) -> Vec<String> {
+        // Numbers every control Tab should reach, in document order. A
+        // radio group is one stop (its checked button, or its first).
+        let expected: Vec<String> = serde_json::from_value(
+            self.driver
+                .execute(
+                    r#"
+                    const stops = [];
+                    const groups = new Set();
+                    const all = document.querySelectorAll(
+                      'a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex="-1"])');
+                    for (const el of all) {
+                      if (el.disabled || el.closest('fieldset[disabled]') || !el.checkVisibility() || !el.getClientRects().length) continue;
+                      if (el.type === 'radio') {
+                        if (groups.has(el.name)) continue;
+                        groups.add(el.name);
+                        const checked = document.querySelector(`input[type=radio][name="${el.name}"]:checked`);
+                        const stop = checked || el;
+                        stop.dataset.tabStop = stops.length;
+                        stops.push(stop.outerHTML.slice(0, 80));
+                        continue;
+                      }
+                      el.dataset.tabStop = stops.length;
+                      stops.push(el.outerHTML.slice(0, 80));
+                    }
+                    // Start from the top, as a keyboard user arriving does,
+                    // even where a field took the focus on load.
+                    document.body.tabIndex = -1;
+                    document.body.focus();
+                    window.scrollTo(0, 0);
+                    return stops;"#,
+                    Vec::new(),
+                )
+                .await
+                .unwrap()
+                .json()
+                .clone(),
+        )
+        .unwrap();
+        let mut problems = Vec::new();
+        for (position, control) in expected.iter().enumerate() {
+            let mut landed = self.tab().await;
+            // Chromium steps through a date field's day, month and year
+            // (and a time's hours and minutes) with Tab, staying in the
+            // field: one control, several key presses.
+            let previous = position.checked_sub(1).map(|p| p.to_string());
+            for _ in 0..8 {
+                if landed.0.is_none() || landed.0 != previous {
+                    break;
+                }
+                landed = self.tab().await;
+            }
+            match landed {
+                (Some(stop), ring) if stop == position.to_string() => {
+                    if !ring {
+                        problems.push(format!("focus on {control} is not visible"));
+                    }
+                }
+                (other, _) => {
+                    problems.push(format!(
+                        "Tab stop {} should be {control} but the focus went to stop {other:?}",
+                        position + 1
+                    ));
+                    break;
+                }
+            }
+        }
+        self.driver
+            .execute("document.body.removeAttribute('tabindex')", Vec::new())
+            .await
+            .unwrap();
+        problems
+    }
+
+    /// Presses Tab; answers the `data-tab-stop` of the focused element and
+    /// whether it shows a focus ring.
+    async fn tab(&self) -> (Option<String>, bool) {
+        self.driver
+            .action_chain()
+            .send_keys(Key::Tab)
+            .perform()
+            .await
+            .unwrap();
+        serde_json::from_value(
+            self.driver
+                .execute(
+                    r#"
+                    const el = document.activeElement;
+                    const style = getComputedStyle(el);
+                    const ring = (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0)
+                      || style.boxShadow !== 'none';
+                    return [el.dataset.tabStop ?? null, ring];"#,
+                    Vec::new(),
+                )
+                .await
+                .unwrap()
+                .json()
+                .clone(),
+        )
+        .unwrap()
+    }
+
     /// Saves a PNG of the visible page under `docs/screenshots/` when
     /// `CAPTURE_SCREENSHOTS` is set, so the README's pictures come from the
     /// tests that prove the pages work.

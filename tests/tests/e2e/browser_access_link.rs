@@ -73,7 +73,7 @@ async fn following_the_emailed_link_puts_the_code_in_place() {
     // The cursor waits in the next field the patient fills in.
     let focused = driver.active_element().await.unwrap();
     assert_eq!(focused.id().await.unwrap().as_deref(), Some("email"));
-    browser.screenshot("portal-register-from-link").await;
+    browser.checkpoint("portal-register-from-link").await;
 
     browser.fill("email", "mia@example.org").await;
     browser.fill("password", "mia's own passphrase").await;

@@ -53,7 +53,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     driver.goto(&format!("{console}/login")).await.unwrap();
     browser.fill("email", "desk@north.example.org").await;
     browser.fill("password", PASSWORD).await;
-    browser.screenshot("console-login").await;
+    browser.checkpoint("console-login").await;
     browser.click("main form button[type=submit]").await;
     browser.wait_for_path("/t/north/console/").await;
     driver.goto(&format!("{console}/patients")).await.unwrap();
@@ -64,7 +64,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
         list.contains("Mia Wong") && !list.contains("Ada Lovelace"),
         "{list}"
     );
-    browser.screenshot("console-patients").await;
+    browser.checkpoint("console-patients").await;
     browser.click("table a").await;
     browser
         .wait_for_path(&format!("/t/north/console/patients/{mia}"))
@@ -84,7 +84,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     );
     assert!(sink.received().is_empty(), "a wrong password sends nothing");
     browser.fill("password", PASSWORD).await;
-    browser.screenshot("console-send-link").await;
+    browser.checkpoint("console-send-link").await;
     browser.click("main form button[type=submit]").await;
     let access = browser.main_text().await;
     assert!(access.contains("Access link queued"), "{access}");
@@ -124,12 +124,12 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
         shared.contains("Blood test results") && shared.contains("Keep drinking water"),
         "{shared}"
     );
-    browser.screenshot("console-patient-shared").await;
+    browser.checkpoint("console-patient-shared").await;
     driver
         .goto(&format!("{console}/patients/{mia}?tab=access"))
         .await
         .unwrap();
-    browser.screenshot("console-patient-access").await;
+    browser.checkpoint("console-patient-access").await;
 
     // The mail arrives; the patient follows its button.
     let mail = sink.wait_for(1, Duration::from_secs(10)).await;
@@ -161,7 +161,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     assert_eq!(said(&browser).await, "Too short: 7 more characters.");
     browser.fill("password", PATIENT_PASSWORD).await;
     assert_eq!(said(&browser).await, "Strong.");
-    browser.screenshot("portal-register").await;
+    browser.checkpoint("portal-register").await;
     browser.click("#register button[type=submit]").await;
     browser.wait_for_path("/t/north/portal/").await;
     let home = browser.main_text().await;
@@ -174,7 +174,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
         home.contains("Keep drinking water"),
         "the note is there: {home}"
     );
-    browser.screenshot("portal-record").await;
+    browser.checkpoint("portal-record").await;
     // The document opens.
     let href = driver
         .find(By::Css("#documents .items a"))
@@ -210,7 +210,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     assert!(browser.main_text().await.contains("You have logged out."));
     browser.fill("login", "mia@example.org").await;
     browser.fill("password", PATIENT_PASSWORD).await;
-    browser.screenshot("portal-login").await;
+    browser.checkpoint("portal-login").await;
     browser.click("main form button[type=submit]").await;
     browser.wait_for_path("/t/north/portal/").await;
     assert!(browser.main_text().await.contains("Blood test results"));
@@ -241,7 +241,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
             .unwrap(),
         "Leo Wong"
     );
-    browser.screenshot("portal-family-switcher").await;
+    browser.checkpoint("portal-family-switcher").await;
 
     // The clinic revokes the grant to Leo's record; the next page load no
     // longer shows it.
@@ -342,7 +342,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
         "what was typed stays"
     );
     browser.choose("input[name=answer_q1][value=no]").await;
-    browser.screenshot("portal-smartform").await;
+    browser.checkpoint("portal-smartform").await;
     browser.click("button[value=submit]").await;
     assert!(
         browser
@@ -366,7 +366,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
 
     // Phone-sized, the record page still reads top to bottom.
     driver.set_window_rect(0, 0, 390, 844).await.unwrap();
-    browser.screenshot("portal-record-phone").await;
+    browser.checkpoint("portal-record-phone").await;
     driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
 
     // The mix-ups. Opened directly, with no code: the page says where the
@@ -385,7 +385,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
         .await
         .unwrap();
     assert!(help.contains("open the link in the email"), "{help}");
-    browser.screenshot("portal-register-no-code").await;
+    browser.checkpoint("portal-register-no-code").await;
     // A used code.
     register_with(&browser, &app, &code).await;
     let used = browser.main_text().await;
@@ -424,7 +424,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
             || cancelled.to_lowercase().contains("revoked"),
         "{cancelled}"
     );
-    browser.screenshot("portal-register-revoked-code").await;
+    browser.checkpoint("portal-register-revoked-code").await;
     // An expired code.
     let expired = app.issue_code(&owner, &mia).await;
     app.execute(
@@ -450,7 +450,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
         mixed.contains("looks like an access code, not a password"),
         "{mixed}"
     );
-    browser.screenshot("portal-login-code-as-password").await;
+    browser.checkpoint("portal-login-code-as-password").await;
 
     // The owner's pages across patients, as the README shows them.
     driver.goto(&format!("{console}/login")).await.unwrap();
@@ -471,7 +471,31 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
         driver.goto(&format!("{console}{path}")).await.unwrap();
         let text = browser.main_text().await;
         assert!(text.contains(expect), "{path}: {text}");
-        browser.screenshot(shot).await;
+        browser.checkpoint(shot).await;
+    }
+    // The rest of the console and the portal's account pages are not in
+    // the README but are held to the same accessibility checks.
+    for (path, expect) in [
+        ("/", "Welcome"),
+        ("/plugins", "Plugins"),
+        ("/forms", "SmartForms"),
+        ("/password", "Change your password"),
+        (&*format!("/patients/{mia}?tab=details"), "Mia Wong"),
+    ] {
+        driver.goto(&format!("{console}{path}")).await.unwrap();
+        let text = browser.main_text().await;
+        assert!(text.contains(expect), "{path}: {text}");
+        browser.assert_accessible(path).await;
+    }
+    for (path, expect) in [
+        ("/portal/forgot-password", "Forgot your password?"),
+        ("/portal/reset-password", "Choose a new password"),
+        ("/portal/verify-email", "Confirm your email address"),
+    ] {
+        driver.goto(&app.tenant_url("north", path)).await.unwrap();
+        let text = browser.main_text().await;
+        assert!(text.contains(expect), "{path}: {text}");
+        browser.assert_accessible(path).await;
     }
     browser.close().await;
 }

@@ -11,6 +11,7 @@ mod audit_trail;
 mod auth;
 mod bad_input;
 mod browser_access_link;
+mod browser_accessibility;
 mod browser_journey;
 mod console;
 mod console_pages;
