@@ -13,6 +13,9 @@ pub enum MailKind {
     EmailChangeNotice,
     PasswordReset,
     EmailVerification,
+    /// Something new on a record from the clinic; says what kind of thing,
+    /// never what it says.
+    RecordUpdate,
 }
 
 impl MailKind {
@@ -23,6 +26,7 @@ impl MailKind {
             Self::EmailChangeNotice => "email_change_notice",
             Self::PasswordReset => "password_reset",
             Self::EmailVerification => "email_verification",
+            Self::RecordUpdate => "record_update",
         }
     }
 }
@@ -120,6 +124,7 @@ impl MailKind {
             Self::EmailChangeNotice,
             Self::PasswordReset,
             Self::EmailVerification,
+            Self::RecordUpdate,
         ]
         .into_iter()
         .find(|k| k.as_str() == raw)

@@ -1,7 +1,9 @@
 //! A clinic's mail as the clinic wants it: through its active email
 //! plugin when it has one, with the built-in templates whenever it has
 //! none, or the plugin declines the kind, or fails (the failure is
-//! recorded and audited by the domain).
+//! recorded and audited by the domain). A kind newer than every published
+//! plugin interface (the record-update notice) has no name a plugin could
+//! read, so it always takes the built-in template, in the clinic's colours.
 
 use portico_plugins::model as plugin;
 use portico_tenants::Services;
@@ -24,14 +26,15 @@ impl ClinicRenderer {
     }
 }
 
-fn plugin_context(ctx: &MailContext) -> plugin::MailContext {
-    plugin::MailContext {
+fn plugin_context(ctx: &MailContext) -> Option<plugin::MailContext> {
+    Some(plugin::MailContext {
         kind: match ctx.kind {
             MailKind::AccessLink => plugin::MailKind::AccessLink,
             MailKind::SmartformInvitation => plugin::MailKind::SmartformInvitation,
             MailKind::EmailChangeNotice => plugin::MailKind::EmailChangeNotice,
             MailKind::PasswordReset => plugin::MailKind::PasswordReset,
             MailKind::EmailVerification => plugin::MailKind::EmailVerification,
+            MailKind::RecordUpdate => return None,
         },
         branding: plugin::Branding {
             clinic_name: ctx.branding.clinic_name.clone(),
@@ -46,7 +49,7 @@ fn plugin_context(ctx: &MailContext) -> plugin::MailContext {
         locale: ctx.locale.clone(),
         settings: Vec::new(),
         portal_url: ctx.portal_url.clone(),
-    }
+    })
 }
 
 #[async_trait::async_trait]
@@ -56,11 +59,10 @@ impl MailRenderer for ClinicRenderer {
         tenant: &Tenant,
         ctx: &MailContext,
     ) -> Result<RenderedMail, RenderError> {
-        match self
-            .services
-            .render_with_plugin(tenant, plugin_context(ctx))
-            .await
-        {
+        let Some(for_plugin) = plugin_context(ctx) else {
+            return self.builtin.render(ctx);
+        };
+        match self.services.render_with_plugin(tenant, for_plugin).await {
             Ok(Some(mail)) => Ok(RenderedMail {
                 subject: mail.subject,
                 html: mail.html,

@@ -130,6 +130,8 @@ impl BuiltinTemplates {
             "password_reset.txt",
             "email_verification.html",
             "email_verification.txt",
+            "record_update.html",
+            "record_update.txt",
         ) {
             env.add_template(name, source)
                 .expect("mail templates parse");
@@ -146,6 +148,7 @@ fn subject(ctx: &MailContext) -> String {
         MailKind::EmailChangeNotice => format!("Your email address at {clinic} was changed"),
         MailKind::PasswordReset => format!("Reset your {clinic} portal password"),
         MailKind::EmailVerification => format!("Confirm your email address for {clinic}"),
+        MailKind::RecordUpdate => format!("Something new in your {clinic} patient portal"),
     }
 }
 
@@ -216,6 +219,7 @@ mod tests {
             MailKind::EmailChangeNotice,
             MailKind::PasswordReset,
             MailKind::EmailVerification,
+            MailKind::RecordUpdate,
         ] {
             let m = t.render(&ctx(kind)).unwrap();
             assert!(

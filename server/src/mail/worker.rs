@@ -164,6 +164,7 @@ impl MailWorker {
                 text("token").map(|t| format!("{base}/portal/reset-password#token={t}"))
             }
             EmailChangeNotice => None,
+            RecordUpdate => Some(format!("{base}/portal/login")),
         };
         let expires_at = match mail.kind {
             PasswordReset => Some("one hour after it was sent".to_owned()),

@@ -3,6 +3,7 @@
 //! secure conversation with attachments.
 
 mod model;
+mod notices;
 mod service;
 mod store;
 

@@ -4,6 +4,7 @@
 //! a revoked grant stops the very next request.
 
 use super::model::{AppointmentRequest, Upload, UploadRefused, WrittenText};
+use super::notices::{self, News};
 use super::store::{
     self, AppointmentRecord, Author, DocumentRecord, MessageRecord, NoteRecord, Side,
 };
@@ -130,6 +131,7 @@ impl Services {
         let mut tx = self.staff_record_tx(tenant, patient, true).await?;
         let by = Author::staff(&mut tx, who.staff_id()).await?;
         let document = store::insert_document(&mut tx, patient, &title, &upload, &by, None).await?;
+        notices::tell_holders(&mut tx, patient, News::Document).await?;
         audit::record(
             &mut tx,
             AuditEvent::success(Actor::Staff(who.staff_id()), "document.upload", client)
@@ -223,6 +225,7 @@ impl Services {
         let mut tx = self.staff_record_tx(tenant, patient, true).await?;
         let by = Author::staff(&mut tx, who.staff_id()).await?;
         let note = store::insert_note(&mut tx, patient, body, &by).await?;
+        notices::tell_holders(&mut tx, patient, News::Note).await?;
         audit::record(
             &mut tx,
             AuditEvent::success(Actor::Staff(who.staff_id()), "note.write", client)
@@ -245,6 +248,7 @@ impl Services {
         self.require_records(tenant, who, Action::Write).await?;
         let mut tx = self.staff_record_tx(tenant, patient, true).await?;
         let booked = store::insert_appointment(&mut tx, patient, request, who.staff_id()).await?;
+        notices::tell_holders(&mut tx, patient, News::Appointment).await?;
         audit::record(
             &mut tx,
             AuditEvent::success(Actor::Staff(who.staff_id()), "appointment.book", client)
@@ -309,6 +313,7 @@ impl Services {
         let mut tx = self.staff_record_tx(tenant, patient, true).await?;
         let from = Author::staff(&mut tx, who.staff_id()).await?;
         let message = send(&mut tx, patient, body, attachment, &from).await?;
+        notices::tell_holders(&mut tx, patient, News::Message).await?;
         audit::record(
             &mut tx,
             AuditEvent::success(Actor::Staff(who.staff_id()), "message.send", client)

@@ -258,4 +258,66 @@ both_engines! {
         let shared = json_ok(patient.get(&app, &format!("/api/v1/portal/records/{mia}/shared")).await).await;
         assert_eq!(shared["notes"][0]["body"], "All clear.");
     }
+
+    async fn holders_are_told_of_news_by_mail_at_most_hourly_and_never_its_contents(app) {
+        let engine = app.engine;
+        drop(app);
+        let sink = portico_tests::smtp::SmtpSink::start().await;
+        let Some(app) = TestApp::spawn_with(engine, portico_tests::smtp::via_smtp(sink.port)).await else { return };
+        let owner = app.clinic_with_owner("north").await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        // Mia's own account: the emailed code redeemed with the address on
+        // file, so the address is confirmed.
+        let patient = registered(&app, &owner, &mia, "mia@example.org").await;
+        // A second holder from a printed code, whose address nobody has
+        // confirmed: a typo there must not receive news of Mia's record.
+        owner.step_up(&app).await;
+        let printed = json_ok(owner.post(&app, &format!("/api/v1/patients/{mia}/access-codes"), json!({"delivery": "print"})).await).await;
+        Patient::from_response("north", app.redeem_new("north", printed["code"].as_str().unwrap(), "aunt@example.org", PASSWORD).await).await;
+        // A third record whose holder loses the grant before anything is shared.
+        let sam = add_enabled_patient(&app, &owner, "Sam Lee", "sam@example.org").await;
+        registered(&app, &owner, &sam, "sam@example.org").await;
+        let grants = json_ok(owner.get(&app, &format!("/api/v1/patients/{sam}/grants")).await).await;
+        json_ok(owner.post(&app, &format!("/api/v1/grants/{}/revoke", grants[0]["id"].as_str().unwrap()), json!({})).await).await;
+
+        let base = format!("/api/v1/patients/{mia}");
+        json_ok(owner.post_form(&app, &format!("{base}/messages"), file_form(&[("body", "Your blood pressure was 120/80.")], None)).await).await;
+        json_ok(owner.post(&app, &format!("{base}/notes"), json!({"body": "Rest for two days."})).await).await;
+        json_ok(owner.post(&app, &format!("/api/v1/patients/{sam}/notes"), json!({"body": "For Sam."})).await).await;
+        // The patient writing back tells nobody.
+        json_ok(patient.post_form(&app, &format!("/api/v1/portal/records/{mia}/messages"), file_form(&[("body", "Thank you")], None)).await).await;
+
+        let notices = app.outbox("record_update", "mia@example.org").await;
+        assert_eq!(notices.len(), 1, "two pieces of news within the hour make one mail: {notices:?}");
+        assert_eq!(notices[0]["news"], "a new message from the clinic");
+        assert!(app.outbox("record_update", "aunt@example.org").await.is_empty(), "unconfirmed address");
+        assert!(app.outbox("record_update", "sam@example.org").await.is_empty(), "revoked grant");
+
+        let subject = |m: &portico_tests::smtp::Received| {
+            mail_parser::MessageParser::default().parse(&m.data).unwrap().subject().map(str::to_owned)
+        };
+        let mut mail = None;
+        for _ in 0..200 {
+            mail = sink.received().into_iter().find(|m| subject(m).as_deref() == Some("Something new in your Clinic north patient portal"));
+            if mail.is_some() { break; }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let mail = mail.expect("the notice was delivered");
+        assert_eq!(mail.to, ["mia@example.org"]);
+        let parsed = mail_parser::MessageParser::default().parse(&mail.data).unwrap();
+        let text = parsed.body_text(0).unwrap().to_string();
+        assert!(text.contains("There is a new message from the clinic waiting for you"), "{text}");
+        assert!(text.contains(&format!("{}/t/north/portal/login", app.address)), "{text}");
+        let raw = String::from_utf8_lossy(&mail.data);
+        for secret in ["120/80", "Rest for two days", "Mia Wong"] {
+            assert!(!raw.contains(secret), "the notice carries no content nor the patient's name: {secret}");
+        }
+
+        // After the quiet hour, the next news is mailed again.
+        app.execute("UPDATE outbox SET created_at = created_at - 3600001 WHERE kind = 'record_update'").await;
+        json_ok(owner.post(&app, &format!("{base}/notes"), json!({"body": "Back to normal."})).await).await;
+        let notices = app.outbox("record_update", "mia@example.org").await;
+        assert_eq!(notices.len(), 2);
+        assert_eq!(notices[1]["news"], "a new note from the clinic");
+    }
 }
