@@ -170,8 +170,9 @@ impl Browser {
     /// [`Browser::assert_accessible`]) and, when asked, pictured for the
     /// README (see [`Browser::screenshot`]).
     pub async fn checkpoint(&self, name: &str) {
-        self.assert_accessible(name).await;
+        // The picture first: the keyboard walk moves the focus and scrolls.
         self.screenshot(name).await;
+        self.assert_accessible(name).await;
     }
 
     /// Fails the test, listing every problem, unless the page passes the
@@ -271,7 +272,10 @@ impl Browser {
             }
         }
         self.driver
-            .execute("document.body.removeAttribute('tabindex')", Vec::new())
+            .execute(
+                "document.activeElement.blur(); document.body.removeAttribute('tabindex'); window.scrollTo(0, 0);",
+                Vec::new(),
+            )
             .await
             .unwrap();
         problems
