@@ -157,7 +157,7 @@ impl Services {
     ) -> Result<Tenant, DomainError> {
         let tenant = self.find_tenant(slug).await?;
         let mut tx = self.db.tenant_write(tenant.id).await?;
-        let updated = registry::set_custom_domain(&mut tx, host)
+        let updated = registry::set_host(&mut tx, registry::HostColumn::Connected, host)
             .await
             .map_err(|e| match e {
                 StorageError::UniqueViolation(_) => domain_taken(),

@@ -322,42 +322,42 @@ pub async fn update_settings(
     from_row(&row)
 }
 
-/// Connects `host` (clearing a request for it) or disconnects the custom
-/// domain.
-pub async fn set_custom_domain(
-    tx: &mut TenantTx,
-    host: Option<&PortalHost>,
-) -> Result<Tenant, StorageError> {
-    let key = tx.tenant_key();
-    let row = sqlx::query(concat!(
-        "UPDATE tenants SET custom_domain = $2, updated_at = $3,
-                requested_custom_domain = CASE WHEN requested_custom_domain = $2 THEN NULL
-                                               ELSE requested_custom_domain END
-          WHERE id = $1 RETURNING ",
-        columns!()
-    ))
-    .bind(key)
-    .bind(host.map(|h| h.as_str().to_owned()))
-    .bind(Timestamp::now().unix_millis())
-    .fetch_one(tx.conn())
-    .await?;
-    from_row(&row)
+/// Which of the tenant's host columns to set.
+#[derive(Debug, Clone, Copy)]
+pub enum HostColumn {
+    /// The host the portal answers on; setting it settles a request for
+    /// the same host.
+    Connected,
+    /// The host the clinic asked for.
+    Requested,
 }
 
-pub async fn set_requested_custom_domain(
+/// Sets (or with `None` clears) one of the tenant's host columns.
+pub async fn set_host(
     tx: &mut TenantTx,
+    column: HostColumn,
     host: Option<&PortalHost>,
 ) -> Result<Tenant, StorageError> {
+    let sql = match column {
+        HostColumn::Connected => concat!(
+            "UPDATE tenants SET custom_domain = $2, updated_at = $3,
+                    requested_custom_domain = CASE WHEN requested_custom_domain = $2 THEN NULL
+                                                   ELSE requested_custom_domain END
+              WHERE id = $1 RETURNING ",
+            columns!()
+        ),
+        HostColumn::Requested => concat!(
+            "UPDATE tenants SET requested_custom_domain = $2, updated_at = $3 WHERE id = $1 RETURNING ",
+            columns!()
+        ),
+    };
     let key = tx.tenant_key();
-    let row = sqlx::query(concat!(
-        "UPDATE tenants SET requested_custom_domain = $2, updated_at = $3 WHERE id = $1 RETURNING ",
-        columns!()
-    ))
-    .bind(key)
-    .bind(host.map(|h| h.as_str().to_owned()))
-    .bind(Timestamp::now().unix_millis())
-    .fetch_one(tx.conn())
-    .await?;
+    let row = sqlx::query(sql)
+        .bind(key)
+        .bind(host.map(|h| h.as_str().to_owned()))
+        .bind(Timestamp::now().unix_millis())
+        .fetch_one(tx.conn())
+        .await?;
     from_row(&row)
 }
 
@@ -428,7 +428,7 @@ impl Services {
             )
             .await?;
         let mut tx = self.db.tenant_write(tenant.id).await?;
-        let updated = set_requested_custom_domain(&mut tx, host).await?;
+        let updated = set_host(&mut tx, HostColumn::Requested, host).await?;
         audit::record(
             &mut tx,
             AuditEvent::success(
