@@ -136,16 +136,10 @@ impl Signed {
         Ok(signed)
     }
 
-    /// As [`Signed::of`], for a form post: the form must come from our own
-    /// page and carry this session's CSRF token.
+    /// As [`Signed::of`], for a form post: the form must carry this
+    /// session's CSRF token (that it came from our own page is checked for
+    /// every console form by `http::same_origin`).
     async fn posting(state: &AppState, req: &Request, csrf_token: &str) -> poem::Result<Self> {
-        if !same_origin(req) {
-            return Err(ApiError::forbidden(
-                "cross_origin",
-                "this form must be sent from the clinic's own page",
-            )
-            .into());
-        }
         let signed = Self::of(state, req).await?;
         if !bool::from(
             csrf_token
@@ -260,23 +254,6 @@ fn render_failed(err: portico_admin::RenderError) -> poem::Error {
     ApiError::internal().into()
 }
 
-/// A form post must come from our own pages. Browsers say so in
-/// `Sec-Fetch-Site`; the `Origin` header is the fallback for older ones (our
-/// pages send no referrer, so a modern browser's `Origin` there is `null`).
-fn same_origin(req: &Request) -> bool {
-    if let Some(site) = req.header("sec-fetch-site") {
-        return site == "same-origin" || site == "none";
-    }
-    let Some(origin) = req.header("origin") else {
-        return true;
-    };
-    let host = req.header("host").unwrap_or_default();
-    origin
-        .split_once("://")
-        .map(|(_, rest)| rest.trim_end_matches('/'))
-        .is_some_and(|o| o.eq_ignore_ascii_case(host))
-}
-
 async fn current_session(
     state: &AppState,
     tenant: &ResolvedTenant,
@@ -334,13 +311,6 @@ async fn login(
     Form(form): Form<LoginForm>,
 ) -> poem::Result<Response> {
     let tenant = tenant_of(req)?;
-    if !same_origin(req) {
-        return Err(ApiError::forbidden(
-            "cross_origin",
-            "this form must be sent from the clinic's own page",
-        )
-        .into());
-    }
     let outcome = async {
         let email = EmailAddress::parse(&form.email).map_err(DomainError::from)?;
         let password = PlainPassword::new(form.password.clone()).map_err(DomainError::from)?;

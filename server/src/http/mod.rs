@@ -8,6 +8,7 @@ pub mod error;
 pub mod files;
 pub mod json_body;
 pub mod observability;
+pub mod same_origin;
 pub mod tenancy;
 pub mod text;
 
@@ -85,8 +86,14 @@ pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
         .nest("/api", api)
-        .nest("/console", crate::console::routes())
-        .nest("/portal", crate::portal_pages::routes())
+        .nest(
+            "/console",
+            crate::console::routes().around(same_origin::own_forms_only),
+        )
+        .nest(
+            "/portal",
+            crate::portal_pages::routes().around(same_origin::own_forms_only),
+        )
         .at("/", get(root))
         .with(TenantResolution { directory })
         .with(body_limit::BodyLimit {

@@ -6,6 +6,34 @@ use portico_tests::{add_enabled_patient, both_engines};
 use reqwest::StatusCode;
 
 both_engines! {
+    async fn forms_posted_from_another_site_are_refused_before_anything_happens(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let code = app.issue_code(&owner, &mia).await;
+        app.redeem_new("north", &code, "mia@example.org", "mia's own passphrase").await;
+        let before = app.outbox("password_reset", "mia@example.org").await.len();
+        // Another site's page posting our portal's forms: logging a visitor
+        // into someone else's account, registering with a code, or mailing
+        // reset links. The same posts from our own pages work.
+        for (path, fields) in [
+            ("/portal/login", vec![("login", "mia@example.org"), ("password", "mia's own passphrase")]),
+            ("/portal/forgot-password", vec![("login", "mia@example.org")]),
+            ("/portal/register", vec![("code", "a-b-c-d"), ("email", "x@example.org"), ("password", "a long passphrase here")]),
+        ] {
+            for (header, value) in [("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")] {
+                let resp = app.client.post(app.tenant_url("north", path)).header(header, value).form(&fields).send().await.unwrap();
+                assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{path} with {header}: {value}");
+                assert!(resp.headers().get("set-cookie").is_none(), "{path}: no session");
+                assert!(resp.text().await.unwrap().contains("cross_origin"));
+            }
+        }
+        assert_eq!(app.outbox("password_reset", "mia@example.org").await.len(), before, "no reset mail was queued");
+        let own = app.client.post(app.tenant_url("north", "/portal/login")).header("sec-fetch-site", "same-origin")
+            .form(&[("login", "mia@example.org"), ("password", "mia's own passphrase")]).send().await.unwrap();
+        assert_eq!(own.status(), StatusCode::SEE_OTHER);
+        assert!(own.headers()["set-cookie"].to_str().unwrap().starts_with("portico_portal="));
+    }
+
     async fn the_access_link_opens_a_registration_page_that_completes_the_account(app) {
         let owner = app.clinic_with_owner("north").await;
         let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
