@@ -1,89 +1,66 @@
-use portico_tenants::domain::{Action, Permission, Resource};
+use portico_tenants::Act;
+use portico_tenants::acts;
 use serde::Serialize;
 
-/// A part of the console, shown only to those whose role allows its
-/// permission: a role that may not act sees no control for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A part of the console, shown only to those whom the door would let
+/// through to the act behind it: a role that may not act sees no control
+/// for it, and the act refuses it regardless.
+#[derive(Debug, Clone, Serialize)]
 pub struct Section {
     pub key: &'static str,
     pub title: &'static str,
     /// Where it lives under the console's address.
     pub path: &'static str,
+    /// The act its page asks for first.
     #[serde(skip)]
-    pub needs: Permission,
+    pub opens: &'static Act,
 }
 
-const SECTIONS: &[(&str, &str, &str, Resource, Action)] = &[
-    (
-        "patients",
-        "Patients",
-        "/patients",
-        Resource::Patients,
-        Action::Read,
-    ),
-    (
-        "forms",
-        "SmartForms",
-        "/forms",
-        Resource::Forms,
-        Action::Read,
-    ),
+const SECTIONS: &[(&str, &str, &str, &Act)] = &[
+    ("patients", "Patients", "/patients", &acts::PATIENT_READ),
+    ("forms", "SmartForms", "/forms", &acts::FORMS_READ),
     (
         "follow_up",
         "Codes to follow up",
         "/follow-up",
-        Resource::AccessCodes,
-        Action::Read,
+        &acts::CODES_READ,
     ),
-    ("staff", "Staff", "/staff", Resource::Staff, Action::Read),
+    ("staff", "Staff", "/staff", &acts::STAFF_LIST),
     (
         "roles",
         "Roles and permissions",
         "/staff",
-        Resource::Roles,
-        Action::Read,
+        &acts::ROLES_READ,
     ),
-    (
-        "audit",
-        "Audit trail",
-        "/audit",
-        Resource::Audit,
-        Action::Read,
-    ),
+    ("audit", "Audit trail", "/audit", &acts::AUDIT_READ),
     (
         "settings",
         "Clinic settings",
         "/settings",
-        Resource::Settings,
-        Action::Read,
+        &acts::SETTINGS_READ,
     ),
-    (
-        "plugins",
-        "Plugins",
-        "/plugins",
-        Resource::Plugins,
-        Action::Read,
-    ),
+    ("plugins", "Plugins", "/plugins", &acts::PLUGINS_READ),
 ];
 
 /// Every section, in console order.
 pub fn all_sections() -> Vec<Section> {
     SECTIONS
         .iter()
-        .map(|(key, title, path, resource, action)| Section {
+        .map(|(key, title, path, opens)| Section {
             key,
             title,
             path,
-            needs: Permission::new(*resource, *action),
+            opens,
         })
         .collect()
 }
 
-/// The sections `allowed` lets the staff member see, in console order.
-pub fn sections_for(mut allowed: impl FnMut(Permission) -> bool) -> Vec<Section> {
+/// The sections whose acts `allowed` lets the staff member reach, in
+/// console order.
+pub fn sections_for(mut allowed: impl FnMut(&Act) -> bool) -> Vec<Section> {
     all_sections()
         .into_iter()
-        .filter(|s| allowed(s.needs))
+        .filter(|s| allowed(s.opens))
         .collect()
 }
 
@@ -93,17 +70,14 @@ mod tests {
 
     #[test]
     fn a_role_sees_only_what_it_may_use() {
-        let auditor = [
-            Permission::new(Resource::Audit, Action::Read),
-            Permission::new(Resource::Staff, Action::Read),
-        ];
-        let keys: Vec<_> = sections_for(|p| auditor.contains(&p))
+        let auditor = ["audit.read", "staff.list"];
+        let keys: Vec<_> = sections_for(|act| auditor.contains(&act.name))
             .into_iter()
             .map(|s| s.key)
             .collect();
         assert_eq!(keys, ["staff", "audit"]);
-        let desk = [Permission::new(Resource::Patients, Action::Read)];
-        let keys: Vec<_> = sections_for(|p| desk.contains(&p))
+        let desk = ["patient.read"];
+        let keys: Vec<_> = sections_for(|act| desk.contains(&act.name))
             .into_iter()
             .map(|s| s.key)
             .collect();

@@ -250,9 +250,7 @@ mod tests {
                     nav: crate::Navigation::default(),
                 },
                 roles: vec!["auditor".into()],
-                sections: crate::sections_for(|p| {
-                    p.resource == portico_tenants::domain::Resource::Audit
-                }),
+                sections: crate::sections_for(|act| act.name == "audit.read"),
                 staff: None,
                 audit: Some(vec![AuditRow {
                     occurred_at: "2026-11-23T10:00:00Z".into(),

@@ -200,15 +200,19 @@ pub struct PatientView {
     pub forms: Option<FormsTab>,
 }
 
-/// The step before an access link goes out: the address it goes to, and
-/// the staff member's password to confirm it.
+/// The step before a Medical Records code is issued, by an emailed link
+/// or on a printed handout: the staff member's password to confirm it, and
+/// for a link the address it goes to.
 #[derive(Debug, Serialize)]
 pub struct SendLinkView {
     pub frame: Frame,
     pub patient_id: String,
     pub patient_name: String,
+    /// Empty for a handout.
     pub email: String,
     pub lifetime: String,
+    /// A printed handout rather than an emailed link.
+    pub print: bool,
 }
 
 #[derive(Debug, Serialize)]

@@ -20,7 +20,7 @@ use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{Route, Server, get, handler};
 use portico_server::config::Config;
 use portico_server::startup::Application;
-use portico_tenants::audit::{Actor, ClientInfo};
+use portico_tenants::audit::ClientInfo;
 use portico_tenants::domain::{
     Action, BuiltinRole, DisplayName, EmailAddress, NewPassword, Permission, Resource, RoleName,
     Slug,
@@ -86,16 +86,15 @@ async fn start(label: &str, database_url: Option<String>) -> Target {
         )
         .await
         .unwrap();
+    let operator = op.caller(tenant.clone(), &client);
     for i in 0..4 {
         services
             .staff_create(
-                &tenant,
-                Actor::System,
+                &operator,
                 &EmailAddress::parse(&format!("staff{i}@bench.example.org")).unwrap(),
                 &DisplayName::parse("n", &format!("Staff {i}")).unwrap(),
                 &NewPassword::parse(PASSWORD.into()).unwrap(),
                 &[RoleName::builtin(BuiltinRole::FrontDesk)],
-                &client,
             )
             .await
             .unwrap();
@@ -340,22 +339,21 @@ async fn staff_ids(
     let issued = target
         .services
         .staff_login(
-            tenant,
+            &portico_tenants::Caller::visitor(tenant.clone(), ClientInfo::default()),
             &EmailAddress::parse("owner@bench.example.org").unwrap(),
             &portico_tenants::domain::PlainPassword::new(PASSWORD.into()).unwrap(),
             portico_tenants::staff::SessionKind::Bearer,
-            &ClientInfo::default(),
         )
         .await
         .unwrap();
     let who = target
         .services
-        .staff_authenticate(tenant, &issued.token)
+        .staff_caller(tenant.clone(), &issued.token, ClientInfo::default())
         .await
         .unwrap();
     target
         .services
-        .staff_list(tenant, &who)
+        .staff_list(&who)
         .await
         .unwrap()
         .into_iter()

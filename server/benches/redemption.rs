@@ -15,6 +15,7 @@ use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{Route, Server, get, handler};
 use portico_server::config::Config;
 use portico_server::startup::Application;
+use portico_tenants::Caller;
 use portico_tenants::audit::ClientInfo;
 use portico_tenants::codes::PlainCode;
 use portico_tenants::domain::{DisplayName, EmailAddress, NewPassword, Slug, Timestamp};
@@ -185,12 +186,11 @@ fn main() {
         // A portal account to redeem into: register one and log it in.
         services
             .portal_register(
-                &tenant,
+                &Caller::visitor(tenant.clone(), client.clone()),
                 None,
                 &EmailAddress::parse("family@example.org").unwrap(),
                 &NewPassword::parse(PASSWORD.into()).unwrap(),
                 None,
-                &client,
             )
             .await
             .unwrap();
@@ -200,12 +200,11 @@ fn main() {
             .unwrap();
         let issued = services
             .portal_login(
-                &tenant,
+                &Caller::visitor(tenant.clone(), client.clone()),
                 &portico_tenants::portal::PortalLogin {
                     login: "family@example.org".into(),
                     password: portico_tenants::domain::PlainPassword::new(PASSWORD.into()).unwrap(),
                 },
-                &client,
             )
             .await
             .unwrap();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use portico_tenants::Services;
-use portico_tenants::audit::{Actor, ClientInfo};
+use portico_tenants::audit::ClientInfo;
 use portico_tenants::auth::PasswordHasher;
 use portico_tenants::domain::{DisplayName, EmailAddress, NewPassword, Slug};
 use portico_tenants::operators::Operator;
@@ -214,14 +214,9 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             let s = services(&config).await?;
             let t = s.find_tenant(&tenant).await?;
             let (password, generated) = password_or_generated(password)?;
+            let caller = cli_operator().caller(t, &client);
             let member = s
-                .staff_reset_password(
-                    &t,
-                    Actor::Operator("cli".into()),
-                    &EmailAddress::parse(&email)?,
-                    &password,
-                    &client,
-                )
+                .staff_reset_password(&caller, &EmailAddress::parse(&email)?, &password)
                 .await?;
             println!(
                 "password reset for {}; their sessions have ended",

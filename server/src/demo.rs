@@ -1,7 +1,7 @@
 //! The demo clinic a newcomer can log in to on first start. Created only on
 //! an empty database and never in production mode.
 
-use portico_tenants::audit::{Actor, ClientInfo};
+use portico_tenants::audit::ClientInfo;
 use portico_tenants::auth::SecretToken;
 use portico_tenants::domain::{
     BuiltinRole, CodeDelivery, DateOfBirth, DisplayName, EmailAddress, NewPassword, PatientId,
@@ -9,11 +9,11 @@ use portico_tenants::domain::{
 };
 use portico_tenants::operators::Operator;
 use portico_tenants::patients::{NewPatient, PortalAccess};
-use portico_tenants::portal::{NewAccount, Redeemer};
+use portico_tenants::portal::AccountForm;
 use portico_tenants::records::{AppointmentRequest, Upload, WrittenText};
 use portico_tenants::registry::Tenant;
-use portico_tenants::staff::{SessionKind, StaffAuthenticated};
-use portico_tenants::{DomainError, Services};
+use portico_tenants::staff::SessionKind;
+use portico_tenants::{Caller, DomainError, Services};
 
 pub const DEMO_SLUG: &str = "demo";
 pub const DEMO_OWNER_EMAIL: &str = "owner@demo-clinic.example";
@@ -92,13 +92,11 @@ pub async fn ensure(services: &Services) -> Result<Option<DemoCredentials>, Doma
     ] {
         services
             .staff_create(
-                &tenant,
-                Actor::System,
+                &operator.caller(tenant.clone(), &system),
                 &EmailAddress::parse(email)?,
                 &DisplayName::parse("display_name", name)?,
                 &NewPassword::parse(generate_password())?,
                 &[RoleName::builtin(role)],
-                &system,
             )
             .await?;
     }
@@ -122,16 +120,24 @@ async fn seed_patients(
     patient_password: &str,
 ) -> Result<(), DomainError> {
     let system = ClientInfo::default();
+    let visitor = Caller::visitor(tenant.clone(), system.clone());
+    let password = PlainPassword::new(owner_password.to_owned())?;
     let session = services
         .staff_login(
-            tenant,
+            &visitor,
             &EmailAddress::parse(DEMO_OWNER_EMAIL)?,
-            &PlainPassword::new(owner_password.to_owned())?,
+            &password,
             SessionKind::Bearer,
-            &system,
         )
         .await?;
-    let owner = services.staff_authenticate(tenant, &session.token).await?;
+    let owner = services
+        .staff_caller(tenant.clone(), &session.token, system.clone())
+        .await?;
+    // Issuing codes needs a fresh password confirmation, as for anyone.
+    services.staff_step_up(&owner, &password).await?;
+    let owner = services
+        .staff_caller(tenant.clone(), &session.token, system.clone())
+        .await?;
     for (name, dob, email, zip, phone, enable, account) in [
         (
             "Mia Wong",
@@ -163,7 +169,6 @@ async fn seed_patients(
     ] {
         let patient = services
             .patient_create(
-                tenant,
                 &owner,
                 NewPatient {
                     full_name: DisplayName::parse("full_name", name)?,
@@ -172,46 +177,38 @@ async fn seed_patients(
                     phone: phone.map(PhoneNumber::parse).transpose()?,
                     home_zip: zip.map(ZipCode::parse).transpose()?,
                 },
-                &system,
             )
             .await?;
         if enable {
             services
-                .patient_set_portal_access(
-                    tenant,
-                    &owner,
-                    patient.id,
-                    PortalAccess::Enabled,
-                    &system,
-                )
+                .patient_set_portal_access(&owner, patient.id, PortalAccess::Enabled)
                 .await?;
         }
         if !enable {
             continue;
         }
         let issued = services
-            .issue_medical_records_code(tenant, &owner, patient.id, CodeDelivery::Print, &system)
+            .issue_medical_records_code(&owner, patient.id, CodeDelivery::Print)
             .await?;
         // Mia's code is redeemed into her portal account; Leo's waits in
         // the follow-up list, for the clinic to resend or revoke.
         if account {
             services
                 .redeem_code(
-                    tenant,
+                    &visitor,
                     issued.code.display(),
-                    Redeemer::NewAccount(NewAccount {
+                    Some(AccountForm {
                         username: None,
-                        email: EmailAddress::parse(DEMO_PATIENT_EMAIL)?,
-                        password: NewPassword::parse(patient_password.to_owned())?,
+                        email: DEMO_PATIENT_EMAIL.to_owned(),
+                        password: patient_password.to_owned(),
                     }),
                     Vec::new(),
-                    &system,
                 )
                 .await?;
-            share_with(services, tenant, &owner, patient.id).await?;
+            share_with(services, &owner, patient.id).await?;
         }
     }
-    services.staff_logout(tenant, &owner, &system).await?;
+    services.staff_logout(&owner).await?;
     Ok(())
 }
 
@@ -219,11 +216,9 @@ async fn seed_patients(
 /// record, a note, an appointment next week, and a message.
 async fn share_with(
     services: &Services,
-    tenant: &Tenant,
-    owner: &StaffAuthenticated,
+    owner: &Caller,
     patient: PatientId,
 ) -> Result<(), DomainError> {
-    let system = ClientInfo::default();
     let lab = Upload::parse(
         "lab-results-2026-11.pdf",
         demo_pdf(&[
@@ -235,14 +230,7 @@ async fn share_with(
         ]),
     )?;
     services
-        .document_upload(
-            tenant,
-            owner,
-            patient,
-            Some("Blood test results"),
-            lab,
-            &system,
-        )
+        .document_upload(owner, patient, Some("Blood test results"), lab)
         .await?;
     let vaccinations = Upload::parse(
         "vaccinations.txt",
@@ -250,18 +238,10 @@ async fn share_with(
             .to_vec(),
     )?;
     services
-        .document_upload(
-            tenant,
-            owner,
-            patient,
-            Some("Vaccination record"),
-            vaccinations,
-            &system,
-        )
+        .document_upload(owner, patient, Some("Vaccination record"), vaccinations)
         .await?;
     services
         .note_write(
-            tenant,
             owner,
             patient,
             &WrittenText::parse(
@@ -269,7 +249,6 @@ async fn share_with(
                 "Your blood test results are all within the normal range. No change to your \
                  medication. We will see you at your check-up next week.",
             )?,
-            &system,
         )
         .await?;
     let next_week = Timestamp::now().plus(std::time::Duration::from_secs(7 * 24 * 3600));
@@ -277,7 +256,6 @@ async fn share_with(
         next_week.unix_millis() - next_week.unix_millis() % (24 * 3600 * 1000) + 9 * 3600 * 1000;
     services
         .appointment_book(
-            tenant,
             owner,
             patient,
             &AppointmentRequest::parse(
@@ -287,12 +265,10 @@ async fn share_with(
                 "Room 2, first floor",
                 Some("Annual check-up"),
             )?,
-            &system,
         )
         .await?;
     services
         .message_send(
-            tenant,
             owner,
             patient,
             &WrittenText::parse(
@@ -301,7 +277,6 @@ async fn share_with(
                  we answer within two working days.",
             )?,
             None,
-            &system,
         )
         .await?;
     Ok(())

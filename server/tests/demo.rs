@@ -4,6 +4,7 @@
 use portico_server::config::Config;
 use portico_server::demo::{DEMO_OWNER_EMAIL, DEMO_SLUG};
 use portico_server::startup::Application;
+use portico_tenants::Caller;
 use portico_tenants::audit::ClientInfo;
 use portico_tenants::domain::{EmailAddress, PlainPassword};
 use portico_tenants::staff::SessionKind;
@@ -26,13 +27,13 @@ async fn the_first_start_creates_a_demo_clinic_whose_owner_can_log_in() {
     assert_eq!(demo.owner_email, DEMO_OWNER_EMAIL);
     let services = app.services().clone();
     let tenant = services.find_tenant(DEMO_SLUG).await.unwrap();
+    let visitor = Caller::visitor(tenant.clone(), ClientInfo::default());
     let issued = services
         .staff_login(
-            &tenant,
+            &visitor,
             &EmailAddress::parse(&demo.owner_email).unwrap(),
             &PlainPassword::new(demo.owner_password.clone()).unwrap(),
             SessionKind::Bearer,
-            &ClientInfo::default(),
         )
         .await
         .expect("the printed credentials work");
@@ -51,24 +52,23 @@ async fn the_first_start_creates_a_demo_clinic_whose_owner_can_log_in() {
     // every part of the page; her son's code waits to be redeemed.
     let patient = services
         .portal_login(
-            &tenant,
+            &visitor,
             &portico_tenants::portal::PortalLogin {
                 login: portico_server::demo::DEMO_PATIENT_EMAIL.into(),
                 password: PlainPassword::new(demo.patient_password.clone()).unwrap(),
             },
-            &ClientInfo::default(),
         )
         .await
         .expect("the printed patient login works");
     let who = services
-        .portal_authenticate(&tenant, &patient.token)
+        .patient_caller(tenant.clone(), &patient.token, ClientInfo::default())
         .await
         .unwrap();
-    let (_, records) = services.portal_me(&tenant, &who).await.unwrap();
+    let (_, records) = services.portal_me(&who).await.unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].patient_name, "Mia Wong");
     let shared = services
-        .portal_shared_record(&tenant, &who, records[0].patient_id, &ClientInfo::default())
+        .portal_shared_record(&who, records[0].patient_id)
         .await
         .unwrap();
     assert_eq!(shared.documents.len(), 2);
@@ -82,10 +82,10 @@ async fn the_first_start_creates_a_demo_clinic_whose_owner_can_log_in() {
     assert_eq!(shared.appointments.len(), 1);
     assert_eq!(shared.messages.len(), 1);
     let owner = services
-        .staff_authenticate(&tenant, &issued.token)
+        .staff_caller(tenant.clone(), &issued.token, ClientInfo::default())
         .await
         .unwrap();
-    let pending = services.pending_codes(&tenant, &owner, 10).await.unwrap();
+    let pending = services.pending_codes(&owner, 10).await.unwrap();
     assert_eq!(pending.len(), 1, "Leo's code waits in the follow-up list");
     drop(app);
 

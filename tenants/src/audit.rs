@@ -6,9 +6,10 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::domain::{AccountId, Action, Permission, Resource, StaffId, Timestamp};
+use crate::acts;
+use crate::domain::{AccountId, StaffId, Timestamp};
+use crate::door::Caller;
 use crate::error::DomainError;
-use crate::registry::Tenant;
 use crate::services::Services;
 use crate::storage::{StorageError, TenantTx};
 
@@ -263,21 +264,18 @@ impl Services {
     /// Reads the tenant's trail, for staff whose role may.
     pub async fn audit_trail(
         &self,
-        tenant: &Tenant,
-        reader: StaffId,
+        caller: &Caller,
         filter: &AuditFilter,
         page: &AuditPage,
     ) -> Result<Vec<AuditRecord>, DomainError> {
-        self.authz
-            .require(
-                tenant,
-                reader,
-                Permission::new(Resource::Audit, Action::Read),
-            )
-            .await?;
-        let mut tx = self.db.tenant_read(tenant.id).await?;
-        let records = query(&mut tx, filter, page).await?;
-        tx.commit().await?;
-        Ok(records)
+        let pass = self.enter(caller, &acts::AUDIT_READ).await?;
+        let done = async {
+            let mut tx = pass.read().await?;
+            let records = query(&mut tx, filter, page).await?;
+            tx.commit().await?;
+            Ok(records)
+        }
+        .await;
+        pass.finish(done).await
     }
 }

@@ -83,6 +83,28 @@ impl DomainError {
     }
 }
 
+impl DomainError {
+    /// The reason a refusal is recorded with in the audit trail; `None` for
+    /// faults of the server itself, which are logged instead.
+    pub fn audit_reason(&self) -> Option<String> {
+        Some(match self {
+            Self::Invalid(invalid) => format!("invalid_{}", invalid.field),
+            Self::NotFound(_) => "not_found".into(),
+            Self::Conflict { code, .. } => (*code).into(),
+            Self::InvalidCredentials => "invalid_credentials".into(),
+            Self::LockedOut { .. } => "locked_out".into(),
+            Self::SessionExpired | Self::InvalidToken => "invalid_session".into(),
+            Self::Forbidden(_) => "permission_denied".into(),
+            Self::NotAllowed(_) => "not_allowed".into(),
+            Self::StepUpRequired => "step_up_required".into(),
+            Self::Refused(refusal) => refusal.code.into(),
+            Self::MoreInformationNeeded(_) => "more_information_needed".into(),
+            Self::Storage(StorageError::UniqueViolation(_)) => "conflict".into(),
+            Self::Storage(_) | Self::Hash(_) | Self::Policy(_) => return None,
+        })
+    }
+}
+
 impl From<casbin::Error> for DomainError {
     fn from(err: casbin::Error) -> Self {
         DomainError::Policy(err.to_string())

@@ -2,10 +2,12 @@
 //! audit trail, and the tenant-bound database handle they are stored
 //! through. Nothing here knows about HTTP.
 
+pub mod acts;
 pub mod audit;
 pub mod auth;
 pub mod codes;
 pub mod domain;
+pub mod door;
 mod error;
 pub mod operators;
 pub mod outbox;
@@ -20,5 +22,6 @@ pub mod smartforms;
 pub mod staff;
 pub mod storage;
 
+pub use door::{Act, Caller, Passage, Who};
 pub use error::{DomainError, Refusal, RefusalKind};
 pub use services::{AuthSettings, RedeemThrottle, Services};

@@ -3,12 +3,14 @@
 
 use sqlx::Row;
 
+use crate::acts;
 use crate::audit::{self, Actor, AuditEvent, ClientInfo};
 use crate::auth::SecretToken;
 use crate::domain::{
     BuiltinRole, DisplayName, EmailAddress, NewPassword, PortalHost, RoleName, Slug, TenantId,
     Timestamp,
 };
+use crate::door::{Caller, Who};
 use crate::error::DomainError;
 use crate::registry::{self, Tenant, TenantStatus};
 use crate::services::Services;
@@ -19,6 +21,13 @@ use crate::storage::StorageError;
 #[derive(Debug, Clone)]
 pub struct Operator {
     pub name: String,
+}
+
+impl Operator {
+    /// The operator acting in `tenant`.
+    pub fn caller(&self, tenant: Tenant, client: &ClientInfo) -> Caller {
+        Caller::new(tenant, Who::Operator(self.name.clone()), client.clone())
+    }
 }
 
 impl Services {
@@ -76,7 +85,7 @@ impl Services {
             .map(|d| PortalHost::parse("custom_domain", d))
             .transpose()?;
         let id = TenantId::generate();
-        let mut tx = self.db.tenant_write(id).await?;
+        let mut tx = crate::door::founding_tx(&self.db, id).await?;
         let tenant = registry::insert(&mut tx, slug, display_name, custom_domain.as_ref())
             .await
             .map_err(|e| match e {
@@ -126,21 +135,21 @@ impl Services {
         status: TenantStatus,
         client: &ClientInfo,
     ) -> Result<Tenant, DomainError> {
-        let tenant = self.find_tenant(slug).await?;
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        let updated = registry::set_status(&mut tx, status).await?;
-        let action = match status {
-            TenantStatus::Active => "tenant.resume",
-            TenantStatus::Suspended => "tenant.suspend",
+        let caller = operator.caller(self.find_tenant(slug).await?, client);
+        let act = match status {
+            TenantStatus::Active => &acts::TENANT_RESUME,
+            TenantStatus::Suspended => &acts::TENANT_SUSPEND,
         };
-        audit::record(
-            &mut tx,
-            AuditEvent::success(Actor::Operator(operator.name.clone()), action, client)
-                .target(format!("tenant:{}", tenant.slug)),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(updated)
+        let target = format!("tenant:{}", caller.tenant.slug);
+        let mut pass = self.enter_about(&caller, act, target).await?;
+        let done = async {
+            let mut tx = pass.write().await?;
+            let updated = registry::set_status(&mut tx, status).await?;
+            pass.commit(tx).await?;
+            Ok(updated)
+        }
+        .await;
+        pass.finish(done).await
     }
 
     /// Connects a clinic's portal to a host of its own, or (`None`) back
@@ -155,30 +164,28 @@ impl Services {
         host: Option<&PortalHost>,
         client: &ClientInfo,
     ) -> Result<Tenant, DomainError> {
-        let tenant = self.find_tenant(slug).await?;
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        let updated = registry::set_host(&mut tx, registry::HostColumn::Connected, host)
-            .await
-            .map_err(|e| match e {
-                StorageError::UniqueViolation(_) => domain_taken(),
-                other => other.into(),
-            })?;
-        audit::record(
-            &mut tx,
-            AuditEvent::success(
-                Actor::Operator(operator.name.clone()),
-                "tenant.custom_domain.set",
-                client,
-            )
-            .target(format!("tenant:{}", tenant.slug))
-            .reason(match host {
+        let caller = operator.caller(self.find_tenant(slug).await?, client);
+        let target = format!("tenant:{}", caller.tenant.slug);
+        let mut pass = self
+            .enter_about(&caller, &acts::TENANT_CUSTOM_DOMAIN, target)
+            .await?;
+        let done = async {
+            let mut tx = pass.write().await?;
+            let updated = registry::set_host(&mut tx, registry::HostColumn::Connected, host)
+                .await
+                .map_err(|e| match e {
+                    StorageError::UniqueViolation(_) => domain_taken(),
+                    other => other.into(),
+                })?;
+            pass.detail(match host {
                 Some(h) => format!("host={h}"),
                 None => "host removed".into(),
-            }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(updated)
+            });
+            pass.commit(tx).await?;
+            Ok(updated)
+        }
+        .await;
+        pass.finish(done).await
     }
 
     /// Creates a tenant's owner. Used by operators to hand a new clinic over.
@@ -191,14 +198,13 @@ impl Services {
         password: &NewPassword,
         client: &ClientInfo,
     ) -> Result<StaffMember, DomainError> {
+        let caller = operator.caller(tenant.clone(), client);
         self.staff_create(
-            tenant,
-            Actor::Operator(operator.name.clone()),
+            &caller,
             email,
             display_name,
             password,
             &[RoleName::builtin(BuiltinRole::Owner)],
-            client,
         )
         .await
     }

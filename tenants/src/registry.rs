@@ -4,15 +4,15 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::audit::{self, Actor, AuditEvent, ClientInfo};
-use crate::domain::{Action, InvalidValue, Permission, Resource};
+use crate::acts;
+use crate::domain::InvalidValue;
 use crate::domain::{
     ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress, LogoUrl,
     PortalHost, Slug, TenantId, Timestamp,
 };
+use crate::door::Caller;
 use crate::error::DomainError;
 use crate::services::Services;
-use crate::staff::StaffAuthenticated;
 use crate::storage::{Database, StorageError, TenantTx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,6 +227,20 @@ pub async fn find_by_slug(db: &Database, slug: &str) -> Result<Option<Tenant>, S
     row.as_ref().map(from_row).transpose()
 }
 
+/// The tenant with `id`, for work that starts from a tenant's id rather
+/// than a request (the mail worker, after `outbox::claim_due`).
+pub async fn find_by_id(db: &Database, id: TenantId) -> Result<Option<Tenant>, StorageError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM tenants WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(db.platform_pool())
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
 pub async fn find_by_domain(db: &Database, host: &str) -> Result<Option<Tenant>, StorageError> {
     let row = sqlx::query(concat!(
         "SELECT ",
@@ -362,52 +376,53 @@ pub async fn set_host(
 }
 
 impl Services {
+    /// The clinic's name and settings, as the request found them, for
+    /// staff whose role may read them.
+    pub async fn clinic_settings(&self, caller: &Caller) -> Result<Tenant, DomainError> {
+        let pass = self.enter(caller, &acts::SETTINGS_READ).await?;
+        let tenant = pass.tenant().clone();
+        pass.finish(Ok(tenant)).await
+    }
+
     /// Changes the clinic's name and how it runs portal access.
     pub async fn update_tenant_settings(
         &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
+        caller: &Caller,
         display_name: &DisplayName,
         settings: &TenantSettings,
-        client: &ClientInfo,
     ) -> Result<Tenant, DomainError> {
-        self.authz
-            .require(
-                tenant,
-                who.staff_id(),
-                Permission::new(Resource::Settings, Action::Write),
+        let tenant = &caller.tenant;
+        let mut pass = self
+            .enter_about(
+                caller,
+                &acts::SETTINGS_UPDATE,
+                format!("tenant:{}", tenant.slug),
             )
             .await?;
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        let updated = update_settings(&mut tx, display_name, settings).await?;
-        let renamed = if tenant.display_name == *display_name {
-            String::new()
-        } else {
-            format!(
-                " renamed from {:?} to {:?}",
-                tenant.display_name.as_str(),
-                display_name.as_str()
-            )
-        };
-        audit::record(
-            &mut tx,
-            AuditEvent::success(
-                Actor::Staff(who.staff_id()),
-                "clinic.settings.update",
-                client,
-            )
-            .target(format!("tenant:{}", tenant.slug))
-            .reason(format!(
+        let done = async {
+            let mut tx = pass.write().await?;
+            let updated = update_settings(&mut tx, display_name, settings).await?;
+            let renamed = if tenant.display_name == *display_name {
+                String::new()
+            } else {
+                format!(
+                    " renamed from {:?} to {:?}",
+                    tenant.display_name.as_str(),
+                    display_name.as_str()
+                )
+            };
+            pass.detail(format!(
                 "auto_enable_portal_access={} code_lifetime_secs={} default_delivery={} time_zone={}{renamed}",
                 settings.auto_enable_portal_access,
                 settings.code_lifetime.as_secs(),
                 settings.default_delivery,
                 settings.time_zone,
-            )),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(updated)
+            ));
+            pass.commit(tx).await?;
+            Ok(updated)
+        }
+        .await;
+        pass.finish(done).await
     }
 
     /// Asks the platform's operators to connect the clinic's portal to
@@ -415,35 +430,27 @@ impl Services {
     /// until an operator does.
     pub async fn request_portal_host(
         &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
+        caller: &Caller,
         host: Option<&PortalHost>,
-        client: &ClientInfo,
     ) -> Result<Tenant, DomainError> {
-        self.authz
-            .require(
-                tenant,
-                who.staff_id(),
-                Permission::new(Resource::Settings, Action::Write),
+        let mut pass = self
+            .enter_about(
+                caller,
+                &acts::PORTAL_HOST_REQUEST,
+                format!("tenant:{}", caller.tenant.slug),
             )
             .await?;
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        let updated = set_host(&mut tx, HostColumn::Requested, host).await?;
-        audit::record(
-            &mut tx,
-            AuditEvent::success(
-                Actor::Staff(who.staff_id()),
-                "clinic.portal_host.request",
-                client,
-            )
-            .target(format!("tenant:{}", tenant.slug))
-            .reason(match host {
+        let done = async {
+            let mut tx = pass.write().await?;
+            let updated = set_host(&mut tx, HostColumn::Requested, host).await?;
+            pass.detail(match host {
                 Some(h) => format!("host={h}"),
                 None => "request withdrawn".into(),
-            }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(updated)
+            });
+            pass.commit(tx).await?;
+            Ok(updated)
+        }
+        .await;
+        pass.finish(done).await
     }
 }

@@ -93,7 +93,7 @@ impl Services {
         code_key: CodeKey,
         plugins: PluginHost,
     ) -> Self {
-        let authz = Authorizer::new(db.clone());
+        let authz = crate::door::authorizer(db.clone());
         Self {
             db,
             hasher,

@@ -8,7 +8,6 @@ use super::ApiTags;
 use super::patients::parse_patient_id;
 use crate::http::AppState;
 use crate::http::auth::StaffSession;
-use crate::http::client_info::Client;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json_body::JsonBody;
 use crate::http::text::Text;
@@ -122,22 +121,21 @@ impl AccessCodesApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
         body: JsonBody<IssueCodeRequest>,
     ) -> ApiResult<IssueCodeResponse> {
         let patient = parse_patient_id(&id.0)?;
         let delivery = match body.0.delivery {
             Some(d) => CodeDelivery::parse(&d)?,
-            None => session.tenant.settings.default_delivery,
+            None => session.tenant().settings.default_delivery,
         };
         let issued = state
             .services
-            .issue_medical_records_code(&session.tenant, &session.who, patient, delivery, &client.0)
+            .issue_medical_records_code(&session.caller, patient, delivery)
             .await?;
         let view = IssuedCodeView {
             access_code: CodeView::new(&issued.record, Timestamp::now()),
-            access_link: state.access_link(&session.tenant, issued.code.display()),
+            access_link: state.access_link(session.tenant(), issued.code.display()),
             code: issued.code.display().to_owned(),
             mail_id: issued.mail_id.clone(),
         };
@@ -152,24 +150,17 @@ impl AccessCodesApi {
         state: poem::web::Data<&AppState>,
         console: poem::web::Data<&std::sync::Arc<portico_admin::Console>>,
         session: StaffSession,
-        client: Client,
         req: &poem::Request,
         id: Path<String>,
     ) -> ApiResult<HandoutResponse> {
         let patient = parse_patient_id(&id.0)?;
         let issued = state
             .services
-            .issue_medical_records_code(
-                &session.tenant,
-                &session.who,
-                patient,
-                CodeDelivery::Print,
-                &client.0,
-            )
+            .issue_medical_records_code(&session.caller, patient, CodeDelivery::Print)
             .await?;
         state
             .services
-            .record_handout_printed(&session.tenant, &session.who, &issued, &client.0)
+            .record_handout_printed(&session.caller, &issued)
             .await?;
         let prefix = crate::http::auth::tenant_of(req)?
             .path_prefix
@@ -177,13 +168,13 @@ impl AccessCodesApi {
             .unwrap_or_default();
         let html = console
             .handout_page(&portico_admin::HandoutView {
-                clinic_name: session.tenant.display_name.to_string(),
+                clinic_name: session.tenant().display_name.to_string(),
                 console_path: format!("{prefix}/console"),
                 patient_name: issued.patient.full_name.to_string(),
                 words: issued.code.display().replace('-', " "),
-                register_url: format!("{}/portal/register", state.tenant_base(&session.tenant)),
+                register_url: format!("{}/portal/register", state.tenant_base(session.tenant())),
                 expires_at: session
-                    .tenant
+                    .tenant()
                     .settings
                     .time_zone
                     .human(issued.record.expires_at),
@@ -211,7 +202,7 @@ impl AccessCodesApi {
         let patient = parse_patient_id(&id.0)?;
         let codes = state
             .services
-            .codes_of_patient(&session.tenant, &session.who, patient)
+            .codes_of_patient(&session.caller, patient)
             .await?;
         let now = Timestamp::now();
         Ok(Json(codes.iter().map(|c| CodeView::new(c, now)).collect()))
@@ -223,14 +214,10 @@ impl AccessCodesApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
     ) -> ApiResult<Json<CodeView>> {
         let id = parse_code_id(&id.0)?;
-        let record = state
-            .services
-            .revoke_code(&session.tenant, &session.who, id, &client.0)
-            .await?;
+        let record = state.services.revoke_code(&session.caller, id).await?;
         Ok(Json(CodeView::new(&record, Timestamp::now())))
     }
 
@@ -247,7 +234,7 @@ impl AccessCodesApi {
     ) -> ApiResult<Json<Vec<PendingCodeView>>> {
         let pending = state
             .services
-            .pending_codes(&session.tenant, &session.who, limit.0.unwrap_or(100))
+            .pending_codes(&session.caller, limit.0.unwrap_or(100))
             .await?;
         let now = Timestamp::now();
         let soon = now.plus(std::time::Duration::from_secs(24 * 3600));

@@ -105,7 +105,7 @@ impl AuditApi {
         };
         let records = state
             .services
-            .audit_trail(&session.tenant, session.who.staff_id(), &filter, &page)
+            .audit_trail(&session.caller, &filter, &page)
             .await?;
         let next_before = (records.len() as u32 == limit)
             .then(|| records.last().map(|r| r.id.clone()))

@@ -7,8 +7,8 @@ use portico_tenants::staff::SessionKind;
 use super::ApiTags;
 use super::views::{StaffView, TenantView};
 use crate::http::AppState;
-use crate::http::auth::{StaffSession, TenantOnly, session_cookie_header};
-use crate::http::client_info::{Client, is_secure};
+use crate::http::auth::{StaffSession, VisitorCaller, session_cookie_header, tenant_of};
+use crate::http::client_info::is_secure;
 use crate::http::error::ApiResult;
 use crate::http::json_body::JsonBody;
 use crate::http::text::Text;
@@ -92,8 +92,7 @@ pub struct PasswordChangeRequest {
 
 async fn login(
     state: &AppState,
-    tenant: &TenantOnly,
-    client: &Client,
+    visitor: &VisitorCaller,
     body: LoginRequest,
     kind: SessionKind,
 ) -> ApiResult<portico_tenants::staff::IssuedSession> {
@@ -101,7 +100,7 @@ async fn login(
     let password = PlainPassword::new(body.password.into_inner())?;
     Ok(state
         .services
-        .staff_login(&tenant.0.tenant, &email, &password, kind, &client.0)
+        .staff_login(&visitor.0, &email, &password, kind)
         .await?)
 }
 
@@ -116,16 +115,15 @@ impl AuthApi {
     async fn login(
         &self,
         state: poem::web::Data<&AppState>,
-        tenant: TenantOnly,
-        client: Client,
+        visitor: VisitorCaller,
         req: &Request,
         body: JsonBody<LoginRequest>,
     ) -> ApiResult<LoginResponse> {
-        let issued = login(&state, &tenant, &client, body.0, SessionKind::Cookie).await?;
+        let issued = login(&state, &visitor, body.0, SessionKind::Cookie).await?;
         let max_age = state.config.cookie_session_secs;
         let cookie = session_cookie_header(
             issued.token.expose(),
-            tenant.0.cookie_path(),
+            tenant_of(req)?.cookie_path(),
             max_age,
             is_secure(req),
         );
@@ -144,11 +142,10 @@ impl AuthApi {
     async fn token(
         &self,
         state: poem::web::Data<&AppState>,
-        tenant: TenantOnly,
-        client: Client,
+        visitor: VisitorCaller,
         body: JsonBody<LoginRequest>,
     ) -> ApiResult<Json<TokenView>> {
-        let issued = login(&state, &tenant, &client, body.0, SessionKind::Bearer).await?;
+        let issued = login(&state, &visitor, body.0, SessionKind::Bearer).await?;
         Ok(Json(TokenView {
             staff: StaffView::from(&issued.staff),
             token: issued.token.expose().to_owned(),
@@ -162,13 +159,9 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         req: &Request,
     ) -> ApiResult<LogoutResponse> {
-        state
-            .services
-            .staff_logout(&session.tenant, &session.who, &client.0)
-            .await?;
+        state.services.staff_logout(&session.caller).await?;
         let path = crate::http::auth::tenant_of(req)
             .map(|t| t.cookie_path().to_owned())
             .unwrap_or_else(|_| "/".into());
@@ -188,20 +181,19 @@ impl AuthApi {
         session: StaffSession,
     ) -> ApiResult<Json<MeView>> {
         let services = &state.services;
-        let member = services
-            .staff_get(&session.tenant, &session.who, session.who.staff_id())
-            .await?;
-        let roles = services.authz.roles_of(&session.tenant, member.id).await?;
-        let cookie = session.who.session.kind == SessionKind::Cookie;
+        let who = session.who();
+        let member = services.staff_get(&session.caller, who.staff_id()).await?;
+        let roles = services.authz.roles_of(session.tenant(), member.id).await?;
+        let cookie = who.session.kind == SessionKind::Cookie;
         Ok(Json(MeView {
             staff: StaffView::from(&member),
-            tenant: TenantView::from(&session.tenant),
+            tenant: TenantView::from(session.tenant()),
             roles: roles.iter().map(|r| r.to_string()).collect(),
             step_up_valid_until: services
-                .step_up_valid_until(&session.who)
+                .step_up_valid_until(&session.caller)
                 .map(|t| t.to_rfc3339()),
-            session_kind: session.who.session.kind.as_str().into(),
-            csrf_token: cookie.then(|| session.who.session.csrf_token.clone()),
+            session_kind: who.session.kind.as_str().into(),
+            csrf_token: cookie.then(|| who.session.csrf_token.clone()),
         }))
     }
 
@@ -214,13 +206,12 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         body: JsonBody<StepUpRequest>,
     ) -> ApiResult<Json<StepUpView>> {
         let password = PlainPassword::new(body.0.password.into_inner())?;
         let until = state
             .services
-            .staff_step_up(&session.tenant, &session.who, &password, &client.0)
+            .staff_step_up(&session.caller, &password)
             .await?;
         Ok(Json(StepUpView {
             valid_until: until.to_rfc3339(),
@@ -233,7 +224,6 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         body: JsonBody<PasswordChangeRequest>,
     ) -> ApiResult<()> {
         let body = body.0;
@@ -241,7 +231,7 @@ impl AuthApi {
         let new = NewPassword::parse(body.new_password.into_inner())?;
         state
             .services
-            .staff_change_password(&session.tenant, &session.who, &current, &new, &client.0)
+            .staff_change_password(&session.caller, &current, &new)
             .await?;
         Ok(())
     }

@@ -2,8 +2,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
 use portico_tenants::domain::{
-    Action, ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress, LogoUrl,
-    Permission, PortalHost, Resource,
+    ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress, LogoUrl,
+    PortalHost,
 };
 use portico_tenants::registry::{Tenant, TenantBranding, TenantSettings};
 
@@ -11,7 +11,6 @@ use super::ApiTags;
 use super::views::TenantView;
 use crate::http::AppState;
 use crate::http::auth::StaffSession;
-use crate::http::client_info::Client;
 use crate::http::error::ApiResult;
 use crate::http::json_body::JsonBody;
 use crate::http::text::Text;
@@ -110,16 +109,8 @@ impl ClinicApi {
         state: poem::web::Data<&AppState>,
         session: StaffSession,
     ) -> ApiResult<Json<TenantView>> {
-        state
-            .services
-            .authz
-            .require(
-                &session.tenant,
-                session.who.staff_id(),
-                Permission::new(Resource::Settings, Action::Read),
-            )
-            .await?;
-        Ok(Json(TenantView::from(&session.tenant)))
+        let clinic = state.services.clinic_settings(&session.caller).await?;
+        Ok(Json(TenantView::from(&clinic)))
     }
 
     /// How the clinic runs portal access.
@@ -129,16 +120,8 @@ impl ClinicApi {
         state: poem::web::Data<&AppState>,
         session: StaffSession,
     ) -> ApiResult<Json<SettingsView>> {
-        state
-            .services
-            .authz
-            .require(
-                &session.tenant,
-                session.who.staff_id(),
-                Permission::new(Resource::Settings, Action::Read),
-            )
-            .await?;
-        Ok(Json(SettingsView::from(&session.tenant)))
+        let clinic = state.services.clinic_settings(&session.caller).await?;
+        Ok(Json(SettingsView::from(&clinic)))
     }
 
     /// Change how the clinic runs portal access.
@@ -147,14 +130,13 @@ impl ClinicApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         body: JsonBody<SettingsRequest>,
     ) -> ApiResult<Json<SettingsView>> {
         let b = body.0;
-        let current = &session.tenant.settings;
+        let current = &session.tenant().settings;
         let display_name = match b.display_name {
             Some(n) => DisplayName::parse("display_name", &n)?,
-            None => session.tenant.display_name.clone(),
+            None => session.tenant().display_name.clone(),
         };
         let settings = TenantSettings {
             time_zone: match b.time_zone {
@@ -195,13 +177,7 @@ impl ClinicApi {
         };
         let updated = state
             .services
-            .update_tenant_settings(
-                &session.tenant,
-                &session.who,
-                &display_name,
-                &settings,
-                &client.0,
-            )
+            .update_tenant_settings(&session.caller, &display_name, &settings)
             .await?;
         state.tenants.forget(&updated).await;
         Ok(Json(SettingsView::from(&updated)))
@@ -216,7 +192,6 @@ impl ClinicApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         body: JsonBody<PortalHostRequest>,
     ) -> ApiResult<Json<TenantView>> {
         let host = body
@@ -226,7 +201,7 @@ impl ClinicApi {
             .transpose()?;
         let updated = state
             .services
-            .request_portal_host(&session.tenant, &session.who, host.as_ref(), &client.0)
+            .request_portal_host(&session.caller, host.as_ref())
             .await?;
         state.tenants.forget(&updated).await;
         Ok(Json(TenantView::from(&updated)))

@@ -14,7 +14,6 @@ use super::ApiTags;
 use super::patients::parse_patient_id;
 use crate::http::AppState;
 use crate::http::auth::{PatientSession, StaffSession};
-use crate::http::client_info::Client;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json_body::JsonBody;
 use crate::http::text::Text;
@@ -142,7 +141,6 @@ impl FormsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         body: JsonBody<CreateFormRequest>,
     ) -> ApiResult<Json<FormView>> {
         let b = body.0;
@@ -160,7 +158,7 @@ impl FormsApi {
         let definition = FormDefinition::new(DisplayName::parse("title", &b.title)?, questions)?;
         let form = state
             .services
-            .form_create(&session.tenant, &session.who, &definition, &client.0)
+            .form_create(&session.caller, &definition)
             .await?;
         Ok(Json(FormView::from(&form)))
     }
@@ -172,7 +170,7 @@ impl FormsApi {
         state: poem::web::Data<&AppState>,
         session: StaffSession,
     ) -> ApiResult<Json<Vec<FormView>>> {
-        let forms = state.services.forms(&session.tenant, &session.who).await?;
+        let forms = state.services.forms(&session.caller).await?;
         Ok(Json(forms.iter().map(FormView::from).collect()))
     }
 
@@ -184,20 +182,13 @@ impl FormsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
         body: JsonBody<AssignRequest>,
     ) -> ApiResult<Json<AssignedView>> {
         let patient = parse_patient_id(&id.0)?;
         let done = state
             .services
-            .form_assign(
-                &session.tenant,
-                &session.who,
-                patient,
-                &body.0.form_id,
-                &client.0,
-            )
+            .form_assign(&session.caller, patient, &body.0.form_id)
             .await?;
         let (delivered_by, code) = match &done.via {
             AssignedVia::Account => ("account", None),
@@ -224,7 +215,7 @@ impl FormsApi {
         let patient = parse_patient_id(&id.0)?;
         let list = state
             .services
-            .forms_of_patient(&session.tenant, &session.who, patient)
+            .forms_of_patient(&session.caller, patient)
             .await?;
         Ok(Json(list.iter().map(FormAssignmentView::from).collect()))
     }
@@ -236,10 +227,7 @@ impl FormsApi {
         state: poem::web::Data<&AppState>,
         session: PatientSession,
     ) -> ApiResult<Json<Vec<FormAssignmentView>>> {
-        let list = state
-            .services
-            .portal_forms(&session.tenant, &session.who)
-            .await?;
+        let list = state.services.portal_forms(&session.caller).await?;
         Ok(Json(list.iter().map(FormAssignmentView::from).collect()))
     }
 
@@ -253,7 +241,7 @@ impl FormsApi {
     ) -> ApiResult<Json<FormAssignmentView>> {
         let a = state
             .services
-            .portal_form(&session.tenant, &session.who, &checked_id(&id.0)?)
+            .portal_form(&session.caller, &checked_id(&id.0)?)
             .await?;
         Ok(Json(FormAssignmentView::from(&a)))
     }
@@ -264,20 +252,12 @@ impl FormsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: PatientSession,
-        client: Client,
         id: Path<String>,
         body: JsonBody<AnswersRequest>,
     ) -> ApiResult<Json<FormAssignmentView>> {
         let a = state
             .services
-            .portal_form_answer(
-                &session.tenant,
-                &session.who,
-                &checked_id(&id.0)?,
-                body.0.answers,
-                false,
-                &client.0,
-            )
+            .portal_form_answer(&session.caller, &checked_id(&id.0)?, body.0.answers, false)
             .await?;
         Ok(Json(FormAssignmentView::from(&a)))
     }
@@ -289,20 +269,12 @@ impl FormsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: PatientSession,
-        client: Client,
         id: Path<String>,
         body: JsonBody<AnswersRequest>,
     ) -> ApiResult<Json<FormAssignmentView>> {
         let a = state
             .services
-            .portal_form_answer(
-                &session.tenant,
-                &session.who,
-                &checked_id(&id.0)?,
-                body.0.answers,
-                true,
-                &client.0,
-            )
+            .portal_form_answer(&session.caller, &checked_id(&id.0)?, body.0.answers, true)
             .await?;
         Ok(Json(FormAssignmentView::from(&a)))
     }

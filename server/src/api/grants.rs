@@ -8,7 +8,6 @@ use super::ApiTags;
 use super::patients::parse_patient_id;
 use crate::http::AppState;
 use crate::http::auth::StaffSession;
-use crate::http::client_info::Client;
 use crate::http::error::{ApiError, ApiResult};
 
 pub struct GrantsApi;
@@ -64,7 +63,7 @@ impl GrantsApi {
         let patient = parse_patient_id(&id.0)?;
         let list = state
             .services
-            .grants_of_patient(&session.tenant, &session.who, patient)
+            .grants_of_patient(&session.caller, patient)
             .await?;
         Ok(Json(list.iter().map(GrantView::from).collect()))
     }
@@ -76,15 +75,11 @@ impl GrantsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
     ) -> ApiResult<Json<GrantView>> {
         let id = GrantId::parse(&id.0)
             .map_err(|_| ApiError::not_found("not_found", "grant not found"))?;
-        let grant = state
-            .services
-            .revoke_grant(&session.tenant, &session.who, id, &client.0)
-            .await?;
+        let grant = state.services.revoke_grant(&session.caller, id).await?;
         Ok(Json(GrantView::from(&grant)))
     }
 }

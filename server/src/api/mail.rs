@@ -7,7 +7,6 @@ use super::ApiTags;
 use super::patients::parse_patient_id;
 use crate::http::AppState;
 use crate::http::auth::StaffSession;
-use crate::http::client_info::Client;
 use crate::http::error::{ApiError, ApiResult};
 
 pub struct MailApi;
@@ -54,7 +53,7 @@ impl MailApi {
         let patient = parse_patient_id(&id.0)?;
         let mails = state
             .services
-            .mail_of_patient(&session.tenant, &session.who, patient)
+            .mail_of_patient(&session.caller, patient)
             .await?;
         Ok(Json(mails.iter().map(MailView::from).collect()))
     }
@@ -66,10 +65,7 @@ impl MailApi {
         state: poem::web::Data<&AppState>,
         session: StaffSession,
     ) -> ApiResult<Json<Vec<MailView>>> {
-        let mails = state
-            .services
-            .dead_mail(&session.tenant, &session.who)
-            .await?;
+        let mails = state.services.dead_mail(&session.caller).await?;
         Ok(Json(mails.iter().map(MailView::from).collect()))
     }
 
@@ -79,16 +75,12 @@ impl MailApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
     ) -> ApiResult<()> {
         let id = uuid::Uuid::try_parse(&id.0)
             .map_err(|_| ApiError::not_found("not_found", "mail not found"))?
             .to_string();
-        state
-            .services
-            .retry_mail(&session.tenant, &session.who, &id, &client.0)
-            .await?;
+        state.services.retry_mail(&session.caller, &id).await?;
         Ok(())
     }
 }

@@ -10,7 +10,6 @@ use portico_tenants::patients::{NewPatient, PatientChanges, PatientRecord, Porta
 use super::ApiTags;
 use crate::http::AppState;
 use crate::http::auth::StaffSession;
-use crate::http::client_info::Client;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json_body::JsonBody;
 use crate::http::text::Text;
@@ -144,8 +143,7 @@ impl PatientsApi {
         let found = state
             .services
             .patient_search(
-                &session.tenant,
-                &session.who,
+                &session.caller,
                 search.0.as_deref(),
                 limit,
                 after.0.as_deref(),
@@ -171,7 +169,6 @@ impl PatientsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         body: JsonBody<CreatePatientRequest>,
     ) -> ApiResult<Json<PatientView>> {
         let b = body.0;
@@ -182,10 +179,7 @@ impl PatientsApi {
             phone: optional(b.phone, PhoneNumber::parse)?,
             home_zip: optional(b.home_zip, ZipCode::parse)?,
         };
-        let record = state
-            .services
-            .patient_create(&session.tenant, &session.who, new, &client.0)
-            .await?;
+        let record = state.services.patient_create(&session.caller, new).await?;
         Ok(Json(PatientView::from(&record)))
     }
 
@@ -198,10 +192,7 @@ impl PatientsApi {
         id: Path<String>,
     ) -> ApiResult<Json<PatientView>> {
         let id = parse_patient_id(&id.0)?;
-        let record = state
-            .services
-            .patient_get(&session.tenant, &session.who, id)
-            .await?;
+        let record = state.services.patient_get(&session.caller, id).await?;
         Ok(Json(PatientView::from(&record)))
     }
 
@@ -211,7 +202,6 @@ impl PatientsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
         body: JsonBody<UpdatePatientRequest>,
     ) -> ApiResult<Json<PatientView>> {
@@ -232,7 +222,7 @@ impl PatientsApi {
         };
         let record = state
             .services
-            .patient_update(&session.tenant, &session.who, id, changes, &client.0)
+            .patient_update(&session.caller, id, changes)
             .await?;
         Ok(Json(PatientView::from(&record)))
     }
@@ -244,14 +234,10 @@ impl PatientsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
     ) -> ApiResult<()> {
         let id = parse_patient_id(&id.0)?;
-        state
-            .services
-            .patient_archive(&session.tenant, &session.who, id, &client.0)
-            .await?;
+        state.services.patient_archive(&session.caller, id).await?;
         Ok(())
     }
 
@@ -262,7 +248,6 @@ impl PatientsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
         body: JsonBody<PortalAccessRequest>,
     ) -> ApiResult<Json<PatientView>> {
@@ -274,7 +259,7 @@ impl PatientsApi {
         };
         let record = state
             .services
-            .patient_set_portal_access(&session.tenant, &session.who, id, access, &client.0)
+            .patient_set_portal_access(&session.caller, id, access)
             .await?;
         Ok(Json(PatientView::from(&record)))
     }

@@ -15,7 +15,6 @@ use portico_tenants::plugins::{
 use super::ApiTags;
 use crate::http::AppState;
 use crate::http::auth::StaffSession;
-use crate::http::client_info::Client;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json_body::JsonBody;
 use crate::http::text::Text;
@@ -213,7 +212,6 @@ impl PluginsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         /// The plugin's name in this clinic, such as `branded-email`.
         name: Query<String>,
         body: Binary<Vec<u8>>,
@@ -221,7 +219,7 @@ impl PluginsApi {
         let name = PluginName::parse(&name.0)?;
         let stored = state
             .services
-            .plugin_upload(&session.tenant, &session.who, &name, body.0, &client.0)
+            .plugin_upload(&session.caller, &name, body.0)
             .await?;
         Ok(Json(PluginVersionView::from(&stored)))
     }
@@ -234,10 +232,7 @@ impl PluginsApi {
         state: poem::web::Data<&AppState>,
         session: StaffSession,
     ) -> ApiResult<Json<Vec<PluginOverviewView>>> {
-        let overview = state
-            .services
-            .plugin_overview(&session.tenant, &session.who)
-            .await?;
+        let overview = state.services.plugin_overview(&session.caller).await?;
         Ok(Json(
             overview.iter().map(PluginOverviewView::from).collect(),
         ))
@@ -250,7 +245,6 @@ impl PluginsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
         body: JsonBody<ActivateRequest>,
     ) -> ApiResult<Json<ActivationView>> {
@@ -258,7 +252,7 @@ impl PluginsApi {
         let settings = PluginSettings::parse(body.0.settings.into_iter().collect())?;
         let active = state
             .services
-            .plugin_activate(&session.tenant, &session.who, id, &settings, &client.0)
+            .plugin_activate(&session.caller, id, &settings)
             .await?;
         Ok(Json(ActivationView::from(&active)))
     }
@@ -270,7 +264,6 @@ impl PluginsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         family: Path<String>,
     ) -> ApiResult<Done> {
         let family: HookFamily =
@@ -282,7 +275,7 @@ impl PluginsApi {
                 })?;
         state
             .services
-            .plugin_deactivate(&session.tenant, &session.who, family, &client.0)
+            .plugin_deactivate(&session.caller, family)
             .await?;
         Ok(Done::NoContent)
     }
@@ -293,14 +286,10 @@ impl PluginsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
     ) -> ApiResult<Done> {
         let id = parse_plugin_id(&id.0)?;
-        state
-            .services
-            .plugin_delete(&session.tenant, &session.who, id, &client.0)
-            .await?;
+        state.services.plugin_delete(&session.caller, id).await?;
         Ok(Done::NoContent)
     }
 
@@ -334,7 +323,7 @@ impl PluginsApi {
         })?;
         let run = state
             .services
-            .plugin_dry_run(&session.tenant, &session.who, id, input)
+            .plugin_dry_run(&session.caller, id, input)
             .await?;
         Ok(Json(dry_run_view(run.call_id, hook, &run.report)))
     }
@@ -354,8 +343,7 @@ impl PluginsApi {
         let calls = state
             .services
             .plugin_calls(
-                &session.tenant,
-                &session.who,
+                &session.caller,
                 id,
                 failures_only.0.unwrap_or(false),
                 i64::from(limit.0.unwrap_or(50)),

@@ -13,16 +13,16 @@ use portico_tenants::domain::{
     ZipCode,
 };
 use portico_tenants::portal::{
-    GrantView, NewAccount, PortalAccount, PortalLogin, Redeemer, SelfRegistration, Unlocked,
+    AccountForm, GrantView, PortalAccount, PortalLogin, SelfRegistration, Unlocked,
 };
 
 use super::ApiTags;
 use super::patients::parse_patient_id;
 use crate::http::AppState;
 use crate::http::auth::{
-    MaybePatient, PORTAL_COOKIE, PatientSession, TenantOnly, cookie_header, tenant_of,
+    MaybePatient, PORTAL_COOKIE, PatientSession, VisitorCaller, cookie_header, tenant_of,
 };
-use crate::http::client_info::{Client, is_secure};
+use crate::http::client_info::is_secure;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json_body::JsonBody;
 use crate::http::text::Text;
@@ -265,7 +265,8 @@ impl PortalApi {
     /// grant. With a session, the record is added to that account (a family).
     /// Each failure has its own code: `code_missing`, `code_malformed`,
     /// `code_not_found`, `code_expired`, `code_revoked`, `code_already_used`,
-    /// `portal_access_disabled`, `too_many_attempts`. When the clinic has a
+    /// `portal_access_disabled`, `too_many_attempts`, and `account_required`
+    /// without a session or `account`. When the clinic has a
     /// verification rule, it may answer `more_information_needed` with the
     /// `fields` to ask for (send them back as `answers`), or
     /// `verification_denied` with a reason to show.
@@ -273,35 +274,22 @@ impl PortalApi {
     async fn redeem(
         &self,
         state: poem::web::Data<&AppState>,
-        tenant: TenantOnly,
         session: MaybePatient,
-        client: Client,
         req: &Request,
         body: JsonBody<RedeemRequest>,
     ) -> ApiResult<RedeemResponse> {
         let b = body.0;
-        let redeemer = match (&session.0, b.account) {
-            (Some(who), _) => Redeemer::Account(who),
-            (None, Some(a)) => Redeemer::NewAccount(NewAccount {
-                username: a
-                    .username
-                    .filter(|u| !u.trim().is_empty())
-                    .map(|u| Username::parse(&u))
-                    .transpose()?,
-                email: EmailAddress::parse(&a.email)?,
-                password: NewPassword::parse(a.password.into_inner())?,
-            }),
-            (None, None) => {
-                return Err(ApiError::bad_request(
-                    "account_required",
-                    "choose an email and a password to set up your account, or log in first",
-                ));
-            }
-        };
+        // Passed as typed: a short password or a bad address is refused,
+        // and audited, inside the act like any other failed attempt.
+        let account = b.account.map(|a| AccountForm {
+            username: a.username.map(Text::into_inner),
+            email: a.email.into_inner(),
+            password: a.password.into_inner(),
+        });
         let answers = parse_answers(b.answers)?;
         let done = state
             .services
-            .redeem_code(&tenant.0.tenant, &b.code, redeemer, answers, &client.0)
+            .redeem_code(&session.0, &b.code, account, answers)
             .await?;
         let (record, form) = match &done.unlocked {
             Unlocked::Record(g) => (Some(RecordView::from(g)), None),
@@ -342,8 +330,7 @@ impl PortalApi {
     async fn login(
         &self,
         state: poem::web::Data<&AppState>,
-        tenant: TenantOnly,
-        client: Client,
+        visitor: VisitorCaller,
         req: &Request,
         body: JsonBody<PortalLoginRequest>,
     ) -> ApiResult<SessionResponse> {
@@ -351,10 +338,14 @@ impl PortalApi {
             login: body.0.login.into_inner(),
             password: PlainPassword::new(body.0.password.into_inner())?,
         };
-        let t = &tenant.0.tenant;
-        let issued = state.services.portal_login(t, &login, &client.0).await?;
-        let who = state.services.portal_authenticate(t, &issued.token).await?;
-        let (account, records) = state.services.portal_me(t, &who).await?;
+        let visitor = visitor.0;
+        let issued = state.services.portal_login(&visitor, &login).await?;
+        let caller = state
+            .services
+            .patient_caller(visitor.tenant, &issued.token, visitor.client)
+            .await?;
+        let who = caller.patient().expect("a patient caller");
+        let (account, records) = state.services.portal_me(&caller).await?;
         let cookie = portal_cookie(
             &state,
             req,
@@ -378,13 +369,9 @@ impl PortalApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: PatientSession,
-        client: Client,
         req: &Request,
     ) -> ApiResult<LogoutResponse> {
-        state
-            .services
-            .portal_logout(&session.tenant, &session.who, &client.0)
-            .await?;
+        state.services.portal_logout(&session.caller).await?;
         Ok(LogoutResponse::Done(portal_cookie(&state, req, "", 0)?))
     }
 
@@ -395,12 +382,9 @@ impl PortalApi {
         state: poem::web::Data<&AppState>,
         session: PatientSession,
     ) -> ApiResult<Json<PortalSessionView>> {
-        let (account, records) = state
-            .services
-            .portal_me(&session.tenant, &session.who)
-            .await?;
+        let (account, records) = state.services.portal_me(&session.caller).await?;
         let active = session
-            .who
+            .who()
             .session
             .active_patient
             .filter(|p| records.iter().any(|r| r.patient_id == *p))
@@ -409,7 +393,7 @@ impl PortalApi {
             account: AccountView::from(&account),
             records: records.iter().map(RecordView::from).collect(),
             active_record: active.map(|p| p.to_string()),
-            csrf_token: session.who.session.csrf_token.clone(),
+            csrf_token: session.who().session.csrf_token.clone(),
         }))
     }
 
@@ -420,14 +404,13 @@ impl PortalApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: PatientSession,
-        client: Client,
         id: Path<String>,
     ) -> ApiResult<Json<RecordView>> {
         let patient = parse_patient_id(&id.0)
             .map_err(|_| ApiError::not_found("not_found", "record not found"))?;
         let grant = state
             .services
-            .portal_record(&session.tenant, &session.who, patient, &client.0)
+            .portal_record(&session.caller, patient)
             .await?;
         Ok(Json(RecordView::from(&grant)))
     }
@@ -444,7 +427,7 @@ impl PortalApi {
             .map_err(|_| ApiError::not_found("not_found", "record not found"))?;
         let grant = state
             .services
-            .portal_switch(&session.tenant, &session.who, patient)
+            .portal_switch(&session.caller, patient)
             .await?;
         Ok(Json(RecordView::from(&grant)))
     }
@@ -456,8 +439,7 @@ impl PortalApi {
     async fn register(
         &self,
         state: poem::web::Data<&AppState>,
-        tenant: TenantOnly,
-        client: Client,
+        visitor: VisitorCaller,
         body: JsonBody<RegisterRequest>,
     ) -> ApiResult<Json<RegisteredView>> {
         let b = body.0;
@@ -479,7 +461,7 @@ impl PortalApi {
         let outcome = state
             .services
             .portal_register(
-                &tenant.0.tenant,
+                &visitor.0,
                 b.username
                     .filter(|u| !u.trim().is_empty())
                     .map(|u| Username::parse(&u))
@@ -487,7 +469,6 @@ impl PortalApi {
                 &EmailAddress::parse(&b.email)?,
                 &NewPassword::parse(b.password.into_inner())?,
                 new_patient,
-                &client.0,
             )
             .await?;
         Ok(Json(RegisteredView {
@@ -502,14 +483,13 @@ impl PortalApi {
     async fn verify_email(
         &self,
         state: poem::web::Data<&AppState>,
-        tenant: TenantOnly,
-        client: Client,
+        visitor: VisitorCaller,
         body: JsonBody<TokenRequest>,
     ) -> ApiResult<Json<AccountView>> {
         let token = link_token(&body.0.token)?;
         let account = state
             .services
-            .portal_confirm_email(&tenant.0.tenant, &token, &client.0)
+            .portal_confirm_email(&visitor.0, &token)
             .await?;
         Ok(Json(AccountView::from(&account)))
     }
@@ -520,13 +500,12 @@ impl PortalApi {
     async fn request_reset(
         &self,
         state: poem::web::Data<&AppState>,
-        tenant: TenantOnly,
-        client: Client,
+        visitor: VisitorCaller,
         body: JsonBody<ResetRequest>,
     ) -> ApiResult<Accepted> {
         state
             .services
-            .portal_request_password_reset(&tenant.0.tenant, body.0.login.trim(), &client.0)
+            .portal_request_password_reset(&visitor.0, body.0.login.trim())
             .await?;
         Ok(Accepted::Accepted)
     }
@@ -537,15 +516,14 @@ impl PortalApi {
     async fn confirm_reset(
         &self,
         state: poem::web::Data<&AppState>,
-        tenant: TenantOnly,
-        client: Client,
+        visitor: VisitorCaller,
         body: JsonBody<ResetConfirmRequest>,
     ) -> ApiResult<Json<AccountView>> {
         let token = link_token(&body.0.token)?;
         let password = NewPassword::parse(body.0.new_password.into_inner())?;
         let account = state
             .services
-            .portal_reset_password(&tenant.0.tenant, &token, &password, &client.0)
+            .portal_reset_password(&visitor.0, &token, &password)
             .await?;
         Ok(Json(AccountView::from(&account)))
     }
@@ -557,20 +535,13 @@ impl PortalApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: PatientSession,
-        client: Client,
         body: JsonBody<EmailChangeRequest>,
     ) -> ApiResult<Accepted> {
         let email = EmailAddress::parse(&body.0.new_email)?;
         let password = PlainPassword::new(body.0.password.into_inner())?;
         state
             .services
-            .portal_request_email_change(
-                &session.tenant,
-                &session.who,
-                &email,
-                &password,
-                &client.0,
-            )
+            .portal_request_email_change(&session.caller, &email, &password)
             .await?;
         Ok(Accepted::Accepted)
     }

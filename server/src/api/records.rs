@@ -17,7 +17,6 @@ use super::ApiTags;
 use super::patients::parse_patient_id;
 use crate::http::AppState;
 use crate::http::auth::{PatientSession, StaffSession};
-use crate::http::client_info::Client;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json_body::JsonBody;
 use crate::http::text::Text;
@@ -253,7 +252,7 @@ impl RecordsApi {
         let patient = parse_patient_id(&id.0)?;
         let shared = state
             .services
-            .shared_record(&session.tenant, &session.who, patient)
+            .shared_record(&session.caller, patient)
             .await?;
         Ok(Json(SharedRecordView::from(&shared)))
     }
@@ -264,7 +263,6 @@ impl RecordsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
         form: DocumentUpload,
     ) -> ApiResult<Json<DocumentView>> {
@@ -272,14 +270,7 @@ impl RecordsApi {
         let upload = accept(form.file).await?;
         let document = state
             .services
-            .document_upload(
-                &session.tenant,
-                &session.who,
-                patient,
-                form.title.as_deref(),
-                upload,
-                &client.0,
-            )
+            .document_upload(&session.caller, patient, form.title.as_deref(), upload)
             .await?;
         Ok(Json(DocumentView::from(&document)))
     }
@@ -290,20 +281,13 @@ impl RecordsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
         document: Path<String>,
     ) -> ApiResult<Attachment<Vec<u8>>> {
         let patient = parse_patient_id(&id.0)?;
         let content = state
             .services
-            .document_content(
-                &session.tenant,
-                &session.who,
-                patient,
-                parse_document_id(&document.0)?,
-                &client.0,
-            )
+            .document_content(&session.caller, patient, parse_document_id(&document.0)?)
             .await?;
         Ok(download(content))
     }
@@ -317,20 +301,13 @@ impl RecordsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
         document: Path<String>,
     ) -> ApiResult<Json<DocumentView>> {
         let patient = parse_patient_id(&id.0)?;
         let withdrawn = state
             .services
-            .document_withdraw(
-                &session.tenant,
-                &session.who,
-                patient,
-                parse_document_id(&document.0)?,
-                &client.0,
-            )
+            .document_withdraw(&session.caller, patient, parse_document_id(&document.0)?)
             .await?;
         Ok(Json(DocumentView::from(&withdrawn)))
     }
@@ -341,7 +318,6 @@ impl RecordsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
         body: JsonBody<NoteRequest>,
     ) -> ApiResult<Json<NoteView>> {
@@ -349,7 +325,7 @@ impl RecordsApi {
         let text = WrittenText::parse("body", &body.0.body)?;
         let note = state
             .services
-            .note_write(&session.tenant, &session.who, patient, &text, &client.0)
+            .note_write(&session.caller, patient, &text)
             .await?;
         Ok(Json(NoteView::from(&note)))
     }
@@ -360,7 +336,6 @@ impl RecordsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
         body: JsonBody<AppointmentBooking>,
     ) -> ApiResult<Json<AppointmentView>> {
@@ -375,7 +350,7 @@ impl RecordsApi {
         )?;
         let booked = state
             .services
-            .appointment_book(&session.tenant, &session.who, patient, &request, &client.0)
+            .appointment_book(&session.caller, patient, &request)
             .await?;
         Ok(Json(AppointmentView::from(&booked)))
     }
@@ -389,7 +364,6 @@ impl RecordsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
         appointment: Path<String>,
     ) -> ApiResult<Json<SharedRecordView>> {
@@ -398,17 +372,11 @@ impl RecordsApi {
             .map_err(|_| ApiError::not_found("not_found", "appointment not found"))?;
         state
             .services
-            .appointment_cancel(
-                &session.tenant,
-                &session.who,
-                patient,
-                appointment,
-                &client.0,
-            )
+            .appointment_cancel(&session.caller, patient, appointment)
             .await?;
         let shared = state
             .services
-            .shared_record(&session.tenant, &session.who, patient)
+            .shared_record(&session.caller, patient)
             .await?;
         Ok(Json(SharedRecordView::from(&shared)))
     }
@@ -425,7 +393,7 @@ impl RecordsApi {
         let patient = parse_patient_id(&id.0)?;
         let messages = state
             .services
-            .messages_read(&session.tenant, &session.who, patient)
+            .messages_read(&session.caller, patient)
             .await?;
         Ok(Json(messages.iter().map(MessageView::from).collect()))
     }
@@ -436,7 +404,6 @@ impl RecordsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         id: Path<String>,
         form: MessageForm,
     ) -> ApiResult<Json<MessageView>> {
@@ -448,14 +415,7 @@ impl RecordsApi {
         };
         let message = state
             .services
-            .message_send(
-                &session.tenant,
-                &session.who,
-                patient,
-                &body,
-                attachment,
-                &client.0,
-            )
+            .message_send(&session.caller, patient, &body, attachment)
             .await?;
         Ok(Json(MessageView::from(&message)))
     }
@@ -468,10 +428,7 @@ impl RecordsApi {
         state: poem::web::Data<&AppState>,
         session: StaffSession,
     ) -> ApiResult<Json<Vec<UnreadView>>> {
-        let waiting = state
-            .services
-            .unread_messages(&session.tenant, &session.who)
-            .await?;
+        let waiting = state.services.unread_messages(&session.caller).await?;
         Ok(Json(
             waiting
                 .into_iter()
@@ -490,13 +447,12 @@ impl RecordsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: PatientSession,
-        client: Client,
         id: Path<String>,
     ) -> ApiResult<Json<SharedRecordView>> {
         let patient = portal_record_id(&id.0)?;
         let shared = state
             .services
-            .portal_shared_record(&session.tenant, &session.who, patient, &client.0)
+            .portal_shared_record(&session.caller, patient)
             .await?;
         Ok(Json(SharedRecordView::from(&shared)))
     }
@@ -510,20 +466,13 @@ impl RecordsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: PatientSession,
-        client: Client,
         id: Path<String>,
         document: Path<String>,
     ) -> ApiResult<Attachment<Vec<u8>>> {
         let patient = portal_record_id(&id.0)?;
         let content = state
             .services
-            .portal_document_content(
-                &session.tenant,
-                &session.who,
-                patient,
-                parse_document_id(&document.0)?,
-                &client.0,
-            )
+            .portal_document_content(&session.caller, patient, parse_document_id(&document.0)?)
             .await?;
         Ok(download(content))
     }
@@ -534,7 +483,6 @@ impl RecordsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: PatientSession,
-        client: Client,
         id: Path<String>,
         form: DocumentUpload,
     ) -> ApiResult<Json<DocumentView>> {
@@ -542,14 +490,7 @@ impl RecordsApi {
         let upload = accept(form.file).await?;
         let document = state
             .services
-            .portal_document_upload(
-                &session.tenant,
-                &session.who,
-                patient,
-                form.title.as_deref(),
-                upload,
-                &client.0,
-            )
+            .portal_document_upload(&session.caller, patient, form.title.as_deref(), upload)
             .await?;
         Ok(Json(DocumentView::from(&document)))
     }
@@ -561,7 +502,6 @@ impl RecordsApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: PatientSession,
-        client: Client,
         id: Path<String>,
         form: MessageForm,
     ) -> ApiResult<Json<MessageView>> {
@@ -573,14 +513,7 @@ impl RecordsApi {
         };
         let message = state
             .services
-            .portal_message_send(
-                &session.tenant,
-                &session.who,
-                patient,
-                &body,
-                attachment,
-                &client.0,
-            )
+            .portal_message_send(&session.caller, patient, &body, attachment)
             .await?;
         Ok(Json(MessageView::from(&message)))
     }

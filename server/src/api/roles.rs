@@ -1,13 +1,12 @@
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use portico_tenants::domain::{Action, Permission, Resource, RoleName};
+use portico_tenants::domain::{Action, Resource, RoleName};
 
 use super::ApiTags;
 use super::staff::parse_staff_id;
 use crate::http::AppState;
 use crate::http::auth::StaffSession;
-use crate::http::client_info::Client;
 use crate::http::error::ApiResult;
 use crate::http::json_body::JsonBody;
 use crate::http::text::Text;
@@ -56,14 +55,7 @@ impl RolesApi {
         session: StaffSession,
     ) -> ApiResult<Json<Vec<AssignmentView>>> {
         let s = &state.services;
-        s.authz
-            .require(
-                &session.tenant,
-                session.who.staff_id(),
-                Permission::new(Resource::Roles, Action::Read),
-            )
-            .await?;
-        let list = s.list_role_assignments(&session.tenant).await?;
+        let list = s.list_role_assignments(&session.caller).await?;
         Ok(Json(
             list.into_iter()
                 .map(|a| AssignmentView {
@@ -80,7 +72,6 @@ impl RolesApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         staff_id: Path<String>,
         role: Path<String>,
     ) -> ApiResult<Json<ChangeView>> {
@@ -88,13 +79,7 @@ impl RolesApi {
         let role = RoleName::parse(&role.0)?;
         let changed = state
             .services
-            .assign_role(
-                &session.tenant,
-                session.who.staff_id(),
-                staff_id,
-                &role,
-                &client.0,
-            )
+            .assign_role(&session.caller, staff_id, &role)
             .await?;
         Ok(Json(ChangeView { changed }))
     }
@@ -105,7 +90,6 @@ impl RolesApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         staff_id: Path<String>,
         role: Path<String>,
     ) -> ApiResult<Json<ChangeView>> {
@@ -113,13 +97,7 @@ impl RolesApi {
         let role = RoleName::parse(&role.0)?;
         let changed = state
             .services
-            .unassign_role(
-                &session.tenant,
-                session.who.staff_id(),
-                staff_id,
-                &role,
-                &client.0,
-            )
+            .unassign_role(&session.caller, staff_id, &role)
             .await?;
         Ok(Json(ChangeView { changed }))
     }
@@ -133,14 +111,7 @@ impl RolesApi {
         session: StaffSession,
     ) -> ApiResult<Json<Vec<PolicyView>>> {
         let s = &state.services;
-        s.authz
-            .require(
-                &session.tenant,
-                session.who.staff_id(),
-                Permission::new(Resource::Policies, Action::Read),
-            )
-            .await?;
-        let list = s.list_policies(&session.tenant).await?;
+        let list = s.list_policies(&session.caller).await?;
         Ok(Json(
             list.into_iter()
                 .map(|p| PolicyView {
@@ -159,7 +130,6 @@ impl RolesApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         body: JsonBody<PolicyRequest>,
     ) -> ApiResult<Json<ChangeView>> {
         let body = body.0;
@@ -168,14 +138,7 @@ impl RolesApi {
         let action = Action::parse(&body.action)?;
         let changed = state
             .services
-            .add_policy(
-                &session.tenant,
-                session.who.staff_id(),
-                &role,
-                resource,
-                action,
-                &client.0,
-            )
+            .add_policy(&session.caller, &role, resource, action)
             .await?;
         Ok(Json(ChangeView { changed }))
     }
@@ -186,7 +149,6 @@ impl RolesApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         role: Path<String>,
         resource: Path<String>,
         action: Path<String>,
@@ -196,14 +158,7 @@ impl RolesApi {
         let action = Action::parse(&action.0)?;
         state
             .services
-            .remove_policy(
-                &session.tenant,
-                session.who.staff_id(),
-                &role,
-                resource,
-                action,
-                &client.0,
-            )
+            .remove_policy(&session.caller, &role, resource, action)
             .await?;
         Ok(Json(ChangeView { changed: true }))
     }

@@ -1,14 +1,12 @@
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use portico_tenants::audit::Actor;
 use portico_tenants::domain::{DisplayName, EmailAddress, NewPassword, RoleName, StaffId};
 
 use super::ApiTags;
 use super::views::StaffView;
 use crate::http::AppState;
 use crate::http::auth::StaffSession;
-use crate::http::client_info::Client;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json_body::JsonBody;
 use crate::http::text::Text;
@@ -45,10 +43,7 @@ impl StaffApi {
         state: poem::web::Data<&AppState>,
         session: StaffSession,
     ) -> ApiResult<Json<Vec<StaffView>>> {
-        let members = state
-            .services
-            .staff_list(&session.tenant, &session.who)
-            .await?;
+        let members = state.services.staff_list(&session.caller).await?;
         Ok(Json(members.iter().map(StaffView::from).collect()))
     }
 
@@ -58,7 +53,6 @@ impl StaffApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        client: Client,
         body: JsonBody<CreateStaffRequest>,
     ) -> ApiResult<Json<StaffView>> {
         let body = body.0;
@@ -72,15 +66,7 @@ impl StaffApi {
             .collect::<Result<Vec<_>, _>>()?;
         let member = state
             .services
-            .staff_create(
-                &session.tenant,
-                Actor::Staff(session.who.staff_id()),
-                &email,
-                &name,
-                &password,
-                &roles,
-                &client.0,
-            )
+            .staff_create(&session.caller, &email, &name, &password, &roles)
             .await?;
         Ok(Json(StaffView::from(&member)))
     }
@@ -94,10 +80,7 @@ impl StaffApi {
         id: Path<String>,
     ) -> ApiResult<Json<StaffView>> {
         let id = parse_staff_id(&id.0)?;
-        let member = state
-            .services
-            .staff_get(&session.tenant, &session.who, id)
-            .await?;
+        let member = state.services.staff_get(&session.caller, id).await?;
         Ok(Json(StaffView::from(&member)))
     }
 }

@@ -11,7 +11,6 @@ use serde::Deserialize;
 
 use super::{Signed, page, redirect, refusal, render_failed};
 use crate::http::AppState;
-use crate::http::client_info::client_info;
 
 #[handler]
 pub(super) async fn password_form(
@@ -46,13 +45,7 @@ pub(super) async fn change_password(
         let new = NewPassword::parse(form.new_password)?;
         state
             .services
-            .staff_change_password(
-                &signed.tenant.tenant,
-                &signed.who,
-                &current,
-                &new,
-                &client_info(req),
-            )
+            .staff_change_password(&signed.caller, &current, &new)
             .await
     }
     .await;

@@ -1,6 +1,7 @@
 //! The clinic's own setup: its settings (branding, code lifetime, default
 //! delivery), its staff and their roles, and the permission rules.
 
+use portico_tenants::acts;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -9,7 +10,6 @@ use poem::web::{Data, Form, Path};
 use poem::{Request, Response, handler};
 use portico_admin::{Console, PolicyRow, SettingsForm, SettingsView, StaffMemberRow, StaffView};
 use portico_tenants::DomainError;
-use portico_tenants::audit::Actor;
 use portico_tenants::domain::{
     Action, BuiltinRole, ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName,
     EmailAddress, LogoUrl, NewPassword, PortalHost, Resource, RoleName, StaffId,
@@ -19,7 +19,6 @@ use serde::Deserialize;
 
 use super::{Signed, page, redirect, refusal, render_failed};
 use crate::http::AppState;
-use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 
 fn form_of(t: &Tenant) -> SettingsForm {
@@ -54,7 +53,7 @@ async fn settings_page(
     form: SettingsForm,
     status: StatusCode,
 ) -> poem::Result<Response> {
-    let may_edit = signed.may(state, Resource::Settings, Action::Write).await?;
+    let may_edit = signed.may(state, &acts::SETTINGS_UPDATE).await?;
     let t = &signed.tenant.tenant;
     let html = console
         .settings_page(&SettingsView {
@@ -78,12 +77,11 @@ pub(super) async fn settings(
     console: Data<&Arc<Console>>,
 ) -> poem::Result<Response> {
     let mut signed = Signed::of(&state, req).await?;
-    if !signed.may(&state, Resource::Settings, Action::Read).await? {
-        return Err(ApiError::from(DomainError::Forbidden(
-            portico_tenants::domain::Permission::new(Resource::Settings, Action::Read),
-        ))
-        .into());
-    }
+    let clinic = state
+        .services
+        .clinic_settings(&signed.caller)
+        .await
+        .map_err(ApiError::from)?;
     let notice = match req.uri().query() {
         Some("done=saved") => Some("Settings saved. Mail and portal pages use them now."),
         Some("done=host_requested") => Some(
@@ -95,7 +93,7 @@ pub(super) async fn settings(
     if let Some(notice) = notice {
         signed.frame.notice = Some(notice.into());
     }
-    let form = form_of(&signed.tenant.tenant);
+    let form = form_of(&clinic);
     settings_page(&state, &console, signed, form, StatusCode::OK).await
 }
 
@@ -186,13 +184,7 @@ pub(super) async fn save_settings(
         let (name, wanted) = parse_settings(&form)?;
         state
             .services
-            .update_tenant_settings(
-                &signed.tenant.tenant,
-                &signed.who,
-                &name,
-                &wanted,
-                &client_info(req),
-            )
+            .update_tenant_settings(&signed.caller, &name, &wanted)
             .await
     }
     .await;
@@ -232,12 +224,7 @@ pub(super) async fn request_portal_host(
             .transpose()?;
         state
             .services
-            .request_portal_host(
-                &signed.tenant.tenant,
-                &signed.who,
-                host.as_ref(),
-                &client_info(req),
-            )
+            .request_portal_host(&signed.caller, host.as_ref())
             .await
     }
     .await;
@@ -267,24 +254,23 @@ async fn staff_page(
     status: StatusCode,
 ) -> poem::Result<Response> {
     let services = &state.services;
-    let t = &signed.tenant.tenant;
     let members = services
-        .staff_list(t, &signed.who)
+        .staff_list(&signed.caller)
         .await
         .map_err(ApiError::from)?;
-    let may_roles = signed.may(state, Resource::Roles, Action::Read).await?;
+    let may_roles = signed.may(state, &acts::ROLES_READ).await?;
     let assignments = if may_roles {
         services
-            .list_role_assignments(t)
+            .list_role_assignments(&signed.caller)
             .await
             .map_err(ApiError::from)?
     } else {
         Vec::new()
     };
-    let policies = if signed.may(state, Resource::Policies, Action::Read).await? {
+    let policies = if signed.may(state, &acts::POLICIES_READ).await? {
         Some(
             services
-                .list_policies(t)
+                .list_policies(&signed.caller)
                 .await
                 .map_err(ApiError::from)?
                 .into_iter()
@@ -325,9 +311,9 @@ async fn staff_page(
             .iter()
             .map(|r| r.as_str().to_owned())
             .collect(),
-        may_add_staff: signed.may(state, Resource::Staff, Action::Write).await?,
-        may_assign: signed.may(state, Resource::Roles, Action::Write).await?,
-        may_edit_policies: signed.may(state, Resource::Policies, Action::Write).await?,
+        may_add_staff: signed.may(state, &acts::STAFF_CREATE).await?,
+        may_assign: signed.may(state, &acts::ROLE_ASSIGN).await?,
+        may_edit_policies: signed.may(state, &acts::POLICY_ADD).await?,
         policies,
         frame: signed.frame,
     };
@@ -386,15 +372,7 @@ pub(super) async fn add_staff(
         let role = RoleName::parse(&form.role)?;
         state
             .services
-            .staff_create(
-                &signed.tenant.tenant,
-                Actor::Staff(signed.who.staff_id()),
-                &email,
-                &name,
-                &password,
-                &[role],
-                &client_info(req),
-            )
+            .staff_create(&signed.caller, &email, &name, &password, &[role])
             .await
     }
     .await;
@@ -431,13 +409,7 @@ pub(super) async fn give_role(
         let role = RoleName::parse(&form.role)?;
         state
             .services
-            .assign_role(
-                &signed.tenant.tenant,
-                signed.who.staff_id(),
-                member,
-                &role,
-                &client_info(req),
-            )
+            .assign_role(&signed.caller, member, &role)
             .await
     }
     .await;
@@ -462,13 +434,7 @@ pub(super) async fn take_role(
         let role = RoleName::parse(&role)?;
         state
             .services
-            .unassign_role(
-                &signed.tenant.tenant,
-                signed.who.staff_id(),
-                member,
-                &role,
-                &client_info(req),
-            )
+            .unassign_role(&signed.caller, member, &role)
             .await
     }
     .await;
@@ -509,14 +475,7 @@ pub(super) async fn allow(
         let (role, resource, action) = form.parse()?;
         state
             .services
-            .add_policy(
-                &signed.tenant.tenant,
-                signed.who.staff_id(),
-                &role,
-                resource,
-                action,
-                &client_info(req),
-            )
+            .add_policy(&signed.caller, &role, resource, action)
             .await
     }
     .await;
@@ -539,14 +498,7 @@ pub(super) async fn disallow(
         let (role, resource, action) = form.parse()?;
         state
             .services
-            .remove_policy(
-                &signed.tenant.tenant,
-                signed.who.staff_id(),
-                &role,
-                resource,
-                action,
-                &client_info(req),
-            )
+            .remove_policy(&signed.caller, &role, resource, action)
             .await
     }
     .await;

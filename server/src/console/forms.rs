@@ -10,15 +10,14 @@ use poem::{Request, Response, handler};
 use portico_admin::{
     AnswerRow, AssignmentRow, Console, FormChoice, FormsTab, FormsView, QuestionDraft, WorkspaceTab,
 };
-use portico_tenants::DomainError;
-use portico_tenants::domain::{Action, DisplayName, PatientId, Resource};
+use portico_tenants::domain::{DisplayName, PatientId};
 use portico_tenants::smartforms::{AssignedVia, Form as SmartForm, FormDefinition, QuestionKind};
+use portico_tenants::{DomainError, acts};
 use serde::Deserialize;
 
 use super::patients::{conclude, parse_patient, workspace_page};
 use super::{Signed, page, redirect, refusal, render_failed};
 use crate::http::AppState;
-use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 
 /// Question rows the define form offers without a script.
@@ -38,18 +37,18 @@ pub(super) async fn tab(
     signed: &Signed,
     patient: PatientId,
 ) -> poem::Result<Option<FormsTab>> {
-    if !signed.may(state, Resource::Forms, Action::Read).await? {
+    if !signed.may(state, &acts::FORMS_READ).await? {
         return Ok(None);
     }
     let services = &state.services;
     let t = &signed.tenant.tenant;
     let zone = &t.settings.time_zone;
     let assigned = services
-        .forms_of_patient(t, &signed.who, patient)
+        .forms_of_patient(&signed.caller, patient)
         .await
         .map_err(ApiError::from)?;
     let forms = services
-        .forms(t, &signed.who)
+        .forms(&signed.caller)
         .await
         .map_err(ApiError::from)?;
     Ok(Some(FormsTab {
@@ -74,7 +73,7 @@ pub(super) async fn tab(
             })
             .collect(),
         forms: forms.iter().map(choice).collect(),
-        may_assign: signed.may(state, Resource::Forms, Action::Write).await?,
+        may_assign: signed.may(state, &acts::FORM_ASSIGN).await?,
     }))
 }
 
@@ -88,10 +87,10 @@ async fn forms_page(
 ) -> poem::Result<Response> {
     let forms = state
         .services
-        .forms(&signed.tenant.tenant, &signed.who)
+        .forms(&signed.caller)
         .await
         .map_err(ApiError::from)?;
-    let may_define = signed.may(state, Resource::Forms, Action::Write).await?;
+    let may_define = signed.may(state, &acts::FORM_CREATE).await?;
     draft_questions.resize(
         draft_questions.len().max(BLANK_ROWS),
         QuestionDraft::default(),
@@ -161,12 +160,7 @@ pub(super) async fn define(
         let definition = FormDefinition::new(DisplayName::parse("title", &title)?, questions)?;
         state
             .services
-            .form_create(
-                &signed.tenant.tenant,
-                &signed.who,
-                &definition,
-                &client_info(req),
-            )
+            .form_create(&signed.caller, &definition)
             .await
     }
     .await;
@@ -200,13 +194,7 @@ pub(super) async fn assign(
     let mut signed = Signed::posting(&state, req, &form.csrf_token).await?;
     let outcome = state
         .services
-        .form_assign(
-            &signed.tenant.tenant,
-            &signed.who,
-            patient,
-            &form.form_id,
-            &client_info(req),
-        )
+        .form_assign(&signed.caller, patient, &form.form_id)
         .await;
     let done = match outcome {
         Ok(done) => done,

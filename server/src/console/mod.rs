@@ -10,6 +10,7 @@ mod patients;
 mod plugins;
 mod shared;
 
+use portico_tenants::acts;
 use std::sync::Arc;
 
 use poem::http::StatusCode;
@@ -18,8 +19,9 @@ use poem::{IntoResponse, Request, Response, Route, get, handler, post};
 use portico_admin::{AuditRow, Console, HomeView, LoginView, StaffRow, all_sections};
 use portico_tenants::DomainError;
 use portico_tenants::audit::{AuditFilter, AuditPage};
-use portico_tenants::domain::{Action, EmailAddress, Permission, PlainPassword, Resource};
+use portico_tenants::domain::{EmailAddress, PlainPassword};
 use portico_tenants::staff::{SessionKind, StaffAuthenticated};
+use portico_tenants::{Act, Caller};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
@@ -92,7 +94,8 @@ pub fn routes() -> Route {
 /// and the frame every page shares.
 pub(crate) struct Signed {
     pub tenant: ResolvedTenant,
-    pub who: StaffAuthenticated,
+    /// Who acts, for every act this page asks of the domain.
+    pub caller: Caller,
     pub frame: portico_admin::Frame,
 }
 
@@ -101,15 +104,16 @@ impl Signed {
     /// to the login page.
     async fn of(state: &AppState, req: &Request) -> poem::Result<Self> {
         let tenant = tenant_of(req)?.clone();
-        let Some(who) = current_session(state, &tenant, req).await else {
+        let Some(caller) = current_session(state, &tenant, req).await else {
             return Err(poem::Error::from_response(redirect(&format!(
                 "{}/login",
                 console_path(&tenant)
             ))));
         };
+        let who = caller.staff().expect("a staff caller");
         let me = state
             .services
-            .staff_get(&tenant.tenant, &who, who.staff_id())
+            .staff_get(&caller, who.staff_id())
             .await
             .map_err(ApiError::from)?;
         let frame = portico_admin::Frame {
@@ -121,17 +125,19 @@ impl Signed {
             error: None,
             nav: portico_admin::Navigation::default(),
         };
-        let mut signed = Self { tenant, who, frame };
+        let mut signed = Self {
+            tenant,
+            caller,
+            frame,
+        };
         signed.frame.nav = portico_admin::Navigation {
-            patients: signed.may(state, Resource::Patients, Action::Read).await?,
-            forms: signed.may(state, Resource::Forms, Action::Read).await?,
-            follow_up: signed
-                .may(state, Resource::AccessCodes, Action::Read)
-                .await?,
-            audit: signed.may(state, Resource::Audit, Action::Read).await?,
-            staff: signed.may(state, Resource::Staff, Action::Read).await?,
-            settings: signed.may(state, Resource::Settings, Action::Read).await?,
-            plugins: signed.may(state, Resource::Plugins, Action::Read).await?,
+            patients: signed.may(state, &acts::PATIENT_READ).await?,
+            forms: signed.may(state, &acts::FORMS_READ).await?,
+            follow_up: signed.may(state, &acts::CODES_READ).await?,
+            audit: signed.may(state, &acts::AUDIT_READ).await?,
+            staff: signed.may(state, &acts::STAFF_LIST).await?,
+            settings: signed.may(state, &acts::SETTINGS_READ).await?,
+            plugins: signed.may(state, &acts::PLUGINS_READ).await?,
         };
         Ok(signed)
     }
@@ -144,7 +150,7 @@ impl Signed {
         if !bool::from(
             csrf_token
                 .as_bytes()
-                .ct_eq(signed.who.session.csrf_token.as_bytes()),
+                .ct_eq(signed.who().session.csrf_token.as_bytes()),
         ) {
             return Err(ApiError::forbidden(
                 "csrf_token_invalid",
@@ -193,20 +199,16 @@ impl Signed {
         format!("{}{rest}", self.frame.console_path)
     }
 
-    async fn may(
-        &self,
-        state: &AppState,
-        resource: Resource,
-        action: Action,
-    ) -> poem::Result<bool> {
+    pub fn who(&self) -> &StaffAuthenticated {
+        self.caller.staff().expect("a staff caller")
+    }
+
+    /// Whether to draw the control for `act`: the door answers, and still
+    /// guards the act itself when it is asked for.
+    async fn may(&self, state: &AppState, act: &Act) -> poem::Result<bool> {
         Ok(state
             .services
-            .authz
-            .is_allowed(
-                &self.tenant.tenant,
-                self.who.staff_id(),
-                Permission::new(resource, action),
-            )
+            .may(&self.caller, act)
             .await
             .map_err(ApiError::from)?)
     }
@@ -258,14 +260,15 @@ async fn current_session(
     state: &AppState,
     tenant: &ResolvedTenant,
     req: &Request,
-) -> Option<StaffAuthenticated> {
+) -> Option<Caller> {
     let token = session_cookie(req)?;
-    let who = state
+    let caller = state
         .services
-        .staff_authenticate(&tenant.tenant, &token)
+        .staff_caller(tenant.tenant.clone(), &token, client_info(req))
         .await
         .ok()?;
-    (who.session.kind == SessionKind::Cookie).then_some(who)
+    let kind = caller.staff()?.session.kind;
+    (kind == SessionKind::Cookie).then_some(caller)
 }
 
 #[handler]
@@ -314,15 +317,10 @@ async fn login(
     let outcome = async {
         let email = EmailAddress::parse(&form.email).map_err(DomainError::from)?;
         let password = PlainPassword::new(form.password.clone()).map_err(DomainError::from)?;
+        let visitor = Caller::visitor(tenant.tenant.clone(), client_info(req));
         state
             .services
-            .staff_login(
-                &tenant.tenant,
-                &email,
-                &password,
-                SessionKind::Cookie,
-                &client_info(req),
-            )
+            .staff_login(&visitor, &email, &password, SessionKind::Cookie)
             .await
     }
     .await;
@@ -377,31 +375,21 @@ async fn home(
         signed.frame.notice = Some("Password changed. Your other sessions have ended.".into());
     }
     let services = &state.services;
-    let t = &signed.tenant.tenant;
-    let who = &signed.who;
+    let caller = &signed.caller;
     let roles = services
         .authz
-        .roles_of(t, who.staff_id())
+        .roles_of(&caller.tenant, signed.who().staff_id())
         .await
         .map_err(ApiError::from)?;
     let mut sections = Vec::new();
     for section in all_sections() {
-        if services
-            .authz
-            .is_allowed(t, who.staff_id(), section.needs)
-            .await
-            .map_err(ApiError::from)?
-        {
+        if signed.may(&state, section.opens).await? {
             sections.push(section);
         }
     }
-    let may = |r: Resource| {
-        sections
-            .iter()
-            .any(|s| s.needs == Permission::new(r, Action::Read))
-    };
-    let staff = if may(Resource::Staff) {
-        let list = services.staff_list(t, who).await.map_err(ApiError::from)?;
+    let may = |key: &str| sections.iter().any(|s| s.key == key);
+    let staff = if may("staff") {
+        let list = services.staff_list(caller).await.map_err(ApiError::from)?;
         Some(
             list.iter()
                 .map(|m| StaffRow {
@@ -414,13 +402,13 @@ async fn home(
     } else {
         None
     };
-    let audit = if may(Resource::Audit) {
+    let audit = if may("audit") {
         let recent = AuditPage {
             limit: 10,
             before: None,
         };
         let records = services
-            .audit_trail(t, who.staff_id(), &AuditFilter::default(), &recent)
+            .audit_trail(caller, &AuditFilter::default(), &recent)
             .await
             .map_err(ApiError::from)?;
         Some(
@@ -467,9 +455,10 @@ async fn logout(
 ) -> poem::Result<Response> {
     let tenant = tenant_of(req)?;
     let login_page = format!("{}/login", console_path(tenant));
-    let Some(who) = current_session(&state, tenant, req).await else {
+    let Some(caller) = current_session(&state, tenant, req).await else {
         return Ok(redirect(&login_page));
     };
+    let who = caller.staff().expect("a staff caller");
     if !bool::from(
         form.csrf_token
             .as_bytes()
@@ -483,7 +472,7 @@ async fn logout(
     }
     state
         .services
-        .staff_logout(&tenant.tenant, &who, &client_info(req))
+        .staff_logout(&caller)
         .await
         .map_err(ApiError::from)?;
     let mut resp = redirect(&login_page);

@@ -1,6 +1,7 @@
 //! Pages across patients: the follow-up list of codes not yet redeemed,
 //! and the audit trail with its filters, pages and CSV export.
 
+use portico_tenants::acts;
 use std::sync::Arc;
 
 use poem::http::StatusCode;
@@ -8,7 +9,7 @@ use poem::web::{Data, Query};
 use poem::{Request, Response, handler};
 use portico_admin::{AuditFilterForm, AuditLine, AuditView, Console, FollowUpRow, FollowUpView};
 use portico_tenants::audit::{AuditFilter, AuditPage, AuditRecord, Outcome};
-use portico_tenants::domain::{Action, CodeDelivery, Resource, Timestamp};
+use portico_tenants::domain::{CodeDelivery, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::{Signed, page, render_failed};
@@ -28,12 +29,10 @@ pub(super) async fn follow_up(
     let signed = Signed::of(&state, req).await?;
     let pending = state
         .services
-        .pending_codes(&signed.tenant.tenant, &signed.who, FOLLOW_UP_LIMIT)
+        .pending_codes(&signed.caller, FOLLOW_UP_LIMIT)
         .await
         .map_err(ApiError::from)?;
-    let may_act = signed
-        .may(&state, Resource::AccessCodes, Action::Write)
-        .await?;
+    let may_act = signed.may(&state, &acts::CODE_REVOKE).await?;
     let zone = &signed.tenant.tenant.settings.time_zone;
     let soon = Timestamp::now().unix_millis() + DAY_MS;
     let rows = pending
@@ -164,8 +163,7 @@ pub(super) async fn audit(
             let records = state
                 .services
                 .audit_trail(
-                    &signed.tenant.tenant,
-                    signed.who.staff_id(),
+                    &signed.caller,
                     &filter,
                     &AuditPage {
                         limit: AUDIT_PAGE,
@@ -255,8 +253,7 @@ pub(super) async fn audit_csv(
         let records = state
             .services
             .audit_trail(
-                &signed.tenant.tenant,
-                signed.who.staff_id(),
+                &signed.caller,
                 &filter,
                 &AuditPage {
                     limit: AuditPage::MAX_LIMIT,

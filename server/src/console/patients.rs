@@ -11,18 +11,17 @@ use portico_admin::{
     Abilities, CodeRow, Console, GrantRow, MailRow, NewPatientDraft, PatientRow, PatientView,
     PatientsView, SendLinkView, WorkspaceTab,
 };
-use portico_tenants::DomainError;
 use portico_tenants::codes::CodeStatus;
 use portico_tenants::domain::{
-    AccessCodeId, Action, CodeDelivery, DateOfBirth, DisplayName, EmailAddress, GrantId, PatientId,
-    PhoneNumber, PlainPassword, Resource, Timestamp, ZipCode,
+    AccessCodeId, CodeDelivery, DateOfBirth, DisplayName, EmailAddress, GrantId, PatientId,
+    PhoneNumber, PlainPassword, Timestamp, ZipCode,
 };
 use portico_tenants::patients::{NewPatient, PatientChanges, PatientRecord, PortalAccess};
+use portico_tenants::{DomainError, acts};
 use serde::Deserialize;
 
 use super::{Signed, page, redirect, refusal, render_failed};
 use crate::http::AppState;
-use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 
 /// A confirmation after a redirect, named by a fixed key so no text from
@@ -91,10 +90,9 @@ async fn list_page(
     status: StatusCode,
 ) -> poem::Result<Response> {
     let services = &state.services;
-    let t = &signed.tenant.tenant;
     let term = Some(search.trim()).filter(|s| !s.is_empty());
     let found = services
-        .patient_search(t, &signed.who, term, PAGE_SIZE, after.as_deref())
+        .patient_search(&signed.caller, term, PAGE_SIZE, after.as_deref())
         .await
         .map_err(ApiError::from)?;
     let next_after = (found.len() as u32 == PAGE_SIZE)
@@ -104,7 +102,7 @@ async fn list_page(
                 .map(|p| format!("{} {}", p.full_name.as_str().to_lowercase(), p.id))
         })
         .flatten();
-    let may_create = signed.may(state, Resource::Patients, Action::Write).await?;
+    let may_create = signed.may(state, &acts::PATIENT_CREATE).await?;
     let html = console
         .patients_page(&PatientsView {
             frame: signed.frame,
@@ -175,10 +173,7 @@ pub(super) async fn create(
             phone: optional(&typed.phone, PhoneNumber::parse)?,
             home_zip: optional(&typed.home_zip, ZipCode::parse)?,
         };
-        state
-            .services
-            .patient_create(&signed.tenant.tenant, &signed.who, new, &client_info(req))
-            .await
+        state.services.patient_create(&signed.caller, new).await
     }
     .await;
     match outcome {
@@ -237,29 +232,27 @@ async fn workspace_with_details(
     let t = &signed.tenant.tenant;
     let zone = &t.settings.time_zone;
     let record = services
-        .patient_get(t, &signed.who, patient)
+        .patient_get(&signed.caller, patient)
         .await
         .map_err(ApiError::from)?;
     let may = Abilities {
-        edit_patient: signed.may(state, Resource::Patients, Action::Write).await?,
-        issue_codes: signed
-            .may(state, Resource::AccessCodes, Action::Write)
-            .await?,
-        read_records: signed.may(state, Resource::Records, Action::Read).await?,
-        share_records: signed.may(state, Resource::Records, Action::Write).await?,
+        edit_patient: signed.may(state, &acts::PATIENT_UPDATE).await?,
+        issue_codes: signed.may(state, &acts::CODE_ISSUE).await?,
+        read_records: signed.may(state, &acts::RECORD_READ).await?,
+        share_records: signed.may(state, &acts::NOTE_WRITE).await?,
     };
     let now = Timestamp::now();
     let (codes, grants, mail) = if tab == WorkspaceTab::Access {
         let codes = services
-            .codes_of_patient(t, &signed.who, patient)
+            .codes_of_patient(&signed.caller, patient)
             .await
             .map_err(ApiError::from)?;
         let grants = services
-            .grants_of_patient(t, &signed.who, patient)
+            .grants_of_patient(&signed.caller, patient)
             .await
             .map_err(ApiError::from)?;
         let mail = services
-            .mail_of_patient(t, &signed.who, patient)
+            .mail_of_patient(&signed.caller, patient)
             .await
             .map_err(ApiError::from)?;
         (
@@ -312,12 +305,12 @@ async fn workspace_with_details(
         let shared = if tab == WorkspaceTab::Shared {
             // Opening the conversation is reading it.
             services
-                .messages_read(t, &signed.who, patient)
+                .messages_read(&signed.caller, patient)
                 .await
                 .map_err(ApiError::from)?;
             Some(
                 services
-                    .shared_record(t, &signed.who, patient)
+                    .shared_record(&signed.caller, patient)
                     .await
                     .map_err(ApiError::from)?,
             )
@@ -334,7 +327,7 @@ async fn workspace_with_details(
     };
     let forms = if tab == WorkspaceTab::Forms {
         super::forms::tab(state, &signed, patient).await?
-    } else if signed.may(state, Resource::Forms, Action::Read).await? {
+    } else if signed.may(state, &acts::FORMS_READ).await? {
         Some(portico_admin::FormsTab::default())
     } else {
         None
@@ -485,17 +478,8 @@ pub(super) async fn save_details(
 ) -> poem::Result<Response> {
     let patient = parse_patient(&id)?;
     let mut signed = Signed::posting(&state, req, &form.csrf_token).await?;
-    let client = client_info(req);
     if !form.password.is_empty() {
-        let confirmed = async {
-            let password = PlainPassword::new(form.password.clone())?;
-            state
-                .services
-                .staff_step_up(&signed.tenant.tenant, &signed.who, &password, &client)
-                .await
-        }
-        .await;
-        if let Err(err) = confirmed {
+        if let Err(err) = confirm_password(&state, &signed, form.password.clone()).await {
             return refused(
                 &state,
                 &console,
@@ -507,11 +491,11 @@ pub(super) async fn save_details(
             )
             .await;
         }
+        // Read again: the caller now carries the confirmation.
         signed = Signed::of(&state, req).await?;
     }
-    let t = &signed.tenant.tenant;
     let outcome = async {
-        let current = state.services.patient_get(t, &signed.who, patient).await?;
+        let current = state.services.patient_get(&signed.caller, patient).await?;
         let now = draft_of(&current);
         let changed =
             |typed: &str, was: &str| (typed.trim() != was).then(|| typed.trim().to_owned());
@@ -534,7 +518,7 @@ pub(super) async fn save_details(
         };
         state
             .services
-            .patient_update(t, &signed.who, patient, changes, &client)
+            .patient_update(&signed.caller, patient, changes)
             .await
     }
     .await;
@@ -560,11 +544,6 @@ pub(super) async fn save_details(
 }
 
 #[derive(Deserialize)]
-pub(super) struct CsrfOnly {
-    csrf_token: String,
-}
-
-#[derive(Deserialize)]
 pub(super) struct PortalAccessForm {
     csrf_token: String,
     enabled: bool,
@@ -587,13 +566,7 @@ pub(super) async fn portal_access(
     };
     let outcome = state
         .services
-        .patient_set_portal_access(
-            &signed.tenant.tenant,
-            &signed.who,
-            patient,
-            access,
-            &client_info(req),
-        )
+        .patient_set_portal_access(&signed.caller, patient, access)
         .await;
     let done = if form.enabled {
         "portal_enabled"
@@ -613,20 +586,28 @@ pub(super) async fn portal_access(
     .await
 }
 
-async fn send_link_page(
+/// The step before a Medical Records code is issued: the staff member
+/// confirms their password, and for an emailed link sees the address it
+/// goes to.
+async fn confirm_page(
     state: &AppState,
     console: &Console,
     signed: Signed,
     patient: PatientId,
+    delivery: CodeDelivery,
     status: StatusCode,
 ) -> poem::Result<Response> {
     let record = state
         .services
-        .patient_get(&signed.tenant.tenant, &signed.who, patient)
+        .patient_get(&signed.caller, patient)
         .await
         .map_err(ApiError::from)?;
-    let Some(email) = record.email.as_ref() else {
-        return Ok(back_to(&signed, patient, "details", "needs_email"));
+    let email = match (delivery, record.email.as_ref()) {
+        (CodeDelivery::Email, None) => {
+            return Ok(back_to(&signed, patient, "details", "needs_email"));
+        }
+        (CodeDelivery::Email, Some(email)) => email.to_string(),
+        (CodeDelivery::Print, _) => String::new(),
     };
     let hours = signed.tenant.tenant.settings.code_lifetime.as_secs() / 3600;
     let lifetime = if hours.is_multiple_of(24) {
@@ -642,11 +623,49 @@ async fn send_link_page(
             frame: signed.frame,
             patient_id: patient.to_string(),
             patient_name: record.full_name.to_string(),
-            email: email.to_string(),
+            email,
             lifetime,
+            print: delivery == CodeDelivery::Print,
         })
         .map_err(render_failed)?;
     Ok(page(html, status))
+}
+
+/// A step-up with the password typed. The caller it was checked for was
+/// read before it, so whoever goes on to act reads the session again.
+async fn confirm_password(
+    state: &AppState,
+    signed: &Signed,
+    password: String,
+) -> Result<(), DomainError> {
+    let password = PlainPassword::new(password)?;
+    state
+        .services
+        .staff_step_up(&signed.caller, &password)
+        .await?;
+    Ok(())
+}
+
+/// The confirmation page again, after a wrong password: nothing was
+/// issued.
+async fn unconfirmed(
+    state: &AppState,
+    console: &Console,
+    mut signed: Signed,
+    patient: PatientId,
+    delivery: CodeDelivery,
+    err: DomainError,
+) -> poem::Result<Response> {
+    let (status, _) = refusal(err)?;
+    signed.frame.error = Some(if status == StatusCode::TOO_MANY_REQUESTS {
+        "Too many wrong passwords. Wait a few minutes and try again.".into()
+    } else {
+        match delivery {
+            CodeDelivery::Email => "That is not your password. Nothing was sent.".into(),
+            CodeDelivery::Print => "That is not your password. No code was issued.".into(),
+        }
+    });
+    confirm_page(state, console, signed, patient, delivery, status).await
 }
 
 /// Shows the address an access link will go to, and asks for the staff
@@ -660,7 +679,15 @@ pub(super) async fn send_link_form(
 ) -> poem::Result<Response> {
     let patient = parse_patient(&id)?;
     let signed = Signed::of(&state, req).await?;
-    send_link_page(&state, &console, signed, patient, StatusCode::OK).await
+    confirm_page(
+        &state,
+        &console,
+        signed,
+        patient,
+        CodeDelivery::Email,
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -678,32 +705,14 @@ pub(super) async fn send_link(
     Form(form): Form<SendLinkForm>,
 ) -> poem::Result<Response> {
     let patient = parse_patient(&id)?;
-    let mut signed = Signed::posting(&state, req, &form.csrf_token).await?;
-    let client = client_info(req);
-    let t = &signed.tenant.tenant;
-    let confirmed = async {
-        let password = PlainPassword::new(form.password)?;
-        state
-            .services
-            .staff_step_up(t, &signed.who, &password, &client)
-            .await
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    if let Err(err) = confirm_password(&state, &signed, form.password).await {
+        return unconfirmed(&state, &console, signed, patient, CodeDelivery::Email, err).await;
     }
-    .await;
-    if let Err(err) = confirmed {
-        let (status, _) = refusal(err)?;
-        signed.frame.error = Some(if status == StatusCode::TOO_MANY_REQUESTS {
-            "Too many wrong passwords. Wait a few minutes and try again.".into()
-        } else {
-            "That is not your password. Nothing was sent.".into()
-        });
-        return send_link_page(&state, &console, signed, patient, status).await;
-    }
-    // The session now carries the fresh confirmation; read it again.
     let signed = Signed::of(&state, req).await?;
-    let t = &signed.tenant.tenant;
     let outcome = state
         .services
-        .issue_medical_records_code(t, &signed.who, patient, CodeDelivery::Email, &client)
+        .issue_medical_records_code(&signed.caller, patient, CodeDelivery::Email)
         .await;
     conclude(
         &state,
@@ -718,23 +727,47 @@ pub(super) async fn send_link(
     .await
 }
 
-/// Issues a code for a printed handout and shows the page to print. It
-/// opens in its own tab; the workspace stays where it was.
+#[derive(Deserialize)]
+pub(super) struct HandoutForm {
+    csrf_token: String,
+    /// Absent on the workspace's button, which asks for it first.
+    password: Option<String>,
+}
+
+/// Issues a code for a printed handout and shows the page to print. A
+/// printed code opens the record as an emailed one does, so the workspace's
+/// button leads to the same password confirmation first; the confirmed
+/// form comes back here. Both open in a tab of their own, and the
+/// workspace stays where it was.
 #[handler]
 pub(super) async fn handout(
     req: &Request,
     state: Data<&AppState>,
     console: Data<&Arc<Console>>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<HandoutForm>,
 ) -> poem::Result<Response> {
     let patient = parse_patient(&id)?;
     let signed = Signed::posting(&state, req, &form.csrf_token).await?;
-    let client = client_info(req);
+    let Some(password) = form.password else {
+        return confirm_page(
+            &state,
+            &console,
+            signed,
+            patient,
+            CodeDelivery::Print,
+            StatusCode::OK,
+        )
+        .await;
+    };
+    if let Err(err) = confirm_password(&state, &signed, password).await {
+        return unconfirmed(&state, &console, signed, patient, CodeDelivery::Print, err).await;
+    }
+    let signed = Signed::of(&state, req).await?;
     let t = &signed.tenant.tenant;
     let issued = match state
         .services
-        .issue_medical_records_code(t, &signed.who, patient, CodeDelivery::Print, &client)
+        .issue_medical_records_code(&signed.caller, patient, CodeDelivery::Print)
         .await
     {
         Ok(issued) => issued,
@@ -753,7 +786,7 @@ pub(super) async fn handout(
     };
     state
         .services
-        .record_handout_printed(t, &signed.who, &issued, &client)
+        .record_handout_printed(&signed.caller, &issued)
         .await
         .map_err(ApiError::from)?;
     let html = console
@@ -796,10 +829,7 @@ pub(super) async fn revoke_code(
     let code = AccessCodeId::parse(&id)
         .map_err(|_| ApiError::not_found("not_found", "access code not found"))?;
     let signed = Signed::posting(&state, req, &form.csrf_token).await?;
-    let outcome = state
-        .services
-        .revoke_code(&signed.tenant.tenant, &signed.who, code, &client_info(req))
-        .await;
+    let outcome = state.services.revoke_code(&signed.caller, code).await;
     if form.back == "follow-up" && outcome.is_ok() {
         return Ok(redirect(&signed.path("/follow-up")));
     }
@@ -828,10 +858,7 @@ pub(super) async fn revoke_grant(
     let grant =
         GrantId::parse(&id).map_err(|_| ApiError::not_found("not_found", "grant not found"))?;
     let signed = Signed::posting(&state, req, &form.csrf_token).await?;
-    let outcome = state
-        .services
-        .revoke_grant(&signed.tenant.tenant, &signed.who, grant, &client_info(req))
-        .await;
+    let outcome = state.services.revoke_grant(&signed.caller, grant).await;
     conclude(
         &state,
         &console,

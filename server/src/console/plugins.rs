@@ -9,14 +9,13 @@ use poem::web::{Data, Form, Multipart, Path};
 use poem::{Request, Response, handler};
 use portico_admin::{Console, DryRunResult, HookSample, PluginFailureRow, PluginRow, PluginsView};
 use portico_plugins::{Hook, HookInput};
-use portico_tenants::DomainError;
-use portico_tenants::domain::{Action, PluginId, Resource};
+use portico_tenants::domain::PluginId;
 use portico_tenants::plugins::{PluginName, PluginSettings};
+use portico_tenants::{DomainError, acts};
 use serde::Deserialize;
 
 use super::{Signed, page, refusal, render_failed};
 use crate::http::AppState;
-use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::files::{FileForm, human_size};
 
@@ -62,13 +61,13 @@ async fn plugins_page(
     let t = &signed.tenant.tenant;
     let zone = &t.settings.time_zone;
     let overview = services
-        .plugin_overview(t, &signed.who)
+        .plugin_overview(&signed.caller)
         .await
         .map_err(ApiError::from)?;
     let mut plugins = Vec::with_capacity(overview.len());
     for o in &overview {
         let failures = services
-            .plugin_calls(t, &signed.who, o.version.id, true, RECENT_FAILURES)
+            .plugin_calls(&signed.caller, o.version.id, true, RECENT_FAILURES)
             .await
             .map_err(ApiError::from)?;
         plugins.push(PluginRow {
@@ -107,7 +106,7 @@ async fn plugins_page(
                 .collect(),
         });
     }
-    let may_manage = signed.may(state, Resource::Plugins, Action::Write).await?;
+    let may_manage = signed.may(state, &acts::PLUGIN_UPLOAD).await?;
     let dry_input = if dry.input.is_empty() {
         SAMPLES[0].1.to_owned()
     } else {
@@ -185,13 +184,7 @@ pub(super) async fn upload(
         })?;
         state
             .services
-            .plugin_upload(
-                &signed.tenant.tenant,
-                &signed.who,
-                &name,
-                wasm,
-                &client_info(req),
-            )
+            .plugin_upload(&signed.caller, &name, wasm)
             .await
     }
     .await;
@@ -237,13 +230,7 @@ pub(super) async fn activate(
         let settings = PluginSettings::parse(pairs)?;
         state
             .services
-            .plugin_activate(
-                &signed.tenant.tenant,
-                &signed.who,
-                id,
-                &settings,
-                &client_info(req),
-            )
+            .plugin_activate(&signed.caller, id, &settings)
             .await
     }
     .await;
@@ -269,11 +256,10 @@ pub(super) async fn deactivate(
 ) -> poem::Result<Response> {
     let id = parse_plugin(&id)?;
     let signed = Signed::posting(&state, req, &form.csrf_token).await?;
-    let t = &signed.tenant.tenant;
     let outcome = async {
         let family = state
             .services
-            .plugin_overview(t, &signed.who)
+            .plugin_overview(&signed.caller)
             .await?
             .into_iter()
             .find(|o| o.version.id == id)
@@ -281,7 +267,7 @@ pub(super) async fn deactivate(
             .ok_or(DomainError::NotFound("plugin"))?;
         state
             .services
-            .plugin_deactivate(t, &signed.who, family, &client_info(req))
+            .plugin_deactivate(&signed.caller, family)
             .await
     }
     .await;
@@ -302,10 +288,7 @@ pub(super) async fn delete(
 ) -> poem::Result<Response> {
     let id = parse_plugin(&id)?;
     let signed = Signed::posting(&state, req, &form.csrf_token).await?;
-    let outcome = state
-        .services
-        .plugin_delete(&signed.tenant.tenant, &signed.who, id, &client_info(req))
-        .await;
+    let outcome = state.services.plugin_delete(&signed.caller, id).await;
     signed
         .finish(outcome, "/plugins", "deleted", |signed, status| {
             plugins_page(&state, &console, signed, DryRunForm::default(), status)
@@ -359,7 +342,7 @@ pub(super) async fn dry_run(
     };
     let name = state
         .services
-        .plugin_overview(&signed.tenant.tenant, &signed.who)
+        .plugin_overview(&signed.caller)
         .await
         .map_err(ApiError::from)?
         .into_iter()
@@ -368,7 +351,7 @@ pub(super) async fn dry_run(
         .unwrap_or_default();
     match state
         .services
-        .plugin_dry_run(&signed.tenant.tenant, &signed.who, id, input)
+        .plugin_dry_run(&signed.caller, id, input)
         .await
     {
         Ok(run) => {

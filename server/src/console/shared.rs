@@ -17,7 +17,6 @@ use serde::Deserialize;
 use super::Signed;
 use super::patients::{conclude, parse_patient};
 use crate::http::AppState;
-use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::files::{FileForm, file_response, human_size};
 
@@ -114,14 +113,7 @@ pub(super) async fn upload(
         let upload = form.required_upload()?;
         state
             .services
-            .document_upload(
-                &signed.tenant.tenant,
-                &signed.who,
-                patient,
-                Some(&form.title),
-                upload,
-                &client_info(req),
-            )
+            .document_upload(&signed.caller, patient, Some(&form.title), upload)
             .await
     }
     .await;
@@ -152,13 +144,7 @@ pub(super) async fn download(
     let signed = Signed::of(&state, req).await?;
     let content = state
         .services
-        .document_content(
-            &signed.tenant.tenant,
-            &signed.who,
-            patient,
-            document,
-            &client_info(req),
-        )
+        .document_content(&signed.caller, patient, document)
         .await
         .map_err(ApiError::from)?;
     Ok(file_response(content, false))
@@ -183,13 +169,7 @@ pub(super) async fn withdraw(
     let signed = Signed::posting(&state, req, &form.csrf_token).await?;
     let outcome = state
         .services
-        .document_withdraw(
-            &signed.tenant.tenant,
-            &signed.who,
-            patient,
-            document,
-            &client_info(req),
-        )
+        .document_withdraw(&signed.caller, patient, document)
         .await;
     conclude(
         &state,
@@ -224,13 +204,7 @@ pub(super) async fn note(
         let body = WrittenText::parse("body", &form.body)?;
         state
             .services
-            .note_write(
-                &signed.tenant.tenant,
-                &signed.who,
-                patient,
-                &body,
-                &client_info(req),
-            )
+            .note_write(&signed.caller, patient, &body)
             .await
     }
     .await;
@@ -285,13 +259,7 @@ pub(super) async fn book(
         )?;
         state
             .services
-            .appointment_book(
-                &signed.tenant.tenant,
-                &signed.who,
-                patient,
-                &request,
-                &client_info(req),
-            )
+            .appointment_book(&signed.caller, patient, &request)
             .await
     }
     .await;
@@ -322,13 +290,7 @@ pub(super) async fn cancel(
     let signed = Signed::posting(&state, req, &form.csrf_token).await?;
     let outcome = state
         .services
-        .appointment_cancel(
-            &signed.tenant.tenant,
-            &signed.who,
-            patient,
-            appointment,
-            &client_info(req),
-        )
+        .appointment_cancel(&signed.caller, patient, appointment)
         .await;
     conclude(
         &state,
@@ -359,14 +321,7 @@ pub(super) async fn message(
         let attachment = form.upload()?;
         state
             .services
-            .message_send(
-                &signed.tenant.tenant,
-                &signed.who,
-                patient,
-                &body,
-                attachment,
-                &client_info(req),
-            )
+            .message_send(&signed.caller, patient, &body, attachment)
             .await
     }
     .await;

@@ -7,6 +7,7 @@ use poem::{Request, RequestBody};
 use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
+use portico_tenants::Caller;
 use portico_tenants::auth::SecretToken;
 use portico_tenants::operators::Operator;
 use portico_tenants::portal::PortalAuthenticated;
@@ -15,6 +16,7 @@ use portico_tenants::staff::{SessionKind, StaffAuthenticated};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
+use super::client_info::client_info;
 use super::error::ApiError;
 use super::tenancy::ResolvedTenant;
 
@@ -115,10 +117,10 @@ pub fn check_csrf(req: &Request, expected: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// An authenticated staff member of the request's tenant.
+/// An authenticated staff member of the request's tenant, as the caller
+/// every act of theirs goes through the door with.
 pub struct StaffSession {
-    pub tenant: Tenant,
-    pub who: StaffAuthenticated,
+    pub caller: Caller,
 }
 
 impl StaffSession {
@@ -132,10 +134,11 @@ impl StaffSession {
                 None => return Err(ApiError::unauthorized("unauthenticated", "log in first")),
             },
         };
-        let who = state
+        let caller = state
             .services
-            .staff_authenticate(&resolved.tenant, &token)
+            .staff_caller(resolved.tenant.clone(), &token, client_info(req))
             .await?;
+        let who = caller.staff().expect("a staff caller");
         if who.session.kind != kind {
             return Err(ApiError::unauthorized(
                 "invalid_session",
@@ -145,10 +148,15 @@ impl StaffSession {
         if kind == SessionKind::Cookie {
             check_csrf(req, &who.session.csrf_token)?;
         }
-        Ok(Self {
-            tenant: resolved.tenant.clone(),
-            who,
-        })
+        Ok(Self { caller })
+    }
+
+    pub fn tenant(&self) -> &Tenant {
+        &self.caller.tenant
+    }
+
+    pub fn who(&self) -> &StaffAuthenticated {
+        self.caller.staff().expect("a staff caller")
     }
 }
 
@@ -213,12 +221,22 @@ impl<'a> ApiExtractor<'a> for OperatorSession {
     }
 }
 
-/// The tenant of a request that needs no login (logging in, for one).
+/// The tenant of a request, for what is not an act (a public page).
 pub struct TenantOnly(pub ResolvedTenant);
 
 impl<'a> poem::FromRequest<'a> for TenantOnly {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
         Ok(Self(tenant_of(req)?.clone()))
+    }
+}
+
+/// Someone who needs no login (logging in, for one), as a caller.
+pub struct VisitorCaller(pub Caller);
+
+impl<'a> poem::FromRequest<'a> for VisitorCaller {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        let tenant = tenant_of(req)?.tenant.clone();
+        Ok(Self(Caller::visitor(tenant, client_info(req))))
     }
 }
 
@@ -245,9 +263,7 @@ pub fn cookie_header(
 /// The portal session of a request, if it carries one (cookie or bearer).
 /// A token that is present but dead is an error, so the patient learns their
 /// session ended rather than silently acting as someone new.
-pub async fn portal_session(
-    req: &Request,
-) -> Result<Option<(Tenant, PortalAuthenticated)>, ApiError> {
+pub async fn portal_session(req: &Request) -> Result<Option<Caller>, ApiError> {
     let resolved = tenant_of(req)?;
     let state = state_of(req);
     let (token, cookie) = match bearer_token(req)? {
@@ -257,20 +273,30 @@ pub async fn portal_session(
             None => return Ok(None),
         },
     };
-    let who = state
+    let caller = state
         .services
-        .portal_authenticate(&resolved.tenant, &token)
+        .patient_caller(resolved.tenant.clone(), &token, client_info(req))
         .await?;
+    let who = caller.patient().expect("a patient caller");
     if cookie {
         check_csrf(req, &who.session.csrf_token)?;
     }
-    Ok(Some((resolved.tenant.clone(), who)))
+    Ok(Some(caller))
 }
 
-/// A logged-in patient.
+/// A logged-in patient, as a caller.
 pub struct PatientSession {
-    pub tenant: Tenant,
-    pub who: PortalAuthenticated,
+    pub caller: Caller,
+}
+
+impl PatientSession {
+    pub fn tenant(&self) -> &Tenant {
+        &self.caller.tenant
+    }
+
+    pub fn who(&self) -> &PortalAuthenticated {
+        self.caller.patient().expect("a patient caller")
+    }
 }
 
 impl<'a> ApiExtractor<'a> for PatientSession {
@@ -292,19 +318,22 @@ impl<'a> ApiExtractor<'a> for PatientSession {
         _opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
         match portal_session(req).await? {
-            Some((tenant, who)) => Ok(Self { tenant, who }),
+            Some(caller) => Ok(Self { caller }),
             None => Err(ApiError::unauthorized("unauthenticated", "log in first").into()),
         }
     }
 }
 
 /// A patient who may or may not be logged in (redeeming a code works both
-/// ways).
-pub struct MaybePatient(pub Option<PortalAuthenticated>);
+/// ways): a patient caller, or a visitor.
+pub struct MaybePatient(pub Caller);
 
 impl<'a> poem::FromRequest<'a> for MaybePatient {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
-        Ok(Self(portal_session(req).await?.map(|(_, who)| who)))
+        Ok(Self(match portal_session(req).await? {
+            Some(caller) => caller,
+            None => Caller::visitor(tenant_of(req)?.tenant.clone(), client_info(req)),
+        }))
     }
 }
 

@@ -6,9 +6,9 @@
 //! read, so it always takes the built-in template, in the clinic's colours.
 
 use portico_plugins::model as plugin;
-use portico_tenants::Services;
 use portico_tenants::outbox::MailKind;
 use portico_tenants::registry::Tenant;
+use portico_tenants::{Caller, Services};
 
 use super::render::{BuiltinTemplates, MailContext, MailRenderer, RenderError, RenderedMail};
 
@@ -62,7 +62,8 @@ impl MailRenderer for ClinicRenderer {
         let Some(for_plugin) = plugin_context(ctx) else {
             return self.builtin.render(ctx);
         };
-        match self.services.render_with_plugin(tenant, for_plugin).await {
+        let caller = Caller::system(tenant.clone());
+        match self.services.render_with_plugin(&caller, for_plugin).await {
             Ok(Some(mail)) => Ok(RenderedMail {
                 subject: mail.subject,
                 html: mail.html,

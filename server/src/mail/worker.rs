@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
-use portico_tenants::DomainError;
 use portico_tenants::domain::{TenantId, Timestamp};
 use portico_tenants::outbox::{self, Delivery, OutgoingMail};
 use portico_tenants::registry::{self, Tenant};
+use portico_tenants::{Caller, DomainError};
 use serde_json::Value;
 
 use super::{Branding, MailContext, MailRenderer, MailTransport, SendError, build_message};
@@ -84,15 +84,17 @@ impl MailWorker {
     }
 
     async fn deliver(&self, tenant_id: TenantId, id: &str) -> Result<(), DomainError> {
-        let db = &self.state.services.db;
-        let mut tx = db.tenant_read(tenant_id).await?;
-        let tenant = registry::get(&mut tx).await?;
-        let mail = outbox::load(&mut tx, id).await?;
-        tx.commit().await?;
-        let Some(mail) = mail else {
+        let services = &self.state.services;
+        let tenant = registry::find_by_id(&services.db, tenant_id)
+            .await?
+            .ok_or(DomainError::NotFound("tenant"))?;
+        // The worker reads and records mail through the door, as the
+        // system of the mail's own clinic.
+        let caller = Caller::system(tenant);
+        let Some(mail) = services.mail_load(&caller, id).await? else {
             return Ok(());
         };
-        let outcome = match self.send(&tenant, &mail).await {
+        let outcome = match self.send(&caller.tenant, &mail).await {
             Ok(()) => Delivery::Sent,
             Err(SendError::Permanent(error)) => Delivery::Dead { error },
             Err(SendError::Transient(error)) => {
@@ -126,10 +128,7 @@ impl MailWorker {
                 tracing::error!(tenant = %tenant_id, mail = %id, kind = mail.kind.as_str(), to_domain = domain, error = %error, "mail dead")
             }
         }
-        let mut tx = db.tenant_write(tenant_id).await?;
-        outbox::record_delivery(&mut tx, id, &outcome).await?;
-        tx.commit().await?;
-        Ok(())
+        services.mail_record_delivery(&caller, id, &outcome).await
     }
 
     async fn send(&self, tenant: &Tenant, mail: &OutgoingMail) -> Result<(), SendError> {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use poem::http::StatusCode;
 use poem::web::{Data, Form};
 use poem::{Request, Response, handler};
-use portico_tenants::DomainError;
 use portico_tenants::domain::{PatientId, PlainPassword};
-use portico_tenants::portal::{PortalAuthenticated, PortalLogin, Redeemer, Unlocked};
+use portico_tenants::portal::{PortalAuthenticated, PortalLogin, Unlocked};
+use portico_tenants::{Caller, DomainError};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
@@ -20,10 +20,11 @@ use crate::http::client_info::{client_info, is_secure};
 use crate::http::error::ApiError;
 use crate::http::tenancy::ResolvedTenant;
 
-/// A logged-in patient on a portal page.
+/// A logged-in patient on a portal page, and the caller every act of
+/// theirs goes through the door with.
 pub(super) struct Visitor {
     pub tenant: ResolvedTenant,
-    pub who: PortalAuthenticated,
+    pub caller: Caller,
 }
 
 impl Visitor {
@@ -35,10 +36,14 @@ impl Visitor {
         };
         Ok(state
             .services
-            .portal_authenticate(&tenant.tenant, &token)
+            .patient_caller(tenant.tenant.clone(), &token, client_info(req))
             .await
             .ok()
-            .map(|who| Self { tenant, who }))
+            .map(|caller| Self { tenant, caller }))
+    }
+
+    pub(super) fn who(&self) -> &PortalAuthenticated {
+        self.caller.patient().expect("a patient caller")
     }
 
     /// As [`Visitor::current`], for a page that needs one: otherwise the
@@ -66,7 +71,7 @@ impl Visitor {
         if !bool::from(
             csrf_token
                 .as_bytes()
-                .ct_eq(visitor.who.session.csrf_token.as_bytes()),
+                .ct_eq(visitor.who().session.csrf_token.as_bytes()),
         ) {
             return Err(ApiError::forbidden(
                 "csrf_token_invalid",
@@ -139,10 +144,8 @@ pub(super) async fn login(
             login: form.login.clone(),
             password: PlainPassword::new(form.password)?,
         };
-        state
-            .services
-            .portal_login(&t.tenant, &login, &client_info(req))
-            .await
+        let caller = Caller::visitor(t.tenant.clone(), client_info(req));
+        state.services.portal_login(&caller, &login).await
     }
     .await;
     let error = match outcome {
@@ -175,7 +178,7 @@ pub(super) async fn logout(
     let visitor = Visitor::posting(&state, req, &form.csrf_token).await?;
     state
         .services
-        .portal_logout(&visitor.tenant.tenant, &visitor.who, &client_info(req))
+        .portal_logout(&visitor.caller)
         .await
         .map_err(ApiError::from)?;
     let t = &visitor.tenant;
@@ -205,7 +208,7 @@ pub(super) async fn switch(
         .map_err(|_| ApiError::not_found("not_found", "record not found"))?;
     state
         .services
-        .portal_switch(&visitor.tenant.tenant, &visitor.who, patient)
+        .portal_switch(&visitor.caller, patient)
         .await
         .map_err(ApiError::from)?;
     Ok(visitor.home("switched"))
@@ -229,13 +232,7 @@ pub(super) async fn redeem(
     let visitor = Visitor::posting(&state, req, &form.csrf_token).await?;
     let outcome = state
         .services
-        .redeem_code(
-            &visitor.tenant.tenant,
-            &form.code,
-            Redeemer::Account(&visitor.who),
-            Vec::new(),
-            &client_info(req),
-        )
+        .redeem_code(&visitor.caller, &form.code, None, Vec::new())
         .await;
     let problem = match outcome {
         Ok(done) => {

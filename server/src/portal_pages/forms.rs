@@ -13,7 +13,6 @@ use serde::Serialize;
 use super::account::Visitor;
 use super::{Clinic, PortalPages, html, portal_path, redirect};
 use crate::http::AppState;
-use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 
 #[derive(Serialize)]
@@ -69,7 +68,7 @@ fn page_of(
         .collect();
     FormPage {
         clinic: Clinic::of(&visitor.tenant),
-        csrf_token: visitor.who.session.csrf_token.clone(),
+        csrf_token: visitor.who().session.csrf_token.clone(),
         id: form.id.clone(),
         title: form.form.title.to_string(),
         submitted: (form.status == AssignmentStatus::Submitted).then(|| {
@@ -99,7 +98,7 @@ pub(super) async fn show(
     let visitor = Visitor::required(&state, req).await?;
     let form = state
         .services
-        .portal_form(&visitor.tenant.tenant, &visitor.who, &id)
+        .portal_form(&visitor.caller, &id)
         .await
         .map_err(ApiError::from)?;
     let mut page = page_of(&visitor, &form, None);
@@ -140,14 +139,7 @@ pub(super) async fn answer(
         .collect();
     let outcome = state
         .services
-        .portal_form_answer(
-            &visitor.tenant.tenant,
-            &visitor.who,
-            &id,
-            answers.clone(),
-            submit,
-            &client_info(req),
-        )
+        .portal_form_answer(&visitor.caller, &id, answers.clone(), submit)
         .await;
     match outcome {
         Ok(_) => Ok(redirect(&format!(
@@ -162,7 +154,7 @@ pub(super) async fn answer(
             }
             let form = state
                 .services
-                .portal_form(&visitor.tenant.tenant, &visitor.who, &id)
+                .portal_form(&visitor.caller, &id)
                 .await
                 .map_err(ApiError::from)?;
             let mut page = page_of(&visitor, &form, Some(&answers));

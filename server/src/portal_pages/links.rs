@@ -7,9 +7,9 @@ use std::sync::Arc;
 use poem::http::StatusCode;
 use poem::web::{Data, Form};
 use poem::{Request, Response, handler};
-use portico_tenants::DomainError;
 use portico_tenants::auth::SecretToken;
 use portico_tenants::domain::NewPassword;
+use portico_tenants::{Caller, DomainError};
 use serde::{Deserialize, Serialize};
 
 use super::{Clinic, PortalPages, html, redirect};
@@ -17,6 +17,7 @@ use crate::http::AppState;
 use crate::http::auth::tenant_of;
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
+use crate::http::tenancy::ResolvedTenant;
 
 #[derive(Serialize, Default)]
 struct LinkPage {
@@ -36,6 +37,12 @@ fn refusal(err: DomainError) -> poem::Result<(StatusCode, String)> {
         return Err(api.into());
     }
     Ok((api.status, api.message))
+}
+
+/// An emailed link needs no session (its token is the proof), nor does
+/// asking for one, so these pages act as a visitor.
+fn visitor(t: &ResolvedTenant, req: &Request) -> Caller {
+    Caller::visitor(t.tenant.clone(), client_info(req))
 }
 
 fn expired() -> (StatusCode, String) {
@@ -71,7 +78,7 @@ pub(super) async fn verify(
     let outcome = match SecretToken::presented(form.token.trim()) {
         Some(token) => state
             .services
-            .portal_confirm_email(&t.tenant, &token, &client_info(req))
+            .portal_confirm_email(&visitor(t, req), &token)
             .await
             .map(|_| ())
             .map_err(refusal),
@@ -126,7 +133,7 @@ pub(super) async fn reset(
             let password = NewPassword::parse(form.new_password)?;
             state
                 .services
-                .portal_reset_password(&t.tenant, &token, &password, &client_info(req))
+                .portal_reset_password(&visitor(t, req), &token, &password)
                 .await
         }
         .await
@@ -185,7 +192,7 @@ pub(super) async fn forgot(
     };
     let status = match state
         .services
-        .portal_request_password_reset(&t.tenant, form.login.trim(), &client_info(req))
+        .portal_request_password_reset(&visitor(t, req), form.login.trim())
         .await
     {
         Ok(_) => {

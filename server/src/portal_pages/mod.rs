@@ -14,9 +14,8 @@ use poem::http::StatusCode;
 use poem::web::{Data, Form};
 use poem::{Request, Response, Route, get, handler, post};
 use portico_plugins::model::{Answer, FieldRequest, InputKind};
-use portico_tenants::DomainError;
-use portico_tenants::domain::{EmailAddress, NewPassword, Username};
-use portico_tenants::portal::{NewAccount, Redeemer, Unlocked};
+use portico_tenants::portal::{AccountForm, Unlocked};
+use portico_tenants::{Caller, DomainError};
 use serde::{Deserialize, Serialize};
 
 use crate::http::AppState;
@@ -354,27 +353,19 @@ async fn register(
     Form(form): Form<RegisterForm>,
 ) -> poem::Result<Response> {
     let t = tenant_of(req)?;
-    let outcome = async {
-        let account = NewAccount {
-            username: Some(form.username.trim())
-                .filter(|u| !u.is_empty())
-                .map(Username::parse)
-                .transpose()?,
-            email: EmailAddress::parse(&form.email)?,
-            password: NewPassword::parse(form.password.clone())?,
-        };
-        state
-            .services
-            .redeem_code(
-                &t.tenant,
-                &form.code,
-                Redeemer::NewAccount(account),
-                form.answers(),
-                &client_info(req),
-            )
-            .await
-    }
-    .await;
+    // Always as a visitor: this page sets up a new account, even in a
+    // browser that is signed in to another. The account goes in as typed,
+    // so a refusal of it is audited inside the act.
+    let caller = Caller::visitor(t.tenant.clone(), client_info(req));
+    let account = AccountForm {
+        username: Some(form.username.clone()),
+        email: form.email.clone(),
+        password: form.password.clone(),
+    };
+    let outcome = state
+        .services
+        .redeem_code(&caller, &form.code, Some(account), form.answers())
+        .await;
     let mut asked: Vec<AskedField> = form
         .answers()
         .into_iter()

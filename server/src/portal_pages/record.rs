@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use super::account::Visitor;
 use super::{Clinic, PortalPages, html, portal_path, redirect};
 use crate::http::AppState;
-use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::files::{FileForm, file_response, human_size};
 
@@ -141,11 +140,11 @@ pub(super) async fn home_page(
     let zone = &t.tenant.settings.time_zone;
     let services = &state.services;
     let (account, records) = services
-        .portal_me(&t.tenant, &visitor.who)
+        .portal_me(&visitor.caller)
         .await
         .map_err(ApiError::from)?;
     let active = visitor
-        .who
+        .who()
         .session
         .active_patient
         .filter(|p| records.iter().any(|r| r.patient_id == *p))
@@ -157,7 +156,7 @@ pub(super) async fn home_page(
                 .find(|r| r.patient_id == patient)
                 .expect("chosen from the list");
             let shared = services
-                .portal_shared_record(&t.tenant, &visitor.who, patient, &client_info(req))
+                .portal_shared_record(&visitor.caller, patient)
                 .await
                 .map_err(ApiError::from)?;
             Some(RecordView {
@@ -202,7 +201,7 @@ pub(super) async fn home_page(
         None => None,
     };
     let forms = services
-        .portal_forms(&t.tenant, &visitor.who)
+        .portal_forms(&visitor.caller)
         .await
         .map_err(ApiError::from)?
         .iter()
@@ -227,7 +226,7 @@ pub(super) async fn home_page(
     };
     let page = HomePage {
         clinic: Clinic::of(t),
-        csrf_token: visitor.who.session.csrf_token.clone(),
+        csrf_token: visitor.who().session.csrf_token.clone(),
         username: account.username.to_string(),
         records: records
             .iter()
@@ -286,13 +285,7 @@ pub(super) async fn download(
     let visitor = Visitor::required(&state, req).await?;
     let content = state
         .services
-        .portal_document_content(
-            &visitor.tenant.tenant,
-            &visitor.who,
-            patient,
-            document,
-            &client_info(req),
-        )
+        .portal_document_content(&visitor.caller, patient, document)
         .await
         .map_err(ApiError::from)?;
     Ok(file_response(content, q.download.is_none()))
@@ -338,14 +331,7 @@ pub(super) async fn upload(
         let upload = form.required_upload()?;
         state
             .services
-            .portal_document_upload(
-                &visitor.tenant.tenant,
-                &visitor.who,
-                patient,
-                Some(&form.title),
-                upload,
-                &client_info(req),
-            )
+            .portal_document_upload(&visitor.caller, patient, Some(&form.title), upload)
             .await
     }
     .await;
@@ -371,14 +357,7 @@ pub(super) async fn message(
         let attachment = form.upload()?;
         state
             .services
-            .portal_message_send(
-                &visitor.tenant.tenant,
-                &visitor.who,
-                patient,
-                &body,
-                attachment,
-                &client_info(req),
-            )
+            .portal_message_send(&visitor.caller, patient, &body, attachment)
             .await
     }
     .await;

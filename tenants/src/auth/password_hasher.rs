@@ -97,7 +97,14 @@ impl PasswordHasher {
 
     /// True when `password` matches `stored`. With no stored hash (unknown
     /// account) it still does the full work and answers false.
-    pub async fn verify(&self, password: &PlainPassword, stored: Option<&PasswordHash>) -> bool {
+    /// Only the door checks a secret, and only under an act's throttle
+    /// (`Throttled` comes from there).
+    pub async fn verify(
+        &self,
+        password: &PlainPassword,
+        stored: Option<&PasswordHash>,
+        _: &crate::door::Throttled,
+    ) -> bool {
         let _permit = self
             .permits
             .acquire()
@@ -133,6 +140,7 @@ fn hash_blocking(params: &Params, password: &str) -> Result<String, HashError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::door::Throttled;
 
     #[tokio::test]
     async fn hashes_with_owasp_parameters_and_verifies() {
@@ -144,15 +152,23 @@ mod tests {
             "{}",
             hash.as_str()
         );
-        assert!(hasher.verify(pw.as_plain(), Some(&hash)).await);
+        assert!(
+            hasher
+                .verify(pw.as_plain(), Some(&hash), &Throttled::for_tests())
+                .await
+        );
         let wrong = PlainPassword::new("correct horse battery stapler".into()).unwrap();
-        assert!(!hasher.verify(&wrong, Some(&hash)).await);
+        assert!(
+            !hasher
+                .verify(&wrong, Some(&hash), &Throttled::for_tests())
+                .await
+        );
     }
 
     #[tokio::test]
     async fn unknown_accounts_never_verify_even_with_the_dummy_password() {
         let hasher = PasswordHasher::new(1);
         let pw = PlainPassword::new("portico-dummy-password-for-timing".into()).unwrap();
-        assert!(!hasher.verify(&pw, None).await);
+        assert!(!hasher.verify(&pw, None, &Throttled::for_tests()).await);
     }
 }

@@ -2,16 +2,13 @@
 
 use super::store::{self, CodeKind, CodeRecord, CodeStatus, NewCode, PendingCode};
 use super::words::PlainCode;
-use crate::audit::{self, Actor, AuditEvent, ClientInfo};
-use crate::domain::{
-    AccessCodeId, Action, CodeDelivery, PatientId, Permission, Resource, StaffId, Timestamp,
-};
+use crate::acts;
+use crate::domain::{AccessCodeId, CodeDelivery, PatientId, StaffId, Timestamp};
+use crate::door::Caller;
 use crate::error::DomainError;
 use crate::outbox::{self, MailKind};
 use crate::patients::{PatientRecord, PortalAccess, get_patient};
-use crate::registry::Tenant;
 use crate::services::Services;
-use crate::staff::StaffAuthenticated;
 use crate::storage::{StorageError, TenantTx};
 use serde_json::json;
 
@@ -38,250 +35,220 @@ pub(crate) async fn revoke_active_codes_of(
 
 impl Services {
     /// Issues a Medical Records Access Code for a patient, by a deliberate
-    /// staff action. The patient's previous active code is cancelled.
+    /// staff action, for an emailed link, a printed handout or a code read
+    /// out in person. Whatever the delivery, the code opens the record, so
+    /// the staff member must have confirmed their password in the last few
+    /// minutes (`acts::CODE_ISSUE`). The patient's previous active code is
+    /// cancelled.
     pub async fn issue_medical_records_code(
         &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
+        caller: &Caller,
         patient_id: PatientId,
         delivery: CodeDelivery,
-        client: &ClientInfo,
     ) -> Result<IssuedCode, DomainError> {
-        self.authz
-            .require(
-                tenant,
-                who.staff_id(),
-                Permission::new(Resource::AccessCodes, Action::Write),
-            )
+        let mut pass = self
+            .enter_about(caller, &acts::CODE_ISSUE, format!("patient:{patient_id}"))
             .await?;
-        // Sending a link to an address is the moment to check the address:
-        // the staff member confirms it by entering their own password again.
-        if delivery == CodeDelivery::Email
-            && let Err(stale) = self.require_step_up(who)
-        {
-            self.record_refusal(
-                tenant,
-                Actor::Staff(who.staff_id()),
-                "code.issue",
-                &format!("patient:{patient_id}"),
-                "step_up_required",
-                client,
-            )
-            .await?;
-            return Err(stale);
-        }
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        let patient = get_patient(&mut tx, patient_id)
-            .await?
-            .ok_or(DomainError::NotFound("patient"))?;
-        if patient.portal_access != PortalAccess::Enabled {
-            return Err(DomainError::Conflict {
-                code: "portal_access_disabled",
-                message: "turn on this patient's portal access before giving them a code".into(),
-            });
-        }
-        if delivery == CodeDelivery::Email && patient.email.is_none() {
-            return Err(DomainError::Conflict {
-                code: "no_email_on_file",
-                message:
-                    "this patient has no email address on file; add one or print the code instead"
+        let done = async {
+            let staff = pass.staff_id()?;
+            let tenant = pass.tenant();
+            let mut tx = pass.write().await?;
+            let patient = get_patient(&mut tx, patient_id)
+                .await?
+                .ok_or(DomainError::NotFound("patient"))?;
+            if patient.portal_access != PortalAccess::Enabled {
+                return Err(DomainError::Conflict {
+                    code: "portal_access_disabled",
+                    message: "turn on this patient's portal access before giving them a code"
                         .into(),
-            });
-        }
-        let now = Timestamp::now();
-        let superseded = store::revoke_all_active(
-            &mut tx,
-            patient_id,
-            Some(CodeKind::MedicalRecords),
-            Some(who.staff_id()),
-            "superseded",
-            now,
-        )
-        .await?;
-        let expires_at = now.plus(tenant.settings.code_lifetime.duration());
-        // A clash of two random 51.7-bit codes is all but impossible; if
-        // it happens, draw again rather than fail.
-        let mut attempts = 0;
-        let (id, code) = loop {
-            attempts += 1;
-            let code = PlainCode::generate();
-            let hash = self.code_key.hash(tenant.id, &code.canonical());
-            let id = AccessCodeId::generate();
-            let new = NewCode {
-                id,
-                kind: CodeKind::MedicalRecords,
-                patient_id,
-                code_hash: &hash,
-                delivery,
-                issued_by: Some(who.staff_id()),
-                issued_at: now,
-                expires_at,
-                form_assignment_id: None,
-            };
-            match store::insert(&mut tx, &new).await {
-                Ok(()) => break (id, code),
-                Err(StorageError::UniqueViolation(_)) if attempts < 3 => continue,
-                Err(other) => return Err(other.into()),
+                });
             }
-        };
-        let mut event = AuditEvent::success(Actor::Staff(who.staff_id()), "code.issue", client)
-            .target(format!("patient:{patient_id}"))
-            .reason(format!(
-                "kind=medical_records delivery={delivery} code={id}"
-            ));
-        if superseded > 0 {
-            event = event.reason(format!(
-                "kind=medical_records delivery={delivery} code={id} superseded={superseded}"
-            ));
+            if delivery == CodeDelivery::Email && patient.email.is_none() {
+                return Err(DomainError::Conflict {
+                    code: "no_email_on_file",
+                    message: "this patient has no email address on file; add one or print the code instead"
+                        .into(),
+                });
+            }
+            let now = Timestamp::now();
+            let superseded = store::revoke_all_active(
+                &mut tx,
+                patient_id,
+                Some(CodeKind::MedicalRecords),
+                Some(staff),
+                "superseded",
+                now,
+            )
+            .await?;
+            let expires_at = now.plus(tenant.settings.code_lifetime.duration());
+            // A clash of two random 51.7-bit codes is all but impossible; if
+            // it happens, draw again rather than fail.
+            let mut attempts = 0;
+            let (id, code) = loop {
+                attempts += 1;
+                let code = PlainCode::generate();
+                let hash = self.code_key.hash(tenant.id, &code.canonical());
+                let id = AccessCodeId::generate();
+                let new = NewCode {
+                    id,
+                    kind: CodeKind::MedicalRecords,
+                    patient_id,
+                    code_hash: &hash,
+                    delivery,
+                    issued_by: Some(staff),
+                    issued_at: now,
+                    expires_at,
+                    form_assignment_id: None,
+                };
+                match store::insert(&mut tx, &new).await {
+                    Ok(()) => break (id, code),
+                    Err(StorageError::UniqueViolation(_)) if attempts < 3 => continue,
+                    Err(other) => return Err(other.into()),
+                }
+            };
+            let mut detail = format!("kind=medical_records delivery={delivery} code={id}");
+            if superseded > 0 {
+                detail.push_str(&format!(" superseded={superseded}"));
+            }
+            pass.detail(detail);
+            let mail_id = match (&patient.email, delivery) {
+                (Some(email), CodeDelivery::Email) => Some(
+                    outbox::enqueue(
+                        &mut tx,
+                        MailKind::AccessLink,
+                        email,
+                        Some(patient_id),
+                        json!({
+                            "clinic_name": tenant.display_name.as_str(),
+                            "patient_display_name": patient.full_name.as_str(),
+                            "code": code.display(),
+                            "expires_at": expires_at.to_rfc3339(),
+                        }),
+                    )
+                    .await?,
+                ),
+                _ => None,
+            };
+            let record = store::get(&mut tx, id)
+                .await?
+                .ok_or(DomainError::NotFound("access code"))?;
+            pass.commit(tx).await?;
+            Ok(IssuedCode {
+                record,
+                code,
+                patient,
+                mail_id,
+            })
         }
-        audit::record(&mut tx, event).await?;
-        let mail_id = match (&patient.email, delivery) {
-            (Some(email), CodeDelivery::Email) => Some(
-                outbox::enqueue(
-                    &mut tx,
-                    MailKind::AccessLink,
-                    email,
-                    Some(patient_id),
-                    json!({
-                        "clinic_name": tenant.display_name.as_str(),
-                        "patient_display_name": patient.full_name.as_str(),
-                        "code": code.display(),
-                        "expires_at": expires_at.to_rfc3339(),
-                    }),
-                )
-                .await?,
-            ),
-            _ => None,
-        };
-        let record = store::get(&mut tx, id)
-            .await?
-            .ok_or(DomainError::NotFound("access code"))?;
-        tx.commit().await?;
-        Ok(IssuedCode {
-            record,
-            code,
-            patient,
-            mail_id,
-        })
+        .await;
+        pass.finish(done).await
     }
 
     /// Records that a code's handout was printed, as sending is recorded.
     pub async fn record_handout_printed(
         &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
+        caller: &Caller,
         issued: &IssuedCode,
-        client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        audit::record(
-            &mut tx,
-            AuditEvent::success(Actor::Staff(who.staff_id()), "code.print", client)
-                .target(format!("patient:{}", issued.patient.id))
-                .reason(format!("code={}", issued.record.id)),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let target = format!("patient:{}", issued.patient.id);
+        let mut pass = self.enter_about(caller, &acts::CODE_PRINT, target).await?;
+        let done = async {
+            let tx = pass.write().await?;
+            pass.detail(format!("code={}", issued.record.id));
+            pass.commit(tx).await
+        }
+        .await;
+        pass.finish(done).await
     }
 
     /// Cancels an unused code, such as one sent to the wrong address.
     pub async fn revoke_code(
         &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
+        caller: &Caller,
         id: AccessCodeId,
-        client: &ClientInfo,
     ) -> Result<CodeRecord, DomainError> {
-        self.authz
-            .require(
-                tenant,
-                who.staff_id(),
-                Permission::new(Resource::AccessCodes, Action::Write),
-            )
+        let mut pass = self
+            .enter_about(caller, &acts::CODE_REVOKE, format!("code:{id}"))
             .await?;
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        let now = Timestamp::now();
-        let record = store::get(&mut tx, id)
-            .await?
-            .ok_or(DomainError::NotFound("access code"))?;
-        match record.status_at(now) {
-            CodeStatus::Active => {}
-            CodeStatus::Redeemed => {
-                return Err(DomainError::Conflict {
-                    code: "code_already_redeemed",
-                    message: "this code has been used; revoke the access it gave instead".into(),
-                });
+        let done = async {
+            let staff = pass.staff_id()?;
+            let mut tx = pass.write().await?;
+            let now = Timestamp::now();
+            let record = store::get(&mut tx, id)
+                .await?
+                .ok_or(DomainError::NotFound("access code"))?;
+            pass.target(format!("patient:{}", record.patient_id));
+            pass.detail(format!("code={id}"));
+            match record.status_at(now) {
+                CodeStatus::Active => {}
+                CodeStatus::Redeemed => {
+                    return Err(DomainError::Conflict {
+                        code: "code_already_redeemed",
+                        message: "this code has been used; revoke the access it gave instead"
+                            .into(),
+                    });
+                }
+                CodeStatus::Revoked => {
+                    return Err(DomainError::Conflict {
+                        code: "code_already_revoked",
+                        message: "this code was already cancelled".into(),
+                    });
+                }
+                CodeStatus::Expired => {
+                    return Err(DomainError::Conflict {
+                        code: "code_expired",
+                        message: "this code has expired and can no longer be used".into(),
+                    });
+                }
             }
-            CodeStatus::Revoked => {
-                return Err(DomainError::Conflict {
-                    code: "code_already_revoked",
-                    message: "this code was already cancelled".into(),
-                });
-            }
-            CodeStatus::Expired => {
-                return Err(DomainError::Conflict {
-                    code: "code_expired",
-                    message: "this code has expired and can no longer be used".into(),
-                });
-            }
+            store::revoke(&mut tx, id, Some(staff), "revoked_by_staff", now).await?;
+            let record = store::get(&mut tx, id)
+                .await?
+                .ok_or(DomainError::NotFound("access code"))?;
+            pass.commit(tx).await?;
+            Ok(record)
         }
-        store::revoke(&mut tx, id, Some(who.staff_id()), "revoked_by_staff", now).await?;
-        audit::record(
-            &mut tx,
-            AuditEvent::success(Actor::Staff(who.staff_id()), "code.revoke", client)
-                .target(format!("patient:{}", record.patient_id))
-                .reason(format!("code={id}")),
-        )
-        .await?;
-        let record = store::get(&mut tx, id)
-            .await?
-            .ok_or(DomainError::NotFound("access code"))?;
-        tx.commit().await?;
-        Ok(record)
+        .await;
+        pass.finish(done).await
     }
 
     /// Every code ever issued for a patient, newest first.
     pub async fn codes_of_patient(
         &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
+        caller: &Caller,
         patient: PatientId,
     ) -> Result<Vec<CodeRecord>, DomainError> {
-        self.authz
-            .require(
-                tenant,
-                who.staff_id(),
-                Permission::new(Resource::AccessCodes, Action::Read),
-            )
+        let pass = self
+            .enter_about(caller, &acts::CODES_READ, format!("patient:{patient}"))
             .await?;
-        let mut tx = self.db.tenant_read(tenant.id).await?;
-        if get_patient(&mut tx, patient).await?.is_none() {
-            return Err(DomainError::NotFound("patient"));
+        let done = async {
+            let mut tx = pass.read().await?;
+            if get_patient(&mut tx, patient).await?.is_none() {
+                return Err(DomainError::NotFound("patient"));
+            }
+            let codes = store::for_patient(&mut tx, patient).await?;
+            tx.commit().await?;
+            Ok(codes)
         }
-        let codes = store::for_patient(&mut tx, patient).await?;
-        tx.commit().await?;
-        Ok(codes)
+        .await;
+        pass.finish(done).await
     }
 
     /// The follow-up list: codes issued and not yet redeemed, the soonest
     /// to expire first.
     pub async fn pending_codes(
         &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
+        caller: &Caller,
         limit: u32,
     ) -> Result<Vec<PendingCode>, DomainError> {
-        self.authz
-            .require(
-                tenant,
-                who.staff_id(),
-                Permission::new(Resource::AccessCodes, Action::Read),
-            )
-            .await?;
-        let mut tx = self.db.tenant_read(tenant.id).await?;
-        let pending = store::pending(&mut tx, Timestamp::now(), limit.clamp(1, 500)).await?;
-        tx.commit().await?;
-        Ok(pending)
+        let pass = self.enter(caller, &acts::CODES_READ).await?;
+        let done = async {
+            let mut tx = pass.read().await?;
+            let pending = store::pending(&mut tx, Timestamp::now(), limit.clamp(1, 500)).await?;
+            tx.commit().await?;
+            Ok(pending)
+        }
+        .await;
+        pass.finish(done).await
     }
 }

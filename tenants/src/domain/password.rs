@@ -51,6 +51,14 @@ impl NewPassword {
         if raw.trim().is_empty() {
             return Err(InvalidValue::new("new_password", "must not be only spaces"));
         }
+        // The code opens the record once; a password opens it every day.
+        // A password that is a code would make the two one secret.
+        if crate::codes::looks_like_a_code(&raw) {
+            return Err(InvalidValue::new(
+                "new_password",
+                "is four words like an access code; the access code is not a password, so choose a password of your own",
+            ));
+        }
         let plain =
             PlainPassword::new(raw).map_err(|e| InvalidValue::new("new_password", e.reason))?;
         Ok(Self(plain))

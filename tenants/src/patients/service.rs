@@ -3,18 +3,17 @@
 use serde_json::json;
 
 use super::store::{self, PatientRecord, PortalAccess};
-use crate::audit::{self, Actor, AuditEvent, ClientInfo};
+use crate::acts;
+use crate::audit::{self, AuditEvent};
 use crate::codes::revoke_active_codes_of;
 use crate::domain::{
-    Action, DateOfBirth, DisplayName, EmailAddress, PatientId, Permission, PhoneNumber, Resource,
-    Timestamp, ZipCode,
+    DateOfBirth, DisplayName, EmailAddress, PatientId, PhoneNumber, Timestamp, ZipCode,
 };
+use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
 use crate::outbox::{self, MailKind};
 use crate::plugins::Verdict;
-use crate::registry::Tenant;
 use crate::services::Services;
-use crate::staff::StaffAuthenticated;
 
 /// A record about to be created.
 #[derive(Debug, Clone)]
@@ -66,233 +65,197 @@ fn requirements_error(missing: &[&str]) -> DomainError {
 impl Services {
     pub async fn patient_create(
         &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
+        caller: &Caller,
         new: NewPatient,
-        client: &ClientInfo,
     ) -> Result<PatientRecord, DomainError> {
-        self.authz
-            .require(
-                tenant,
-                who.staff_id(),
-                Permission::new(Resource::Patients, Action::Write),
-            )
-            .await?;
-        let now = Timestamp::now();
-        let mut record = PatientRecord {
-            id: PatientId::generate(),
-            full_name: new.full_name,
-            date_of_birth: new.date_of_birth,
-            email: new.email,
-            phone: new.phone,
-            home_zip: new.home_zip,
-            portal_access: PortalAccess::Disabled,
-            created_at: now,
-            updated_at: now,
-        };
-        // Turned on at creation only when the clinic's rule, if any, agrees;
-        // otherwise the record starts with access off, to be turned on by
-        // hand once whatever the rule objects to is fixed.
-        let mut rule_refused = None;
-        if tenant.settings.auto_enable_portal_access && portal_access_missing(&record).is_empty() {
-            match self.rule_on_portal_access(tenant, &record).await? {
-                Verdict::Allow => record.portal_access = PortalAccess::Enabled,
-                other => rule_refused = Some(other.audit_reason()),
+        let mut pass = self.enter(caller, &acts::PATIENT_CREATE).await?;
+        let done = async {
+            let tenant = pass.tenant();
+            let now = Timestamp::now();
+            let mut record = PatientRecord {
+                id: PatientId::generate(),
+                full_name: new.full_name,
+                date_of_birth: new.date_of_birth,
+                email: new.email,
+                phone: new.phone,
+                home_zip: new.home_zip,
+                portal_access: PortalAccess::Disabled,
+                created_at: now,
+                updated_at: now,
+            };
+            let target = format!("patient:{}", record.id);
+            pass.target(target.clone());
+            // Turned on at creation only when the clinic's rule, if any,
+            // agrees; otherwise the record starts with access off, to be
+            // turned on by hand once whatever the rule objects to is fixed.
+            let mut rule_refused = None;
+            if tenant.settings.auto_enable_portal_access
+                && portal_access_missing(&record).is_empty()
+            {
+                match self.rule_on_portal_access(&pass, &record).await? {
+                    Verdict::Allow => record.portal_access = PortalAccess::Enabled,
+                    other => rule_refused = Some(other.audit_reason()),
+                }
             }
+            let mut tx = pass.write().await?;
+            store::insert(&mut tx, &record).await?;
+            // The switch turned (or not) at creation is recorded as the
+            // switch's own act, beside the creation.
+            let enable = acts::PATIENT_PORTAL_ENABLE.name;
+            if record.portal_access == PortalAccess::Enabled {
+                audit::record(
+                    &mut tx,
+                    AuditEvent::success(pass.caller().actor(), enable, pass.client())
+                        .target(target)
+                        .reason("enabled_on_creation"),
+                )
+                .await?;
+            } else if let Some(reason) = rule_refused {
+                audit::record(
+                    &mut tx,
+                    AuditEvent::failure(pass.caller().actor(), enable, reason, pass.client())
+                        .target(target),
+                )
+                .await?;
+            }
+            pass.commit(tx).await?;
+            Ok(record)
         }
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        store::insert(&mut tx, &record).await?;
-        let actor = Actor::Staff(who.staff_id());
-        let target = format!("patient:{}", record.id);
-        audit::record(
-            &mut tx,
-            AuditEvent::success(actor.clone(), "patient.create", client).target(target.clone()),
-        )
-        .await?;
-        if record.portal_access == PortalAccess::Enabled {
-            audit::record(
-                &mut tx,
-                AuditEvent::success(actor, "patient.portal_access.enable", client)
-                    .target(target)
-                    .reason("enabled_on_creation"),
-            )
-            .await?;
-        } else if let Some(reason) = rule_refused {
-            audit::record(
-                &mut tx,
-                AuditEvent::failure(actor, "patient.portal_access.enable", reason, client)
-                    .target(target),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(record)
+        .await;
+        pass.finish(done).await
     }
 
     pub async fn patient_get(
         &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
+        caller: &Caller,
         id: PatientId,
     ) -> Result<PatientRecord, DomainError> {
-        self.authz
-            .require(
-                tenant,
-                who.staff_id(),
-                Permission::new(Resource::Patients, Action::Read),
-            )
-            .await?;
-        let mut tx = self.db.tenant_read(tenant.id).await?;
-        let found = store::get(&mut tx, id).await?;
-        tx.commit().await?;
-        found.ok_or(DomainError::NotFound("patient"))
+        // Not named after the record: a look-up of an archived record is
+        // refused as not found, and that is no part of the record's story.
+        let pass = self.enter(caller, &acts::PATIENT_READ).await?;
+        let done = async {
+            let mut tx = pass.read().await?;
+            let found = store::get(&mut tx, id).await?;
+            tx.commit().await?;
+            found.ok_or(DomainError::NotFound("patient"))
+        }
+        .await;
+        pass.finish(done).await
     }
 
     /// Records whose name contains `term`, alphabetically, a page at a time.
     pub async fn patient_search(
         &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
+        caller: &Caller,
         term: Option<&str>,
         limit: u32,
         after: Option<&str>,
     ) -> Result<Vec<PatientRecord>, DomainError> {
-        self.authz
-            .require(
-                tenant,
-                who.staff_id(),
-                Permission::new(Resource::Patients, Action::Read),
+        let pass = self.enter(caller, &acts::PATIENT_READ).await?;
+        let done = async {
+            let mut tx = pass.read().await?;
+            let found = store::search(
+                &mut tx,
+                term.filter(|t| !t.trim().is_empty()),
+                limit.clamp(1, 200),
+                after,
             )
             .await?;
-        let mut tx = self.db.tenant_read(tenant.id).await?;
-        let found = store::search(
-            &mut tx,
-            term.filter(|t| !t.trim().is_empty()),
-            limit.clamp(1, 200),
-            after,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(found)
+            tx.commit().await?;
+            Ok(found)
+        }
+        .await;
+        pass.finish(done).await
     }
 
-    /// Changes a record. Changing the email of a patient whose portal access
-    /// is enabled is a sensitive act: it needs the `portal_security`
-    /// permission (owners and admins), a fresh password confirmation, an
-    /// audit entry, and a notice to the old address.
+    /// Changes a record. Changing the email of a patient tied to the
+    /// portal (access on, an account that holds or held the record, or a
+    /// code still to be redeemed; see `store::portal_tie`) changes where
+    /// their access goes: it is `acts::PATIENT_EMAIL_CHANGE`, which needs
+    /// the `portal_security` permission (owners and admins) and a fresh
+    /// password confirmation, and the old address is told.
     pub async fn patient_update(
         &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
+        caller: &Caller,
         id: PatientId,
         changes: PatientChanges,
-        client: &ClientInfo,
     ) -> Result<PatientRecord, DomainError> {
-        self.authz
-            .require(
-                tenant,
-                who.staff_id(),
-                Permission::new(Resource::Patients, Action::Write),
-            )
+        let mut pass = self
+            .enter_about(caller, &acts::PATIENT_UPDATE, format!("patient:{id}"))
             .await?;
-        let mut tx = self.db.tenant_read(tenant.id).await?;
-        let before = store::get(&mut tx, id)
-            .await?
-            .ok_or(DomainError::NotFound("patient"))?;
-        tx.commit().await?;
-        let mut after = before.clone();
-        if let Some(v) = changes.full_name {
-            after.full_name = v;
-        }
-        if let Some(v) = changes.date_of_birth {
-            after.date_of_birth = v;
-        }
-        if let Some(v) = changes.phone {
-            after.phone = v;
-        }
-        if let Some(v) = changes.home_zip {
-            after.home_zip = v;
-        }
-        if let Some(v) = changes.email {
-            after.email = v;
-        }
-        let email_changed = before.email.as_ref().map(EmailAddress::normalized)
-            != after.email.as_ref().map(EmailAddress::normalized);
-        let enabled = before.portal_access == PortalAccess::Enabled;
-        if enabled {
-            let missing = portal_access_missing(&after);
-            if !missing.is_empty() {
+        let done = async {
+            let tenant = pass.tenant();
+            let mut tx = pass.read().await?;
+            let before = store::get(&mut tx, id)
+                .await?
+                .ok_or(DomainError::NotFound("patient"))?;
+            let tie = store::portal_tie(&mut tx, &before, Timestamp::now()).await?;
+            tx.commit().await?;
+            let mut after = before.clone();
+            if let Some(v) = changes.full_name {
+                after.full_name = v;
+            }
+            if let Some(v) = changes.date_of_birth {
+                after.date_of_birth = v;
+            }
+            if let Some(v) = changes.phone {
+                after.phone = v;
+            }
+            if let Some(v) = changes.home_zip {
+                after.home_zip = v;
+            }
+            if let Some(v) = changes.email {
+                after.email = v;
+            }
+            let email_changed = before.email.as_ref().map(EmailAddress::normalized)
+                != after.email.as_ref().map(EmailAddress::normalized);
+            if before.portal_access == PortalAccess::Enabled {
+                let missing = portal_access_missing(&after);
+                if !missing.is_empty() {
+                    return Err(DomainError::Conflict {
+                        code: "portal_requirements_missing",
+                        message: format!(
+                            "portal access is enabled, so the record must keep {}; disable portal access first",
+                            missing
+                                .join(" and ")
+                                .replace("home_zip", "a home zip code")
+                                .replace("email", "an email address")
+                        ),
+                    });
+                }
+            }
+            let sensitive = tie.filter(|_| email_changed);
+            if let Some(tie) = sensitive {
+                pass.escalate(&acts::PATIENT_EMAIL_CHANGE).await?;
+                pass.detail(tie);
+            }
+            let mut tx = pass.write().await?;
+            let current = store::get(&mut tx, id)
+                .await?
+                .ok_or(DomainError::NotFound("patient"))?;
+            // A code issued or a grant made since the look above would have
+            // made the change sensitive; the change is not let through
+            // unguarded.
+            let tied_meanwhile = email_changed
+                && sensitive.is_none()
+                && store::portal_tie(&mut tx, &current, Timestamp::now())
+                    .await?
+                    .is_some();
+            if current.updated_at != before.updated_at
+                || current.portal_access != before.portal_access
+                || tied_meanwhile
+            {
                 return Err(DomainError::Conflict {
-                    code: "portal_requirements_missing",
-                    message: format!(
-                        "portal access is enabled, so the record must keep {}; disable portal access first",
-                        missing
-                            .join(" and ")
-                            .replace("home_zip", "a home zip code")
-                            .replace("email", "an email address")
-                    ),
+                    code: "edit_conflict",
+                    message: "someone changed this record meanwhile; reload it and try again"
+                        .into(),
                 });
             }
-        }
-        let actor = Actor::Staff(who.staff_id());
-        let target = format!("patient:{id}");
-        let sensitive = email_changed && enabled;
-        if sensitive {
-            let refusal = match self
-                .authz
-                .require(
-                    tenant,
-                    who.staff_id(),
-                    Permission::new(Resource::PortalSecurity, Action::Write),
-                )
-                .await
+            after.updated_at = Timestamp::now();
+            store::update(&mut tx, &after).await?;
+            if sensitive.is_some()
+                && let Some(old) = &before.email
             {
-                Err(denied) => Some(("permission_denied", denied)),
-                Ok(()) => self
-                    .require_step_up(who)
-                    .err()
-                    .map(|e| ("step_up_required", e)),
-            };
-            if let Some((reason, err)) = refusal {
-                self.record_refusal(
-                    tenant,
-                    actor,
-                    "patient.email_change",
-                    &target,
-                    reason,
-                    client,
-                )
-                .await?;
-                return Err(err);
-            }
-        }
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        let current = store::get(&mut tx, id)
-            .await?
-            .ok_or(DomainError::NotFound("patient"))?;
-        if current.updated_at != before.updated_at || current.portal_access != before.portal_access
-        {
-            return Err(DomainError::Conflict {
-                code: "edit_conflict",
-                message: "someone changed this record meanwhile; reload it and try again".into(),
-            });
-        }
-        after.updated_at = Timestamp::now();
-        store::update(&mut tx, &after).await?;
-        audit::record(
-            &mut tx,
-            AuditEvent::success(actor.clone(), "patient.update", client).target(target.clone()),
-        )
-        .await?;
-        if sensitive {
-            audit::record(
-                &mut tx,
-                AuditEvent::success(actor, "patient.email_change", client)
-                    .target(target)
-                    .reason("portal_enabled"),
-            )
-            .await?;
-            if let Some(old) = &before.email {
                 outbox::enqueue(
                     &mut tx,
                     MailKind::EmailChangeNotice,
@@ -306,9 +269,11 @@ impl Services {
                 )
                 .await?;
             }
+            pass.commit(tx).await?;
+            Ok(after)
         }
-        tx.commit().await?;
-        Ok(after)
+        .await;
+        pass.finish(done).await
     }
 
     /// Turns portal access on or off. Turning it on needs an email and a
@@ -316,77 +281,71 @@ impl Services {
     /// record and cancels its unused codes.
     pub async fn patient_set_portal_access(
         &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
+        caller: &Caller,
         id: PatientId,
         access: PortalAccess,
-        client: &ClientInfo,
     ) -> Result<PatientRecord, DomainError> {
-        self.authz
-            .require(
-                tenant,
-                who.staff_id(),
-                Permission::new(Resource::Patients, Action::Write),
-            )
-            .await?;
-        if access == PortalAccess::Enabled {
-            self.portal_access_rule_allows(tenant, who, id, client)
-                .await?;
-        }
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        let mut record = store::get(&mut tx, id)
-            .await?
-            .ok_or(DomainError::NotFound("patient"))?;
-        if record.portal_access == access {
-            tx.commit().await?;
-            return Ok(record);
-        }
-        if access == PortalAccess::Enabled {
-            let missing = portal_access_missing(&record);
-            if !missing.is_empty() {
-                return Err(requirements_error(&missing));
-            }
-        } else {
-            revoke_active_codes_of(&mut tx, id, Some(who.staff_id()), "portal_access_disabled")
-                .await?;
-        }
-        record.portal_access = access;
-        record.updated_at = Timestamp::now();
-        store::update(&mut tx, &record).await?;
-        // A record the patient registered themselves, enabled by hand
-        // because the email was never verified: the registering account gets
-        // it, and proves the address through the password-reset flow.
-        if access == PortalAccess::Enabled
-            && let Some(account) = store::registering_account(&mut tx, id).await?
-        {
-            crate::portal::grant_registered(&mut tx, account, id).await?;
-        }
-        let action = match access {
-            PortalAccess::Enabled => "patient.portal_access.enable",
-            PortalAccess::Disabled => "patient.portal_access.disable",
+        let act = match access {
+            PortalAccess::Enabled => &acts::PATIENT_PORTAL_ENABLE,
+            PortalAccess::Disabled => &acts::PATIENT_PORTAL_DISABLE,
         };
-        audit::record(
-            &mut tx,
-            AuditEvent::success(Actor::Staff(who.staff_id()), action, client)
-                .target(format!("patient:{id}")),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(record)
+        // Named after the record once the switch is about to turn (or the
+        // clinic's rule refuses it): a refusal for what is missing on file
+        // is recorded, but is no part of the record's access history.
+        let mut pass = self.enter(caller, act).await?;
+        let done = async {
+            let staff = pass.staff_id()?;
+            if access == PortalAccess::Enabled {
+                self.portal_access_rule_allows(&mut pass, id).await?;
+            }
+            let mut tx = pass.write().await?;
+            let mut record = store::get(&mut tx, id)
+                .await?
+                .ok_or(DomainError::NotFound("patient"))?;
+            if record.portal_access == access {
+                pass.target(format!("patient:{id}"));
+                pass.detail("unchanged");
+                pass.commit(tx).await?;
+                return Ok(record);
+            }
+            if access == PortalAccess::Enabled {
+                let missing = portal_access_missing(&record);
+                if !missing.is_empty() {
+                    return Err(requirements_error(&missing));
+                }
+            } else {
+                revoke_active_codes_of(&mut tx, id, Some(staff), "portal_access_disabled").await?;
+            }
+            pass.target(format!("patient:{id}"));
+            record.portal_access = access;
+            record.updated_at = Timestamp::now();
+            store::update(&mut tx, &record).await?;
+            // A record the patient registered themselves, enabled by hand
+            // because the email was never verified: the registering account
+            // gets it, and proves the address through the password-reset
+            // flow.
+            if access == PortalAccess::Enabled
+                && let Some(account) = store::registering_account(&mut tx, id).await?
+            {
+                crate::portal::grant_registered(&mut tx, account, id).await?;
+            }
+            pass.commit(tx).await?;
+            Ok(record)
+        }
+        .await;
+        pass.finish(done).await
     }
 
     /// Asks the clinic's rule before portal access is turned on by hand. A
-    /// refusal is audited and answered with the rule's reason; a rule that
-    /// asks the patient for something cannot be answered by staff, so it
-    /// refuses too.
+    /// refusal is answered with the rule's reason (and audited with the
+    /// verdict's); a rule that asks the patient for something cannot be
+    /// answered by staff, so it refuses too.
     async fn portal_access_rule_allows(
         &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
+        pass: &mut Passage<'_>,
         id: PatientId,
-        client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        let mut tx = self.db.tenant_read(tenant.id).await?;
+        let mut tx = pass.read().await?;
         let record = store::get(&mut tx, id)
             .await?
             .ok_or(DomainError::NotFound("patient"))?;
@@ -394,11 +353,11 @@ impl Services {
         if record.portal_access == PortalAccess::Enabled
             || !portal_access_missing(&record).is_empty()
         {
-            // Nothing to rule on: already on, or refused below for what
+            // Nothing to rule on: already on, or refused later for what
             // is missing.
             return Ok(());
         }
-        let verdict = self.rule_on_portal_access(tenant, &record).await?;
+        let verdict = self.rule_on_portal_access(pass, &record).await?;
         let message = match &verdict {
             Verdict::Allow => return Ok(()),
             Verdict::Deny(reason) => reason.clone(),
@@ -411,19 +370,8 @@ impl Services {
                     .join(", ")
             ),
         };
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        audit::record(
-            &mut tx,
-            AuditEvent::failure(
-                Actor::Staff(who.staff_id()),
-                "patient.portal_access.enable",
-                verdict.audit_reason(),
-                client,
-            )
-            .target(format!("patient:{id}")),
-        )
-        .await?;
-        tx.commit().await?;
+        pass.target(format!("patient:{id}"));
+        pass.failure_reason(verdict.audit_reason());
         Err(DomainError::refused(
             RefusalKind::Forbidden,
             "verification_denied",
@@ -433,55 +381,20 @@ impl Services {
 
     /// Archives a record: it leaves every list, its grants stop showing it,
     /// and its unused codes are cancelled. Nothing is erased.
-    pub async fn patient_archive(
-        &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
-        id: PatientId,
-        client: &ClientInfo,
-    ) -> Result<(), DomainError> {
-        self.authz
-            .require(
-                tenant,
-                who.staff_id(),
-                Permission::new(Resource::Patients, Action::Write),
-            )
+    pub async fn patient_archive(&self, caller: &Caller, id: PatientId) -> Result<(), DomainError> {
+        let mut pass = self
+            .enter_about(caller, &acts::PATIENT_ARCHIVE, format!("patient:{id}"))
             .await?;
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        revoke_active_codes_of(&mut tx, id, Some(who.staff_id()), "record_archived").await?;
-        if !store::archive(&mut tx, id).await? {
-            return Err(DomainError::NotFound("patient"));
+        let done = async {
+            let staff = pass.staff_id()?;
+            let mut tx = pass.write().await?;
+            revoke_active_codes_of(&mut tx, id, Some(staff), "record_archived").await?;
+            if !store::archive(&mut tx, id).await? {
+                return Err(DomainError::NotFound("patient"));
+            }
+            pass.commit(tx).await
         }
-        audit::record(
-            &mut tx,
-            AuditEvent::success(Actor::Staff(who.staff_id()), "patient.archive", client)
-                .target(format!("patient:{id}")),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Records a refused attempt in a transaction of its own, since the
-    /// attempt's own transaction is abandoned.
-    pub(crate) async fn record_refusal(
-        &self,
-        tenant: &Tenant,
-        actor: Actor,
-        action: &'static str,
-        target: &str,
-        reason: &str,
-        client: &ClientInfo,
-    ) -> Result<(), DomainError> {
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        audit::record(
-            &mut tx,
-            AuditEvent::failure(actor, action, reason, client)
-                .target(target.to_owned())
-                .outcome(audit::Outcome::Denied),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await;
+        pass.finish(done).await
     }
 }

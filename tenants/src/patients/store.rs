@@ -258,3 +258,41 @@ pub(crate) async fn set_access(
     .await?;
     Ok(())
 }
+
+/// Why a change of the record's email must be guarded as a change of
+/// where the patient's access goes, if it must: portal access is on, an
+/// account holds or once held the record, or a code sent to the address
+/// may still be redeemed. Turning portal access off does not lift this: a
+/// revoked grant or a code in someone's mailbox is access that can come
+/// back.
+pub(crate) async fn portal_tie(
+    tx: &mut TenantTx,
+    p: &PatientRecord,
+    now: Timestamp,
+) -> Result<Option<&'static str>, StorageError> {
+    if p.portal_access == PortalAccess::Enabled {
+        return Ok(Some("portal_enabled"));
+    }
+    let key = tx.tenant_key();
+    let granted =
+        sqlx::query("SELECT 1 FROM grants WHERE tenant_id = $1 AND patient_id = $2 LIMIT 1")
+            .bind(key.clone())
+            .bind(p.id.to_string())
+            .fetch_optional(tx.conn())
+            .await?;
+    if granted.is_some() {
+        return Ok(Some("portal_account"));
+    }
+    let pending = sqlx::query(
+        "SELECT 1 FROM access_codes
+          WHERE tenant_id = $1 AND patient_id = $2
+            AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > $3
+          LIMIT 1",
+    )
+    .bind(key)
+    .bind(p.id.to_string())
+    .bind(now.unix_millis())
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(pending.is_some().then_some("access_code_pending"))
+}

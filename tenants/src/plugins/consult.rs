@@ -5,6 +5,10 @@
 //! Every call is recorded for the clinic's admins. A failure is audited
 //! with its reason; a failed rendering falls back to the built-in mail, a
 //! failed verification denies (fails closed) with a generic message.
+//!
+//! The helpers run inside an act, with its passage: the call is recorded
+//! in a transaction of its own, so it stays on file when the act is then
+//! refused.
 
 use portico_plugins::model::{
     EmailAcceptance, FieldRequest, MailContext, PortalAccess, RecordFacts, RenderedMail, Setting,
@@ -12,11 +16,12 @@ use portico_plugins::model::{
 use portico_plugins::{CallReport, Decision, HookFamily, HookInput, HookOutput};
 
 use super::store::{self, Activation};
+use crate::acts;
 use crate::audit::{self, Actor, AuditEvent, ClientInfo};
-use crate::domain::{EmailAddress, TenantId};
+use crate::domain::EmailAddress;
+use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
 use crate::patients::PatientRecord;
-use crate::registry::Tenant;
 use crate::services::Services;
 
 /// A verification rule's ruling, ready for the caller to act on.
@@ -89,27 +94,28 @@ fn with_settings(input: HookInput, settings: &[Setting]) -> HookInput {
 impl Services {
     async fn active_plugin(
         &self,
-        tenant_id: TenantId,
+        pass: &Passage<'_>,
         family: HookFamily,
     ) -> Result<Option<Activation>, DomainError> {
-        let mut tx = self.db.tenant_read(tenant_id).await?;
+        let mut tx = pass.read().await?;
         let active = store::activation(&mut tx, family).await?;
         tx.commit().await?;
         Ok(active)
     }
 
     /// Runs the clinic's active plugin of `input`'s family, if any, and
-    /// records the call. `None` when the clinic has none active.
+    /// records the call, for the act `pass` is in. `None` when the clinic
+    /// has none active.
     async fn consult(
         &self,
-        tenant: &Tenant,
+        pass: &Passage<'_>,
         input: HookInput,
     ) -> Result<Option<CallReport>, DomainError> {
         let hook = input.hook();
-        let Some(active) = self.active_plugin(tenant.id, hook.family()).await? else {
+        let Some(active) = self.active_plugin(pass, hook.family()).await? else {
             return Ok(None);
         };
-        let report = match self.load_plugin(tenant, active.plugin_id).await {
+        let report = match self.load_plugin(pass, active.plugin_id).await {
             Ok(Some(plugin)) => {
                 let input = with_settings(input, active.settings.as_slice());
                 self.plugins.call(plugin, input).await
@@ -125,7 +131,8 @@ impl Services {
                 elapsed: Default::default(),
             },
         };
-        let mut tx = self.db.tenant_write(tenant.id).await?;
+        // Recorded whatever becomes of the act: a call happened.
+        let mut tx = pass.write().await?;
         let call_id = store::insert_call(&mut tx, active.plugin_id, hook, &report, false).await?;
         if let Err(failure) = &report.outcome {
             audit::record(
@@ -152,10 +159,10 @@ impl Services {
     /// fails.
     pub(crate) async fn verify_with_plugin(
         &self,
-        tenant: &Tenant,
+        pass: &Passage<'_>,
         input: HookInput,
     ) -> Result<Verdict, DomainError> {
-        Ok(match self.consult(tenant, input).await? {
+        Ok(match self.consult(pass, input).await? {
             None => Verdict::Allow,
             Some(report) => match report.outcome {
                 Ok(HookOutput::Decision(Decision::Allow)) => Verdict::Allow,
@@ -166,19 +173,16 @@ impl Services {
         })
     }
 
-    /// Refuses `email` when the clinic's rule does; the refusal is audited
-    /// under `action`.
+    /// Refuses `email` when the clinic's rule does; the act's refusal is
+    /// then recorded with `email_refused_by_clinic_rule`.
     pub(crate) async fn accept_email(
         &self,
-        tenant: &Tenant,
+        pass: &mut Passage<'_>,
         email: &EmailAddress,
-        actor: Actor,
-        action: &'static str,
-        client: &ClientInfo,
     ) -> Result<(), DomainError> {
         let verdict = self
             .verify_with_plugin(
-                tenant,
+                pass,
                 HookInput::CheckEmail(EmailAcceptance {
                     email: email.as_str().to_owned(),
                     settings: Vec::new(),
@@ -191,13 +195,7 @@ impl Services {
             // An address has nothing more to ask about.
             Verdict::AskFor(_) => RULE_FAILED.to_owned(),
         };
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        audit::record(
-            &mut tx,
-            AuditEvent::failure(actor, action, "email_refused_by_clinic_rule", client),
-        )
-        .await?;
-        tx.commit().await?;
+        pass.failure_reason("email_refused_by_clinic_rule");
         Err(DomainError::refused(
             RefusalKind::Malformed,
             "email_not_accepted",
@@ -208,11 +206,11 @@ impl Services {
     /// The clinic's rule on turning portal access on for `patient`.
     pub(crate) async fn rule_on_portal_access(
         &self,
-        tenant: &Tenant,
+        pass: &Passage<'_>,
         patient: &PatientRecord,
     ) -> Result<Verdict, DomainError> {
         self.verify_with_plugin(
-            tenant,
+            pass,
             HookInput::CheckPortalAccess(PortalAccess {
                 facts: facts_of(patient),
                 settings: Vec::new(),
@@ -221,24 +219,33 @@ impl Services {
         .await
     }
 
-    /// Renders a mail with the clinic's active email plugin. `None` means
+    /// Renders a mail with the clinic's active email plugin, for the mail
+    /// worker (`caller` is the system, in the mail's clinic). `None` means
     /// send the built-in mail: no plugin, it declined, or it failed.
     pub async fn render_with_plugin(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         context: MailContext,
     ) -> Result<Option<RenderedMail>, DomainError> {
-        Ok(
-            match self
-                .consult(tenant, HookInput::RenderEmail(context))
-                .await?
-            {
+        let mut pass = self.enter(caller, &acts::MAIL_RENDER).await?;
+        let done = async {
+            let rendered = match self.consult(&pass, HookInput::RenderEmail(context)).await? {
                 Some(CallReport {
                     outcome: Ok(HookOutput::Rendered(mail)),
                     ..
                 }) => Some(mail),
                 _ => None,
-            },
-        )
+            };
+            pass.detail(if rendered.is_some() {
+                "by=plugin"
+            } else {
+                "by=builtin"
+            });
+            let tx = pass.write().await?;
+            pass.commit(tx).await?;
+            Ok(rendered)
+        }
+        .await;
+        pass.finish(done).await
     }
 }

@@ -222,36 +222,33 @@ pub(crate) async fn holders(
 
 mod staff_side {
     use super::*;
-    use crate::audit::{self, Actor, AuditEvent, ClientInfo};
-    use crate::domain::{Action, Permission, Resource};
+    use crate::acts;
+    use crate::door::Caller;
     use crate::error::DomainError;
     use crate::patients::get_patient;
-    use crate::registry::Tenant;
     use crate::services::Services;
-    use crate::staff::StaffAuthenticated;
 
     impl Services {
         /// Who can see a patient's record through the portal, and who could.
         pub async fn grants_of_patient(
             &self,
-            tenant: &Tenant,
-            who: &StaffAuthenticated,
+            caller: &Caller,
             patient: PatientId,
         ) -> Result<Vec<GrantRecord>, DomainError> {
-            self.authz
-                .require(
-                    tenant,
-                    who.staff_id(),
-                    Permission::new(Resource::AccessCodes, Action::Read),
-                )
+            let pass = self
+                .enter_about(caller, &acts::GRANTS_READ, format!("patient:{patient}"))
                 .await?;
-            let mut tx = self.db.tenant_read(tenant.id).await?;
-            if get_patient(&mut tx, patient).await?.is_none() {
-                return Err(DomainError::NotFound("patient"));
+            let done = async {
+                let mut tx = pass.read().await?;
+                if get_patient(&mut tx, patient).await?.is_none() {
+                    return Err(DomainError::NotFound("patient"));
+                }
+                let list = for_patient(&mut tx, patient).await?;
+                tx.commit().await?;
+                Ok(list)
             }
-            let list = for_patient(&mut tx, patient).await?;
-            tx.commit().await?;
-            Ok(list)
+            .await;
+            pass.finish(done).await
         }
 
         /// Takes a record away from a portal account, such as one reached by
@@ -259,40 +256,34 @@ mod staff_side {
         /// no longer shows it.
         pub async fn revoke_grant(
             &self,
-            tenant: &Tenant,
-            who: &StaffAuthenticated,
+            caller: &Caller,
             id: GrantId,
-            client: &ClientInfo,
         ) -> Result<GrantRecord, DomainError> {
-            self.authz
-                .require(
-                    tenant,
-                    who.staff_id(),
-                    Permission::new(Resource::AccessCodes, Action::Write),
-                )
+            let mut pass = self
+                .enter_about(caller, &acts::GRANT_REVOKE, format!("grant:{id}"))
                 .await?;
-            let mut tx = self.db.tenant_write(tenant.id).await?;
-            let grant = get(&mut tx, id)
-                .await?
-                .ok_or(DomainError::NotFound("grant"))?;
-            if !revoke(&mut tx, id, who.staff_id()).await? {
-                return Err(DomainError::Conflict {
-                    code: "grant_already_revoked",
-                    message: "this access was already revoked".into(),
-                });
+            let done = async {
+                let staff = pass.staff_id()?;
+                let mut tx = pass.write().await?;
+                let grant = get(&mut tx, id)
+                    .await?
+                    .ok_or(DomainError::NotFound("grant"))?;
+                pass.target(format!("patient:{}", grant.patient_id));
+                pass.detail(format!("grant={id} account={}", grant.account_id));
+                if !revoke(&mut tx, id, staff).await? {
+                    return Err(DomainError::Conflict {
+                        code: "grant_already_revoked",
+                        message: "this access was already revoked".into(),
+                    });
+                }
+                let grant = get(&mut tx, id)
+                    .await?
+                    .ok_or(DomainError::NotFound("grant"))?;
+                pass.commit(tx).await?;
+                Ok(grant)
             }
-            audit::record(
-                &mut tx,
-                AuditEvent::success(Actor::Staff(who.staff_id()), "grant.revoke", client)
-                    .target(format!("patient:{}", grant.patient_id))
-                    .reason(format!("grant={id} account={}", grant.account_id)),
-            )
-            .await?;
-            let grant = get(&mut tx, id)
-                .await?
-                .ok_or(DomainError::NotFound("grant"))?;
-            tx.commit().await?;
-            Ok(grant)
+            .await;
+            pass.finish(done).await
         }
     }
 }

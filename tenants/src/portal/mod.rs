@@ -14,9 +14,22 @@ pub use accounts::PortalAccount;
 pub(crate) use grants::live as live_grant;
 pub use grants::{GrantRecord, GrantView};
 pub use login::{PortalAuthenticated, PortalLogin, PortalSessionIssued};
-pub use redeem::{NewAccount, RedeemFailure, Redeemed, Redeemer, Unlocked};
+pub use redeem::{AccountForm, RedeemFailure, Redeemed, Unlocked};
 pub use registration::{RegistrationOutcome, SelfRegistration};
 pub use sessions::PortalSession;
+
+/// Finds the live portal session behind `token`, for the door to build a
+/// caller.
+pub(crate) async fn find_session(
+    tx: &mut crate::storage::TenantTx,
+    token: &crate::auth::SecretToken,
+) -> Result<PortalAuthenticated, crate::DomainError> {
+    match sessions::find(tx, token).await? {
+        sessions::Lookup::Live(session) => Ok(PortalAuthenticated { session }),
+        sessions::Lookup::Expired => Err(crate::DomainError::SessionExpired),
+        sessions::Lookup::Unknown => Err(crate::DomainError::InvalidToken),
+    }
+}
 
 /// Grants a self-registered record to the account that registered it.
 pub(crate) async fn grant_registered(

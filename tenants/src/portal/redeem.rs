@@ -5,15 +5,15 @@
 
 use serde_json::json;
 
-use crate::audit::{self, Actor, AuditEvent, ClientInfo};
-use crate::auth::{Bucket, throttle_check, throttle_record_failure};
+use crate::acts;
+use crate::audit::Actor;
 use crate::codes::{CodeKind, CodeRecord, CodeStatus, PresentedCode, find_by_hash, mark_redeemed};
 use crate::domain::{CodeDelivery, EmailAddress, NewPassword, Timestamp, Username};
+use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
 use crate::outbox::{self, MailKind};
 use crate::patients::{PortalAccess, get_patient};
 use crate::plugins::{Verdict, facts_of};
-use crate::registry::Tenant;
 use crate::services::Services;
 use crate::smartforms::{assignment_for_code, link_account};
 use crate::storage::StorageError;
@@ -22,27 +22,53 @@ use portico_plugins::model::{Answer, Redemption};
 
 use super::accounts::{self, PortalAccount};
 use super::grants::{self, GrantView};
-use super::login::{PortalAuthenticated, PortalSessionIssued};
+use super::login::PortalSessionIssued;
 use super::sessions;
 use super::tokens::{self, Purpose};
 
-/// The account a patient sets up while redeeming their first code.
-#[derive(Debug, Clone)]
-pub struct NewAccount {
+/// The account a patient sets up while redeeming their first code, as
+/// typed. It is parsed inside the act, so that a refusal (a short
+/// password, a malformed email) is audited like every other failed
+/// attempt.
+#[derive(Clone, Default)]
+pub struct AccountForm {
     /// Needed only when another account of the clinic already uses the
     /// email as its login, as in a family sharing one address.
-    pub username: Option<Username>,
-    pub email: EmailAddress,
-    pub password: NewPassword,
+    pub username: Option<String>,
+    pub email: String,
+    pub password: String,
 }
 
-/// Who is redeeming.
-#[derive(Debug)]
-pub enum Redeemer<'a> {
-    /// A logged-in account adding a record (a parent adding a child).
-    Account(&'a PortalAuthenticated),
-    /// Someone setting up their account with their first code.
-    NewAccount(NewAccount),
+impl std::fmt::Debug for AccountForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountForm")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A new account's details, parsed.
+#[derive(Debug, Clone)]
+struct NewAccount {
+    username: Option<Username>,
+    email: EmailAddress,
+    password: NewPassword,
+}
+
+impl NewAccount {
+    fn parse(form: AccountForm) -> Result<Self, DomainError> {
+        Ok(Self {
+            username: form
+                .username
+                .filter(|u| !u.trim().is_empty())
+                .map(|u| Username::parse(&u))
+                .transpose()?,
+            email: EmailAddress::parse(&form.email)?,
+            password: NewPassword::parse(form.password)?,
+        })
+    }
 }
 
 /// What a code opened.
@@ -79,8 +105,6 @@ pub enum RedeemFailure {
     AlreadyUsed,
     PortalDisabled,
 }
-
-const SCOPE: &str = "redeem";
 
 fn refusal(failure: RedeemFailure, clinic: &str) -> DomainError {
     use RedeemFailure::*;
@@ -151,75 +175,68 @@ impl RedeemFailure {
 }
 
 impl Services {
-    /// Redeems `raw_code` for `redeemer`. `answers` are what the patient
-    /// gave to the clinic's verification rule when it asked (see
-    /// [`DomainError::MoreInformationNeeded`]).
+    /// Redeems `raw_code`: for the signed-in portal account (a parent
+    /// adding a child's record), or for a visitor setting up their account
+    /// with `account`. `answers` are what the patient gave to the clinic's
+    /// verification rule when it asked (see
+    /// [`DomainError::MoreInformationNeeded`]). Every attempt, whatever
+    /// makes it fail, is audited with the client's address and the reason.
     pub async fn redeem_code(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         raw_code: &str,
-        redeemer: Redeemer<'_>,
+        account: Option<AccountForm>,
         answers: Vec<Answer>,
-        client: &ClientInfo,
     ) -> Result<Redeemed, DomainError> {
+        let mut pass = self.enter(caller, &acts::CODE_REDEEM).await?;
+        let done = self.redeem(&mut pass, raw_code, account, answers).await;
+        pass.finish(done).await
+    }
+
+    async fn redeem(
+        &self,
+        pass: &mut Passage<'_>,
+        raw_code: &str,
+        account: Option<AccountForm>,
+        answers: Vec<Answer>,
+    ) -> Result<Redeemed, DomainError> {
+        let tenant = pass.tenant();
         let clinic = tenant.display_name.as_str();
-        let actor = match &redeemer {
-            Redeemer::Account(who) => Actor::Account(who.account_id()),
-            Redeemer::NewAccount(_) => Actor::Anonymous,
-        };
-        let limits = &self.auth.redeem_throttle;
-        let policy = limits.policy();
-        let mut buckets = vec![
-            Bucket::ip(SCOPE, client.ip.as_deref(), &policy),
-            Bucket::named(format!("{SCOPE}-tenant"), limits.max_failures_per_tenant),
-        ];
-        if let Redeemer::Account(who) = &redeemer {
-            buckets.push(Bucket::account(
-                SCOPE,
-                &who.account_id().to_string(),
-                &policy,
-            ));
-        }
-
-        let mut tx = self.db.tenant_read(tenant.id).await?;
-        let locked = throttle_check(&mut tx, &buckets).await?;
-        tx.commit().await?;
-        if let Err(retry_after) = locked {
-            self.audit_redeem(tenant, actor, None, Some("locked_out"), client)
-                .await?;
-            return Err(DomainError::LockedOut { retry_after });
-        }
-
-        let fail = |failure: RedeemFailure, code: Option<&CodeRecord>| {
-            let target = code.map(|c| format!("patient:{}", c.patient_id));
-            let actor = actor.clone();
-            let buckets = buckets.clone();
-            async move {
-                let mut tx = self.db.tenant_write(tenant.id).await?;
-                if failure.is_guess() {
-                    throttle_record_failure(&mut tx, &buckets, &policy).await?;
-                }
-                let mut event = AuditEvent::failure(actor, "code.redeem", failure.reason(), client);
-                if let Some(t) = target {
-                    event = event.target(t);
-                }
-                audit::record(&mut tx, event).await?;
-                tx.commit().await?;
-                Err::<Redeemed, _>(refusal(failure, clinic))
+        let signed_in = pass.caller().patient();
+        let new_account = match (signed_in, account) {
+            (Some(_), _) => None,
+            (None, Some(form)) => Some(NewAccount::parse(form)?),
+            (None, None) => {
+                return Err(DomainError::refused(
+                    RefusalKind::Missing,
+                    "account_required",
+                    "Choose an email and a password to set up your account, or log in first.",
+                ));
             }
+        };
+        let fail = |pass: &mut Passage<'_>, failure: RedeemFailure, code: Option<&CodeRecord>| {
+            if let Some(code) = code {
+                pass.target(format!("patient:{}", code.patient_id));
+            }
+            if failure.is_guess() {
+                pass.secret_missed(failure.reason());
+            } else {
+                pass.failure_reason(failure.reason());
+            }
+            Err(refusal(failure, clinic))
         };
 
         let presented = match PresentedCode::parse(raw_code) {
             Ok(p) => p,
             Err(crate::codes::CodeInputError::Empty) => {
-                return fail(RedeemFailure::Empty, None).await;
+                return fail(pass, RedeemFailure::Empty, None);
             }
             Err(crate::codes::CodeInputError::Malformed) => {
-                return fail(RedeemFailure::Malformed, None).await;
+                return fail(pass, RedeemFailure::Malformed, None);
             }
         };
         let hash = self.code_key.hash(tenant.id, presented.canonical());
-        let mut tx = self.db.tenant_read(tenant.id).await?;
+        let mut tx = pass.read().await?;
         let code = find_by_hash(&mut tx, &hash).await?;
         let patient = match &code {
             Some(c) => get_patient(&mut tx, c.patient_id).await?,
@@ -227,28 +244,29 @@ impl Services {
         };
         tx.commit().await?;
         let Some(code) = code else {
-            return fail(RedeemFailure::Unknown, None).await;
+            return fail(pass, RedeemFailure::Unknown, None);
         };
         let opens_record = code.kind == CodeKind::MedicalRecords;
         match code.status_at(Timestamp::now()) {
             CodeStatus::Active => {}
-            CodeStatus::Redeemed => return fail(RedeemFailure::AlreadyUsed, Some(&code)).await,
-            CodeStatus::Revoked => return fail(RedeemFailure::Revoked, Some(&code)).await,
-            CodeStatus::Expired => return fail(RedeemFailure::Expired, Some(&code)).await,
+            CodeStatus::Redeemed => return fail(pass, RedeemFailure::AlreadyUsed, Some(&code)),
+            CodeStatus::Revoked => return fail(pass, RedeemFailure::Revoked, Some(&code)),
+            CodeStatus::Expired => return fail(pass, RedeemFailure::Expired, Some(&code)),
         }
         // A form shows nothing of the record, so it needs no portal access.
         let Some(patient) =
             patient.filter(|p| !opens_record || p.portal_access == PortalAccess::Enabled)
         else {
-            return fail(RedeemFailure::PortalDisabled, Some(&code)).await;
+            return fail(pass, RedeemFailure::PortalDisabled, Some(&code));
         };
+        pass.target(format!("patient:{}", patient.id));
 
         // The clinic's own rule, if it has one, on a code that is otherwise
         // good. A refusal counts as a guess: a rule that checks a date of
         // birth must not become a way to guess one.
         let verdict = self
             .verify_with_plugin(
-                tenant,
+                pass,
                 HookInput::CheckRedemption(Redemption {
                     answers,
                     facts: facts_of(&patient),
@@ -257,45 +275,39 @@ impl Services {
             )
             .await?;
         if verdict != Verdict::Allow {
-            let mut tx = self.db.tenant_write(tenant.id).await?;
             if matches!(verdict, Verdict::Deny(_)) {
-                throttle_record_failure(&mut tx, &buckets, &limits.policy()).await?;
+                pass.secret_missed(verdict.audit_reason());
+            } else {
+                pass.failure_reason(verdict.audit_reason());
             }
-            audit::record(
-                &mut tx,
-                AuditEvent::failure(actor.clone(), "code.redeem", verdict.audit_reason(), client)
-                    .target(format!("patient:{}", code.patient_id)),
-            )
-            .await?;
-            tx.commit().await?;
             return Err(verdict
                 .into_error("verification_denied")
                 .expect("a verdict other than allow is an error"));
         }
 
-        if let Redeemer::NewAccount(new) = &redeemer {
-            self.accept_email(tenant, &new.email, actor.clone(), "code.redeem", client)
-                .await?;
+        if let Some(new) = &new_account {
+            self.accept_email(pass, &new.email).await?;
         }
 
         // Hash a new account's password before any transaction opens.
-        let new_account = match &redeemer {
-            Redeemer::NewAccount(new) => {
-                Some((new.clone(), self.hasher.hash(&new.password).await?))
+        let new_account = match new_account {
+            Some(new) => {
+                let hash = self.hasher.hash(&new.password).await?;
+                Some((new, hash))
             }
-            Redeemer::Account(_) => None,
+            None => None,
         };
 
         let now = Timestamp::now();
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        let (account, session, verification_sent) = match (&redeemer, new_account) {
-            (Redeemer::Account(who), _) => {
+        let mut tx = pass.write().await?;
+        let (account, session, verification_sent) = match (signed_in, new_account) {
+            (Some(who), _) => {
                 let (account, _) = accounts::get(&mut tx, who.account_id())
                     .await?
                     .ok_or(DomainError::InvalidToken)?;
                 (account, None, false)
             }
-            (Redeemer::NewAccount(_), Some((new, hash))) => {
+            (None, Some((new, hash))) => {
                 let username = match &new.username {
                     Some(u) => u.clone(),
                     None => Username::parse(new.email.as_str())?,
@@ -349,18 +361,16 @@ impl Services {
                 };
                 (account, Some(issued), !verified)
             }
-            (Redeemer::NewAccount(_), None) => {
-                unreachable!("a new account's password was hashed above")
-            }
+            (None, None) => unreachable!("a visitor's account was parsed above"),
         };
         if !mark_redeemed(&mut tx, code.id, account.id, now).await? {
             // Someone used or cancelled it a moment ago.
             drop(tx);
-            return fail(RedeemFailure::AlreadyUsed, Some(&code)).await;
+            return fail(pass, RedeemFailure::AlreadyUsed, Some(&code));
         }
         let unlocked = if opens_record {
             grants::insert(&mut tx, account.id, patient.id, Some(code.id)).await?;
-            if let Redeemer::Account(who) = &redeemer {
+            if let Some(who) = signed_in {
                 sessions::set_active_patient(&mut tx, &who.session.id, patient.id).await?;
             }
             let record = grants::live(&mut tx, account.id, patient.id)
@@ -382,36 +392,19 @@ impl Services {
         } else {
             "smartform"
         };
-        audit::record(
-            &mut tx,
-            AuditEvent::success(Actor::Account(account.id), "code.redeem", client)
-                .target(format!("patient:{}", patient.id))
-                .reason(match &redeemer {
-                    Redeemer::Account(_) => {
-                        format!("code={} kind={kind} existing_account", code.id)
-                    }
-                    Redeemer::NewAccount(_) => format!("code={} kind={kind} new_account", code.id),
-                }),
-        )
-        .await?;
-        tx.commit().await?;
+        let by = if signed_in.is_some() {
+            "existing_account"
+        } else {
+            "new_account"
+        };
+        pass.as_actor(Actor::Account(account.id));
+        pass.detail(format!("code={} kind={kind} {by}", code.id));
+        pass.commit(tx).await?;
         Ok(Redeemed {
             account,
             unlocked,
             session,
             verification_sent,
         })
-    }
-
-    async fn audit_redeem(
-        &self,
-        tenant: &Tenant,
-        actor: Actor,
-        target: Option<String>,
-        failure: Option<&str>,
-        client: &ClientInfo,
-    ) -> Result<(), DomainError> {
-        self.audit_portal(tenant, actor, "code.redeem", target, failure, client)
-            .await
     }
 }

@@ -6,8 +6,9 @@ use super::adapter::{StoredRule, delete_rule, insert_rule, load_rules};
 use super::model::{
     builtin_policies, parse_role_subject, parse_staff_subject, role_subject, staff_subject,
 };
-use crate::audit::{self, Actor, AuditEvent, ClientInfo};
+use crate::acts;
 use crate::domain::{Action, BuiltinRole, Permission, Resource, RoleName, StaffId};
+use crate::door::{Act, Caller, Passage};
 use crate::error::DomainError;
 use crate::registry::{self, Tenant};
 use crate::services::Services;
@@ -55,27 +56,38 @@ fn policy_rule(tenant: &Tenant, role: &RoleName, resource: Resource, action: Act
 impl Services {
     pub async fn list_role_assignments(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
     ) -> Result<Vec<RoleAssignment>, DomainError> {
-        let mut tx = self.db.tenant_read(tenant.id).await?;
-        let rules = load_rules(&mut tx).await?;
-        tx.commit().await?;
-        Ok(rules
-            .into_iter()
-            .filter(|r| r.ptype == "g")
-            .filter_map(|r| {
-                Some(RoleAssignment {
-                    staff_id: parse_staff_subject(r.values.first()?)?,
-                    role: parse_role_subject(r.values.get(1)?)?,
+        let pass = self.enter(caller, &acts::ROLES_READ).await?;
+        let done = async {
+            let mut tx = pass.read().await?;
+            let rules = load_rules(&mut tx).await?;
+            tx.commit().await?;
+            Ok(rules
+                .into_iter()
+                .filter(|r| r.ptype == "g")
+                .filter_map(|r| {
+                    Some(RoleAssignment {
+                        staff_id: parse_staff_subject(r.values.first()?)?,
+                        role: parse_role_subject(r.values.get(1)?)?,
+                    })
                 })
-            })
-            .collect())
+                .collect())
+        }
+        .await;
+        pass.finish(done).await
     }
 
-    pub async fn list_policies(&self, tenant: &Tenant) -> Result<Vec<PolicyRule>, DomainError> {
-        let mut tx = self.db.tenant_read(tenant.id).await?;
-        let rules = load_rules(&mut tx).await?;
-        tx.commit().await?;
+    pub async fn list_policies(&self, caller: &Caller) -> Result<Vec<PolicyRule>, DomainError> {
+        let pass = self.enter(caller, &acts::POLICIES_READ).await?;
+        let done = async {
+            let mut tx = pass.read().await?;
+            let rules = load_rules(&mut tx).await?;
+            tx.commit().await?;
+            Ok(rules)
+        }
+        .await;
+        let rules = pass.finish(done).await?;
         let parse = |values: &[String], builtin: bool| -> Option<PolicyRule> {
             Some(PolicyRule {
                 role: parse_role_subject(values.first()?)?,
@@ -100,109 +112,104 @@ impl Services {
     /// Gives `role` to `staff`. Only an owner may hand out `owner`.
     pub async fn assign_role(
         &self,
-        tenant: &Tenant,
-        actor: StaffId,
+        caller: &Caller,
         staff_id: StaffId,
         role: &RoleName,
-        client: &ClientInfo,
     ) -> Result<bool, DomainError> {
-        let change = RuleChange {
-            needs: Permission::new(Resource::Roles, Action::Write),
+        let tenant = &caller.tenant;
+        let target = format!("staff:{staff_id} role:{role}");
+        self.change_rules(
+            caller,
+            &acts::ROLE_ASSIGN,
             role,
-            audit_action: "role.assign",
-            target: format!("staff:{staff_id} role:{role}"),
-        };
-        self.change_rules(tenant, actor, change, client, async |tx: &mut TenantTx| {
-            require_staff(tx, staff_id).await?;
-            Ok(insert_rule(tx, &assignment_rule(tenant, staff_id, role)).await?)
-        })
+            target,
+            async |tx: &mut TenantTx| {
+                require_staff(tx, staff_id).await?;
+                Ok(insert_rule(tx, &assignment_rule(tenant, staff_id, role)).await?)
+            },
+        )
         .await
     }
 
     /// Takes `role` away from `staff`. The last owner keeps theirs.
     pub async fn unassign_role(
         &self,
-        tenant: &Tenant,
-        actor: StaffId,
+        caller: &Caller,
         staff_id: StaffId,
         role: &RoleName,
-        client: &ClientInfo,
     ) -> Result<bool, DomainError> {
-        let change = RuleChange {
-            needs: Permission::new(Resource::Roles, Action::Write),
+        let tenant = &caller.tenant;
+        let target = format!("staff:{staff_id} role:{role}");
+        self.change_rules(
+            caller,
+            &acts::ROLE_UNASSIGN,
             role,
-            audit_action: "role.unassign",
-            target: format!("staff:{staff_id} role:{role}"),
-        };
-        self.change_rules(tenant, actor, change, client, async |tx: &mut TenantTx| {
-            require_staff(tx, staff_id).await?;
-            if role.as_builtin() == Some(BuiltinRole::Owner) {
-                let owners = load_rules(tx)
-                    .await?
-                    .into_iter()
-                    .filter(|r| {
-                        r.ptype == "g" && r.values.get(1).map(String::as_str) == Some("role:owner")
-                    })
-                    .count();
-                if owners <= 1 {
-                    return Err(DomainError::Conflict {
+            target,
+            async |tx: &mut TenantTx| {
+                require_staff(tx, staff_id).await?;
+                if role.as_builtin() == Some(BuiltinRole::Owner) {
+                    let owners = load_rules(tx)
+                        .await?
+                        .into_iter()
+                        .filter(|r| {
+                            r.ptype == "g"
+                                && r.values.get(1).map(String::as_str) == Some("role:owner")
+                        })
+                        .count();
+                    if owners <= 1 {
+                        return Err(DomainError::Conflict {
                         code: "last_owner",
                         message:
                             "a clinic must keep at least one owner; make someone else owner first"
                                 .into(),
                     });
+                    }
                 }
-            }
-            if !delete_rule(tx, &assignment_rule(tenant, staff_id, role)).await? {
-                return Err(DomainError::NotFound("role assignment"));
-            }
-            Ok(true)
-        })
+                if !delete_rule(tx, &assignment_rule(tenant, staff_id, role)).await? {
+                    return Err(DomainError::NotFound("role assignment"));
+                }
+                Ok(true)
+            },
+        )
         .await
     }
 
     /// Grants `role` a permission in this tenant, on top of the built-ins.
     pub async fn add_policy(
         &self,
-        tenant: &Tenant,
-        actor: StaffId,
+        caller: &Caller,
         role: &RoleName,
         resource: Resource,
         action: Action,
-        client: &ClientInfo,
     ) -> Result<bool, DomainError> {
-        let change = RuleChange {
-            needs: Permission::new(Resource::Policies, Action::Write),
+        let tenant = &caller.tenant;
+        let target = format!("role:{role} {resource}:{action}");
+        self.change_rules(
+            caller,
+            &acts::POLICY_ADD,
             role,
-            audit_action: "policy.add",
-            target: format!("role:{role} {resource}:{action}"),
-        };
-        self.change_rules(tenant, actor, change, client, async |tx: &mut TenantTx| {
-            Ok(insert_rule(tx, &policy_rule(tenant, role, resource, action)).await?)
-        })
+            target,
+            async |tx: &mut TenantTx| {
+                Ok(insert_rule(tx, &policy_rule(tenant, role, resource, action)).await?)
+            },
+        )
         .await
     }
 
     /// Removes a permission this tenant added. Built-in rules stay.
     pub async fn remove_policy(
         &self,
-        tenant: &Tenant,
-        actor: StaffId,
+        caller: &Caller,
         role: &RoleName,
         resource: Resource,
         action: Action,
-        client: &ClientInfo,
     ) -> Result<(), DomainError> {
+        let tenant = &caller.tenant;
         let is_builtin = role
             .as_builtin()
             .is_some_and(|b| b.permissions().contains(&Permission::new(resource, action)));
-        let change = RuleChange {
-            needs: Permission::new(Resource::Policies, Action::Write),
-            role,
-            audit_action: "policy.remove",
-            target: format!("role:{role} {resource}:{action}"),
-        };
-        self.change_rules(tenant, actor, change, client, async |tx: &mut TenantTx| {
+        let target = format!("role:{role} {resource}:{action}");
+        self.change_rules(caller, &acts::POLICY_REMOVE, role, target, async |tx: &mut TenantTx| {
             if is_builtin {
                 return Err(DomainError::Conflict {
                     code: "builtin_policy",
@@ -220,48 +227,48 @@ impl Services {
         .map(|_| ())
     }
 
-    /// The one path for every change to a tenant's rules: check the
-    /// permission and the owner guard, make the change, bump the tenant's
-    /// policy version, record the audit event, commit, and drop this node's
-    /// cached enforcer.
+    /// The one path for every change to a tenant's rules: through the door
+    /// (permission), the owner guard, the change, the tenant's new policy
+    /// version and the audit event in one transaction, then this node's
+    /// cached enforcer dropped.
     async fn change_rules(
         &self,
-        tenant: &Tenant,
-        actor: StaffId,
-        change: RuleChange<'_>,
-        client: &ClientInfo,
+        caller: &Caller,
+        act: &'static Act,
+        role: &RoleName,
+        target: String,
         apply: impl AsyncFnOnce(&mut TenantTx) -> Result<bool, DomainError>,
     ) -> Result<bool, DomainError> {
-        self.authz.require(tenant, actor, change.needs).await?;
-        self.guard_owner_role(tenant, actor, change.role).await?;
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        let changed = apply(&mut tx).await?;
-        if changed {
-            registry::bump_policy_version(&mut tx).await?;
+        let mut pass = self.enter_about(caller, act, target).await?;
+        let done = async {
+            self.guard_owner_role(&pass, role).await?;
+            let mut tx = pass.write().await?;
+            let changed = apply(&mut tx).await?;
+            if changed {
+                registry::bump_policy_version(&mut tx).await?;
+            }
+            pass.commit(tx).await?;
+            self.authz.invalidate(pass.tenant().id).await;
+            Ok(changed)
         }
-        audit::record(
-            &mut tx,
-            AuditEvent::success(Actor::Staff(actor), change.audit_action, client)
-                .target(change.target),
-        )
-        .await?;
-        tx.commit().await?;
-        self.authz.invalidate(tenant.id).await;
-        Ok(changed)
+        .await;
+        pass.finish(done).await
     }
 
     /// Only an owner may touch the owner role, so an admin cannot promote
-    /// themselves or demote the clinic's owners.
+    /// themselves or demote the clinic's owners. Operators may.
     pub(crate) async fn guard_owner_role(
         &self,
-        tenant: &Tenant,
-        actor: StaffId,
+        pass: &Passage<'_>,
         role: &RoleName,
     ) -> Result<(), DomainError> {
         if role.as_builtin() != Some(BuiltinRole::Owner) {
             return Ok(());
         }
-        let actor_roles = self.authz.roles_of(tenant, actor).await?;
+        let Some(staff) = pass.caller().staff() else {
+            return Ok(());
+        };
+        let actor_roles = self.authz.roles_of(pass.tenant(), staff.staff_id()).await?;
         if actor_roles
             .iter()
             .any(|r| r.as_builtin() == Some(BuiltinRole::Owner))
@@ -273,14 +280,6 @@ impl Services {
             ))
         }
     }
-}
-
-/// What a rule change is, for its checks and its audit event.
-struct RuleChange<'a> {
-    needs: Permission,
-    role: &'a RoleName,
-    audit_action: &'static str,
-    target: String,
 }
 
 async fn require_staff(tx: &mut TenantTx, id: StaffId) -> Result<(), DomainError> {

@@ -4,6 +4,7 @@ mod service;
 mod sessions;
 mod store;
 
+pub(crate) use service::find_session;
 pub use service::{IssuedSession, StaffAuthenticated};
 pub use sessions::{SessionKind, SessionRecord};
 pub(crate) use store::get as get_staff;

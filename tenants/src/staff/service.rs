@@ -1,18 +1,17 @@
 //! What staff do with their accounts: log in and out, confirm their
 //! password for a sensitive act, change it; and what owners do with staff.
 
-use crate::audit::{self, Actor, AuditEvent, ClientInfo};
-use crate::auth::{Bucket, SecretToken, throttle_check, throttle_clear, throttle_record_failure};
+use crate::acts;
+use crate::auth::SecretToken;
 use crate::domain::{
-    Action, DisplayName, EmailAddress, NewPassword, Permission, PlainPassword, Resource, RoleName,
-    StaffId, Timestamp,
+    DisplayName, EmailAddress, NewPassword, PlainPassword, RoleName, StaffId, Timestamp,
 };
+use crate::door::{Caller, Passage};
 use crate::error::DomainError;
-use crate::registry::Tenant;
 use crate::services::Services;
 use crate::storage::StorageError;
 
-use super::sessions::{self, Lookup, SessionKind, SessionRecord};
+use super::sessions::{self, SessionKind, SessionRecord};
 use super::store::{self, StaffMember, StaffStatus};
 
 /// A session just opened. The token is shown to the client once.
@@ -36,125 +35,78 @@ impl StaffAuthenticated {
     }
 }
 
-const THROTTLE_SCOPE: &str = "staff";
-
 impl Services {
     /// Logs a staff member in. An unknown email, a wrong password and a
     /// disabled account all answer `InvalidCredentials` after the same
     /// amount of hashing work.
     pub async fn staff_login(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         email: &EmailAddress,
         password: &PlainPassword,
         kind: SessionKind,
-        client: &ClientInfo,
     ) -> Result<IssuedSession, DomainError> {
-        let policy = &self.auth.throttle;
-        let account_bucket = Bucket::account(THROTTLE_SCOPE, &email.normalized(), policy);
-        let buckets = [
-            account_bucket.clone(),
-            Bucket::ip(THROTTLE_SCOPE, client.ip.as_deref(), policy),
-        ];
-
-        // Read what is needed, then hash with no transaction open: a write
-        // lock held across tens of milliseconds of hashing would serialise
-        // every login.
-        let mut tx = self.db.tenant_read(tenant.id).await?;
-        let locked = throttle_check(&mut tx, &buckets).await?;
-        let found = store::find_by_email(&mut tx, email).await?;
-        tx.commit().await?;
-
-        if let Err(retry_after) = locked {
-            let mut tx = self.db.tenant_write(tenant.id).await?;
-            let mut event =
-                AuditEvent::failure(Actor::Anonymous, "staff.login", "locked_out", client);
-            if let Some((member, _)) = &found {
-                event = event.target(format!("staff:{}", member.id));
-            }
-            audit::record(&mut tx, event).await?;
+        let mut pass = self.enter(caller, &acts::STAFF_LOGIN).await?;
+        let done = async {
+            // Read what is needed, then hash with no transaction open: a
+            // write lock held across tens of milliseconds of hashing would
+            // serialise every login.
+            let mut tx = pass.read().await?;
+            let found = store::find_by_email(&mut tx, email).await?;
             tx.commit().await?;
-            return Err(DomainError::LockedOut { retry_after });
-        }
-
-        let matched = self
-            .hasher
-            .verify(password, found.as_ref().map(|(_, h)| h))
-            .await;
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        let member = match found {
-            Some((member, _)) if matched && member.status == StaffStatus::Active => member,
-            other => {
-                let reason = match &other {
-                    None => "unknown_account",
-                    Some((m, _)) if m.status != StaffStatus::Active => "account_disabled",
-                    Some(_) => "wrong_password",
-                };
-                throttle_record_failure(&mut tx, &buckets, policy).await?;
-                let mut event =
-                    AuditEvent::failure(Actor::Anonymous, "staff.login", reason, client);
-                if let Some((m, _)) = &other {
-                    event = event.target(format!("staff:{}", m.id));
+            let account_key = match &found {
+                Some((member, _)) => {
+                    pass.target(format!("staff:{}", member.id));
+                    member.id.to_string()
                 }
-                audit::record(&mut tx, event).await?;
-                tx.commit().await?;
-                return Err(DomainError::InvalidCredentials);
-            }
-        };
-        throttle_clear(&mut tx, &account_bucket).await?;
-        let ttl = match kind {
-            SessionKind::Cookie => self.auth.cookie_session_ttl,
-            SessionKind::Bearer => self.auth.bearer_token_ttl,
-        };
-        let created = sessions::create(&mut tx, member.id, kind, ttl).await?;
-        audit::record(
-            &mut tx,
-            AuditEvent::success(Actor::Staff(member.id), "staff.login", client)
-                .target(format!("staff:{}", member.id))
-                .reason(kind.as_str()),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(IssuedSession {
-            token: created.token,
-            csrf_token: created.csrf_token,
-            expires_at: created.expires_at,
-            staff: member,
-        })
-    }
-
-    /// Finds the live session behind `token`.
-    pub async fn staff_authenticate(
-        &self,
-        tenant: &Tenant,
-        token: &SecretToken,
-    ) -> Result<StaffAuthenticated, DomainError> {
-        let mut tx = self.db.tenant_read(tenant.id).await?;
-        let found = sessions::find(&mut tx, token).await?;
-        tx.commit().await?;
-        match found {
-            Lookup::Live(session) => Ok(StaffAuthenticated { session }),
-            Lookup::Expired => Err(DomainError::SessionExpired),
-            Lookup::Unknown => Err(DomainError::InvalidToken),
+                None => email.normalized(),
+            };
+            pass.throttle_account(&account_key).await?;
+            let matched = pass
+                .verify_password(password, found.as_ref().map(|(_, h)| h))
+                .await;
+            let member = match found {
+                Some((member, _)) if matched && member.status == StaffStatus::Active => member,
+                other => {
+                    pass.failure_reason(match &other {
+                        None => "unknown_account",
+                        Some((m, _)) if m.status != StaffStatus::Active => "account_disabled",
+                        Some(_) => "wrong_password",
+                    });
+                    return Err(DomainError::InvalidCredentials);
+                }
+            };
+            let ttl = match kind {
+                SessionKind::Cookie => self.auth.cookie_session_ttl,
+                SessionKind::Bearer => self.auth.bearer_token_ttl,
+            };
+            let mut tx = pass.write().await?;
+            let created = sessions::create(&mut tx, member.id, kind, ttl).await?;
+            pass.as_actor(crate::audit::Actor::Staff(member.id));
+            pass.detail(kind.as_str());
+            pass.commit(tx).await?;
+            Ok(IssuedSession {
+                token: created.token,
+                csrf_token: created.csrf_token,
+                expires_at: created.expires_at,
+                staff: member,
+            })
         }
+        .await;
+        pass.finish(done).await
     }
 
-    pub async fn staff_logout(
-        &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
-        client: &ClientInfo,
-    ) -> Result<(), DomainError> {
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        sessions::revoke(&mut tx, &who.session.id).await?;
-        audit::record(
-            &mut tx,
-            AuditEvent::success(Actor::Staff(who.staff_id()), "staff.logout", client)
-                .target(format!("staff:{}", who.staff_id())),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+    pub async fn staff_logout(&self, caller: &Caller) -> Result<(), DomainError> {
+        let mut pass = self.enter(caller, &acts::STAFF_LOGOUT).await?;
+        let done = async {
+            let who = pass.staff()?;
+            pass.target(format!("staff:{}", who.staff_id()));
+            let mut tx = pass.write().await?;
+            sessions::revoke(&mut tx, &who.session.id).await?;
+            pass.commit(tx).await
+        }
+        .await;
+        pass.finish(done).await
     }
 
     /// Confirms the staff member's password again ("step-up"), so that for
@@ -162,229 +114,193 @@ impl Services {
     /// Failures count against the same throttle as logins.
     pub async fn staff_step_up(
         &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
+        caller: &Caller,
         password: &PlainPassword,
-        client: &ClientInfo,
     ) -> Result<Timestamp, DomainError> {
-        let member = self
-            .verify_own_password(tenant, who, password, "staff.step_up", client)
-            .await?;
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        let at = sessions::mark_step_up(&mut tx, &who.session.id).await?;
-        audit::record(
-            &mut tx,
-            AuditEvent::success(Actor::Staff(member.id), "staff.step_up", client)
-                .target(format!("staff:{}", member.id)),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(at.plus(self.auth.step_up_ttl))
-    }
-
-    /// `Ok` when the session confirmed its password recently enough for a
-    /// sensitive act.
-    pub fn require_step_up(&self, who: &StaffAuthenticated) -> Result<(), DomainError> {
-        match who.session.step_up_at {
-            Some(at) if at.plus(self.auth.step_up_ttl) > Timestamp::now() => Ok(()),
-            _ => Err(DomainError::StepUpRequired),
+        let mut pass = self.enter(caller, &acts::STAFF_STEP_UP).await?;
+        let done = async {
+            let who = pass.staff()?;
+            verify_own_password(&mut pass, password).await?;
+            let mut tx = pass.write().await?;
+            let at = sessions::mark_step_up(&mut tx, &who.session.id).await?;
+            pass.commit(tx).await?;
+            Ok(at.plus(self.auth.step_up_ttl))
         }
+        .await;
+        pass.finish(done).await
     }
 
-    /// When the current step-up confirmation stops counting, if there is one.
-    pub fn step_up_valid_until(&self, who: &StaffAuthenticated) -> Option<Timestamp> {
-        who.session
-            .step_up_at
-            .map(|at| at.plus(self.auth.step_up_ttl))
-            .filter(|until| *until > Timestamp::now())
+    /// When the caller's step-up confirmation stops counting, if there is
+    /// one, for pages that say so.
+    pub fn step_up_valid_until(&self, caller: &Caller) -> Option<Timestamp> {
+        crate::door::step_up_valid_until(caller, self.auth.step_up_ttl)
     }
 
     /// Changes the staff member's own password; every other session of
     /// theirs ends.
     pub async fn staff_change_password(
         &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
+        caller: &Caller,
         current: &PlainPassword,
         new: &NewPassword,
-        client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        let member = self
-            .verify_own_password(tenant, who, current, "staff.password_change", client)
-            .await?;
-        if current.expose() == new.as_plain().expose() {
-            return Err(DomainError::Conflict {
-                code: "password_unchanged",
-                message: "the new password must differ from the current one".into(),
-            });
+        let mut pass = self.enter(caller, &acts::STAFF_PASSWORD_CHANGE).await?;
+        let done = async {
+            let who = pass.staff()?;
+            let member = verify_own_password(&mut pass, current).await?;
+            if current.expose() == new.as_plain().expose() {
+                return Err(DomainError::Conflict {
+                    code: "password_unchanged",
+                    message: "the new password must differ from the current one".into(),
+                });
+            }
+            let hash = self.hasher.hash(new).await?;
+            let mut tx = pass.write().await?;
+            store::set_password(&mut tx, member.id, &hash).await?;
+            sessions::revoke_all_for(&mut tx, member.id, Some(&who.session.id)).await?;
+            pass.commit(tx).await
         }
-        let hash = self.hasher.hash(new).await?;
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        store::set_password(&mut tx, member.id, &hash).await?;
-        sessions::revoke_all_for(&mut tx, member.id, Some(&who.session.id)).await?;
-        audit::record(
-            &mut tx,
-            AuditEvent::success(Actor::Staff(member.id), "staff.password_change", client)
-                .target(format!("staff:{}", member.id)),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await;
+        pass.finish(done).await
     }
 
-    async fn verify_own_password(
-        &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
-        password: &PlainPassword,
-        action: &'static str,
-        client: &ClientInfo,
-    ) -> Result<StaffMember, DomainError> {
-        let mut tx = self.db.tenant_read(tenant.id).await?;
-        let (member, hash) = store::get(&mut tx, who.staff_id())
-            .await?
-            .ok_or(DomainError::InvalidToken)?;
-        let policy = &self.auth.throttle;
-        let buckets = [
-            Bucket::account(THROTTLE_SCOPE, &member.email.normalized(), policy),
-            Bucket::ip(THROTTLE_SCOPE, client.ip.as_deref(), policy),
-        ];
-        let locked = throttle_check(&mut tx, &buckets).await?;
-        tx.commit().await?;
-        if let Err(retry_after) = locked {
-            return Err(DomainError::LockedOut { retry_after });
+    pub async fn staff_list(&self, caller: &Caller) -> Result<Vec<StaffMember>, DomainError> {
+        let pass = self.enter(caller, &acts::STAFF_LIST).await?;
+        let done = async {
+            let mut tx = pass.read().await?;
+            let members = store::list(&mut tx).await?;
+            tx.commit().await?;
+            Ok(members)
         }
-        if self.hasher.verify(password, Some(&hash)).await {
-            return Ok(member);
-        }
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        throttle_record_failure(&mut tx, &buckets, policy).await?;
-        audit::record(
-            &mut tx,
-            AuditEvent::failure(Actor::Staff(member.id), action, "wrong_password", client)
-                .target(format!("staff:{}", member.id)),
-        )
-        .await?;
-        tx.commit().await?;
-        Err(DomainError::InvalidCredentials)
+        .await;
+        pass.finish(done).await
     }
 
-    pub async fn staff_list(
-        &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
-    ) -> Result<Vec<StaffMember>, DomainError> {
-        self.authz
-            .require(
-                tenant,
-                who.staff_id(),
-                Permission::new(Resource::Staff, Action::Read),
-            )
-            .await?;
-        let mut tx = self.db.tenant_read(tenant.id).await?;
-        let members = store::list(&mut tx).await?;
-        tx.commit().await?;
-        Ok(members)
-    }
-
+    /// A staff member's account: anyone's own, others' with `staff` read.
     pub async fn staff_get(
         &self,
-        tenant: &Tenant,
-        who: &StaffAuthenticated,
+        caller: &Caller,
         id: StaffId,
     ) -> Result<StaffMember, DomainError> {
-        if id != who.staff_id() {
-            self.authz
-                .require(
-                    tenant,
-                    who.staff_id(),
-                    Permission::new(Resource::Staff, Action::Read),
-                )
-                .await?;
+        let own = caller.staff().is_some_and(|s| s.staff_id() == id);
+        let act = if own {
+            &acts::STAFF_SELF
+        } else {
+            &acts::STAFF_LIST
+        };
+        let pass = self.enter_about(caller, act, format!("staff:{id}")).await?;
+        let done = async {
+            let mut tx = pass.read().await?;
+            let found = store::get(&mut tx, id).await?;
+            tx.commit().await?;
+            found
+                .map(|(m, _)| m)
+                .ok_or(DomainError::NotFound("staff member"))
         }
-        let mut tx = self.db.tenant_read(tenant.id).await?;
-        let found = store::get(&mut tx, id).await?;
-        tx.commit().await?;
-        found
-            .map(|(m, _)| m)
-            .ok_or(DomainError::NotFound("staff member"))
+        .await;
+        pass.finish(done).await
     }
 
-    /// Adds a staff member with an initial password and roles.
-    #[allow(clippy::too_many_arguments)]
+    /// Adds a staff member with an initial password and roles, by a staff
+    /// member who may, or by an operator.
     pub async fn staff_create(
         &self,
-        tenant: &Tenant,
-        actor: Actor,
+        caller: &Caller,
         email: &EmailAddress,
         display_name: &DisplayName,
         password: &NewPassword,
         roles: &[RoleName],
-        client: &ClientInfo,
     ) -> Result<StaffMember, DomainError> {
-        if let Actor::Staff(id) = &actor {
-            self.authz
-                .require(tenant, *id, Permission::new(Resource::Staff, Action::Write))
-                .await?;
+        let mut pass = self.enter(caller, &acts::STAFF_CREATE).await?;
+        let done = async {
             for role in roles {
-                self.guard_owner_role(tenant, *id, role).await?;
+                self.guard_owner_role(&pass, role).await?;
             }
+            let hash = self.hasher.hash(password).await?;
+            let mut tx = pass.write().await?;
+            let member = store::insert(&mut tx, email, display_name, &hash)
+                .await
+                .map_err(|e| match e {
+                    StorageError::UniqueViolation(_) => DomainError::Conflict {
+                        code: "email_taken",
+                        message: "a staff member with this email already exists in this clinic"
+                            .into(),
+                    },
+                    other => other.into(),
+                })?;
+            for role in roles {
+                crate::rbac::assign_in_tx(&mut tx, pass.tenant(), member.id, role).await?;
+            }
+            let role_list = roles
+                .iter()
+                .map(RoleName::as_str)
+                .collect::<Vec<_>>()
+                .join(",");
+            pass.target(format!("staff:{}", member.id));
+            pass.detail(format!("roles={role_list}"));
+            pass.commit(tx).await?;
+            self.authz.invalidate(pass.tenant().id).await;
+            Ok(member)
         }
-        let hash = self.hasher.hash(password).await?;
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        let member = store::insert(&mut tx, email, display_name, &hash)
-            .await
-            .map_err(|e| match e {
-                StorageError::UniqueViolation(_) => DomainError::Conflict {
-                    code: "email_taken",
-                    message: "a staff member with this email already exists in this clinic".into(),
-                },
-                other => other.into(),
-            })?;
-        for role in roles {
-            crate::rbac::assign_in_tx(&mut tx, tenant, member.id, role).await?;
-        }
-        let role_list = roles
-            .iter()
-            .map(RoleName::as_str)
-            .collect::<Vec<_>>()
-            .join(",");
-        audit::record(
-            &mut tx,
-            AuditEvent::success(actor, "staff.create", client)
-                .target(format!("staff:{}", member.id))
-                .reason(format!("roles={role_list}")),
-        )
-        .await?;
-        tx.commit().await?;
-        self.authz.invalidate(tenant.id).await;
-        Ok(member)
+        .await;
+        pass.finish(done).await
     }
 
     /// Sets a new password for a staff member by operator action (the
     /// command line), ending all their sessions.
     pub async fn staff_reset_password(
         &self,
-        tenant: &Tenant,
-        actor: Actor,
+        caller: &Caller,
         email: &EmailAddress,
         password: &NewPassword,
-        client: &ClientInfo,
     ) -> Result<StaffMember, DomainError> {
-        let hash = self.hasher.hash(password).await?;
-        let mut tx = self.db.tenant_write(tenant.id).await?;
-        let (member, _) = store::find_by_email(&mut tx, email)
-            .await?
-            .ok_or(DomainError::NotFound("staff member"))?;
-        store::set_password(&mut tx, member.id, &hash).await?;
-        sessions::revoke_all_for(&mut tx, member.id, None).await?;
-        audit::record(
-            &mut tx,
-            AuditEvent::success(actor, "staff.password_reset", client)
-                .target(format!("staff:{}", member.id)),
-        )
-        .await?;
-        tx.commit().await?;
+        let mut pass = self.enter(caller, &acts::STAFF_PASSWORD_RESET).await?;
+        let done = async {
+            let hash = self.hasher.hash(password).await?;
+            let mut tx = pass.write().await?;
+            let (member, _) = store::find_by_email(&mut tx, email)
+                .await?
+                .ok_or(DomainError::NotFound("staff member"))?;
+            store::set_password(&mut tx, member.id, &hash).await?;
+            sessions::revoke_all_for(&mut tx, member.id, None).await?;
+            pass.target(format!("staff:{}", member.id));
+            pass.commit(tx).await?;
+            Ok(member)
+        }
+        .await;
+        pass.finish(done).await
+    }
+}
+
+/// Checks the signed-in staff member's own password, under the act's
+/// throttle (the same buckets as their login).
+async fn verify_own_password(
+    pass: &mut Passage<'_>,
+    password: &PlainPassword,
+) -> Result<StaffMember, DomainError> {
+    let staff = pass.staff_id()?;
+    pass.target(format!("staff:{staff}"));
+    let mut tx = pass.read().await?;
+    let (member, hash) = store::get(&mut tx, staff)
+        .await?
+        .ok_or(DomainError::InvalidToken)?;
+    tx.commit().await?;
+    if pass.verify_password(password, Some(&hash)).await {
         Ok(member)
+    } else {
+        pass.failure_reason("wrong_password");
+        Err(DomainError::InvalidCredentials)
+    }
+}
+
+/// Finds the live session behind `token`, for the door to build a caller.
+pub(crate) async fn find_session(
+    tx: &mut crate::storage::TenantTx,
+    token: &SecretToken,
+) -> Result<StaffAuthenticated, DomainError> {
+    match sessions::find(tx, token).await? {
+        sessions::Lookup::Live(session) => Ok(StaffAuthenticated { session }),
+        sessions::Lookup::Expired => Err(DomainError::SessionExpired),
+        sessions::Lookup::Unknown => Err(DomainError::InvalidToken),
     }
 }

@@ -93,11 +93,13 @@ both_engines! {
         expect_error(owner.post(&app, &path, json!({"delivery": "email"})).await, StatusCode::FORBIDDEN, "step_up_required").await;
         assert!(json_ok(owner.get(&app, &path).await).await.as_array().unwrap().is_empty(), "nothing issued");
         assert!(app.outbox("access_link", "mia@example.org").await.is_empty(), "nothing queued");
-        // A printed handout needs no confirmation of an address.
-        json_ok(owner.post(&app, &path, json!({"delivery": "print"})).await).await;
-        assert!(app.outbox("access_link", "mia@example.org").await.is_empty());
+        // A printed code opens the record as well as a mailed one: it needs
+        // the same confirmation.
+        expect_error(owner.post(&app, &path, json!({"delivery": "print"})).await, StatusCode::FORBIDDEN, "step_up_required").await;
 
         owner.step_up(&app).await;
+        json_ok(owner.post(&app, &path, json!({"delivery": "print"})).await).await;
+        assert!(app.outbox("access_link", "mia@example.org").await.is_empty(), "a printed code sends no mail");
         let issued = json_ok(owner.post(&app, &path, json!({"delivery": "email"})).await).await;
         assert!(issued["mail_id"].is_string());
         let queued = app.outbox("access_link", "mia@example.org").await;
@@ -105,12 +107,13 @@ both_engines! {
         assert_eq!(queued[0]["code"], issued["code"]);
         let audit = json_ok(owner.get(&app, &format!("/api/v1/audit?action=code.issue&target=patient:{patient}")).await).await;
         let outcomes: Vec<_> = audit["events"].as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap().to_owned()).collect();
-        assert_eq!(outcomes, ["success", "success", "denied"]);
+        assert_eq!(outcomes, ["success", "success", "denied", "denied"]);
     }
 
     async fn a_printed_handout_carries_the_words_and_is_audited(app) {
         let owner = app.clinic_with_owner("north").await;
         let patient = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        owner.step_up(&app).await;
         let resp = owner.post(&app, &format!("/api/v1/patients/{patient}/access-codes/handout"), json!({})).await;
         assert_eq!(resp.status(), StatusCode::OK);
         assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));

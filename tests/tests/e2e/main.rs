@@ -15,6 +15,7 @@ mod browser_accessibility;
 mod browser_journey;
 mod console;
 mod console_pages;
+mod door;
 mod isolation;
 mod mail_delivery;
 mod mail_transport;

@@ -67,6 +67,9 @@ both_engines! {
             ("code.issue", "success"), ("code.redeem", "success"), ("portal.logout", "success"),
             ("portal.login", "success"), ("code.issue", "success"), ("code.redeem", "success"),
             ("portal.record.view", "success"), ("grant.revoke", "success"), ("portal.record.view", "failure"),
+            // Refused acts are on the trail too: switching to the revoked
+            // record, and revoking it a second time.
+            ("portal.switch", "failure"), ("grant.revoke", "failure"),
         ].iter().map(|(a, o)| (a.to_string(), o.to_string())).collect();
         assert_eq!(steps, expected);
         let redeem = audit["events"].as_array().unwrap().iter().find(|e| e["action"] == "code.redeem").unwrap();

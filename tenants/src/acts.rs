@@ -1,0 +1,246 @@
+//! Every act of the domain, with its guards, in one table. An act's name is
+//! what the audit trail records. To add an act: declare it here, add it to
+//! [`ALL`], and run it through [`Services::enter`](crate::Services::enter)
+//! (see `door.rs`).
+
+use crate::domain::{Action, Permission, Resource};
+use crate::door::{Act, Guard, Secret};
+
+const fn may(resource: Resource, action: Action) -> Permission {
+    Permission::new(resource, action)
+}
+
+use Action::{Read, Write};
+use Resource::*;
+
+// Staff accounts.
+pub const STAFF_LOGIN: Act =
+    Act::guarded("staff.login", Guard::Anyone).checks(Secret::StaffPassword);
+pub const STAFF_LOGOUT: Act = Act::guarded("staff.logout", Guard::Staff);
+pub const STAFF_STEP_UP: Act =
+    Act::guarded("staff.step_up", Guard::Staff).checks(Secret::StaffPassword);
+pub const STAFF_PASSWORD_CHANGE: Act =
+    Act::guarded("staff.password_change", Guard::Staff).checks(Secret::StaffPassword);
+pub const STAFF_SELF: Act = Act::guarded("staff.self", Guard::Staff).reads();
+pub const STAFF_LIST: Act = Act::staff("staff.list", may(Staff, Read)).reads();
+pub const STAFF_CREATE: Act = Act::guarded(
+    "staff.create",
+    Guard::PermissionOrOperator(may(Staff, Write)),
+);
+pub const STAFF_PASSWORD_RESET: Act = Act::guarded("staff.password_reset", Guard::Operator);
+
+// Roles and permission rules.
+pub const ROLES_READ: Act = Act::staff("roles.read", may(Roles, Read)).reads();
+pub const ROLE_ASSIGN: Act = Act::staff("role.assign", may(Roles, Write));
+pub const ROLE_UNASSIGN: Act = Act::staff("role.unassign", may(Roles, Write));
+pub const POLICIES_READ: Act = Act::staff("policies.read", may(Policies, Read)).reads();
+pub const POLICY_ADD: Act = Act::staff("policy.add", may(Policies, Write));
+pub const POLICY_REMOVE: Act = Act::staff("policy.remove", may(Policies, Write));
+
+// The clinic.
+pub const SETTINGS_READ: Act = Act::staff("clinic.settings.read", may(Settings, Read)).reads();
+pub const SETTINGS_UPDATE: Act = Act::staff("clinic.settings.update", may(Settings, Write));
+pub const PORTAL_HOST_REQUEST: Act = Act::staff("clinic.portal_host.request", may(Settings, Write));
+pub const AUDIT_READ: Act = Act::staff("audit.read", may(Audit, Read)).reads();
+pub const MAIL_OF_PATIENT: Act = Act::staff("mail.read", may(Patients, Read)).reads();
+pub const DEAD_MAIL: Act = Act::staff("mail.dead.read", may(Settings, Write)).reads();
+pub const MAIL_RETRY: Act = Act::staff("mail.retry", may(Settings, Write));
+/// The mail worker, delivering a clinic's queued mail.
+pub const MAIL_DELIVER: Act = Act::guarded("mail.deliver", Guard::System).quiet();
+/// The mail worker, reading a claimed mail in its clinic.
+pub const MAIL_LOAD: Act = Act::guarded("mail.load", Guard::System).reads();
+/// The mail worker, asking the clinic's email plugin to render a mail; it
+/// writes, as every plugin call is recorded.
+pub const MAIL_RENDER: Act = Act::guarded("mail.render", Guard::System).quiet();
+
+// Patients.
+pub const PATIENT_CREATE: Act = Act::staff("patient.create", may(Patients, Write));
+pub const PATIENT_READ: Act = Act::staff("patient.read", may(Patients, Read)).reads();
+pub const PATIENT_UPDATE: Act = Act::staff("patient.update", may(Patients, Write));
+/// Changing where a patient's codes and notices go, once the patient has
+/// (or had) portal access: a confirmed password, and the old address told.
+pub const PATIENT_EMAIL_CHANGE: Act =
+    Act::staff("patient.email_change", may(PortalSecurity, Write)).step_up();
+pub const PATIENT_PORTAL_ENABLE: Act =
+    Act::staff("patient.portal_access.enable", may(Patients, Write));
+pub const PATIENT_PORTAL_DISABLE: Act =
+    Act::staff("patient.portal_access.disable", may(Patients, Write));
+pub const PATIENT_ARCHIVE: Act = Act::staff("patient.archive", may(Patients, Write));
+
+// Access codes and the access they give.
+/// Whatever the delivery: a printed code is as good as an emailed one,
+/// so the staff member confirms their password for either.
+pub const CODE_ISSUE: Act = Act::staff("code.issue", may(AccessCodes, Write)).step_up();
+pub const CODE_PRINT: Act = Act::staff("code.print", may(AccessCodes, Write));
+pub const CODE_REVOKE: Act = Act::staff("code.revoke", may(AccessCodes, Write));
+pub const CODES_READ: Act = Act::staff("code.read", may(AccessCodes, Read)).reads();
+pub const GRANTS_READ: Act = Act::staff("grant.read", may(AccessCodes, Read)).reads();
+pub const GRANT_REVOKE: Act = Act::staff("grant.revoke", may(AccessCodes, Write));
+pub const CODE_REDEEM: Act = Act::guarded("code.redeem", Guard::Anyone).checks(Secret::AccessCode);
+
+// What a record shares, staff side.
+pub const RECORD_READ: Act = Act::staff("record.read", may(Records, Read)).reads();
+pub const DOCUMENT_UPLOAD: Act = Act::staff("document.upload", may(Records, Write));
+pub const DOCUMENT_DOWNLOAD: Act = Act::staff("document.download", may(Records, Read));
+pub const DOCUMENT_WITHDRAW: Act = Act::staff("document.withdraw", may(Records, Write));
+pub const NOTE_WRITE: Act = Act::staff("note.write", may(Records, Write));
+pub const APPOINTMENT_BOOK: Act = Act::staff("appointment.book", may(Records, Write));
+pub const APPOINTMENT_CANCEL: Act = Act::staff("appointment.cancel", may(Records, Write));
+pub const MESSAGES_READ: Act = Act::staff("message.read", may(Records, Read));
+pub const MESSAGE_SEND: Act = Act::staff("message.send", may(Records, Write));
+pub const UNREAD_MESSAGES: Act = Act::staff("message.unread", may(Records, Read)).reads();
+
+// SmartForms, staff side.
+pub const FORM_CREATE: Act = Act::staff("form.create", may(Forms, Write));
+pub const FORMS_READ: Act = Act::staff("form.read", may(Forms, Read)).reads();
+pub const FORM_ASSIGN: Act = Act::staff("form.assign", may(Forms, Write));
+
+// Plugins.
+pub const PLUGIN_UPLOAD: Act = Act::staff("plugin.upload", may(Plugins, Write));
+pub const PLUGINS_READ: Act = Act::staff("plugin.read", may(Plugins, Read)).reads();
+pub const PLUGIN_ACTIVATE: Act = Act::staff("plugin.activate", may(Plugins, Write));
+pub const PLUGIN_DEACTIVATE: Act = Act::staff("plugin.deactivate", may(Plugins, Write));
+pub const PLUGIN_DELETE: Act = Act::staff("plugin.delete", may(Plugins, Write));
+/// Writes: the run is kept as a call, marked dry.
+pub const PLUGIN_DRY_RUN: Act = Act::staff("plugin.dry_run", may(Plugins, Write));
+
+// The patient portal.
+pub const PORTAL_LOGIN: Act =
+    Act::guarded("portal.login", Guard::Anyone).checks(Secret::PortalPassword);
+pub const PORTAL_LOGOUT: Act = Act::guarded("portal.logout", Guard::Patient);
+pub const PORTAL_ME: Act = Act::guarded("portal.me", Guard::Patient).reads();
+pub const PORTAL_SWITCH: Act = Act::guarded("portal.switch", Guard::Patient).quiet();
+pub const PORTAL_REGISTER: Act = Act::guarded("portal.register", Guard::Anyone);
+pub const PORTAL_EMAIL_VERIFY: Act =
+    Act::guarded("portal.email_verify", Guard::Anyone).checks(Secret::EmailedToken);
+/// Confirming a new address with the mailed link: `PORTAL_EMAIL_VERIFY`
+/// becomes this once the token turns out to be for a change.
+pub const PORTAL_EMAIL_CHANGE: Act =
+    Act::guarded("portal.email_change", Guard::Anyone).checks(Secret::EmailedToken);
+pub const PORTAL_PASSWORD_RESET_REQUEST: Act =
+    Act::guarded("portal.password_reset.request", Guard::Anyone);
+pub const PORTAL_PASSWORD_RESET: Act =
+    Act::guarded("portal.password_reset", Guard::Anyone).checks(Secret::EmailedToken);
+pub const PORTAL_EMAIL_CHANGE_REQUEST: Act =
+    Act::guarded("portal.email_change.request", Guard::Patient).checks(Secret::PortalPassword);
+pub const PORTAL_RECORD_VIEW: Act = Act::guarded("portal.record.view", Guard::Patient);
+pub const PORTAL_DOCUMENT_DOWNLOAD: Act = Act::guarded("portal.document.download", Guard::Patient);
+pub const PORTAL_DOCUMENT_UPLOAD: Act = Act::guarded("portal.document.upload", Guard::Patient);
+pub const PORTAL_MESSAGE_SEND: Act = Act::guarded("portal.message.send", Guard::Patient);
+pub const PORTAL_FORMS: Act = Act::guarded("portal.form.read", Guard::Patient).reads();
+pub const PORTAL_FORM_ANSWER: Act = Act::guarded("form.submit", Guard::Patient);
+/// Saving answers without handing the form in.
+pub const PORTAL_FORM_SAVE: Act = Act::guarded("portal.form.save", Guard::Patient);
+
+// The platform.
+pub const TENANT_CREATE: Act = Act::guarded("tenant.create", Guard::Operator);
+pub const TENANT_SUSPEND: Act = Act::guarded("tenant.suspend", Guard::Operator);
+pub const TENANT_RESUME: Act = Act::guarded("tenant.resume", Guard::Operator);
+pub const TENANT_CUSTOM_DOMAIN: Act = Act::guarded("tenant.custom_domain.set", Guard::Operator);
+
+/// Every act, for the tests that walk them.
+pub const ALL: &[&Act] = &[
+    &STAFF_LOGIN,
+    &STAFF_LOGOUT,
+    &STAFF_STEP_UP,
+    &STAFF_PASSWORD_CHANGE,
+    &STAFF_SELF,
+    &STAFF_LIST,
+    &STAFF_CREATE,
+    &STAFF_PASSWORD_RESET,
+    &ROLES_READ,
+    &ROLE_ASSIGN,
+    &ROLE_UNASSIGN,
+    &POLICIES_READ,
+    &POLICY_ADD,
+    &POLICY_REMOVE,
+    &SETTINGS_READ,
+    &SETTINGS_UPDATE,
+    &PORTAL_HOST_REQUEST,
+    &AUDIT_READ,
+    &MAIL_OF_PATIENT,
+    &DEAD_MAIL,
+    &MAIL_RETRY,
+    &MAIL_DELIVER,
+    &MAIL_LOAD,
+    &MAIL_RENDER,
+    &PATIENT_CREATE,
+    &PATIENT_READ,
+    &PATIENT_UPDATE,
+    &PATIENT_EMAIL_CHANGE,
+    &PATIENT_PORTAL_ENABLE,
+    &PATIENT_PORTAL_DISABLE,
+    &PATIENT_ARCHIVE,
+    &CODE_ISSUE,
+    &CODE_PRINT,
+    &CODE_REVOKE,
+    &CODES_READ,
+    &GRANTS_READ,
+    &GRANT_REVOKE,
+    &CODE_REDEEM,
+    &RECORD_READ,
+    &DOCUMENT_UPLOAD,
+    &DOCUMENT_DOWNLOAD,
+    &DOCUMENT_WITHDRAW,
+    &NOTE_WRITE,
+    &APPOINTMENT_BOOK,
+    &APPOINTMENT_CANCEL,
+    &MESSAGES_READ,
+    &MESSAGE_SEND,
+    &UNREAD_MESSAGES,
+    &FORM_CREATE,
+    &FORMS_READ,
+    &FORM_ASSIGN,
+    &PLUGIN_UPLOAD,
+    &PLUGINS_READ,
+    &PLUGIN_ACTIVATE,
+    &PLUGIN_DEACTIVATE,
+    &PLUGIN_DELETE,
+    &PLUGIN_DRY_RUN,
+    &PORTAL_LOGIN,
+    &PORTAL_LOGOUT,
+    &PORTAL_ME,
+    &PORTAL_SWITCH,
+    &PORTAL_REGISTER,
+    &PORTAL_EMAIL_VERIFY,
+    &PORTAL_EMAIL_CHANGE,
+    &PORTAL_PASSWORD_RESET_REQUEST,
+    &PORTAL_PASSWORD_RESET,
+    &PORTAL_EMAIL_CHANGE_REQUEST,
+    &PORTAL_RECORD_VIEW,
+    &PORTAL_DOCUMENT_DOWNLOAD,
+    &PORTAL_DOCUMENT_UPLOAD,
+    &PORTAL_MESSAGE_SEND,
+    &PORTAL_FORMS,
+    &PORTAL_FORM_ANSWER,
+    &PORTAL_FORM_SAVE,
+    &TENANT_CREATE,
+    &TENANT_SUSPEND,
+    &TENANT_RESUME,
+    &TENANT_CUSTOM_DOMAIN,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_act_has_its_own_name() {
+        let mut names: Vec<_> = ALL.iter().map(|a| a.name).collect();
+        names.sort();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "two acts share an audit name");
+    }
+
+    #[test]
+    fn acts_that_need_a_fresh_password_are_staff_acts() {
+        for act in ALL.iter().filter(|a| a.step_up) {
+            assert!(
+                matches!(act.guard, Guard::Permission(_) | Guard::Staff),
+                "{} demands a step-up but is not a staff act",
+                act.name
+            );
+        }
+    }
+}

@@ -1,0 +1,755 @@
+//! The one door every act in a clinic goes through.
+//!
+//! A request becomes a [`Caller`] once, at the edge: the clinic, who is
+//! calling (a staff session, a patient's portal session, an operator, an
+//! anonymous visitor, the system itself) and the client. Every act of the
+//! domain is declared once in [`crate::acts`] with its guards, and runs
+//! like this:
+//!
+//! ```ignore
+//! pub async fn revoke_code(&self, caller: &Caller, id: AccessCodeId) -> Result<CodeRecord, DomainError> {
+//!     let mut pass = self.enter(caller, &acts::CODE_REVOKE).await?;   // guards 1-3
+//!     let done = async {
+//!         let mut tx = pass.write().await?;                             // 4
+//!         pass.target(format!("code:{id}"));
+//!         /* ... the act ... */
+//!         pass.commit(tx).await?;                                       // 5, with the act
+//!         Ok(record)
+//!     }
+//!     .await;
+//!     pass.finish(done).await                                           // 5, for a refusal
+//! }
+//! ```
+//!
+//! [`Services::enter`] checks, in order:
+//! 1. the permission (casbin, for staff), or that the caller is who the act
+//!    is for (a portal account, an operator); a patient's record is
+//!    checked against a live grant with [`Passage::require_grant`] inside
+//!    the act's transaction, so a revocation counts at once;
+//! 2. a fresh step-up, where the act demands one;
+//! 3. the throttle buckets, where the act checks a secret (a password, a
+//!    code, a token). A secret can only be checked through the passage
+//!    ([`Passage::verify_password`], [`Passage::secret_missed`]), which
+//!    counts a miss against the same buckets as a login.
+//!
+//! The passage then opens the tenant-bound transaction (4): storage takes an
+//! [`Admission`], which only this module can make, so no act reaches a
+//! clinic's tables without passing here. [`Passage::commit`] writes the
+//! act's audit event in that transaction (5); [`Passage::finish`] audits
+//! every refusal, with the reason and the client, in a transaction of its
+//! own (the act's was rolled back).
+
+use std::time::Duration;
+
+use crate::audit::{self, Actor, AuditEvent, ClientInfo, Outcome};
+use crate::auth::{
+    Bucket, PasswordHash, SecretToken, ThrottlePolicy, throttle_check, throttle_clear,
+    throttle_record_failure,
+};
+use crate::domain::{AccountId, PatientId, Permission, PlainPassword, StaffId, Timestamp};
+use crate::error::DomainError;
+use crate::portal::PortalAuthenticated;
+use crate::registry::Tenant;
+use crate::services::Services;
+use crate::staff::StaffAuthenticated;
+use crate::storage::TenantTx;
+
+/// Who is calling, in which clinic, from where. Built once per request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant: Tenant,
+    pub who: Who,
+    pub client: ClientInfo,
+}
+
+/// The proven identity behind a request.
+#[derive(Debug, Clone)]
+pub enum Who {
+    Staff(StaffAuthenticated),
+    Patient(PortalAuthenticated),
+    /// A platform operator, by name (the API's operator token or the
+    /// command line).
+    Operator(String),
+    /// Someone not (yet) authenticated: a login, a redemption.
+    Visitor,
+    /// The server itself: the mail worker, demo data.
+    System,
+}
+
+impl Caller {
+    pub fn new(tenant: Tenant, who: Who, client: ClientInfo) -> Self {
+        Self {
+            tenant,
+            who,
+            client,
+        }
+    }
+
+    pub fn visitor(tenant: Tenant, client: ClientInfo) -> Self {
+        Self::new(tenant, Who::Visitor, client)
+    }
+
+    pub fn system(tenant: Tenant) -> Self {
+        Self::new(tenant, Who::System, ClientInfo::default())
+    }
+
+    /// How the audit trail names the caller.
+    pub fn actor(&self) -> Actor {
+        match &self.who {
+            Who::Staff(s) => Actor::Staff(s.staff_id()),
+            Who::Patient(p) => Actor::Account(p.account_id()),
+            Who::Operator(name) => Actor::Operator(name.clone()),
+            Who::Visitor => Actor::Anonymous,
+            Who::System => Actor::System,
+        }
+    }
+
+    pub fn staff(&self) -> Option<&StaffAuthenticated> {
+        match &self.who {
+            Who::Staff(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn patient(&self) -> Option<&PortalAuthenticated> {
+        match &self.who {
+            Who::Patient(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// An act of the domain, declared once with its guards (see `acts`).
+#[derive(Debug)]
+pub struct Act {
+    /// The audit trail's name for it, such as `code.issue`.
+    pub name: &'static str,
+    pub guard: Guard,
+    /// Needs a password confirmation from the last few minutes.
+    pub step_up: bool,
+    /// The secret it checks, whose misses are throttled.
+    pub secret: Option<Secret>,
+    /// Writes, or only reads.
+    pub writes: bool,
+    /// Records its success in the audit trail (every act that changes
+    /// something a person did, by default). Refusals are recorded always.
+    pub recorded: bool,
+}
+
+/// Who may ask for an act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// A staff member whose roles grant this permission.
+    Permission(Permission),
+    /// A staff member whose roles grant this permission, or an operator.
+    PermissionOrOperator(Permission),
+    /// Any signed-in staff member, on their own account.
+    Staff,
+    /// A signed-in portal account, on itself or a record it holds (checked
+    /// with [`Passage::require_grant`]).
+    Patient,
+    /// A platform operator, or the command line.
+    Operator,
+    /// The server itself.
+    System,
+    /// Anyone at all: logins, registration, redemption.
+    Anyone,
+}
+
+/// A secret an act checks. Each kind has its throttle family, shared by
+/// every act that checks that kind: a wrong password at step-up counts
+/// against the same buckets as a wrong password at login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secret {
+    StaffPassword,
+    PortalPassword,
+    /// A Medical Records or SmartForm Access Code.
+    AccessCode,
+    /// A one-time token from an emailed link (reset, verification).
+    EmailedToken,
+}
+
+impl Secret {
+    /// The family's name in bucket keys.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Self::StaffPassword => "staff",
+            Self::PortalPassword => "portal",
+            Self::AccessCode => "redeem",
+            Self::EmailedToken => "token",
+        }
+    }
+}
+
+impl Act {
+    const fn new(name: &'static str, guard: Guard) -> Self {
+        Self {
+            name,
+            guard,
+            step_up: false,
+            secret: None,
+            writes: true,
+            recorded: true,
+        }
+    }
+
+    /// A staff act under `permission`.
+    pub const fn staff(name: &'static str, permission: Permission) -> Self {
+        Self::new(name, Guard::Permission(permission))
+    }
+
+    pub const fn guarded(name: &'static str, guard: Guard) -> Self {
+        Self::new(name, guard)
+    }
+
+    pub const fn step_up(mut self) -> Self {
+        self.step_up = true;
+        self
+    }
+
+    pub const fn checks(mut self, secret: Secret) -> Self {
+        self.secret = Some(secret);
+        self
+    }
+
+    pub const fn reads(mut self) -> Self {
+        self.writes = false;
+        self.recorded = false;
+        self
+    }
+
+    /// Writes bookkeeping only (a plugin call's record), which the audit
+    /// trail need not repeat on success.
+    pub const fn quiet(mut self) -> Self {
+        self.recorded = false;
+        self
+    }
+}
+
+/// Leave to open a clinic's storage. Only this module makes one, and only
+/// for a caller who passed an act's guards.
+#[derive(Clone)]
+pub struct Admission(());
+
+/// The role model is the door's first guard: its loader reads the clinic's
+/// rules with the door's leave.
+pub(crate) fn authorizer(db: crate::storage::Database) -> crate::rbac::Authorizer {
+    crate::rbac::Authorizer::new(db, Admission(()))
+}
+
+/// The one transaction not opened by an act: creating a clinic, which has
+/// no door yet. The operator who asks was proven by their token.
+pub(crate) async fn founding_tx(
+    db: &crate::storage::Database,
+    tenant: crate::domain::TenantId,
+) -> Result<TenantTx, crate::storage::StorageError> {
+    db.tenant_write(tenant, &Admission(())).await
+}
+
+/// Proof that a secret is being checked under an act's throttle; the
+/// password hasher asks for it.
+pub struct Throttled(());
+
+#[cfg(test)]
+impl Throttled {
+    /// For the hasher's own unit tests, which check hashing, not throttling.
+    pub(crate) fn for_tests() -> Self {
+        Self(())
+    }
+}
+
+/// What a caller who passed the door holds while the act runs.
+#[must_use = "an act ends with `finish`, which audits a refusal"]
+pub struct Passage<'a> {
+    services: &'a Services,
+    caller: &'a Caller,
+    act: &'static Act,
+    admission: Admission,
+    throttle: Option<Throttle>,
+    target: Option<String>,
+    detail: Option<String>,
+    /// The act's own failure reason, when it wants a more precise one than
+    /// the error's code (`unknown_account` rather than
+    /// `invalid_credentials`).
+    failure_reason: Option<&'static str>,
+    missed: bool,
+    committed: bool,
+    /// A refusal already recorded (by [`Passage::escalate`]).
+    audited: bool,
+    /// Who the success is recorded as, when the act made them (a login's
+    /// staff member, a redemption's new account).
+    actor: Option<Actor>,
+    finished: bool,
+}
+
+struct Throttle {
+    policy: ThrottlePolicy,
+    buckets: Vec<Bucket>,
+    /// The one bucket a success forgets (the account's), not the address's.
+    account: Option<Bucket>,
+    secret: Secret,
+}
+
+impl Services {
+    /// The staff member whose session `token` is, as a caller.
+    pub async fn staff_caller(
+        &self,
+        tenant: Tenant,
+        token: &SecretToken,
+        client: ClientInfo,
+    ) -> Result<Caller, DomainError> {
+        let mut tx = self.db.tenant_read(tenant.id, &Admission(())).await?;
+        let found = crate::staff::find_session(&mut tx, token).await;
+        tx.commit().await?;
+        Ok(Caller::new(tenant, Who::Staff(found?), client))
+    }
+
+    /// The portal account whose session `token` is, as a caller.
+    pub async fn patient_caller(
+        &self,
+        tenant: Tenant,
+        token: &SecretToken,
+        client: ClientInfo,
+    ) -> Result<Caller, DomainError> {
+        let mut tx = self.db.tenant_read(tenant.id, &Admission(())).await?;
+        let found = crate::portal::find_session(&mut tx, token).await;
+        tx.commit().await?;
+        Ok(Caller::new(tenant, Who::Patient(found?), client))
+    }
+
+    /// Runs the guards of `act` for `caller`. A refusal is audited with its
+    /// reason and the client before it is returned.
+    pub async fn enter<'a>(
+        &'a self,
+        caller: &'a Caller,
+        act: &'static Act,
+    ) -> Result<Passage<'a>, DomainError> {
+        self.enter_about(caller, act, None::<String>).await
+    }
+
+    /// [`Services::enter`], naming what the act is about (`patient:…`)
+    /// for its audit events, refusals by the guards included.
+    pub async fn enter_about<'a>(
+        &'a self,
+        caller: &'a Caller,
+        act: &'static Act,
+        target: impl Into<Option<String>>,
+    ) -> Result<Passage<'a>, DomainError> {
+        let mut pass = Passage {
+            services: self,
+            caller,
+            act,
+            admission: Admission(()),
+            throttle: None,
+            target: target.into(),
+            detail: None,
+            failure_reason: None,
+            missed: false,
+            committed: false,
+            audited: false,
+            actor: None,
+            finished: false,
+        };
+        if let Err(refused) = pass.guard().await {
+            return Err(pass.finish::<()>(Err(refused)).await.unwrap_err());
+        }
+        Ok(pass)
+    }
+
+    /// Whether `caller` would pass the first guard of `act`: for pages that
+    /// draw only the controls a role may use. Asks, refuses nothing, records
+    /// nothing; the act itself still goes through the door.
+    pub async fn may(&self, caller: &Caller, act: &Act) -> Result<bool, DomainError> {
+        Ok(match (act.guard, &caller.who) {
+            (Guard::Permission(p) | Guard::PermissionOrOperator(p), Who::Staff(s)) => {
+                self.authz
+                    .is_allowed(&caller.tenant, s.staff_id(), p)
+                    .await?
+            }
+            (Guard::PermissionOrOperator(_) | Guard::Operator, Who::Operator(_)) => true,
+            (Guard::Staff, Who::Staff(_)) | (Guard::Patient, Who::Patient(_)) => true,
+            (Guard::System, Who::System) | (Guard::Anyone, _) => true,
+            _ => false,
+        })
+    }
+
+    /// For the throttle test in `acts`: the buckets an act's secret counts
+    /// against, for a caller from `client`.
+    pub fn throttle_buckets(&self, act: &Act, client: &ClientInfo) -> Vec<String> {
+        act.secret
+            .map(|s| {
+                self.base_buckets(s, client)
+                    .1
+                    .iter()
+                    .map(|b| b.key().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn base_buckets(&self, secret: Secret, client: &ClientInfo) -> (ThrottlePolicy, Vec<Bucket>) {
+        let scope = secret.scope();
+        match secret {
+            Secret::AccessCode => {
+                let limits = &self.auth.redeem_throttle;
+                let policy = limits.policy();
+                let buckets = vec![
+                    Bucket::ip(scope, client.ip.as_deref(), &policy),
+                    Bucket::named(format!("{scope}-tenant"), limits.max_failures_per_tenant),
+                ];
+                (policy, buckets)
+            }
+            Secret::StaffPassword | Secret::PortalPassword | Secret::EmailedToken => {
+                let policy = self.auth.throttle.clone();
+                let buckets = vec![Bucket::ip(scope, client.ip.as_deref(), &policy)];
+                (policy, buckets)
+            }
+        }
+    }
+}
+
+impl<'a> Passage<'a> {
+    pub fn caller(&self) -> &'a Caller {
+        self.caller
+    }
+
+    pub fn tenant(&self) -> &'a Tenant {
+        &self.caller.tenant
+    }
+
+    pub fn client(&self) -> &'a ClientInfo {
+        &self.caller.client
+    }
+
+    pub fn act(&self) -> &'static Act {
+        self.act
+    }
+
+    /// The signed-in staff member; the guards made sure there is one for
+    /// staff acts.
+    pub fn staff(&self) -> Result<&'a StaffAuthenticated, DomainError> {
+        self.caller.staff().ok_or(DomainError::InvalidToken)
+    }
+
+    pub fn staff_id(&self) -> Result<StaffId, DomainError> {
+        self.staff().map(StaffAuthenticated::staff_id)
+    }
+
+    /// The signed-in portal account, for patient acts.
+    pub fn patient(&self) -> Result<&'a PortalAuthenticated, DomainError> {
+        self.caller.patient().ok_or(DomainError::InvalidToken)
+    }
+
+    pub fn account_id(&self) -> Result<AccountId, DomainError> {
+        self.patient().map(PortalAuthenticated::account_id)
+    }
+
+    /// What the act is about, for its audit event (`patient:…`).
+    pub fn target(&mut self, target: impl Into<String>) {
+        self.target = Some(target.into());
+    }
+
+    /// Records the success as done by `actor`: a visitor who just proved
+    /// who they are.
+    pub fn as_actor(&mut self, actor: Actor) {
+        self.actor = Some(actor);
+    }
+
+    /// More about a success, for its audit event (`code=… delivery=email`).
+    pub fn detail(&mut self, detail: impl Into<String>) {
+        self.detail = Some(detail.into());
+    }
+
+    /// The reason a refusal is recorded with, when the error's own code is
+    /// too coarse.
+    pub fn failure_reason(&mut self, reason: &'static str) {
+        self.failure_reason = Some(reason);
+    }
+
+    /// Passes the guards of a stricter act as well, when the act learns it
+    /// is one (a patient's email changing once they have portal access).
+    /// Its success is then recorded under the stricter act's name; a
+    /// refusal is recorded under it at once.
+    pub async fn escalate(&mut self, act: &'static Act) -> Result<(), DomainError> {
+        let mut stricter = self
+            .services
+            .enter_about(self.caller, act, self.target.clone())
+            .await
+            .inspect_err(|_| self.audited = true)?;
+        stricter.finished = true;
+        stricter.committed = true;
+        if let Some(throttle) = stricter.throttle.take() {
+            self.throttle = Some(throttle);
+        }
+        self.act = act;
+        Ok(())
+    }
+
+    /// A transaction for reading the clinic's rows.
+    pub async fn read(&self) -> Result<TenantTx, DomainError> {
+        Ok(self
+            .services
+            .db
+            .tenant_read(self.caller.tenant.id, &self.admission)
+            .await?)
+    }
+
+    /// A transaction for changing the clinic's rows.
+    pub async fn write(&self) -> Result<TenantTx, DomainError> {
+        debug_assert!(
+            self.act.writes,
+            "{} is declared as reading only",
+            self.act.name
+        );
+        Ok(self
+            .services
+            .db
+            .tenant_write(self.caller.tenant.id, &self.admission)
+            .await?)
+    }
+
+    /// Refuses, inside `tx`, unless the calling portal account holds a live
+    /// grant on `patient`. Checked in the act's own transaction, so a
+    /// revocation takes effect on the very next request.
+    pub async fn require_grant(
+        &mut self,
+        tx: &mut TenantTx,
+        patient: PatientId,
+    ) -> Result<crate::portal::GrantView, DomainError> {
+        let account = self.account_id()?;
+        self.target(format!("patient:{patient}"));
+        match crate::portal::live_grant(tx, account, patient).await? {
+            Some(grant) => Ok(grant),
+            None => {
+                self.failure_reason("no_live_grant");
+                Err(DomainError::NotFound("record"))
+            }
+        }
+    }
+
+    /// Counts failures of this act's secret against `key` (an account's
+    /// id, or the name someone typed) as well, refusing now if that
+    /// account is locked. Call it once the act knows whose secret it is.
+    pub async fn throttle_account(&mut self, key: &str) -> Result<(), DomainError> {
+        let Some(throttle) = self.throttle.as_ref() else {
+            debug_assert!(false, "{} checks no secret", self.act.name);
+            return Ok(());
+        };
+        let bucket = Bucket::account(throttle.secret.scope(), key, &throttle.policy);
+        let mut tx = self.read().await?;
+        let locked = throttle_check(&mut tx, std::slice::from_ref(&bucket)).await?;
+        tx.commit().await?;
+        if let Some(throttle) = self.throttle.as_mut() {
+            throttle.buckets.push(bucket.clone());
+            throttle.account = Some(bucket);
+        }
+        if let Err(retry_after) = locked {
+            self.failure_reason("locked_out");
+            return Err(DomainError::LockedOut { retry_after });
+        }
+        Ok(())
+    }
+
+    /// Checks `password` against `stored` (or against a dummy of the same
+    /// cost when there is no account). A mismatch counts against the
+    /// act's buckets when the act ends.
+    pub async fn verify_password(
+        &mut self,
+        password: &PlainPassword,
+        stored: Option<&PasswordHash>,
+    ) -> bool {
+        let throttled = self.throttled();
+        let matched = self
+            .services
+            .hasher
+            .verify(password, stored, &throttled)
+            .await;
+        if !matched {
+            self.missed = true;
+        }
+        matched
+    }
+
+    /// Records that the presented secret (a code, a token) was wrong: it
+    /// counts against the act's buckets when the act ends, with `reason`.
+    pub fn secret_missed(&mut self, reason: &'static str) {
+        debug_assert!(
+            self.throttle.is_some(),
+            "{} checks no secret",
+            self.act.name
+        );
+        self.missed = true;
+        self.failure_reason = Some(reason);
+    }
+
+    fn throttled(&self) -> Throttled {
+        debug_assert!(
+            self.throttle.is_some(),
+            "{} checks no secret",
+            self.act.name
+        );
+        Throttled(())
+    }
+
+    /// Ends a successful act: its audit event is written in `tx`, a
+    /// checked secret's account bucket is forgotten, and `tx` commits.
+    pub async fn commit(&mut self, mut tx: TenantTx) -> Result<(), DomainError> {
+        if self.act.recorded {
+            let actor = self.actor.clone().unwrap_or_else(|| self.caller.actor());
+            let mut event = AuditEvent::success(actor, self.act.name, self.client());
+            if let Some(t) = &self.target {
+                event = event.target(t.clone());
+            }
+            if let Some(d) = &self.detail {
+                event = event.reason(d.clone());
+            }
+            audit::record(&mut tx, event).await?;
+        }
+        if let Some(Throttle {
+            account: Some(bucket),
+            ..
+        }) = &self.throttle
+            && !self.missed
+        {
+            throttle_clear(&mut tx, bucket).await?;
+        }
+        tx.commit().await?;
+        self.committed = true;
+        Ok(())
+    }
+
+    /// Ends the act: a success passes through; a refusal is recorded in
+    /// the audit trail with its reason and the client, and a missed secret
+    /// counts against the act's buckets. Faults of the server itself
+    /// (storage, hashing) are logged by the HTTP layer, not audited.
+    pub async fn finish<T>(mut self, result: Result<T, DomainError>) -> Result<T, DomainError> {
+        self.finished = true;
+        let err = match result {
+            Ok(value) => {
+                debug_assert!(
+                    self.committed || !self.act.recorded,
+                    "{} succeeded without committing",
+                    self.act.name
+                );
+                return Ok(value);
+            }
+            Err(err) => err,
+        };
+        let Some(code) = err.audit_reason().filter(|_| !self.audited) else {
+            return Err(err);
+        };
+        let reason = self.failure_reason.map(str::to_owned).unwrap_or(code);
+        let outcome = match err {
+            DomainError::Forbidden(_) | DomainError::StepUpRequired => Outcome::Denied,
+            _ => Outcome::Failure,
+        };
+        let mut tx = self.write_unchecked().await?;
+        if self.missed
+            && let Some(throttle) = &self.throttle
+        {
+            throttle_record_failure(&mut tx, &throttle.buckets, &throttle.policy).await?;
+        }
+        let mut event =
+            AuditEvent::failure(self.caller.actor(), self.act.name, reason, self.client())
+                .outcome(outcome);
+        if let Some(t) = &self.target {
+            event = event.target(t.clone());
+        }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Err(err)
+    }
+
+    /// The refusal's own transaction, whatever the act declared.
+    async fn write_unchecked(&self) -> Result<TenantTx, DomainError> {
+        Ok(self
+            .services
+            .db
+            .tenant_write(self.caller.tenant.id, &self.admission)
+            .await?)
+    }
+
+    async fn guard(&mut self) -> Result<(), DomainError> {
+        let act = self.act;
+        let who = &self.caller.who;
+        match (act.guard, who) {
+            (Guard::Anyone, _) => {}
+            (Guard::System, Who::System) => {}
+            (Guard::Operator | Guard::PermissionOrOperator(_), Who::Operator(_) | Who::System) => {}
+            (Guard::Staff, Who::Staff(_)) => {}
+            (Guard::Patient, Who::Patient(_)) => {}
+            (Guard::Permission(p) | Guard::PermissionOrOperator(p), Who::Staff(s)) => {
+                if !self
+                    .services
+                    .authz
+                    .is_allowed(&self.caller.tenant, s.staff_id(), p)
+                    .await?
+                {
+                    self.failure_reason("permission_denied");
+                    return Err(DomainError::Forbidden(p));
+                }
+            }
+            (Guard::Permission(p), _) => return Err(DomainError::Forbidden(p)),
+            (_, _) => {
+                self.failure_reason("wrong_kind_of_caller");
+                return Err(DomainError::InvalidToken);
+            }
+        }
+        if act.step_up {
+            let fresh = self
+                .caller
+                .staff()
+                .and_then(|s| s.session.step_up_at)
+                .is_some_and(|at| at.plus(self.services.auth.step_up_ttl) > Timestamp::now());
+            if !fresh {
+                self.failure_reason("step_up_required");
+                return Err(DomainError::StepUpRequired);
+            }
+        }
+        if let Some(secret) = act.secret {
+            let (policy, mut buckets) = self.services.base_buckets(secret, &self.caller.client);
+            // A signed-in caller's own account is known from the start.
+            let account = match &self.caller.who {
+                Who::Staff(s) => Some(s.staff_id().to_string()),
+                Who::Patient(p) => Some(p.account_id().to_string()),
+                _ => None,
+            }
+            .map(|key| Bucket::account(secret.scope(), &key, &policy));
+            buckets.extend(account.clone());
+            let mut tx = self.read().await?;
+            let locked = throttle_check(&mut tx, &buckets).await?;
+            tx.commit().await?;
+            self.throttle = Some(Throttle {
+                policy,
+                buckets,
+                account,
+                secret,
+            });
+            if let Err(retry_after) = locked {
+                self.failure_reason("locked_out");
+                return Err(DomainError::LockedOut { retry_after });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Passage<'_> {
+    fn drop(&mut self) {
+        debug_assert!(
+            self.finished || std::thread::panicking(),
+            "the act {} was entered and never finished",
+            self.act.name
+        );
+    }
+}
+
+/// How long a step-up counts, for pages that show it.
+pub fn step_up_valid_until(caller: &Caller, ttl: Duration) -> Option<Timestamp> {
+    caller
+        .staff()?
+        .session
+        .step_up_at
+        .map(|at| at.plus(ttl))
+        .filter(|until| *until > Timestamp::now())
+}
