@@ -201,7 +201,7 @@ fn main() {
         let issued = services
             .portal_login(
                 &Caller::visitor(tenant.clone(), client.clone()),
-                &portico_tenants::portal::PortalLogin {
+                &portico_tenants::acts::portal_login::PortalLogin {
                     login: "family@example.org".into(),
                     password: portico_tenants::domain::PlainPassword::new(PASSWORD.into()).unwrap(),
                 },

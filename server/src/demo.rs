@@ -1,6 +1,8 @@
 //! The demo clinic a newcomer can log in to on first start. Created only on
 //! an empty database and never in production mode.
 
+use portico_tenants::acts::patients::NewPatient;
+use portico_tenants::acts::redeem::AccountForm;
 use portico_tenants::audit::ClientInfo;
 use portico_tenants::auth::SecretToken;
 use portico_tenants::domain::{
@@ -8,8 +10,7 @@ use portico_tenants::domain::{
     PhoneNumber, PlainPassword, RoleName, Slug, Timestamp, ZipCode,
 };
 use portico_tenants::operators::Operator;
-use portico_tenants::patients::{NewPatient, PortalAccess};
-use portico_tenants::portal::AccountForm;
+use portico_tenants::patients::PortalAccess;
 use portico_tenants::records::{AppointmentRequest, Upload, WrittenText};
 use portico_tenants::registry::Tenant;
 use portico_tenants::staff::SessionKind;

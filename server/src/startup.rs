@@ -90,7 +90,7 @@ impl Application {
     /// Serves until `shutdown` resolves, then lets requests in flight finish
     /// (for up to 10 seconds).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        let db = self.state.services.db.clone();
+        let services = self.state.services.clone();
         let config = self.state.config.clone();
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = MailWorker {
@@ -121,7 +121,7 @@ impl Application {
         if let Some(handle) = worker.0.take() {
             let _ = handle.await;
         }
-        db.close().await;
+        services.close().await;
         result
     }
 

@@ -53,7 +53,7 @@ async fn the_first_start_creates_a_demo_clinic_whose_owner_can_log_in() {
     let patient = services
         .portal_login(
             &visitor,
-            &portico_tenants::portal::PortalLogin {
+            &portico_tenants::acts::portal_login::PortalLogin {
                 login: portico_server::demo::DEMO_PATIENT_EMAIL.into(),
                 password: PlainPassword::new(demo.patient_password.clone()).unwrap(),
             },

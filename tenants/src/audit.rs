@@ -6,11 +6,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::acts;
 use crate::domain::{AccountId, StaffId, Timestamp};
-use crate::door::Caller;
-use crate::error::DomainError;
-use crate::services::Services;
 use crate::storage::{StorageError, TenantTx};
 
 /// Who acted.
@@ -258,24 +254,4 @@ fn record_from_row(row: &AnyRow) -> Result<AuditRecord, StorageError> {
         ip: row.try_get(8)?,
         user_agent: row.try_get(9)?,
     })
-}
-
-impl Services {
-    /// Reads the tenant's trail, for staff whose role may.
-    pub async fn audit_trail(
-        &self,
-        caller: &Caller,
-        filter: &AuditFilter,
-        page: &AuditPage,
-    ) -> Result<Vec<AuditRecord>, DomainError> {
-        let pass = self.enter(caller, &acts::AUDIT_READ).await?;
-        let done = async {
-            let mut tx = pass.read().await?;
-            let records = query(&mut tx, filter, page).await?;
-            tx.commit().await?;
-            Ok(records)
-        }
-        .await;
-        pass.finish(done).await
-    }
 }

@@ -39,20 +39,19 @@
 //! every refusal, with the reason and the client, in a transaction of its
 //! own (the act's was rolled back).
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use crate::audit::{self, Actor, AuditEvent, ClientInfo, Outcome};
 use crate::auth::{
-    Bucket, PasswordHash, SecretToken, ThrottlePolicy, throttle_check, throttle_clear,
-    throttle_record_failure,
+    AuthSettings, Bucket, PasswordHash, PasswordHasher, SecretToken, Throttle, ThrottlePolicy,
+    throttle_check, throttle_clear, throttle_record_failure,
 };
-use crate::domain::{AccountId, PatientId, Permission, PlainPassword, StaffId, Timestamp};
+use crate::domain::{AccountId, Permission, PlainPassword, StaffId, TenantId, Timestamp};
 use crate::error::DomainError;
-use crate::portal::PortalAuthenticated;
+use crate::rbac::Authorizer;
 use crate::registry::Tenant;
-use crate::services::Services;
-use crate::staff::StaffAuthenticated;
-use crate::storage::TenantTx;
+use crate::sessions::{self, PortalAuthenticated, StaffAuthenticated};
+use crate::storage::{Database, StorageError, TenantTx};
 
 /// Who is calling, in which clinic, from where. Built once per request.
 #[derive(Debug, Clone)]
@@ -226,45 +225,23 @@ impl Act {
     }
 }
 
-/// Leave to open a clinic's storage. Only this module makes one, and only
-/// for a caller who passed an act's guards.
+/// The door itself: the only holder of the database handle, so the only
+/// maker of a clinic's transactions. `Services` holds one and hands its
+/// acts to [`Door::enter`].
 #[derive(Clone)]
-pub struct Admission(());
-
-/// The role model is the door's first guard: its loader reads the clinic's
-/// rules with the door's leave.
-pub(crate) fn authorizer(db: crate::storage::Database) -> crate::rbac::Authorizer {
-    crate::rbac::Authorizer::new(db, Admission(()))
-}
-
-/// The one transaction not opened by an act: creating a clinic, which has
-/// no door yet. The operator who asks was proven by their token.
-pub(crate) async fn founding_tx(
-    db: &crate::storage::Database,
-    tenant: crate::domain::TenantId,
-) -> Result<TenantTx, crate::storage::StorageError> {
-    db.tenant_write(tenant, &Admission(())).await
-}
-
-/// Proof that a secret is being checked under an act's throttle; the
-/// password hasher asks for it.
-pub struct Throttled(());
-
-#[cfg(test)]
-impl Throttled {
-    /// For the hasher's own unit tests, which check hashing, not throttling.
-    pub(crate) fn for_tests() -> Self {
-        Self(())
-    }
+pub struct Door {
+    db: Database,
+    hasher: PasswordHasher,
+    authz: Authorizer,
+    auth: Arc<AuthSettings>,
 }
 
 /// What a caller who passed the door holds while the act runs.
 #[must_use = "an act ends with `finish`, which audits a refusal"]
 pub struct Passage<'a> {
-    services: &'a Services,
+    door: &'a Door,
     caller: &'a Caller,
     act: &'static Act,
-    admission: Admission,
     throttle: Option<Throttle>,
     target: Option<String>,
     detail: Option<String>,
@@ -272,7 +249,6 @@ pub struct Passage<'a> {
     /// the error's code (`unknown_account` rather than
     /// `invalid_credentials`).
     failure_reason: Option<&'static str>,
-    missed: bool,
     committed: bool,
     /// A refusal already recorded (by [`Passage::escalate`]).
     audited: bool,
@@ -282,69 +258,78 @@ pub struct Passage<'a> {
     finished: bool,
 }
 
-struct Throttle {
-    policy: ThrottlePolicy,
-    buckets: Vec<Bucket>,
-    /// The one bucket a success forgets (the account's), not the address's.
-    account: Option<Bucket>,
-    secret: Secret,
-}
+impl Door {
+    pub(crate) fn new(db: Database, hasher: PasswordHasher, auth: Arc<AuthSettings>) -> Self {
+        let authz = Authorizer::new(db.clone());
+        Self {
+            db,
+            hasher,
+            authz,
+            auth,
+        }
+    }
 
-impl Services {
+    /// The role model, the door's first guard.
+    pub(crate) fn authorizer(&self) -> &Authorizer {
+        &self.authz
+    }
+
     /// The staff member whose session `token` is, as a caller.
-    pub async fn staff_caller(
+    pub(crate) async fn staff_caller(
         &self,
         tenant: Tenant,
         token: &SecretToken,
         client: ClientInfo,
     ) -> Result<Caller, DomainError> {
-        let mut tx = self.db.tenant_read(tenant.id, &Admission(())).await?;
-        let found = crate::staff::find_session(&mut tx, token).await;
+        let mut tx = self.db.tenant_read(tenant.id).await?;
+        let found = sessions::find_staff(&mut tx, token).await;
         tx.commit().await?;
         Ok(Caller::new(tenant, Who::Staff(found?), client))
     }
 
     /// The portal account whose session `token` is, as a caller.
-    pub async fn patient_caller(
+    pub(crate) async fn patient_caller(
         &self,
         tenant: Tenant,
         token: &SecretToken,
         client: ClientInfo,
     ) -> Result<Caller, DomainError> {
-        let mut tx = self.db.tenant_read(tenant.id, &Admission(())).await?;
-        let found = crate::portal::find_session(&mut tx, token).await;
+        let mut tx = self.db.tenant_read(tenant.id).await?;
+        let found = sessions::find_portal(&mut tx, token).await;
         tx.commit().await?;
         Ok(Caller::new(tenant, Who::Patient(found?), client))
     }
 
-    /// Runs the guards of `act` for `caller`. A refusal is audited with its
-    /// reason and the client before it is returned.
-    pub async fn enter<'a>(
-        &'a self,
-        caller: &'a Caller,
-        act: &'static Act,
-    ) -> Result<Passage<'a>, DomainError> {
-        self.enter_about(caller, act, None::<String>).await
+    /// The one transaction not opened by an act: creating a clinic, which
+    /// has no door yet. The operator who asks was proven by their token.
+    pub(crate) async fn founding_tx(&self, tenant: TenantId) -> Result<TenantTx, StorageError> {
+        self.db.tenant_write(tenant).await
     }
 
-    /// [`Services::enter`], naming what the act is about (`patient:…`)
-    /// for its audit events, refusals by the guards included.
-    pub async fn enter_about<'a>(
+    /// The platform's own tables (clinics, operator tokens, the mail
+    /// queue's claims), which hold no clinic's records.
+    pub(crate) fn platform(&self) -> &Database {
+        &self.db
+    }
+
+    /// Runs the guards of `act` for `caller`, naming what the act is about
+    /// (`patient:…`) for its audit events, refusals by the guards
+    /// included. A refusal is audited with its reason and the client
+    /// before it is returned.
+    pub(crate) async fn enter<'a>(
         &'a self,
         caller: &'a Caller,
         act: &'static Act,
-        target: impl Into<Option<String>>,
+        target: Option<String>,
     ) -> Result<Passage<'a>, DomainError> {
         let mut pass = Passage {
-            services: self,
+            door: self,
             caller,
             act,
-            admission: Admission(()),
             throttle: None,
-            target: target.into(),
+            target,
             detail: None,
             failure_reason: None,
-            missed: false,
             committed: false,
             audited: false,
             actor: None,
@@ -359,7 +344,7 @@ impl Services {
     /// Whether `caller` would pass the first guard of `act`: for pages that
     /// draw only the controls a role may use. Asks, refuses nothing, records
     /// nothing; the act itself still goes through the door.
-    pub async fn may(&self, caller: &Caller, act: &Act) -> Result<bool, DomainError> {
+    pub(crate) async fn may(&self, caller: &Caller, act: &Act) -> Result<bool, DomainError> {
         Ok(match (act.guard, &caller.who) {
             (Guard::Permission(p) | Guard::PermissionOrOperator(p), Who::Staff(s)) => {
                 self.authz
@@ -373,21 +358,9 @@ impl Services {
         })
     }
 
-    /// For the throttle test in `acts`: the buckets an act's secret counts
-    /// against, for a caller from `client`.
-    pub fn throttle_buckets(&self, act: &Act, client: &ClientInfo) -> Vec<String> {
-        act.secret
-            .map(|s| {
-                self.base_buckets(s, client)
-                    .1
-                    .iter()
-                    .map(|b| b.key().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn base_buckets(&self, secret: Secret, client: &ClientInfo) -> (ThrottlePolicy, Vec<Bucket>) {
+    /// The buckets an act's secret counts against for a caller from
+    /// `client`, before it knows whose account it is.
+    pub(crate) fn throttle_for(&self, secret: Secret, client: &ClientInfo) -> Throttle {
         let scope = secret.scope();
         match secret {
             Secret::AccessCode => {
@@ -397,12 +370,12 @@ impl Services {
                     Bucket::ip(scope, client.ip.as_deref(), &policy),
                     Bucket::named(format!("{scope}-tenant"), limits.max_failures_per_tenant),
                 ];
-                (policy, buckets)
+                Throttle::new(scope, policy, buckets)
             }
             Secret::StaffPassword | Secret::PortalPassword | Secret::EmailedToken => {
-                let policy = self.auth.throttle.clone();
+                let policy: ThrottlePolicy = self.auth.throttle.clone();
                 let buckets = vec![Bucket::ip(scope, client.ip.as_deref(), &policy)];
-                (policy, buckets)
+                Throttle::new(scope, policy, buckets)
             }
         }
     }
@@ -472,8 +445,8 @@ impl<'a> Passage<'a> {
     /// refusal is recorded under it at once.
     pub async fn escalate(&mut self, act: &'static Act) -> Result<(), DomainError> {
         let mut stricter = self
-            .services
-            .enter_about(self.caller, act, self.target.clone())
+            .door
+            .enter(self.caller, act, self.target.clone())
             .await
             .inspect_err(|_| self.audited = true)?;
         stricter.finished = true;
@@ -487,11 +460,7 @@ impl<'a> Passage<'a> {
 
     /// A transaction for reading the clinic's rows.
     pub async fn read(&self) -> Result<TenantTx, DomainError> {
-        Ok(self
-            .services
-            .db
-            .tenant_read(self.caller.tenant.id, &self.admission)
-            .await?)
+        Ok(self.door.db.tenant_read(self.caller.tenant.id).await?)
     }
 
     /// A transaction for changing the clinic's rows.
@@ -501,48 +470,20 @@ impl<'a> Passage<'a> {
             "{} is declared as reading only",
             self.act.name
         );
-        Ok(self
-            .services
-            .db
-            .tenant_write(self.caller.tenant.id, &self.admission)
-            .await?)
-    }
-
-    /// Refuses, inside `tx`, unless the calling portal account holds a live
-    /// grant on `patient`. Checked in the act's own transaction, so a
-    /// revocation takes effect on the very next request.
-    pub async fn require_grant(
-        &mut self,
-        tx: &mut TenantTx,
-        patient: PatientId,
-    ) -> Result<crate::portal::GrantView, DomainError> {
-        let account = self.account_id()?;
-        self.target(format!("patient:{patient}"));
-        match crate::portal::live_grant(tx, account, patient).await? {
-            Some(grant) => Ok(grant),
-            None => {
-                self.failure_reason("no_live_grant");
-                Err(DomainError::NotFound("record"))
-            }
-        }
+        Ok(self.door.db.tenant_write(self.caller.tenant.id).await?)
     }
 
     /// Counts failures of this act's secret against `key` (an account's
     /// id, or the name someone typed) as well, refusing now if that
     /// account is locked. Call it once the act knows whose secret it is.
     pub async fn throttle_account(&mut self, key: &str) -> Result<(), DomainError> {
-        let Some(throttle) = self.throttle.as_ref() else {
-            debug_assert!(false, "{} checks no secret", self.act.name);
-            return Ok(());
+        let Some(throttle) = self.throttle.as_mut() else {
+            panic!("{} checks no secret", self.act.name);
         };
-        let bucket = Bucket::account(throttle.secret.scope(), key, &throttle.policy);
-        let mut tx = self.read().await?;
+        let bucket = throttle.add_account(key);
+        let mut tx = self.door.db.tenant_read(self.caller.tenant.id).await?;
         let locked = throttle_check(&mut tx, std::slice::from_ref(&bucket)).await?;
         tx.commit().await?;
-        if let Some(throttle) = self.throttle.as_mut() {
-            throttle.buckets.push(bucket.clone());
-            throttle.account = Some(bucket);
-        }
         if let Err(retry_after) = locked {
             self.failure_reason("locked_out");
             return Err(DomainError::LockedOut { retry_after });
@@ -558,37 +499,21 @@ impl<'a> Passage<'a> {
         password: &PlainPassword,
         stored: Option<&PasswordHash>,
     ) -> bool {
-        let throttled = self.throttled();
-        let matched = self
-            .services
-            .hasher
-            .verify(password, stored, &throttled)
-            .await;
-        if !matched {
-            self.missed = true;
+        let hasher = &self.door.hasher;
+        match self.throttle.as_mut() {
+            Some(throttle) => throttle.verify_password(hasher, password, stored).await,
+            None => panic!("{} checks a password but declares no secret", self.act.name),
         }
-        matched
     }
 
     /// Records that the presented secret (a code, a token) was wrong: it
     /// counts against the act's buckets when the act ends, with `reason`.
     pub fn secret_missed(&mut self, reason: &'static str) {
-        debug_assert!(
-            self.throttle.is_some(),
-            "{} checks no secret",
-            self.act.name
-        );
-        self.missed = true;
+        match self.throttle.as_mut() {
+            Some(throttle) => throttle.miss(),
+            None => panic!("{} checks a secret but declares none", self.act.name),
+        }
         self.failure_reason = Some(reason);
-    }
-
-    fn throttled(&self) -> Throttled {
-        debug_assert!(
-            self.throttle.is_some(),
-            "{} checks no secret",
-            self.act.name
-        );
-        Throttled(())
     }
 
     /// Ends a successful act: its audit event is written in `tx`, a
@@ -605,12 +530,7 @@ impl<'a> Passage<'a> {
             }
             audit::record(&mut tx, event).await?;
         }
-        if let Some(Throttle {
-            account: Some(bucket),
-            ..
-        }) = &self.throttle
-            && !self.missed
-        {
+        if let Some(bucket) = self.throttle.as_ref().and_then(Throttle::to_forget) {
             throttle_clear(&mut tx, bucket).await?;
         }
         tx.commit().await?;
@@ -643,11 +563,11 @@ impl<'a> Passage<'a> {
             DomainError::Forbidden(_) | DomainError::StepUpRequired => Outcome::Denied,
             _ => Outcome::Failure,
         };
-        let mut tx = self.write_unchecked().await?;
-        if self.missed
-            && let Some(throttle) = &self.throttle
-        {
-            throttle_record_failure(&mut tx, &throttle.buckets, &throttle.policy).await?;
+        // The refusal's own transaction, whatever the act declared: the
+        // act's was rolled back.
+        let mut tx = self.door.db.tenant_write(self.caller.tenant.id).await?;
+        if let Some(throttle) = self.throttle.as_ref().filter(|t| t.missed()) {
+            throttle_record_failure(&mut tx, throttle.buckets(), throttle.policy()).await?;
         }
         let mut event =
             AuditEvent::failure(self.caller.actor(), self.act.name, reason, self.client())
@@ -658,15 +578,6 @@ impl<'a> Passage<'a> {
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
         Err(err)
-    }
-
-    /// The refusal's own transaction, whatever the act declared.
-    async fn write_unchecked(&self) -> Result<TenantTx, DomainError> {
-        Ok(self
-            .services
-            .db
-            .tenant_write(self.caller.tenant.id, &self.admission)
-            .await?)
     }
 
     async fn guard(&mut self) -> Result<(), DomainError> {
@@ -680,7 +591,7 @@ impl<'a> Passage<'a> {
             (Guard::Patient, Who::Patient(_)) => {}
             (Guard::Permission(p) | Guard::PermissionOrOperator(p), Who::Staff(s)) => {
                 if !self
-                    .services
+                    .door
                     .authz
                     .is_allowed(&self.caller.tenant, s.staff_id(), p)
                     .await?
@@ -700,31 +611,28 @@ impl<'a> Passage<'a> {
                 .caller
                 .staff()
                 .and_then(|s| s.session.step_up_at)
-                .is_some_and(|at| at.plus(self.services.auth.step_up_ttl) > Timestamp::now());
+                .is_some_and(|at| at.plus(self.door.auth.step_up_ttl) > Timestamp::now());
             if !fresh {
                 self.failure_reason("step_up_required");
                 return Err(DomainError::StepUpRequired);
             }
         }
         if let Some(secret) = act.secret {
-            let (policy, mut buckets) = self.services.base_buckets(secret, &self.caller.client);
+            let mut throttle = self.door.throttle_for(secret, &self.caller.client);
             // A signed-in caller's own account is known from the start.
-            let account = match &self.caller.who {
-                Who::Staff(s) => Some(s.staff_id().to_string()),
-                Who::Patient(p) => Some(p.account_id().to_string()),
-                _ => None,
+            match &self.caller.who {
+                Who::Staff(s) => {
+                    throttle.add_account(&s.staff_id().to_string());
+                }
+                Who::Patient(p) => {
+                    throttle.add_account(&p.account_id().to_string());
+                }
+                _ => {}
             }
-            .map(|key| Bucket::account(secret.scope(), &key, &policy));
-            buckets.extend(account.clone());
             let mut tx = self.read().await?;
-            let locked = throttle_check(&mut tx, &buckets).await?;
+            let locked = throttle_check(&mut tx, throttle.buckets()).await?;
             tx.commit().await?;
-            self.throttle = Some(Throttle {
-                policy,
-                buckets,
-                account,
-                secret,
-            });
+            self.throttle = Some(throttle);
             if let Err(retry_after) = locked {
                 self.failure_reason("locked_out");
                 return Err(DomainError::LockedOut { retry_after });
@@ -745,7 +653,7 @@ impl Drop for Passage<'_> {
 }
 
 /// How long a step-up counts, for pages that show it.
-pub fn step_up_valid_until(caller: &Caller, ttl: Duration) -> Option<Timestamp> {
+pub fn step_up_valid_until(caller: &Caller, ttl: std::time::Duration) -> Option<Timestamp> {
     caller
         .staff()?
         .session

@@ -41,7 +41,7 @@ pub enum DomainError {
     /// The clinic's verification rule needs these answers before it can
     /// rule; the portal asks for them and tries again.
     #[error("the clinic needs a little more information to check this")]
-    MoreInformationNeeded(Vec<portico_plugins::model::FieldRequest>),
+    MoreInformationNeeded(Vec<crate::domain::AskedField>),
 }
 
 /// What kind of refusal, for the HTTP layer to pick a status.

@@ -18,10 +18,12 @@ pub mod rbac;
 pub mod records;
 pub mod registry;
 mod services;
+pub mod sessions;
 pub mod smartforms;
 pub mod staff;
 pub mod storage;
 
+pub use auth::{AuthSettings, RedeemThrottle};
 pub use door::{Act, Caller, Passage, Who};
 pub use error::{DomainError, Refusal, RefusalKind};
-pub use services::{AuthSettings, RedeemThrottle, Services};
+pub use services::Services;

@@ -4,15 +4,11 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::acts;
 use crate::domain::InvalidValue;
 use crate::domain::{
     ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress, LogoUrl,
     PortalHost, Slug, TenantId, Timestamp,
 };
-use crate::door::Caller;
-use crate::error::DomainError;
-use crate::services::Services;
 use crate::storage::{Database, StorageError, TenantTx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -373,84 +369,4 @@ pub async fn set_host(
         .fetch_one(tx.conn())
         .await?;
     from_row(&row)
-}
-
-impl Services {
-    /// The clinic's name and settings, as the request found them, for
-    /// staff whose role may read them.
-    pub async fn clinic_settings(&self, caller: &Caller) -> Result<Tenant, DomainError> {
-        let pass = self.enter(caller, &acts::SETTINGS_READ).await?;
-        let tenant = pass.tenant().clone();
-        pass.finish(Ok(tenant)).await
-    }
-
-    /// Changes the clinic's name and how it runs portal access.
-    pub async fn update_tenant_settings(
-        &self,
-        caller: &Caller,
-        display_name: &DisplayName,
-        settings: &TenantSettings,
-    ) -> Result<Tenant, DomainError> {
-        let tenant = &caller.tenant;
-        let mut pass = self
-            .enter_about(
-                caller,
-                &acts::SETTINGS_UPDATE,
-                format!("tenant:{}", tenant.slug),
-            )
-            .await?;
-        let done = async {
-            let mut tx = pass.write().await?;
-            let updated = update_settings(&mut tx, display_name, settings).await?;
-            let renamed = if tenant.display_name == *display_name {
-                String::new()
-            } else {
-                format!(
-                    " renamed from {:?} to {:?}",
-                    tenant.display_name.as_str(),
-                    display_name.as_str()
-                )
-            };
-            pass.detail(format!(
-                "auto_enable_portal_access={} code_lifetime_secs={} default_delivery={} time_zone={}{renamed}",
-                settings.auto_enable_portal_access,
-                settings.code_lifetime.as_secs(),
-                settings.default_delivery,
-                settings.time_zone,
-            ));
-            pass.commit(tx).await?;
-            Ok(updated)
-        }
-        .await;
-        pass.finish(done).await
-    }
-
-    /// Asks the platform's operators to connect the clinic's portal to
-    /// `host` (or withdraws the request). Nothing changes for patients
-    /// until an operator does.
-    pub async fn request_portal_host(
-        &self,
-        caller: &Caller,
-        host: Option<&PortalHost>,
-    ) -> Result<Tenant, DomainError> {
-        let mut pass = self
-            .enter_about(
-                caller,
-                &acts::PORTAL_HOST_REQUEST,
-                format!("tenant:{}", caller.tenant.slug),
-            )
-            .await?;
-        let done = async {
-            let mut tx = pass.write().await?;
-            let updated = set_host(&mut tx, HostColumn::Requested, host).await?;
-            pass.detail(match host {
-                Some(h) => format!("host={h}"),
-                None => "request withdrawn".into(),
-            });
-            pass.commit(tx).await?;
-            Ok(updated)
-        }
-        .await;
-        pass.finish(done).await
-    }
 }

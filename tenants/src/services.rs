@@ -1,81 +1,21 @@
-use std::sync::Arc;
-use std::time::Duration;
-
-use crate::auth::{PasswordHasher, ThrottlePolicy};
-use crate::codes::CodeKey;
+use crate::audit::ClientInfo;
+use crate::auth::{AuthSettings, CodeKey, PasswordHasher, SecretToken};
+use crate::domain::Timestamp;
+use crate::door::{Act, Caller, Door, Passage};
+use crate::error::DomainError;
 use crate::plugins::PluginHost;
 use crate::rbac::Authorizer;
+use crate::registry::Tenant;
 use crate::storage::Database;
-
-/// Tunables of authentication, with production defaults.
-#[derive(Debug, Clone)]
-pub struct AuthSettings {
-    pub throttle: ThrottlePolicy,
-    pub cookie_session_ttl: Duration,
-    pub bearer_token_ttl: Duration,
-    /// How long a password confirmation counts as fresh for sensitive acts.
-    pub step_up_ttl: Duration,
-    pub portal_session_ttl: Duration,
-    /// Failed code redemptions: per address, per account, per clinic.
-    pub redeem_throttle: RedeemThrottle,
-}
-
-/// Limits on failed code redemptions. See docs/security.md for why these
-/// make guessing a code hopeless.
-#[derive(Debug, Clone)]
-pub struct RedeemThrottle {
-    pub max_failures_per_ip: u32,
-    pub max_failures_per_account: u32,
-    pub max_failures_per_tenant: u32,
-    pub window: Duration,
-    pub lockout: Duration,
-    pub max_lockout: Duration,
-}
-
-impl Default for RedeemThrottle {
-    fn default() -> Self {
-        Self {
-            max_failures_per_ip: 10,
-            max_failures_per_account: 10,
-            max_failures_per_tenant: 1000,
-            window: Duration::from_secs(15 * 60),
-            lockout: Duration::from_secs(15 * 60),
-            max_lockout: Duration::from_secs(24 * 3600),
-        }
-    }
-}
-
-impl RedeemThrottle {
-    pub(crate) fn policy(&self) -> ThrottlePolicy {
-        ThrottlePolicy {
-            max_failures_per_account: self.max_failures_per_account,
-            max_failures_per_ip: self.max_failures_per_ip,
-            window: self.window,
-            lockout: self.lockout,
-            max_lockout: self.max_lockout,
-        }
-    }
-}
-
-impl Default for AuthSettings {
-    fn default() -> Self {
-        Self {
-            throttle: ThrottlePolicy::default(),
-            cookie_session_ttl: Duration::from_secs(12 * 3600),
-            bearer_token_ttl: Duration::from_secs(24 * 3600),
-            step_up_ttl: Duration::from_secs(5 * 60),
-            portal_session_ttl: Duration::from_secs(2 * 3600),
-            redeem_throttle: RedeemThrottle::default(),
-        }
-    }
-}
+use std::sync::Arc;
 
 /// The domain's entry point: everything a request handler or the command
-/// line needs, cheap to clone. Its operations live beside their subjects
-/// (`staff`, `rbac`, `operators`) as `impl Services` blocks.
+/// line needs, cheap to clone. Its acts live in `acts/`, one module per
+/// capability, as `impl Services` blocks; each goes through [`Door`].
 #[derive(Clone)]
 pub struct Services {
-    pub db: Database,
+    /// The one way into a clinic's storage.
+    pub(crate) door: Door,
     pub hasher: PasswordHasher,
     pub authz: Authorizer,
     pub auth: Arc<AuthSettings>,
@@ -93,14 +33,79 @@ impl Services {
         code_key: CodeKey,
         plugins: PluginHost,
     ) -> Self {
-        let authz = crate::door::authorizer(db.clone());
+        let auth = Arc::new(auth);
+        let door = Door::new(db, hasher.clone(), auth.clone());
         Self {
-            db,
+            authz: door.authorizer().clone(),
+            door,
             hasher,
-            authz,
-            auth: Arc::new(auth),
+            auth,
             code_key,
             plugins,
         }
+    }
+}
+
+/// The door's public face: handlers build a [`Caller`] once per request
+/// and every act enters with it.
+impl Services {
+    pub async fn enter<'a>(
+        &'a self,
+        caller: &'a Caller,
+        act: &'static Act,
+    ) -> Result<Passage<'a>, DomainError> {
+        self.door.enter(caller, act, None).await
+    }
+
+    /// [`Services::enter`], naming what the act is about (`patient:…`)
+    /// for its audit events, refusals by the guards included.
+    pub async fn enter_about<'a>(
+        &'a self,
+        caller: &'a Caller,
+        act: &'static Act,
+        target: impl Into<String>,
+    ) -> Result<Passage<'a>, DomainError> {
+        self.door.enter(caller, act, Some(target.into())).await
+    }
+
+    /// Whether to draw a control for `act` (see [`Door::may`]).
+    pub async fn may(&self, caller: &Caller, act: &Act) -> Result<bool, DomainError> {
+        self.door.may(caller, act).await
+    }
+
+    /// The staff member whose session `token` is, as a caller.
+    pub async fn staff_caller(
+        &self,
+        tenant: Tenant,
+        token: &SecretToken,
+        client: ClientInfo,
+    ) -> Result<Caller, DomainError> {
+        self.door.staff_caller(tenant, token, client).await
+    }
+
+    /// The portal account whose session `token` is, as a caller.
+    pub async fn patient_caller(
+        &self,
+        tenant: Tenant,
+        token: &SecretToken,
+        client: ClientInfo,
+    ) -> Result<Caller, DomainError> {
+        self.door.patient_caller(tenant, token, client).await
+    }
+
+    /// When the caller's step-up confirmation stops counting, if there is
+    /// one, for pages that say so.
+    pub fn step_up_valid_until(&self, caller: &Caller) -> Option<Timestamp> {
+        crate::door::step_up_valid_until(caller, self.auth.step_up_ttl)
+    }
+
+    /// Checks that the database answers, for readiness probes.
+    pub async fn ping(&self) -> Result<(), DomainError> {
+        Ok(self.door.platform().ping().await?)
+    }
+
+    /// Lets the database connections go, at shutdown.
+    pub async fn close(&self) {
+        self.door.platform().close().await;
     }
 }

@@ -3,8 +3,10 @@
 //! Like Zed's extension host, the host links every published version at
 //! once: a component names the version it was built against in its exports
 //! (`portico:plugins/email-rendering@1.0.0`), and the call goes through that
-//! version's bindings. Publishing a version adds a module here and a folder
-//! under `wit/`; nothing already published changes.
+//! version's bindings. Publishing a version adds a folder under `wit/` and a
+//! module here with the full bindings; the module that was the latest turns
+//! into a thin layer over it, as `v1` is over `v2`. No published interface
+//! changes.
 
 pub mod v1;
 pub mod v2;

@@ -1,18 +1,24 @@
-//! Bindings for `portico:plugins@2.0.0`: the host side of its two worlds,
-//! and conversions between its generated types and the host's own. Beside
-//! 1.0.0, it hands a rendering plugin the clinic's portal address.
+//! Bindings for `portico:plugins@2.0.0`, the latest version: the host side
+//! of its two worlds, and conversions between its generated types and the
+//! host's own. Beside 1.0.0, it hands a rendering plugin the clinic's
+//! portal address.
 //!
-//! This module is history once published: a new interface version gets a
-//! module of its own beside this one.
+//! Only the latest version speaks the host's types. Older versions reuse
+//! what has not changed from here and convert the rest to this version's
+//! types (see `v1`); when a new version is published, this module becomes
+//! such a layer over it.
 
 use wasmtime::Store;
-use wasmtime::component::{HasSelf, InstancePre, Linker};
+use wasmtime::component::{Func, HasSelf, InstancePre, Lift, Linker, Lower};
 
+use super::Version;
 use crate::hooks::HookFamily;
 use crate::model::{self, HookInput, HookOutput};
 use crate::sandbox::state::{CallState, LogLevel};
 
-mod renderer {
+// Visible to older versions' bindgen `with`, which re-exports what it names
+// with `pub use`, so it must name these modules, not a `pub(super) use`.
+pub(super) mod renderer {
     wasmtime::component::bindgen!({
         path: "wit/v2",
         world: "email-renderer",
@@ -30,15 +36,29 @@ mod verifier {
     });
 }
 
-use renderer::exports::portico::plugins::email_rendering as render;
+pub(super) use renderer::exports::portico::plugins::email_rendering as render;
 use renderer::portico::plugins::{host, types};
-use verifier::exports::portico::plugins::verification as verify;
+pub(super) use verifier::exports::portico::plugins::verification as verify;
 
 /// Adds what version 2 offers every plugin: the host log.
 pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    types::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
-    host::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
-    Ok(())
+    add_host_to_linker(linker, Version::V2_0_0)
+}
+
+/// Adds the host log under `version`'s interface names. Its shape has not
+/// changed since 1.0.0, so one implementation serves every version.
+pub(super) fn add_host_to_linker(
+    linker: &mut Linker<CallState>,
+    version: Version,
+) -> wasmtime::Result<()> {
+    types::add_to_linker_instance::<CallState, HasSelf<CallState>>(
+        &mut linker.instance(&format!("portico:plugins/types@{version}"))?,
+        |state| state,
+    )?;
+    host::add_to_linker_instance::<CallState, HasSelf<CallState>>(
+        &mut linker.instance(&format!("portico:plugins/host@{version}"))?,
+        |state| state,
+    )
 }
 
 impl types::Host for CallState {}
@@ -78,65 +98,132 @@ impl Pre {
         store: &mut Store<CallState>,
         input: &HookInput,
     ) -> wasmtime::Result<HookOutput> {
-        match (self, input) {
-            (Self::Renderer(pre), HookInput::RenderEmail(context)) => {
-                let instance = pre.instantiate(&mut *store)?;
-                let result = instance
-                    .portico_plugins_email_rendering()
-                    .call_render(&mut *store, &mail_context(context))?;
-                Ok(match result {
-                    Ok(mail) => HookOutput::Rendered(model::RenderedMail {
-                        subject: mail.subject,
-                        html: mail.html,
-                        text: mail.text,
-                    }),
-                    Err(message) => HookOutput::RenderDeclined { message },
-                })
-            }
-            (Self::Verifier(pre), input) => {
-                let instance = pre.instantiate(&mut *store)?;
-                let rules = instance.portico_plugins_verification();
-                let decision = match input {
-                    HookInput::CheckRedemption(r) => rules.call_check_redemption(
-                        &mut *store,
-                        &verify::Redemption {
-                            answers: r
-                                .answers
-                                .iter()
-                                .map(|a| verify::Answer {
-                                    name: a.name.clone(),
-                                    value: a.value.clone(),
-                                })
-                                .collect(),
-                            facts: facts(&r.facts),
-                            settings: settings(&r.settings),
-                        },
-                    )?,
-                    HookInput::CheckPortalAccess(p) => rules.call_check_portal_access(
-                        &mut *store,
-                        &verify::PortalAccess {
-                            facts: facts(&p.facts),
-                            settings: settings(&p.settings),
-                        },
-                    )?,
-                    HookInput::CheckEmail(e) => rules.call_check_email(
-                        &mut *store,
-                        &verify::EmailAcceptance {
-                            email: e.email.clone(),
-                            settings: settings(&e.settings),
-                        },
-                    )?,
-                    HookInput::RenderEmail(_) => {
-                        wasmtime::bail!("a verification plugin cannot render mail")
-                    }
-                };
-                Ok(HookOutput::Decision(decision_from(decision)))
-            }
-            (Self::Renderer(_), _) => {
-                wasmtime::bail!("an email rendering plugin has no verification hooks")
-            }
+        call(self, store, input)
+    }
+}
+
+impl Hooks for Pre {
+    fn render(
+        &self,
+        store: &mut Store<CallState>,
+        context: render::MailContext,
+    ) -> wasmtime::Result<Result<render::RenderedMail, String>> {
+        let Self::Renderer(pre) = self else {
+            return Err(cannot_render());
+        };
+        let instance = pre.instantiate(&mut *store)?;
+        instance
+            .portico_plugins_email_rendering()
+            .call_render(store, &context)
+    }
+
+    fn verify(
+        &self,
+        store: &mut Store<CallState>,
+        check: Check,
+    ) -> wasmtime::Result<verify::Decision> {
+        let Self::Verifier(pre) = self else {
+            return Err(cannot_verify());
+        };
+        let instance = pre.instantiate(&mut *store)?;
+        let rules = instance.portico_plugins_verification();
+        match check {
+            Check::Redemption(input) => rules.call_check_redemption(store, &input),
+            Check::PortalAccess(input) => rules.call_check_portal_access(store, &input),
+            Check::Email(input) => rules.call_check_email(store, &input),
         }
     }
+}
+
+/// A component of any published version, seen through this version's
+/// types: each version implements it over its own bindings, so the host's
+/// types are converted in one place, [`call`].
+pub(super) trait Hooks {
+    /// Instantiates a rendering component into `store` and renders.
+    fn render(
+        &self,
+        store: &mut Store<CallState>,
+        context: render::MailContext,
+    ) -> wasmtime::Result<Result<render::RenderedMail, String>>;
+
+    /// Instantiates a verification component into `store` and checks.
+    fn verify(
+        &self,
+        store: &mut Store<CallState>,
+        check: Check,
+    ) -> wasmtime::Result<verify::Decision>;
+}
+
+/// The input of one verification hook.
+pub(super) enum Check {
+    Redemption(verify::Redemption),
+    PortalAccess(verify::PortalAccess),
+    Email(verify::EmailAcceptance),
+}
+
+/// Calls `func`, an older version's export, with this version's types.
+/// Component-model types are structural, so a shape that has not changed
+/// takes this version's generated type as it is; wasmtime checks that it
+/// matches before calling.
+pub(super) fn call_structurally<P: Lower, R: Lift>(
+    store: &mut Store<CallState>,
+    func: &Func,
+    param: &P,
+) -> wasmtime::Result<R> {
+    let (result,) = func.typed::<(&P,), (R,)>(&*store)?.call(store, (param,))?;
+    Ok(result)
+}
+
+/// The sandbox checks a hook's family before calling; these only guard.
+pub(super) fn cannot_render() -> wasmtime::Error {
+    wasmtime::format_err!("a verification plugin cannot render mail")
+}
+
+pub(super) fn cannot_verify() -> wasmtime::Error {
+    wasmtime::format_err!("an email rendering plugin has no verification hooks")
+}
+
+/// Makes the one call through `hooks`, in the host's types.
+pub(super) fn call(
+    hooks: &impl Hooks,
+    store: &mut Store<CallState>,
+    input: &HookInput,
+) -> wasmtime::Result<HookOutput> {
+    let check = match input {
+        HookInput::RenderEmail(context) => {
+            return Ok(match hooks.render(store, mail_context(context))? {
+                Ok(mail) => HookOutput::Rendered(model::RenderedMail {
+                    subject: mail.subject,
+                    html: mail.html,
+                    text: mail.text,
+                }),
+                Err(message) => HookOutput::RenderDeclined { message },
+            });
+        }
+        HookInput::CheckRedemption(r) => Check::Redemption(verify::Redemption {
+            answers: r
+                .answers
+                .iter()
+                .map(|a| verify::Answer {
+                    name: a.name.clone(),
+                    value: a.value.clone(),
+                })
+                .collect(),
+            facts: facts(&r.facts),
+            settings: settings(&r.settings),
+        }),
+        HookInput::CheckPortalAccess(p) => Check::PortalAccess(verify::PortalAccess {
+            facts: facts(&p.facts),
+            settings: settings(&p.settings),
+        }),
+        HookInput::CheckEmail(e) => Check::Email(verify::EmailAcceptance {
+            email: e.email.clone(),
+            settings: settings(&e.settings),
+        }),
+    };
+    Ok(HookOutput::Decision(decision_from(
+        hooks.verify(store, check)?,
+    )))
 }
 
 fn settings(settings: &[model::Setting]) -> Vec<types::Setting> {

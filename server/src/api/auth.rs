@@ -95,7 +95,7 @@ async fn login(
     visitor: &VisitorCaller,
     body: LoginRequest,
     kind: SessionKind,
-) -> ApiResult<portico_tenants::staff::IssuedSession> {
+) -> ApiResult<portico_tenants::acts::staff::IssuedSession> {
     let email = EmailAddress::parse(&body.email)?;
     let password = PlainPassword::new(body.password.into_inner())?;
     Ok(state

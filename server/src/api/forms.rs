@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
+use portico_tenants::acts::forms::AssignedVia;
 use portico_tenants::domain::{DisplayName, Timestamp};
-use portico_tenants::smartforms::{
-    AssignedVia, AssignmentRecord, Form, FormDefinition, QuestionKind,
-};
+use portico_tenants::smartforms::{AssignmentRecord, Form, FormDefinition, QuestionKind};
 
 use super::ApiTags;
 use super::patients::parse_patient_id;

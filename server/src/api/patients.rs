@@ -2,10 +2,11 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
+use portico_tenants::acts::patients::{NewPatient, PatientChanges};
 use portico_tenants::domain::{
     DateOfBirth, DisplayName, EmailAddress, PatientId, PhoneNumber, ZipCode,
 };
-use portico_tenants::patients::{NewPatient, PatientChanges, PatientRecord, PortalAccess};
+use portico_tenants::patients::{PatientRecord, PortalAccess};
 
 use super::ApiTags;
 use crate::http::AppState;

@@ -7,10 +7,9 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use portico_plugins::{CallReport, Hook, HookFamily, HookInput};
+use portico_tenants::acts::plugins::PluginOverview;
 use portico_tenants::domain::PluginId;
-use portico_tenants::plugins::{
-    Activation, CallRecord, PluginName, PluginOverview, PluginSettings, PluginVersion,
-};
+use portico_tenants::plugins::{Activation, CallRecord, PluginName, PluginSettings, PluginVersion};
 
 use super::ApiTags;
 use crate::http::AppState;

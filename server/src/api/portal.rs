@@ -7,14 +7,15 @@ use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use portico_tenants::acts::portal_account::SelfRegistration;
+use portico_tenants::acts::portal_login::PortalLogin;
+use portico_tenants::acts::redeem::{AccountForm, Unlocked};
 use portico_tenants::auth::SecretToken;
 use portico_tenants::domain::{
     DateOfBirth, DisplayName, EmailAddress, NewPassword, PhoneNumber, PlainPassword, Username,
     ZipCode,
 };
-use portico_tenants::portal::{
-    AccountForm, GrantView, PortalAccount, PortalLogin, SelfRegistration, Unlocked,
-};
+use portico_tenants::portal::{GrantView, PortalAccount};
 
 use super::ApiTags;
 use super::patients::parse_patient_id;
@@ -551,7 +552,7 @@ impl PortalApi {
 /// named it, each at most 500 characters.
 pub(crate) fn parse_answers(
     answers: BTreeMap<String, String>,
-) -> Result<Vec<portico_plugins::model::Answer>, ApiError> {
+) -> Result<Vec<portico_tenants::domain::GivenAnswer>, ApiError> {
     let invalid = |message: String| {
         let mut e = ApiError::unprocessable("invalid_answers", message);
         e.field = Some("answers");
@@ -573,7 +574,7 @@ pub(crate) fn parse_answers(
                     "the answer to {name} is over 500 characters"
                 )));
             }
-            Ok(portico_plugins::model::Answer { name, value })
+            Ok(portico_tenants::domain::GivenAnswer { name, value })
         })
         .collect()
 }

@@ -7,10 +7,11 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::{Attachment, AttachmentType, Json};
 use poem_openapi::types::multipart::Upload as FilePart;
 use poem_openapi::{Multipart, Object, OpenApi};
+use portico_tenants::acts::records::{DocumentContent, SharedRecord};
 use portico_tenants::domain::{AppointmentId, DocumentId, Timestamp};
 use portico_tenants::records::{
-    AppointmentRecord, AppointmentRequest, Author, DocumentContent, DocumentRecord, MessageRecord,
-    NoteRecord, SharedRecord, Side, Upload, WrittenText,
+    AppointmentRecord, AppointmentRequest, Author, DocumentRecord, MessageRecord, NoteRecord, Side,
+    Upload, WrittenText,
 };
 
 use super::ApiTags;

@@ -10,8 +10,9 @@ use poem::{Request, Response, handler};
 use portico_admin::{
     AnswerRow, AssignmentRow, Console, FormChoice, FormsTab, FormsView, QuestionDraft, WorkspaceTab,
 };
+use portico_tenants::acts::forms::AssignedVia;
 use portico_tenants::domain::{DisplayName, PatientId};
-use portico_tenants::smartforms::{AssignedVia, Form as SmartForm, FormDefinition, QuestionKind};
+use portico_tenants::smartforms::{Form as SmartForm, FormDefinition, QuestionKind};
 use portico_tenants::{DomainError, acts};
 use serde::Deserialize;
 

@@ -11,12 +11,13 @@ use portico_admin::{
     Abilities, CodeRow, Console, GrantRow, MailRow, NewPatientDraft, PatientRow, PatientView,
     PatientsView, SendLinkView, WorkspaceTab,
 };
+use portico_tenants::acts::patients::{NewPatient, PatientChanges};
 use portico_tenants::codes::CodeStatus;
 use portico_tenants::domain::{
     AccessCodeId, CodeDelivery, DateOfBirth, DisplayName, EmailAddress, GrantId, PatientId,
     PhoneNumber, PlainPassword, Timestamp, ZipCode,
 };
-use portico_tenants::patients::{NewPatient, PatientChanges, PatientRecord, PortalAccess};
+use portico_tenants::patients::{PatientRecord, PortalAccess};
 use portico_tenants::{DomainError, acts};
 use serde::Deserialize;
 

@@ -8,9 +8,10 @@ use poem::{Request, Response, handler};
 use portico_admin::{
     AppointmentRow, Console, DocumentRow, MessageRow, NoteRow, SharedTab, WorkspaceTab,
 };
+use portico_tenants::acts::records::SharedRecord;
 use portico_tenants::domain::{AppointmentId, ClinicTimeZone, DocumentId};
 use portico_tenants::records::{
-    AppointmentRequest, AppointmentStatus, DocumentRecord, SharedRecord, Side, WrittenText,
+    AppointmentRequest, AppointmentStatus, DocumentRecord, Side, WrittenText,
 };
 use serde::Deserialize;
 

@@ -4,7 +4,7 @@
 
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
-use portico_plugins::model::FieldRequest;
+use portico_tenants::domain::AskedField;
 use portico_tenants::DomainError;
 use portico_tenants::domain::InvalidValue;
 use portico_tenants::storage::StorageError;
@@ -20,7 +20,7 @@ pub struct ApiError {
     pub retry_after_secs: Option<u64>,
     /// With `more_information_needed`: the fields the clinic's rule asks
     /// for, to send back as `answers`.
-    pub fields: Vec<FieldRequest>,
+    pub fields: Vec<AskedField>,
 }
 
 #[derive(Serialize)]
@@ -29,8 +29,8 @@ struct Body<'a> {
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
-    #[serde(skip_serializing_if = "<[FieldRequest]>::is_empty")]
-    fields: &'a [FieldRequest],
+    #[serde(skip_serializing_if = "<[AskedField]>::is_empty")]
+    fields: &'a [AskedField],
 }
 
 impl ApiError {

@@ -6,7 +6,8 @@ use poem::Response;
 use poem::http::StatusCode;
 use poem::web::Multipart;
 use portico_tenants::DomainError;
-use portico_tenants::records::{DocumentContent, MediaType, Upload};
+use portico_tenants::acts::records::DocumentContent;
+use portico_tenants::records::{MediaType, Upload};
 
 use super::error::ApiError;
 

@@ -137,7 +137,7 @@ fn healthz() -> Json<serde_json::Value> {
 /// Ready: the database answers too.
 #[handler]
 async fn readyz(state: poem::web::Data<&AppState>) -> Response {
-    match state.services.db.ping().await {
+    match state.services.ping().await {
         Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 use portico_tenants::domain::{TenantId, Timestamp};
-use portico_tenants::outbox::{self, Delivery, OutgoingMail};
-use portico_tenants::registry::{self, Tenant};
+use portico_tenants::outbox::{Delivery, OutgoingMail};
+use portico_tenants::registry::Tenant;
 use portico_tenants::{Caller, DomainError};
 use serde_json::Value;
 
@@ -71,8 +71,11 @@ impl MailWorker {
     /// One round: claims a batch and delivers it. Returns how many mails
     /// it handled.
     pub async fn tick(&self) -> Result<usize, DomainError> {
-        let db = &self.state.services.db;
-        let claimed = outbox::claim_due(db, BATCH, self.lease).await?;
+        let claimed = self
+            .state
+            .services
+            .claim_due_mail(BATCH, self.lease)
+            .await?;
         let n = claimed.len();
         let deliveries = claimed.into_iter().map(|(tenant, id)| async move {
             if let Err(err) = self.deliver(tenant, &id).await {
@@ -85,7 +88,8 @@ impl MailWorker {
 
     async fn deliver(&self, tenant_id: TenantId, id: &str) -> Result<(), DomainError> {
         let services = &self.state.services;
-        let tenant = registry::find_by_id(&services.db, tenant_id)
+        let tenant = services
+            .find_tenant_by_id(tenant_id)
             .await?
             .ok_or(DomainError::NotFound("tenant"))?;
         // The worker reads and records mail through the door, as the

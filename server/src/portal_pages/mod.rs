@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use poem::http::StatusCode;
 use poem::web::{Data, Form};
 use poem::{Request, Response, Route, get, handler, post};
-use portico_plugins::model::{Answer, FieldRequest, InputKind};
-use portico_tenants::portal::{AccountForm, Unlocked};
+use portico_tenants::acts::redeem::{AccountForm, Unlocked};
+use portico_tenants::domain::{AskedField as RuleField, AskedKind, GivenAnswer};
 use portico_tenants::{Caller, DomainError};
 use serde::{Deserialize, Serialize};
 
@@ -249,9 +249,9 @@ struct AskedField {
 }
 
 impl AskedField {
-    fn from_request(field: &FieldRequest, value: String) -> Self {
+    fn from_request(field: &RuleField, value: String) -> Self {
         let (input_type, autocomplete) = match field.kind {
-            InputKind::Date => (
+            AskedKind::Date => (
                 "date",
                 if field.name == "date_of_birth" {
                     "bday"
@@ -259,8 +259,8 @@ impl AskedField {
                     "off"
                 },
             ),
-            InputKind::ZipCode => ("text", "postal-code"),
-            InputKind::Text => ("text", "off"),
+            AskedKind::ZipCode => ("text", "postal-code"),
+            AskedKind::Text => ("text", "off"),
         };
         Self {
             input_name: format!("{ANSWER_PREFIX}{}", field.name),
@@ -328,13 +328,13 @@ struct RegisterForm {
 }
 
 impl RegisterForm {
-    fn answers(&self) -> Vec<Answer> {
+    fn answers(&self) -> Vec<GivenAnswer> {
         self.rest
             .iter()
             .filter_map(|(key, value)| {
                 let name = key.strip_prefix(ANSWER_PREFIX)?;
                 (!value.trim().is_empty() && name.len() <= 40 && value.len() <= 500).then(|| {
-                    Answer {
+                    GivenAnswer {
                         name: name.to_owned(),
                         value: value.trim().to_owned(),
                     }

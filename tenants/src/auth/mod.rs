@@ -1,11 +1,16 @@
-//! Credentials: password hashing, random tokens, and the login throttle.
+//! Credentials: password hashing, random tokens, the keyed hash of access
+//! codes, and the throttle every check of a secret goes through.
 
+mod code_key;
 mod password_hasher;
+mod settings;
 mod throttle;
 mod tokens;
 
+pub use code_key::{CodeKey, CodeKeyError};
 pub use password_hasher::{HashError, PasswordHash, PasswordHasher};
-pub use throttle::{Bucket, ThrottlePolicy};
+pub use settings::{AuthSettings, RedeemThrottle};
+pub use throttle::{Bucket, Throttle, ThrottlePolicy};
 pub(crate) use throttle::{
     check as throttle_check, clear as throttle_clear, record_failure as throttle_record_failure,
 };

@@ -97,13 +97,13 @@ impl PasswordHasher {
 
     /// True when `password` matches `stored`. With no stored hash (unknown
     /// account) it still does the full work and answers false.
-    /// Only the door checks a secret, and only under an act's throttle
-    /// (`Throttled` comes from there).
-    pub async fn verify(
+    /// Only a [`Throttle`](super::Throttle) checks a password, so that
+    /// every miss counts.
+    pub(in crate::auth) async fn verify(
         &self,
         password: &PlainPassword,
         stored: Option<&PasswordHash>,
-        _: &crate::door::Throttled,
+        _: &super::throttle::Throttled,
     ) -> bool {
         let _permit = self
             .permits
@@ -140,7 +140,7 @@ fn hash_blocking(params: &Params, password: &str) -> Result<String, HashError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::door::Throttled;
+    use crate::auth::throttle::Throttled;
 
     #[tokio::test]
     async fn hashes_with_owasp_parameters_and_verifies() {

@@ -1,11 +1,13 @@
 //! Failed-login limits, per client address and per account, kept in the
-//! database so every server node sees the same counts.
+//! database so every server node sees the same counts; and [`Throttle`],
+//! through which alone a secret can be checked.
 
 use std::time::Duration;
 
 use sqlx::Row;
 
-use super::hash_token;
+use super::{PasswordHash, PasswordHasher, hash_token};
+use crate::domain::PlainPassword;
 use crate::domain::Timestamp;
 use crate::storage::{StorageError, TenantTx};
 
@@ -76,6 +78,87 @@ impl Bucket {
             key: format!("{scope}-ip:{key}"),
             limit: policy.max_failures_per_ip,
         }
+    }
+}
+
+/// The buckets one check of a secret counts against. The door makes one
+/// for every act that declares a secret; a password can be verified only
+/// through it (the hasher asks for [`Throttled`], which only this module
+/// makes), so no check of a secret goes uncounted.
+#[derive(Debug)]
+pub struct Throttle {
+    scope: &'static str,
+    policy: ThrottlePolicy,
+    buckets: Vec<Bucket>,
+    /// The one bucket a success forgets (the account's), not the address's.
+    account: Option<Bucket>,
+    missed: bool,
+}
+
+/// Proof that a secret is checked under a [`Throttle`].
+pub(in crate::auth) struct Throttled(());
+
+#[cfg(test)]
+impl Throttled {
+    /// For the hasher's own tests, which check hashing, not throttling.
+    pub(in crate::auth) fn for_tests() -> Self {
+        Self(())
+    }
+}
+
+impl Throttle {
+    pub(crate) fn new(scope: &'static str, policy: ThrottlePolicy, buckets: Vec<Bucket>) -> Self {
+        Self {
+            scope,
+            policy,
+            buckets,
+            account: None,
+            missed: false,
+        }
+    }
+
+    /// Counts failures against `key`'s account bucket too; the bucket,
+    /// for the caller to check.
+    pub(crate) fn add_account(&mut self, key: &str) -> Bucket {
+        let bucket = Bucket::account(self.scope, key, &self.policy);
+        self.buckets.push(bucket.clone());
+        self.account = Some(bucket.clone());
+        bucket
+    }
+
+    pub(crate) fn buckets(&self) -> &[Bucket] {
+        &self.buckets
+    }
+
+    pub(crate) fn policy(&self) -> &ThrottlePolicy {
+        &self.policy
+    }
+
+    /// Checks `password` against `stored` (or a dummy of the same cost when
+    /// there is no account); a mismatch is a miss.
+    pub(crate) async fn verify_password(
+        &mut self,
+        hasher: &PasswordHasher,
+        password: &PlainPassword,
+        stored: Option<&PasswordHash>,
+    ) -> bool {
+        let matched = hasher.verify(password, stored, &Throttled(())).await;
+        self.missed |= !matched;
+        matched
+    }
+
+    /// The presented secret (a code, a token) was wrong.
+    pub(crate) fn miss(&mut self) {
+        self.missed = true;
+    }
+
+    pub(crate) fn missed(&self) -> bool {
+        self.missed
+    }
+
+    /// The bucket a success forgets, unless the act also missed.
+    pub(crate) fn to_forget(&self) -> Option<&Bucket> {
+        self.account.as_ref().filter(|_| !self.missed)
     }
 }
 

@@ -3,16 +3,29 @@
 //! is stored only as a keyed hash; the plain code exists in the issuing
 //! response, the email and the handout, and nowhere else.
 
-mod key;
-mod service;
-mod store;
-mod words;
+pub(crate) mod store;
 
-pub use key::{CodeKey, CodeKeyError};
-pub use service::IssuedCode;
-pub(crate) use service::revoke_active_codes_of;
+pub use crate::auth::{CodeKey, CodeKeyError};
 pub use store::{CodeKind, CodeRecord, CodeStatus, PendingCode};
 pub(crate) use store::{NewCode, by_hash as find_by_hash, insert as insert_code, mark_redeemed};
-pub use words::{
+
+/// Cancels a patient's unused codes inside the caller's transaction.
+pub(crate) async fn revoke_active_codes_of(
+    tx: &mut crate::storage::TenantTx,
+    patient: crate::domain::PatientId,
+    by: Option<crate::domain::StaffId>,
+    reason: &str,
+) -> Result<u64, crate::storage::StorageError> {
+    store::revoke_all_active(
+        tx,
+        patient,
+        None,
+        by,
+        reason,
+        crate::domain::Timestamp::now(),
+    )
+    .await
+}
+pub use crate::domain::{
     CodeInputError, PlainCode, PresentedCode, WORDS_PER_CODE, looks_like_a_code, wordlist_len,
 };

@@ -2,6 +2,7 @@
 //! edge of the system; code that holds one never checks it again.
 
 mod branding;
+mod code_words;
 mod codes;
 mod display_name;
 mod email;
@@ -14,8 +15,12 @@ mod slug;
 mod time_zone;
 mod timestamp;
 mod username;
+mod verification;
 
 pub use branding::{Colour, LogoUrl};
+pub use code_words::{
+    CodeInputError, PlainCode, PresentedCode, WORDS_PER_CODE, looks_like_a_code, wordlist_len,
+};
 pub use codes::{CodeDelivery, CodeLifetime};
 pub use display_name::DisplayName;
 pub use email::EmailAddress;
@@ -31,6 +36,7 @@ pub use slug::Slug;
 pub use time_zone::ClinicTimeZone;
 pub use timestamp::Timestamp;
 pub use username::Username;
+pub use verification::{AskedField, AskedKind, GivenAnswer};
 
 /// Why a value from outside was refused. The `field` is what the caller
 /// called it, so an API can point at the offending input.

@@ -53,7 +53,7 @@ impl NewPassword {
         }
         // The code opens the record once; a password opens it every day.
         // A password that is a code would make the two one secret.
-        if crate::codes::looks_like_a_code(&raw) {
+        if super::looks_like_a_code(&raw) {
             return Err(InvalidValue::new(
                 "new_password",
                 "is four words like an access code; the access code is not a password, so choose a password of your own",

@@ -1,8 +1,6 @@
 //! Patient records: demographics and the portal-access switch.
 
-mod service;
-mod store;
+pub(crate) mod store;
 
-pub use service::{NewPatient, PatientChanges};
 pub use store::{PatientRecord, PortalAccess};
 pub(crate) use store::{get as get_patient, insert_registered, registered_by, set_access};

@@ -7,15 +7,10 @@
 //! blocking pool, bounded, with pre-instantiated plugins cached per clinic
 //! and version.
 
-mod consult;
 mod host;
-mod model;
-mod service;
-mod store;
+pub(crate) mod model;
+pub(crate) mod store;
 
-pub(crate) use consult::facts_of;
-pub use consult::{RULE_FAILED, Verdict};
 pub use host::PluginHost;
 pub use model::{PluginName, PluginSettings};
-pub use service::{DryRun, PluginOverview};
 pub use store::{Activation, CallRecord, CallStats, PluginVersion};

@@ -10,14 +10,12 @@ use sqlx::Row;
 
 use super::model::builtin_policies;
 use crate::domain::TenantId;
-use crate::door::Admission;
 use crate::storage::{Database, StorageError, TenantTx};
 
 /// Loads one tenant's policies (plus the shared built-ins) and writes
 /// changes back to that tenant's rows only.
 pub(crate) struct TenantAdapter {
     db: Database,
-    admission: Admission,
     tenant: TenantId,
     /// The tenant's `policy_version` as read in the same transaction as the
     /// rules, so a cached enforcer knows exactly which version it holds.
@@ -25,15 +23,9 @@ pub(crate) struct TenantAdapter {
 }
 
 impl TenantAdapter {
-    pub(crate) fn new(
-        db: Database,
-        admission: Admission,
-        tenant: TenantId,
-        loaded_version: Arc<AtomicI64>,
-    ) -> Self {
+    pub(crate) fn new(db: Database, tenant: TenantId, loaded_version: Arc<AtomicI64>) -> Self {
         Self {
             db,
-            admission,
             tenant,
             loaded_version,
         }
@@ -154,7 +146,7 @@ impl Adapter for TenantAdapter {
         }
         let mut tx = self
             .db
-            .tenant_read(self.tenant, &self.admission)
+            .tenant_read(self.tenant)
             .await
             .map_err(adapter_error)?;
         let version: i64 = sqlx::query("SELECT policy_version FROM tenants WHERE id = $1")
@@ -227,7 +219,7 @@ impl Adapter for TenantAdapter {
             .collect::<casbin::Result<Vec<_>>>()?;
         let mut tx = self
             .db
-            .tenant_write(self.tenant, &self.admission)
+            .tenant_write(self.tenant)
             .await
             .map_err(adapter_error)?;
         let mut any = false;
@@ -259,7 +251,7 @@ impl Adapter for TenantAdapter {
             .collect::<casbin::Result<Vec<_>>>()?;
         let mut tx = self
             .db
-            .tenant_write(self.tenant, &self.admission)
+            .tenant_write(self.tenant)
             .await
             .map_err(adapter_error)?;
         let mut any = false;

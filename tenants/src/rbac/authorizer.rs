@@ -7,7 +7,6 @@ use casbin::{CoreApi, DefaultModel, Enforcer, RbacApi};
 use super::adapter::TenantAdapter;
 use super::model::{MODEL, parse_role_subject, staff_subject};
 use crate::domain::{Permission, RoleName, StaffId, TenantId};
-use crate::door::Admission;
 use crate::error::DomainError;
 use crate::registry::Tenant;
 use crate::storage::Database;
@@ -27,17 +26,13 @@ struct TenantPolicy {
 #[derive(Clone)]
 pub struct Authorizer {
     db: Database,
-    /// The role model is the door's first guard, so it reads the clinic's
-    /// rules with the door's own leave.
-    admission: Admission,
     tenants: moka::future::Cache<TenantId, Arc<TenantPolicy>>,
 }
 
 impl Authorizer {
-    pub(crate) fn new(db: Database, admission: Admission) -> Self {
+    pub(crate) fn new(db: Database) -> Self {
         Self {
             db,
-            admission,
             tenants: moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_idle(Duration::from_secs(30 * 60))
@@ -53,13 +48,12 @@ impl Authorizer {
             self.tenants.invalidate(&tenant.id).await;
         }
         let db = self.db.clone();
-        let admission = self.admission.clone();
         let id = tenant.id;
         self.tenants
             .try_get_with(id, async move {
                 let version = Arc::new(AtomicI64::new(-1));
                 let model = DefaultModel::from_str(MODEL).await?;
-                let adapter = TenantAdapter::new(db, admission, id, version.clone());
+                let adapter = TenantAdapter::new(db, id, version.clone());
                 let enforcer = Enforcer::new(model, adapter).await?;
                 Ok::<_, casbin::Error>(Arc::new(TenantPolicy {
                     version: version.load(Ordering::SeqCst),

@@ -8,11 +8,8 @@
 //! and their answers are cached per tenant until the tenant's policies
 //! change.
 
-mod adapter;
-mod admin;
+pub(crate) mod adapter;
 mod authorizer;
-mod model;
+pub(crate) mod model;
 
-pub(crate) use admin::assign_in_tx;
-pub use admin::{PolicyRule, RoleAssignment};
 pub use authorizer::Authorizer;

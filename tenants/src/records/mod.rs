@@ -2,15 +2,13 @@
 //! side may upload), notes written for the patient, appointments, and a
 //! secure conversation with attachments.
 
-mod model;
-mod notices;
-mod service;
-mod store;
+pub(crate) mod model;
+pub(crate) mod notices;
+pub(crate) mod store;
 
 pub use model::{
     AppointmentRequest, FileName, MAX_DOCUMENT_BYTES, MediaType, Upload, UploadRefused, WrittenText,
 };
-pub use service::{DocumentContent, SharedRecord};
 pub use store::{
     AppointmentRecord, AppointmentStatus, Author, DocumentRecord, MessageRecord, NoteRecord, Side,
 };

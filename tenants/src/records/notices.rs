@@ -37,7 +37,7 @@ impl News {
 /// grant on `patient` and a confirmed email address (an unconfirmed one may
 /// be a stranger's typo), unless one went to that address about this
 /// record within the quiet period. Returns how many were queued.
-pub(super) async fn tell_holders(
+pub(crate) async fn tell_holders(
     tx: &mut TenantTx,
     patient: PatientId,
     news: News,

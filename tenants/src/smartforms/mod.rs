@@ -3,11 +3,9 @@
 //! a SmartForm Access Code is issued and mailed automatically. That code
 //! unlocks the one form and nothing else.
 
-mod model;
-mod service;
-mod store;
+pub(crate) mod model;
+pub(crate) mod store;
 
 pub use model::{Answers, FormDefinition, Question, QuestionKind};
-pub use service::{AssignedVia, Assignment};
 pub use store::{AssignmentRecord, AssignmentStatus, Form};
 pub(crate) use store::{assignment_for_code, link_account};

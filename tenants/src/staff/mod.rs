@@ -1,11 +1,7 @@
 //! Staff accounts of a tenant: the people who run a clinic's side.
 
-mod service;
-mod sessions;
-mod store;
+pub(crate) mod store;
 
-pub(crate) use service::find_session;
-pub use service::{IssuedSession, StaffAuthenticated};
-pub use sessions::{SessionKind, SessionRecord};
+pub use crate::sessions::{SessionKind, SessionRecord, StaffAuthenticated};
 pub(crate) use store::get as get_staff;
 pub use store::{StaffMember, StaffStatus};

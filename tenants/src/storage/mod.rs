@@ -24,7 +24,6 @@ pub use tenant_tx::TenantTx;
 use sqlx::AnyPool;
 
 use crate::domain::TenantId;
-use crate::door::Admission;
 
 /// A handle on the database, shared by the whole process. Cloning is cheap.
 #[derive(Clone)]
@@ -39,22 +38,14 @@ impl Database {
     }
 
     /// Opens a read transaction bound to `tenant`.
-    pub async fn tenant_read(
-        &self,
-        tenant: TenantId,
-        _: &Admission,
-    ) -> Result<TenantTx, StorageError> {
+    pub(crate) async fn tenant_read(&self, tenant: TenantId) -> Result<TenantTx, StorageError> {
         TenantTx::begin(&self.pool, self.engine, tenant, false).await
     }
 
     /// Opens a write transaction bound to `tenant`. On SQLite it takes the
     /// write lock up front (`BEGIN IMMEDIATE`), so a transaction that reads
     /// and then writes cannot fail half-way with a busy snapshot.
-    pub async fn tenant_write(
-        &self,
-        tenant: TenantId,
-        _: &Admission,
-    ) -> Result<TenantTx, StorageError> {
+    pub(crate) async fn tenant_write(&self, tenant: TenantId) -> Result<TenantTx, StorageError> {
         TenantTx::begin(&self.pool, self.engine, tenant, true).await
     }
 

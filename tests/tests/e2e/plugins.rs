@@ -213,7 +213,7 @@ both_engines! {
         let code = app.issue_code(&owner, &mia).await;
         let crash = app.activate_plugin(&owner, "crash", json!({})).await;
         let denied = expect_error(redeem(&app, &code, "mia@example.org", json!({})).await, StatusCode::FORBIDDEN, "verification_denied").await;
-        assert_eq!(denied["message"], portico_tenants::plugins::RULE_FAILED);
+        assert_eq!(denied["message"], portico_tenants::acts::RULE_FAILED);
 
         // A rule that fails also keeps portal access from being turned on.
         let sam = add_patient(&app, &owner, "Sam Lee", "sam@example.org").await;

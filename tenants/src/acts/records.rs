@@ -3,16 +3,16 @@
 //! it holds a live grant to, checked in the same transaction as the act, so
 //! a revoked grant stops the very next request.
 
-use super::model::{AppointmentRequest, Upload, UploadRefused, WrittenText};
-use super::notices::{self, News};
-use super::store::{
-    self, AppointmentRecord, Author, DocumentRecord, MessageRecord, NoteRecord, Side,
-};
 use crate::acts;
 use crate::domain::{AppointmentId, DisplayName, DocumentId, PatientId};
 use crate::door::Caller;
 use crate::error::{DomainError, RefusalKind};
 use crate::patients::get_patient;
+use crate::records::model::{AppointmentRequest, Upload, UploadRefused, WrittenText};
+use crate::records::notices::{self, News};
+use crate::records::store::{
+    self, AppointmentRecord, Author, DocumentRecord, MessageRecord, NoteRecord, Side,
+};
 use crate::services::Services;
 use crate::storage::TenantTx;
 
@@ -363,7 +363,7 @@ impl Services {
             .await?;
         let done = async {
             let mut tx = pass.write().await?;
-            pass.require_grant(&mut tx, patient).await?;
+            crate::acts::grants::require_grant(&mut pass, &mut tx, patient).await?;
             store::mark_read(&mut tx, patient, Side::Patient).await?;
             let shared = read_shared(&mut tx, patient, false).await?;
             pass.commit(tx).await?;
@@ -388,7 +388,7 @@ impl Services {
             .await?;
         let done = async {
             let mut tx = pass.write().await?;
-            pass.require_grant(&mut tx, patient).await?;
+            crate::acts::grants::require_grant(&mut pass, &mut tx, patient).await?;
             let found = store::document(&mut tx, document)
                 .await?
                 .filter(|d| d.patient_id == patient && d.withdrawn_at.is_none())
@@ -424,7 +424,7 @@ impl Services {
             let account = pass.account_id()?;
             let title = title_of(title, &upload)?;
             let mut tx = pass.write().await?;
-            pass.require_grant(&mut tx, patient).await?;
+            crate::acts::grants::require_grant(&mut pass, &mut tx, patient).await?;
             let by = Author::account(&mut tx, account).await?;
             let document =
                 store::insert_document(&mut tx, patient, &title, &upload, &by, None).await?;
@@ -456,7 +456,7 @@ impl Services {
         let done = async {
             let account = pass.account_id()?;
             let mut tx = pass.write().await?;
-            pass.require_grant(&mut tx, patient).await?;
+            crate::acts::grants::require_grant(&mut pass, &mut tx, patient).await?;
             let from = Author::account(&mut tx, account).await?;
             let message = send(&mut tx, patient, body, attachment, &from).await?;
             pass.detail(format!(

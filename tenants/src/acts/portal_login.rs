@@ -4,14 +4,14 @@ use crate::acts;
 use crate::audit::Actor;
 use crate::auth::SecretToken;
 use crate::codes::looks_like_a_code;
-use crate::domain::{AccountId, EmailAddress, PatientId, PlainPassword, Timestamp};
+use crate::domain::{EmailAddress, PatientId, PlainPassword, Timestamp};
 use crate::door::Caller;
 use crate::error::{DomainError, RefusalKind};
 use crate::services::Services;
 
-use super::accounts::{self, PortalAccount};
-use super::grants::{self, GrantView};
-use super::sessions::{self, PortalSession};
+use crate::portal::accounts::{self, PortalAccount};
+use crate::portal::grants::{self, GrantView};
+use crate::sessions::portal as sessions;
 
 /// A portal session just opened; the token is shown once.
 #[derive(Debug)]
@@ -20,18 +20,6 @@ pub struct PortalSessionIssued {
     pub csrf_token: String,
     pub expires_at: Timestamp,
     pub account: PortalAccount,
-}
-
-/// A request's portal account, as proven by a live session.
-#[derive(Debug, Clone)]
-pub struct PortalAuthenticated {
-    pub session: PortalSession,
-}
-
-impl PortalAuthenticated {
-    pub fn account_id(&self) -> AccountId {
-        self.session.account_id
-    }
 }
 
 /// What a patient typed to log in.
@@ -199,7 +187,7 @@ impl Services {
             .await?;
         let done = async {
             let mut tx = pass.write().await?;
-            let grant = pass.require_grant(&mut tx, patient).await?;
+            let grant = crate::acts::grants::require_grant(&mut pass, &mut tx, patient).await?;
             pass.commit(tx).await?;
             Ok(grant)
         }
@@ -219,7 +207,7 @@ impl Services {
         let done = async {
             let session = &pass.patient()?.session.id;
             let mut tx = pass.write().await?;
-            let grant = pass.require_grant(&mut tx, patient).await?;
+            let grant = crate::acts::grants::require_grant(&mut pass, &mut tx, patient).await?;
             sessions::set_active_patient(&mut tx, session, patient).await?;
             pass.commit(tx).await?;
             Ok(grant)

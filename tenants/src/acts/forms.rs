@@ -3,8 +3,6 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::model::{Answers, FormDefinition};
-use super::store::{self, AssignmentRecord, AssignmentStatus, Form};
 use crate::acts;
 use crate::audit::{self, AuditEvent};
 use crate::codes::{CodeKind, NewCode, PlainCode, insert_code};
@@ -14,6 +12,8 @@ use crate::error::{DomainError, RefusalKind};
 use crate::outbox::{self, MailKind};
 use crate::patients::get_patient;
 use crate::services::Services;
+use crate::smartforms::model::{Answers, FormDefinition};
+use crate::smartforms::store::{self, AssignmentRecord, AssignmentStatus, Form};
 use crate::storage::{StorageError, TenantTx};
 
 /// How long a SmartForm code works: long enough to fill a form in before

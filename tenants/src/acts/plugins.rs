@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use portico_plugins::{CallReport, HookFamily, HookInput};
 
-use super::model::{PluginName, PluginSettings};
-use super::store::{self, Activation, CallRecord, CallStats, NewPlugin, PluginVersion};
 use crate::acts;
 use crate::domain::PluginId;
 use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
+use crate::plugins::model::{PluginName, PluginSettings};
+use crate::plugins::store::{self, Activation, CallRecord, CallStats, NewPlugin, PluginVersion};
 use crate::services::Services;
 
 /// A version with what the console shows beside it.

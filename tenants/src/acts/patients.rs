@@ -2,8 +2,8 @@
 
 use serde_json::json;
 
-use super::store::{self, PatientRecord, PortalAccess};
 use crate::acts;
+use crate::acts::plugin_rules::Verdict;
 use crate::audit::{self, AuditEvent};
 use crate::codes::revoke_active_codes_of;
 use crate::domain::{
@@ -12,7 +12,7 @@ use crate::domain::{
 use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
 use crate::outbox::{self, MailKind};
-use crate::plugins::Verdict;
+use crate::patients::store::{self, PatientRecord, PortalAccess};
 use crate::services::Services;
 
 /// A record about to be created.

@@ -11,8 +11,8 @@ use crate::error::DomainError;
 use crate::services::Services;
 use crate::storage::StorageError;
 
-use super::sessions::{self, SessionKind, SessionRecord};
-use super::store::{self, StaffMember, StaffStatus};
+use crate::sessions::staff::{self as sessions, SessionKind};
+use crate::staff::store::{self, StaffMember, StaffStatus};
 
 /// A session just opened. The token is shown to the client once.
 #[derive(Debug)]
@@ -21,18 +21,6 @@ pub struct IssuedSession {
     pub csrf_token: String,
     pub expires_at: Timestamp,
     pub staff: StaffMember,
-}
-
-/// A request's staff member, as proven by a live session.
-#[derive(Debug, Clone)]
-pub struct StaffAuthenticated {
-    pub session: SessionRecord,
-}
-
-impl StaffAuthenticated {
-    pub fn staff_id(&self) -> StaffId {
-        self.session.staff_id
-    }
 }
 
 impl Services {
@@ -130,12 +118,6 @@ impl Services {
         pass.finish(done).await
     }
 
-    /// When the caller's step-up confirmation stops counting, if there is
-    /// one, for pages that say so.
-    pub fn step_up_valid_until(&self, caller: &Caller) -> Option<Timestamp> {
-        crate::door::step_up_valid_until(caller, self.auth.step_up_ttl)
-    }
-
     /// Changes the staff member's own password; every other session of
     /// theirs ends.
     pub async fn staff_change_password(
@@ -229,7 +211,7 @@ impl Services {
                     other => other.into(),
                 })?;
             for role in roles {
-                crate::rbac::assign_in_tx(&mut tx, pass.tenant(), member.id, role).await?;
+                crate::acts::roles::assign_in_tx(&mut tx, pass.tenant(), member.id, role).await?;
             }
             let role_list = roles
                 .iter()
@@ -290,17 +272,5 @@ async fn verify_own_password(
     } else {
         pass.failure_reason("wrong_password");
         Err(DomainError::InvalidCredentials)
-    }
-}
-
-/// Finds the live session behind `token`, for the door to build a caller.
-pub(crate) async fn find_session(
-    tx: &mut crate::storage::TenantTx,
-    token: &SecretToken,
-) -> Result<StaffAuthenticated, DomainError> {
-    match sessions::find(tx, token).await? {
-        sessions::Lookup::Live(session) => Ok(StaffAuthenticated { session }),
-        sessions::Lookup::Expired => Err(DomainError::SessionExpired),
-        sessions::Lookup::Unknown => Err(DomainError::InvalidToken),
     }
 }

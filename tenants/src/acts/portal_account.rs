@@ -17,10 +17,10 @@ use crate::patients::{PatientRecord, PortalAccess};
 use crate::services::Services;
 use crate::storage::StorageError;
 
-use super::accounts::{self, PortalAccount};
-use super::grants;
-use super::sessions;
-use super::tokens::{self, Purpose};
+use crate::portal::accounts::{self, PortalAccount};
+use crate::portal::grants;
+use crate::portal::tokens::{self, Purpose};
+use crate::sessions::portal as sessions;
 
 /// A new patient filling in the clinic's electronic registration form.
 #[derive(Debug, Clone)]

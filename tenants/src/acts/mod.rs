@@ -4,6 +4,24 @@
 //! (see `door.rs`).
 
 use crate::domain::{Action, Permission, Resource};
+pub mod audit_trail;
+pub mod clinic;
+pub mod codes;
+pub mod forms;
+pub mod grants;
+pub mod mail;
+pub mod patients;
+pub mod platform;
+mod plugin_rules;
+pub use plugin_rules::RULE_FAILED;
+pub mod plugins;
+pub mod portal_account;
+pub mod portal_login;
+pub mod records;
+pub mod redeem;
+pub mod roles;
+pub mod staff;
+
 use crate::door::{Act, Guard, Secret};
 
 const fn may(resource: Resource, action: Action) -> Permission {

@@ -6,25 +6,25 @@
 use serde_json::json;
 
 use crate::acts;
+use crate::acts::plugin_rules::{Verdict, answers_for_plugin, facts_of};
 use crate::audit::Actor;
 use crate::codes::{CodeKind, CodeRecord, CodeStatus, PresentedCode, find_by_hash, mark_redeemed};
-use crate::domain::{CodeDelivery, EmailAddress, NewPassword, Timestamp, Username};
+use crate::domain::{CodeDelivery, EmailAddress, GivenAnswer, NewPassword, Timestamp, Username};
 use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
 use crate::outbox::{self, MailKind};
 use crate::patients::{PortalAccess, get_patient};
-use crate::plugins::{Verdict, facts_of};
 use crate::services::Services;
 use crate::smartforms::{assignment_for_code, link_account};
 use crate::storage::StorageError;
 use portico_plugins::HookInput;
-use portico_plugins::model::{Answer, Redemption};
+use portico_plugins::model::Redemption;
 
-use super::accounts::{self, PortalAccount};
-use super::grants::{self, GrantView};
-use super::login::PortalSessionIssued;
-use super::sessions;
-use super::tokens::{self, Purpose};
+use crate::acts::portal_login::PortalSessionIssued;
+use crate::portal::accounts::{self, PortalAccount};
+use crate::portal::grants::{self, GrantView};
+use crate::portal::tokens::{self, Purpose};
+use crate::sessions::portal as sessions;
 
 /// The account a patient sets up while redeeming their first code, as
 /// typed. It is parsed inside the act, so that a refusal (a short
@@ -186,7 +186,7 @@ impl Services {
         caller: &Caller,
         raw_code: &str,
         account: Option<AccountForm>,
-        answers: Vec<Answer>,
+        answers: Vec<GivenAnswer>,
     ) -> Result<Redeemed, DomainError> {
         let mut pass = self.enter(caller, &acts::CODE_REDEEM).await?;
         let done = self.redeem(&mut pass, raw_code, account, answers).await;
@@ -198,7 +198,7 @@ impl Services {
         pass: &mut Passage<'_>,
         raw_code: &str,
         account: Option<AccountForm>,
-        answers: Vec<Answer>,
+        answers: Vec<GivenAnswer>,
     ) -> Result<Redeemed, DomainError> {
         let tenant = pass.tenant();
         let clinic = tenant.display_name.as_str();
@@ -268,7 +268,7 @@ impl Services {
             .verify_with_plugin(
                 pass,
                 HookInput::CheckRedemption(Redemption {
-                    answers,
+                    answers: answers_for_plugin(answers),
                     facts: facts_of(&patient),
                     settings: Vec::new(),
                 }),

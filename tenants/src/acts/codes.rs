@@ -1,15 +1,15 @@
 //! Issuing, listing and revoking access codes.
 
-use super::store::{self, CodeKind, CodeRecord, CodeStatus, NewCode, PendingCode};
-use super::words::PlainCode;
 use crate::acts;
-use crate::domain::{AccessCodeId, CodeDelivery, PatientId, StaffId, Timestamp};
+use crate::codes::store::{self, CodeKind, CodeRecord, CodeStatus, NewCode, PendingCode};
+use crate::domain::PlainCode;
+use crate::domain::{AccessCodeId, CodeDelivery, PatientId, Timestamp};
 use crate::door::Caller;
 use crate::error::DomainError;
 use crate::outbox::{self, MailKind};
 use crate::patients::{PatientRecord, PortalAccess, get_patient};
 use crate::services::Services;
-use crate::storage::{StorageError, TenantTx};
+use crate::storage::StorageError;
 use serde_json::json;
 
 /// A code just issued. The plain code is in here once, for the issuing
@@ -21,16 +21,6 @@ pub struct IssuedCode {
     pub patient: PatientRecord,
     /// The access-link mail queued for an emailed code.
     pub mail_id: Option<String>,
-}
-
-/// Cancels a patient's unused codes inside the caller's transaction.
-pub(crate) async fn revoke_active_codes_of(
-    tx: &mut TenantTx,
-    patient: PatientId,
-    by: Option<StaffId>,
-    reason: &str,
-) -> Result<u64, StorageError> {
-    store::revoke_all_active(tx, patient, None, by, reason, Timestamp::now()).await
 }
 
 impl Services {

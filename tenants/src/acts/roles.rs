@@ -2,14 +2,14 @@
 //! transaction: the rule, the tenant's new policy version, and the audit
 //! event commit together.
 
-use super::adapter::{StoredRule, delete_rule, insert_rule, load_rules};
-use super::model::{
-    builtin_policies, parse_role_subject, parse_staff_subject, role_subject, staff_subject,
-};
 use crate::acts;
 use crate::domain::{Action, BuiltinRole, Permission, Resource, RoleName, StaffId};
 use crate::door::{Act, Caller, Passage};
 use crate::error::DomainError;
+use crate::rbac::adapter::{StoredRule, delete_rule, insert_rule, load_rules};
+use crate::rbac::model::{
+    builtin_policies, parse_role_subject, parse_staff_subject, role_subject, staff_subject,
+};
 use crate::registry::{self, Tenant};
 use crate::services::Services;
 use crate::staff;

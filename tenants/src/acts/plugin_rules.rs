@@ -11,17 +11,18 @@
 //! refused.
 
 use portico_plugins::model::{
-    EmailAcceptance, FieldRequest, MailContext, PortalAccess, RecordFacts, RenderedMail, Setting,
+    Answer, EmailAcceptance, FieldRequest, InputKind, MailContext, PortalAccess, RecordFacts,
+    RenderedMail, Setting,
 };
 use portico_plugins::{CallReport, Decision, HookFamily, HookInput, HookOutput};
 
-use super::store::{self, Activation};
 use crate::acts;
 use crate::audit::{self, Actor, AuditEvent, ClientInfo};
-use crate::domain::EmailAddress;
+use crate::domain::{AskedField, AskedKind, EmailAddress, GivenAnswer};
 use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
 use crate::patients::PatientRecord;
+use crate::plugins::store::{self, Activation};
 use crate::services::Services;
 
 /// A verification rule's ruling, ready for the caller to act on.
@@ -31,7 +32,34 @@ pub enum Verdict {
     /// Refused, with a message for the person in front of the screen.
     Deny(String),
     /// Ask for these fields, then try again.
-    AskFor(Vec<FieldRequest>),
+    AskFor(Vec<AskedField>),
+}
+
+/// The one place the plugin interface's questions become the domain's.
+fn asked(fields: Vec<FieldRequest>) -> Vec<AskedField> {
+    fields
+        .into_iter()
+        .map(|f| AskedField {
+            name: f.name,
+            label: f.label,
+            kind: match f.kind {
+                InputKind::Date => AskedKind::Date,
+                InputKind::Text => AskedKind::Text,
+                InputKind::ZipCode => AskedKind::ZipCode,
+            },
+        })
+        .collect()
+}
+
+/// And the patient's answers, the other way.
+pub(crate) fn answers_for_plugin(given: Vec<GivenAnswer>) -> Vec<Answer> {
+    given
+        .into_iter()
+        .map(|a| Answer {
+            name: a.name,
+            value: a.value,
+        })
+        .collect()
 }
 
 /// What a patient reads when the clinic's rule itself failed.
@@ -167,7 +195,9 @@ impl Services {
             Some(report) => match report.outcome {
                 Ok(HookOutput::Decision(Decision::Allow)) => Verdict::Allow,
                 Ok(HookOutput::Decision(Decision::Deny { reason })) => Verdict::Deny(reason),
-                Ok(HookOutput::Decision(Decision::AskFor { fields })) => Verdict::AskFor(fields),
+                Ok(HookOutput::Decision(Decision::AskFor { fields })) => {
+                    Verdict::AskFor(asked(fields))
+                }
                 Ok(_) | Err(_) => Verdict::Deny(RULE_FAILED.to_owned()),
             },
         })

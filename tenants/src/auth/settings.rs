@@ -1,0 +1,68 @@
+//! The tunables of authentication, with production defaults.
+
+use std::time::Duration;
+
+use super::ThrottlePolicy;
+
+/// Tunables of authentication, with production defaults.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub throttle: ThrottlePolicy,
+    pub cookie_session_ttl: Duration,
+    pub bearer_token_ttl: Duration,
+    /// How long a password confirmation counts as fresh for sensitive acts.
+    pub step_up_ttl: Duration,
+    pub portal_session_ttl: Duration,
+    /// Failed code redemptions: per address, per account, per clinic.
+    pub redeem_throttle: RedeemThrottle,
+}
+
+/// Limits on failed code redemptions. See docs/security.md for why these
+/// make guessing a code hopeless.
+#[derive(Debug, Clone)]
+pub struct RedeemThrottle {
+    pub max_failures_per_ip: u32,
+    pub max_failures_per_account: u32,
+    pub max_failures_per_tenant: u32,
+    pub window: Duration,
+    pub lockout: Duration,
+    pub max_lockout: Duration,
+}
+
+impl Default for RedeemThrottle {
+    fn default() -> Self {
+        Self {
+            max_failures_per_ip: 10,
+            max_failures_per_account: 10,
+            max_failures_per_tenant: 1000,
+            window: Duration::from_secs(15 * 60),
+            lockout: Duration::from_secs(15 * 60),
+            max_lockout: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl RedeemThrottle {
+    pub(crate) fn policy(&self) -> ThrottlePolicy {
+        ThrottlePolicy {
+            max_failures_per_account: self.max_failures_per_account,
+            max_failures_per_ip: self.max_failures_per_ip,
+            window: self.window,
+            lockout: self.lockout,
+            max_lockout: self.max_lockout,
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            throttle: ThrottlePolicy::default(),
+            cookie_session_ttl: Duration::from_secs(12 * 3600),
+            bearer_token_ttl: Duration::from_secs(24 * 3600),
+            step_up_ttl: Duration::from_secs(5 * 60),
+            portal_session_ttl: Duration::from_secs(2 * 3600),
+            redeem_throttle: RedeemThrottle::default(),
+        }
+    }
+}
