@@ -1,28 +1,20 @@
-//! The clinic console: the pages staff use to run their clinic.
+//! The clinic console: the pages staff use to run their clinic, whole.
 //!
-//! Pages are rendered on the server from templates in `templates/` with
-//! minijinja (HTML escaping on), and work without JavaScript. This crate
-//! knows what each page shows and which controls a role may see; the HTTP
-//! wiring lives in the server.
+//! - `pages/`: the routes and their handlers. Each asks the domain for an
+//!   act with the staff member's caller; the door guards it. A page asks
+//!   the door only whether to draw a control (`Signed::may`).
+//! - `views/`: what each page shows, and the renderer.
+//! - `templates/` and `assets/`: the HTML (minijinja, escaping on) and the
+//!   stylesheet. Pages work without JavaScript.
+//!
+//! Built on the shared web toolkit (`portico-web`) and the domain
+//! (`portico-tenants`); the server mounts [`routes`] under `/console`.
 
-mod navigation;
-mod oversight;
 mod pages;
-mod patients;
+pub mod views;
 
-pub use navigation::{Section, all_sections, sections_for};
-pub use oversight::{
-    AuditFilterForm, AuditLine, AuditView, DryRunResult, FollowUpRow, FollowUpView, HookSample,
-    PluginFailureRow, PluginRow, PluginsView, PolicyRow, SettingsForm, SettingsView,
-    StaffMemberRow, StaffView,
-};
-pub use pages::{AuditRow, Console, HandoutView, HomeView, LoginView, RenderError, StaffRow};
-pub use patients::{
-    Abilities, AnswerRow, AppointmentRow, AssignmentRow, CodeRow, DocumentRow, FormChoice,
-    FormsTab, FormsView, Frame, GrantRow, MailRow, MessageRow, Navigation, NewPatientDraft,
-    NoteRow, PatientRow, PatientView, PatientsView, QuestionDraft, SendLinkView, SharedTab,
-    WorkspaceTab,
-};
+pub use pages::routes;
+pub use views::Console;
 
 /// The console's stylesheet, served from the console's own address so
 /// pages load nothing from third parties.

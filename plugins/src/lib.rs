@@ -13,6 +13,7 @@
 //! The guest SDK lives in `plugins/sdk`, the example plugins in
 //! `plugins/examples`, and `docs/plugins.md` is the author's guide.
 
+pub mod call_state;
 pub mod hooks;
 pub mod interface;
 pub mod model;

@@ -1,12 +1,12 @@
-//! Portico's server: configuration, the HTTP layer (tenant resolution,
-//! authentication, errors, the JSON API), and start-up.
+//! Portico's server: it composes the JSON API (`api/`), the clinic console
+//! (the `admin` crate), the patient portal's pages (`portal_pages/`) and
+//! the mail worker (`mail/`) on the shared web toolkit (`portico-web`),
+//! from configuration (`config`), in `startup`, the composition root.
 
 pub mod api;
 pub mod cli;
 pub mod config;
-pub mod console;
 pub mod demo;
-pub mod http;
 pub mod mail;
 pub mod portal_pages;
 pub mod startup;

@@ -1,27 +1,38 @@
-//! Turns a [`Config`] into a running server. Tests call the very same
-//! [`Application::build`] with port 0.
+//! The composition root: turns a [`Config`] into a running server. It
+//! builds the domain's services and the web state, mounts the JSON API, the
+//! clinic console (`admin`) and the portal's pages on one route tree, and
+//! starts the mail worker. Tests call the very same [`Application::build`]
+//! with port 0.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::Server;
+use poem::endpoint::BoxEndpoint;
+use poem::http::StatusCode;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::middleware::{CatchPanic, SetHeader};
+use poem::web::Json;
+use poem::{EndpointExt, IntoResponse, Response, Route, Server, get, handler};
+use poem_openapi::OpenApiService;
 use portico_tenants::Services;
 use portico_tenants::auth::PasswordHasher;
 use portico_tenants::storage::Database;
+use portico_web::tenancy::{ResolvedTenant, TenantDirectory, TenantResolution};
+use portico_web::{AppState, Links, WebSettings, body_limit, observability, same_origin};
 
+use crate::api;
 use crate::config::Config;
 use crate::demo::{self, DemoCredentials};
-use crate::http::tenancy::TenantDirectory;
-use crate::http::{self, AppState};
 use crate::mail::{ClinicRenderer, MailTransport, MailWorker};
+use crate::portal_pages::PortalPages;
 
 pub struct Application {
     acceptor: TcpAcceptor,
     addr: SocketAddr,
     state: AppState,
+    config: Arc<Config>,
     demo: Option<DemoCredentials>,
     mail: MailTransport,
 }
@@ -55,16 +66,30 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .ok_or_else(|| anyhow::anyhow!("the listener has no address"))?;
-        let public_base = config.public_base(addr).into();
+        let links = Links::new(
+            &config.public_base(addr),
+            &config.base_domain,
+            config.public_url.is_some(),
+            config.serves_tls(),
+        );
+        let settings = WebSettings {
+            trust_proxy: config.trust_proxy,
+            tls: config.serves_tls(),
+            cookie_session_secs: config.cookie_session_secs,
+            portal_session_secs: config.portal_session_secs,
+            max_body_bytes: config.max_body_bytes,
+            max_upload_bytes: config.plugins.max_component_bytes,
+        };
         Ok(Self {
             acceptor,
             addr,
             state: AppState {
                 services,
-                config: Arc::new(config),
+                settings: Arc::new(settings),
                 tenants,
-                public_base,
+                links,
             },
+            config: Arc::new(config),
             demo,
             mail,
         })
@@ -84,17 +109,18 @@ impl Application {
     }
 
     pub fn public_base(&self) -> String {
-        self.state.config.public_base(self.addr)
+        self.config.public_base(self.addr)
     }
 
     /// Serves until `shutdown` resolves, then lets requests in flight finish
     /// (for up to 10 seconds).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let services = self.state.services.clone();
-        let config = self.state.config.clone();
+        let config = self.config.clone();
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = MailWorker {
-            state: self.state.clone(),
+            services: self.state.services.clone(),
+            links: self.state.links.clone(),
             transport: self.mail.clone(),
             renderer: Arc::new(ClinicRenderer::new(self.state.services.clone())),
             from: config
@@ -113,7 +139,7 @@ impl Application {
         // worker goes with it; its claimed mail is taken again when the lease
         // runs out.
         let mut worker = AbortOnDrop(Some(tokio::spawn(worker.run(stopped))));
-        let app = http::app(self.state);
+        let app = app(self.state);
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
             .await;
@@ -160,4 +186,93 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The API's OpenAPI service, with every resource's endpoints.
+pub fn openapi_service() -> OpenApiService<api::Apis, ()> {
+    OpenApiService::new(api::apis(), "Portico", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Portico gives clinics' patients online access to their medical records. \
+             Tenant endpoints (`/api/v1/...`) are reached on a clinic's host, \
+             `{slug}.{base domain}`, or under `/t/{slug}/`; operator endpoints \
+             (`/api/operator/v1/...`) on the platform host.",
+        )
+        .server("/api")
+}
+
+/// The whole application as one endpoint: the API, the console and the
+/// portal's pages, behind tenant resolution, body limits and the access
+/// log. Every form post to either page tree must come from our own origin.
+pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
+    let api = openapi_service();
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let directory = state.tenants.clone();
+    let limits = body_limit::BodyLimit {
+        max_bytes: state.settings.max_body_bytes,
+        max_upload_bytes: state.settings.max_upload_bytes,
+        max_file_bytes: portico_tenants::records::MAX_DOCUMENT_BYTES,
+    };
+    Route::new()
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .at("/api/openapi.json", spec)
+        .nest("/api/docs", docs)
+        .nest("/api", api)
+        .nest(
+            "/console",
+            portico_admin::routes().around(same_origin::own_forms_only),
+        )
+        .nest(
+            "/portal",
+            crate::portal_pages::routes().around(same_origin::own_forms_only),
+        )
+        .at("/", get(root))
+        .with(TenantResolution { directory })
+        .with(limits)
+        .with(
+            SetHeader::new()
+                .overriding("x-content-type-options", "nosniff")
+                .overriding("referrer-policy", "no-referrer"),
+        )
+        .data(state)
+        .data(Arc::new(portico_admin::Console::new()))
+        .data(Arc::new(PortalPages::new()))
+        .with(CatchPanic::new())
+        .with(observability::Observability)
+        .map_to_response()
+        .boxed()
+}
+
+/// A clinic's address leads to its console; the platform's to the API docs.
+#[handler]
+fn root(req: &poem::Request) -> Response {
+    let to = match req.extensions().get::<ResolvedTenant>() {
+        Some(t) => format!("{}/console/", t.path_prefix.as_deref().unwrap_or("")),
+        None => "/api/docs".to_owned(),
+    };
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header("location", to)
+        .finish()
+}
+
+/// Alive: the process answers.
+#[handler]
+fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Ready: the database answers too.
+#[handler]
+async fn readyz(state: poem::web::Data<&AppState>) -> Response {
+    match state.services.ping().await {
+        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            Json(serde_json::json!({ "status": "unavailable", "code": "database_unavailable" }))
+                .with_status(StatusCode::SERVICE_UNAVAILABLE)
+                .into_response()
+        }
+    }
 }

@@ -14,9 +14,9 @@ use wasmtime::component::{InstancePre, Linker};
 
 use super::Version;
 use super::v2 as latest;
+use crate::call_state::CallState;
 use crate::hooks::HookFamily;
 use crate::model::{HookInput, HookOutput};
-use crate::sandbox::state::CallState;
 
 mod renderer {
     wasmtime::component::bindgen!({

@@ -12,9 +12,9 @@ use wasmtime::Store;
 use wasmtime::component::{Func, HasSelf, InstancePre, Lift, Linker, Lower};
 
 use super::Version;
+use crate::call_state::{CallState, LogLevel};
 use crate::hooks::HookFamily;
 use crate::model::{self, HookInput, HookOutput};
-use crate::sandbox::state::{CallState, LogLevel};
 
 // Visible to older versions' bindgen `with`, which re-exports what it names
 // with `pub use`, so it must name these modules, not a `pub(super) use`.

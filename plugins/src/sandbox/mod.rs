@@ -10,7 +10,6 @@
 
 pub mod admission;
 pub mod limits;
-pub mod state;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,12 +20,12 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
+use crate::call_state::{CallState, GuestLog};
 use crate::hooks::HookFamily;
 use crate::interface::{Version, v1, v2};
 use crate::model::{BadOutput, HookInput, HookOutput};
 use admission::Refusal;
 use limits::SandboxConfig;
-use state::{CallState, GuestLog};
 
 #[derive(Debug, thiserror::Error)]
 #[error("the plugin engine could not start: {0}")]

@@ -6,11 +6,12 @@ use portico_tenants::domain::{AccessCodeId, CodeDelivery, Timestamp};
 
 use super::ApiTags;
 use super::patients::parse_patient_id;
-use crate::http::AppState;
-use crate::http::auth::StaffSession;
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::json_body::JsonBody;
-use crate::http::text::Text;
+use portico_web::AppState;
+use portico_web::auth::StaffSession;
+use portico_web::error::{ApiError, ApiResult};
+use portico_web::handout::{self, HandoutView};
+use portico_web::json_body::JsonBody;
+use portico_web::text::Text;
 
 pub struct AccessCodesApi;
 
@@ -135,7 +136,9 @@ impl AccessCodesApi {
             .await?;
         let view = IssuedCodeView {
             access_code: CodeView::new(&issued.record, Timestamp::now()),
-            access_link: state.access_link(session.tenant(), issued.code.display()),
+            access_link: state
+                .links
+                .access_link(session.tenant(), issued.code.display()),
             code: issued.code.display().to_owned(),
             mail_id: issued.mail_id.clone(),
         };
@@ -148,7 +151,6 @@ impl AccessCodesApi {
     async fn handout(
         &self,
         state: poem::web::Data<&AppState>,
-        console: poem::web::Data<&std::sync::Arc<portico_admin::Console>>,
         session: StaffSession,
         req: &poem::Request,
         id: Path<String>,
@@ -162,31 +164,16 @@ impl AccessCodesApi {
             .services
             .record_handout_printed(&session.caller, &issued)
             .await?;
-        let prefix = crate::http::auth::tenant_of(req)?
-            .path_prefix
-            .clone()
-            .unwrap_or_default();
-        let html = console
-            .handout_page(&portico_admin::HandoutView {
-                clinic_name: session.tenant().display_name.to_string(),
-                console_path: format!("{prefix}/console"),
-                patient_name: issued.patient.full_name.to_string(),
-                words: issued.code.display().replace('-', " "),
-                register_url: format!("{}/portal/register", state.tenant_base(session.tenant())),
-                expires_at: session
-                    .tenant()
-                    .settings
-                    .time_zone
-                    .human(issued.record.expires_at),
-            })
-            .map_err(|e| {
+        let tenant = portico_web::auth::tenant_of(req)?;
+        let html =
+            handout::render(&HandoutView::of(&state.links, tenant, &issued)).map_err(|e| {
                 tracing::error!(error = %e, "handout failed to render");
                 ApiError::internal()
             })?;
         Ok(HandoutResponse::Page(
             poem_openapi::payload::Html(html),
             "no-store".into(),
-            "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'".into(),
+            handout::CONTENT_SECURITY_POLICY.into(),
         ))
     }
 

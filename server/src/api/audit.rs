@@ -5,9 +5,9 @@ use portico_tenants::audit::{AuditFilter, AuditPage, Outcome};
 use portico_tenants::domain::Timestamp;
 
 use super::ApiTags;
-use crate::http::AppState;
-use crate::http::auth::StaffSession;
-use crate::http::error::{ApiError, ApiResult};
+use portico_web::AppState;
+use portico_web::auth::StaffSession;
+use portico_web::error::{ApiError, ApiResult};
 
 pub struct AuditApi;
 

@@ -6,12 +6,12 @@ use portico_tenants::staff::SessionKind;
 
 use super::ApiTags;
 use super::views::{StaffView, TenantView};
-use crate::http::AppState;
-use crate::http::auth::{StaffSession, VisitorCaller, session_cookie_header, tenant_of};
-use crate::http::client_info::is_secure;
-use crate::http::error::ApiResult;
-use crate::http::json_body::JsonBody;
-use crate::http::text::Text;
+use portico_web::AppState;
+use portico_web::auth::{StaffSession, VisitorCaller, session_cookie_header, tenant_of};
+use portico_web::client_info::is_secure;
+use portico_web::error::ApiResult;
+use portico_web::json_body::JsonBody;
+use portico_web::text::Text;
 
 pub struct AuthApi;
 
@@ -120,7 +120,7 @@ impl AuthApi {
         body: JsonBody<LoginRequest>,
     ) -> ApiResult<LoginResponse> {
         let issued = login(&state, &visitor, body.0, SessionKind::Cookie).await?;
-        let max_age = state.config.cookie_session_secs;
+        let max_age = state.settings.cookie_session_secs;
         let cookie = session_cookie_header(
             issued.token.expose(),
             tenant_of(req)?.cookie_path(),
@@ -162,7 +162,7 @@ impl AuthApi {
         req: &Request,
     ) -> ApiResult<LogoutResponse> {
         state.services.staff_logout(&session.caller).await?;
-        let path = crate::http::auth::tenant_of(req)
+        let path = portico_web::auth::tenant_of(req)
             .map(|t| t.cookie_path().to_owned())
             .unwrap_or_else(|_| "/".into());
         Ok(LogoutResponse::Done(session_cookie_header(

@@ -9,11 +9,11 @@ use portico_tenants::registry::{Tenant, TenantBranding, TenantSettings};
 
 use super::ApiTags;
 use super::views::TenantView;
-use crate::http::AppState;
-use crate::http::auth::StaffSession;
-use crate::http::error::ApiResult;
-use crate::http::json_body::JsonBody;
-use crate::http::text::Text;
+use portico_web::AppState;
+use portico_web::auth::StaffSession;
+use portico_web::error::ApiResult;
+use portico_web::json_body::JsonBody;
+use portico_web::text::Text;
 
 pub struct ClinicApi;
 

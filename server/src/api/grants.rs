@@ -6,9 +6,9 @@ use portico_tenants::portal::GrantRecord;
 
 use super::ApiTags;
 use super::patients::parse_patient_id;
-use crate::http::AppState;
-use crate::http::auth::StaffSession;
-use crate::http::error::{ApiError, ApiResult};
+use portico_web::AppState;
+use portico_web::auth::StaffSession;
+use portico_web::error::{ApiError, ApiResult};
 
 pub struct GrantsApi;
 

@@ -5,9 +5,9 @@ use portico_tenants::outbox::QueuedMail;
 
 use super::ApiTags;
 use super::patients::parse_patient_id;
-use crate::http::AppState;
-use crate::http::auth::StaffSession;
-use crate::http::error::{ApiError, ApiResult};
+use portico_web::AppState;
+use portico_web::auth::StaffSession;
+use portico_web::error::{ApiError, ApiResult};
 
 pub struct MailApi;
 

@@ -6,12 +6,12 @@ use portico_tenants::registry::TenantStatus;
 
 use super::ApiTags;
 use super::views::{StaffView, TenantView};
-use crate::http::AppState;
-use crate::http::auth::OperatorSession;
-use crate::http::client_info::Client;
-use crate::http::error::ApiResult;
-use crate::http::json_body::JsonBody;
-use crate::http::text::Text;
+use portico_web::AppState;
+use portico_web::auth::OperatorSession;
+use portico_web::client_info::Client;
+use portico_web::error::ApiResult;
+use portico_web::json_body::JsonBody;
+use portico_web::text::Text;
 
 pub struct OperatorApi;
 

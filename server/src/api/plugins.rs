@@ -12,11 +12,11 @@ use portico_tenants::domain::PluginId;
 use portico_tenants::plugins::{Activation, CallRecord, PluginName, PluginSettings, PluginVersion};
 
 use super::ApiTags;
-use crate::http::AppState;
-use crate::http::auth::StaffSession;
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::json_body::JsonBody;
-use crate::http::text::Text;
+use portico_web::AppState;
+use portico_web::auth::StaffSession;
+use portico_web::error::{ApiError, ApiResult};
+use portico_web::json_body::JsonBody;
+use portico_web::text::Text;
 
 pub struct PluginsApi;
 

@@ -19,14 +19,14 @@ use portico_tenants::portal::{GrantView, PortalAccount};
 
 use super::ApiTags;
 use super::patients::parse_patient_id;
-use crate::http::AppState;
-use crate::http::auth::{
+use portico_web::AppState;
+use portico_web::auth::{
     MaybePatient, PORTAL_COOKIE, PatientSession, VisitorCaller, cookie_header, tenant_of,
 };
-use crate::http::client_info::is_secure;
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::json_body::JsonBody;
-use crate::http::text::Text;
+use portico_web::client_info::is_secure;
+use portico_web::error::{ApiError, ApiResult};
+use portico_web::json_body::JsonBody;
+use portico_web::text::Text;
 
 pub struct PortalApi;
 
@@ -318,7 +318,7 @@ impl PortalApi {
                     &state,
                     req,
                     s.token.expose(),
-                    state.config.portal_session_secs,
+                    state.settings.portal_session_secs,
                 )?;
                 RedeemResponse::NewAccount(Json(view), cookie)
             }
@@ -351,7 +351,7 @@ impl PortalApi {
             &state,
             req,
             issued.token.expose(),
-            state.config.portal_session_secs,
+            state.settings.portal_session_secs,
         )?;
         Ok(SessionResponse::Ok(
             Json(PortalSessionView {

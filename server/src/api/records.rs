@@ -16,11 +16,11 @@ use portico_tenants::records::{
 
 use super::ApiTags;
 use super::patients::parse_patient_id;
-use crate::http::AppState;
-use crate::http::auth::{PatientSession, StaffSession};
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::json_body::JsonBody;
-use crate::http::text::Text;
+use portico_web::AppState;
+use portico_web::auth::{PatientSession, StaffSession};
+use portico_web::error::{ApiError, ApiResult};
+use portico_web::json_body::JsonBody;
+use portico_web::text::Text;
 
 pub struct RecordsApi;
 

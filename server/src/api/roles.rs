@@ -5,11 +5,11 @@ use portico_tenants::domain::{Action, Resource, RoleName};
 
 use super::ApiTags;
 use super::staff::parse_staff_id;
-use crate::http::AppState;
-use crate::http::auth::StaffSession;
-use crate::http::error::ApiResult;
-use crate::http::json_body::JsonBody;
-use crate::http::text::Text;
+use portico_web::AppState;
+use portico_web::auth::StaffSession;
+use portico_web::error::ApiResult;
+use portico_web::json_body::JsonBody;
+use portico_web::text::Text;
 
 pub struct RolesApi;
 

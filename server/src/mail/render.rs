@@ -105,19 +105,7 @@ impl Default for BuiltinTemplates {
 
 impl BuiltinTemplates {
     pub fn new() -> Self {
-        let mut env = Environment::new();
-        // minijinja's HTML escaping also escapes `/`, which leaves links
-        // readable only to browsers; `url` escapes just what HTML needs.
-        env.add_filter("url", |value: String| {
-            minijinja::Value::from_safe_string(
-                value
-                    .replace('&', "&amp;")
-                    .replace('<', "&lt;")
-                    .replace('>', "&gt;")
-                    .replace('"', "&quot;")
-                    .replace('\'', "&#39;"),
-            )
-        });
+        let mut env = portico_web::templates::environment();
         for (name, source) in templates!(
             "layout.html",
             "access_link.html",

@@ -14,7 +14,8 @@ use portico_tenants::{Caller, DomainError};
 use serde_json::Value;
 
 use super::{Branding, MailContext, MailRenderer, MailTransport, SendError, build_message};
-use crate::http::AppState;
+use portico_tenants::Services;
+use portico_web::Links;
 
 /// How hard to try.
 #[derive(Debug, Clone)]
@@ -33,7 +34,9 @@ impl RetryPolicy {
 }
 
 pub struct MailWorker {
-    pub state: AppState,
+    pub services: Services,
+    /// The addresses mails link to.
+    pub links: Links,
     pub transport: MailTransport,
     pub renderer: Arc<dyn MailRenderer>,
     pub from: Mailbox,
@@ -71,11 +74,7 @@ impl MailWorker {
     /// One round: claims a batch and delivers it. Returns how many mails
     /// it handled.
     pub async fn tick(&self) -> Result<usize, DomainError> {
-        let claimed = self
-            .state
-            .services
-            .claim_due_mail(BATCH, self.lease)
-            .await?;
+        let claimed = self.services.claim_due_mail(BATCH, self.lease).await?;
         let n = claimed.len();
         let deliveries = claimed.into_iter().map(|(tenant, id)| async move {
             if let Err(err) = self.deliver(tenant, &id).await {
@@ -87,7 +86,7 @@ impl MailWorker {
     }
 
     async fn deliver(&self, tenant_id: TenantId, id: &str) -> Result<(), DomainError> {
-        let services = &self.state.services;
+        let services = &self.services;
         let tenant = services
             .find_tenant_by_id(tenant_id)
             .await?
@@ -155,19 +154,13 @@ impl MailWorker {
         use portico_tenants::outbox::MailKind::*;
         let p = &mail.payload;
         let text = |key: &str| p.get(key).and_then(Value::as_str).map(str::to_owned);
-        let base = self.state.tenant_base(tenant);
+        let links = &self.links;
         let link = match mail.kind {
-            AccessLink | SmartformInvitation => {
-                text("code").map(|c| format!("{base}/portal/register#code={c}"))
-            }
-            EmailVerification => {
-                text("token").map(|t| format!("{base}/portal/verify-email#token={t}"))
-            }
-            PasswordReset => {
-                text("token").map(|t| format!("{base}/portal/reset-password#token={t}"))
-            }
+            AccessLink | SmartformInvitation => text("code").map(|c| links.access_link(tenant, &c)),
+            EmailVerification => text("token").map(|t| links.email_verification(tenant, &t)),
+            PasswordReset => text("token").map(|t| links.password_reset(tenant, &t)),
             EmailChangeNotice => None,
-            RecordUpdate => Some(format!("{base}/portal/login")),
+            RecordUpdate => Some(links.portal_login(tenant)),
         };
         let expires_at = match mail.kind {
             PasswordReset => Some("one hour after it was sent".to_owned()),
@@ -186,7 +179,7 @@ impl MailWorker {
             locale: "en".into(),
             details: p.clone(),
             expires_at_rfc3339: text("expires_at"),
-            portal_url: Some(format!("{base}/portal/")),
+            portal_url: Some(links.portal(tenant, "/")),
         }
     }
 }

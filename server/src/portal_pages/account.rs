@@ -13,54 +13,52 @@ use portico_tenants::domain::{PatientId, PlainPassword};
 use portico_tenants::portal::PortalAuthenticated;
 use portico_tenants::{Caller, DomainError};
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 
-use super::{Clinic, PortalPages, html, portal_path, redirect};
-use crate::http::AppState;
-use crate::http::auth::{PORTAL_COOKIE, cookie_header, named_cookie, tenant_of};
-use crate::http::client_info::{client_info, is_secure};
-use crate::http::error::ApiError;
-use crate::http::tenancy::ResolvedTenant;
+use super::{Clinic, PortalPages, html, portal_path};
+use portico_web::AppState;
+use portico_web::auth::tenant_of;
+use portico_web::client_info::client_info;
+use portico_web::error::ApiError;
+use portico_web::page_session::redirect;
+use portico_web::page_session::{self, PageSession, Pages};
+use portico_web::tenancy::ResolvedTenant;
 
 /// A logged-in patient on a portal page, and the caller every act of
-/// theirs goes through the door with.
+/// theirs goes through the door with (the shared page session).
 pub(super) struct Visitor {
     pub tenant: ResolvedTenant,
     pub caller: Caller,
 }
 
+impl From<PageSession> for Visitor {
+    fn from(session: PageSession) -> Self {
+        Self {
+            tenant: session.tenant,
+            caller: session.caller,
+        }
+    }
+}
+
 impl Visitor {
     /// The account behind the portal cookie, if the session is live.
     pub(super) async fn current(state: &AppState, req: &Request) -> poem::Result<Option<Self>> {
-        let tenant = tenant_of(req)?.clone();
-        let Some(token) = named_cookie(req, PORTAL_COOKIE) else {
-            return Ok(None);
-        };
-        Ok(state
-            .services
-            .patient_caller(tenant.tenant.clone(), &token, client_info(req))
-            .await
-            .ok()
-            .map(|caller| Self { tenant, caller }))
+        Ok(PageSession::current(Pages::Portal, state, req)
+            .await?
+            .map(Self::from))
     }
 
     pub(super) fn who(&self) -> &PortalAuthenticated {
-        self.caller.patient().expect("a patient caller")
+        self.caller
+            .patient()
+            .expect("a portal session is an account's")
     }
 
     /// As [`Visitor::current`], for a page that needs one: otherwise the
     /// login page.
     pub(super) async fn required(state: &AppState, req: &Request) -> poem::Result<Self> {
-        match Self::current(state, req).await? {
-            Some(v) => Ok(v),
-            None => {
-                let t = tenant_of(req)?;
-                Err(poem::Error::from_response(redirect(&format!(
-                    "{}/login",
-                    portal_path(t)
-                ))))
-            }
-        }
+        Ok(PageSession::required(Pages::Portal, state, req)
+            .await?
+            .into())
     }
 
     /// For a form post: a live session whose CSRF token the form carries.
@@ -69,19 +67,9 @@ impl Visitor {
         req: &Request,
         csrf_token: &str,
     ) -> poem::Result<Self> {
-        let visitor = Self::required(state, req).await?;
-        if !bool::from(
-            csrf_token
-                .as_bytes()
-                .ct_eq(visitor.who().session.csrf_token.as_bytes()),
-        ) {
-            return Err(ApiError::forbidden(
-                "csrf_token_invalid",
-                "this form has expired; reload the page and try again",
-            )
-            .into());
-        }
-        Ok(visitor)
+        Ok(PageSession::posting(Pages::Portal, state, req, csrf_token)
+            .await?
+            .into())
     }
 
     pub(super) fn home(&self, done: &str) -> Response {
@@ -151,7 +139,9 @@ pub(super) async fn login(
     }
     .await;
     let error = match outcome {
-        Ok(issued) => return super::signed_in(&state, req, t, issued.token.expose(), "/"),
+        Ok(issued) => {
+            return page_session::signed_in(Pages::Portal, &state, req, t, &issued.token, "/");
+        }
         Err(err) => ApiError::from(err),
     };
     if error.status.is_server_error() {
@@ -184,13 +174,8 @@ pub(super) async fn logout(
         .await
         .map_err(ApiError::from)?;
     let t = &visitor.tenant;
-    let mut resp = redirect(&format!("{}/login?done=logged_out", portal_path(t)));
-    let cookie = cookie_header(PORTAL_COOKIE, "", t.cookie_path(), 0, is_secure(req));
-    resp.headers_mut().insert(
-        "set-cookie",
-        cookie.parse().map_err(|_| ApiError::internal())?,
-    );
-    Ok(resp)
+    let to = format!("{}/login?done=logged_out", portal_path(t));
+    page_session::signed_out(Pages::Portal, req, t, &to)
 }
 
 #[derive(Deserialize)]

@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::account::Visitor;
 use super::{Clinic, PortalPages, html, portal_path, redirect};
-use crate::http::AppState;
-use crate::http::error::ApiError;
+use portico_web::AppState;
+use portico_web::error::ApiError;
 
 #[derive(Serialize)]
 struct QuestionField {

@@ -13,11 +13,11 @@ use portico_tenants::{Caller, DomainError};
 use serde::{Deserialize, Serialize};
 
 use super::{Clinic, PortalPages, html, redirect};
-use crate::http::AppState;
-use crate::http::auth::tenant_of;
-use crate::http::client_info::client_info;
-use crate::http::error::ApiError;
-use crate::http::tenancy::ResolvedTenant;
+use portico_web::AppState;
+use portico_web::auth::tenant_of;
+use portico_web::client_info::client_info;
+use portico_web::error::ApiError;
+use portico_web::tenancy::ResolvedTenant;
 
 #[derive(Serialize, Default)]
 struct LinkPage {

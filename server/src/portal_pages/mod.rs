@@ -18,11 +18,12 @@ use portico_tenants::domain::{AskedField as RuleField, AskedKind, GivenAnswer};
 use portico_tenants::{Caller, DomainError};
 use serde::{Deserialize, Serialize};
 
-use crate::http::AppState;
-use crate::http::auth::{PORTAL_COOKIE, cookie_header, tenant_of};
-use crate::http::client_info::{client_info, is_secure};
-use crate::http::error::ApiError;
-use crate::http::tenancy::ResolvedTenant;
+use portico_web::AppState;
+use portico_web::auth::tenant_of;
+use portico_web::client_info::client_info;
+use portico_web::error::ApiError;
+use portico_web::page_session::{self, Pages};
+use portico_web::tenancy::ResolvedTenant;
 
 pub struct PortalPages {
     env: minijinja::Environment<'static>,
@@ -36,18 +37,7 @@ impl Default for PortalPages {
 
 impl PortalPages {
     pub fn new() -> Self {
-        let mut env = minijinja::Environment::new();
-        // Paths are ours, not user input; escape what HTML needs but keep
-        // the slashes readable (minijinja's default escapes `/` too).
-        env.add_filter("path", |value: String| {
-            minijinja::Value::from_safe_string(
-                value
-                    .replace('&', "&amp;")
-                    .replace('<', "&lt;")
-                    .replace('>', "&gt;")
-                    .replace('"', "&quot;"),
-            )
-        });
+        let mut env = portico_web::templates::environment();
         macro_rules! templates {
             ($($name:literal),+ $(,)?) => {
                 [$(($name, include_str!(concat!("../../templates/portal/", $name)))),+]
@@ -195,36 +185,7 @@ fn html(t: &ResolvedTenant, body: String, status: StatusCode) -> Response {
         .body(body)
 }
 
-/// The answer to a login or a registration: the session cookie, and the
-/// portal's home.
-fn signed_in(
-    state: &AppState,
-    req: &Request,
-    t: &ResolvedTenant,
-    token: &str,
-    to: &str,
-) -> poem::Result<Response> {
-    let cookie = cookie_header(
-        PORTAL_COOKIE,
-        token,
-        t.cookie_path(),
-        state.config.portal_session_secs,
-        is_secure(req),
-    );
-    let mut resp = redirect(&format!("{}{to}", portal_path(t)));
-    resp.headers_mut().insert(
-        "set-cookie",
-        cookie.parse().map_err(|_| ApiError::internal())?,
-    );
-    Ok(resp)
-}
-
-fn redirect(to: &str) -> Response {
-    Response::builder()
-        .status(StatusCode::SEE_OTHER)
-        .header("location", to)
-        .finish()
-}
+pub(crate) use portico_web::page_session::redirect;
 
 #[derive(Serialize, Default)]
 struct RegisterPage {
@@ -379,7 +340,7 @@ async fn register(
                 Unlocked::Form { assignment_id, .. } => format!("/forms/{assignment_id}"),
                 Unlocked::Record(_) => "/".to_owned(),
             };
-            return signed_in(&state, req, t, session.token.expose(), &to);
+            return page_session::signed_in(Pages::Portal, &state, req, t, &session.token, &to);
         }
         Err(
             e @ (DomainError::Invalid(_) | DomainError::Refused(_) | DomainError::LockedOut { .. }),

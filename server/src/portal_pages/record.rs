@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::account::Visitor;
 use super::{Clinic, PortalPages, html, portal_path, redirect};
-use crate::http::AppState;
-use crate::http::error::ApiError;
-use crate::http::files::{FileForm, file_response, human_size};
+use portico_web::AppState;
+use portico_web::error::ApiError;
+use portico_web::files::{FileForm, file_response, human_size};
 
 #[derive(Serialize)]
 struct RecordChoice {
@@ -255,7 +255,7 @@ pub(super) async fn home(
     let Some(visitor) = Visitor::current(&state, req).await? else {
         // Someone arriving with no session most likely wants to log in;
         // the login page points first-timers to registration.
-        let t = crate::http::auth::tenant_of(req)?;
+        let t = portico_web::auth::tenant_of(req)?;
         return Ok(redirect(&format!("{}/login", portal_path(t))));
     };
     home_page(&state, &pages, visitor, req, Drafts::default(), None).await

@@ -7,6 +7,7 @@
 //! capability with a filter, e.g. `cargo test -p portico-tests plugins::`.
 
 mod access_codes;
+mod architecture;
 mod audit_trail;
 mod auth;
 mod bad_input;

@@ -9,10 +9,10 @@ use portico_tenants::DomainError;
 use portico_tenants::acts::records::DocumentContent;
 use portico_tenants::records::{MediaType, Upload};
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 /// A size as people read it.
-pub(crate) fn human_size(bytes: i64) -> String {
+pub fn human_size(bytes: i64) -> String {
     match bytes {
         b if b < 1024 => format!("{b} bytes"),
         b if b < 1024 * 1024 => format!("{:.0} KB", b as f64 / 1024.0),
@@ -22,7 +22,7 @@ pub(crate) fn human_size(bytes: i64) -> String {
 
 /// A file form as sent: its text fields and at most one file.
 #[derive(Default)]
-pub(crate) struct FileForm {
+pub struct FileForm {
     pub csrf_token: String,
     pub title: String,
     pub body: String,
@@ -32,7 +32,7 @@ pub(crate) struct FileForm {
 impl FileForm {
     /// Reads the form; the body limit has already bounded its size. A file
     /// input left empty arrives as a part with no name and no bytes.
-    pub(crate) async fn read(mut multipart: Multipart) -> poem::Result<Self> {
+    pub async fn read(mut multipart: Multipart) -> poem::Result<Self> {
         let unreadable = |_| ApiError::bad_request("invalid_body", "the form could not be read");
         let mut form = Self::default();
         while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
@@ -54,7 +54,7 @@ impl FileForm {
     }
 
     /// The file, which the form must carry, accepted, or why not.
-    pub(crate) fn required_upload(&mut self) -> Result<Upload, DomainError> {
+    pub fn required_upload(&mut self) -> Result<Upload, DomainError> {
         self.upload()?.ok_or_else(|| {
             DomainError::refused(
                 portico_tenants::RefusalKind::Missing,
@@ -65,7 +65,7 @@ impl FileForm {
     }
 
     /// The file, accepted, or why not.
-    pub(crate) fn upload(&mut self) -> Result<Option<Upload>, DomainError> {
+    pub fn upload(&mut self) -> Result<Option<Upload>, DomainError> {
         self.file
             .take()
             .map(|(name, bytes)| Upload::parse(&name, bytes).map_err(DomainError::from))
@@ -76,7 +76,7 @@ impl FileForm {
 /// A stored file as a response. `inline` lets a browser show images, PDFs
 /// and text in place; a sandboxing policy keeps whatever an image or text
 /// file holds from running as our origin.
-pub(crate) fn file_response(content: DocumentContent, inline: bool) -> Response {
+pub fn file_response(content: DocumentContent, inline: bool) -> Response {
     let disposition = format!(
         "{}; filename=\"{}\"",
         if inline { "inline" } else { "attachment" },

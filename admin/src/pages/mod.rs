@@ -13,23 +13,23 @@ mod shared;
 use portico_tenants::acts;
 use std::sync::Arc;
 
+use crate::views::{AuditRow, Console, HomeView, LoginView, StaffRow, all_sections};
 use poem::http::StatusCode;
 use poem::web::{Data, Form};
-use poem::{IntoResponse, Request, Response, Route, get, handler, post};
-use portico_admin::{AuditRow, Console, HomeView, LoginView, StaffRow, all_sections};
+use poem::{Request, Response, Route, get, handler, post};
 use portico_tenants::DomainError;
 use portico_tenants::audit::{AuditFilter, AuditPage};
 use portico_tenants::domain::{EmailAddress, PlainPassword};
 use portico_tenants::staff::{SessionKind, StaffAuthenticated};
 use portico_tenants::{Act, Caller};
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
-use crate::http::AppState;
-use crate::http::auth::{session_cookie, session_cookie_header, tenant_of};
-use crate::http::client_info::{client_info, is_secure};
-use crate::http::error::ApiError;
-use crate::http::tenancy::ResolvedTenant;
+use portico_web::AppState;
+use portico_web::auth::tenant_of;
+use portico_web::client_info::client_info;
+use portico_web::error::ApiError;
+use portico_web::page_session::{self, PageSession, Pages, redirect};
+use portico_web::tenancy::ResolvedTenant;
 
 /// Pages load only from our own origin and cannot be framed.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -96,41 +96,52 @@ pub(crate) struct Signed {
     pub tenant: ResolvedTenant,
     /// Who acts, for every act this page asks of the domain.
     pub caller: Caller,
-    pub frame: portico_admin::Frame,
+    pub frame: crate::views::Frame,
 }
 
 impl Signed {
     /// The staff member behind the request's console cookie, or a redirect
     /// to the login page.
     async fn of(state: &AppState, req: &Request) -> poem::Result<Self> {
-        let tenant = tenant_of(req)?.clone();
-        let Some(caller) = current_session(state, &tenant, req).await else {
-            return Err(poem::Error::from_response(redirect(&format!(
-                "{}/login",
-                console_path(&tenant)
-            ))));
-        };
-        let who = caller.staff().expect("a staff caller");
+        Self::framed(
+            state,
+            PageSession::required(Pages::Console, state, req).await?,
+        )
+        .await
+    }
+
+    /// As [`Signed::of`], for a form post: the form must carry this
+    /// session's CSRF token.
+    async fn posting(state: &AppState, req: &Request, csrf_token: &str) -> poem::Result<Self> {
+        let session = PageSession::posting(Pages::Console, state, req, csrf_token).await?;
+        Self::framed(state, session).await
+    }
+
+    async fn framed(state: &AppState, session: PageSession) -> poem::Result<Self> {
+        let PageSession { tenant, caller, .. } = session;
+        let who = caller
+            .staff()
+            .expect("a console session is a staff member's");
         let me = state
             .services
             .staff_get(&caller, who.staff_id())
             .await
             .map_err(ApiError::from)?;
-        let frame = portico_admin::Frame {
+        let frame = crate::views::Frame {
             clinic_name: tenant.tenant.display_name.to_string(),
-            console_path: console_path(&tenant),
+            console_path: Pages::Console.root(&tenant),
             staff_name: me.display_name.to_string(),
             csrf_token: who.session.csrf_token.clone(),
             notice: None,
             error: None,
-            nav: portico_admin::Navigation::default(),
+            nav: crate::views::Navigation::default(),
         };
         let mut signed = Self {
             tenant,
             caller,
             frame,
         };
-        signed.frame.nav = portico_admin::Navigation {
+        signed.frame.nav = crate::views::Navigation {
             patients: signed.may(state, &acts::PATIENT_READ).await?,
             forms: signed.may(state, &acts::FORMS_READ).await?,
             follow_up: signed.may(state, &acts::CODES_READ).await?,
@@ -139,25 +150,6 @@ impl Signed {
             settings: signed.may(state, &acts::SETTINGS_READ).await?,
             plugins: signed.may(state, &acts::PLUGINS_READ).await?,
         };
-        Ok(signed)
-    }
-
-    /// As [`Signed::of`], for a form post: the form must carry this
-    /// session's CSRF token (that it came from our own page is checked for
-    /// every console form by `http::same_origin`).
-    async fn posting(state: &AppState, req: &Request, csrf_token: &str) -> poem::Result<Self> {
-        let signed = Self::of(state, req).await?;
-        if !bool::from(
-            csrf_token
-                .as_bytes()
-                .ct_eq(signed.who().session.csrf_token.as_bytes()),
-        ) {
-            return Err(ApiError::forbidden(
-                "csrf_token_invalid",
-                "the form's CSRF token does not match this session; reload the page and try again",
-            )
-            .into());
-        }
         Ok(signed)
     }
 
@@ -232,7 +224,7 @@ fn refusal(err: DomainError) -> poem::Result<(StatusCode, String)> {
 }
 
 fn console_path(tenant: &ResolvedTenant) -> String {
-    format!("{}/console", tenant.path_prefix.as_deref().unwrap_or(""))
+    Pages::Console.root(tenant)
 }
 
 fn page(html: String, status: StatusCode) -> Response {
@@ -244,31 +236,9 @@ fn page(html: String, status: StatusCode) -> Response {
         .body(html)
 }
 
-fn redirect(to: &str) -> Response {
-    Response::builder()
-        .status(StatusCode::SEE_OTHER)
-        .header("location", to)
-        .finish()
-}
-
-fn render_failed(err: portico_admin::RenderError) -> poem::Error {
+fn render_failed(err: crate::views::RenderError) -> poem::Error {
     tracing::error!(error = %err, "console page failed to render");
     ApiError::internal().into()
-}
-
-async fn current_session(
-    state: &AppState,
-    tenant: &ResolvedTenant,
-    req: &Request,
-) -> Option<Caller> {
-    let token = session_cookie(req)?;
-    let caller = state
-        .services
-        .staff_caller(tenant.tenant.clone(), &token, client_info(req))
-        .await
-        .ok()?;
-    let kind = caller.staff()?.session.kind;
-    (kind == SessionKind::Cookie).then_some(caller)
 }
 
 #[handler]
@@ -276,7 +246,7 @@ async fn stylesheet() -> Response {
     Response::builder()
         .content_type("text/css; charset=utf-8")
         .header("cache-control", "public, max-age=3600")
-        .body(portico_admin::STYLESHEET)
+        .body(crate::STYLESHEET)
 }
 
 #[handler]
@@ -286,7 +256,10 @@ async fn login_form(
     console: Data<&Arc<Console>>,
 ) -> poem::Result<Response> {
     let tenant = tenant_of(req)?;
-    if current_session(&state, tenant, req).await.is_some() {
+    if PageSession::current(Pages::Console, &state, req)
+        .await?
+        .is_some()
+    {
         return Ok(redirect(&format!("{}/", console_path(tenant))));
     }
     let html = console
@@ -326,18 +299,14 @@ async fn login(
     .await;
     let (status, message) = match outcome {
         Ok(issued) => {
-            let cookie = session_cookie_header(
-                issued.token.expose(),
-                tenant.cookie_path(),
-                state.config.cookie_session_secs,
-                is_secure(req),
+            return page_session::signed_in(
+                Pages::Console,
+                &state,
+                req,
+                tenant,
+                &issued.token,
+                "/",
             );
-            let mut resp = redirect(&format!("{}/", console_path(tenant)));
-            resp.headers_mut().insert(
-                "set-cookie",
-                cookie.parse().map_err(|_| ApiError::internal())?,
-            );
-            return Ok(resp);
         }
         Err(DomainError::Invalid(e)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -455,31 +424,17 @@ async fn logout(
 ) -> poem::Result<Response> {
     let tenant = tenant_of(req)?;
     let login_page = format!("{}/login", console_path(tenant));
-    let Some(caller) = current_session(&state, tenant, req).await else {
+    if PageSession::current(Pages::Console, &state, req)
+        .await?
+        .is_none()
+    {
         return Ok(redirect(&login_page));
-    };
-    let who = caller.staff().expect("a staff caller");
-    if !bool::from(
-        form.csrf_token
-            .as_bytes()
-            .ct_eq(who.session.csrf_token.as_bytes()),
-    ) {
-        return Err(ApiError::forbidden(
-            "csrf_token_invalid",
-            "the form's CSRF token does not match this session",
-        )
-        .into());
     }
+    let session = PageSession::posting(Pages::Console, &state, req, &form.csrf_token).await?;
     state
         .services
-        .staff_logout(&caller)
+        .staff_logout(&session.caller)
         .await
         .map_err(ApiError::from)?;
-    let mut resp = redirect(&login_page);
-    let cookie = session_cookie_header("", tenant.cookie_path(), 0, is_secure(req));
-    resp.headers_mut().insert(
-        "set-cookie",
-        cookie.parse().map_err(|_| ApiError::internal())?,
-    );
-    Ok(resp.into_response())
+    page_session::signed_out(Pages::Console, req, tenant, &login_page)
 }

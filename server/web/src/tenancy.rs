@@ -12,7 +12,7 @@ use portico_tenants::domain::Slug;
 use portico_tenants::registry::{Tenant, TenantStatus};
 use portico_tenants::{DomainError, Services};
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 /// The tenant a request was resolved to, in the request's extensions.
 #[derive(Clone, Debug)]
@@ -226,6 +226,13 @@ impl<E: Endpoint> Endpoint for TenantResolutionEndpoint<E> {
         }
         self.inner.call(req).await.map(IntoResponse::into_response)
     }
+}
+
+/// The tenant of the request; 404 when there is none.
+pub fn tenant_of(req: &Request) -> Result<&ResolvedTenant, crate::error::ApiError> {
+    req.extensions().get::<ResolvedTenant>().ok_or_else(|| {
+        crate::error::ApiError::not_found("tenant_not_found", "there is no clinic at this address")
+    })
 }
 
 #[cfg(test)]

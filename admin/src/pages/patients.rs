@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use poem::http::StatusCode;
-use poem::web::{Data, Form, Path, Query};
-use poem::{Request, Response, handler};
-use portico_admin::{
+use crate::views::{
     Abilities, CodeRow, Console, GrantRow, MailRow, NewPatientDraft, PatientRow, PatientView,
     PatientsView, SendLinkView, WorkspaceTab,
 };
+use poem::http::StatusCode;
+use poem::web::{Data, Form, Path, Query};
+use poem::{Request, Response, handler};
 use portico_tenants::acts::patients::{NewPatient, PatientChanges};
 use portico_tenants::codes::CodeStatus;
 use portico_tenants::domain::{
@@ -22,8 +22,9 @@ use portico_tenants::{DomainError, acts};
 use serde::Deserialize;
 
 use super::{Signed, page, redirect, refusal, render_failed};
-use crate::http::AppState;
-use crate::http::error::ApiError;
+use portico_web::AppState;
+use portico_web::error::ApiError;
+use portico_web::handout::{HandoutView, render as render_handout};
 
 /// A confirmation after a redirect, named by a fixed key so no text from
 /// the request is ever echoed.
@@ -329,7 +330,7 @@ async fn workspace_with_details(
     let forms = if tab == WorkspaceTab::Forms {
         super::forms::tab(state, &signed, patient).await?
     } else if signed.may(state, &acts::FORMS_READ).await? {
-        Some(portico_admin::FormsTab::default())
+        Some(crate::views::FormsTab::default())
     } else {
         None
     };
@@ -765,7 +766,7 @@ pub(super) async fn handout(
         return unconfirmed(&state, &console, signed, patient, CodeDelivery::Print, err).await;
     }
     let signed = Signed::of(&state, req).await?;
-    let t = &signed.tenant.tenant;
+    let _t = &signed.tenant.tenant;
     let issued = match state
         .services
         .issue_medical_records_code(&signed.caller, patient, CodeDelivery::Print)
@@ -790,16 +791,11 @@ pub(super) async fn handout(
         .record_handout_printed(&signed.caller, &issued)
         .await
         .map_err(ApiError::from)?;
-    let html = console
-        .handout_page(&portico_admin::HandoutView {
-            clinic_name: t.display_name.to_string(),
-            console_path: signed.frame.console_path.clone(),
-            patient_name: issued.patient.full_name.to_string(),
-            words: issued.code.display().replace('-', " "),
-            register_url: format!("{}/portal/register", state.tenant_base(t)),
-            expires_at: t.settings.time_zone.human(issued.record.expires_at),
-        })
-        .map_err(render_failed)?;
+    let html =
+        render_handout(&HandoutView::of(&state.links, &signed.tenant, &issued)).map_err(|e| {
+            tracing::error!(error = %e, "handout failed to render");
+            poem::Error::from(ApiError::internal())
+        })?;
     let mut resp = page(html, StatusCode::OK);
     // The code is on this page: never send it on as a referrer.
     resp.headers_mut().insert(

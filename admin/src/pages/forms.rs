@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::views::{
+    AnswerRow, AssignmentRow, Console, FormChoice, FormsTab, FormsView, QuestionDraft, WorkspaceTab,
+};
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path};
 use poem::{Request, Response, handler};
-use portico_admin::{
-    AnswerRow, AssignmentRow, Console, FormChoice, FormsTab, FormsView, QuestionDraft, WorkspaceTab,
-};
 use portico_tenants::acts::forms::AssignedVia;
 use portico_tenants::domain::{DisplayName, PatientId};
 use portico_tenants::smartforms::{Form as SmartForm, FormDefinition, QuestionKind};
@@ -18,8 +18,8 @@ use serde::Deserialize;
 
 use super::patients::{conclude, parse_patient, workspace_page};
 use super::{Signed, page, redirect, refusal, render_failed};
-use crate::http::AppState;
-use crate::http::error::ApiError;
+use portico_web::AppState;
+use portico_web::error::ApiError;
 
 /// Question rows the define form offers without a script.
 const BLANK_ROWS: usize = 8;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use poem::http::Method;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 /// Whether the browser says the request comes from our own origin:
 /// `Sec-Fetch-Site` where sent (every current browser), else `Origin`

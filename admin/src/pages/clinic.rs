@@ -5,10 +5,10 @@ use portico_tenants::acts;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use crate::views::{Console, PolicyRow, SettingsForm, SettingsView, StaffMemberRow, StaffView};
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path};
 use poem::{Request, Response, handler};
-use portico_admin::{Console, PolicyRow, SettingsForm, SettingsView, StaffMemberRow, StaffView};
 use portico_tenants::DomainError;
 use portico_tenants::domain::{
     Action, BuiltinRole, ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName,
@@ -18,8 +18,8 @@ use portico_tenants::registry::{Tenant, TenantBranding, TenantSettings};
 use serde::Deserialize;
 
 use super::{Signed, page, redirect, refusal, render_failed};
-use crate::http::AppState;
-use crate::http::error::ApiError;
+use portico_web::AppState;
+use portico_web::error::ApiError;
 
 fn form_of(t: &Tenant) -> SettingsForm {
     let s = &t.settings;
@@ -58,9 +58,9 @@ async fn settings_page(
     let html = console
         .settings_page(&SettingsView {
             slug: t.slug.to_string(),
-            portal_address: format!("{}/portal/", state.tenant_base(t)),
+            portal_address: format!("{}/portal/", state.links.tenant_base(t)),
             requested_host: t.requested_custom_domain.as_ref().map(ToString::to_string),
-            dns_target: format!("{}.{}", t.slug, state.config.base_domain),
+            dns_target: state.links.dns_target(t),
             time_zones: ClinicTimeZone::choices(),
             frame: signed.frame,
             may_edit,

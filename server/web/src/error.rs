@@ -4,8 +4,8 @@
 
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
-use portico_tenants::domain::AskedField;
 use portico_tenants::DomainError;
+use portico_tenants::domain::AskedField;
 use portico_tenants::domain::InvalidValue;
 use portico_tenants::storage::StorageError;
 use serde::Serialize;

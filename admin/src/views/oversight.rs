@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::patients::Frame;
+use super::patients::Frame;
 
 #[derive(Debug, Serialize)]
 pub struct FollowUpRow {

@@ -4,7 +4,7 @@
 use poem::{FromRequest, Request, RequestBody};
 use portico_tenants::audit::ClientInfo;
 
-use super::AppState;
+use crate::AppState;
 
 /// The request's [`ClientInfo`], as an extractor.
 pub struct Client(pub ClientInfo);
@@ -16,7 +16,9 @@ impl<'a> FromRequest<'a> for Client {
 }
 
 pub fn client_info(req: &Request) -> ClientInfo {
-    let trust_proxy = req.data::<AppState>().is_some_and(|s| s.config.trust_proxy);
+    let trust_proxy = req
+        .data::<AppState>()
+        .is_some_and(|s| s.settings.trust_proxy);
     let forwarded = trust_proxy
         .then(|| req.header("x-forwarded-for"))
         .flatten()
@@ -37,7 +39,7 @@ pub fn is_secure(req: &Request) -> bool {
     let Some(state) = req.data::<AppState>() else {
         return false;
     };
-    state.config.serves_tls()
-        || (state.config.trust_proxy && req.header("x-forwarded-proto") == Some("https"))
+    state.settings.tls
+        || (state.settings.trust_proxy && req.header("x-forwarded-proto") == Some("https"))
         || req.uri().scheme_str() == Some("https")
 }

@@ -13,18 +13,16 @@ use portico_tenants::operators::Operator;
 use portico_tenants::portal::PortalAuthenticated;
 use portico_tenants::registry::Tenant;
 use portico_tenants::staff::{SessionKind, StaffAuthenticated};
-use subtle::ConstantTimeEq;
 
-use super::AppState;
-use super::client_info::client_info;
-use super::error::ApiError;
-use super::tenancy::ResolvedTenant;
-
-pub const SESSION_COOKIE: &str = "portico_session";
-/// The patient portal's cookie, apart from the staff one so a person who is
-/// both never mixes the two.
-pub const PORTAL_COOKIE: &str = "portico_portal";
-pub const CSRF_HEADER: &str = "x-csrf-token";
+use crate::AppState;
+use crate::client_info::client_info;
+use crate::cookies::csrf_matches;
+pub use crate::cookies::{
+    CSRF_HEADER, PORTAL_COOKIE, SESSION_COOKIE, cookie_header, named_cookie, session_cookie,
+};
+use crate::error::ApiError;
+use crate::tenancy::ResolvedTenant;
+pub use crate::tenancy::tenant_of;
 
 /// For the OpenAPI document only: how staff authenticate.
 #[allow(dead_code)]
@@ -46,13 +44,6 @@ struct CookieDoc(ApiKey);
 #[derive(SecurityScheme)]
 #[oai(rename = "OperatorToken", ty = "bearer", bearer_format = "opaque")]
 struct OperatorDoc(Bearer);
-
-/// The tenant of the request; 404 when there is none.
-pub fn tenant_of(req: &Request) -> Result<&ResolvedTenant, ApiError> {
-    req.extensions().get::<ResolvedTenant>().ok_or_else(|| {
-        ApiError::not_found("tenant_not_found", "there is no clinic at this address")
-    })
-}
 
 fn state_of(req: &Request) -> &AppState {
     req.data::<AppState>()
@@ -77,21 +68,6 @@ fn bearer_token(req: &Request) -> Result<Option<SecretToken>, ApiError> {
     Ok(Some(token))
 }
 
-pub fn session_cookie(req: &Request) -> Option<SecretToken> {
-    named_cookie(req, SESSION_COOKIE)
-}
-
-pub fn named_cookie(req: &Request, cookie_name: &str) -> Option<SecretToken> {
-    req.headers()
-        .get_all("cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == cookie_name)
-        .and_then(|(_, value)| SecretToken::presented(value))
-}
-
 fn is_unsafe(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -108,7 +84,7 @@ pub fn check_csrf(req: &Request, expected: &str) -> Result<(), ApiError> {
             "this request needs the X-CSRF-Token header",
         )
     })?;
-    if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+    if !csrf_matches(presented, expected) {
         return Err(ApiError::forbidden(
             "csrf_token_invalid",
             "the X-CSRF-Token header does not match this session",
@@ -240,24 +216,9 @@ impl<'a> poem::FromRequest<'a> for VisitorCaller {
     }
 }
 
-/// A `Set-Cookie` value for the session cookie.
+/// A `Set-Cookie` value for the staff session cookie.
 pub fn session_cookie_header(token: &str, path: &str, max_age_secs: u64, secure: bool) -> String {
     cookie_header(SESSION_COOKIE, token, path, max_age_secs, secure)
-}
-
-pub fn cookie_header(
-    name: &str,
-    token: &str,
-    path: &str,
-    max_age_secs: u64,
-    secure: bool,
-) -> String {
-    let mut cookie =
-        format!("{name}={token}; Path={path}; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax");
-    if secure {
-        cookie.push_str("; Secure");
-    }
-    cookie
 }
 
 /// The portal session of a request, if it carries one (cookie or bearer).

@@ -4,17 +4,17 @@
 use portico_tenants::acts;
 use std::sync::Arc;
 
+use crate::views::{AuditFilterForm, AuditLine, AuditView, Console, FollowUpRow, FollowUpView};
 use poem::http::StatusCode;
 use poem::web::{Data, Query};
 use poem::{Request, Response, handler};
-use portico_admin::{AuditFilterForm, AuditLine, AuditView, Console, FollowUpRow, FollowUpView};
 use portico_tenants::audit::{AuditFilter, AuditPage, AuditRecord, Outcome};
 use portico_tenants::domain::{CodeDelivery, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::{Signed, page, render_failed};
-use crate::http::AppState;
-use crate::http::error::ApiError;
+use portico_web::AppState;
+use portico_web::error::ApiError;
 
 /// How many codes the follow-up list shows.
 const FOLLOW_UP_LIMIT: u32 = 200;

@@ -8,8 +8,8 @@ use poem_openapi::payload::{ParsePayload, Payload};
 use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, Type};
 
-use super::AppState;
-use super::error::ApiError;
+use crate::AppState;
+use crate::error::ApiError;
 
 pub struct JsonBody<T>(pub T);
 
@@ -36,7 +36,7 @@ impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let limit = request
             .data::<AppState>()
-            .map(|s| s.config.max_body_bytes)
+            .map(|s| s.settings.max_body_bytes)
             .unwrap_or(1024 * 1024);
         let bytes = body
             .take()?

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::views::{Console, DryRunResult, HookSample, PluginFailureRow, PluginRow, PluginsView};
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Multipart, Path};
 use poem::{Request, Response, handler};
-use portico_admin::{Console, DryRunResult, HookSample, PluginFailureRow, PluginRow, PluginsView};
 use portico_plugins::{Hook, HookInput};
 use portico_tenants::domain::PluginId;
 use portico_tenants::plugins::{PluginName, PluginSettings};
@@ -15,9 +15,9 @@ use portico_tenants::{DomainError, acts};
 use serde::Deserialize;
 
 use super::{Signed, page, refusal, render_failed};
-use crate::http::AppState;
-use crate::http::error::ApiError;
-use crate::http::files::{FileForm, human_size};
+use portico_web::AppState;
+use portico_web::error::ApiError;
+use portico_web::files::{FileForm, human_size};
 
 /// Inputs to start a dry run from: the same samples `portico plugin run`
 /// documents.

@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
+use crate::views::Console;
 use poem::http::StatusCode;
 use poem::web::{Data, Form};
 use poem::{Request, Response, handler};
-use portico_admin::Console;
 use portico_tenants::domain::{NewPassword, PlainPassword};
 use serde::Deserialize;
 
 use super::{Signed, page, redirect, refusal, render_failed};
-use crate::http::AppState;
+use portico_web::AppState;
 
 #[handler]
 pub(super) async fn password_form(

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use poem::web::{Data, Form, Multipart, Path};
-use poem::{Request, Response, handler};
-use portico_admin::{
+use crate::views::{
     AppointmentRow, Console, DocumentRow, MessageRow, NoteRow, SharedTab, WorkspaceTab,
 };
+use poem::web::{Data, Form, Multipart, Path};
+use poem::{Request, Response, handler};
 use portico_tenants::acts::records::SharedRecord;
 use portico_tenants::domain::{AppointmentId, ClinicTimeZone, DocumentId};
 use portico_tenants::records::{
@@ -17,9 +17,9 @@ use serde::Deserialize;
 
 use super::Signed;
 use super::patients::{conclude, parse_patient};
-use crate::http::AppState;
-use crate::http::error::ApiError;
-use crate::http::files::{FileForm, file_response, human_size};
+use portico_web::AppState;
+use portico_web::error::ApiError;
+use portico_web::files::{FileForm, file_response, human_size};
 
 fn document_row(zone: &ClinicTimeZone, d: &DocumentRecord) -> DocumentRow {
     DocumentRow {

@@ -5,7 +5,7 @@
 use poem::http::StatusCode;
 use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response};
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 pub struct BodyLimit {
     pub max_bytes: usize,

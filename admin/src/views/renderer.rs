@@ -1,9 +1,9 @@
 use minijinja::{Environment, context};
 use serde::Serialize;
 
-use crate::navigation::Section;
-use crate::oversight::{AuditView, FollowUpView, PluginsView, SettingsView, StaffView};
-use crate::patients::{FormsView, Frame, PatientView, PatientsView, SendLinkView};
+use super::navigation::Section;
+use super::oversight::{AuditView, FollowUpView, PluginsView, SettingsView, StaffView};
+use super::patients::{FormsView, Frame, PatientView, PatientsView, SendLinkView};
 
 #[derive(Debug, thiserror::Error)]
 #[error("rendering {page} failed: {source}")]
@@ -50,19 +50,6 @@ pub struct HomeView {
     pub audit: Option<Vec<AuditRow>>,
 }
 
-/// The printed access-code handout, for in-person delivery.
-#[derive(Debug, Serialize)]
-pub struct HandoutView {
-    pub clinic_name: String,
-    pub console_path: String,
-    pub patient_name: String,
-    /// The four words, spaced for reading aloud and typing.
-    pub words: String,
-    /// The registration page's address, without the code.
-    pub register_url: String,
-    pub expires_at: String,
-}
-
 /// Renders console pages. Build once and share.
 pub struct Console {
     env: Environment<'static>,
@@ -76,22 +63,12 @@ impl Default for Console {
 
 impl Console {
     pub fn new() -> Self {
-        let mut env = Environment::new();
-        // Our own paths: escape what HTML needs, keep the slashes readable.
-        env.add_filter("path", |value: String| {
-            minijinja::Value::from_safe_string(
-                value
-                    .replace('&', "&amp;")
-                    .replace('<', "&lt;")
-                    .replace('>', "&gt;")
-                    .replace('"', "&quot;"),
-            )
-        });
+        let mut env = portico_web::templates::environment();
         // Templates are part of the binary; a broken one is a bug caught by
         // this crate's tests, not a runtime condition.
         macro_rules! templates {
             ($($name:literal),+ $(,)?) => {
-                [$(($name, include_str!(concat!("../templates/", $name)))),+]
+                [$(($name, include_str!(concat!("../../templates/", $name)))),+]
             };
         }
         for (name, source) in templates![
@@ -99,7 +76,6 @@ impl Console {
             "signed_in.html",
             "login.html",
             "home.html",
-            "handout.html",
             "patients.html",
             "patient.html",
             "send_link.html",
@@ -127,13 +103,6 @@ impl Console {
     pub fn login_page(&self, view: &LoginView) -> Result<String, RenderError> {
         self.render(
             "login.html",
-            context! { page => minijinja::value::Serde(view) },
-        )
-    }
-
-    pub fn handout_page(&self, view: &HandoutView) -> Result<String, RenderError> {
-        self.render(
-            "handout.html",
             context! { page => minijinja::value::Serde(view) },
         )
     }
@@ -247,10 +216,10 @@ mod tests {
                     csrf_token: "tok".into(),
                     notice: None,
                     error: None,
-                    nav: crate::Navigation::default(),
+                    nav: crate::views::Navigation::default(),
                 },
                 roles: vec!["auditor".into()],
-                sections: crate::sections_for(|act| act.name == "audit.read"),
+                sections: crate::views::sections_for(|act| act.name == "audit.read"),
                 staff: None,
                 audit: Some(vec![AuditRow {
                     occurred_at: "2026-11-23T10:00:00Z".into(),

@@ -1,0 +1,21 @@
+//! What each console page shows, and the renderer that draws it from the
+//! templates in `templates/`.
+
+mod navigation;
+mod oversight;
+mod patients;
+mod renderer;
+
+pub use navigation::{Section, all_sections, sections_for};
+pub use oversight::{
+    AuditFilterForm, AuditLine, AuditView, DryRunResult, FollowUpRow, FollowUpView, HookSample,
+    PluginFailureRow, PluginRow, PluginsView, PolicyRow, SettingsForm, SettingsView,
+    StaffMemberRow, StaffView,
+};
+pub use patients::{
+    Abilities, AnswerRow, AppointmentRow, AssignmentRow, CodeRow, DocumentRow, FormChoice,
+    FormsTab, FormsView, Frame, GrantRow, MailRow, MessageRow, Navigation, NewPatientDraft,
+    NoteRow, PatientRow, PatientView, PatientsView, QuestionDraft, SendLinkView, SharedTab,
+    WorkspaceTab,
+};
+pub use renderer::{AuditRow, Console, HomeView, LoginView, RenderError, StaffRow};
