@@ -64,7 +64,8 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// Creates an empty database for one test; `None` when PostgreSQL is not
+/// Creates a database for one test, migrated: a copy of the template
+/// database (see [`postgres_template`]); `None` when PostgreSQL is not
 /// reachable outside CI.
 async fn create_postgres_database() -> Option<(String, String)> {
     let admin = postgres_admin_url();
@@ -79,13 +80,112 @@ async fn create_postgres_database() -> Option<(String, String)> {
         }
         Err(err) => panic!("CI=true but PostgreSQL is not reachable at {admin}: {err}"),
     };
+    let template = postgres_template(&admin).await;
     let name = format!("portico_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE {name} TEMPLATE {template}"
+    )))
+    .execute(&mut conn)
+    .await
+    .expect("create test database from the template");
+    Some((name.clone(), database_url(&admin, &name)))
+}
+
+fn database_url(admin: &str, name: &str) -> String {
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+    format!("{base}/{name}")
+}
+
+/// The name of a database migrated from empty by the server's own
+/// migrations, from which each test's database is copied
+/// (`CREATE DATABASE … TEMPLATE`), as crates.io's test harness does: the
+/// suite migrates once instead of once per test. The name carries a hash of
+/// the migrations, so a changed or added migration makes a fresh template;
+/// templates of older migrations are dropped when not in use.
+async fn postgres_template(admin: &str) -> String {
+    static TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = format!("portico_template_{:016x}", migrations_hash());
+            let mut conn = sqlx::PgConnection::connect(admin)
+                .await
+                .expect("PostgreSQL for the template");
+            // One builder at a time across test processes.
+            sqlx::query("SELECT pg_advisory_lock(7252026)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let exists: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                    .bind(&name)
+                    .fetch_optional(&mut conn)
+                    .await
+                    .unwrap();
+            if exists.is_none() {
+                // Built under another name and renamed when whole, so a
+                // half-migrated template is never copied.
+                let building = format!("{name}_building");
+                for sql in [
+                    format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"),
+                    format!("CREATE DATABASE {building}"),
+                ] {
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await
+                        .unwrap();
+                }
+                let settings = portico_tenants::storage::DatabaseSettings::Postgres {
+                    url: database_url(admin, &building),
+                    max_connections: 2,
+                };
+                portico_tenants::storage::migrate_only(&settings)
+                    .await
+                    .expect("migrating the template database");
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "ALTER DATABASE {building} RENAME TO {name}"
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+                let stale: Vec<String> = sqlx::query_scalar(
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'portico_template_%' AND datname <> $1",
+                )
+                .bind(&name)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+                for old in stale {
+                    // In use by another run of older code: leave it.
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {old}")))
+                        .execute(&mut conn)
+                        .await;
+                }
+            }
+            sqlx::query("SELECT pg_advisory_unlock(7252026)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            name
+        })
         .await
-        .expect("create test database");
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-    Some((name.clone(), format!("{base}/{name}")))
+        .clone()
+}
+
+/// A hash of the PostgreSQL migrations' names and contents.
+fn migrations_hash() -> u64 {
+    use std::hash::{Hash, Hasher};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/postgres");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the migrations folder")
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for file in files {
+        file.file_name().hash(&mut hasher);
+        std::fs::read(&file).unwrap().hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 fn drop_postgres_database(name: String) {
