@@ -19,6 +19,8 @@ use poem_openapi::OpenApiService;
 use portico_tenants::Services;
 use portico_tenants::auth::PasswordHasher;
 use portico_tenants::storage::Database;
+use portico_web::page_session::Pages;
+use portico_web::refusals::RecordRefusals;
 use portico_web::tenancy::{ResolvedTenant, TenantDirectory, TenantResolution};
 use portico_web::{AppState, Links, WebSettings, body_limit, observability, same_origin};
 
@@ -218,14 +220,18 @@ pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
         .at("/readyz", get(readyz))
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
-        .nest("/api", api)
+        .nest("/api", api.with(RecordRefusals))
         .nest(
             "/console",
-            portico_admin::routes().around(same_origin::own_forms_only),
+            portico_admin::routes()
+                .with(RecordRefusals)
+                .around(same_origin::own_forms_only),
         )
         .nest(
             "/portal",
-            crate::portal_pages::routes().around(same_origin::own_forms_only),
+            crate::portal_pages::routes()
+                .with(RecordRefusals)
+                .around(same_origin::own_forms_only),
         )
         .at("/", get(root))
         .with(TenantResolution { directory })
@@ -248,7 +254,7 @@ pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
 #[handler]
 fn root(req: &poem::Request) -> Response {
     let to = match req.extensions().get::<ResolvedTenant>() {
-        Some(t) => format!("{}/console/", t.path_prefix.as_deref().unwrap_or("")),
+        Some(t) => format!("{}/", Pages::Console.root(t)),
         None => "/api/docs".to_owned(),
     };
     Response::builder()

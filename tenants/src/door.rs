@@ -40,6 +40,7 @@
 //! own (the act's was rolled back).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::audit::{self, Actor, AuditEvent, ClientInfo, Outcome};
 use crate::auth::{
@@ -59,6 +60,10 @@ pub struct Caller {
     pub tenant: Tenant,
     pub who: Who,
     pub client: ClientInfo,
+    /// Set when the door records a refusal of this caller's request, so
+    /// that the web layer records a request it refused before any act
+    /// (unreadable input), and only such a one.
+    refusal_recorded: Arc<AtomicBool>,
 }
 
 /// The proven identity behind a request.
@@ -81,7 +86,13 @@ impl Caller {
             tenant,
             who,
             client,
+            refusal_recorded: Arc::default(),
         }
+    }
+
+    /// Whether the door has recorded a refusal of this request.
+    pub fn refusal_recorded(&self) -> bool {
+        self.refusal_recorded.load(Ordering::Relaxed)
     }
 
     pub fn visitor(tenant: Tenant, client: ClientInfo) -> Self {
@@ -577,6 +588,7 @@ impl<'a> Passage<'a> {
         }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
+        self.caller.refusal_recorded.store(true, Ordering::Relaxed);
         Err(err)
     }
 

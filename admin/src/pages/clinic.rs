@@ -58,7 +58,7 @@ async fn settings_page(
     let html = console
         .settings_page(&SettingsView {
             slug: t.slug.to_string(),
-            portal_address: format!("{}/portal/", state.links.tenant_base(t)),
+            portal_address: state.links.portal(t, "/"),
             requested_host: t.requested_custom_domain.as_ref().map(ToString::to_string),
             dns_target: state.links.dns_target(t),
             time_zones: ClinicTimeZone::choices(),

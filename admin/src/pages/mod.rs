@@ -2,6 +2,7 @@
 //! with the session cookie for pages, and the helpers every console page
 //! shares. The pages themselves are rendered by the `portico-admin` crate.
 
+mod access;
 mod account;
 mod clinic;
 mod forms;
@@ -50,11 +51,11 @@ pub fn routes() -> Route {
         .at("/patients/:id/details", post(patients::save_details))
         .at(
             "/patients/:id/send-link",
-            get(patients::send_link_form).post(patients::send_link),
+            get(access::send_link_form).post(access::send_link),
         )
-        .at("/patients/:id/handout", post(patients::handout))
-        .at("/codes/:id/revoke", post(patients::revoke_code))
-        .at("/grants/:id/revoke", post(patients::revoke_grant))
+        .at("/patients/:id/handout", post(access::handout))
+        .at("/codes/:id/revoke", post(access::revoke_code))
+        .at("/grants/:id/revoke", post(access::revoke_grant))
         .at("/patients/:id/documents", post(shared::upload))
         .at("/patients/:id/documents/:document", get(shared::download))
         .at(

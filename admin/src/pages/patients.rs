@@ -1,12 +1,13 @@
 //! The patient pages: the list with search and the create form, and one
-//! patient's workspace with its access tab (codes, access links, handouts,
-//! grants, mail), the portal-access switch and the details.
+//! patient's workspace with its tabs, the details form and the
+//! portal-access switch. Giving and taking access to the record lives in
+//! `access`.
 
 use std::sync::Arc;
 
 use crate::views::{
     Abilities, CodeRow, Console, GrantRow, MailRow, NewPatientDraft, PatientRow, PatientView,
-    PatientsView, SendLinkView, WorkspaceTab,
+    PatientsView, WorkspaceTab,
 };
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path, Query};
@@ -14,17 +15,17 @@ use poem::{Request, Response, handler};
 use portico_tenants::acts::patients::{NewPatient, PatientChanges};
 use portico_tenants::codes::CodeStatus;
 use portico_tenants::domain::{
-    AccessCodeId, CodeDelivery, DateOfBirth, DisplayName, EmailAddress, GrantId, PatientId,
-    PhoneNumber, PlainPassword, Timestamp, ZipCode,
+    CodeDelivery, DateOfBirth, DisplayName, EmailAddress, PatientId, PhoneNumber, Timestamp,
+    ZipCode,
 };
 use portico_tenants::patients::{PatientRecord, PortalAccess};
 use portico_tenants::{DomainError, acts};
 use serde::Deserialize;
 
+use super::access::confirm_password;
 use super::{Signed, page, redirect, refusal, render_failed};
 use portico_web::AppState;
 use portico_web::error::ApiError;
-use portico_web::handout::{HandoutView, render as render_handout};
 
 /// A confirmation after a redirect, named by a fixed key so no text from
 /// the request is ever echoed.
@@ -583,287 +584,6 @@ pub(super) async fn portal_access(
         WorkspaceTab::Access,
         outcome,
         done,
-        Default::default(),
-    )
-    .await
-}
-
-/// The step before a Medical Records code is issued: the staff member
-/// confirms their password, and for an emailed link sees the address it
-/// goes to.
-async fn confirm_page(
-    state: &AppState,
-    console: &Console,
-    signed: Signed,
-    patient: PatientId,
-    delivery: CodeDelivery,
-    status: StatusCode,
-) -> poem::Result<Response> {
-    let record = state
-        .services
-        .patient_get(&signed.caller, patient)
-        .await
-        .map_err(ApiError::from)?;
-    let email = match (delivery, record.email.as_ref()) {
-        (CodeDelivery::Email, None) => {
-            return Ok(back_to(&signed, patient, "details", "needs_email"));
-        }
-        (CodeDelivery::Email, Some(email)) => email.to_string(),
-        (CodeDelivery::Print, _) => String::new(),
-    };
-    let hours = signed.tenant.tenant.settings.code_lifetime.as_secs() / 3600;
-    let lifetime = if hours.is_multiple_of(24) {
-        match hours / 24 {
-            1 => "1 day".to_owned(),
-            days => format!("{days} days"),
-        }
-    } else {
-        format!("{hours} hours")
-    };
-    let html = console
-        .send_link_page(&SendLinkView {
-            frame: signed.frame,
-            patient_id: patient.to_string(),
-            patient_name: record.full_name.to_string(),
-            email,
-            lifetime,
-            print: delivery == CodeDelivery::Print,
-        })
-        .map_err(render_failed)?;
-    Ok(page(html, status))
-}
-
-/// A step-up with the password typed. The caller it was checked for was
-/// read before it, so whoever goes on to act reads the session again.
-async fn confirm_password(
-    state: &AppState,
-    signed: &Signed,
-    password: String,
-) -> Result<(), DomainError> {
-    let password = PlainPassword::new(password)?;
-    state
-        .services
-        .staff_step_up(&signed.caller, &password)
-        .await?;
-    Ok(())
-}
-
-/// The confirmation page again, after a wrong password: nothing was
-/// issued.
-async fn unconfirmed(
-    state: &AppState,
-    console: &Console,
-    mut signed: Signed,
-    patient: PatientId,
-    delivery: CodeDelivery,
-    err: DomainError,
-) -> poem::Result<Response> {
-    let (status, _) = refusal(err)?;
-    signed.frame.error = Some(if status == StatusCode::TOO_MANY_REQUESTS {
-        "Too many wrong passwords. Wait a few minutes and try again.".into()
-    } else {
-        match delivery {
-            CodeDelivery::Email => "That is not your password. Nothing was sent.".into(),
-            CodeDelivery::Print => "That is not your password. No code was issued.".into(),
-        }
-    });
-    confirm_page(state, console, signed, patient, delivery, status).await
-}
-
-/// Shows the address an access link will go to, and asks for the staff
-/// member's password before it is sent.
-#[handler]
-pub(super) async fn send_link_form(
-    req: &Request,
-    state: Data<&AppState>,
-    console: Data<&Arc<Console>>,
-    Path(id): Path<String>,
-) -> poem::Result<Response> {
-    let patient = parse_patient(&id)?;
-    let signed = Signed::of(&state, req).await?;
-    confirm_page(
-        &state,
-        &console,
-        signed,
-        patient,
-        CodeDelivery::Email,
-        StatusCode::OK,
-    )
-    .await
-}
-
-#[derive(Deserialize)]
-pub(super) struct SendLinkForm {
-    csrf_token: String,
-    password: String,
-}
-
-#[handler]
-pub(super) async fn send_link(
-    req: &Request,
-    state: Data<&AppState>,
-    console: Data<&Arc<Console>>,
-    Path(id): Path<String>,
-    Form(form): Form<SendLinkForm>,
-) -> poem::Result<Response> {
-    let patient = parse_patient(&id)?;
-    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
-    if let Err(err) = confirm_password(&state, &signed, form.password).await {
-        return unconfirmed(&state, &console, signed, patient, CodeDelivery::Email, err).await;
-    }
-    let signed = Signed::of(&state, req).await?;
-    let outcome = state
-        .services
-        .issue_medical_records_code(&signed.caller, patient, CodeDelivery::Email)
-        .await;
-    conclude(
-        &state,
-        &console,
-        signed,
-        patient,
-        WorkspaceTab::Access,
-        outcome,
-        "link_sent",
-        Default::default(),
-    )
-    .await
-}
-
-#[derive(Deserialize)]
-pub(super) struct HandoutForm {
-    csrf_token: String,
-    /// Absent on the workspace's button, which asks for it first.
-    password: Option<String>,
-}
-
-/// Issues a code for a printed handout and shows the page to print. A
-/// printed code opens the record as an emailed one does, so the workspace's
-/// button leads to the same password confirmation first; the confirmed
-/// form comes back here. Both open in a tab of their own, and the
-/// workspace stays where it was.
-#[handler]
-pub(super) async fn handout(
-    req: &Request,
-    state: Data<&AppState>,
-    console: Data<&Arc<Console>>,
-    Path(id): Path<String>,
-    Form(form): Form<HandoutForm>,
-) -> poem::Result<Response> {
-    let patient = parse_patient(&id)?;
-    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
-    let Some(password) = form.password else {
-        return confirm_page(
-            &state,
-            &console,
-            signed,
-            patient,
-            CodeDelivery::Print,
-            StatusCode::OK,
-        )
-        .await;
-    };
-    if let Err(err) = confirm_password(&state, &signed, password).await {
-        return unconfirmed(&state, &console, signed, patient, CodeDelivery::Print, err).await;
-    }
-    let signed = Signed::of(&state, req).await?;
-    let _t = &signed.tenant.tenant;
-    let issued = match state
-        .services
-        .issue_medical_records_code(&signed.caller, patient, CodeDelivery::Print)
-        .await
-    {
-        Ok(issued) => issued,
-        Err(err) => {
-            return refused(
-                &state,
-                &console,
-                signed,
-                patient,
-                WorkspaceTab::Access,
-                err,
-                Default::default(),
-            )
-            .await;
-        }
-    };
-    state
-        .services
-        .record_handout_printed(&signed.caller, &issued)
-        .await
-        .map_err(ApiError::from)?;
-    let html =
-        render_handout(&HandoutView::of(&state.links, &signed.tenant, &issued)).map_err(|e| {
-            tracing::error!(error = %e, "handout failed to render");
-            poem::Error::from(ApiError::internal())
-        })?;
-    let mut resp = page(html, StatusCode::OK);
-    // The code is on this page: never send it on as a referrer.
-    resp.headers_mut().insert(
-        "referrer-policy",
-        "no-referrer".parse().expect("static header"),
-    );
-    Ok(resp)
-}
-
-#[derive(Deserialize)]
-pub(super) struct OnPatientForm {
-    csrf_token: String,
-    patient: String,
-    /// `follow-up` when the form was on the follow-up list.
-    #[serde(default)]
-    back: String,
-}
-
-#[handler]
-pub(super) async fn revoke_code(
-    req: &Request,
-    state: Data<&AppState>,
-    console: Data<&Arc<Console>>,
-    Path(id): Path<String>,
-    Form(form): Form<OnPatientForm>,
-) -> poem::Result<Response> {
-    let patient = parse_patient(&form.patient)?;
-    let code = AccessCodeId::parse(&id)
-        .map_err(|_| ApiError::not_found("not_found", "access code not found"))?;
-    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
-    let outcome = state.services.revoke_code(&signed.caller, code).await;
-    if form.back == "follow-up" && outcome.is_ok() {
-        return Ok(redirect(&signed.path("/follow-up")));
-    }
-    conclude(
-        &state,
-        &console,
-        signed,
-        patient,
-        WorkspaceTab::Access,
-        outcome,
-        "code_revoked",
-        Default::default(),
-    )
-    .await
-}
-
-#[handler]
-pub(super) async fn revoke_grant(
-    req: &Request,
-    state: Data<&AppState>,
-    console: Data<&Arc<Console>>,
-    Path(id): Path<String>,
-    Form(form): Form<OnPatientForm>,
-) -> poem::Result<Response> {
-    let patient = parse_patient(&form.patient)?;
-    let grant =
-        GrantId::parse(&id).map_err(|_| ApiError::not_found("not_found", "grant not found"))?;
-    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
-    let outcome = state.services.revoke_grant(&signed.caller, grant).await;
-    conclude(
-        &state,
-        &console,
-        signed,
-        patient,
-        WorkspaceTab::Access,
-        outcome,
-        "grant_revoked",
         Default::default(),
     )
     .await

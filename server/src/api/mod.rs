@@ -12,7 +12,9 @@ mod operator;
 mod patients;
 mod plugins;
 mod portal;
+mod portal_records;
 mod records;
+mod redeem;
 mod roles;
 mod staff;
 mod views;
@@ -49,6 +51,9 @@ pub enum ApiTags {
     Operator,
 }
 
+// The order here is the order of the paths in the OpenAPI document. A flat
+// tuple holds at most 16 (poem-openapi implements `OpenApi` up to there); to
+// add another API, nest a tuple.
 pub type Apis = (
     auth::AuthApi,
     clinic::ClinicApi,
@@ -58,9 +63,11 @@ pub type Apis = (
     patients::PatientsApi,
     access_codes::AccessCodesApi,
     grants::GrantsApi,
+    redeem::RedeemApi,
     portal::PortalApi,
     forms::FormsApi,
     records::RecordsApi,
+    portal_records::PortalRecordsApi,
     mail::MailApi,
     plugins::PluginsApi,
     operator::OperatorApi,
@@ -76,9 +83,11 @@ pub fn apis() -> Apis {
         patients::PatientsApi,
         access_codes::AccessCodesApi,
         grants::GrantsApi,
+        redeem::RedeemApi,
         portal::PortalApi,
         forms::FormsApi,
         records::RecordsApi,
+        portal_records::PortalRecordsApi,
         mail::MailApi,
         plugins::PluginsApi,
         operator::OperatorApi,

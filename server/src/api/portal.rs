@@ -1,7 +1,8 @@
-//! The patient portal's JSON API: redeeming codes, logging in, the records
-//! an account holds, and the account's own email and password.
-
-use std::collections::BTreeMap;
+//! The patient portal's account: logging in and out, the account and the
+//! records it holds (and which one the portal shows), registering without a
+//! code, confirming an email address, resetting the password and changing
+//! the email. Redeeming an access code is in `redeem`, which answers with
+//! the views and sets the cookie defined here.
 
 use poem::Request;
 use poem_openapi::param::Path;
@@ -9,7 +10,6 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use portico_tenants::acts::portal_account::SelfRegistration;
 use portico_tenants::acts::portal_login::PortalLogin;
-use portico_tenants::acts::redeem::{AccountForm, Unlocked};
 use portico_tenants::auth::SecretToken;
 use portico_tenants::domain::{
     DateOfBirth, DisplayName, EmailAddress, NewPassword, PhoneNumber, PlainPassword, Username,
@@ -20,9 +20,7 @@ use portico_tenants::portal::{GrantView, PortalAccount};
 use super::ApiTags;
 use super::patients::parse_patient_id;
 use portico_web::AppState;
-use portico_web::auth::{
-    MaybePatient, PORTAL_COOKIE, PatientSession, VisitorCaller, cookie_header, tenant_of,
-};
+use portico_web::auth::{PORTAL_COOKIE, PatientSession, VisitorCaller, cookie_header, tenant_of};
 use portico_web::client_info::is_secure;
 use portico_web::error::{ApiError, ApiResult};
 use portico_web::json_body::JsonBody;
@@ -84,62 +82,6 @@ pub enum SessionResponse {
         Json<PortalSessionView>,
         #[oai(header = "Set-Cookie")] String,
     ),
-}
-
-#[derive(ApiResponse)]
-pub enum RedeemResponse {
-    /// Redeemed into a new account, now logged in; the cookie is set.
-    #[oai(status = 201)]
-    NewAccount(Json<RedeemedView>, #[oai(header = "Set-Cookie")] String),
-    /// Redeemed into the logged-in account.
-    #[oai(status = 200)]
-    Added(Json<RedeemedView>),
-}
-
-#[derive(Object)]
-pub struct RedeemedView {
-    pub account: AccountView,
-    /// The record a Medical Records Access Code opened.
-    pub record: Option<RecordView>,
-    /// The form a SmartForm Access Code opened (and nothing else).
-    pub form: Option<UnlockedFormView>,
-    /// True when a confirmation link was mailed to the account's address.
-    pub verification_sent: bool,
-    /// The new session's CSRF token, when this created the account.
-    pub csrf_token: Option<String>,
-}
-
-#[derive(Object)]
-pub struct UnlockedFormView {
-    pub assignment_id: String,
-    pub title: String,
-}
-
-#[derive(Object)]
-#[oai(deny_unknown_fields)]
-pub struct NewAccountRequest {
-    /// Needed only when another account already logs in with this email.
-    #[oai(validator(max_length = 64))]
-    pub username: Option<Text>,
-    #[oai(validator(max_length = 254))]
-    pub email: Text,
-    /// At least 12 characters. The access code is not a password.
-    #[oai(validator(max_length = 256))]
-    pub password: Text,
-}
-
-#[derive(Object)]
-#[oai(deny_unknown_fields)]
-pub struct RedeemRequest {
-    /// The four words, with any separators and in any case.
-    #[oai(validator(max_length = 200))]
-    pub code: Text,
-    /// To set up a new account with this code; leave out when logged in.
-    pub account: Option<NewAccountRequest>,
-    /// Answers to the fields the clinic's rule asked for (see
-    /// `more_information_needed`), by field name.
-    #[oai(default)]
-    pub answers: BTreeMap<String, String>,
 }
 
 #[derive(Object)]
@@ -240,7 +182,7 @@ fn link_token(raw: &str) -> Result<SecretToken, ApiError> {
     })
 }
 
-fn portal_cookie(
+pub(super) fn portal_cookie(
     state: &AppState,
     req: &Request,
     token: &str,
@@ -259,73 +201,6 @@ fn portal_cookie(
 
 #[OpenApi(prefix_path = "/v1/portal", tag = "ApiTags::Portal")]
 impl PortalApi {
-    /// Redeem a Medical Records Access Code.
-    ///
-    /// Without a session, `account` sets up a new account with the patient's
-    /// own password (the code is never a password), in one step with the
-    /// grant. With a session, the record is added to that account (a family).
-    /// Each failure has its own code: `code_missing`, `code_malformed`,
-    /// `code_not_found`, `code_expired`, `code_revoked`, `code_already_used`,
-    /// `portal_access_disabled`, `too_many_attempts`, and `account_required`
-    /// without a session or `account`. When the clinic has a
-    /// verification rule, it may answer `more_information_needed` with the
-    /// `fields` to ask for (send them back as `answers`), or
-    /// `verification_denied` with a reason to show.
-    #[oai(path = "/redeem", method = "post")]
-    async fn redeem(
-        &self,
-        state: poem::web::Data<&AppState>,
-        session: MaybePatient,
-        req: &Request,
-        body: JsonBody<RedeemRequest>,
-    ) -> ApiResult<RedeemResponse> {
-        let b = body.0;
-        // Passed as typed: a short password or a bad address is refused,
-        // and audited, inside the act like any other failed attempt.
-        let account = b.account.map(|a| AccountForm {
-            username: a.username.map(Text::into_inner),
-            email: a.email.into_inner(),
-            password: a.password.into_inner(),
-        });
-        let answers = parse_answers(b.answers)?;
-        let done = state
-            .services
-            .redeem_code(&session.0, &b.code, account, answers)
-            .await?;
-        let (record, form) = match &done.unlocked {
-            Unlocked::Record(g) => (Some(RecordView::from(g)), None),
-            Unlocked::Form {
-                assignment_id,
-                form_title,
-            } => (
-                None,
-                Some(UnlockedFormView {
-                    assignment_id: assignment_id.clone(),
-                    title: form_title.clone(),
-                }),
-            ),
-        };
-        let view = RedeemedView {
-            account: AccountView::from(&done.account),
-            record,
-            form,
-            verification_sent: done.verification_sent,
-            csrf_token: done.session.as_ref().map(|s| s.csrf_token.clone()),
-        };
-        Ok(match done.session {
-            Some(s) => {
-                let cookie = portal_cookie(
-                    &state,
-                    req,
-                    s.token.expose(),
-                    state.settings.portal_session_secs,
-                )?;
-                RedeemResponse::NewAccount(Json(view), cookie)
-            }
-            None => RedeemResponse::Added(Json(view)),
-        })
-    }
-
     /// Log in with a username or email and your password.
     #[oai(path = "/login", method = "post")]
     async fn login(
@@ -546,35 +421,4 @@ impl PortalApi {
             .await?;
         Ok(Accepted::Accepted)
     }
-}
-
-/// Answers to a clinic rule's questions: at most 16, each named as the rule
-/// named it, each at most 500 characters.
-pub(crate) fn parse_answers(
-    answers: BTreeMap<String, String>,
-) -> Result<Vec<portico_tenants::domain::GivenAnswer>, ApiError> {
-    let invalid = |message: String| {
-        let mut e = ApiError::unprocessable("invalid_answers", message);
-        e.field = Some("answers");
-        e
-    };
-    if answers.len() > 16 {
-        return Err(invalid("at most 16 answers".into()));
-    }
-    answers
-        .into_iter()
-        .map(|(name, value)| {
-            if name.is_empty() || name.len() > 40 {
-                return Err(invalid(
-                    "an answer's name must be 1 to 40 characters".into(),
-                ));
-            }
-            if value.chars().count() > 500 {
-                return Err(invalid(format!(
-                    "the answer to {name} is over 500 characters"
-                )));
-            }
-            Ok(portico_tenants::domain::GivenAnswer { name, value })
-        })
-        .collect()
 }

@@ -1,7 +1,8 @@
 //! What a clinic shares with a patient on their record: documents, notes,
-//! appointments and secure messages. Staff reach them under
-//! `/v1/patients/{id}/…`, a portal account under
-//! `/v1/portal/records/{id}/…` for a record it holds.
+//! appointments and secure messages, as staff reach them under
+//! `/v1/patients/{id}/…`. The views, multipart forms and upload/download
+//! helpers here serve the patient side too (`portal_records`), so a record
+//! reads the same from either side.
 
 use poem_openapi::param::Path;
 use poem_openapi::payload::{Attachment, AttachmentType, Json};
@@ -17,7 +18,7 @@ use portico_tenants::records::{
 use super::ApiTags;
 use super::patients::parse_patient_id;
 use portico_web::AppState;
-use portico_web::auth::{PatientSession, StaffSession};
+use portico_web::auth::StaffSession;
 use portico_web::error::{ApiError, ApiResult};
 use portico_web::json_body::JsonBody;
 use portico_web::text::Text;
@@ -218,7 +219,7 @@ pub struct UnreadView {
 }
 
 /// Reads a multipart file into an accepted upload.
-async fn accept(part: FilePart) -> ApiResult<Upload> {
+pub(super) async fn accept(part: FilePart) -> ApiResult<Upload> {
     let name = part.file_name().unwrap_or("").to_owned();
     let bytes = part
         .into_vec()
@@ -227,13 +228,13 @@ async fn accept(part: FilePart) -> ApiResult<Upload> {
     Ok(Upload::parse(&name, bytes).map_err(portico_tenants::DomainError::from)?)
 }
 
-fn parse_document_id(raw: &str) -> ApiResult<DocumentId> {
+pub(super) fn parse_document_id(raw: &str) -> ApiResult<DocumentId> {
     DocumentId::parse(raw).map_err(|_| ApiError::not_found("not_found", "document not found"))
 }
 
 /// A document as a download: always an attachment, so a browser never
 /// renders a file from the API as a page.
-fn download(content: DocumentContent) -> Attachment<Vec<u8>> {
+pub(super) fn download(content: DocumentContent) -> Attachment<Vec<u8>> {
     Attachment::new(content.bytes)
         .attachment_type(AttachmentType::Attachment)
         .filename(content.document.file_name)
@@ -440,87 +441,4 @@ impl RecordsApi {
                 .collect(),
         ))
     }
-
-    /// What the clinic shares on a record this account holds. Reading it
-    /// marks the clinic's messages read, and is audited.
-    #[oai(path = "/v1/portal/records/:id/shared", method = "get")]
-    async fn portal_shared(
-        &self,
-        state: poem::web::Data<&AppState>,
-        session: PatientSession,
-        id: Path<String>,
-    ) -> ApiResult<Json<SharedRecordView>> {
-        let patient = portal_record_id(&id.0)?;
-        let shared = state
-            .services
-            .portal_shared_record(&session.caller, patient)
-            .await?;
-        Ok(Json(SharedRecordView::from(&shared)))
-    }
-
-    /// Download a document of a record this account holds.
-    #[oai(
-        path = "/v1/portal/records/:id/documents/:document/content",
-        method = "get"
-    )]
-    async fn portal_content(
-        &self,
-        state: poem::web::Data<&AppState>,
-        session: PatientSession,
-        id: Path<String>,
-        document: Path<String>,
-    ) -> ApiResult<Attachment<Vec<u8>>> {
-        let patient = portal_record_id(&id.0)?;
-        let content = state
-            .services
-            .portal_document_content(&session.caller, patient, parse_document_id(&document.0)?)
-            .await?;
-        Ok(download(content))
-    }
-
-    /// Give the clinic a file for this record (multipart: `file`, `title`).
-    #[oai(path = "/v1/portal/records/:id/documents", method = "post")]
-    async fn portal_upload(
-        &self,
-        state: poem::web::Data<&AppState>,
-        session: PatientSession,
-        id: Path<String>,
-        form: DocumentUpload,
-    ) -> ApiResult<Json<DocumentView>> {
-        let patient = portal_record_id(&id.0)?;
-        let upload = accept(form.file).await?;
-        let document = state
-            .services
-            .portal_document_upload(&session.caller, patient, form.title.as_deref(), upload)
-            .await?;
-        Ok(Json(DocumentView::from(&document)))
-    }
-
-    /// Write to the clinic about this record (multipart: `body`, optional
-    /// `file`).
-    #[oai(path = "/v1/portal/records/:id/messages", method = "post")]
-    async fn portal_send(
-        &self,
-        state: poem::web::Data<&AppState>,
-        session: PatientSession,
-        id: Path<String>,
-        form: MessageForm,
-    ) -> ApiResult<Json<MessageView>> {
-        let patient = portal_record_id(&id.0)?;
-        let body = WrittenText::parse("body", &form.body)?;
-        let attachment = match form.file {
-            Some(part) => Some(accept(part).await?),
-            None => None,
-        };
-        let message = state
-            .services
-            .portal_message_send(&session.caller, patient, &body, attachment)
-            .await?;
-        Ok(Json(MessageView::from(&message)))
-    }
-}
-
-fn portal_record_id(raw: &str) -> ApiResult<portico_tenants::domain::PatientId> {
-    portico_tenants::domain::PatientId::parse(raw)
-        .map_err(|_| ApiError::not_found("not_found", "record not found"))
 }

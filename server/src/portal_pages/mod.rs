@@ -170,7 +170,7 @@ fn content_security_policy(t: &ResolvedTenant) -> String {
 }
 
 fn portal_path(t: &ResolvedTenant) -> String {
-    format!("{}/portal", t.path_prefix.as_deref().unwrap_or(""))
+    Pages::Portal.root(t)
 }
 
 /// A portal page. No page sends a referrer: the registration page can

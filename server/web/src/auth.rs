@@ -114,6 +114,7 @@ impl StaffSession {
             .services
             .staff_caller(resolved.tenant.clone(), &token, client_info(req))
             .await?;
+        crate::refusals::attempted_by(req, &caller);
         let who = caller.staff().expect("a staff caller");
         if who.session.kind != kind {
             return Err(ApiError::unauthorized(
@@ -212,7 +213,9 @@ pub struct VisitorCaller(pub Caller);
 impl<'a> poem::FromRequest<'a> for VisitorCaller {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
         let tenant = tenant_of(req)?.tenant.clone();
-        Ok(Self(Caller::visitor(tenant, client_info(req))))
+        let caller = Caller::visitor(tenant, client_info(req));
+        crate::refusals::attempted_by(req, &caller);
+        Ok(Self(caller))
     }
 }
 
@@ -238,6 +241,7 @@ pub async fn portal_session(req: &Request) -> Result<Option<Caller>, ApiError> {
         .services
         .patient_caller(resolved.tenant.clone(), &token, client_info(req))
         .await?;
+    crate::refusals::attempted_by(req, &caller);
     let who = caller.patient().expect("a patient caller");
     if cookie {
         check_csrf(req, &who.session.csrf_token)?;
@@ -293,7 +297,11 @@ impl<'a> poem::FromRequest<'a> for MaybePatient {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
         Ok(Self(match portal_session(req).await? {
             Some(caller) => caller,
-            None => Caller::visitor(tenant_of(req)?.tenant.clone(), client_info(req)),
+            None => {
+                let caller = Caller::visitor(tenant_of(req)?.tenant.clone(), client_info(req));
+                crate::refusals::attempted_by(req, &caller);
+                caller
+            }
         }))
     }
 }

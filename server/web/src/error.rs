@@ -74,6 +74,11 @@ impl ApiError {
     }
 }
 
+/// An answer's error code, kept on the response for the trail of refused
+/// requests (`refusals`).
+#[derive(Debug, Clone, Copy)]
+pub struct RefusalCode(pub &'static str);
+
 impl poem::error::ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         self.status
@@ -91,6 +96,7 @@ impl poem::error::ResponseError for ApiError {
             .status(self.status)
             .content_type("application/json; charset=utf-8")
             .body(body);
+        resp.extensions_mut().insert(RefusalCode(self.code));
         if let Some(secs) = self.retry_after_secs {
             resp.headers_mut().insert(
                 "retry-after",

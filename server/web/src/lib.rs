@@ -19,6 +19,7 @@ pub mod json_body;
 pub mod links;
 pub mod observability;
 pub mod page_session;
+pub mod refusals;
 pub mod same_origin;
 mod state;
 pub mod templates;

@@ -86,6 +86,9 @@ impl PageSession {
                 .await
                 .ok(),
         };
+        if let Some(caller) = &found {
+            crate::refusals::attempted_by(req, caller);
+        }
         Ok(found.map(|caller| Self {
             pages,
             tenant,

@@ -19,6 +19,7 @@ pub mod portal_account;
 pub mod portal_login;
 pub mod records;
 pub mod redeem;
+pub mod refused;
 pub mod roles;
 pub mod staff;
 
@@ -150,6 +151,9 @@ pub const PORTAL_FORM_ANSWER: Act = Act::guarded("form.submit", Guard::Patient);
 /// Saving answers without handing the form in.
 pub const PORTAL_FORM_SAVE: Act = Act::guarded("portal.form.save", Guard::Patient);
 
+/// A request refused before it reached an act (input that does not parse).
+pub const REQUEST_REFUSED: Act = Act::guarded("request.refused", Guard::Anyone);
+
 // The platform.
 pub const TENANT_CREATE: Act = Act::guarded("tenant.create", Guard::Operator);
 pub const TENANT_SUSPEND: Act = Act::guarded("tenant.suspend", Guard::Operator);
@@ -232,6 +236,7 @@ pub const ALL: &[&Act] = &[
     &PORTAL_FORMS,
     &PORTAL_FORM_ANSWER,
     &PORTAL_FORM_SAVE,
+    &REQUEST_REFUSED,
     &TENANT_CREATE,
     &TENANT_SUSPEND,
     &TENANT_RESUME,

@@ -13,10 +13,10 @@ use crate::domain::{CodeDelivery, EmailAddress, GivenAnswer, NewPassword, Timest
 use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
 use crate::outbox::{self, MailKind};
-use crate::patients::{PortalAccess, get_patient};
+use crate::patients::{PatientRecord, PortalAccess, get_patient};
 use crate::services::Services;
 use crate::smartforms::{assignment_for_code, link_account};
-use crate::storage::StorageError;
+use crate::storage::{StorageError, TenantTx};
 use portico_plugins::HookInput;
 use portico_plugins::model::Redemption;
 
@@ -180,7 +180,8 @@ impl Services {
     /// with `account`. `answers` are what the patient gave to the clinic's
     /// verification rule when it asked (see
     /// [`DomainError::MoreInformationNeeded`]). Every attempt, whatever
-    /// makes it fail, is audited with the client's address and the reason.
+    /// makes it fail, is audited with the client's address and the reason;
+    /// the door counts guesses against the redemption buckets.
     pub async fn redeem_code(
         &self,
         caller: &Caller,
@@ -193,6 +194,10 @@ impl Services {
         pass.finish(done).await
     }
 
+    /// The redemption, step by step: who redeems, which code, the clinic's
+    /// rule, the account's password hashed with no transaction open, then
+    /// one transaction that opens the account (if new), uses the code and
+    /// unlocks what it opens.
     async fn redeem(
         &self,
         pass: &mut Passage<'_>,
@@ -200,10 +205,7 @@ impl Services {
         account: Option<AccountForm>,
         answers: Vec<GivenAnswer>,
     ) -> Result<Redeemed, DomainError> {
-        let tenant = pass.tenant();
-        let clinic = tenant.display_name.as_str();
-        let signed_in = pass.caller().patient();
-        let new_account = match (signed_in, account) {
+        let new_account = match (pass.caller().patient(), account) {
             (Some(_), _) => None,
             (None, Some(form)) => Some(NewAccount::parse(form)?),
             (None, None) => {
@@ -214,93 +216,19 @@ impl Services {
                 ));
             }
         };
-        let fail = |pass: &mut Passage<'_>, failure: RedeemFailure, code: Option<&CodeRecord>| {
-            if let Some(code) = code {
-                pass.target(format!("patient:{}", code.patient_id));
-            }
-            if failure.is_guess() {
-                pass.secret_missed(failure.reason());
-            } else {
-                pass.failure_reason(failure.reason());
-            }
-            Err(refusal(failure, clinic))
-        };
-
-        let presented = match PresentedCode::parse(raw_code) {
-            Ok(p) => p,
-            Err(crate::codes::CodeInputError::Empty) => {
-                return fail(pass, RedeemFailure::Empty, None);
-            }
-            Err(crate::codes::CodeInputError::Malformed) => {
-                return fail(pass, RedeemFailure::Malformed, None);
-            }
-        };
-        let hash = self.code_key.hash(tenant.id, presented.canonical());
-        let mut tx = pass.read().await?;
-        let code = find_by_hash(&mut tx, &hash).await?;
-        let patient = match &code {
-            Some(c) => get_patient(&mut tx, c.patient_id).await?,
-            None => None,
-        };
-        tx.commit().await?;
-        let Some(code) = code else {
-            return fail(pass, RedeemFailure::Unknown, None);
-        };
-        let opens_record = code.kind == CodeKind::MedicalRecords;
-        match code.status_at(Timestamp::now()) {
-            CodeStatus::Active => {}
-            CodeStatus::Redeemed => return fail(pass, RedeemFailure::AlreadyUsed, Some(&code)),
-            CodeStatus::Revoked => return fail(pass, RedeemFailure::Revoked, Some(&code)),
-            CodeStatus::Expired => return fail(pass, RedeemFailure::Expired, Some(&code)),
-        }
-        // A form shows nothing of the record, so it needs no portal access.
-        let Some(patient) =
-            patient.filter(|p| !opens_record || p.portal_access == PortalAccess::Enabled)
-        else {
-            return fail(pass, RedeemFailure::PortalDisabled, Some(&code));
-        };
-        pass.target(format!("patient:{}", patient.id));
-
-        // The clinic's own rule, if it has one, on a code that is otherwise
-        // good. A refusal counts as a guess: a rule that checks a date of
-        // birth must not become a way to guess one.
-        let verdict = self
-            .verify_with_plugin(
-                pass,
-                HookInput::CheckRedemption(Redemption {
-                    answers: answers_for_plugin(answers),
-                    facts: facts_of(&patient),
-                    settings: Vec::new(),
-                }),
-            )
-            .await?;
-        if verdict != Verdict::Allow {
-            if matches!(verdict, Verdict::Deny(_)) {
-                pass.secret_missed(verdict.audit_reason());
-            } else {
-                pass.failure_reason(verdict.audit_reason());
-            }
-            return Err(verdict
-                .into_error("verification_denied")
-                .expect("a verdict other than allow is an error"));
-        }
-
-        if let Some(new) = &new_account {
-            self.accept_email(pass, &new.email).await?;
-        }
-
-        // Hash a new account's password before any transaction opens.
+        let (code, patient) = self.usable_code(pass, raw_code).await?;
+        self.clinic_rule_allows(pass, &patient, answers).await?;
         let new_account = match new_account {
             Some(new) => {
+                self.accept_email(pass, &new.email).await?;
                 let hash = self.hasher.hash(&new.password).await?;
                 Some((new, hash))
             }
             None => None,
         };
 
-        let now = Timestamp::now();
         let mut tx = pass.write().await?;
-        let (account, session, verification_sent) = match (signed_in, new_account) {
+        let (account, session, verification_sent) = match (pass.caller().patient(), new_account) {
             (Some(who), _) => {
                 let (account, _) = accounts::get(&mut tx, who.account_id())
                     .await?
@@ -308,94 +236,24 @@ impl Services {
                 (account, None, false)
             }
             (None, Some((new, hash))) => {
-                let username = match &new.username {
-                    Some(u) => u.clone(),
-                    None => Username::parse(new.email.as_str())?,
-                };
-                // The code was delivered to the address on file: typing that
-                // same address proves it.
-                let verified = code.delivery == CodeDelivery::Email
-                    && patient.email.as_ref().map(EmailAddress::normalized)
-                        == Some(new.email.normalized());
-                let account = match accounts::insert(
-                    &mut tx, &username, &new.email, &hash, verified,
-                )
-                .await
-                {
-                    Ok(a) => a,
-                    Err(StorageError::UniqueViolation(_)) => {
-                        return Err(DomainError::refused(
-                            RefusalKind::Conflict,
-                            if new.username.is_some() {
-                                "username_taken"
-                            } else {
-                                "username_required"
-                            },
-                            "Another account already logs in with this name. Choose a username of your own; \
-                             or, if this is your account, log in first and then add this code.",
-                        ));
-                    }
-                    Err(other) => return Err(other.into()),
-                };
-                let shown = opens_record.then_some(patient.id);
-                let session =
-                    sessions::create(&mut tx, account.id, shown, self.auth.portal_session_ttl)
-                        .await?;
-                if !verified {
-                    let token =
-                        tokens::issue(&mut tx, account.id, Purpose::VerifyEmail, None).await?;
-                    outbox::enqueue(
-                        &mut tx,
-                        MailKind::EmailVerification,
-                        &account.email,
-                        Some(patient.id),
-                        json!({ "clinic_name": clinic, "username": account.username.as_str(), "token": token.expose() }),
-                    )
-                    .await?;
-                }
-                let issued = PortalSessionIssued {
-                    token: session.token,
-                    csrf_token: session.csrf_token,
-                    expires_at: session.expires_at,
-                    account: account.clone(),
-                };
-                (account, Some(issued), !verified)
+                self.open_account(&mut tx, pass.tenant(), &code, &patient, new, hash)
+                    .await?
             }
             (None, None) => unreachable!("a visitor's account was parsed above"),
         };
-        if !mark_redeemed(&mut tx, code.id, account.id, now).await? {
+        if !mark_redeemed(&mut tx, code.id, account.id, Timestamp::now()).await? {
             // Someone used or cancelled it a moment ago.
             drop(tx);
-            return fail(pass, RedeemFailure::AlreadyUsed, Some(&code));
+            return Err(fail(pass, RedeemFailure::AlreadyUsed, Some(&code)));
         }
-        let unlocked = if opens_record {
-            grants::insert(&mut tx, account.id, patient.id, Some(code.id)).await?;
-            if let Some(who) = signed_in {
-                sessions::set_active_patient(&mut tx, &who.session.id, patient.id).await?;
-            }
-            let record = grants::live(&mut tx, account.id, patient.id)
-                .await?
-                .ok_or(DomainError::NotFound("record"))?;
-            Unlocked::Record(record)
-        } else {
-            let assignment = assignment_for_code(&mut tx, &code.id.to_string())
-                .await?
-                .ok_or(DomainError::NotFound("form"))?;
-            link_account(&mut tx, &assignment.id, account.id).await?;
-            Unlocked::Form {
-                assignment_id: assignment.id,
-                form_title: assignment.form.title.to_string(),
-            }
+        let unlocked = unlock(&mut tx, pass, &code, &patient, account.id).await?;
+        let kind = match unlocked {
+            Unlocked::Record(_) => "medical_records",
+            Unlocked::Form { .. } => "smartform",
         };
-        let kind = if opens_record {
-            "medical_records"
-        } else {
-            "smartform"
-        };
-        let by = if signed_in.is_some() {
-            "existing_account"
-        } else {
-            "new_account"
+        let by = match session {
+            Some(_) => "new_account",
+            None => "existing_account",
         };
         pass.as_actor(Actor::Account(account.id));
         pass.detail(format!("code={} kind={kind} {by}", code.id));
@@ -407,4 +265,187 @@ impl Services {
             verification_sent,
         })
     }
+
+    /// The code presented, if it is one, known, active, and (for a records
+    /// code) on a record whose portal access is on; with its patient.
+    async fn usable_code(
+        &self,
+        pass: &mut Passage<'_>,
+        raw_code: &str,
+    ) -> Result<(CodeRecord, PatientRecord), DomainError> {
+        let presented = match PresentedCode::parse(raw_code) {
+            Ok(p) => p,
+            Err(crate::codes::CodeInputError::Empty) => {
+                return Err(fail(pass, RedeemFailure::Empty, None));
+            }
+            Err(crate::codes::CodeInputError::Malformed) => {
+                return Err(fail(pass, RedeemFailure::Malformed, None));
+            }
+        };
+        let hash = self.code_key.hash(pass.tenant().id, presented.canonical());
+        let mut tx = pass.read().await?;
+        let code = find_by_hash(&mut tx, &hash).await?;
+        let patient = match &code {
+            Some(c) => get_patient(&mut tx, c.patient_id).await?,
+            None => None,
+        };
+        tx.commit().await?;
+        let Some(code) = code else {
+            return Err(fail(pass, RedeemFailure::Unknown, None));
+        };
+        match code.status_at(Timestamp::now()) {
+            CodeStatus::Active => {}
+            CodeStatus::Redeemed => {
+                return Err(fail(pass, RedeemFailure::AlreadyUsed, Some(&code)));
+            }
+            CodeStatus::Revoked => return Err(fail(pass, RedeemFailure::Revoked, Some(&code))),
+            CodeStatus::Expired => return Err(fail(pass, RedeemFailure::Expired, Some(&code))),
+        }
+        // A form shows nothing of the record, so it needs no portal access.
+        let opens_record = code.kind == CodeKind::MedicalRecords;
+        let Some(patient) =
+            patient.filter(|p| !opens_record || p.portal_access == PortalAccess::Enabled)
+        else {
+            return Err(fail(pass, RedeemFailure::PortalDisabled, Some(&code)));
+        };
+        pass.target(format!("patient:{}", patient.id));
+        Ok((code, patient))
+    }
+
+    /// The clinic's own rule, if it has one, on a code that is otherwise
+    /// good. A refusal counts as a guess: a rule that checks a date of
+    /// birth must not become a way to guess one.
+    async fn clinic_rule_allows(
+        &self,
+        pass: &mut Passage<'_>,
+        patient: &PatientRecord,
+        answers: Vec<GivenAnswer>,
+    ) -> Result<(), DomainError> {
+        let verdict = self
+            .verify_with_plugin(
+                pass,
+                HookInput::CheckRedemption(Redemption {
+                    answers: answers_for_plugin(answers),
+                    facts: facts_of(patient),
+                    settings: Vec::new(),
+                }),
+            )
+            .await?;
+        if verdict == Verdict::Allow {
+            return Ok(());
+        }
+        if matches!(verdict, Verdict::Deny(_)) {
+            pass.secret_missed(verdict.audit_reason());
+        } else {
+            pass.failure_reason(verdict.audit_reason());
+        }
+        Err(verdict
+            .into_error("verification_denied")
+            .expect("a verdict other than allow is an error"))
+    }
+
+    /// A visitor's new account, its session, and (unless typing the
+    /// address the code was mailed to proved it) the mail that confirms
+    /// its address.
+    async fn open_account(
+        &self,
+        tx: &mut TenantTx,
+        tenant: &crate::registry::Tenant,
+        code: &CodeRecord,
+        patient: &PatientRecord,
+        new: NewAccount,
+        hash: crate::auth::PasswordHash,
+    ) -> Result<(PortalAccount, Option<PortalSessionIssued>, bool), DomainError> {
+        let username = match &new.username {
+            Some(u) => u.clone(),
+            None => Username::parse(new.email.as_str())?,
+        };
+        // The code was delivered to the address on file: typing that same
+        // address proves it.
+        let verified = code.delivery == CodeDelivery::Email
+            && patient.email.as_ref().map(EmailAddress::normalized) == Some(new.email.normalized());
+        let account = match accounts::insert(tx, &username, &new.email, &hash, verified).await {
+            Ok(a) => a,
+            Err(StorageError::UniqueViolation(_)) => {
+                return Err(DomainError::refused(
+                    RefusalKind::Conflict,
+                    if new.username.is_some() {
+                        "username_taken"
+                    } else {
+                        "username_required"
+                    },
+                    "Another account already logs in with this name. Choose a username of your own; \
+                     or, if this is your account, log in first and then add this code.",
+                ));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let shown = (code.kind == CodeKind::MedicalRecords).then_some(patient.id);
+        let session = sessions::create(tx, account.id, shown, self.auth.portal_session_ttl).await?;
+        if !verified {
+            let token = tokens::issue(tx, account.id, Purpose::VerifyEmail, None).await?;
+            outbox::enqueue(
+                tx,
+                MailKind::EmailVerification,
+                &account.email,
+                Some(patient.id),
+                json!({
+                    "clinic_name": tenant.display_name.as_str(),
+                    "username": account.username.as_str(),
+                    "token": token.expose(),
+                }),
+            )
+            .await?;
+        }
+        let issued = PortalSessionIssued {
+            token: session.token,
+            csrf_token: session.csrf_token,
+            expires_at: session.expires_at,
+            account: account.clone(),
+        };
+        Ok((account, Some(issued), !verified))
+    }
+}
+
+/// What the code opens, for `account`: the record (a grant, shown at once
+/// to a signed-in family), or its one form.
+async fn unlock(
+    tx: &mut TenantTx,
+    pass: &Passage<'_>,
+    code: &CodeRecord,
+    patient: &PatientRecord,
+    account: crate::domain::AccountId,
+) -> Result<Unlocked, DomainError> {
+    if code.kind == CodeKind::MedicalRecords {
+        grants::insert(tx, account, patient.id, Some(code.id)).await?;
+        if let Some(who) = pass.caller().patient() {
+            sessions::set_active_patient(tx, &who.session.id, patient.id).await?;
+        }
+        let record = grants::live(tx, account, patient.id)
+            .await?
+            .ok_or(DomainError::NotFound("record"))?;
+        return Ok(Unlocked::Record(record));
+    }
+    let assignment = assignment_for_code(tx, &code.id.to_string())
+        .await?
+        .ok_or(DomainError::NotFound("form"))?;
+    link_account(tx, &assignment.id, account).await?;
+    Ok(Unlocked::Form {
+        assignment_id: assignment.id,
+        form_title: assignment.form.title.to_string(),
+    })
+}
+
+/// Records why a redemption failed (a guess counts against the buckets)
+/// and the refusal to answer with.
+fn fail(pass: &mut Passage<'_>, failure: RedeemFailure, code: Option<&CodeRecord>) -> DomainError {
+    if let Some(code) = code {
+        pass.target(format!("patient:{}", code.patient_id));
+    }
+    if failure.is_guess() {
+        pass.secret_missed(failure.reason());
+    } else {
+        pass.failure_reason(failure.reason());
+    }
+    refusal(failure, pass.tenant().display_name.as_str())
 }

@@ -282,4 +282,35 @@ both_engines! {
         let ok: Value = redeem(json!({"code": leo_code, "account": {"username": "leo.wong", "email": "family@example.org", "password": "another good password 2"}})).await.unwrap().json().await.unwrap();
         assert_eq!(ok["record"]["full_name"], "Leo Wong");
     }
+
+    async fn a_request_refused_before_any_act_is_recorded_once(app) {
+        let owner = app.clinic_with_owner("north").await;
+        // Input the edge cannot read: recorded as a refused request, with
+        // the answer's code and the address.
+        expect_error(owner.post(&app, "/api/v1/patients", json!({"full_name": "Mia Wong", "date_of_birth": "1984-03-12", "email": "not an address"})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_email").await;
+        let refused = app.client.post(app.tenant_url("north", "/api/v1/portal/redeem"))
+            .header("content-type", "application/json")
+            .body("{\"code\": ")
+            .send().await.unwrap();
+        assert!(refused.status().is_client_error());
+        let events = audit_of(&app, &owner, "request.refused").await;
+        let reasons: Vec<_> = events.iter().map(|e| e["reason"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(reasons.contains(&"invalid_email".to_owned()), "{reasons:?}");
+        assert!(events.iter().all(|e| e["outcome"] == "failure" && e["ip"].is_string()), "{events:?}");
+        let staff_one = events.iter().find(|e| e["reason"] == "invalid_email").unwrap();
+        assert_eq!(staff_one["actor_id"], owner.id.as_str());
+        assert!(staff_one["target"].as_str().unwrap().ends_with("/api/v1/patients"), "{staff_one}");
+
+        // A refusal by an act is the door's to record, once.
+        let patient = add_enabled_patient(&app, &owner, "Leo Wong", "leo@example.org").await;
+        owner.step_up(&app).await;
+        let issued = json_ok(owner.post(&app, &format!("/api/v1/patients/{patient}/access-codes"), json!({"delivery": "print"})).await).await;
+        let id = issued["access_code"]["id"].as_str().unwrap();
+        json_ok(owner.post(&app, &format!("/api/v1/access-codes/{id}/revoke"), json!({})).await).await;
+        expect_error(owner.post(&app, &format!("/api/v1/access-codes/{id}/revoke"), json!({})).await, StatusCode::CONFLICT, "code_already_revoked").await;
+        let revokes = audit_of(&app, &owner, "code.revoke").await;
+        assert_eq!(revokes.len(), 2, "one success, one refusal: {revokes:?}");
+        assert_eq!(audit_of(&app, &owner, "request.refused").await.len(), 2, "nothing more at the edge");
+    }
 }
