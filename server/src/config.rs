@@ -50,6 +50,12 @@ pub struct Config {
     /// Trust `X-Forwarded-For` and `X-Forwarded-Proto` (only behind a proxy
     /// that sets them). `PORTICO_TRUST_PROXY`.
     pub trust_proxy: bool,
+    /// How many proxies of our own stand in front of the server, each
+    /// appending the address it saw to `X-Forwarded-For`. The client's
+    /// address is that many entries from the right; what a client writes
+    /// itself stands further left and is never believed.
+    /// `PORTICO_TRUSTED_PROXY_HOPS`.
+    pub trusted_proxy_hops: u32,
     /// How long a resolved tenant is cached; bounds how late another node
     /// sees a suspension. `PORTICO_TENANT_CACHE_MS`.
     pub tenant_cache_ms: u64,
@@ -128,6 +134,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             hash_concurrency: None,
             trust_proxy: false,
+            trusted_proxy_hops: 1,
             tenant_cache_ms: 2_000,
             cookie_session_secs: auth.cookie_session_ttl.as_secs(),
             bearer_token_secs: auth.bearer_token_ttl.as_secs(),

@@ -76,6 +76,7 @@ impl Application {
         );
         let settings = WebSettings {
             trust_proxy: config.trust_proxy,
+            trusted_proxy_hops: config.trusted_proxy_hops,
             tls: config.serves_tls(),
             cookie_session_secs: config.cookie_session_secs,
             portal_session_secs: config.portal_session_secs,
@@ -215,12 +216,26 @@ pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
         max_upload_bytes: state.settings.max_upload_bytes,
         max_file_bytes: portico_tenants::records::MAX_DOCUMENT_BYTES,
     };
+    let tls = state.settings.tls;
     Route::new()
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/api/openapi.json", spec)
-        .nest("/api/docs", docs)
-        .nest("/api", api.with(RecordRefusals))
+        .nest(
+            "/api/docs",
+            // The documentation page may not be framed by another site.
+            docs.with(SetHeader::new().overriding(
+                "content-security-policy",
+                "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            )),
+        )
+        .nest(
+            "/api",
+            // Every answer of a clinic's API may carry personal data: no
+            // cache, shared or private, keeps it.
+            api.with(RecordRefusals)
+                .with(SetHeader::new().overriding("cache-control", "no-store")),
+        )
         .nest(
             "/console",
             portico_admin::routes()
@@ -240,6 +255,11 @@ pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
             SetHeader::new()
                 .overriding("x-content-type-options", "nosniff")
                 .overriding("referrer-policy", "no-referrer"),
+        )
+        // Served over https: browsers keep to https for a year.
+        .with_if(
+            tls,
+            SetHeader::new().overriding("strict-transport-security", "max-age=31536000"),
         )
         .data(state)
         .data(Arc::new(portico_admin::Console::new()))

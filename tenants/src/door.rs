@@ -266,7 +266,6 @@ pub struct Passage<'a> {
     /// Who the success is recorded as, when the act made them (a login's
     /// staff member, a redemption's new account).
     actor: Option<Actor>,
-    finished: bool,
 }
 
 impl Door {
@@ -344,7 +343,6 @@ impl Door {
             committed: false,
             audited: false,
             actor: None,
-            finished: false,
         };
         if let Err(refused) = pass.guard().await {
             return Err(pass.finish::<()>(Err(refused)).await.unwrap_err());
@@ -460,7 +458,6 @@ impl<'a> Passage<'a> {
             .enter(self.caller, act, self.target.clone())
             .await
             .inspect_err(|_| self.audited = true)?;
-        stricter.finished = true;
         stricter.committed = true;
         if let Some(throttle) = stricter.throttle.take() {
             self.throttle = Some(throttle);
@@ -553,8 +550,7 @@ impl<'a> Passage<'a> {
     /// the audit trail with its reason and the client, and a missed secret
     /// counts against the act's buckets. Faults of the server itself
     /// (storage, hashing) are logged by the HTTP layer, not audited.
-    pub async fn finish<T>(mut self, result: Result<T, DomainError>) -> Result<T, DomainError> {
-        self.finished = true;
+    pub async fn finish<T>(self, result: Result<T, DomainError>) -> Result<T, DomainError> {
         let err = match result {
             Ok(value) => {
                 debug_assert!(
@@ -651,16 +647,6 @@ impl<'a> Passage<'a> {
             }
         }
         Ok(())
-    }
-}
-
-impl Drop for Passage<'_> {
-    fn drop(&mut self) {
-        debug_assert!(
-            self.finished || std::thread::panicking(),
-            "the act {} was entered and never finished",
-            self.act.name
-        );
     }
 }
 

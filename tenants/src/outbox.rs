@@ -2,7 +2,8 @@
 //! as the act that causes it, so the act and its mail commit or vanish
 //! together; a worker delivers it afterwards.
 
-use crate::domain::{EmailAddress, PatientId, Timestamp};
+use crate::auth::CodeKey;
+use crate::domain::{EmailAddress, PatientId, TenantId, Timestamp};
 use crate::storage::{StorageError, TenantTx};
 
 /// The kinds of mail Portico sends.
@@ -31,7 +32,55 @@ impl MailKind {
     }
 }
 
-/// Queues a mail in `tx`'s tenant. `payload` holds what the template needs.
+/// The members of a payload that are one-time secrets: a code, a token.
+const SECRET_MEMBERS: [&str; 2] = ["code", "token"];
+/// Where a payload keeps them, sealed.
+const SEALED: &str = "sealed";
+
+/// `payload` with its one-time secrets (`code`, `token`) sealed under the
+/// server's key, which is not in the database: no database file, its WAL
+/// or its free pages included, ever holds a plain code or token, in any
+/// state of the mail (queued, retried, dead, sent).
+pub fn with_sealed_secrets(
+    key: &CodeKey,
+    tenant: TenantId,
+    mut payload: serde_json::Value,
+) -> serde_json::Value {
+    let Some(members) = payload.as_object_mut() else {
+        return payload;
+    };
+    let secrets: serde_json::Map<_, _> = SECRET_MEMBERS
+        .iter()
+        .filter_map(|m| members.remove(*m).map(|v| ((*m).to_owned(), v)))
+        .collect();
+    if !secrets.is_empty() {
+        let sealed = key.seal(tenant, &serde_json::Value::Object(secrets));
+        members.insert(SEALED.into(), sealed.into());
+    }
+    payload
+}
+
+/// Opens a payload's sealed secrets back into it, in memory, for
+/// rendering; `None` when they cannot be opened (another key).
+pub fn open_sealed_secrets(
+    key: &CodeKey,
+    tenant: TenantId,
+    mut payload: serde_json::Value,
+) -> Option<serde_json::Value> {
+    let Some(members) = payload.as_object_mut() else {
+        return Some(payload);
+    };
+    if let Some(sealed) = members.remove(SEALED) {
+        let opened = key.unseal(tenant, sealed.as_str()?)?;
+        for (name, value) in opened.as_object()? {
+            members.insert(name.clone(), value.clone());
+        }
+    }
+    Some(payload)
+}
+
+/// Queues a mail in `tx`'s tenant. `payload` holds what the template needs;
+/// a code or token in it must have been sealed ([`with_sealed_secrets`]).
 pub async fn enqueue(
     tx: &mut TenantTx,
     kind: MailKind,
@@ -39,6 +88,11 @@ pub async fn enqueue(
     patient: Option<PatientId>,
     payload: serde_json::Value,
 ) -> Result<String, StorageError> {
+    if SECRET_MEMBERS.iter().any(|m| payload.get(*m).is_some()) {
+        return Err(StorageError::Corrupt(
+            "a mail's code or token must be sealed before it is queued".into(),
+        ));
+    }
     let id = uuid::Uuid::now_v7().to_string();
     let now = Timestamp::now().unix_millis();
     let key = tx.tenant_key();

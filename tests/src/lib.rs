@@ -360,11 +360,12 @@ impl TestApp {
             .unwrap();
     }
 
-    /// Queued mails of `kind` to `recipient`, oldest first: their payloads.
+    /// Queued mails of `kind` to `recipient`, oldest first: their payloads,
+    /// with the sealed code or token opened as the mail worker opens it.
     pub async fn outbox(&self, kind: &str, recipient: &str) -> Vec<Value> {
         let mut conn = self.raw_connection().await;
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT payload FROM outbox WHERE kind = $1 AND recipient = $2 ORDER BY id",
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT tenant_id, payload FROM outbox WHERE kind = $1 AND recipient = $2 ORDER BY id",
         )
         .bind(kind.to_owned())
         .bind(recipient.to_owned())
@@ -372,7 +373,15 @@ impl TestApp {
         .await
         .unwrap();
         rows.iter()
-            .map(|r| serde_json::from_str(r).unwrap())
+            .map(|(tenant, payload)| {
+                let payload: Value = serde_json::from_str(payload).unwrap();
+                portico_tenants::outbox::open_sealed_secrets(
+                    &self.services.code_key,
+                    portico_tenants::domain::TenantId::parse(tenant).unwrap(),
+                    payload,
+                )
+                .expect("a queued mail's secrets open with the server's key")
+            })
             .collect()
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 use portico_tenants::domain::{TenantId, Timestamp};
-use portico_tenants::outbox::{Delivery, OutgoingMail};
+use portico_tenants::outbox::{self, Delivery, OutgoingMail};
 use portico_tenants::registry::Tenant;
 use portico_tenants::{Caller, DomainError};
 use serde_json::Value;
@@ -94,10 +94,26 @@ impl MailWorker {
         // The worker reads and records mail through the door, as the
         // system of the mail's own clinic.
         let caller = Caller::system(tenant);
-        let Some(mail) = services.mail_load(&caller, id).await? else {
+        let Some(mut mail) = services.mail_load(&caller, id).await? else {
             return Ok(());
         };
-        let outcome = match self.send(&caller.tenant, &mail).await {
+        // The code or token is sealed in the database; it is opened here,
+        // in memory, for this one rendering.
+        let opened = outbox::open_sealed_secrets(
+            &services.code_key,
+            tenant_id,
+            std::mem::take(&mut mail.payload),
+        );
+        let sent = match opened {
+            Some(payload) => {
+                mail.payload = payload;
+                self.send(&caller.tenant, &mail).await
+            }
+            None => Err(SendError::Permanent(
+                "its code or token was sealed under another key; the mail cannot be sent".into(),
+            )),
+        };
+        let outcome = match sent {
             Ok(()) => Delivery::Sent,
             Err(SendError::Permanent(error)) => Delivery::Dead { error },
             Err(SendError::Transient(error)) => {

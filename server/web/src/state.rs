@@ -20,6 +20,8 @@ pub struct AppState {
 pub struct WebSettings {
     /// Take the client's address from `X-Forwarded-For`.
     pub trust_proxy: bool,
+    /// Our own proxies in front of the server (see `client_info`).
+    pub trusted_proxy_hops: u32,
     /// Served over TLS (directly or behind a proxy that says so): cookies
     /// are `Secure` and links `https`.
     pub tls: bool,

@@ -143,6 +143,15 @@ fn unknown_tenant() -> Response {
     .into_response()
 }
 
+/// A clinic's host asked for another clinic's path or the platform's API.
+fn not_here() -> Response {
+    ApiError::not_found(
+        "no_such_endpoint",
+        "there is nothing at this address on this clinic's host",
+    )
+    .into_response()
+}
+
 fn suspended() -> Response {
     ApiError::forbidden(
         "tenant_suspended",
@@ -176,43 +185,54 @@ impl<E: Endpoint> Endpoint for TenantResolutionEndpoint<E> {
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let path = req.uri().path().to_owned();
-        let mut resolved = None;
-
-        if let Some(rest) = path.strip_prefix("/t/") {
-            let (slug, remainder) = match rest.find('/') {
-                Some(i) => (&rest[..i], &rest[i..]),
-                None => (rest, "/"),
-            };
-            let Some(tenant) = self.directory.by_slug(slug).await.map_err(ApiError::from)? else {
-                return Ok(unknown_tenant());
-            };
-            let new_path = match req.uri().query() {
-                Some(q) => format!("{remainder}?{q}"),
-                None => remainder.to_owned(),
-            };
-            let uri: Uri = new_path.parse().map_err(|_| {
-                ApiError::bad_request("invalid_path", "the request path is not valid")
-            })?;
-            *req.uri_mut() = uri;
-            resolved = Some(ResolvedTenant {
-                path_prefix: Some(format!("/t/{}", tenant.slug)),
-                tenant,
-            });
-        } else if let Some(host) = req.header("host").map(str::to_owned) {
-            match self
+        let host = match req.header("host").map(str::to_owned) {
+            Some(host) => self
                 .directory
                 .resolve_host(&host)
                 .await
-                .map_err(ApiError::from)?
-            {
-                HostMatch::Tenant(tenant) => {
-                    resolved = Some(ResolvedTenant {
-                        tenant: *tenant,
-                        path_prefix: None,
-                    })
+                .map_err(ApiError::from)?,
+            None => HostMatch::Platform,
+        };
+        let mut resolved = None;
+
+        match host {
+            // A clinic's own host (its domain or subdomain) serves that
+            // clinic alone: no other clinic's pages under its name, and no
+            // platform endpoints.
+            HostMatch::Tenant(tenant) => {
+                if path.starts_with("/t/") || path.starts_with("/api/operator") {
+                    return Ok(not_here());
                 }
-                HostMatch::UnknownTenant => return Ok(unknown_tenant()),
-                HostMatch::Platform => {}
+                resolved = Some(ResolvedTenant {
+                    tenant: *tenant,
+                    path_prefix: None,
+                });
+            }
+            HostMatch::UnknownTenant => return Ok(unknown_tenant()),
+            HostMatch::Platform => {
+                if let Some(rest) = path.strip_prefix("/t/") {
+                    let (slug, remainder) = match rest.find('/') {
+                        Some(i) => (&rest[..i], &rest[i..]),
+                        None => (rest, "/"),
+                    };
+                    let Some(tenant) =
+                        self.directory.by_slug(slug).await.map_err(ApiError::from)?
+                    else {
+                        return Ok(unknown_tenant());
+                    };
+                    let new_path = match req.uri().query() {
+                        Some(q) => format!("{remainder}?{q}"),
+                        None => remainder.to_owned(),
+                    };
+                    let uri: Uri = new_path.parse().map_err(|_| {
+                        ApiError::bad_request("invalid_path", "the request path is not valid")
+                    })?;
+                    *req.uri_mut() = uri;
+                    resolved = Some(ResolvedTenant {
+                        path_prefix: Some(format!("/t/{}", tenant.slug)),
+                        tenant,
+                    });
+                }
             }
         }
 

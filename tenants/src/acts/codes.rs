@@ -108,12 +108,16 @@ impl Services {
                         MailKind::AccessLink,
                         email,
                         Some(patient_id),
-                        json!({
-                            "clinic_name": tenant.display_name.as_str(),
-                            "patient_display_name": patient.full_name.as_str(),
-                            "code": code.display(),
-                            "expires_at": expires_at.to_rfc3339(),
-                        }),
+                        outbox::with_sealed_secrets(
+                            &self.code_key,
+                            tenant.id,
+                            json!({
+                                "clinic_name": tenant.display_name.as_str(),
+                                "patient_display_name": patient.full_name.as_str(),
+                                "code": code.display(),
+                                "expires_at": expires_at.to_rfc3339(),
+                            }),
+                        ),
                     )
                     .await?,
                 ),

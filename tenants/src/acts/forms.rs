@@ -171,13 +171,17 @@ impl Services {
                             MailKind::SmartformInvitation,
                             email,
                             Some(patient_id),
-                            json!({
-                                "clinic_name": tenant.display_name.as_str(),
-                                "patient_display_name": patient.full_name.as_str(),
-                                "form_title": form.title.as_str(),
-                                "code": code.display(),
-                                "expires_at": now.plus(SMARTFORM_CODE_LIFETIME).to_rfc3339(),
-                            }),
+                            outbox::with_sealed_secrets(
+                                &self.code_key,
+                                tenant.id,
+                                json!({
+                                    "clinic_name": tenant.display_name.as_str(),
+                                    "patient_display_name": patient.full_name.as_str(),
+                                    "form_title": form.title.as_str(),
+                                    "code": code.display(),
+                                    "expires_at": now.plus(SMARTFORM_CODE_LIFETIME).to_rfc3339(),
+                                }),
+                            ),
                         )
                         .await?;
                         AssignedVia::CodeEmailed

@@ -110,7 +110,7 @@ impl Services {
                 MailKind::EmailVerification,
                 email,
                 patient,
-                json!({ "clinic_name": tenant.display_name.as_str(), "username": account.username.as_str(), "token": token.expose() }),
+                outbox::with_sealed_secrets(&self.code_key, tenant.id, json!({ "clinic_name": tenant.display_name.as_str(), "username": account.username.as_str(), "token": token.expose() })),
             )
             .await?;
             pass.target(format!("account:{}", account.id));
@@ -214,7 +214,7 @@ impl Services {
                     MailKind::PasswordReset,
                     &account.email,
                     None,
-                    json!({ "clinic_name": tenant.display_name.as_str(), "username": account.username.as_str(), "token": token.expose() }),
+                    outbox::with_sealed_secrets(&self.code_key, tenant.id, json!({ "clinic_name": tenant.display_name.as_str(), "username": account.username.as_str(), "token": token.expose() })),
                 )
                 .await?;
             }
@@ -301,7 +301,7 @@ impl Services {
                 MailKind::EmailVerification,
                 new_email,
                 None,
-                json!({ "clinic_name": tenant.display_name.as_str(), "username": account.username.as_str(), "token": token.expose() }),
+                outbox::with_sealed_secrets(&self.code_key, tenant.id, json!({ "clinic_name": tenant.display_name.as_str(), "username": account.username.as_str(), "token": token.expose() })),
             )
             .await?;
             outbox::enqueue(

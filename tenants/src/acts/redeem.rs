@@ -389,11 +389,15 @@ impl Services {
                 MailKind::EmailVerification,
                 &account.email,
                 Some(patient.id),
-                json!({
-                    "clinic_name": tenant.display_name.as_str(),
-                    "username": account.username.as_str(),
-                    "token": token.expose(),
-                }),
+                outbox::with_sealed_secrets(
+                    &self.code_key,
+                    tenant.id,
+                    json!({
+                        "clinic_name": tenant.display_name.as_str(),
+                        "username": account.username.as_str(),
+                        "token": token.expose(),
+                    }),
+                ),
             )
             .await?;
         }

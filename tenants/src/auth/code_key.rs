@@ -1,11 +1,18 @@
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::domain::TenantId;
 
-/// The server's secret for hashing access codes (HMAC-SHA256). A database
-/// leak alone then does not allow testing guesses offline. Every server
-/// node must share it.
+/// The server's secret, kept outside the database (a file, or the
+/// `PORTICO_CODE_KEY` setting). It hashes access codes (HMAC-SHA256), so a
+/// database leak alone does not allow testing guesses offline, and it seals
+/// the one-time secrets a queued mail carries (AES-256-GCM under a key
+/// derived from it), so no plain code or token is ever written to a
+/// database file. Every server node must share it.
 #[derive(Clone)]
 pub struct CodeKey([u8; 32]);
 
@@ -59,11 +66,70 @@ impl CodeKey {
     /// The stored form of a code: bound to its tenant, so one clinic's
     /// code can never match at another.
     pub fn hash(&self, tenant: TenantId, canonical_code: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
         mac.update(tenant.to_string().as_bytes());
         mac.update(b":");
         mac.update(canonical_code.as_bytes());
         hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// The prefix of a sealed value: its scheme, for a later one to live beside.
+const SEALED_V1: &str = "v1.";
+
+impl CodeKey {
+    /// The sealing key, derived so that it is never the hashing key.
+    fn sealing_cipher(&self) -> Aes256Gcm {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"portico outbox sealing v1");
+        <Aes256Gcm as KeyInit>::new_from_slice(&mac.finalize().into_bytes()).expect("32 bytes")
+    }
+
+    /// Seals `secrets` for `tenant`: only a server holding this key can open
+    /// them, and only for that tenant. A fresh random 96-bit nonce each time
+    /// (AES-GCM stays safe to about 2^32 sealings per key; a clinic's mail
+    /// is far from it, and rotating the key starts the count again).
+    pub fn seal(&self, tenant: TenantId, secrets: &serde_json::Value) -> String {
+        let nonce: [u8; 12] = rand::random();
+        let aad = tenant.to_string();
+        let sealed = self
+            .sealing_cipher()
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: secrets.to_string().as_bytes(),
+                    aad: aad.as_bytes(),
+                },
+            )
+            .expect("sealing cannot fail for a bounded message");
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        format!("{SEALED_V1}{}", B64.encode(out))
+    }
+
+    /// Opens what [`CodeKey::seal`] sealed for `tenant`; `None` when it was
+    /// sealed under another key, for another tenant, or altered.
+    pub fn unseal(&self, tenant: TenantId, sealed: &str) -> Option<serde_json::Value> {
+        let bytes = B64.decode(sealed.strip_prefix(SEALED_V1)?).ok()?;
+        if bytes.len() < 12 {
+            return None;
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().ok()?;
+        let aad = tenant.to_string();
+        let plain = self
+            .sealing_cipher()
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .ok()?;
+        serde_json::from_slice(&plain).ok()
     }
 }
 
@@ -90,6 +156,26 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sealed_secret_opens_only_with_its_key_and_tenant() {
+        let key = CodeKey::generate();
+        let north = TenantId::generate();
+        let secret = serde_json::json!({"code": "abacus-zoom-tidy-plant"});
+        let sealed = key.seal(north, &secret);
+        assert!(!sealed.contains("abacus"), "{sealed}");
+        assert_ne!(sealed, key.seal(north, &secret), "a fresh nonce each time");
+        assert_eq!(key.unseal(north, &sealed), Some(secret));
+        assert_eq!(key.unseal(TenantId::generate(), &sealed), None);
+        assert_eq!(CodeKey::generate().unseal(north, &sealed), None);
+        let mut altered = sealed.clone().into_bytes();
+        let last = altered.len() - 2;
+        altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(
+            key.unseal(north, &String::from_utf8(altered).unwrap()),
+            None
+        );
+    }
 
     #[test]
     fn hashes_are_keyed_and_bound_to_the_tenant() {

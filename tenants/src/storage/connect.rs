@@ -120,8 +120,10 @@ async fn open_sqlite(file: &std::path::Path) -> Result<Database, StorageError> {
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // WAL makes NORMAL durable against application crashes; only
-                // an OS crash can lose the last transactions.
-                conn.execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+                // an OS crash can lose the last transactions. Deleted and
+                // overwritten content is zeroed (`secure_delete`), so a free
+                // page never keeps what a row held: personal data, a payload.
+                conn.execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;")
                     .await?;
                 Ok(())
             })

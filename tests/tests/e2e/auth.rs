@@ -186,4 +186,31 @@ both_engines! {
         expect_error(owner.get(&app, "/api/v1/auth/me").await, StatusCode::UNAUTHORIZED, "session_expired").await;
         expect_error(owner.post(&app, "/api/v1/staff", json!({"email": "x@north.example.org", "display_name": "X", "password": PASSWORD, "roles": []})).await, StatusCode::UNAUTHORIZED, "session_expired").await;
     }
+
+    async fn behind_a_proxy_the_address_is_the_one_the_proxy_saw(app) {
+        let engine = app.engine;
+        drop(app);
+        let Some(app) = TestApp::spawn_with(engine, |c| {
+            c.trust_proxy = true;
+            c.login_max_failures_per_ip = 3;
+            c.login_max_failures_per_account = 100;
+        }).await else { return };
+        let owner = app.clinic_with_owner("north").await;
+        // A guesser writes a fresh address on every try; our proxy appends
+        // the one it saw. Only that one counts, and only that one is on the
+        // trail.
+        let mut statuses = Vec::new();
+        for i in 0..5 {
+            let resp = app.client.post(app.tenant_url("north", "/api/v1/auth/tokens"))
+                .header("x-forwarded-for", format!("10.9.8.{i}, 203.0.113.9"))
+                .json(&json!({"email": format!("nobody{i}@north.example.org"), "password": "wrong password 1"}))
+                .send().await.unwrap();
+            statuses.push(resp.status().as_u16());
+        }
+        assert_eq!(statuses, [401, 401, 401, 429, 429], "the real address locked after three");
+        let trail = json_ok(owner.get(&app, "/api/v1/audit?action=staff.login&outcome=failure").await).await;
+        let ips: Vec<_> = trail["events"].as_array().unwrap().iter().map(|e| e["ip"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(ips.len(), 5);
+        assert!(ips.iter().all(|ip| ip == "203.0.113.9"), "{ips:?}");
+    }
 }

@@ -28,5 +28,6 @@ mod portal;
 mod portal_links;
 mod portal_pages;
 mod records;
+mod secrets_at_rest;
 mod smartforms;
 mod staff_and_roles;

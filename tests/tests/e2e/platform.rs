@@ -1,7 +1,7 @@
 //! Health, the OpenAPI document, and the operator's tenant lifecycle,
 //! including how a request finds its tenant.
 
-use portico_tests::{TestApp, both_engines, expect_error, json_ok};
+use portico_tests::{TestApp, add_patient, both_engines, expect_error, json_ok};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -131,6 +131,48 @@ both_engines! {
             StatusCode::NOT_FOUND,
             "tenant_not_found",
         ).await;
+    }
+
+    async fn a_clinics_own_host_serves_that_clinic_alone(app) {
+        app.clinic_with_owner("north").await;
+        let resp = app.client.post(app.url("/api/operator/v1/tenants")).bearer_auth(&app.operator_token)
+            .json(&json!({"slug": "east", "display_name": "East", "custom_domain": "portal.east-clinic.org"}))
+            .send().await.unwrap();
+        json_ok(resp).await;
+        let get = |host: &'static str, path: &'static str| {
+            app.client.get(app.url(path)).header("host", host).bearer_auth(&app.operator_token).send()
+        };
+        // Another clinic's page under East's own domain, or its subdomain:
+        // refused, not served.
+        for host in ["portal.east-clinic.org", "east.localhost"] {
+            expect_error(get(host, "/t/north/portal/register").await.unwrap(), StatusCode::NOT_FOUND, "no_such_endpoint").await;
+            expect_error(get(host, "/api/operator/v1/tenants").await.unwrap(), StatusCode::NOT_FOUND, "no_such_endpoint").await;
+        }
+        // East's own pages on its host, and both on the platform's host.
+        assert_eq!(get("portal.east-clinic.org", "/portal/register").await.unwrap().status(), StatusCode::OK);
+        assert_eq!(get("localhost", "/t/north/portal/register").await.unwrap().status(), StatusCode::OK);
+        json_ok(get("localhost", "/api/operator/v1/tenants").await.unwrap()).await;
+    }
+
+    async fn personal_data_is_never_cached_and_the_docs_are_never_framed(app) {
+        let owner = app.clinic_with_owner("north").await;
+        add_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        for path in ["/api/v1/patients", "/api/v1/auth/me", "/api/v1/audit", "/api/v1/staff"] {
+            let resp = owner.get(&app, path).await;
+            assert_eq!(resp.status(), StatusCode::OK, "{path}");
+            assert_eq!(resp.headers()["cache-control"], "no-store", "{path}");
+        }
+        let refused = owner.get(&app, "/api/v1/patients/not-an-id").await;
+        assert_eq!(refused.headers()["cache-control"], "no-store");
+        let docs = app.client.get(app.url("/api/docs")).send().await.unwrap();
+        let csp = docs.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(docs.headers().get("strict-transport-security").is_none(), "no HSTS over plain http");
+        let engine = app.engine;
+        drop(app);
+        let Some(app) = TestApp::spawn_with(engine, |c| c.public_url = Some("https://portal.example.org".into())).await else { return };
+        let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(resp.headers()["strict-transport-security"], "max-age=31536000");
     }
 
     async fn tenant_slugs_are_unique_and_well_formed(app) {
