@@ -56,6 +56,9 @@ pub struct Config {
     /// itself stands further left and is never believed.
     /// `PORTICO_TRUSTED_PROXY_HOPS`.
     pub trusted_proxy_hops: u32,
+    /// How long a request waits for a database connection before it is
+    /// answered `503 service_unavailable`. `PORTICO_DATABASE_ACQUIRE_TIMEOUT_MS`.
+    pub database_acquire_timeout_ms: u64,
     /// How long a resolved tenant is cached; bounds how late another node
     /// sees a suspension. `PORTICO_TENANT_CACHE_MS`.
     pub tenant_cache_ms: u64,
@@ -136,6 +139,7 @@ impl Default for Config {
             trust_proxy: false,
             trusted_proxy_hops: 1,
             tenant_cache_ms: 2_000,
+            database_acquire_timeout_ms: 2_000,
             cookie_session_secs: auth.cookie_session_ttl.as_secs(),
             bearer_token_secs: auth.bearer_token_ttl.as_secs(),
             step_up_secs: auth.step_up_ttl.as_secs(),
@@ -188,7 +192,10 @@ impl Config {
     }
 
     pub fn database(&self) -> Result<DatabaseSettings, portico_tenants::storage::StorageError> {
-        DatabaseSettings::from_parts(self.database_url.as_deref(), &self.data_dir)
+        Ok(
+            DatabaseSettings::from_parts(self.database_url.as_deref(), &self.data_dir)?
+                .with_acquire_timeout(Duration::from_millis(self.database_acquire_timeout_ms)),
+        )
     }
 
     pub fn plugin_host(&self) -> anyhow::Result<PluginHost> {

@@ -292,9 +292,15 @@ fn healthz() -> Json<serde_json::Value> {
 /// Ready: the database answers too.
 #[handler]
 async fn readyz(state: poem::web::Data<&AppState>) -> Response {
-    match state.services.ping().await {
-        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
-        Err(err) => {
+    // A probe wants an answer, not a wait: a second at most.
+    let ping = tokio::time::timeout(Duration::from_secs(1), state.services.ping()).await;
+    match ping {
+        Ok(Ok(())) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        failed => {
+            let err = match failed {
+                Ok(Err(err)) => err.to_string(),
+                _ => "no answer within a second".to_owned(),
+            };
             tracing::warn!(error = %err, "readiness check failed");
             Json(serde_json::json!({ "status": "unavailable", "code": "database_unavailable" }))
                 .with_status(StatusCode::SERVICE_UNAVAILABLE)

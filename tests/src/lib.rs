@@ -8,6 +8,7 @@
 //! so and skip, except under `CI=true`, where they fail.
 
 pub mod browser;
+pub mod relay;
 pub mod smtp;
 
 use std::sync::OnceLock;
@@ -137,6 +138,7 @@ async fn postgres_template(admin: &str) -> String {
                 let settings = portico_tenants::storage::DatabaseSettings::Postgres {
                     url: database_url(admin, &building),
                     max_connections: 2,
+                    acquire_timeout: std::time::Duration::from_secs(30),
                 };
                 portico_tenants::storage::migrate_only(&settings)
                     .await

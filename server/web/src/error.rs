@@ -196,6 +196,16 @@ impl From<DomainError> for ApiError {
                 e.fields = fields.clone();
                 e
             }
+            D::Storage(StorageError::Unavailable(ref cause)) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service_unavailable",
+                    "the service cannot reach its database just now; try again in a few seconds",
+                );
+                e.retry_after_secs = Some(5);
+                e
+            }
             D::Storage(_) | D::Hash(_) | D::Policy(_) => {
                 tracing::error!(error = %err, "request failed");
                 ApiError::internal()

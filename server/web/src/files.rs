@@ -73,15 +73,40 @@ impl FileForm {
     }
 }
 
+/// `inline` or `attachment` with the file's name: a plain ASCII `filename`
+/// for old clients, and the exact name as UTF-8 in `filename*` (RFC 6266,
+/// RFC 5987), which every current browser prefers.
+pub fn content_disposition(inline: bool, name: &str) -> String {
+    let kind = if inline { "inline" } else { "attachment" };
+    let ascii: String = name
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' => '_',
+            c if c.is_ascii() && !c.is_ascii_control() => c,
+            _ => '_',
+        })
+        .collect();
+    if ascii == name {
+        return format!("{kind}; filename=\"{ascii}\"");
+    }
+    let mut encoded = String::new();
+    for byte in name.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => encoded.push(byte as char),
+            b'!' | b'#' | b'$' | b'&' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~' => {
+                encoded.push(byte as char)
+            }
+            _ => encoded.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
 /// A stored file as a response. `inline` lets a browser show images, PDFs
 /// and text in place; a sandboxing policy keeps whatever an image or text
 /// file holds from running as our origin.
 pub fn file_response(content: DocumentContent, inline: bool) -> Response {
-    let disposition = format!(
-        "{}; filename=\"{}\"",
-        if inline { "inline" } else { "attachment" },
-        content.document.file_name.replace(['"', '\\'], "_")
-    );
+    let disposition = content_disposition(inline, &content.document.file_name);
     // Chromium will not open its PDF viewer in a sandboxed document; a PDF
     // shown in place runs in the viewer's own process and origin anyway.
     let policy = if inline && content.document.media_type == MediaType::Pdf {
@@ -102,4 +127,25 @@ pub fn file_response(content: DocumentContent, inline: bool) -> Response {
         .header("cache-control", "private, no-store")
         .header("referrer-policy", "no-referrer")
         .body(content.bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_beyond_ascii_is_sent_exactly_in_filename_star() {
+        assert_eq!(
+            content_disposition(false, "report.pdf"),
+            "attachment; filename=\"report.pdf\""
+        );
+        assert_eq!(
+            content_disposition(true, "résumé 2026.pdf"),
+            "inline; filename=\"r_sum_ 2026.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%202026.pdf"
+        );
+        assert_eq!(
+            content_disposition(false, "Ärztebrief.txt"),
+            "attachment; filename=\"_rztebrief.txt\"; filename*=UTF-8''%C3%84rztebrief.txt"
+        );
+    }
 }

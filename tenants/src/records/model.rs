@@ -103,6 +103,15 @@ impl FileName {
                 "must not contain quotes or control characters",
             ));
         }
+        // A mark that reverses the direction of text (U+202E before `fdp.exe`)
+        // makes `invoice.exe` read as `invoiceexe.pdf` in a list: the name
+        // would lie about its kind.
+        if last.chars().any(is_direction_override) {
+            return Err(InvalidValue::new(
+                "file_name",
+                "must not contain characters that reverse the direction of text",
+            ));
+        }
         Ok(Self(last.to_owned()))
     }
 
@@ -117,6 +126,12 @@ impl FileName {
             _ => &self.0,
         }
     }
+}
+
+/// The bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+/// U+2066–U+2069).
+fn is_direction_override(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A file given to a record, accepted: named, of a kind records take,
@@ -354,5 +369,22 @@ mod tests {
         assert!(AppointmentRequest::parse("2026-12-01T09:30:00Z", 0, "A", "B", None).is_err());
         assert!(AppointmentRequest::parse("2026-12-01T09:30:00Z", 481, "A", "B", None).is_err());
         assert!(AppointmentRequest::parse("2026-12-01T09:30:00Z", 30, "", "B", None).is_err());
+    }
+}
+
+#[cfg(test)]
+mod direction_tests {
+    use super::*;
+
+    #[test]
+    fn a_name_that_reverses_text_direction_is_refused() {
+        for name in ["invoice\u{202E}fdp.exe", "a\u{2066}b.pdf", "x\u{202A}.txt"] {
+            let refused = FileName::parse(name).unwrap_err();
+            assert_eq!(refused.field, "file_name");
+        }
+        assert_eq!(
+            FileName::parse("résumé.pdf").unwrap().as_str(),
+            "résumé.pdf"
+        );
     }
 }

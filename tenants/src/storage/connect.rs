@@ -28,7 +28,13 @@ pub enum DatabaseSettings {
     Sqlite { file: PathBuf },
     /// A PostgreSQL server. `url` must be allowed to run migrations; queries
     /// then run as the application role.
-    Postgres { url: String, max_connections: u32 },
+    Postgres {
+        url: String,
+        max_connections: u32,
+        /// How long a request waits for a connection before it is refused
+        /// with "unavailable" (the database away, or every connection busy).
+        acquire_timeout: Duration,
+    },
 }
 
 impl std::fmt::Debug for DatabaseSettings {
@@ -42,6 +48,26 @@ impl std::fmt::Debug for DatabaseSettings {
 }
 
 impl DatabaseSettings {
+    /// Long enough for a busy pool, short enough that a request fails fast
+    /// when the database is away.
+    pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+    /// The same settings, waiting at most `timeout` for a connection.
+    pub fn with_acquire_timeout(self, timeout: Duration) -> Self {
+        match self {
+            Self::Postgres {
+                url,
+                max_connections,
+                ..
+            } => Self::Postgres {
+                url,
+                max_connections,
+                acquire_timeout: timeout,
+            },
+            sqlite => sqlite,
+        }
+    }
+
     /// Chooses the engine: PostgreSQL when `database_url` names one, else a
     /// SQLite file in `data_dir`.
     pub fn from_parts(
@@ -56,6 +82,7 @@ impl DatabaseSettings {
                 Ok(Self::Postgres {
                     url: url.to_owned(),
                     max_connections: 16,
+                    acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT,
                 })
             }
             Some(url) if url.starts_with("sqlite:") => {
@@ -91,7 +118,8 @@ impl Database {
             DatabaseSettings::Postgres {
                 url,
                 max_connections,
-            } => open_postgres(url, *max_connections).await,
+                acquire_timeout,
+            } => open_postgres(url, *max_connections, *acquire_timeout).await,
         }
     }
 }
@@ -138,7 +166,11 @@ async fn open_sqlite(file: &std::path::Path) -> Result<Database, StorageError> {
     })
 }
 
-async fn open_postgres(url: &str, max_connections: u32) -> Result<Database, StorageError> {
+async fn open_postgres(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<Database, StorageError> {
     let options = sqlx::any::AnyConnectOptions::from_str(url)?.disable_statement_logging();
     {
         let mut conn = sqlx::AnyConnection::connect_with(&options).await?;
@@ -149,7 +181,7 @@ async fn open_postgres(url: &str, max_connections: u32) -> Result<Database, Stor
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(acquire_timeout)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 conn.execute("SET ROLE portico_app").await?;

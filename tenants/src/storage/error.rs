@@ -8,6 +8,10 @@ pub enum StorageError {
     ForeignKeyViolation,
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// The database cannot be reached now (refused, gone, or no connection
+    /// free in time); worth trying again shortly.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("database configuration: {0}")]
@@ -33,6 +37,11 @@ impl From<sqlx::Error> for StorageError {
                 _ => {}
             }
         }
-        StorageError::Database(err)
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StorageError::Unavailable(err)
+            }
+            other => StorageError::Database(other),
+        }
     }
 }

@@ -197,6 +197,9 @@ both_engines! {
         assert!(refused["message"].as_str().unwrap().contains("PDF, PNG, JPEG"));
         expect_error(owner.post_form(&app, &format!("{base}/documents"), upload("a.zip", b"PK\x03\x04\x14\0\0\0".to_vec())).await,
             StatusCode::UNSUPPORTED_MEDIA_TYPE, "file_type_not_accepted").await;
+        // A name that reverses the direction of text would disguise its kind.
+        expect_error(owner.post_form(&app, &format!("{base}/documents"), upload("invoice\u{202E}fdp.exe", b"%PDF-1.4\n".to_vec())).await,
+            StatusCode::UNPROCESSABLE_ENTITY, "invalid_file_name").await;
         expect_error(owner.post_form(&app, &format!("{base}/documents"), upload("empty.txt", vec![])).await,
             StatusCode::BAD_REQUEST, "file_empty").await;
         let mut big = b"%PDF-1.7\n".to_vec();
