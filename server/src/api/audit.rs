@@ -15,7 +15,7 @@ pub struct AuditApi;
 pub struct AuditEventView {
     pub id: String,
     pub occurred_at: String,
-    /// `staff`, `operator`, `anonymous` or `system`.
+    /// `staff`, `account` (a patient's portal account), `operator`, `anonymous` or `system`.
     pub actor_kind: String,
     pub actor_id: Option<String>,
     pub action: String,

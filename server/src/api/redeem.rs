@@ -85,7 +85,7 @@ impl RedeemApi {
     /// own password (the code is never a password), in one step with the
     /// grant. With a session, the record is added to that account (a family).
     /// Each failure has its own code: `code_missing`, `code_malformed`,
-    /// `code_not_found`, `code_expired`, `code_revoked`, `code_already_used`,
+    /// `code_not_found`, `code_expired`, `code_revoked`, `code_replaced` (a newer code was sent), `code_already_used`,
     /// `portal_access_disabled`, `too_many_attempts`, and `account_required`
     /// without a session or `account`. When the clinic has a
     /// verification rule, it may answer `more_information_needed` with the

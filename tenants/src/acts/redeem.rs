@@ -102,6 +102,8 @@ pub enum RedeemFailure {
     Unknown,
     Expired,
     Revoked,
+    /// Cancelled because the clinic issued a newer code for the record.
+    Replaced,
     AlreadyUsed,
     PortalDisabled,
 }
@@ -133,6 +135,14 @@ fn refusal(failure: RedeemFailure, clinic: &str) -> DomainError {
             "code_expired",
             format!("This access code has expired. Ask {clinic} for a new one."),
         ),
+        Replaced => (
+            RefusalKind::Gone,
+            "code_replaced",
+            format!(
+                "{clinic} has sent a newer access code for this record, which replaces this one. Use the most \
+                 recent email or handout from {clinic}."
+            ),
+        ),
         Revoked => (
             RefusalKind::Gone,
             "code_revoked",
@@ -162,6 +172,7 @@ impl RedeemFailure {
             Self::Unknown => "unknown_code",
             Self::Expired => "expired",
             Self::Revoked => "revoked",
+            Self::Replaced => "replaced",
             Self::AlreadyUsed => "already_used",
             Self::PortalDisabled => "portal_access_disabled",
         }
@@ -297,6 +308,9 @@ impl Services {
             CodeStatus::Active => {}
             CodeStatus::Redeemed => {
                 return Err(fail(pass, RedeemFailure::AlreadyUsed, Some(&code)));
+            }
+            CodeStatus::Revoked if code.revoke_reason.as_deref() == Some("superseded") => {
+                return Err(fail(pass, RedeemFailure::Replaced, Some(&code)));
             }
             CodeStatus::Revoked => return Err(fail(pass, RedeemFailure::Revoked, Some(&code))),
             CodeStatus::Expired => return Err(fail(pass, RedeemFailure::Expired, Some(&code))),

@@ -99,6 +99,12 @@ both_engines! {
         json_ok(owner.post(&app, &format!("/api/v1/access-codes/{}/revoke", revoked["access_code"]["id"].as_str().unwrap()), json!({})).await).await;
         expect_error(redeem(revoked["code"].as_str().unwrap().into()).await, StatusCode::GONE, "code_revoked").await;
 
+        // A code replaced by a newer one says so, rather than "cancelled".
+        let older = json_ok(owner.post(&app, &format!("/api/v1/patients/{mia}/access-codes"), json!({})).await).await;
+        json_ok(owner.post(&app, &format!("/api/v1/patients/{mia}/access-codes"), json!({})).await).await;
+        let body = expect_error(redeem(older["code"].as_str().unwrap().into()).await, StatusCode::GONE, "code_replaced").await;
+        assert!(body["message"].as_str().unwrap().contains("newer access code"), "{body}");
+
         let used = app.issue_code(&owner, &mia).await;
         Patient::from_response("north", app.redeem_new("north", &used, "mia@example.org", PATIENT_PASSWORD).await).await;
         let body = expect_error(redeem(used.clone()).await, StatusCode::CONFLICT, "code_already_used").await;
@@ -121,7 +127,7 @@ both_engines! {
         let reasons: Vec<String> = audit["events"].as_array().unwrap().iter().rev()
             .map(|e| if e["outcome"] == "success" { "success".to_owned() } else { e["reason"].as_str().unwrap().to_owned() })
             .collect();
-        assert_eq!(reasons, ["empty_code", "malformed_code", "unknown_code", "expired", "revoked", "success", "already_used", "portal_access_disabled"]);
+        assert_eq!(reasons, ["empty_code", "malformed_code", "unknown_code", "expired", "revoked", "replaced", "success", "already_used", "portal_access_disabled"]);
         let audit = json_ok(owner.get(&app, "/api/v1/audit?action=portal.login&outcome=failure").await).await;
         assert!(audit["events"].as_array().unwrap().iter().any(|e| e["reason"] == "code_as_password"));
     }
