@@ -354,16 +354,38 @@ impl Door {
     /// draw only the controls a role may use. Asks, refuses nothing, records
     /// nothing; the act itself still goes through the door.
     pub(crate) async fn may(&self, caller: &Caller, act: &Act) -> Result<bool, DomainError> {
+        Ok(self.first_guard(caller, act).await?.is_ok())
+    }
+
+    /// The first guard, the one answer `may` and `enter` share: is `caller`
+    /// the kind of caller `act` is for, and for a staff act, does their role
+    /// grant it? A refusal comes with the reason the trail records.
+    async fn first_guard(
+        &self,
+        caller: &Caller,
+        act: &Act,
+    ) -> Result<Result<(), (DomainError, &'static str)>, DomainError> {
         Ok(match (act.guard, &caller.who) {
+            (Guard::Anyone, _)
+            | (Guard::System, Who::System)
+            | (Guard::Staff, Who::Staff(_))
+            | (Guard::Patient, Who::Patient(_))
+            | (Guard::Operator | Guard::PermissionOrOperator(_), Who::Operator(_) | Who::System) => {
+                Ok(())
+            }
             (Guard::Permission(p) | Guard::PermissionOrOperator(p), Who::Staff(s)) => {
-                self.authz
+                if self
+                    .authz
                     .is_allowed(&caller.tenant, s.staff_id(), p)
                     .await?
+                {
+                    Ok(())
+                } else {
+                    Err((DomainError::Forbidden(p), "permission_denied"))
+                }
             }
-            (Guard::PermissionOrOperator(_) | Guard::Operator, Who::Operator(_)) => true,
-            (Guard::Staff, Who::Staff(_)) | (Guard::Patient, Who::Patient(_)) => true,
-            (Guard::System, Who::System) | (Guard::Anyone, _) => true,
-            _ => false,
+            (Guard::Permission(p), _) => Err((DomainError::Forbidden(p), "permission_denied")),
+            _ => Err((DomainError::InvalidToken, "wrong_kind_of_caller")),
         })
     }
 
@@ -590,29 +612,9 @@ impl<'a> Passage<'a> {
 
     async fn guard(&mut self) -> Result<(), DomainError> {
         let act = self.act;
-        let who = &self.caller.who;
-        match (act.guard, who) {
-            (Guard::Anyone, _) => {}
-            (Guard::System, Who::System) => {}
-            (Guard::Operator | Guard::PermissionOrOperator(_), Who::Operator(_) | Who::System) => {}
-            (Guard::Staff, Who::Staff(_)) => {}
-            (Guard::Patient, Who::Patient(_)) => {}
-            (Guard::Permission(p) | Guard::PermissionOrOperator(p), Who::Staff(s)) => {
-                if !self
-                    .door
-                    .authz
-                    .is_allowed(&self.caller.tenant, s.staff_id(), p)
-                    .await?
-                {
-                    self.failure_reason("permission_denied");
-                    return Err(DomainError::Forbidden(p));
-                }
-            }
-            (Guard::Permission(p), _) => return Err(DomainError::Forbidden(p)),
-            (_, _) => {
-                self.failure_reason("wrong_kind_of_caller");
-                return Err(DomainError::InvalidToken);
-            }
+        if let Err((refused, reason)) = self.door.first_guard(self.caller, act).await? {
+            self.failure_reason(reason);
+            return Err(refused);
         }
         if act.step_up {
             let fresh = self

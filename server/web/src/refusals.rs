@@ -76,7 +76,7 @@ impl<E: Endpoint> Endpoint for RecordRefusalsEndpoint<E> {
                 .record_refused_request(&caller, what, reason)
                 .await
             {
-                tracing::error!(error = %err, "recording a refused request failed");
+                tracing::error!(tenant = %caller.tenant.id, error = %err, "recording a refused request failed");
             }
         }
         Ok(resp)

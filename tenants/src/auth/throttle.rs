@@ -53,11 +53,6 @@ impl Bucket {
         }
     }
 
-    /// The bucket's key as stored (a hash where it names an account).
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
     /// A bucket with its own limit, such as a whole clinic's.
     pub fn named(key: String, limit: u32) -> Self {
         Self { key, limit }
