@@ -16,9 +16,10 @@ use poem::{Route, Server, get, handler};
 use portico_server::config::Config;
 use portico_server::startup::Application;
 use portico_tenants::Caller;
+use portico_tenants::acts::redeem::AccountForm;
 use portico_tenants::audit::ClientInfo;
 use portico_tenants::codes::PlainCode;
-use portico_tenants::domain::{DisplayName, EmailAddress, NewPassword, Slug, Timestamp};
+use portico_tenants::domain::{DisplayName, Slug, Timestamp};
 use portico_tenants::operators::Operator;
 use serde_json::json;
 use sqlx::Connection;
@@ -183,40 +184,37 @@ fn main() {
             )
             .await
             .unwrap();
-        // A portal account to redeem into: register one and log it in.
-        services
-            .portal_register(
-                &Caller::visitor(tenant.clone(), client.clone()),
-                None,
-                &EmailAddress::parse("family@example.org").unwrap(),
-                &NewPassword::parse(PASSWORD.into()).unwrap(),
-                None,
-            )
-            .await
-            .unwrap();
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
             .build()
             .unwrap();
-        let issued = services
-            .portal_login(
-                &Caller::visitor(tenant.clone(), client.clone()),
-                &portico_tenants::acts::portal_login::PortalLogin {
-                    login: "family@example.org".into(),
-                    password: portico_tenants::domain::PlainPassword::new(PASSWORD.into()).unwrap(),
-                },
-            )
-            .await
-            .unwrap();
-        let b = Bench {
+        let mut b = Bench {
             base: base.clone(),
             db_file: dir.path().join("portico.db"),
             services: services.clone(),
             tenant_id: tenant.id.to_string(),
             http,
-            bearer: issued.token.expose().to_owned(),
+            bearer: String::new(),
             _dir: dir,
         };
+
+        // A portal account to redeem into, set up by redeeming a first code
+        // as a visitor.
+        let first = add_codes(&b, 1, true).await;
+        let opened = services
+            .redeem_code(
+                &Caller::visitor(tenant.clone(), client.clone()),
+                &first[0],
+                Some(AccountForm {
+                    username: None,
+                    email: "family@example.org".into(),
+                    password: PASSWORD.into(),
+                }),
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        b.bearer = opened.session.unwrap().token.expose().to_owned();
 
         println!(
             "# Redemption benchmark ({} cores)\n",

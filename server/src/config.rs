@@ -15,7 +15,7 @@ use portico_tenants::plugins::PluginHost;
 
 use crate::mail::{MailTransport, RetryPolicy, SmtpSecurity, SmtpSettings};
 use portico_tenants::storage::DatabaseSettings;
-use portico_tenants::{AuthSettings, RedeemThrottle};
+use portico_tenants::{AuthSettings, RedeemThrottle, RegistrationLimits};
 use serde::{Deserialize, Serialize};
 
 /// Every setting, with its default. See docs/operations.md for each.
@@ -78,6 +78,13 @@ pub struct Config {
     pub redeem_max_failures_per_tenant: u32,
     pub redeem_window_secs: u64,
     pub redeem_lockout_secs: u64,
+    /// Online registrations without a code allowed per client address and
+    /// per clinic in `registration_window_secs`; and registration mails to
+    /// one address in that window (more are answered alike, not sent).
+    pub registration_max_per_address: u32,
+    pub registration_max_per_clinic: u32,
+    pub registration_mails_per_recipient: u32,
+    pub registration_window_secs: u64,
     /// `files` (the embedded default: `.eml` files in `data_dir/mail`) or
     /// `smtp`. `PORTICO_MAIL_TRANSPORT`.
     pub mail_transport: MailTransportKind,
@@ -153,6 +160,10 @@ impl Default for Config {
             redeem_max_failures_per_tenant: auth.redeem_throttle.max_failures_per_tenant,
             redeem_window_secs: auth.redeem_throttle.window.as_secs(),
             redeem_lockout_secs: auth.redeem_throttle.lockout.as_secs(),
+            registration_max_per_address: auth.registration.per_address,
+            registration_max_per_clinic: auth.registration.per_clinic,
+            registration_mails_per_recipient: auth.registration.mails_per_recipient,
+            registration_window_secs: auth.registration.window.as_secs(),
             code_key: None,
             mail_transport: MailTransportKind::Files,
             mail_from: "Portico <portico@localhost>".into(),
@@ -226,6 +237,12 @@ impl Config {
                 lockout: Duration::from_secs(self.redeem_lockout_secs),
                 max_lockout: Duration::from_secs(24 * 3600)
                     .max(Duration::from_secs(self.redeem_lockout_secs)),
+            },
+            registration: RegistrationLimits {
+                per_address: self.registration_max_per_address,
+                per_clinic: self.registration_max_per_clinic,
+                mails_per_recipient: self.registration_mails_per_recipient,
+                window: Duration::from_secs(self.registration_window_secs),
             },
         }
     }

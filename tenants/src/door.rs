@@ -399,7 +399,9 @@ impl Door {
                 let policy = limits.policy();
                 let buckets = vec![
                     Bucket::ip(scope, client.ip.as_deref(), &policy),
-                    Bucket::named(format!("{scope}-tenant"), limits.max_failures_per_tenant),
+                    // Full, it asks every redemption for a second proof
+                    // instead of refusing the clinic's real patients.
+                    Bucket::named(format!("{scope}-tenant"), limits.max_failures_per_tenant).soft(),
                 ];
                 Throttle::new(scope, policy, buckets)
             }
@@ -521,6 +523,33 @@ impl<'a> Passage<'a> {
         Ok(())
     }
 
+    /// Whether a soft bucket of the act's secret (a whole clinic's) was
+    /// full when the act began: the act must then ask for a second proof
+    /// that a guesser lacks.
+    pub fn needs_second_proof(&self) -> bool {
+        self.throttle.as_ref().is_some_and(Throttle::pressed)
+    }
+
+    /// Spends one unit of a budget on something that checks no secret but
+    /// costs rows or mail (a registration, mail to one address), in its
+    /// own transaction, so the count stands whatever the act does next:
+    /// `Err(retry_after)` when the budget is spent, and then nothing is
+    /// counted. Call it before the act opens its own transaction.
+    pub async fn spend(
+        &self,
+        bucket: &Bucket,
+        policy: &ThrottlePolicy,
+    ) -> Result<Result<(), std::time::Duration>, DomainError> {
+        let budget = std::slice::from_ref(bucket);
+        let mut tx = self.door.db.tenant_write(self.caller.tenant.id).await?;
+        let room = throttle_check(&mut tx, budget).await?;
+        if room.is_ok() {
+            throttle_record_failure(&mut tx, budget, policy).await?;
+        }
+        tx.commit().await?;
+        Ok(room)
+    }
+
     /// Checks `password` against `stored` (or against a dummy of the same
     /// cost when there is no account). A mismatch counts against the
     /// act's buckets when the act ends.
@@ -639,8 +668,12 @@ impl<'a> Passage<'a> {
                 }
                 _ => {}
             }
+            let (hard, soft) = throttle.hard_and_soft();
             let mut tx = self.read().await?;
-            let locked = throttle_check(&mut tx, throttle.buckets()).await?;
+            let locked = throttle_check(&mut tx, &hard).await?;
+            if throttle_check(&mut tx, &soft).await?.is_err() {
+                throttle.press();
+            }
             tx.commit().await?;
             self.throttle = Some(throttle);
             if let Err(retry_after) = locked {

@@ -18,6 +18,10 @@ pub enum DomainError {
     InvalidCredentials,
     #[error("too many failed attempts; try again in {} seconds", retry_after.as_secs().max(1))]
     LockedOut { retry_after: Duration },
+    /// A budget on something that checks no secret (registering online)
+    /// is spent for now.
+    #[error("too many of these requests for now; try again in {} minutes", retry_after.as_secs().div_ceil(60).max(1))]
+    RateLimited { retry_after: Duration },
     #[error("the session has expired; log in again")]
     SessionExpired,
     #[error("the session or token is not valid")]
@@ -93,6 +97,7 @@ impl DomainError {
             Self::Conflict { code, .. } => (*code).into(),
             Self::InvalidCredentials => "invalid_credentials".into(),
             Self::LockedOut { .. } => "locked_out".into(),
+            Self::RateLimited { .. } => "rate_limited".into(),
             Self::SessionExpired | Self::InvalidToken => "invalid_session".into(),
             Self::Forbidden(_) => "permission_denied".into(),
             Self::NotAllowed(_) => "not_allowed".into(),

@@ -17,6 +17,10 @@ pub enum MailKind {
     /// Something new on a record from the clinic; says what kind of thing,
     /// never what it says.
     RecordUpdate,
+    /// Someone registered online with an address that already has an
+    /// account: its owner is told, instead of the registrant being told
+    /// the address is known.
+    RegistrationAttempt,
 }
 
 impl MailKind {
@@ -28,6 +32,7 @@ impl MailKind {
             Self::PasswordReset => "password_reset",
             Self::EmailVerification => "email_verification",
             Self::RecordUpdate => "record_update",
+            Self::RegistrationAttempt => "registration_attempt",
         }
     }
 }
@@ -179,6 +184,7 @@ impl MailKind {
             Self::PasswordReset,
             Self::EmailVerification,
             Self::RecordUpdate,
+            Self::RegistrationAttempt,
         ]
         .into_iter()
         .find(|k| k.as_str() == raw)

@@ -61,6 +61,8 @@ pub struct TenantSettings {
     pub default_delivery: CodeDelivery,
     /// Appointments are booked, and every time shown, in this zone.
     pub time_zone: ClinicTimeZone,
+    /// Whether visitors may register online without a code.
+    pub self_registration: bool,
     pub branding: TenantBranding,
 }
 
@@ -133,6 +135,7 @@ impl Default for TenantSettings {
             code_lifetime: CodeLifetime::MAX,
             default_delivery: CodeDelivery::Email,
             time_zone: ClinicTimeZone::utc(),
+            self_registration: true,
             branding: TenantBranding::default(),
         }
     }
@@ -143,7 +146,7 @@ macro_rules! columns {
         "id, slug, display_name, status, custom_domain, policy_version, created_at, \
          auto_enable_portal_access, code_lifetime_secs, default_code_delivery, \
          brand_primary_colour, brand_accent_colour, logo_url, reply_to, time_zone, \
-         requested_custom_domain"
+         requested_custom_domain, self_registration"
     };
 }
 
@@ -170,6 +173,7 @@ fn from_row(row: &AnyRow) -> Result<Tenant, StorageError> {
             default_delivery: CodeDelivery::parse(&row.try_get::<String, _>(9)?)
                 .map_err(|e| StorageError::Corrupt(e.to_string()))?,
             time_zone: ClinicTimeZone::parse(&row.try_get::<String, _>(14)?).map_err(corrupt)?,
+            self_registration: row.try_get::<i64, _>(16)? == 1,
             branding: TenantBranding {
                 primary_colour: Colour::parse("primary_colour", &row.try_get::<String, _>(10)?)
                     .map_err(corrupt)?,
@@ -312,7 +316,7 @@ pub async fn update_settings(
     let row = sqlx::query(concat!(
         "UPDATE tenants SET auto_enable_portal_access = $2, code_lifetime_secs = $3, default_code_delivery = $4, updated_at = $5,
                 brand_primary_colour = $6, brand_accent_colour = $7, logo_url = $8, reply_to = $9,
-                display_name = $10, time_zone = $11
+                display_name = $10, time_zone = $11, self_registration = $12
           WHERE id = $1 RETURNING ",
         columns!()
     ))
@@ -327,6 +331,7 @@ pub async fn update_settings(
     .bind(settings.branding.reply_to.as_ref().map(|e| e.as_str().to_owned()))
     .bind(display_name.as_str().to_owned())
     .bind(settings.time_zone.name().to_owned())
+    .bind(i64::from(settings.self_registration))
     .fetch_one(tx.conn())
     .await?;
     from_row(&row)

@@ -88,6 +88,28 @@ impl SmtpSink {
         self.received.lock().unwrap().clone()
     }
 
+    /// The code or token in the link of the newest mail to `to`, waiting
+    /// up to `within` for one to arrive.
+    pub async fn link_secret(&self, to: &str, within: Duration) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let found = self
+                .received()
+                .iter()
+                .rev()
+                .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(to)))
+                .find_map(|m| crate::secret_in_mail(&m.data));
+            if let Some(secret) = found {
+                return secret;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no mail with a link to {to}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until `count` messages arrived, or panics after `within`.
     pub async fn wait_for(&self, count: usize, within: Duration) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + within;

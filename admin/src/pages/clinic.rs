@@ -43,6 +43,7 @@ fn form_of(t: &Tenant) -> SettingsForm {
         code_lifetime_hours: (s.code_lifetime.as_secs() / 3600).to_string(),
         default_delivery: s.default_delivery.as_str().to_owned(),
         auto_enable_portal_access: s.auto_enable_portal_access,
+        self_registration: s.self_registration,
     }
 }
 
@@ -119,6 +120,7 @@ pub(super) struct SettingsPost {
     #[serde(default)]
     default_delivery: String,
     auto_enable_portal_access: Option<String>,
+    self_registration: Option<String>,
 }
 
 impl SettingsPost {
@@ -133,6 +135,7 @@ impl SettingsPost {
             code_lifetime_hours: self.code_lifetime_hours,
             default_delivery: self.default_delivery,
             auto_enable_portal_access: self.auto_enable_portal_access.is_some(),
+            self_registration: self.self_registration.is_some(),
         }
     }
 }
@@ -156,6 +159,7 @@ fn parse_settings(form: &SettingsForm) -> Result<(DisplayName, TenantSettings), 
     let name = DisplayName::parse("display_name", &form.display_name)?;
     let wanted = TenantSettings {
         auto_enable_portal_access: form.auto_enable_portal_access,
+        self_registration: form.self_registration,
         code_lifetime: CodeLifetime::from_hours(hours)?,
         default_delivery: CodeDelivery::parse(&form.default_delivery)?,
         time_zone: ClinicTimeZone::parse(&form.time_zone)?,

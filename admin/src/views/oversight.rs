@@ -73,6 +73,7 @@ pub struct SettingsForm {
     /// `email` or `print`.
     pub default_delivery: String,
     pub auto_enable_portal_access: bool,
+    pub self_registration: bool,
 }
 
 #[derive(Debug, Serialize)]

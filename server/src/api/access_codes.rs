@@ -16,6 +16,7 @@ use portico_web::text::Text;
 pub struct AccessCodesApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CodeView {
     pub id: String,
     /// `medical_records` or `smartform`.
@@ -65,6 +66,7 @@ pub struct IssueCodeRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IssuedCodeView {
     pub access_code: CodeView,
     /// The code itself. Shown this once; only a keyed hash is stored.

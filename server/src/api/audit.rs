@@ -12,6 +12,7 @@ use portico_web::error::{ApiError, ApiResult};
 pub struct AuditApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditEventView {
     pub id: String,
     pub occurred_at: String,
@@ -28,6 +29,7 @@ pub struct AuditEventView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditPageView {
     pub events: Vec<AuditEventView>,
     /// Pass as `before` to get the next (older) page; absent on the last.
@@ -41,7 +43,7 @@ fn parse_time(field: &'static str, raw: Option<String>) -> Result<Option<Timesta
                 "invalid_parameter",
                 format!("{field} must be an RFC 3339 time such as 2026-11-23T10:00:00Z"),
             );
-            e.field = Some(field);
+            e.field = Some(field.into());
             e
         })
     })
@@ -83,10 +85,12 @@ impl AuditApi {
             .0
             .map(|o| {
                 Outcome::parse(&o).ok_or_else(|| {
-                    ApiError::bad_request(
+                    let mut e = ApiError::bad_request(
                         "invalid_parameter",
                         "outcome must be success, failure or denied",
-                    )
+                    );
+                    e.field = Some("outcome".into());
+                    e
                 })
             })
             .transpose()?;

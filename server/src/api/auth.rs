@@ -56,6 +56,7 @@ pub enum LogoutResponse {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MeView {
     pub staff: StaffView,
     pub tenant: TenantView,

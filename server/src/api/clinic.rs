@@ -18,6 +18,7 @@ use portico_web::text::Text;
 pub struct ClinicApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SettingsView {
     /// The clinic's name, on every portal page and mail.
     pub display_name: String,
@@ -27,6 +28,10 @@ pub struct SettingsView {
     /// Enable portal access when a record is created with an email and zip
     /// code, without a further confirmation.
     pub auto_enable_portal_access: bool,
+    /// Whether visitors may register online without a code (as when
+    /// booking a first appointment). Off: the portal's registration asks
+    /// for a code from the clinic.
+    pub self_registration: bool,
     /// How long a Medical Records Access Code lives: 1 to 120 hours.
     pub code_lifetime_hours: u32,
     /// `email` or `print`.
@@ -46,6 +51,7 @@ impl From<&Tenant> for SettingsView {
             display_name: t.display_name.to_string(),
             time_zone: t.settings.time_zone.name().to_owned(),
             auto_enable_portal_access: t.settings.auto_enable_portal_access,
+            self_registration: t.settings.self_registration,
             code_lifetime_hours: (t.settings.code_lifetime.as_secs() / 3600) as u32,
             default_delivery: t.settings.default_delivery.as_str().into(),
             primary_colour: t.settings.branding.primary_colour.to_string(),
@@ -76,6 +82,7 @@ pub struct SettingsRequest {
     #[oai(validator(max_length = 64))]
     pub time_zone: Option<Text>,
     pub auto_enable_portal_access: Option<bool>,
+    pub self_registration: Option<bool>,
     /// 1 to 120 hours; a code never lives longer than 5 days.
     pub code_lifetime_hours: Option<u32>,
     #[oai(validator(max_length = 10))]
@@ -146,6 +153,7 @@ impl ClinicApi {
             auto_enable_portal_access: b
                 .auto_enable_portal_access
                 .unwrap_or(current.auto_enable_portal_access),
+            self_registration: b.self_registration.unwrap_or(current.self_registration),
             code_lifetime: match b.code_lifetime_hours {
                 Some(h) => CodeLifetime::from_hours(h)?,
                 None => current.code_lifetime,

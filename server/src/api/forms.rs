@@ -80,6 +80,7 @@ pub struct CreateFormRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FormAssignmentView {
     pub id: String,
     pub form: FormView,
@@ -117,6 +118,7 @@ pub struct AssignRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AssignedView {
     pub assignment: FormAssignmentView,
     /// `account` (already in the patient's portal), `code_emailed` (a

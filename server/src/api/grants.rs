@@ -13,6 +13,7 @@ use portico_web::error::{ApiError, ApiResult};
 pub struct GrantsApi;
 
 #[derive(poem_openapi::Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GrantView {
     pub id: String,
     pub account_id: String,

@@ -12,6 +12,7 @@ use portico_web::error::{ApiError, ApiResult};
 pub struct MailApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MailView {
     pub id: String,
     /// `access_link`, `smartform_invitation`, `email_change_notice`,

@@ -18,6 +18,7 @@ use portico_web::text::Text;
 pub struct PatientsApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PatientView {
     pub id: String,
     pub full_name: String,
@@ -49,6 +50,7 @@ impl From<&PatientRecord> for PatientView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PatientPage {
     pub patients: Vec<PatientView>,
     /// Pass as `after` for the next page; absent on the last.

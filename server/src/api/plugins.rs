@@ -76,6 +76,7 @@ impl From<&Activation> for ActivationView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CallStatsView {
     /// Real calls (dry runs excluded).
     pub calls: i64,
@@ -86,6 +87,7 @@ pub struct CallStatsView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PluginOverviewView {
     #[oai(flatten)]
     pub version: PluginVersionView,
@@ -130,7 +132,7 @@ pub struct DryRunRequest {
 
 /// One call's outcome, log, fuel and time.
 #[derive(Object)]
-#[oai(rename = "PluginCall")]
+#[oai(rename = "PluginCall", skip_serializing_if_is_none)]
 pub struct CallView {
     pub id: String,
     pub hook: String,
@@ -309,7 +311,7 @@ impl PluginsApi {
                 .parse()
                 .map_err(|e: portico_plugins::hooks::UnknownHook| {
                     let mut err = ApiError::unprocessable("invalid_hook", e.to_string());
-                    err.field = Some("hook");
+                    err.field = Some("hook".into());
                     err
                 })?;
         let input = HookInput::from_json(hook, &body.0.input.to_string()).map_err(|e| {
@@ -317,7 +319,7 @@ impl PluginsApi {
                 "invalid_input",
                 format!("the input does not fit the {hook} hook: {e}"),
             );
-            err.field = Some("input");
+            err.field = Some("input".into());
             err
         })?;
         let run = state

@@ -8,13 +8,14 @@ use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use portico_tenants::acts::portal_account::SelfRegistration;
+use portico_tenants::acts::portal_account::Registration;
 use portico_tenants::acts::portal_login::PortalLogin;
 use portico_tenants::auth::SecretToken;
 use portico_tenants::domain::{
     DateOfBirth, DisplayName, EmailAddress, NewPassword, PhoneNumber, PlainPassword, Username,
     ZipCode,
 };
+use portico_tenants::portal::NewPatientForm;
 use portico_tenants::portal::{GrantView, PortalAccount};
 
 use super::ApiTags;
@@ -65,6 +66,7 @@ impl From<&GrantView> for RecordView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PortalSessionView {
     pub account: AccountView,
     pub records: Vec<RecordView>,
@@ -118,13 +120,6 @@ pub struct RegisterRequest {
     pub password: Text,
     /// The clinic's registration form, for a new patient.
     pub new_patient: Option<NewPatientRequest>,
-}
-
-#[derive(Object)]
-pub struct RegisteredView {
-    pub account: AccountView,
-    /// The pending record, when registering as a new patient.
-    pub patient_id: Option<String>,
 }
 
 #[derive(Object)]
@@ -310,19 +305,22 @@ impl PortalApi {
 
     /// Register without a code (as when booking online), optionally as a
     /// new patient through the clinic's registration form. A confirmation
-    /// link is mailed; a new patient's record opens once it is followed.
+    /// link is mailed; nothing is created until it is followed, and then
+    /// the account opens (and a new patient's record with it). The answer
+    /// is the same whether or not the address already has an account: if
+    /// it has, its owner is mailed a way to log in instead.
     #[oai(path = "/register", method = "post")]
     async fn register(
         &self,
         state: poem::web::Data<&AppState>,
         visitor: VisitorCaller,
         body: JsonBody<RegisterRequest>,
-    ) -> ApiResult<Json<RegisteredView>> {
+    ) -> ApiResult<Accepted> {
         let b = body.0;
         let new_patient = b
             .new_patient
-            .map(|p| -> Result<SelfRegistration, ApiError> {
-                Ok(SelfRegistration {
+            .map(|p| -> Result<NewPatientForm, ApiError> {
+                Ok(NewPatientForm {
                     full_name: DisplayName::parse("full_name", &p.full_name)?,
                     date_of_birth: DateOfBirth::parse(&p.date_of_birth)?,
                     phone: p
@@ -334,23 +332,21 @@ impl PortalApi {
                 })
             })
             .transpose()?;
-        let outcome = state
+        let registration = Registration {
+            username: b
+                .username
+                .filter(|u| !u.trim().is_empty())
+                .map(|u| Username::parse(&u))
+                .transpose()?,
+            email: EmailAddress::parse(&b.email)?,
+            password: NewPassword::parse(b.password.into_inner())?,
+            new_patient,
+        };
+        state
             .services
-            .portal_register(
-                &visitor.0,
-                b.username
-                    .filter(|u| !u.trim().is_empty())
-                    .map(|u| Username::parse(&u))
-                    .transpose()?,
-                &EmailAddress::parse(&b.email)?,
-                &NewPassword::parse(b.password.into_inner())?,
-                new_patient,
-            )
+            .portal_register(&visitor.0, registration)
             .await?;
-        Ok(Json(RegisteredView {
-            account: AccountView::from(&outcome.account),
-            patient_id: outcome.patient.map(|p| p.to_string()),
-        }))
+        Ok(Accepted::Accepted)
     }
 
     /// Follow a mailed confirmation link: verifies the address (or a new

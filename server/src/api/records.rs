@@ -46,6 +46,7 @@ impl From<&Author> for AuthorView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DocumentView {
     pub id: String,
     pub title: String,
@@ -101,6 +102,7 @@ impl From<&NoteRecord> for NoteView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AppointmentView {
     pub id: String,
     pub starts_at: String,
@@ -127,6 +129,7 @@ impl From<&AppointmentRecord> for AppointmentView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MessageView {
     pub id: String,
     pub from: AuthorView,

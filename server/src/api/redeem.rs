@@ -32,6 +32,7 @@ pub enum RedeemResponse {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RedeemedView {
     pub account: AccountView,
     /// The record a Medical Records Access Code opened.
@@ -154,7 +155,7 @@ pub(crate) fn parse_answers(
 ) -> Result<Vec<portico_tenants::domain::GivenAnswer>, ApiError> {
     let invalid = |message: String| {
         let mut e = ApiError::unprocessable("invalid_answers", message);
-        e.field = Some("answers");
+        e.field = Some("answers".into());
         e
     };
     if answers.len() > 16 {

@@ -27,6 +27,7 @@ impl From<&StaffMember> for StaffView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TenantView {
     pub id: String,
     pub slug: String,

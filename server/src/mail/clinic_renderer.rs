@@ -2,7 +2,8 @@
 //! plugin when it has one, with the built-in templates whenever it has
 //! none, or the plugin declines the kind, or fails (the failure is
 //! recorded and audited by the domain). A kind newer than every published
-//! plugin interface (the record-update notice) has no name a plugin could
+//! plugin interface (the record-update notice, the registration-attempt
+//! notice) has no name a plugin could
 //! read, so it always takes the built-in template, in the clinic's colours.
 
 use portico_plugins::model as plugin;
@@ -34,7 +35,7 @@ fn plugin_context(ctx: &MailContext) -> Option<plugin::MailContext> {
             MailKind::EmailChangeNotice => plugin::MailKind::EmailChangeNotice,
             MailKind::PasswordReset => plugin::MailKind::PasswordReset,
             MailKind::EmailVerification => plugin::MailKind::EmailVerification,
-            MailKind::RecordUpdate => return None,
+            MailKind::RecordUpdate | MailKind::RegistrationAttempt => return None,
         },
         branding: plugin::Branding {
             clinic_name: ctx.branding.clinic_name.clone(),

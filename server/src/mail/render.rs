@@ -120,6 +120,8 @@ impl BuiltinTemplates {
             "email_verification.txt",
             "record_update.html",
             "record_update.txt",
+            "registration_attempt.html",
+            "registration_attempt.txt",
         ) {
             env.add_template(name, source)
                 .expect("mail templates parse");
@@ -137,6 +139,9 @@ fn subject(ctx: &MailContext) -> String {
         MailKind::PasswordReset => format!("Reset your {clinic} portal password"),
         MailKind::EmailVerification => format!("Confirm your email address for {clinic}"),
         MailKind::RecordUpdate => format!("Something new in your {clinic} patient portal"),
+        MailKind::RegistrationAttempt => {
+            format!("Someone tried to register at {clinic} with your email address")
+        }
     }
 }
 
@@ -208,6 +213,7 @@ mod tests {
             MailKind::PasswordReset,
             MailKind::EmailVerification,
             MailKind::RecordUpdate,
+            MailKind::RegistrationAttempt,
         ] {
             let m = t.render(&ctx(kind)).unwrap();
             assert!(

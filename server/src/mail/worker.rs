@@ -176,7 +176,7 @@ impl MailWorker {
             EmailVerification => text("token").map(|t| links.email_verification(tenant, &t)),
             PasswordReset => text("token").map(|t| links.password_reset(tenant, &t)),
             EmailChangeNotice => None,
-            RecordUpdate => Some(links.portal_login(tenant)),
+            RecordUpdate | RegistrationAttempt => Some(links.portal_login(tenant)),
         };
         let expires_at = match mail.kind {
             PasswordReset => Some("one hour after it was sent".to_owned()),

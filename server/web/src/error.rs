@@ -1,6 +1,9 @@
 //! The one place where failures become HTTP answers: a JSON body
-//! `{"code": "...", "message": "..."}` with a stable, documented code and a
-//! message for people. Internal details are logged, never sent.
+//! `{"code": "...", "message": "...", "field": "..."}` with a stable,
+//! documented code, a message for people and, where one is at fault, the
+//! input field. Internal details are logged, never sent.
+
+use std::borrow::Cow;
 
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
@@ -16,7 +19,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    pub field: Option<&'static str>,
+    /// The input field at fault: a body's field (a path such as
+    /// `new_patient.full_name` when nested) or a parameter.
+    pub field: Option<Cow<'static, str>>,
     pub retry_after_secs: Option<u64>,
     /// With `more_information_needed`: the fields the clinic's rule asks
     /// for, to send back as `answers`.
@@ -88,7 +93,7 @@ impl poem::error::ResponseError for ApiError {
         let body = serde_json::to_vec(&Body {
             code: self.code,
             message: &self.message,
-            field: self.field,
+            field: self.field.as_deref(),
             fields: &self.fields,
         })
         .unwrap_or_default();
@@ -107,10 +112,18 @@ impl poem::error::ResponseError for ApiError {
     }
 }
 
+impl From<crate::input_errors::InputError> for ApiError {
+    fn from(err: crate::input_errors::InputError) -> Self {
+        let mut e = ApiError::new(err.status, err.code, err.message);
+        e.field = err.field.map(Cow::Owned);
+        e
+    }
+}
+
 impl From<InvalidValue> for ApiError {
     fn from(err: InvalidValue) -> Self {
         let mut e = ApiError::unprocessable(invalid_code(err.field), err.to_string());
-        e.field = Some(err.field);
+        e.field = Some(err.field.into());
         e
     }
 }
@@ -161,6 +174,15 @@ impl From<DomainError> for ApiError {
                 let mut e = ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "too_many_attempts",
+                    err.to_string(),
+                );
+                e.retry_after_secs = Some(retry_after.as_secs().max(1));
+                e
+            }
+            D::RateLimited { retry_after } => {
+                let mut e = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
                     err.to_string(),
                 );
                 e.retry_after_secs = Some(retry_after.as_secs().max(1));
@@ -226,18 +248,24 @@ pub fn to_response(err: poem::Error) -> Response {
     if status.is_redirection() {
         return err.into_response();
     }
-    let api = if err.is::<poem_openapi::error::ParseParamError>() {
-        ApiError::bad_request("invalid_parameter", err.to_string())
+    let api = if let Some(param) = err.downcast_ref::<poem_openapi::error::ParseParamError>() {
+        crate::input_errors::explain_param(param.name, &param.reason).into()
+    } else if let Some(path) = err.downcast_ref::<poem_openapi::error::ParsePathError>() {
+        crate::input_errors::explain_param(path.name, &path.reason).into()
     } else if err.is::<poem_openapi::error::ContentTypeError>() {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "send the body as this endpoint expects: application/json, or multipart/form-data for files",
+            "send the body in the format this endpoint takes: application/json, \
+             multipart/form-data for files, or application/octet-stream for a plugin",
         )
-    } else if err.is::<poem_openapi::error::ParseRequestPayloadError>()
-        || err.is::<poem_openapi::error::ParseMultipartError>()
-    {
-        ApiError::bad_request("invalid_body", err.to_string())
+    } else if let Some(form) = err.downcast_ref::<poem_openapi::error::ParseMultipartError>() {
+        crate::input_errors::explain_multipart(&form.reason).into()
+    } else if err.is::<poem_openapi::error::ParseRequestPayloadError>() {
+        ApiError::bad_request(
+            "invalid_body",
+            "the body could not be read in the format this endpoint takes",
+        )
     } else if err.is::<poem_openapi::error::AuthorizationError>() {
         ApiError::unauthorized("unauthenticated", "log in first")
     } else {
@@ -257,7 +285,19 @@ pub fn to_response(err: poem::Error) -> Response {
                 tracing::error!(error = %err, "request failed");
                 ApiError::internal()
             }
-            s => ApiError::new(s, "bad_request", err.to_string()),
+            // A framework's own refusal: its text may name types or repeat
+            // what was sent, so only the status is told.
+            s => {
+                tracing::debug!(error = %err, "request refused by the framework");
+                ApiError::new(
+                    s,
+                    "bad_request",
+                    format!(
+                        "this request could not be handled ({})",
+                        s.canonical_reason().unwrap_or("refused").to_lowercase()
+                    ),
+                )
+            }
         }
     };
     poem::error::ResponseError::as_response(&api)
@@ -274,14 +314,32 @@ impl IntoResponse for ApiError {
 
 /// The error body as documented in the OpenAPI schema.
 #[derive(poem_openapi::Object)]
-#[oai(rename = "Error")]
+#[oai(rename = "Error", skip_serializing_if_is_none)]
 pub struct ErrorDoc {
     /// A stable machine-readable code, such as `invalid_email`.
     pub code: String,
     /// What went wrong, for people.
     pub message: String,
-    /// The input field at fault, when there is one.
+    /// The input field at fault, when there is one: a field of the body
+    /// (a path such as `new_patient.full_name` when nested, `questions[0]`
+    /// for an item of a list) or a parameter.
     pub field: Option<String>,
+    /// With `more_information_needed`: what the clinic's rule asks for, to
+    /// send back as `answers`.
+    #[oai(default, skip_serializing_if_is_empty)]
+    pub fields: Vec<AskedFieldDoc>,
+}
+
+/// A detail a clinic's verification rule asks for.
+#[derive(poem_openapi::Object)]
+#[oai(rename = "AskedField")]
+pub struct AskedFieldDoc {
+    /// The name to send the answer back under, in `answers`.
+    pub name: String,
+    /// The question as the patient reads it.
+    pub label: String,
+    /// `date`, `text` or `zip_code`.
+    pub kind: String,
 }
 
 impl poem_openapi::ApiResponse for ApiError {

@@ -1,6 +1,7 @@
 //! A JSON request body that tells malformed JSON apart from well-formed JSON
-//! with wrong contents, and enforces the body size limit while reading (a
-//! chunked body has no Content-Length to check up front).
+//! with wrong contents, names the field at fault in plain words
+//! ([`input_errors`](crate::input_errors)), and enforces the body size limit
+//! while reading (a chunked body has no Content-Length to check up front).
 
 use poem::{Request, RequestBody};
 use poem_openapi::ApiExtractor;
@@ -48,7 +49,7 @@ impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {
                     "payload_too_large",
                     format!("the request body must be at most {limit} bytes"),
                 ),
-                other => ApiError::bad_request("unreadable_body", other.to_string()),
+                _ => ApiError::bad_request("unreadable_body", "the request body could not be read"),
             })?;
         if bytes.is_empty() {
             return Err(
@@ -56,21 +57,28 @@ impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {
             );
         }
         let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|err| {
+            // Where it broke, not the parser's words (they can quote the
+            // body); a JSON body must also be UTF-8.
+            let what = match err.classify() {
+                serde_json::error::Category::Eof => "it ends too early",
+                _ => "something is wrong",
+            };
             ApiError::bad_request(
                 "malformed_json",
-                format!("the body is not valid JSON: {err}"),
+                format!(
+                    "the body is not valid JSON (UTF-8 text): {what} at line {}, column {}",
+                    err.line(),
+                    err.column()
+                ),
             )
         })?;
         let parsed = T::parse_from_json(Some(value)).map_err(|err| {
-            let message = err.into_message();
-            let code = if message.contains("unknown field") || message.contains("Unknown field") {
-                "unknown_field"
-            } else if message.contains("maxLength") || message.contains("max_length") {
-                "value_too_long"
-            } else {
-                "invalid_field"
-            };
-            ApiError::unprocessable(code, message)
+            // Read again (it parsed a moment ago) to find the field at fault.
+            let value = serde_json::from_slice(&bytes).unwrap_or_default();
+            ApiError::from(crate::input_errors::explain_body::<T>(
+                &value,
+                err.message(),
+            ))
         })?;
         Ok(Self(parsed))
     }

@@ -15,6 +15,7 @@ pub mod cookies;
 pub mod error;
 pub mod files;
 pub mod handout;
+pub mod input_errors;
 pub mod json_body;
 pub mod links;
 pub mod observability;

@@ -45,11 +45,12 @@ impl Services {
                 )
             };
             pass.detail(format!(
-                "auto_enable_portal_access={} code_lifetime_secs={} default_delivery={} time_zone={}{renamed}",
+                "auto_enable_portal_access={} code_lifetime_secs={} default_delivery={} time_zone={} self_registration={}{renamed}",
                 settings.auto_enable_portal_access,
                 settings.code_lifetime.as_secs(),
                 settings.default_delivery,
                 settings.time_zone,
+                settings.self_registration,
             ));
             pass.commit(tx).await?;
             Ok(updated)

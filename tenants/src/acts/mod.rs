@@ -7,6 +7,7 @@ use crate::domain::{Action, Permission, Resource};
 pub mod audit_trail;
 pub mod clinic;
 pub mod codes;
+mod even_time;
 pub mod forms;
 pub mod grants;
 pub mod mail;

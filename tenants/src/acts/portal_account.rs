@@ -4,39 +4,39 @@
 use serde_json::json;
 
 use crate::acts;
+use crate::acts::even_time::{self, EvenTime};
 use crate::audit::{self, Actor, AuditEvent};
-use crate::auth::SecretToken;
-use crate::domain::{
-    DateOfBirth, DisplayName, EmailAddress, NewPassword, PatientId, PhoneNumber, PlainPassword,
-    Timestamp, Username, ZipCode,
-};
-use crate::door::Caller;
+use crate::auth::{Bucket, SecretToken, ThrottlePolicy};
+use crate::domain::{EmailAddress, NewPassword, PatientId, PlainPassword, Timestamp, Username};
+use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
 use crate::outbox::{self, MailKind};
 use crate::patients::{PatientRecord, PortalAccess};
 use crate::services::Services;
-use crate::storage::StorageError;
+use crate::storage::{StorageError, TenantTx};
 
 use crate::portal::accounts::{self, PortalAccount};
 use crate::portal::grants;
+use crate::portal::registrations::{self, NewPatientForm, PendingRegistration};
 use crate::portal::tokens::{self, Purpose};
 use crate::sessions::portal as sessions;
 
-/// A new patient filling in the clinic's electronic registration form.
-#[derive(Debug, Clone)]
-pub struct SelfRegistration {
-    pub full_name: DisplayName,
-    pub date_of_birth: DateOfBirth,
-    pub phone: Option<PhoneNumber>,
-    pub home_zip: ZipCode,
+/// What a visitor registering online without a code gives.
+#[derive(Debug)]
+pub struct Registration {
+    /// `None`: the account logs in with its email.
+    pub username: Option<Username>,
+    pub email: EmailAddress,
+    pub password: NewPassword,
+    /// The clinic's registration form, for a new patient; `None` for an
+    /// account that waits for a code (as when booking online).
+    pub new_patient: Option<NewPatientForm>,
 }
 
-/// What a registration created.
-#[derive(Debug)]
-pub struct RegistrationOutcome {
-    pub account: PortalAccount,
-    /// The pending record, for the clinic's registration form.
-    pub patient: Option<PatientId>,
+/// Mail a visitor can make the clinic send to `to` (a registration's, a
+/// password reset's): one budget per address, shared by both.
+fn visitor_mail_budget(to: &EmailAddress, policy: &ThrottlePolicy) -> Bucket {
+    Bucket::account("visitor-mail", &to.normalized(), policy)
 }
 
 fn name_taken() -> DomainError {
@@ -48,83 +48,132 @@ fn name_taken() -> DomainError {
 }
 
 impl Services {
-    /// Registers an account with no code (as when booking online). It has
-    /// limited access, no records, until it redeems a code; with
-    /// `new_patient`, it also creates a pending record whose portal access
-    /// turns on when the email address is verified.
+    /// Registers online without a code. Nothing is created yet: the
+    /// registration waits apart from the clinic's accounts and patients
+    /// until the mailed link proves the address, and expires unproven.
+    /// The answer is the same whether or not the address already has an
+    /// account; if it has, its owner is mailed instead, with a way to log
+    /// in. Budgets per client address and per clinic bound how many are
+    /// made; one per recipient bounds the mail any one address gets.
     pub async fn portal_register(
         &self,
         caller: &Caller,
-        username: Option<Username>,
-        email: &EmailAddress,
-        password: &NewPassword,
-        new_patient: Option<SelfRegistration>,
-    ) -> Result<RegistrationOutcome, DomainError> {
-        let mut pass = self.enter(caller, &acts::PORTAL_REGISTER).await?;
+        registration: Registration,
+    ) -> Result<(), DomainError> {
+        let even = EvenTime::from_now(even_time::REGISTRATION);
+        let mut pass = match self.enter(caller, &acts::PORTAL_REGISTER).await {
+            Ok(pass) => pass,
+            Err(refused) => return even.answer(Err(refused)).await,
+        };
         let done = async {
             let tenant = pass.tenant();
-            let username = match username {
-                Some(u) => u,
-                None => Username::parse(email.as_str())?,
-            };
-            self.accept_email(&mut pass, email).await?;
-            let hash = self.hasher.hash(password).await?;
-            let mut tx = pass.write().await?;
-            let account = match accounts::insert(&mut tx, &username, email, &hash, false).await {
-                Ok(a) => a,
-                Err(StorageError::UniqueViolation(_)) => return Err(name_taken()),
-                Err(e) => return Err(e.into()),
-            };
-            let patient = match new_patient {
-                Some(reg) => {
-                    let now = Timestamp::now();
-                    let record = PatientRecord {
-                        id: PatientId::generate(),
-                        full_name: reg.full_name,
-                        date_of_birth: reg.date_of_birth,
-                        email: Some(email.clone()),
-                        phone: reg.phone,
-                        home_zip: Some(reg.home_zip),
-                        portal_access: PortalAccess::Disabled,
-                        created_at: now,
-                        updated_at: now,
-                    };
-                    crate::patients::insert_registered(&mut tx, &record, account.id).await?;
-                    audit::record(
-                        &mut tx,
-                        AuditEvent::success(
-                            Actor::Account(account.id),
-                            "patient.self_register",
-                            pass.client(),
-                        )
-                        .target(format!("patient:{}", record.id)),
-                    )
-                    .await?;
-                    Some(record.id)
-                }
-                None => None,
-            };
-            let token = tokens::issue(&mut tx, account.id, Purpose::VerifyEmail, None).await?;
-            outbox::enqueue(
-                &mut tx,
-                MailKind::EmailVerification,
+            if !tenant.settings.self_registration {
+                return Err(DomainError::refused(
+                    RefusalKind::Forbidden,
+                    "registration_closed",
+                    format!(
+                        "{} does not take registrations online. Ask the clinic for an access code: it comes by \
+                         email or on paper, and sets up your account in one step.",
+                        tenant.display_name
+                    ),
+                ));
+            }
+            let Registration {
+                username,
                 email,
-                patient,
-                outbox::with_sealed_secrets(&self.code_key, tenant.id, json!({ "clinic_name": tenant.display_name.as_str(), "username": account.username.as_str(), "token": token.expose() })),
-            )
-            .await?;
-            pass.target(format!("account:{}", account.id));
-            pass.as_actor(Actor::Account(account.id));
-            pass.detail(if patient.is_some() {
-                "new_patient"
+                password,
+                new_patient,
+            } = registration;
+            // A login name shaped like an address must be the registrant's
+            // own: another's would make the answer tell whether it is
+            // known.
+            let username = username.filter(|u| u.normalized() != email.normalized());
+            if username.as_ref().is_some_and(|u| u.as_str().contains('@')) {
+                return Err(DomainError::Invalid(crate::domain::InvalidValue::new(
+                    "username",
+                    "must not be an email address other than your own: choose a name without @, or leave it \
+                     empty to log in with your email",
+                )));
+            }
+            self.accept_email(&mut pass, &email).await?;
+            let limits = &self.auth.registration;
+            let policy = limits.policy();
+            let ip = pass.client().ip.clone();
+            for budget in [
+                Bucket::ip("register", ip.as_deref(), &policy),
+                Bucket::named("register-clinic".into(), limits.per_clinic),
+            ] {
+                if let Err(retry_after) = pass.spend(&budget, &policy).await? {
+                    pass.failure_reason("registration_budget_spent");
+                    return Err(DomainError::RateLimited { retry_after });
+                }
+            }
+
+            let mut tx = pass.read().await?;
+            let known = !accounts::by_email(&mut tx, &email, 1).await?.is_empty()
+                || accounts::by_username(&mut tx, email.as_str()).await?.is_some();
+            let name_in_use = match &username {
+                Some(u) => accounts::by_username(&mut tx, u.as_str()).await?.is_some(),
+                None => false,
+            };
+            tx.commit().await?;
+            if name_in_use && !known {
+                return Err(name_taken());
+            }
+            // The same work either way until here; the password is hashed
+            // either way too, so the time taken does not tell.
+            let hash = self.hasher.hash(&password).await?;
+            let mail_budget = visitor_mail_budget(&email, &policy);
+            let mail_goes = pass.spend(&mail_budget, &policy).await?.is_ok();
+
+            let with_form = new_patient.is_some();
+            let mut tx = pass.write().await?;
+            let (kind, payload) = if known {
+                (
+                    MailKind::RegistrationAttempt,
+                    json!({ "clinic_name": tenant.display_name.as_str() }),
+                )
             } else {
-                "no_code"
-            });
-            pass.commit(tx).await?;
-            Ok(RegistrationOutcome { account, patient })
+                let token = registrations::file(
+                    &mut tx,
+                    &PendingRegistration {
+                        email: email.clone(),
+                        username: username.clone(),
+                        password_hash: hash,
+                        new_patient,
+                    },
+                )
+                .await?;
+                (
+
+                    MailKind::EmailVerification,
+                    outbox::with_sealed_secrets(
+                        &self.code_key,
+                        tenant.id,
+                        json!({
+                            "clinic_name": tenant.display_name.as_str(),
+                            "username": username.as_ref().map_or(email.as_str(), Username::as_str),
+                            "token": token.expose(),
+                        }),
+                    ),
+                )
+            };
+            if mail_goes {
+                outbox::enqueue(&mut tx, kind, &email, None, payload).await?;
+            }
+            pass.detail(format!(
+                "{}{}",
+                match (known, with_form) {
+                    (true, _) => "known_address",
+                    (false, true) => "new_patient",
+                    (false, false) => "no_code",
+                },
+                if mail_goes { "" } else { " mail_withheld" }
+            ));
+            pass.commit(tx).await
         }
         .await;
-        pass.finish(done).await
+        even.answer(pass.finish(done).await).await
     }
 
     /// Spends a mailed link's token: verifies an email (turning on a
@@ -140,8 +189,14 @@ impl Services {
             let mut tx = pass.write().await?;
             let used = tokens::consume(&mut tx, token).await?;
             let Some(used) = used.filter(|u| u.purpose != Purpose::ResetPassword) else {
-                pass.secret_missed("invalid_token");
-                return Err(invalid_link());
+                // Not an account's link: perhaps a registration's.
+                let Some(pending) = registrations::take(&mut tx, token).await? else {
+                    pass.secret_missed("invalid_token");
+                    return Err(invalid_link());
+                };
+                let account = open_registration(&mut pass, &mut tx, pending).await?;
+                pass.commit(tx).await?;
+                return Ok(account);
             };
             let (account, _) = accounts::get(&mut tx, used.account)
                 .await?
@@ -193,20 +248,37 @@ impl Services {
         caller: &Caller,
         login: &str,
     ) -> Result<(), DomainError> {
-        let mut pass = self
+        let even = EvenTime::from_now(even_time::RESET_REQUEST);
+        let mut pass = match self
             .enter(caller, &acts::PORTAL_PASSWORD_RESET_REQUEST)
-            .await?;
+            .await
+        {
+            Ok(pass) => pass,
+            Err(refused) => return even.answer(Err(refused)).await,
+        };
         let done = async {
             let tenant = pass.tenant();
-            let mut tx = pass.write().await?;
-            let targets = match EmailAddress::parse(login) {
+            let mut tx = pass.read().await?;
+            let found = match EmailAddress::parse(login) {
                 Ok(email) => accounts::by_email(&mut tx, &email, 8).await?,
                 Err(_) => accounts::by_username(&mut tx, login)
                     .await?
                     .into_iter()
                     .collect(),
             };
-            for (account, _) in &targets {
+            tx.commit().await?;
+            // A stranger chooses whose mailbox this fills: each address
+            // gets a few reset mails an hour, however often it is asked.
+            let policy = self.auth.registration.policy();
+            let mut targets = Vec::new();
+            for (account, _) in found {
+                let budget = visitor_mail_budget(&account.email, &policy);
+                if pass.spend(&budget, &policy).await?.is_ok() {
+                    targets.push(account);
+                }
+            }
+            let mut tx = pass.write().await?;
+            for account in &targets {
                 let token =
                     tokens::issue(&mut tx, account.id, Purpose::ResetPassword, None).await?;
                 outbox::enqueue(
@@ -219,12 +291,12 @@ impl Services {
                 .await?;
             }
             if targets.is_empty() {
-                pass.detail("unknown_account");
+                pass.detail("no_mail");
             }
             pass.commit(tx).await
         }
         .await;
-        pass.finish(done).await
+        even.answer(pass.finish(done).await).await
     }
 
     /// Finishes a password reset; every session of the account ends.
@@ -325,4 +397,68 @@ fn invalid_link() -> DomainError {
         "link_invalid",
         "This link has expired or was already used. Ask for a new one.",
     )
+}
+
+/// A registration whose address is now proven becomes an account, and
+/// with the clinic's form filled in, a patient record it holds.
+async fn open_registration(
+    pass: &mut Passage<'_>,
+    tx: &mut TenantTx,
+    pending: PendingRegistration,
+) -> Result<PortalAccount, DomainError> {
+    let username = match pending.username {
+        Some(u) => u,
+        None => Username::parse(pending.email.as_str())?,
+    };
+    let account = match accounts::insert(
+        tx,
+        &username,
+        &pending.email,
+        &pending.password_hash,
+        true,
+    )
+    .await
+    {
+        Ok(a) => a,
+        Err(StorageError::UniqueViolation(_)) => {
+            return Err(DomainError::refused(
+                RefusalKind::Conflict,
+                "username_taken",
+                "Another account took this login name after you registered. Log in if it is yours, or \
+                     register again with a username of your own.",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    pass.target(format!("account:{}", account.id));
+    pass.as_actor(Actor::Account(account.id));
+    pass.detail("registration");
+    if let Some(form) = pending.new_patient {
+        let now = Timestamp::now();
+        let record = PatientRecord {
+            id: PatientId::generate(),
+            full_name: form.full_name,
+            date_of_birth: form.date_of_birth,
+            email: Some(pending.email.clone()),
+            phone: form.phone,
+            home_zip: Some(form.home_zip),
+            portal_access: PortalAccess::Enabled,
+            created_at: now,
+            updated_at: now,
+        };
+        crate::patients::insert_registered(tx, &record, account.id).await?;
+        grants::insert(tx, account.id, record.id, None).await?;
+        audit::record(
+            tx,
+            AuditEvent::success(
+                Actor::Account(account.id),
+                "patient.self_register",
+                pass.client(),
+            )
+            .target(format!("patient:{}", record.id))
+            .reason("email_verified"),
+        )
+        .await?;
+    }
+    Ok(account)
 }

@@ -30,14 +30,11 @@ pub struct PortalLogin {
     pub password: PlainPassword,
 }
 
-/// Accounts sharing one email address that a login by email will try.
-const MAX_SHARED_EMAIL: u32 = 8;
-
 impl Services {
     /// Logs a patient in by username or email. An email shared by family
-    /// members logs in the one account whose password matches; if several
-    /// match, the patient is asked for the username. A code typed as a
-    /// password is recognised and explained.
+    /// members logs in the first account that used it; the others log in
+    /// by username. A code typed as a password is recognised and
+    /// explained.
     pub async fn portal_login(
         &self,
         caller: &Caller,
@@ -47,48 +44,40 @@ impl Services {
         let done = async {
             let login_name = login.login.trim();
             let mut tx = pass.read().await?;
-            let candidates = match EmailAddress::parse(login_name) {
-                Ok(email) => accounts::by_email(&mut tx, &email, MAX_SHARED_EMAIL).await?,
-                Err(_) => accounts::by_username(&mut tx, login_name)
-                    .await?
-                    .into_iter()
-                    .collect(),
+            // The one account this login can open: by username, or the
+            // first (oldest) account using the email. Exactly one password
+            // check whatever the number of accounts sharing an address, so
+            // the time taken does not tell how many there are; a family
+            // member whose account shares the address logs in with their
+            // username, as the refusal says.
+            let account = match EmailAddress::parse(login_name) {
+                Ok(email) => accounts::by_email(&mut tx, &email, 1).await?.pop(),
+                Err(_) => None,
             };
             // An email can also be someone's username.
-            let candidates = if candidates.is_empty() {
-                accounts::by_username(&mut tx, login_name)
-                    .await?
-                    .into_iter()
-                    .collect()
-            } else {
-                candidates
+            let account = match account {
+                Some(found) => Some(found),
+                None => accounts::by_username(&mut tx, login_name).await?,
             };
             tx.commit().await?;
 
             // Failures count against the account itself once it is known, so
             // that logging in by username or by email, and the password check
             // of an email change, share one bucket.
-            let key = match candidates.as_slice() {
-                [(account, _)] => {
+            let key = match &account {
+                Some((account, _)) => {
                     pass.target(format!("account:{}", account.id));
                     account.id.to_string()
                 }
-                _ => login_name.to_owned(),
+                None => login_name.to_owned(),
             };
             pass.throttle_account(&key).await?;
 
-            let mut matched = Vec::new();
-            if candidates.is_empty() {
-                pass.verify_password(&login.password, None).await;
-            }
-            for (account, hash) in &candidates {
-                if pass.verify_password(&login.password, Some(hash)).await {
-                    matched.push(account.clone());
-                }
-            }
-            match matched.len() {
-                1 => {
-                    let account = matched.remove(0);
+            let matched = pass
+                .verify_password(&login.password, account.as_ref().map(|(_, hash)| hash))
+                .await;
+            match account.filter(|_| matched) {
+                Some((account, _)) => {
                     pass.target(format!("account:{}", account.id));
                     pass.as_actor(Actor::Account(account.id));
                     let mut tx = pass.write().await?;
@@ -107,9 +96,9 @@ impl Services {
                         account,
                     })
                 }
-                0 => {
+                None => {
                     let typed_a_code = looks_like_a_code(login.password.expose());
-                    pass.failure_reason(match (candidates.is_empty(), typed_a_code) {
+                    pass.failure_reason(match (key == login_name, typed_a_code) {
                         (_, true) => "code_as_password",
                         (true, false) => "unknown_account",
                         (false, false) => "wrong_password",
@@ -124,13 +113,13 @@ impl Services {
                              \"Forgot password\".",
                         ));
                     }
-                    Err(DomainError::InvalidCredentials)
+                    Err(DomainError::refused(
+                        RefusalKind::Unauthenticated,
+                        "invalid_credentials",
+                        "The login or password is not right. If your family shares one email address, each \
+                         account logs in with its own username.",
+                    ))
                 }
-                _ => Err(DomainError::refused(
-                    RefusalKind::Unauthenticated,
-                    "username_required",
-                    "More than one account uses this email address. Log in with your username instead.",
-                )),
             }
         }
         .await;

@@ -9,7 +9,10 @@ use crate::acts;
 use crate::acts::plugin_rules::{Verdict, answers_for_plugin, facts_of};
 use crate::audit::Actor;
 use crate::codes::{CodeKind, CodeRecord, CodeStatus, PresentedCode, find_by_hash, mark_redeemed};
-use crate::domain::{CodeDelivery, EmailAddress, GivenAnswer, NewPassword, Timestamp, Username};
+use crate::domain::{
+    AskedField, AskedKind, CodeDelivery, DateOfBirth, EmailAddress, GivenAnswer, NewPassword,
+    Timestamp, Username,
+};
 use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
 use crate::outbox::{self, MailKind};
@@ -100,6 +103,9 @@ pub enum RedeemFailure {
     Empty,
     Malformed,
     Unknown,
+    /// While the clinic is under a guessing attack: no code matches both
+    /// the words and the date of birth given (or the code is unknown).
+    NoMatch,
     Expired,
     Revoked,
     /// Cancelled because the clinic issued a newer code for the record.
@@ -128,6 +134,13 @@ fn refusal(failure: RedeemFailure, clinic: &str) -> DomainError {
             RefusalKind::NotFound,
             "code_not_found",
             "We could not find that access code. Check the four words, or open the link in the clinic's email."
+                .into(),
+        ),
+        NoMatch => (
+            RefusalKind::NotFound,
+            "code_not_found",
+            "We could not match that access code and date of birth. Check the four words and the date, or open \
+             the link in the clinic's email."
                 .into(),
         ),
         Expired => (
@@ -170,6 +183,7 @@ impl RedeemFailure {
             Self::Empty => "empty_code",
             Self::Malformed => "malformed_code",
             Self::Unknown => "unknown_code",
+            Self::NoMatch => "no_match_with_birth_date",
             Self::Expired => "expired",
             Self::Revoked => "revoked",
             Self::Replaced => "replaced",
@@ -181,7 +195,7 @@ impl RedeemFailure {
     /// Only guesses count against the limits: a real code that is used or
     /// expired reveals nothing new.
     fn is_guess(self) -> bool {
-        matches!(self, Self::Unknown)
+        matches!(self, Self::Unknown | Self::NoMatch)
     }
 }
 
@@ -227,7 +241,12 @@ impl Services {
                 ));
             }
         };
-        let (code, patient) = self.usable_code(pass, raw_code).await?;
+        let second_proof = if pass.needs_second_proof() {
+            Some(second_proof(pass, &answers)?)
+        } else {
+            None
+        };
+        let (code, patient) = self.usable_code(pass, raw_code, second_proof).await?;
         self.clinic_rule_allows(pass, &patient, answers).await?;
         let new_account = match new_account {
             Some(new) => {
@@ -278,11 +297,14 @@ impl Services {
     }
 
     /// The code presented, if it is one, known, active, and (for a records
-    /// code) on a record whose portal access is on; with its patient.
+    /// code) on a record whose portal access is on; with its patient. With
+    /// a `second_proof`, the record's date of birth must match it before
+    /// anything about the code is told.
     async fn usable_code(
         &self,
         pass: &mut Passage<'_>,
         raw_code: &str,
+        second_proof: Option<DateOfBirth>,
     ) -> Result<(CodeRecord, PatientRecord), DomainError> {
         let presented = match PresentedCode::parse(raw_code) {
             Ok(p) => p,
@@ -301,6 +323,11 @@ impl Services {
             None => None,
         };
         tx.commit().await?;
+        if let Some(born) = second_proof
+            && patient.as_ref().map(|p| p.date_of_birth) != Some(born)
+        {
+            return Err(fail(pass, RedeemFailure::NoMatch, None));
+        }
         let Some(code) = code else {
             return Err(fail(pass, RedeemFailure::Unknown, None));
         };
@@ -466,4 +493,30 @@ fn fail(pass: &mut Passage<'_>, failure: RedeemFailure, code: Option<&CodeRecord
         pass.failure_reason(failure.reason());
     }
     refusal(failure, pass.tenant().display_name.as_str())
+}
+
+/// The answer that carries the second proof, named as the clinics' own
+/// date-of-birth rules name it, so one answer serves both.
+const SECOND_PROOF: &str = "date_of_birth";
+
+/// The date of birth a redemption must bring while the clinic's
+/// redemptions are under a guessing attack (its clinic-wide bucket is
+/// full): a guesser has the words of no code and the birth date of no
+/// patient, while a real patient has both. Missing, it is asked for, which
+/// counts as no guess.
+fn second_proof(
+    pass: &mut Passage<'_>,
+    answers: &[GivenAnswer],
+) -> Result<DateOfBirth, DomainError> {
+    match answers.iter().find(|a| a.name == SECOND_PROOF) {
+        Some(given) => Ok(DateOfBirth::parse(&given.value)?),
+        None => {
+            pass.failure_reason("second_proof_required");
+            Err(DomainError::MoreInformationNeeded(vec![AskedField {
+                name: SECOND_PROOF.to_owned(),
+                label: "Your date of birth".to_owned(),
+                kind: AskedKind::Date,
+            }]))
+        }
+    }
 }

@@ -15,6 +15,48 @@ pub struct AuthSettings {
     pub portal_session_ttl: Duration,
     /// Failed code redemptions: per address, per account, per clinic.
     pub redeem_throttle: RedeemThrottle,
+    /// Registrations made online without a code.
+    pub registration: RegistrationLimits,
+}
+
+/// Budgets on online registration, which checks no secret but creates
+/// rows and sends mail to an address of the sender's choosing. See
+/// docs/security.md.
+#[derive(Debug, Clone)]
+pub struct RegistrationLimits {
+    /// Registrations from one client address (an IPv6 /64) per window.
+    pub per_address: u32,
+    /// Registrations at one clinic per window, from everywhere.
+    pub per_clinic: u32,
+    /// Registration mails to one email address per window; more are
+    /// answered the same but not sent.
+    pub mails_per_recipient: u32,
+    pub window: Duration,
+}
+
+impl Default for RegistrationLimits {
+    fn default() -> Self {
+        Self {
+            per_address: 5,
+            per_clinic: 200,
+            mails_per_recipient: 3,
+            window: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl RegistrationLimits {
+    /// A budget is a bucket that locks for the rest of its window once
+    /// spent.
+    pub(crate) fn policy(&self) -> ThrottlePolicy {
+        ThrottlePolicy {
+            max_failures_per_account: self.mails_per_recipient,
+            max_failures_per_ip: self.per_address,
+            window: self.window,
+            lockout: self.window,
+            max_lockout: self.window,
+        }
+    }
 }
 
 /// Limits on failed code redemptions. See docs/security.md for why these
@@ -63,6 +105,7 @@ impl Default for AuthSettings {
             step_up_ttl: Duration::from_secs(5 * 60),
             portal_session_ttl: Duration::from_secs(2 * 3600),
             redeem_throttle: RedeemThrottle::default(),
+            registration: RegistrationLimits::default(),
         }
     }
 }

@@ -41,6 +41,9 @@ impl Default for ThrottlePolicy {
 pub struct Bucket {
     key: String,
     limit: u32,
+    /// A full soft bucket does not refuse: it asks the act for a second
+    /// proof instead (see [`Throttle::pressed`]).
+    soft: bool,
 }
 
 impl Bucket {
@@ -50,12 +53,27 @@ impl Bucket {
         Self {
             key: format!("{scope}-account:{}", hash_token(&login_name.to_lowercase())),
             limit: policy.max_failures_per_account,
+            soft: false,
         }
     }
 
     /// A bucket with its own limit, such as a whole clinic's.
     pub fn named(key: String, limit: u32) -> Self {
-        Self { key, limit }
+        Self {
+            key,
+            limit,
+            soft: false,
+        }
+    }
+
+    /// This bucket, soft: full, it asks for a second proof rather than
+    /// refusing everyone it counts (a whole clinic's).
+    pub fn soft(self) -> Self {
+        Self { soft: true, ..self }
+    }
+
+    pub(crate) fn is_soft(&self) -> bool {
+        self.soft
     }
 
     /// A client address. IPv6 addresses count by their /64 network, since
@@ -72,6 +90,7 @@ impl Bucket {
         Self {
             key: format!("{scope}-ip:{key}"),
             limit: policy.max_failures_per_ip,
+            soft: false,
         }
     }
 }
@@ -88,6 +107,8 @@ pub struct Throttle {
     /// The one bucket a success forgets (the account's), not the address's.
     account: Option<Bucket>,
     missed: bool,
+    /// A soft bucket is full: the act must ask for a second proof.
+    pressed: bool,
 }
 
 /// Proof that a secret is checked under a [`Throttle`].
@@ -109,6 +130,7 @@ impl Throttle {
             buckets,
             account: None,
             missed: false,
+            pressed: false,
         }
     }
 
@@ -123,6 +145,21 @@ impl Throttle {
 
     pub(crate) fn buckets(&self) -> &[Bucket] {
         &self.buckets
+    }
+
+    /// The buckets that refuse when full, and the soft ones.
+    pub(crate) fn hard_and_soft(&self) -> (Vec<Bucket>, Vec<Bucket>) {
+        let (soft, hard) = self.buckets.iter().cloned().partition(Bucket::is_soft);
+        (hard, soft)
+    }
+
+    pub(crate) fn press(&mut self) {
+        self.pressed = true;
+    }
+
+    /// Whether a soft bucket was full when the act began.
+    pub(crate) fn pressed(&self) -> bool {
+        self.pressed
     }
 
     pub(crate) fn policy(&self) -> &ThrottlePolicy {

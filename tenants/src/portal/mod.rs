@@ -4,11 +4,13 @@
 
 pub(crate) mod accounts;
 pub(crate) mod grants;
+pub(crate) mod registrations;
 pub(crate) mod tokens;
 
 pub use crate::sessions::{PortalAuthenticated, PortalSession};
 pub use accounts::PortalAccount;
 pub use grants::{GrantRecord, GrantView};
+pub use registrations::NewPatientForm;
 
 pub(crate) async fn grant_registered(
     tx: &mut crate::storage::TenantTx,

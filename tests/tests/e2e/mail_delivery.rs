@@ -10,15 +10,14 @@ use portico_tests::{Engine, TestApp, both_engines, json_ok};
 use serde_json::json;
 
 async fn register(app: &TestApp, email: &str) {
-    json_ok(
-        app.client
-            .post(app.tenant_url("north", "/api/v1/portal/register"))
-            .json(&json!({"email": email, "password": "a patient's passphrase"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let resp = app
+        .client
+        .post(app.tenant_url("north", "/api/v1/portal/register"))
+        .json(&json!({"email": email, "password": "a patient's passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), reqwest::StatusCode::ACCEPTED);
 }
 
 /// (status, attempts, last_error, payload) of every outbox row.

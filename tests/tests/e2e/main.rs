@@ -7,6 +7,7 @@
 //! capability with a filter, e.g. `cargo test -p portico-tests plugins::`.
 
 mod access_codes;
+mod api_contract;
 mod architecture;
 mod audit_trail;
 mod auth;
@@ -28,6 +29,7 @@ mod portal;
 mod portal_links;
 mod portal_pages;
 mod records;
+mod registration;
 mod secrets_at_rest;
 mod smartforms;
 mod staff_and_roles;

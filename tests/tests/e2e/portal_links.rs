@@ -3,7 +3,7 @@
 //! Every link in a mail leads to a page that exists and works without a
 //! script (the token can be pasted).
 
-use portico_tests::{TestApp, add_enabled_patient, both_engines, json_ok};
+use portico_tests::{TestApp, add_enabled_patient, both_engines};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -22,10 +22,11 @@ both_engines! {
     async fn the_links_in_portal_mail_open_pages_that_finish_the_job(app) {
         let owner = app.clinic_with_owner("north").await;
         // A self-registration mails a verification link.
-        json_ok(app.client.post(app.tenant_url("north", "/api/v1/portal/register"))
+        let registered = app.client.post(app.tenant_url("north", "/api/v1/portal/register"))
             .json(&json!({"email": "nina@example.org", "password": PASSWORD,
                           "new_patient": {"full_name": "Nina New", "date_of_birth": "1990-01-01", "home_zip": "10001"}}))
-            .send().await.unwrap()).await;
+            .send().await.unwrap();
+        assert_eq!(registered.status(), StatusCode::ACCEPTED);
         let token = app.outbox("email_verification", "nina@example.org").await[0]["token"].as_str().unwrap().to_owned();
         let page = app.client.get(app.tenant_url("north", "/portal/verify-email")).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::OK);

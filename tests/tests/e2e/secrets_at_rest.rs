@@ -117,6 +117,21 @@ async fn secrets_never_touch_the_disk(engine: Engine) {
         .await
         .unwrap();
     assert!(registered.status().is_success());
+    // Following its link opens the account that the reset is for.
+    let token = sink
+        .link_secret("reg@example.org", Duration::from_secs(30))
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let verified = app
+        .client
+        .post(app.tenant_url("north", "/api/v1/portal/verify-email"))
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .unwrap();
+    assert!(verified.status().is_success());
     let reset = app
         .client
         .post(app.tenant_url("north", "/api/v1/portal/password-reset"))
