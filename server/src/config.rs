@@ -15,7 +15,7 @@ use portico_tenants::plugins::PluginHost;
 
 use crate::mail::{MailTransport, RetryPolicy, SmtpSecurity, SmtpSettings};
 use portico_tenants::storage::DatabaseSettings;
-use portico_tenants::{AuthSettings, RedeemThrottle, RegistrationLimits};
+use portico_tenants::{AcrossClinics, AuthSettings, RedeemThrottle, RegistrationLimits};
 use serde::{Deserialize, Serialize};
 
 /// Every setting, with its default. See docs/operations.md for each.
@@ -85,6 +85,11 @@ pub struct Config {
     pub registration_max_per_clinic: u32,
     pub registration_mails_per_recipient: u32,
     pub registration_window_secs: u64,
+    /// Failed checks of any secret from one client address at any clinic
+    /// in `across_clinics_window_secs`, before that address is refused
+    /// everywhere (locked as long as the window, doubling up to a day).
+    pub across_clinics_max_failures_per_address: u32,
+    pub across_clinics_window_secs: u64,
     /// `files` (the embedded default: `.eml` files in `data_dir/mail`) or
     /// `smtp`. `PORTICO_MAIL_TRANSPORT`.
     pub mail_transport: MailTransportKind,
@@ -164,6 +169,8 @@ impl Default for Config {
             registration_max_per_clinic: auth.registration.per_clinic,
             registration_mails_per_recipient: auth.registration.mails_per_recipient,
             registration_window_secs: auth.registration.window.as_secs(),
+            across_clinics_max_failures_per_address: auth.across_clinics.max_failures_per_address,
+            across_clinics_window_secs: auth.across_clinics.window.as_secs(),
             code_key: None,
             mail_transport: MailTransportKind::Files,
             mail_from: "Portico <portico@localhost>".into(),
@@ -243,6 +250,13 @@ impl Config {
                 per_clinic: self.registration_max_per_clinic,
                 mails_per_recipient: self.registration_mails_per_recipient,
                 window: Duration::from_secs(self.registration_window_secs),
+            },
+            across_clinics: AcrossClinics {
+                max_failures_per_address: self.across_clinics_max_failures_per_address,
+                window: Duration::from_secs(self.across_clinics_window_secs),
+                lockout: Duration::from_secs(self.across_clinics_window_secs),
+                max_lockout: Duration::from_secs(24 * 3600)
+                    .max(Duration::from_secs(self.across_clinics_window_secs)),
             },
         }
     }

@@ -45,7 +45,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::audit::{self, Actor, AuditEvent, ClientInfo, Outcome};
 use crate::auth::{
     AuthSettings, Bucket, PasswordHash, PasswordHasher, SecretToken, Throttle, ThrottlePolicy,
-    throttle_check, throttle_clear, throttle_record_failure,
+    across_clinics, throttle_check, throttle_clear, throttle_record_failure,
 };
 use crate::domain::{AccountId, Permission, PlainPassword, StaffId, TenantId, Timestamp};
 use crate::error::DomainError;
@@ -389,6 +389,16 @@ impl Door {
         })
     }
 
+    /// The platform-wide bucket of `client`'s address, which every failed
+    /// check of any secret at any clinic counts against.
+    fn across_clinics(&self, client: &ClientInfo) -> (Bucket, ThrottlePolicy) {
+        let policy = self.auth.across_clinics.policy();
+        (
+            Bucket::ip("any-secret", client.ip.as_deref(), &policy),
+            policy,
+        )
+    }
+
     /// The buckets an act's secret counts against for a caller from
     /// `client`, before it knows whose account it is.
     pub(crate) fn throttle_for(&self, secret: Secret, client: &ClientInfo) -> Throttle {
@@ -635,6 +645,10 @@ impl<'a> Passage<'a> {
         }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
+        if self.throttle.as_ref().is_some_and(Throttle::missed) {
+            let (bucket, policy) = self.door.across_clinics(self.client());
+            across_clinics::record_failure(&self.door.db, &bucket, &policy).await?;
+        }
         self.caller.refusal_recorded.store(true, Ordering::Relaxed);
         Err(err)
     }
@@ -667,6 +681,12 @@ impl<'a> Passage<'a> {
                     throttle.add_account(&p.account_id().to_string());
                 }
                 _ => {}
+            }
+            let (everywhere, _) = self.door.across_clinics(&self.caller.client);
+            if let Err(retry_after) = across_clinics::check(&self.door.db, &everywhere).await? {
+                self.throttle = Some(throttle);
+                self.failure_reason("locked_out_across_clinics");
+                return Err(DomainError::LockedOut { retry_after });
             }
             let (hard, soft) = throttle.hard_and_soft();
             let mut tx = self.read().await?;

@@ -23,7 +23,7 @@ pub mod smartforms;
 pub mod staff;
 pub mod storage;
 
-pub use auth::{AuthSettings, RedeemThrottle, RegistrationLimits};
+pub use auth::{AcrossClinics, AuthSettings, RedeemThrottle, RegistrationLimits};
 pub use door::{Act, Caller, Passage, Who};
 pub use error::{DomainError, Refusal, RefusalKind};
 pub use services::Services;

@@ -1,6 +1,18 @@
 //! Mail waiting to be sent. A mail is written here in the same transaction
 //! as the act that causes it, so the act and its mail commit or vanish
 //! together; a worker delivers it afterwards.
+//!
+//! Delivery is at least once. A mail's life in the worker: [`claim_due`]
+//! leases it (the `mail_queue` row, across clinics); [`begin_attempt`]
+//! marks it `sending` and counts the try, in a transaction of its own,
+//! before a byte reaches the relay; [`record_delivery`] settles it `sent`
+//! (or `pending` for a retry, or `dead`) in another short transaction as
+//! soon as the relay has answered. A mail found still `sending` was cut off
+//! between the two (a crash): the relay may or may not have it, so it is
+//! sent again once its lease runs out. That repeat is the price of never
+//! losing a mail; the worker keeps it small by holding few mails in flight,
+//! and the mail's `Message-ID`, made from its id here, is the same on every
+//! try, so mail clients fold a repeat into the first copy.
 
 use crate::auth::CodeKey;
 use crate::domain::{EmailAddress, PatientId, TenantId, Timestamp};
@@ -173,6 +185,9 @@ pub struct OutgoingMail {
     pub payload: serde_json::Value,
     /// Tries before this one.
     pub attempts: i64,
+    /// The try before this one was cut off before its outcome was recorded
+    /// (the mail was still `sending`): the relay may already have it.
+    pub interrupted: bool,
 }
 
 impl MailKind {
@@ -192,7 +207,10 @@ impl MailKind {
 }
 
 /// Claims up to `limit` due mails across tenants for `lease`; a crashed
-/// worker's claims run out and are taken again. On PostgreSQL, `FOR UPDATE
+/// worker's claims run out and are taken again. The worker claims one mail
+/// per free slot and tries it at once, so the lease covers one try: it
+/// must outlast one, or another worker sends the mail again while the
+/// first is still at it. On PostgreSQL, `FOR UPDATE
 /// SKIP LOCKED` lets several server processes claim side by side without
 /// taking the same mail; on SQLite the write lock does.
 pub async fn claim_due(
@@ -238,21 +256,35 @@ pub async fn claim_due(
         .collect()
 }
 
-/// Reads a claimed mail in its tenant.
-pub async fn load(tx: &mut TenantTx, id: &str) -> Result<Option<OutgoingMail>, StorageError> {
+/// Starts a try of a claimed mail, before it goes to the relay: marks it
+/// `sending` and counts the try, so a try cut off by a crash is counted
+/// too, and the next one knows the relay may have the mail already. `None`
+/// when the mail is no longer waiting (sent or given up meanwhile). Commit
+/// `tx` before sending.
+pub async fn begin_attempt(
+    tx: &mut TenantTx,
+    id: &str,
+) -> Result<Option<OutgoingMail>, StorageError> {
     use sqlx::Row;
     let key = tx.tenant_key();
     let row = sqlx::query(
-        "SELECT id, kind, recipient, payload, attempts FROM outbox
+        "SELECT id, kind, recipient, payload, attempts, status FROM outbox
           WHERE tenant_id = $1 AND id = $2 AND status IN ('pending', 'sending')",
     )
-    .bind(key)
+    .bind(key.clone())
     .bind(id.to_owned())
     .fetch_optional(tx.conn())
     .await?;
     let Some(row) = row else {
         return Ok(None);
     };
+    sqlx::query(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(key)
+    .bind(id.to_owned())
+    .execute(tx.conn())
+    .await?;
     let kind: String = row.try_get(1)?;
     Ok(Some(OutgoingMail {
         id: row.try_get(0)?,
@@ -262,6 +294,7 @@ pub async fn load(tx: &mut TenantTx, id: &str) -> Result<Option<OutgoingMail>, S
         payload: serde_json::from_str(&row.try_get::<String, _>(3)?)
             .map_err(|e| StorageError::Corrupt(e.to_string()))?,
         attempts: row.try_get(4)?,
+        interrupted: row.try_get::<String, _>(5)? == "sending",
     }))
 }
 
@@ -280,8 +313,10 @@ pub enum Delivery {
     },
 }
 
-/// Records an attempt's outcome. A sent mail's payload is cleared: the
-/// codes and tokens in it have no business staying in the database.
+/// Records the outcome of a try begun with [`begin_attempt`] (which
+/// counted it). A sent mail's payload is cleared: the codes and tokens in
+/// it have no business staying in the database. A mail already `sent` (by
+/// another worker, when a lease ran out under a slow try) stays sent.
 pub async fn record_delivery(
     tx: &mut TenantTx,
     id: &str,
@@ -292,8 +327,8 @@ pub async fn record_delivery(
     match outcome {
         Delivery::Sent => {
             sqlx::query(
-                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = $3, payload = '{}', last_error = NULL
-                  WHERE tenant_id = $1 AND id = $2",
+                "UPDATE outbox SET status = 'sent', sent_at = $3, payload = '{}', last_error = NULL
+                  WHERE tenant_id = $1 AND id = $2 AND status <> 'sent'",
             )
             .bind(key.clone())
             .bind(id.to_owned())
@@ -303,9 +338,9 @@ pub async fn record_delivery(
             dequeue(tx, id).await?;
         }
         Delivery::Retry { error, at } => {
-            sqlx::query(
-                "UPDATE outbox SET status = 'pending', attempts = attempts + 1, next_attempt_at = $3, last_error = $4
-                  WHERE tenant_id = $1 AND id = $2",
+            let waiting = sqlx::query(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = $3, last_error = $4
+                  WHERE tenant_id = $1 AND id = $2 AND status = 'sending'",
             )
             .bind(key.clone())
             .bind(id.to_owned())
@@ -313,6 +348,9 @@ pub async fn record_delivery(
             .bind(error.clone())
             .execute(tx.conn())
             .await?;
+            if waiting.rows_affected() == 0 {
+                return Ok(());
+            }
             sqlx::query("UPDATE mail_queue SET due_at = $3, claimed_until = NULL WHERE tenant_id = $1 AND mail_id = $2")
                 .bind(key)
                 .bind(id.to_owned())
@@ -321,14 +359,18 @@ pub async fn record_delivery(
                 .await?;
         }
         Delivery::Dead { error } => {
-            sqlx::query(
-                "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = $3 WHERE tenant_id = $1 AND id = $2",
+            let given_up = sqlx::query(
+                "UPDATE outbox SET status = 'dead', last_error = $3
+                  WHERE tenant_id = $1 AND id = $2 AND status = 'sending'",
             )
             .bind(key)
             .bind(id.to_owned())
             .bind(error.clone())
             .execute(tx.conn())
             .await?;
+            if given_up.rows_affected() == 0 {
+                return Ok(());
+            }
             dequeue(tx, id).await?;
         }
     }

@@ -1,6 +1,7 @@
 //! A real SMTP server on loopback for the mail tests: it speaks enough of
 //! RFC 5321 for lettre (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), keeps
-//! what it receives, and can be told to be slow or to refuse.
+//! what it receives, and can be told to be slow, to refuse, or to put a
+//! message off.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -40,12 +41,20 @@ pub struct Behaviour {
     pub delay: Duration,
     /// Refuse every recipient with this permanent (5xx) reply.
     pub reject_recipients: Option<String>,
+    /// Wait this long more before accepting a message (after its final
+    /// dot): a relay writing it to its queue. The message is kept before
+    /// the wait, so a sender cut off now does not know the relay has it.
+    pub accept_delay: Duration,
+    /// Answer the next this many messages `451` (try again later) after
+    /// reading them whole; they are kept in [`SmtpSink::put_off`].
+    pub put_off: usize,
 }
 
 #[derive(Clone)]
 pub struct SmtpSink {
     pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
+    put_off: Arc<Mutex<Vec<Received>>>,
     behaviour: Arc<Mutex<Behaviour>>,
     task: Arc<tokio::task::JoinHandle<()>>,
 }
@@ -62,19 +71,21 @@ impl SmtpSink {
             .expect("bind the SMTP sink");
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
+        let put_off = Arc::new(Mutex::new(Vec::new()));
         let behaviour = Arc::new(Mutex::new(Behaviour::default()));
-        let (r, b) = (received.clone(), behaviour.clone());
+        let (r, p, b) = (received.clone(), put_off.clone(), behaviour.clone());
         let task = tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                let (r, b) = (r.clone(), b.clone());
+                let (r, p, b) = (r.clone(), p.clone(), b.clone());
                 tokio::spawn(async move {
-                    let _ = serve(socket, r, b).await;
+                    let _ = serve(socket, r, p, b).await;
                 });
             }
         });
         Self {
             port,
             received,
+            put_off,
             behaviour,
             task: Arc::new(task),
         }
@@ -86,6 +97,11 @@ impl SmtpSink {
 
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// The messages answered `451` (see [`Behaviour::put_off`]).
+    pub fn put_off(&self) -> Vec<Received> {
+        self.put_off.lock().unwrap().clone()
     }
 
     /// The code or token in the link of the newest mail to `to`, waiting
@@ -136,6 +152,7 @@ impl SmtpSink {
 async fn serve(
     socket: tokio::net::TcpStream,
     received: Arc<Mutex<Vec<Received>>>,
+    put_off: Arc<Mutex<Vec<Received>>>,
     behaviour: Arc<Mutex<Behaviour>>,
 ) -> std::io::Result<()> {
     let (read, mut write) = socket.into_split();
@@ -200,12 +217,25 @@ async fn serve(
                     .unwrap_or(&line);
                 data.extend_from_slice(content.as_bytes());
             }
-            received.lock().unwrap().push(Received {
+            let message = Received {
                 from: from.clone(),
                 to: std::mem::take(&mut to),
                 data,
-            });
-            "250 OK queued\r\n".to_owned()
+            };
+            let (put_it_off, accept_delay) = {
+                let mut b = behaviour.lock().unwrap();
+                let put_it_off = b.put_off > 0;
+                b.put_off = b.put_off.saturating_sub(1);
+                (put_it_off, b.accept_delay)
+            };
+            if put_it_off {
+                put_off.lock().unwrap().push(message);
+                "451 4.3.0 Try again later\r\n".to_owned()
+            } else {
+                received.lock().unwrap().push(message);
+                tokio::time::sleep(accept_delay).await;
+                "250 OK queued\r\n".to_owned()
+            }
         } else if upper.starts_with("QUIT") {
             write
                 .write_all(reply("221 Bye\r\n".into()).await.as_bytes())

@@ -39,6 +39,11 @@ fn notice(key: Option<&str>) -> Option<String> {
         "portal_disabled" => {
             "Portal access disabled. Accounts holding this record no longer see it."
         }
+        "portal_disabled_codes_cancelled" => {
+            "Portal access disabled. Accounts holding this record no longer see it, and its unused access \
+             codes were cancelled: they no longer open anything. When access is back on, give the patient a \
+             new code."
+        }
         "document_shared" => "Document shared with the patient.",
         "document_withdrawn" => "Document withdrawn. The patient no longer sees it.",
         "note_shared" => "Note shared with the patient.",
@@ -571,10 +576,10 @@ pub(super) async fn portal_access(
         .services
         .patient_set_portal_access(&signed.caller, patient, access)
         .await;
-    let done = if form.enabled {
-        "portal_enabled"
-    } else {
-        "portal_disabled"
+    let done = match &outcome {
+        _ if form.enabled => "portal_enabled",
+        Ok(change) if change.codes_cancelled > 0 => "portal_disabled_codes_cancelled",
+        _ => "portal_disabled",
     };
     conclude(
         &state,

@@ -92,10 +92,10 @@ pub struct SettingsRequest {
     #[oai(validator(max_length = 7))]
     pub accent_colour: Option<Text>,
     /// `null` removes it.
-    #[oai(validator(max_length = 500))]
+    #[oai(nullable, validator(max_length = 500))]
     pub logo_url: MaybeUndefined<Text>,
     /// `null` removes it.
-    #[oai(validator(max_length = 254))]
+    #[oai(nullable, validator(max_length = 254))]
     pub reply_to: MaybeUndefined<Text>,
 }
 

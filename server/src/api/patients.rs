@@ -17,6 +17,16 @@ use portico_web::text::Text;
 
 pub struct PatientsApi;
 
+/// The record after its portal access changed.
+#[derive(Object)]
+pub struct PortalAccessView {
+    #[oai(flatten)]
+    pub patient: PatientView,
+    /// Unused access codes that turning access off cancelled; they no
+    /// longer open anything.
+    pub codes_cancelled: u64,
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct PatientView {
@@ -83,11 +93,13 @@ pub struct UpdatePatientRequest {
     pub date_of_birth: Option<Text>,
     /// Changing the email of a patient with portal access enabled needs an
     /// owner or admin and a fresh password confirmation (step-up).
-    #[oai(validator(max_length = 254))]
+    #[oai(nullable, validator(max_length = 254))]
     pub email: MaybeUndefined<Text>,
-    #[oai(validator(max_length = 32))]
+    /// `null` removes it.
+    #[oai(nullable, validator(max_length = 32))]
     pub phone: MaybeUndefined<Text>,
-    #[oai(validator(max_length = 10))]
+    /// `null` removes it.
+    #[oai(nullable, validator(max_length = 10))]
     pub home_zip: MaybeUndefined<Text>,
 }
 
@@ -245,7 +257,9 @@ impl PatientsApi {
     }
 
     /// Turn the patient's portal access on or off. On needs an email and a
-    /// home zip code on file; off suspends every grant to the record.
+    /// home zip code on file; off suspends every grant to the record and
+    /// cancels its unused access codes (`codes_cancelled` counts them: the
+    /// patient needs a new code once access is back on).
     #[oai(path = "/:id/portal-access", method = "put")]
     async fn portal_access(
         &self,
@@ -253,17 +267,20 @@ impl PatientsApi {
         session: StaffSession,
         id: Path<String>,
         body: JsonBody<PortalAccessRequest>,
-    ) -> ApiResult<Json<PatientView>> {
+    ) -> ApiResult<Json<PortalAccessView>> {
         let id = parse_patient_id(&id.0)?;
         let access = if body.0.enabled {
             PortalAccess::Enabled
         } else {
             PortalAccess::Disabled
         };
-        let record = state
+        let change = state
             .services
             .patient_set_portal_access(&session.caller, id, access)
             .await?;
-        Ok(Json(PatientView::from(&record)))
+        Ok(Json(PortalAccessView {
+            patient: PatientView::from(&change.record),
+            codes_cancelled: change.codes_cancelled,
+        }))
     }
 }

@@ -13,5 +13,7 @@ pub use clinic_renderer::ClinicRenderer;
 pub use render::{
     Branding, BuiltinTemplates, MailContext, MailRenderer, RenderError, RenderedMail,
 };
-pub use transport::{MailTransport, SendError, SmtpSecurity, SmtpSettings, build_message};
+pub use transport::{
+    MailTransport, SendError, SmtpSecurity, SmtpSettings, build_message, message_id,
+};
 pub use worker::{MailWorker, RetryPolicy};

@@ -128,17 +128,29 @@ fn write_atomically(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::io:
     std::fs::rename(tmp, dir.join(name))
 }
 
-/// A multipart message (text and HTML) from a rendered mail.
+/// The `Message-ID` of outbox mail `mail_id` sent as `from`:
+/// `<{mail id}@{the sender's domain}>`. It is the same on every try and on
+/// every node (the id is the outbox row's, a UUID), so a mail sent again
+/// after a crash or an unanswered try is one message to the recipient's
+/// client, which folds the repeat into the first copy.
+pub fn message_id(mail_id: &str, from: &Mailbox) -> String {
+    format!("<{mail_id}@{}>", from.email.domain())
+}
+
+/// A multipart message (text and HTML) from a rendered mail, with the
+/// given `Message-ID` (see [`message_id`]).
 pub fn build_message(
     from: &Mailbox,
     reply_to: Option<&str>,
     to: &str,
+    message_id: String,
     mail: &RenderedMail,
 ) -> Result<Message, SendError> {
     let to: Mailbox = to.parse().map_err(|e: lettre::address::AddressError| {
         SendError::Permanent(format!("recipient: {e}"))
     })?;
     let mut builder = Message::builder()
+        .message_id(Some(message_id))
         .from(from.clone())
         .to(to)
         .subject(mail.subject.clone());
@@ -167,9 +179,10 @@ mod tests {
             text: "Hi".into(),
         };
         let from: Mailbox = "Clinic <clinic@example.org>".parse().unwrap();
+        let id = message_id("m1", &from);
         transport
             .send(
-                build_message(&from, None, "mia@example.org", &mail).unwrap(),
+                build_message(&from, None, "mia@example.org", id.clone(), &mail).unwrap(),
                 "m1",
             )
             .await
@@ -178,8 +191,37 @@ mod tests {
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].envelope().to()[0].to_string(), "mia@example.org");
         assert!(matches!(
-            build_message(&from, None, "not an address", &mail),
+            build_message(&from, None, "not an address", id, &mail),
             Err(SendError::Permanent(_))
         ));
+    }
+
+    #[test]
+    fn a_mail_keeps_its_message_id_from_try_to_try() {
+        let mail = RenderedMail {
+            subject: "Hello".into(),
+            html: "<p>Hi</p>".into(),
+            text: "Hi".into(),
+        };
+        let from: Mailbox = "Clinic <portal@north.example.org>".parse().unwrap();
+        let id = "01a21ce7-7fa2-755d-a154-7e519bd7836a";
+        assert_eq!(
+            message_id(id, &from),
+            "<01a21ce7-7fa2-755d-a154-7e519bd7836a@north.example.org>"
+        );
+        let header = |message: Message| {
+            let raw = String::from_utf8(message.formatted()).unwrap();
+            raw.lines()
+                .find(|l| l.starts_with("Message-ID: "))
+                .map(str::to_owned)
+        };
+        let first = build_message(&from, None, "mia@example.org", message_id(id, &from), &mail);
+        let again = build_message(&from, None, "mia@example.org", message_id(id, &from), &mail);
+        let first = header(first.unwrap());
+        assert_eq!(
+            first.as_deref(),
+            Some("Message-ID: <01a21ce7-7fa2-755d-a154-7e519bd7836a@north.example.org>")
+        );
+        assert_eq!(first, header(again.unwrap()));
     }
 }

@@ -2,6 +2,41 @@
 //! tenant, hands it to the transport, and records the outcome with retries
 //! and exponential back-off. A relay that is down or slow only delays mail;
 //! the acts that queued it have long since returned.
+//!
+//! # At least once, with few repeats
+//!
+//! No transport lets a mail be handed over and marked sent in one step: an
+//! SMTP relay has the message from the final dot of DATA, and the worker
+//! learns it only from the answer that follows. A process killed in
+//! between leaves a mail the relay has and the database calls unsent; it is
+//! sent again, because the other choice, marking it sent before handing it
+//! over, would lose it instead. So the worker keeps the window small and
+//! the repeat harmless:
+//!
+//! - **Few mails in flight.** At most [`MailWorker::MAX_IN_FLIGHT`] mails
+//!   per process are between their claim and their recorded outcome, each
+//!   claimed alone (one lease per mail, not a batch's) by a free slot, so
+//!   a crash can repeat at most that many. A batch claimed and sent
+//!   together had a whole batch in the window.
+//! - **Recorded at once.** Each try is settled in its own short
+//!   transaction as soon as the relay answers, not after its neighbours;
+//!   recording a sent mail is retried for a moment, so a database that
+//!   blinks does not turn a delivered mail into a repeat.
+//! - **Marked before it goes.** A try begins by marking the mail `sending`
+//!   and counting the try, committed before the relay sees it. A mail
+//!   found still `sending` by the next try (after its lease ran out) was
+//!   cut off with its outcome unknown: it is sent again, and the log says
+//!   so. Counting before the try means tries cut off by crashes count
+//!   towards `mail_max_attempts` like failed ones.
+//! - **One `Message-ID`.** Every try of a mail carries
+//!   `<{outbox id}@{sender's domain}>` ([`message_id`]), whatever node
+//!   sends it, so mail clients fold a repeat into the first copy.
+//!
+//! The `files` transport writes each mail to `{outbox id}.eml` by rename,
+//! so a repeat there replaces the first copy.
+//!
+//! A graceful stop claims nothing more and lets the mails in flight finish,
+//! so only a crash repeats mail.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +47,11 @@ use portico_tenants::outbox::{self, Delivery, OutgoingMail};
 use portico_tenants::registry::Tenant;
 use portico_tenants::{Caller, DomainError};
 use serde_json::Value;
+use tokio::task::JoinSet;
 
-use super::{Branding, MailContext, MailRenderer, MailTransport, SendError, build_message};
+use super::{
+    Branding, MailContext, MailRenderer, MailTransport, SendError, build_message, message_id,
+};
 use portico_tenants::Services;
 use portico_web::Links;
 
@@ -42,47 +80,77 @@ pub struct MailWorker {
     pub from: Mailbox,
     pub retry: RetryPolicy,
     pub poll: Duration,
-    /// How long a claim holds; longer than a send can take.
+    /// How long a claim of one mail holds; longer than one try (render,
+    /// send, record) can take, or another node sends it again meanwhile.
     pub lease: Duration,
 }
 
-const BATCH: u32 = 16;
-
 impl MailWorker {
-    /// Delivers until `stop` says so.
+    /// How many mails one process has in flight at once: claimed, and not
+    /// yet settled. A crash repeats at most this many. Each slot sends one
+    /// mail at a time over a pooled connection, so this is also the
+    /// throughput: about four mails per round trip of the relay.
+    pub const MAX_IN_FLIGHT: usize = 4;
+    /// How often, and how long apart, recording a sent mail is tried
+    /// before it is left to be sent again after its lease.
+    const RECORD_SENT_TRIES: u32 = 3;
+    const RECORD_SENT_PAUSE: Duration = Duration::from_millis(500);
+
+    /// Delivers until `stop` says so, then lets the mails in flight finish.
+    /// Dropped instead (the process going down hard), it abandons them
+    /// with itself; their leases run out and they are sent again.
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let worker = Arc::new(self);
+        let mut in_flight = JoinSet::new();
         loop {
-            let handled = match self.tick().await {
-                Ok(n) => n,
-                Err(err) => {
-                    tracing::error!(error = %err, "claiming mail failed");
-                    0
-                }
-            };
-            if handled == 0 {
-                tokio::select! {
-                    _ = tokio::time::sleep(self.poll) => {}
-                    _ = stop.changed() => return,
+            if *stop.borrow() {
+                break;
+            }
+            // Claim as many as there are free slots; fewer means the queue
+            // has nothing more due, and the worker waits a poll.
+            let free = Self::MAX_IN_FLIGHT - in_flight.len();
+            let mut idle = false;
+            if free > 0 {
+                match worker
+                    .services
+                    .claim_due_mail(free as u32, worker.lease)
+                    .await
+                {
+                    Ok(claimed) => {
+                        idle = claimed.len() < free;
+                        for (tenant, id) in claimed {
+                            let worker = worker.clone();
+                            in_flight
+                                .spawn(async move { worker.deliver_logged(tenant, &id).await });
+                        }
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, "claiming mail failed");
+                        idle = true;
+                    }
                 }
             }
-            if *stop.borrow() {
-                return;
+            tokio::select! {
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    if let Err(err) = done {
+                        tracing::error!(error = %err, "a mail delivery task failed");
+                    }
+                }
+                _ = tokio::time::sleep(worker.poll), if idle => {}
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
             }
         }
+        while in_flight.join_next().await.is_some() {}
     }
 
-    /// One round: claims a batch and delivers it. Returns how many mails
-    /// it handled.
-    pub async fn tick(&self) -> Result<usize, DomainError> {
-        let claimed = self.services.claim_due_mail(BATCH, self.lease).await?;
-        let n = claimed.len();
-        let deliveries = claimed.into_iter().map(|(tenant, id)| async move {
-            if let Err(err) = self.deliver(tenant, &id).await {
-                tracing::error!(error = %err, tenant = %tenant, mail = %id, "delivering mail failed");
-            }
-        });
-        futures_util::future::join_all(deliveries).await;
-        Ok(n)
+    async fn deliver_logged(&self, tenant: TenantId, id: &str) {
+        if let Err(err) = self.deliver(tenant, id).await {
+            tracing::error!(error = %err, tenant = %tenant, mail = %id, "delivering mail failed");
+        }
     }
 
     async fn deliver(&self, tenant_id: TenantId, id: &str) -> Result<(), DomainError> {
@@ -94,9 +162,20 @@ impl MailWorker {
         // The worker reads and records mail through the door, as the
         // system of the mail's own clinic.
         let caller = Caller::system(tenant);
-        let Some(mut mail) = services.mail_load(&caller, id).await? else {
+        let Some(mut mail) = services.mail_begin_attempt(&caller, id).await? else {
             return Ok(());
         };
+        // Only the recipient's domain is logged: an address is personal data.
+        let domain = mail
+            .recipient
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_owned())
+            .unwrap_or_default();
+        let kind = mail.kind.as_str();
+        if mail.interrupted {
+            tracing::warn!(tenant = %tenant_id, mail = %id, kind, to_domain = domain,
+                "a try of this mail was cut off with its outcome unknown; sending it again with the same Message-ID");
+        }
         // The code or token is sealed in the database; it is opened here,
         // in memory, for this one rendering.
         let opened = outbox::open_sealed_secrets(
@@ -130,24 +209,29 @@ impl MailWorker {
                 }
             }
         };
-        // Only the recipient's domain is logged: an address is personal data.
-        let domain = mail
-            .recipient
-            .rsplit_once('@')
-            .map(|(_, d)| d)
-            .unwrap_or("");
-        match &outcome {
-            Delivery::Sent => {
-                tracing::info!(tenant = %tenant_id, mail = %id, kind = mail.kind.as_str(), to_domain = domain, "mail sent")
-            }
-            Delivery::Retry { error, .. } => {
-                tracing::warn!(tenant = %tenant_id, mail = %id, kind = mail.kind.as_str(), to_domain = domain, error = %error, "mail delayed")
-            }
-            Delivery::Dead { error } => {
-                tracing::error!(tenant = %tenant_id, mail = %id, kind = mail.kind.as_str(), to_domain = domain, error = %error, "mail dead")
+        // Settled before anything else: until it is, a crash sends it again.
+        let mut recorded = services.mail_record_delivery(&caller, id, &outcome).await;
+        if matches!(outcome, Delivery::Sent) {
+            for _ in 1..Self::RECORD_SENT_TRIES {
+                if recorded.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Self::RECORD_SENT_PAUSE).await;
+                recorded = services.mail_record_delivery(&caller, id, &outcome).await;
             }
         }
-        services.mail_record_delivery(&caller, id, &outcome).await
+        match &outcome {
+            Delivery::Sent => {
+                tracing::info!(tenant = %tenant_id, mail = %id, kind, to_domain = domain, "mail sent")
+            }
+            Delivery::Retry { error, .. } => {
+                tracing::warn!(tenant = %tenant_id, mail = %id, kind, to_domain = domain, error = %error, "mail delayed")
+            }
+            Delivery::Dead { error } => {
+                tracing::error!(tenant = %tenant_id, mail = %id, kind, to_domain = domain, error = %error, "mail dead")
+            }
+        }
+        recorded
     }
 
     async fn send(&self, tenant: &Tenant, mail: &OutgoingMail) -> Result<(), SendError> {
@@ -161,6 +245,7 @@ impl MailWorker {
             &self.from,
             context.branding.reply_to.as_deref(),
             &mail.recipient,
+            message_id(&mail.id, &self.from),
             &rendered,
         )?;
         self.transport.send(message, &mail.id).await

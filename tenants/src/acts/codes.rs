@@ -65,6 +65,7 @@ impl Services {
                 &mut tx,
                 patient_id,
                 Some(CodeKind::MedicalRecords),
+                None,
                 Some(staff),
                 "superseded",
                 now,

@@ -66,19 +66,21 @@ impl Services {
 }
 
 impl Services {
-    /// A claimed mail, if it is still waiting to go.
-    pub async fn mail_load(
+    /// Starts a try of a claimed mail, if it is still waiting to go: marks
+    /// it `sending` and counts the try, committed before it is sent.
+    pub async fn mail_begin_attempt(
         &self,
         caller: &Caller,
         id: &str,
     ) -> Result<Option<OutgoingMail>, DomainError> {
-        let pass = self
-            .enter_about(caller, &acts::MAIL_LOAD, format!("mail:{id}"))
+        let mut pass = self
+            .enter_about(caller, &acts::MAIL_DELIVER, format!("mail:{id}"))
             .await?;
         let done = async {
-            let mut tx = pass.read().await?;
-            let mail = load(&mut tx, id).await?;
-            tx.commit().await?;
+            let mut tx = pass.write().await?;
+            let mail = begin_attempt(&mut tx, id).await?;
+            pass.detail("outcome=sending");
+            pass.commit(tx).await?;
             Ok(mail)
         }
         .await;

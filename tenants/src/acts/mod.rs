@@ -65,10 +65,9 @@ pub const AUDIT_READ: Act = Act::staff("audit.read", may(Audit, Read)).reads();
 pub const MAIL_OF_PATIENT: Act = Act::staff("mail.read", may(Patients, Read)).reads();
 pub const DEAD_MAIL: Act = Act::staff("mail.dead.read", may(Settings, Write)).reads();
 pub const MAIL_RETRY: Act = Act::staff("mail.retry", may(Settings, Write));
-/// The mail worker, delivering a clinic's queued mail.
+/// The mail worker, delivering a clinic's queued mail: starting a try
+/// (marking it `sending`) and recording its outcome.
 pub const MAIL_DELIVER: Act = Act::guarded("mail.deliver", Guard::System).quiet();
-/// The mail worker, reading a claimed mail in its clinic.
-pub const MAIL_LOAD: Act = Act::guarded("mail.load", Guard::System).reads();
 /// The mail worker, asking the clinic's email plugin to render a mail; it
 /// writes, as every plugin call is recorded.
 pub const MAIL_RENDER: Act = Act::guarded("mail.render", Guard::System).quiet();
@@ -185,7 +184,6 @@ pub const ALL: &[&Act] = &[
     &DEAD_MAIL,
     &MAIL_RETRY,
     &MAIL_DELIVER,
-    &MAIL_LOAD,
     &MAIL_RENDER,
     &PATIENT_CREATE,
     &PATIENT_READ,

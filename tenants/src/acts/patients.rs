@@ -62,6 +62,14 @@ fn requirements_error(missing: &[&str]) -> DomainError {
     }
 }
 
+/// Portal access switched: the record as it now is, and how many unused
+/// codes turning it off cancelled.
+#[derive(Debug)]
+pub struct PortalAccessChange {
+    pub record: PatientRecord,
+    pub codes_cancelled: u64,
+}
+
 impl Services {
     pub async fn patient_create(
         &self,
@@ -253,6 +261,18 @@ impl Services {
             }
             after.updated_at = Timestamp::now();
             store::update(&mut tx, &after).await?;
+            // Codes mailed to the old address must not outlive it there.
+            if email_changed {
+                let cancelled =
+                    crate::codes::revoke_emailed_codes_of(&mut tx, id, Some(pass.staff_id()?))
+                        .await?;
+                if cancelled > 0 {
+                    pass.detail(match sensitive {
+                        Some(tie) => format!("{tie} emailed_codes_cancelled={cancelled}"),
+                        None => format!("emailed_codes_cancelled={cancelled}"),
+                    });
+                }
+            }
             if sensitive.is_some()
                 && let Some(old) = &before.email
             {
@@ -278,13 +298,14 @@ impl Services {
 
     /// Turns portal access on or off. Turning it on needs an email and a
     /// home zip code on file; turning it off suspends every grant to the
-    /// record and cancels its unused codes.
+    /// record and cancels its unused codes, which the answer counts so
+    /// that staff can tell the patient.
     pub async fn patient_set_portal_access(
         &self,
         caller: &Caller,
         id: PatientId,
         access: PortalAccess,
-    ) -> Result<PatientRecord, DomainError> {
+    ) -> Result<PortalAccessChange, DomainError> {
         let act = match access {
             PortalAccess::Enabled => &acts::PATIENT_PORTAL_ENABLE,
             PortalAccess::Disabled => &acts::PATIENT_PORTAL_DISABLE,
@@ -306,15 +327,24 @@ impl Services {
                 pass.target(format!("patient:{id}"));
                 pass.detail("unchanged");
                 pass.commit(tx).await?;
-                return Ok(record);
+                return Ok(PortalAccessChange {
+                    record,
+                    codes_cancelled: 0,
+                });
             }
+            let mut codes_cancelled = 0;
             if access == PortalAccess::Enabled {
                 let missing = portal_access_missing(&record);
                 if !missing.is_empty() {
                     return Err(requirements_error(&missing));
                 }
             } else {
-                revoke_active_codes_of(&mut tx, id, Some(staff), "portal_access_disabled").await?;
+                codes_cancelled =
+                    revoke_active_codes_of(&mut tx, id, Some(staff), "portal_access_disabled")
+                        .await?;
+                if codes_cancelled > 0 {
+                    pass.detail(format!("codes_cancelled={codes_cancelled}"));
+                }
             }
             pass.target(format!("patient:{id}"));
             record.portal_access = access;
@@ -330,7 +360,10 @@ impl Services {
                 crate::portal::grant_registered(&mut tx, account, id).await?;
             }
             pass.commit(tx).await?;
-            Ok(record)
+            Ok(PortalAccessChange {
+                record,
+                codes_cancelled,
+            })
         }
         .await;
         pass.finish(done).await

@@ -203,14 +203,28 @@ impl Services {
                 .ok_or(DomainError::NotFound("account"))?;
             pass.target(format!("account:{}", account.id));
             pass.as_actor(Actor::Account(account.id));
-            // A confirmed change keeps its own name in the trail.
-            if used.purpose == Purpose::ChangeEmail {
-                pass.escalate(&acts::PORTAL_EMAIL_CHANGE).await?;
-            }
             let email = used
                 .new_email
                 .clone()
                 .unwrap_or_else(|| account.email.clone());
+            if used.purpose == Purpose::ChangeEmail {
+                // A confirmed change keeps its own name in the trail.
+                pass.escalate(&acts::PORTAL_EMAIL_CHANGE).await?;
+                // Links mailed to the old address (a reset, another
+                // change) die with it.
+                tokens::spend_all(&mut tx, account.id).await?;
+                // A login name that was the old address follows it, so the
+                // old address no longer logs in, nor greets the patient.
+                if account.username.normalized() == account.email.normalized()
+                    && let Ok(follows) = Username::parse(email.as_str())
+                {
+                    match accounts::set_username(&mut tx, account.id, &follows).await {
+                        Ok(()) => {}
+                        Err(StorageError::UniqueViolation(_)) => return Err(name_taken()),
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
             accounts::set_email_verified(&mut tx, account.id, &email).await?;
             // A record this account registered becomes reachable once its
             // email is proven.

@@ -9,9 +9,10 @@ mod tokens;
 
 pub use code_key::{CodeKey, CodeKeyError};
 pub use password_hasher::{HashError, PasswordHash, PasswordHasher};
-pub use settings::{AuthSettings, RedeemThrottle, RegistrationLimits};
+pub use settings::{AcrossClinics, AuthSettings, RedeemThrottle, RegistrationLimits};
 pub use throttle::{Bucket, Throttle, ThrottlePolicy};
 pub(crate) use throttle::{
-    check as throttle_check, clear as throttle_clear, record_failure as throttle_record_failure,
+    across_clinics, check as throttle_check, clear as throttle_clear,
+    record_failure as throttle_record_failure,
 };
 pub use tokens::{SecretToken, hash_token};

@@ -17,6 +17,47 @@ pub struct AuthSettings {
     pub redeem_throttle: RedeemThrottle,
     /// Registrations made online without a code.
     pub registration: RegistrationLimits,
+    /// Failed checks of any secret from one client address, across every
+    /// clinic.
+    pub across_clinics: AcrossClinics,
+}
+
+/// The platform-wide budget of one client address: each clinic's buckets
+/// bound what one address tries there, this bounds what it tries
+/// everywhere (10 codes at each of 10,000 clinics would otherwise pass).
+/// See docs/security.md.
+#[derive(Debug, Clone)]
+pub struct AcrossClinics {
+    /// Failed checks of any secret (password, code, emailed link) from one
+    /// address (an IPv6 /64), at any clinic, in `window`.
+    pub max_failures_per_address: u32,
+    pub window: Duration,
+    /// The first lockout; doubling on repeats, up to `max_lockout`.
+    pub lockout: Duration,
+    pub max_lockout: Duration,
+}
+
+impl Default for AcrossClinics {
+    fn default() -> Self {
+        Self {
+            max_failures_per_address: 100,
+            window: Duration::from_secs(15 * 60),
+            lockout: Duration::from_secs(15 * 60),
+            max_lockout: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl AcrossClinics {
+    pub(crate) fn policy(&self) -> ThrottlePolicy {
+        ThrottlePolicy {
+            max_failures_per_account: self.max_failures_per_address,
+            max_failures_per_ip: self.max_failures_per_address,
+            window: self.window,
+            lockout: self.lockout,
+            max_lockout: self.max_lockout,
+        }
+    }
 }
 
 /// Budgets on online registration, which checks no secret but creates
@@ -106,6 +147,7 @@ impl Default for AuthSettings {
             portal_session_ttl: Duration::from_secs(2 * 3600),
             redeem_throttle: RedeemThrottle::default(),
             registration: RegistrationLimits::default(),
+            across_clinics: AcrossClinics::default(),
         }
     }
 }

@@ -232,7 +232,6 @@ pub(crate) async fn record_failure(
     policy: &ThrottlePolicy,
 ) -> Result<(), StorageError> {
     let now = Timestamp::now();
-    let window_start = now.minus(policy.window).unix_millis();
     for bucket in buckets {
         let key = tx.tenant_key();
         let row = sqlx::query(
@@ -242,28 +241,11 @@ pub(crate) async fn record_failure(
         .bind(bucket.key.clone())
         .fetch_optional(tx.conn())
         .await?;
-        let (failures, started) = match row {
-            Some(row) => {
-                let failures: i64 = row.try_get(0)?;
-                let started: i64 = row.try_get(1)?;
-                if started < window_start {
-                    (1, now.unix_millis())
-                } else {
-                    (failures + 1, started)
-                }
-            }
-            None => (1, now.unix_millis()),
+        let counted = match row {
+            Some(row) => Some((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?)),
+            None => None,
         };
-        let limit = i64::from(bucket.limit.max(1));
-        let locked_until = (failures >= limit).then(|| {
-            // Every `limit` further failures double the lockout.
-            let doublings = ((failures - limit) / limit).min(16) as u32;
-            let lock = policy
-                .lockout
-                .saturating_mul(2u32.saturating_pow(doublings))
-                .min(policy.max_lockout);
-            now.plus(lock).unix_millis()
-        });
+        let (failures, started, locked_until) = one_more_failure(counted, now, bucket, policy);
         sqlx::query(
             "INSERT INTO login_throttle (tenant_id, bucket, failures, window_started_at, locked_until)
              VALUES ($1, $2, $3, $4, $5)
@@ -281,6 +263,98 @@ pub(crate) async fn record_failure(
         .await?;
     }
     Ok(())
+}
+
+/// A bucket's count after one more failure, from what it held (failures,
+/// start of its window): `(failures, window start, locked until)`. Every
+/// `limit` failures past the limit double the lockout.
+fn one_more_failure(
+    counted: Option<(i64, i64)>,
+    now: Timestamp,
+    bucket: &Bucket,
+    policy: &ThrottlePolicy,
+) -> (i64, i64, Option<i64>) {
+    let window_start = now.minus(policy.window).unix_millis();
+    let (failures, started) = match counted {
+        Some((failures, started)) if started >= window_start => (failures + 1, started),
+        _ => (1, now.unix_millis()),
+    };
+    let limit = i64::from(bucket.limit.max(1));
+    let locked_until = (failures >= limit).then(|| {
+        let doublings = ((failures - limit) / limit).min(16) as u32;
+        let lock = policy
+            .lockout
+            .saturating_mul(2u32.saturating_pow(doublings))
+            .min(policy.max_lockout);
+        now.plus(lock).unix_millis()
+    });
+    (failures, started, locked_until)
+}
+
+/// The platform's own buckets: failures per client address across every
+/// clinic, so one address cannot spend each clinic's budget in turn.
+pub(crate) mod across_clinics {
+    use sqlx::Row;
+
+    use super::{Bucket, ThrottlePolicy, one_more_failure};
+    use crate::domain::Timestamp;
+    use crate::storage::{Database, StorageError};
+
+    /// `Err(retry_after)` when `bucket` is locked now.
+    pub(crate) async fn check(
+        db: &Database,
+        bucket: &Bucket,
+    ) -> Result<Result<(), std::time::Duration>, StorageError> {
+        let now = Timestamp::now().unix_millis();
+        let until: Option<Option<i64>> =
+            sqlx::query("SELECT locked_until FROM address_throttle WHERE bucket = $1")
+                .bind(bucket.key.clone())
+                .fetch_optional(db.platform_pool())
+                .await?
+                .map(|row| row.try_get(0))
+                .transpose()?;
+        Ok(match until.flatten().filter(|u| *u > now) {
+            Some(until) => Err(std::time::Duration::from_millis((until - now) as u64)),
+            None => Ok(()),
+        })
+    }
+
+    /// Counts one failure against `bucket`, locking it at its limit.
+    pub(crate) async fn record_failure(
+        db: &Database,
+        bucket: &Bucket,
+        policy: &ThrottlePolicy,
+    ) -> Result<(), StorageError> {
+        let mut tx = db.platform_write().await?;
+        let row = sqlx::query(
+            "SELECT failures, window_started_at FROM address_throttle WHERE bucket = $1",
+        )
+        .bind(bucket.key.clone())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let counted = match row {
+            Some(row) => Some((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?)),
+            None => None,
+        };
+        let (failures, started, locked_until) =
+            one_more_failure(counted, Timestamp::now(), bucket, policy);
+        sqlx::query(
+            "INSERT INTO address_throttle (bucket, failures, window_started_at, locked_until)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (bucket) DO UPDATE
+                SET failures = excluded.failures,
+                    window_started_at = excluded.window_started_at,
+                    locked_until = excluded.locked_until",
+        )
+        .bind(bucket.key.clone())
+        .bind(failures)
+        .bind(started)
+        .bind(locked_until)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 /// Forgets the failures of `bucket`, after a successful login.

@@ -20,8 +20,29 @@ pub(crate) async fn revoke_active_codes_of(
         tx,
         patient,
         None,
+        None,
         by,
         reason,
+        crate::domain::Timestamp::now(),
+    )
+    .await
+}
+
+/// Cancels a patient's unused codes that went out by email, inside the
+/// caller's transaction: the address they went to is no longer the
+/// patient's.
+pub(crate) async fn revoke_emailed_codes_of(
+    tx: &mut crate::storage::TenantTx,
+    patient: crate::domain::PatientId,
+    by: Option<crate::domain::StaffId>,
+) -> Result<u64, crate::storage::StorageError> {
+    store::revoke_all_active(
+        tx,
+        patient,
+        None,
+        Some(crate::domain::CodeDelivery::Email),
+        by,
+        "email_changed",
         crate::domain::Timestamp::now(),
     )
     .await

@@ -239,6 +239,7 @@ pub(crate) async fn revoke_all_active(
     tx: &mut TenantTx,
     patient: PatientId,
     kind: Option<CodeKind>,
+    delivery: Option<CodeDelivery>,
     by: Option<StaffId>,
     reason: &str,
     now: Timestamp,
@@ -247,6 +248,7 @@ pub(crate) async fn revoke_all_active(
     let done = sqlx::query(
         "UPDATE access_codes SET revoked_at = $3, revoked_by = $4, revoke_reason = $5
           WHERE tenant_id = $1 AND patient_id = $2 AND ($6 IS NULL OR kind = $6)
+            AND ($7 IS NULL OR delivery = $7)
             AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
     )
     .bind(key)
@@ -255,6 +257,7 @@ pub(crate) async fn revoke_all_active(
     .bind(by.map(|s| format!("staff:{s}")))
     .bind(reason.to_owned())
     .bind(kind.map(CodeKind::as_str))
+    .bind(delivery.map(CodeDelivery::as_str))
     .execute(tx.conn())
     .await?;
     Ok(done.rows_affected())

@@ -152,3 +152,22 @@ pub(crate) async fn set_email_verified(
     .await?;
     Ok(())
 }
+
+/// Renames the account's login.
+pub(crate) async fn set_username(
+    tx: &mut TenantTx,
+    id: AccountId,
+    username: &Username,
+) -> Result<(), StorageError> {
+    let key = tx.tenant_key();
+    sqlx::query(
+        "UPDATE portal_accounts SET username = $3, username_normalized = $4 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(key)
+    .bind(id.to_string())
+    .bind(username.as_str().to_owned())
+    .bind(username.normalized())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

@@ -102,3 +102,19 @@ pub(crate) async fn consume(
             .map_err(corrupt)?,
     }))
 }
+
+/// Spends every unused link of `account`: its address changed, and links
+/// mailed to the old one must not outlive it.
+pub(crate) async fn spend_all(tx: &mut TenantTx, account: AccountId) -> Result<u64, StorageError> {
+    let key = tx.tenant_key();
+    let done = sqlx::query(
+        "UPDATE account_tokens SET used_at = $3
+          WHERE tenant_id = $1 AND account_id = $2 AND used_at IS NULL",
+    )
+    .bind(key)
+    .bind(account.to_string())
+    .bind(Timestamp::now().unix_millis())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -411,6 +411,11 @@ both_engines! {
         let sink = SmtpSink::start().await;
         let Some(app) = TestApp::spawn_with(engine, via_smtp(sink.port)).await else { return };
         let doc: Value = app.client.get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+        // A request field whose `null` clears a value says it takes null.
+        for (schema, field) in [("UpdatePatientRequest", "email"), ("UpdatePatientRequest", "phone"), ("UpdatePatientRequest", "home_zip"),
+                                ("SettingsRequest", "logo_url"), ("SettingsRequest", "reply_to")] {
+            assert_eq!(doc["components"]["schemas"][schema]["properties"][field]["nullable"], true, "{schema}.{field}");
+        }
         let mut c = Contract::new(doc);
         let (op, nobody) = (As::Operator, As::Nobody);
 

@@ -65,6 +65,23 @@ impl Session {
 }
 
 both_engines! {
+    async fn turning_portal_access_off_says_which_codes_it_cancelled(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let leo = add_enabled_patient(&app, &owner, "Leo Wong", "leo@example.org").await;
+        app.issue_code(&owner, &mia).await;
+        let me = log_in(&app, &owner.email).await;
+        for (patient, notice) in [(&mia, true), (&leo, false)] {
+            let off = me.post(&app, &format!("/console/patients/{patient}/portal-access"), &[("enabled", "false")]).await;
+            assert_eq!(off.status(), StatusCode::SEE_OTHER);
+            let to = off.headers()["location"].to_str().unwrap().to_owned();
+            let (status, html) = me.get(&app, to.trim_start_matches("/t/north")).await;
+            assert_eq!(status, StatusCode::OK, "{to}");
+            assert!(html.contains("Portal access disabled."), "{html}");
+            assert_eq!(html.contains("unused access codes were cancelled"), notice, "{to}");
+        }
+    }
+
     async fn each_role_sees_only_the_controls_it_may_use_and_the_server_refuses_the_rest(app) {
         let owner = app.clinic_with_owner("north").await;
         app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use portico_server::mail::{
     Branding, BuiltinTemplates, MailContext, MailTransport, SendError, SmtpSecurity, SmtpSettings,
-    build_message,
+    build_message, message_id,
 };
 use portico_tenants::outbox::MailKind;
 use portico_tests::smtp::{Behaviour, SmtpSink};
@@ -52,6 +52,7 @@ async fn a_mail_arrives_at_a_real_smtp_server_with_both_parts_and_the_link() {
         &from(),
         Some("desk@north.example.org"),
         "mia@example.org",
+        message_id("m1", &from()),
         &mail,
     )
     .unwrap();
@@ -66,6 +67,7 @@ async fn a_mail_arrives_at_a_real_smtp_server_with_both_parts_and_the_link() {
         parsed.subject(),
         Some("Your online access to your records at North Clinic")
     );
+    assert_eq!(parsed.message_id(), Some("m1@north.example.org"));
     let text = parsed.body_text(0).unwrap();
     let html = parsed.body_html(0).unwrap();
     assert!(
@@ -95,14 +97,28 @@ async fn a_permanent_refusal_and_a_down_relay_are_told_apart() {
         reject_recipients: Some("no such user".into()),
         ..Behaviour::default()
     });
-    let message = build_message(&from(), None, "ghost@example.org", &access_link_mail()).unwrap();
+    let message = build_message(
+        &from(),
+        None,
+        "ghost@example.org",
+        message_id("m2", &from()),
+        &access_link_mail(),
+    )
+    .unwrap();
     match smtp(sink.port).send(message, "m2").await {
         Err(SendError::Permanent(reason)) => assert!(reason.contains("no such user"), "{reason}"),
         other => panic!("expected a permanent refusal, got {other:?}"),
     }
     sink.stop();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let message = build_message(&from(), None, "mia@example.org", &access_link_mail()).unwrap();
+    let message = build_message(
+        &from(),
+        None,
+        "mia@example.org",
+        message_id("m3", &from()),
+        &access_link_mail(),
+    )
+    .unwrap();
     assert!(matches!(
         smtp(sink.port).send(message, "m3").await,
         Err(SendError::Transient(_))
@@ -113,7 +129,14 @@ async fn a_permanent_refusal_and_a_down_relay_are_told_apart() {
 async fn the_files_backend_writes_mail_a_person_can_open() {
     let dir = tempfile::tempdir().unwrap();
     let transport = MailTransport::Files(dir.path().join("mail"));
-    let message = build_message(&from(), None, "mia@example.org", &access_link_mail()).unwrap();
+    let message = build_message(
+        &from(),
+        None,
+        "mia@example.org",
+        message_id("0001-access-link", &from()),
+        &access_link_mail(),
+    )
+    .unwrap();
     transport.send(message, "0001-access-link").await.unwrap();
     let file = dir.path().join("mail/0001-access-link.eml");
     let parsed_bytes = std::fs::read(&file).unwrap();

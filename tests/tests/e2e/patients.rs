@@ -122,4 +122,36 @@ both_engines! {
         let other = add_patient(&app, &owner, "Tom Typo", "tom@exmaple.org").await;
         json_ok(desk.patch(&app, &format!("/api/v1/patients/{other}"), json!({"email": "tom@example.org"})).await).await;
     }
+
+    async fn a_code_mailed_to_the_old_address_dies_when_staff_change_it(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let id = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let change_email = |to: &'static str| {
+            let owner = &owner;
+            let app = &app;
+            let path = format!("/api/v1/patients/{id}");
+            async move {
+                owner.step_up(app).await;
+                json_ok(owner.patch(app, &path, json!({ "email": to })).await).await;
+            }
+        };
+        let emailed = app.issue_code(&owner, &id).await;
+        change_email("mia.wong@example.net").await;
+        expect_error(app.redeem_new("north", &emailed, "mia@example.org", "a patient's passphrase").await, StatusCode::GONE, "code_revoked").await;
+        let codes = json_ok(owner.get(&app, &format!("/api/v1/patients/{id}/access-codes")).await).await;
+        assert!(codes.to_string().contains("email_changed"), "{codes}");
+        let trail = json_ok(owner.get(&app, &format!("/api/v1/audit?target=patient:{id}&action=patient.email_change")).await).await;
+        assert!(trail.to_string().contains("emailed_codes_cancelled=1"), "{trail}");
+        let queued = json_ok(owner.get(&app, &format!("/api/v1/patients/{id}/mail")).await).await;
+        let told: Vec<_> = queued.as_array().unwrap().iter().filter(|m| m["kind"] == "email_change_notice").map(|m| m["recipient"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(told, ["mia@example.org"], "the old address is told");
+
+        // A code handed over on paper went to no address: it stays.
+        owner.step_up(&app).await;
+        let printed = json_ok(owner.post(&app, &format!("/api/v1/patients/{id}/access-codes"), json!({"delivery": "print"})).await).await["code"].as_str().unwrap().to_owned();
+        change_email("mia@example.com").await;
+        let resp = app.redeem_new("north", &printed, "mia@example.com", "a patient's passphrase").await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+
 }

@@ -202,12 +202,63 @@ both_engines! {
         assert!(page.text().await.unwrap().contains("name=\"answer_date_of_birth\""));
     }
 
+    async fn one_address_cannot_spend_every_clinics_budget_in_turn(app) {
+        let engine = app.engine;
+        drop(app);
+        let Some(app) = TestApp::spawn_with(engine, |c| {
+            c.trust_proxy = true;
+            c.across_clinics_max_failures_per_address = 15;
+        }).await else { return };
+        let guesser = "203.0.113.5";
+        let redeem_at = |slug: &'static str, from: &'static str, code: String| {
+            app.client.post(app.tenant_url(slug, "/api/v1/portal/redeem"))
+                .header("x-forwarded-for", from)
+                .json(&json!({"code": code, "account": {"email": "x@example.org", "password": PATIENT_PASSWORD}}))
+                .send()
+        };
+        // Five wrong codes at each of three clinics: within each clinic's
+        // own budget for one address (10), but 15 in all.
+        for slug in ["north", "south", "east"] {
+            app.clinic_with_owner(slug).await;
+            for _ in 0..5 {
+                expect_error(redeem_at(slug, guesser, "abacus abacus abacus abacus".into()).await.unwrap(), StatusCode::NOT_FOUND, "code_not_found").await;
+            }
+        }
+        // A fourth clinic refuses that address, even with a real code, and
+        // even a login.
+        let west = app.clinic_with_owner("west").await;
+        let mia = add_enabled_patient(&app, &west, "Mia Wong", "mia@example.org").await;
+        let code = app.issue_code(&west, &mia).await;
+        let refused = redeem_at("west", guesser, code.clone()).await.unwrap();
+        assert!(refused.headers().contains_key("retry-after"));
+        expect_error(refused, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+        let login = app.client.post(app.tenant_url("west", "/api/v1/portal/login")).header("x-forwarded-for", guesser)
+            .json(&json!({"login": "anyone@example.org", "password": "anything at all"})).send().await.unwrap();
+        expect_error(login, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+        let trail = json_ok(west.get(&app, "/api/v1/audit?action=code.redeem").await).await.to_string();
+        assert!(trail.contains("locked_out_across_clinics") && trail.contains(guesser), "{trail}");
+        // Another address is not held back.
+        let resp = app.client.post(app.tenant_url("west", "/api/v1/portal/redeem"))
+            .header("x-forwarded-for", "198.51.100.20")
+            .json(&json!({"code": code, "account": {"email": "mia@example.org", "password": PATIENT_PASSWORD}}))
+            .send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+
     async fn disabling_portal_access_suspends_grants_until_enabled_again(app) {
         let owner = app.clinic_with_owner("north").await;
         let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
         let code = app.issue_code(&owner, &mia).await;
         let patient = Patient::from_response("north", app.redeem_new("north", &code, "mia@example.org", PATIENT_PASSWORD).await).await;
-        json_ok(owner.put(&app, &format!("/api/v1/patients/{mia}/portal-access"), json!({"enabled": false})).await).await;
+        // A code waiting for someone else in the family is cancelled with
+        // it, and the answer says so.
+        let waiting = app.issue_code(&owner, &mia).await;
+        let off = json_ok(owner.put(&app, &format!("/api/v1/patients/{mia}/portal-access"), json!({"enabled": false})).await).await;
+        assert_eq!(off["portal_access"], "disabled");
+        assert_eq!(off["codes_cancelled"], 1, "{off}");
+        let again = json_ok(owner.put(&app, &format!("/api/v1/patients/{mia}/portal-access"), json!({"enabled": false})).await).await;
+        assert_eq!(again["codes_cancelled"], 0);
+        expect_error(app.redeem_new("north", &waiting, "sister@example.org", PATIENT_PASSWORD).await, StatusCode::GONE, "code_revoked").await;
         assert!(patient.records(&app).await.is_empty());
         expect_error(patient.get(&app, &format!("/api/v1/portal/records/{mia}")).await, StatusCode::NOT_FOUND, "not_found").await;
         json_ok(owner.put(&app, &format!("/api/v1/patients/{mia}/portal-access"), json!({"enabled": true})).await).await;
@@ -255,10 +306,21 @@ both_engines! {
         assert_eq!(json_ok(patient.get(&app, "/api/v1/portal/me").await).await["account"]["email"], "mia@example.org", "not until confirmed");
         let notice = app.outbox("email_change_notice", "mia@example.org").await;
         assert_eq!(notice.len(), 1, "the old address is told");
+        // A reset link mailed to the old address meanwhile.
+        let asked = app.client.post(app.tenant_url("north", "/api/v1/portal/password-reset")).json(&json!({"login": "mia@example.org"})).send().await.unwrap();
+        assert_eq!(asked.status(), StatusCode::ACCEPTED);
+        let reset = app.outbox("password_reset", "mia@example.org").await[0]["token"].as_str().unwrap().to_owned();
         let token = app.outbox("email_verification", "mia@new.example.org").await[0]["token"].as_str().unwrap().to_owned();
         json_ok(app.client.post(app.tenant_url("north", "/api/v1/portal/verify-email")).json(&json!({"token": token})).send().await.unwrap()).await;
-        assert_eq!(json_ok(patient.get(&app, "/api/v1/portal/me").await).await["account"]["email"], "mia@new.example.org");
+        let me = json_ok(patient.get(&app, "/api/v1/portal/me").await).await;
+        assert_eq!(me["account"]["email"], "mia@new.example.org");
+        assert_eq!(me["account"]["username"], "mia@new.example.org", "a login name that was the old address follows it");
         app.patient_login("north", "mia@new.example.org", PATIENT_PASSWORD).await;
+        expect_error(app.try_patient_login("north", "mia@example.org", PATIENT_PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        // The old address's reset link died with it.
+        let stale = app.client.post(app.tenant_url("north", "/api/v1/portal/password-reset/confirm"))
+            .json(&json!({"token": reset, "new_password": "someone else's passphrase"})).send().await.unwrap();
+        expect_error(stale, StatusCode::GONE, "link_invalid").await;
     }
 
     async fn portal_requests_with_the_cookie_need_the_csrf_token(app) {
