@@ -131,7 +131,7 @@ impl From<InvalidValue> for ApiError {
 /// A specific code for each kind of invalid input the API names.
 fn invalid_code(field: &str) -> &'static str {
     match field {
-        "email" => "invalid_email",
+        "email" | "new_email" => "invalid_email",
         "slug" => "invalid_slug",
         "password" | "new_password" => "invalid_password",
         "role" => "invalid_role",

@@ -378,6 +378,18 @@ impl Services {
                 pass.failure_reason("wrong_password");
                 return Err(DomainError::InvalidCredentials);
             }
+            // A login name that is the address must follow it to the new
+            // one (see the confirmation), so the new one must make a login
+            // name too.
+            if account.username.normalized() == account.email.normalized()
+                && Username::parse(new_email.as_str()).is_err()
+            {
+                return Err(DomainError::Invalid(crate::domain::InvalidValue::new(
+                    "new_email",
+                    "cannot be your login name, as your current address is: use an address of at most 64 \
+                     letters, digits and . _ - @ +",
+                )));
+            }
             self.accept_email(&mut pass, new_email).await?;
             let mut tx = pass.write().await?;
             let token =

@@ -301,6 +301,9 @@ both_engines! {
         let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
         let patient = Patient::from_response("north", app.redeem_new("north", &app.issue_code(&owner, &mia).await, "mia@example.org", PATIENT_PASSWORD).await).await;
         expect_error(patient.post(&app, "/api/v1/portal/email", json!({"new_email": "mia@new.example.org", "password": "wrong"})).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        let long = format!("{}@example.org", "m".repeat(60));
+        let body = expect_error(patient.post(&app, "/api/v1/portal/email", json!({"new_email": long, "password": PATIENT_PASSWORD})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_email").await;
+        assert_eq!(body["field"], "new_email");
         let resp = patient.post(&app, "/api/v1/portal/email", json!({"new_email": "mia@new.example.org", "password": PATIENT_PASSWORD})).await;
         assert_eq!(resp.status(), StatusCode::ACCEPTED);
         assert_eq!(json_ok(patient.get(&app, "/api/v1/portal/me").await).await["account"]["email"], "mia@example.org", "not until confirmed");
