@@ -17,6 +17,33 @@
     }
     var email = document.getElementById("email");
     if (email) email.focus();
+    if (field) check(field.value);
+  }
+
+  // Asks the server whether the code will work before the patient fills
+  // in the form; a code that will not (cancelled, replaced by a newer one,
+  // expired, used) is told at once, in the page's alert, as the form's
+  // answer would tell it.
+  function check(code) {
+    var form = document.getElementById("register");
+    if (!form || !window.fetch || !window.URLSearchParams) return;
+    var url = form.getAttribute("action").replace(/\/register$/, "/code-check");
+    fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ code: code }).toString(),
+      credentials: "same-origin"
+    }).then(function (resp) {
+      if (resp.ok || resp.status >= 500) return null;
+      return resp.json();
+    }).then(function (refused) {
+      if (!refused || !refused.message) return;
+      var alert = document.getElementById("code-refused");
+      alert.textContent = refused.message;
+      alert.hidden = false;
+      var input = document.getElementById("code");
+      if (input) input.setAttribute("aria-invalid", "true");
+    }).catch(function () {});
   }
   fromLink();
   window.addEventListener("hashchange", fromLink);

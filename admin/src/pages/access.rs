@@ -10,7 +10,10 @@ use poem::http::StatusCode;
 use poem::web::{Data, Form, Path};
 use poem::{Request, Response, handler};
 use portico_tenants::DomainError;
-use portico_tenants::domain::{AccessCodeId, CodeDelivery, GrantId, PatientId, PlainPassword};
+use portico_tenants::codes::{CodeKind, CodeStatus};
+use portico_tenants::domain::{
+    AccessCodeId, CodeDelivery, GrantId, PatientId, PlainPassword, Timestamp,
+};
 use serde::Deserialize;
 
 use super::patients::{back_to, conclude, parse_patient, refused};
@@ -42,6 +45,30 @@ async fn confirm_page(
         (CodeDelivery::Email, Some(email)) => email.to_string(),
         (CodeDelivery::Print, _) => String::new(),
     };
+    // Issuing cancels the record's unused code: say which, before the
+    // click, so a link emailed a minute ago is not lost without a word.
+    let zone = &signed.tenant.tenant.settings.time_zone;
+    let now = Timestamp::now();
+    let replaces = state
+        .services
+        .codes_of_patient(&signed.caller, patient)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.kind == CodeKind::MedicalRecords && c.status_at(now) == CodeStatus::Active)
+        .map(|c| match (c.delivery, record.email.as_ref()) {
+            (CodeDelivery::Email, Some(to)) => format!(
+                "the access link emailed to {to} on {}",
+                zone.human(c.issued_at)
+            ),
+            (CodeDelivery::Email, None) => {
+                format!("the access link emailed on {}", zone.human(c.issued_at))
+            }
+            (CodeDelivery::Print, _) => {
+                format!("the handout printed on {}", zone.human(c.issued_at))
+            }
+        })
+        .collect();
     let hours = signed.tenant.tenant.settings.code_lifetime.as_secs() / 3600;
     let lifetime = if hours.is_multiple_of(24) {
         match hours / 24 {
@@ -59,6 +86,7 @@ async fn confirm_page(
             email,
             lifetime,
             print: delivery == CodeDelivery::Print,
+            replaces,
         })
         .map_err(render_failed)?;
     Ok(page(html, status))

@@ -213,6 +213,8 @@ pub struct SendLinkView {
     pub lifetime: String,
     /// A printed handout rather than an emailed link.
     pub print: bool,
+    /// The unused codes this one cancels, described for staff.
+    pub replaces: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]

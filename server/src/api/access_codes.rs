@@ -77,6 +77,9 @@ pub struct IssuedCodeView {
     /// The queued access-link mail, when delivered by email; follow its
     /// status at `/patients/{id}/mail`.
     pub mail_id: Option<String>,
+    /// Unused codes of the record that this one replaced: they no longer
+    /// work, and a patient who tries one is told a newer code was sent.
+    pub replaced: u64,
 }
 
 #[derive(ApiResponse)]
@@ -143,6 +146,7 @@ impl AccessCodesApi {
                 .access_link(session.tenant(), issued.code.display()),
             code: issued.code.display().to_owned(),
             mail_id: issued.mail_id.clone(),
+            replaced: issued.replaced,
         };
         Ok(IssueCodeResponse::Issued(Json(view), "no-store".into()))
     }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use poem::http::StatusCode;
 use poem::web::{Data, Form};
 use poem::{Request, Response, Route, get, handler, post};
-use portico_tenants::acts::redeem::{AccountForm, Unlocked};
+use portico_tenants::acts::redeem::{AccountForm, CodeCheck, Unlocked};
 use portico_tenants::domain::{AskedField as RuleField, AskedKind, GivenAnswer};
 use portico_tenants::{Caller, DomainError};
 use serde::{Deserialize, Serialize};
@@ -73,6 +73,7 @@ pub fn routes() -> Route {
     Route::new()
         .at("/", get(record::home))
         .at("/register", get(register_form).post(register))
+        .at("/code-check", post(code_check))
         .at("/login", get(account::login_form).post(account::login))
         .at("/logout", post(account::logout))
         .at("/switch", post(account::switch))
@@ -165,7 +166,7 @@ fn content_security_policy(t: &ResolvedTenant) -> String {
         .unwrap_or_default();
     format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'{logo_origin}; \
-         form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     )
 }
 
@@ -274,6 +275,35 @@ fn register_form(
         pages.render("register.html", page)?,
         StatusCode::OK,
     ))
+}
+
+#[derive(Deserialize)]
+struct CodeCheckForm {
+    code: String,
+}
+
+/// The registration page's first look at the code from its link: a code
+/// that will not work (cancelled, replaced by a newer one, expired, used)
+/// is told at once, before the patient fills in the form. Answers JSON:
+/// `{"usable": true}`, `{"usable": null}` when the clinic is under attack
+/// and the form's own answer will tell, or the refusal as the API gives it.
+#[handler]
+async fn code_check(
+    req: &Request,
+    state: Data<&AppState>,
+    Form(form): Form<CodeCheckForm>,
+) -> poem::Result<Response> {
+    let t = tenant_of(req)?;
+    let caller = Caller::visitor(t.tenant.clone(), client_info(req));
+    let usable = match state.services.check_code(&caller, &form.code).await {
+        Ok(CodeCheck::Usable(_)) => serde_json::Value::Bool(true),
+        Ok(CodeCheck::NotChecked) => serde_json::Value::Null,
+        Err(err) => return Err(ApiError::from(err).into()),
+    };
+    Ok(Response::builder()
+        .content_type("application/json")
+        .header("cache-control", "no-store")
+        .body(serde_json::json!({ "usable": usable }).to_string()))
 }
 
 #[derive(Deserialize)]

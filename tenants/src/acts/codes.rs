@@ -21,6 +21,8 @@ pub struct IssuedCode {
     pub patient: PatientRecord,
     /// The access-link mail queued for an emailed code.
     pub mail_id: Option<String>,
+    /// Unused codes of the record this one replaced (they no longer work).
+    pub replaced: u64,
 }
 
 impl Services {
@@ -133,6 +135,7 @@ impl Services {
                 code,
                 patient,
                 mail_id,
+                replaced: superseded,
             })
         }
         .await;

@@ -96,6 +96,9 @@ pub const CODES_READ: Act = Act::staff("code.read", may(AccessCodes, Read)).read
 pub const GRANTS_READ: Act = Act::staff("grant.read", may(AccessCodes, Read)).reads();
 pub const GRANT_REVOKE: Act = Act::staff("grant.revoke", may(AccessCodes, Write));
 pub const CODE_REDEEM: Act = Act::guarded("code.redeem", Guard::Anyone).checks(Secret::AccessCode);
+/// A code looked at without being used, as the registration page opens:
+/// a try like a redemption, counted against the same buckets.
+pub const CODE_CHECK: Act = Act::guarded("code.check", Guard::Anyone).checks(Secret::AccessCode);
 
 // What a record shares, staff side.
 pub const RECORD_READ: Act = Act::staff("record.read", may(Records, Read)).reads();
@@ -199,6 +202,7 @@ pub const ALL: &[&Act] = &[
     &GRANTS_READ,
     &GRANT_REVOKE,
     &CODE_REDEEM,
+    &CODE_CHECK,
     &RECORD_READ,
     &DOCUMENT_UPLOAD,
     &DOCUMENT_DOWNLOAD,

@@ -177,8 +177,8 @@ impl Services {
     }
 
     /// Changes a record. Changing the email of a patient tied to the
-    /// portal (access on, an account that holds or held the record, or a
-    /// code still to be redeemed; see `store::portal_tie`) changes where
+    /// portal (access on now or ever, an account that holds or held the
+    /// record, or a code ever issued; see `store::portal_tie`) changes where
     /// their access goes: it is `acts::PATIENT_EMAIL_CHANGE`, which needs
     /// the `portal_security` permission (owners and admins) and a fresh
     /// password confirmation, and the old address is told.
@@ -197,7 +197,7 @@ impl Services {
             let before = store::get(&mut tx, id)
                 .await?
                 .ok_or(DomainError::NotFound("patient"))?;
-            let tie = store::portal_tie(&mut tx, &before, Timestamp::now()).await?;
+            let tie = store::portal_tie(&mut tx, &before).await?;
             tx.commit().await?;
             let mut after = before.clone();
             if let Some(v) = changes.full_name {
@@ -246,7 +246,7 @@ impl Services {
             // unguarded.
             let tied_meanwhile = email_changed
                 && sensitive.is_none()
-                && store::portal_tie(&mut tx, &current, Timestamp::now())
+                && store::portal_tie(&mut tx, &current)
                     .await?
                     .is_some();
             if current.updated_at != before.updated_at

@@ -86,6 +86,15 @@ pub enum Unlocked {
     },
 }
 
+/// What looking at a code without using it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeCheck {
+    /// It would open this (if the clinic's rule agrees).
+    Usable(CodeKind),
+    /// The clinic is under a guessing attack: not looked at.
+    NotChecked,
+}
+
 /// A redemption that worked.
 #[derive(Debug)]
 pub struct Redeemed {
@@ -216,6 +225,36 @@ impl Services {
     ) -> Result<Redeemed, DomainError> {
         let mut pass = self.enter(caller, &acts::CODE_REDEEM).await?;
         let done = self.redeem(&mut pass, raw_code, account, answers).await;
+        pass.finish(done).await
+    }
+
+    /// Looks at `raw_code` without using it, as the registration page opens,
+    /// so that a patient holding a cancelled, replaced, expired or used
+    /// code is told before filling in the form. It answers as a redemption
+    /// would, and counts the same: an unknown code is a guess against the
+    /// redemption buckets, and the try is in the audit trail. While the
+    /// clinic is under a guessing attack it does not look (the redemption
+    /// itself asks for the second proof).
+    pub async fn check_code(
+        &self,
+        caller: &Caller,
+        raw_code: &str,
+    ) -> Result<CodeCheck, DomainError> {
+        let mut pass = self.enter(caller, &acts::CODE_CHECK).await?;
+        let done = async {
+            let checked = if pass.needs_second_proof() {
+                pass.detail("not_checked_under_attack");
+                CodeCheck::NotChecked
+            } else {
+                let (code, _) = self.usable_code(&mut pass, raw_code, None).await?;
+                pass.detail(format!("code={}", code.id));
+                CodeCheck::Usable(code.kind)
+            };
+            let tx = pass.write().await?;
+            pass.commit(tx).await?;
+            Ok(checked)
+        }
+        .await;
         pass.finish(done).await
     }
 

@@ -74,8 +74,9 @@ fn from_row(row: &AnyRow) -> Result<PatientRecord, StorageError> {
 pub(crate) async fn insert(tx: &mut TenantTx, p: &PatientRecord) -> Result<(), StorageError> {
     let key = tx.tenant_key();
     sqlx::query(
-        "INSERT INTO patients (tenant_id, id, full_name, name_search, date_of_birth, email, email_normalized, phone, home_zip, portal_access, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+        "INSERT INTO patients (tenant_id, id, full_name, name_search, date_of_birth, email, email_normalized, phone, home_zip, portal_access, created_at, updated_at,
+                               portal_opened_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, CASE WHEN $10 = 'enabled' THEN $11 END)",
     )
     .bind(key)
     .bind(p.id.to_string())
@@ -97,7 +98,8 @@ pub(crate) async fn update(tx: &mut TenantTx, p: &PatientRecord) -> Result<(), S
     let key = tx.tenant_key();
     sqlx::query(
         "UPDATE patients SET full_name = $3, name_search = $4, date_of_birth = $5, email = $6, email_normalized = $7,
-                phone = $8, home_zip = $9, portal_access = $10, updated_at = $11
+                phone = $8, home_zip = $9, portal_access = $10, updated_at = $11,
+                portal_opened_at = COALESCE(portal_opened_at, CASE WHEN $10 = 'enabled' THEN $11 END)
           WHERE tenant_id = $1 AND id = $2",
     )
     .bind(key)
@@ -248,7 +250,9 @@ pub(crate) async fn set_access(
 ) -> Result<(), StorageError> {
     let key = tx.tenant_key();
     sqlx::query(
-        "UPDATE patients SET portal_access = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+        "UPDATE patients SET portal_access = $3, updated_at = $4,
+                portal_opened_at = COALESCE(portal_opened_at, CASE WHEN $3 = 'enabled' THEN $4 END)
+          WHERE tenant_id = $1 AND id = $2",
     )
     .bind(key)
     .bind(id.to_string())
@@ -260,20 +264,29 @@ pub(crate) async fn set_access(
 }
 
 /// Why a change of the record's email must be guarded as a change of
-/// where the patient's access goes, if it must: portal access is on, an
-/// account holds or once held the record, or a code sent to the address
-/// may still be redeemed. Turning portal access off does not lift this: a
-/// revoked grant or a code in someone's mailbox is access that can come
-/// back.
+/// where the patient's access goes, if it must: portal access is or was
+/// ever on, an account holds or once held the record, or a code was ever
+/// issued for it. Turning portal access off does not lift this: otherwise
+/// turning it off, changing the address and turning it on again would
+/// send the next code, unguarded, wherever the address now points.
 pub(crate) async fn portal_tie(
     tx: &mut TenantTx,
     p: &PatientRecord,
-    now: Timestamp,
 ) -> Result<Option<&'static str>, StorageError> {
     if p.portal_access == PortalAccess::Enabled {
         return Ok(Some("portal_enabled"));
     }
     let key = tx.tenant_key();
+    let opened = sqlx::query(
+        "SELECT 1 FROM patients WHERE tenant_id = $1 AND id = $2 AND portal_opened_at IS NOT NULL",
+    )
+    .bind(key.clone())
+    .bind(p.id.to_string())
+    .fetch_optional(tx.conn())
+    .await?;
+    if opened.is_some() {
+        return Ok(Some("portal_was_enabled"));
+    }
     let granted =
         sqlx::query("SELECT 1 FROM grants WHERE tenant_id = $1 AND patient_id = $2 LIMIT 1")
             .bind(key.clone())
@@ -283,16 +296,11 @@ pub(crate) async fn portal_tie(
     if granted.is_some() {
         return Ok(Some("portal_account"));
     }
-    let pending = sqlx::query(
-        "SELECT 1 FROM access_codes
-          WHERE tenant_id = $1 AND patient_id = $2
-            AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > $3
-          LIMIT 1",
-    )
-    .bind(key)
-    .bind(p.id.to_string())
-    .bind(now.unix_millis())
-    .fetch_optional(tx.conn())
-    .await?;
-    Ok(pending.is_some().then_some("access_code_pending"))
+    let issued =
+        sqlx::query("SELECT 1 FROM access_codes WHERE tenant_id = $1 AND patient_id = $2 LIMIT 1")
+            .bind(key)
+            .bind(p.id.to_string())
+            .fetch_optional(tx.conn())
+            .await?;
+    Ok(issued.is_some().then_some("access_code_issued"))
 }

@@ -30,6 +30,25 @@ async fn register_with(browser: &Browser, app: &TestApp, code: &str) {
     browser.click("#register button[type=submit]").await;
 }
 
+/// Opens the link of `code` and waits for what the page says of it before
+/// anything is filled in.
+async fn told_on_opening(browser: &Browser, app: &TestApp, code: &str) -> String {
+    let link = format!(
+        "{}#code={code}",
+        app.tenant_url("north", "/portal/register")
+    );
+    browser.driver.goto(&link).await.unwrap();
+    for _ in 0..50 {
+        let alert = browser.driver.find(By::Id("code-refused")).await.unwrap();
+        let text = alert.text().await.unwrap();
+        if !text.is_empty() && alert.is_displayed().await.unwrap() {
+            return text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the page said nothing of the code {code}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     let sink = SmtpSink::start().await;
@@ -417,6 +436,15 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
             .await,
     )
     .await;
+    // Opened from its link, the page tells at once, before the form.
+    let told = told_on_opening(&browser, &app, &revoked).await;
+    assert!(told.contains("cancelled"), "{told}");
+    // A code replaced by a newer one says so.
+    let older = app.issue_code(&owner, &mia).await;
+    app.issue_code(&owner, &mia).await;
+    let told = told_on_opening(&browser, &app, &older).await;
+    assert!(told.contains("newer access code"), "{told}");
+    browser.checkpoint("portal-register-replaced-code").await;
     register_with(&browser, &app, &revoked).await;
     let cancelled = browser.main_text().await;
     assert!(

@@ -65,6 +65,29 @@ impl Session {
 }
 
 both_engines! {
+    async fn issuing_a_code_says_first_which_unused_one_it_cancels(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let me = log_in(&app, &owner.email).await;
+        // Nothing live yet: no warning.
+        let first = me.post(&app, &format!("/console/patients/{mia}/handout"), &[]).await;
+        assert_eq!(first.status(), StatusCode::OK);
+        assert!(!first.text().await.unwrap().contains("This cancels"));
+        // A link emailed a minute ago: printing a handout names it first.
+        app.issue_code(&owner, &mia).await;
+        let html = me.post(&app, &format!("/console/patients/{mia}/handout"), &[]).await.text().await.unwrap();
+        assert!(html.contains("This cancels the access link emailed to mia@example.org on"), "{html}");
+        let (_, html) = me.get(&app, &format!("/console/patients/{mia}/send-link")).await;
+        assert!(html.contains("This cancels the access link emailed to mia@example.org on"), "{html}");
+        // The API tells what it replaced.
+        owner.step_up(&app).await;
+        let issued = json_ok(owner.post(&app, &format!("/api/v1/patients/{mia}/access-codes"), serde_json::json!({"delivery": "print"})).await).await;
+        assert_eq!(issued["replaced"], 1, "{issued}");
+        owner.step_up(&app).await;
+        let (_, html) = me.get(&app, &format!("/console/patients/{mia}/send-link")).await;
+        assert!(html.contains("This cancels the handout printed on"), "{html}");
+    }
+
     async fn turning_portal_access_off_says_which_codes_it_cancelled(app) {
         let owner = app.clinic_with_owner("north").await;
         let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;

@@ -95,6 +95,11 @@ async fn wrong_secret(app: &TestApp, cast: &Cast, act: &str, ip: &str) -> reqwes
             "/api/v1/portal/login",
             json!({"login": cast.patient_email, "password": WRONG}),
         ),
+        "code.check" => app
+            .client
+            .post(app.tenant_url("north", "/portal/code-check"))
+            .header("x-forwarded-for", ip)
+            .form(&[("code", PlainCode::generate().display())]),
         // A changed address is confirmed through the same link page as a
         // new one; a wrong token is one miss of either.
         "portal.email_verify" | "portal.email_change" => post(

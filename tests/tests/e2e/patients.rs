@@ -123,6 +123,30 @@ both_engines! {
         json_ok(desk.patch(&app, &format!("/api/v1/patients/{other}"), json!({"email": "tom@example.org"})).await).await;
     }
 
+    async fn turning_access_off_is_no_side_door_to_a_patients_email(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let desk = app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;
+        let path_of = |id: &str| format!("/api/v1/patients/{id}");
+        // A record whose portal was open, with no code ever issued; and one
+        // whose code was cancelled by turning access off.
+        let opened = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let coded = add_enabled_patient(&app, &owner, "Leo Wong", "leo@example.org").await;
+        app.issue_code(&owner, &coded).await;
+        for id in [&opened, &coded] {
+            json_ok(desk.put(&app, &format!("{}/portal-access", path_of(id)), json!({"enabled": false})).await).await;
+            expect_error(desk.patch(&app, &path_of(id), json!({"email": "attacker@example.net"})).await, StatusCode::FORBIDDEN, "permission_denied").await;
+            assert_ne!(json_ok(owner.get(&app, &path_of(id)).await).await["email"], "attacker@example.net");
+        }
+        // The owner, with a fresh confirmation, may; the old address is told.
+        owner.step_up(&app).await;
+        json_ok(owner.patch(&app, &path_of(&opened), json!({"email": "mia.wong@example.net"})).await).await;
+        let queued = json_ok(owner.get(&app, &format!("/api/v1/patients/{opened}/mail")).await).await;
+        assert!(queued.as_array().unwrap().iter().any(|m| m["kind"] == "email_change_notice" && m["recipient"] == "mia@example.org"), "{queued}");
+        // A record never tied to the portal: the desk fixes a typo freely.
+        let fresh = portico_tests::add_patient(&app, &owner, "Tom Typo", "tom@exmaple.org").await;
+        json_ok(desk.patch(&app, &path_of(&fresh), json!({"email": "tom@example.org"})).await).await;
+    }
+
     async fn a_code_mailed_to_the_old_address_dies_when_staff_change_it(app) {
         let owner = app.clinic_with_owner("north").await;
         let id = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;

@@ -245,6 +245,40 @@ both_engines! {
         assert_eq!(resp.status(), StatusCode::CREATED);
     }
 
+    async fn the_code_is_never_accepted_as_a_password(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let code = app.issue_code(&owner, &mia).await;
+        // Redeeming, typed as it was given, with spaces, or run together.
+        for typed in [code.clone(), code.replace('-', " "), code.replace('-', "").to_uppercase()] {
+            let body = expect_error(app.redeem_new("north", &code, "mia@example.org", &typed).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_password").await;
+            assert!(body["message"].as_str().unwrap().contains("not a password"), "{body}");
+        }
+        // The page refuses it too, and keeps the code for a second try.
+        let page = app.client.post(app.tenant_url("north", "/portal/register"))
+            .form(&[("code", code.as_str()), ("email", "mia@example.org"), ("password", code.as_str())])
+            .send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.text().await.unwrap().contains("not a password"));
+        let codes = json_ok(owner.get(&app, &format!("/api/v1/patients/{mia}/access-codes")).await).await;
+        assert_eq!(codes[0]["status"], "active", "nothing was used up");
+        // Registering online without a code.
+        expect_error(app.client.post(app.tenant_url("north", "/api/v1/portal/register"))
+            .json(&json!({"email": "other@example.org", "password": code})).send().await.unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY, "invalid_password").await;
+        // A password reset.
+        Patient::from_response("north", app.redeem_new("north", &code, "mia@example.org", PATIENT_PASSWORD).await).await;
+        let asked = app.client.post(app.tenant_url("north", "/api/v1/portal/password-reset")).json(&json!({"login": "mia@example.org"})).send().await.unwrap();
+        assert_eq!(asked.status(), StatusCode::ACCEPTED);
+        let token = app.outbox("password_reset", "mia@example.org").await[0]["token"].as_str().unwrap().to_owned();
+        let set = app.client.post(app.tenant_url("north", "/api/v1/portal/password-reset/confirm"))
+            .json(&json!({"token": token, "new_password": code})).send().await.unwrap();
+        expect_error(set, StatusCode::UNPROCESSABLE_ENTITY, "invalid_password").await;
+        // And the code never logs in.
+        expect_error(app.try_patient_login("north", "mia@example.org", &code).await, StatusCode::UNAUTHORIZED, "code_is_not_a_password").await;
+        app.patient_login("north", "mia@example.org", PATIENT_PASSWORD).await;
+    }
+
     async fn disabling_portal_access_suspends_grants_until_enabled_again(app) {
         let owner = app.clinic_with_owner("north").await;
         let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
