@@ -6,6 +6,8 @@
   function fromLink() {
     var match = /(?:^#|&)code=([^&]+)/.exec(window.location.hash);
     if (!match) return;
+    // The address the link was mailed to, when it came by mail.
+    var to = /(?:^#|&)email=([^&]+)/.exec(window.location.hash);
     var field = document.getElementById("code");
     if (field) {
       // Shown exactly as issued (word-word-word-word), as on the handout.
@@ -16,7 +18,13 @@
       window.history.replaceState(null, "", window.location.pathname + window.location.search);
     }
     var email = document.getElementById("email");
-    if (email) email.focus();
+    // Filled in for the patient, who may change it.
+    if (email && to && !email.value) {
+      email.value = decodeURIComponent(to[1]);
+    }
+    var password = document.getElementById("password");
+    if (email && !email.value) email.focus();
+    else if (password) password.focus();
     if (field) check(field.value);
   }
 

@@ -241,8 +241,15 @@ impl MailWorker {
             .render_for(tenant, &context)
             .await
             .map_err(|e| SendError::Transient(e.to_string()))?;
+        // The clinic's name on the platform's sending address: patients
+        // see who writes, and the address stays one the platform's SPF and
+        // DKIM cover.
+        let sender = Mailbox::new(
+            Some(tenant.display_name.as_str().to_owned()),
+            self.from.email.clone(),
+        );
         let message = build_message(
-            &self.from,
+            &sender,
             context.branding.reply_to.as_deref(),
             &mail.recipient,
             message_id(&mail.id, &self.from),
@@ -257,7 +264,9 @@ impl MailWorker {
         let text = |key: &str| p.get(key).and_then(Value::as_str).map(str::to_owned);
         let links = &self.links;
         let link = match mail.kind {
-            AccessLink | SmartformInvitation => text("code").map(|c| links.access_link(tenant, &c)),
+            AccessLink | SmartformInvitation => {
+                text("code").map(|c| links.access_link_to(tenant, &c, &mail.recipient))
+            }
             EmailVerification => text("token").map(|t| links.email_verification(tenant, &t)),
             PasswordReset => text("token").map(|t| links.password_reset(tenant, &t)),
             EmailChangeNotice => None,

@@ -147,11 +147,14 @@ pub(super) async fn login(
     if error.status.is_server_error() {
         return Err(error.into());
     }
+    // A code typed as a password is a mix-up, not a failure: it is
+    // explained calmly, as a notice, not as an error.
+    let mix_up = error.code == "code_is_not_a_password";
     let page = LoginPage {
         clinic: Clinic::of(t),
         login: form.login,
-        notice: None,
-        error: Some(error.message),
+        notice: mix_up.then(|| error.message.clone()),
+        error: (!mix_up).then_some(error.message),
     };
     Ok(html(t, pages.render("login.html", page)?, error.status))
 }

@@ -194,6 +194,9 @@ struct RegisterPage {
     code: String,
     email: String,
     username: String,
+    /// The username field is shown only when the email is one another
+    /// account of the family already logs in with.
+    ask_username: bool,
     error: Option<String>,
     /// Fields the clinic's verification rule asks for.
     asked: Vec<AskedField>,
@@ -362,6 +365,7 @@ async fn register(
         .into_iter()
         .map(|a| AskedField::answered(&a.name, a.value))
         .collect();
+    let mut ask_username = false;
     let (status, error) = match outcome {
         Ok(done) => {
             let session = done.session.ok_or_else(ApiError::internal)?;
@@ -376,6 +380,7 @@ async fn register(
             e @ (DomainError::Invalid(_) | DomainError::Refused(_) | DomainError::LockedOut { .. }),
         ) => {
             let api = ApiError::from(e);
+            ask_username = matches!(api.code, "username_required" | "username_taken");
             (api.status, api.message)
         }
         Err(DomainError::MoreInformationNeeded(fields)) => {
@@ -405,6 +410,7 @@ async fn register(
         clinic: Clinic::of(t),
         code: form.code,
         email: form.email,
+        ask_username: ask_username || !form.username.trim().is_empty(),
         username: form.username,
         error: Some(error),
         asked,

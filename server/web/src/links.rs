@@ -54,6 +54,14 @@ impl Links {
         self.portal(tenant, &format!("/register#code={code}"))
     }
 
+    /// The access link as mailed to `to`: the address rides in the
+    /// fragment too, so the page fills in the email field (the patient
+    /// may change it), and it reaches no server either.
+    pub fn access_link_to(&self, tenant: &Tenant, code: &str, to: &str) -> String {
+        let to = percent_encoding::utf8_percent_encode(to, percent_encoding::NON_ALPHANUMERIC);
+        self.portal(tenant, &format!("/register#code={code}&email={to}"))
+    }
+
     /// The registration page itself, as printed on a handout.
     pub fn registration(&self, tenant: &Tenant) -> String {
         self.portal(tenant, "/register")

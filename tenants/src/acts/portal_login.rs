@@ -107,10 +107,8 @@ impl Services {
                         return Err(DomainError::refused(
                             RefusalKind::Unauthenticated,
                             "code_is_not_a_password",
-                            "That looks like an access code, not a password. An access code is used once, to set up \
-                             your account; after that you log in with the password you chose. If you have not set up \
-                             your account yet, open the link in the clinic's email. Forgot your password? Use \
-                             \"Forgot password\".",
+                            "That looks like your access code. It set up your account once; to log in, use the \
+                             password you chose then. Not set up yet? Open the link in the clinic's email.",
                         ));
                     }
                     Err(DomainError::refused(

@@ -70,12 +70,21 @@ async fn following_the_emailed_link_puts_the_code_in_place() {
     let shown = driver.current_url().await.unwrap();
     assert_eq!(shown.fragment(), None, "{shown}");
     assert_eq!(shown.path(), "/t/north/portal/register");
-    // The cursor waits in the next field the patient fills in.
+    // The address the link was mailed to is filled in too, and can be
+    // changed; the cursor waits in the next field the patient fills in.
+    assert_eq!(browser.field_value("email").await, "mia@example.org");
     let focused = driver.active_element().await.unwrap();
-    assert_eq!(focused.id().await.unwrap().as_deref(), Some("email"));
+    assert_eq!(focused.id().await.unwrap().as_deref(), Some("password"));
+    // No username to puzzle over unless the address is shared.
+    assert!(
+        driver
+            .find_all(By::Id("username"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     browser.checkpoint("portal-register-from-link").await;
 
-    browser.fill("email", "mia@example.org").await;
     browser.fill("password", "mia's own passphrase").await;
     driver
         .find(By::Css("#register button[type=submit]"))

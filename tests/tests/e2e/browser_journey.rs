@@ -474,9 +474,22 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     browser.fill("password", &code.replace('-', " ")).await;
     browser.click("main form button[type=submit]").await;
     let mixed = browser.main_text().await;
+    assert!(mixed.contains("looks like your access code"), "{mixed}");
+    // Told as a notice, calmly, not as an error in red.
+    let notice = driver
+        .find(By::Css("main p.notice"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(notice.contains("use the password you chose"), "{notice}");
     assert!(
-        mixed.contains("looks like an access code, not a password"),
-        "{mixed}"
+        driver
+            .find_all(By::Css("main p.error"))
+            .await
+            .unwrap()
+            .is_empty()
     );
     browser.checkpoint("portal-login-code-as-password").await;
 

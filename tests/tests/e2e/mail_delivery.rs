@@ -117,6 +117,9 @@ both_engines! {
         assert_eq!(got[0].to, ["newbie@example.org"]);
         let parsed = mail_parser::MessageParser::default().parse(&got[0].data).unwrap();
         assert_eq!(parsed.subject(), Some("Confirm your email address for Clinic north"));
+        let from = parsed.from().unwrap().first().unwrap();
+        assert_eq!(from.name(), Some("Clinic north"), "the clinic's name is the sender's");
+        assert_eq!(from.address(), Some("portal@north.example.org"), "on the configured address");
         let text = parsed.body_text(0).unwrap().to_string();
         let html = parsed.body_html(0).unwrap().to_string();
         let link = text.lines().find(|l| l.contains("/portal/verify-email#token=")).unwrap().trim().to_owned();

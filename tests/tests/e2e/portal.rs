@@ -112,7 +112,8 @@ both_engines! {
 
         // The code typed into the password field at login.
         let body = expect_error(app.try_patient_login("north", "mia@example.org", &used).await, StatusCode::UNAUTHORIZED, "code_is_not_a_password").await;
-        assert!(body["message"].as_str().unwrap().contains("not a password"));
+        assert!(body["message"].as_str().unwrap().contains("looks like your access code"));
+        assert!(body["message"].as_str().unwrap().len() < 200, "short and calm");
         expect_error(app.try_patient_login("north", "mia@example.org", &used.replace('-', " ").to_uppercase()).await, StatusCode::UNAUTHORIZED, "code_is_not_a_password").await;
         expect_error(app.try_patient_login("north", "mia@example.org", "simply wrong password").await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 

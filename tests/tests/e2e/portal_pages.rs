@@ -6,6 +6,21 @@ use portico_tests::{add_enabled_patient, both_engines};
 use reqwest::StatusCode;
 
 both_engines! {
+    async fn the_username_is_asked_for_only_when_the_email_is_shared(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "family@example.org").await;
+        let leo = add_enabled_patient(&app, &owner, "Leo Wong", "family@example.org").await;
+        app.redeem_new("north", &app.issue_code(&owner, &mia).await, "family@example.org", "mia's own passphrase").await;
+        let code = app.issue_code(&owner, &leo).await;
+        let post = |fields: Vec<(&'static str, String)>| app.client.post(app.tenant_url("north", "/portal/register")).form(&fields).send();
+        let shared = post(vec![("code", code.clone()), ("email", "family@example.org".into()), ("password", "leo's own passphrase".into())]).await.unwrap();
+        assert_eq!(shared.status(), StatusCode::CONFLICT);
+        let html = shared.text().await.unwrap();
+        assert!(html.contains("id=\"username\""), "now the username is asked for: {html}");
+        let done = post(vec![("code", code), ("email", "family@example.org".into()), ("username", "leo".into()), ("password", "leo's own passphrase".into())]).await.unwrap();
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    }
+
     async fn forms_posted_from_another_site_are_refused_before_anything_happens(app) {
         let owner = app.clinic_with_owner("north").await;
         let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
@@ -47,6 +62,9 @@ both_engines! {
         let html = page.text().await.unwrap();
         assert!(html.contains("Clinic north"));
         assert!(html.contains("This is your own access code"));
+        assert!(html.contains("printed handout"), "a handed-over code is explained too");
+        assert!(html.contains("Already have an account?") && html.contains("href=\"/t/north/portal/login\""));
+        assert!(!html.contains("id=\"username\""), "no username unless the email is shared");
         assert!(html.contains("src=\"/t/north/portal/assets/register.js\""));
         let script = app.client.get(app.tenant_url("north", "/portal/assets/register.js")).send().await.unwrap().text().await.unwrap();
         assert!(script.contains("location.hash") && script.contains("replaceState"));
