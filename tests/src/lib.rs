@@ -102,7 +102,8 @@ fn database_url(admin: &str, name: &str) -> String {
 /// (`CREATE DATABASE … TEMPLATE`), as crates.io's test harness does: the
 /// suite migrates once instead of once per test. The name carries a hash of
 /// the migrations, so a changed or added migration makes a fresh template;
-/// templates of older migrations are dropped when not in use.
+/// templates of other migrations are dropped a day after they were built,
+/// when not in use.
 async fn postgres_template(admin: &str) -> String {
     static TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     TEMPLATE
@@ -143,24 +144,46 @@ async fn postgres_template(admin: &str) -> String {
                 portico_tenants::storage::migrate_only(&settings)
                     .await
                     .expect("migrating the template database");
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "ALTER DATABASE {building} RENAME TO {name}"
-                )))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-                let stale: Vec<String> = sqlx::query_scalar(
-                    "SELECT datname FROM pg_database WHERE datname LIKE 'portico_template_%' AND datname <> $1",
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
+                for sql in [
+                    format!("ALTER DATABASE {building} RENAME TO {name}"),
+                    format!("COMMENT ON DATABASE {name} IS 'built {now}'"),
+                ] {
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await
+                        .unwrap();
+                }
+                // Templates of other migrations may serve a run of other
+                // code at this very moment (another checkout, a CI run on
+                // the same machine): only those built more than a day ago
+                // go.
+                let stale: Vec<(String, Option<String>)> = sqlx::query_as(
+                    "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database
+                      WHERE datname LIKE 'portico_template_%' AND datname <> $1",
                 )
                 .bind(&name)
                 .fetch_all(&mut conn)
                 .await
                 .unwrap();
-                for old in stale {
+                for (old, comment) in stale {
+                    let built = comment
+                        .as_deref()
+                        .and_then(|c| c.strip_prefix("built "))
+                        .and_then(|t| t.parse::<u64>().ok())
+                        .unwrap_or(0);
+                    if now.saturating_sub(built) < 24 * 3600 {
+                        continue;
+                    }
                     // In use by another run of older code: leave it.
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {old}")))
-                        .execute(&mut conn)
-                        .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {old}"
+                    )))
+                    .execute(&mut conn)
+                    .await;
                 }
             }
             sqlx::query("SELECT pg_advisory_unlock(7252026)")
