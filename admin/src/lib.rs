@@ -19,3 +19,5 @@ pub use views::Console;
 /// The console's stylesheet, served from the console's own address so
 /// pages load nothing from third parties.
 pub const STYLESHEET: &str = include_str!("../assets/console.css");
+/// The handout's Print button (the handout allows no inline script).
+pub const PRINT_SCRIPT: &str = include_str!("../assets/print.js");

@@ -188,6 +188,20 @@ pub(super) async fn send_link(
     .await
 }
 
+/// The handout's address opened again (a reload, a bookmark): its code
+/// was shown once and is not shown again, so this leads back to the
+/// patient, where the page says so.
+#[handler]
+pub(super) async fn handout_again(
+    req: &Request,
+    state: Data<&AppState>,
+    Path(id): Path<String>,
+) -> poem::Result<Response> {
+    let patient = parse_patient(&id)?;
+    let signed = Signed::of(&state, req).await?;
+    Ok(back_to(&signed, patient, "access", "handout_shown_once"))
+}
+
 #[derive(Deserialize)]
 pub(super) struct HandoutForm {
     csrf_token: String,
@@ -255,10 +269,17 @@ pub(super) async fn handout(
             poem::Error::from(ApiError::internal())
         })?;
     let mut resp = page(html, StatusCode::OK);
-    // The code is on this page: never send it on as a referrer.
+    // The code is on this page: never send it on as a referrer. Its own
+    // policy lets the Print button's script run, as the API's handout does.
     resp.headers_mut().insert(
         "referrer-policy",
         "no-referrer".parse().expect("static header"),
+    );
+    resp.headers_mut().insert(
+        "content-security-policy",
+        portico_web::handout::CONTENT_SECURITY_POLICY
+            .parse()
+            .expect("static header"),
     );
     Ok(resp)
 }

@@ -45,6 +45,7 @@ pub fn routes() -> Route {
             get(account::password_form).post(account::change_password),
         )
         .at("/console.css", get(stylesheet))
+        .at("/print.js", get(print_script))
         .at("/patients", get(patients::list).post(patients::create))
         .at("/patients/:id", get(patients::workspace))
         .at("/patients/:id/portal-access", post(patients::portal_access))
@@ -53,7 +54,10 @@ pub fn routes() -> Route {
             "/patients/:id/send-link",
             get(access::send_link_form).post(access::send_link),
         )
-        .at("/patients/:id/handout", post(access::handout))
+        .at(
+            "/patients/:id/handout",
+            get(access::handout_again).post(access::handout),
+        )
         .at("/codes/:id/revoke", post(access::revoke_code))
         .at("/grants/:id/revoke", post(access::revoke_grant))
         .at("/patients/:id/documents", post(shared::upload))
@@ -248,6 +252,14 @@ async fn stylesheet() -> Response {
         .content_type("text/css; charset=utf-8")
         .header("cache-control", "public, max-age=3600")
         .body(crate::STYLESHEET)
+}
+
+#[handler]
+async fn print_script() -> Response {
+    Response::builder()
+        .content_type("text/javascript; charset=utf-8")
+        .header("cache-control", "public, max-age=3600")
+        .body(crate::PRINT_SCRIPT)
 }
 
 #[handler]

@@ -36,6 +36,10 @@ fn notice(key: Option<&str>) -> Option<String> {
         "code_revoked" => "Code revoked. It no longer opens the record.",
         "grant_revoked" => "Access revoked. That account no longer sees this record.",
         "portal_enabled" => "Portal access enabled.",
+        "handout_shown_once" => {
+            "A handout's code is shown only once, when it is printed. To give the patient another, print a new \
+             handout: it replaces the first."
+        }
         "portal_disabled" => {
             "Portal access disabled. Accounts holding this record no longer see it."
         }

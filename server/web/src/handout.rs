@@ -38,9 +38,9 @@ impl HandoutView {
     }
 }
 
-/// The handout's policy: no script, our own stylesheet, never framed.
-pub const CONTENT_SECURITY_POLICY: &str =
-    "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The handout's policy: our own stylesheet and print script only, never
+/// framed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The handout as HTML.
 pub fn render(view: &HandoutView) -> Result<String, minijinja::Error> {

@@ -124,6 +124,11 @@ both_engines! {
         assert!(html.contains(&format!("{}/t/north/portal/register", app.address)));
         assert!(html.contains("Mia Wong") && html.contains("Clinic north"));
         assert!(html.contains(" UTC"), "the expiry is shown");
+        // A Print button, wired by the console's own script.
+        assert!(html.contains("id=\"print\"") && html.contains("src=\"/t/north/console/print.js\""), "{html}");
+        let script = app.client.get(app.tenant_url("north", "/console/print.js")).send().await.unwrap();
+        assert!(script.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+        assert!(script.text().await.unwrap().contains("window.print()"));
         let codes = json_ok(owner.get(&app, &format!("/api/v1/patients/{patient}/access-codes")).await).await;
         assert_eq!(codes[0]["delivery"], "print");
         let audit = json_ok(owner.get(&app, &format!("/api/v1/audit?target=patient:{patient}")).await).await;

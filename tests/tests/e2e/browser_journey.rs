@@ -528,6 +528,30 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
         assert!(text.contains(expect), "{path}: {text}");
         browser.assert_accessible(path).await;
     }
+    // A handout from the workspace: confirmed with the password, printed
+    // with its own button (its script runs under the handout's policy).
+    // The new tab it opens in is kept in this one for the test.
+    driver
+        .goto(&format!("{console}/patients/{mia}?tab=access"))
+        .await
+        .unwrap();
+    let unframe =
+        "document.querySelectorAll('form[target]').forEach(f => f.removeAttribute('target'))";
+    driver.execute(unframe, vec![]).await.unwrap();
+    browser
+        .click("form[action$='/handout'] button[type=submit]")
+        .await;
+    driver.execute(unframe, vec![]).await.unwrap();
+    browser.fill("password", PASSWORD).await;
+    browser
+        .click("form[action$='/handout'] button[type=submit]")
+        .await;
+    let print = driver.find(By::Id("print")).await.unwrap();
+    assert!(
+        print.is_displayed().await.unwrap(),
+        "the Print button is wired"
+    );
+    browser.assert_accessible("handout").await;
     for (path, expect) in [
         ("/portal/forgot-password", "Forgot your password?"),
         ("/portal/reset-password", "Choose a new password"),

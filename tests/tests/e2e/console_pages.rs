@@ -69,6 +69,16 @@ both_engines! {
         let owner = app.clinic_with_owner("north").await;
         let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
         let me = log_in(&app, &owner.email).await;
+        // The workspace says the handout opens in a new tab; its address
+        // opened again leads back to the patient, as a page.
+        let (_, workspace) = me.get(&app, &format!("/console/patients/{mia}")).await;
+        assert!(workspace.contains("Print a handout (opens in a new tab)"));
+        let again = app.client.get(app.tenant_url("north", &format!("/console/patients/{mia}/handout"))).header("cookie", &me.cookie).send().await.unwrap();
+        assert_eq!(again.status(), StatusCode::SEE_OTHER);
+        let to = again.headers()["location"].to_str().unwrap().to_owned();
+        let (status, html) = me.get(&app, to.trim_start_matches("/t/north")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("shown only once"), "{html}");
         // Nothing live yet: no warning.
         let first = me.post(&app, &format!("/console/patients/{mia}/handout"), &[]).await;
         assert_eq!(first.status(), StatusCode::OK);
