@@ -33,7 +33,7 @@ fn notice(key: Option<&str>) -> Option<String> {
     let text = match key? {
         "created" => "Patient added.",
         "link_sent" => "Access link queued: it leaves within moments. Its delivery shows below.",
-        "code_revoked" => "Code revoked. It no longer opens the record.",
+        "code_revoked" => "Code cancelled. It no longer opens the record.",
         "grant_revoked" => "Access revoked. That account no longer sees this record.",
         "portal_enabled" => "Portal access enabled.",
         "handout_shown_once" => {

@@ -98,6 +98,26 @@ both_engines! {
         assert!(html.contains("This cancels the handout printed on"), "{html}");
     }
 
+    async fn each_cancel_and_revoke_names_what_it_acts_on(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let leo = add_enabled_patient(&app, &owner, "Leo Wong", "leo@example.org").await;
+        app.issue_code(&owner, &mia).await;
+        app.issue_code(&owner, &leo).await;
+        let me = log_in(&app, &owner.email).await;
+        let (_, list) = me.get(&app, "/console/follow-up").await;
+        for name in ["Mia Wong", "Leo Wong"] {
+            assert!(list.contains(&format!("aria-label=\"Cancel the unused code of {name}\"")), "{list}");
+            assert!(list.contains(&format!("aria-label=\"Resend an access link to {name}\"")), "{list}");
+        }
+        // A code is cancelled, an account's access revoked: two words.
+        app.redeem_new("north", &app.issue_code(&owner, &mia).await, "mia@example.org", "mia's own passphrase").await;
+        app.issue_code(&owner, &mia).await;
+        let (_, workspace) = me.get(&app, &format!("/console/patients/{mia}?tab=access")).await;
+        assert!(workspace.contains(">Cancel code</button>") && workspace.contains(">Revoke Access</button>"), "{workspace}");
+        assert!(workspace.contains("aria-label=\"Revoke the access of mia@example.org to this record\""), "{workspace}");
+    }
+
     async fn turning_portal_access_off_says_which_codes_it_cancelled(app) {
         let owner = app.clinic_with_owner("north").await;
         let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
