@@ -98,6 +98,27 @@ both_engines! {
         assert!(html.contains("This cancels the handout printed on"), "{html}");
     }
 
+    async fn enabling_access_says_first_what_is_missing(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let bare = json_ok(owner.post(&app, "/api/v1/patients", serde_json::json!({"full_name": "Tom Bare", "date_of_birth": "1980-01-01"})).await).await;
+        let me = log_in(&app, &owner.email).await;
+        let (_, html) = me.get(&app, &format!("/console/patients/{}", bare["id"].as_str().unwrap())).await;
+        assert!(html.contains("Turning it on needs an email address and a home zip code"), "{html}");
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let (_, html) = me.get(&app, &format!("/console/patients/{mia}")).await;
+        assert!(!html.contains("Turning it on needs"), "nothing missing, nothing said");
+    }
+
+    async fn a_new_staff_member_is_front_desk_unless_chosen_otherwise(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let me = log_in(&app, &owner.email).await;
+        let (_, html) = me.get(&app, "/console/staff").await;
+        let form = &html[html.find("id=\"role\" name=\"role\"").expect("the add form's role")..];
+        let form = &form[..form.find("</select>").unwrap()];
+        assert!(form.contains("<option selected>front_desk</option>"), "{form}");
+        assert_eq!(form.matches(" selected").count(), 1, "{form}");
+    }
+
     async fn each_cancel_and_revoke_names_what_it_acts_on(app) {
         let owner = app.clinic_with_owner("north").await;
         let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
