@@ -174,7 +174,8 @@ impl OperatorApi {
         let tenant = state.services.find_tenant(&slug.0).await?;
         let email = EmailAddress::parse(&body.email)?;
         let name = DisplayName::parse("display_name", &body.display_name)?;
-        let password = NewPassword::parse(body.password.into_inner())?;
+        let password =
+            NewPassword::parse(body.password.into_inner()).map_err(|e| e.at("password"))?;
         let owner = state
             .services
             .create_owner(&operator.0, &tenant, &email, &name, &password, &client.0)

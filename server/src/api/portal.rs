@@ -339,7 +339,7 @@ impl PortalApi {
                 .map(|u| Username::parse(&u))
                 .transpose()?,
             email: EmailAddress::parse(&b.email)?,
-            password: NewPassword::parse(b.password.into_inner())?,
+            password: NewPassword::parse(b.password.into_inner()).map_err(|e| e.at("password"))?,
             new_patient,
         };
         state

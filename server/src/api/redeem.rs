@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use poem::Request;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use portico_tenants::DomainError;
 use portico_tenants::acts::redeem::{AccountForm, Unlocked};
 
 use super::ApiTags;
@@ -112,7 +113,8 @@ impl RedeemApi {
         let done = state
             .services
             .redeem_code(&session.0, &b.code, account, answers)
-            .await?;
+            .await
+            .map_err(in_this_request)?;
         let (record, form) = match &done.unlocked {
             Unlocked::Record(g) => (Some(RecordView::from(g)), None),
             Unlocked::Form {
@@ -177,4 +179,21 @@ pub(crate) fn parse_answers(
             Ok(portico_tenants::domain::GivenAnswer { name, value })
         })
         .collect()
+}
+
+/// A refused account field, named as this request names it
+/// (`account.password`), not as the domain does (`new_password`).
+fn in_this_request(err: DomainError) -> DomainError {
+    match err {
+        DomainError::Invalid(invalid) => {
+            let field = match invalid.field {
+                "new_password" => "account.password",
+                "email" => "account.email",
+                "username" => "account.username",
+                other => other,
+            };
+            DomainError::Invalid(invalid.at(field))
+        }
+        other => other,
+    }
 }

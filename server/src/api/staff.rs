@@ -58,7 +58,8 @@ impl StaffApi {
         let body = body.0;
         let email = EmailAddress::parse(&body.email)?;
         let name = DisplayName::parse("display_name", &body.display_name)?;
-        let password = NewPassword::parse(body.password.into_inner())?;
+        let password =
+            NewPassword::parse(body.password.into_inner()).map_err(|e| e.at("password"))?;
         let roles = body
             .roles
             .iter()

@@ -131,9 +131,9 @@ impl From<InvalidValue> for ApiError {
 /// A specific code for each kind of invalid input the API names.
 fn invalid_code(field: &str) -> &'static str {
     match field {
-        "email" | "new_email" => "invalid_email",
+        "email" | "new_email" | "account.email" => "invalid_email",
         "slug" => "invalid_slug",
-        "password" | "new_password" => "invalid_password",
+        "password" | "new_password" | "account.password" => "invalid_password",
         "role" => "invalid_role",
         "resource" => "invalid_resource",
         "action" => "invalid_action",
@@ -143,7 +143,7 @@ fn invalid_code(field: &str) -> &'static str {
         "delivery" => "invalid_delivery",
         "code_lifetime_hours" => "invalid_code_lifetime",
         "full_name" => "invalid_name",
-        "username" => "invalid_username",
+        "username" | "account.username" => "invalid_username",
         "custom_domain" | "requested_host" => "invalid_domain",
         "time_zone" => "invalid_time_zone",
         "display_name" | "name" => "invalid_name",

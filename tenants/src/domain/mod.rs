@@ -54,4 +54,10 @@ impl InvalidValue {
             reason: reason.into(),
         }
     }
+
+    /// The same refusal, named after the field the request calls it (a
+    /// new password is `password` in some requests).
+    pub fn at(self, field: &'static str) -> Self {
+        Self { field, ..self }
+    }
 }

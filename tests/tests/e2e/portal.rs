@@ -254,6 +254,7 @@ both_engines! {
         for typed in [code.clone(), code.replace('-', " "), code.replace('-', "").to_uppercase()] {
             let body = expect_error(app.redeem_new("north", &code, "mia@example.org", &typed).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_password").await;
             assert!(body["message"].as_str().unwrap().contains("not a password"), "{body}");
+            assert_eq!(body["field"], "account.password", "named as the request names it");
         }
         // The page refuses it too, and keeps the code for a second try.
         let page = app.client.post(app.tenant_url("north", "/portal/register"))
@@ -264,9 +265,10 @@ both_engines! {
         let codes = json_ok(owner.get(&app, &format!("/api/v1/patients/{mia}/access-codes")).await).await;
         assert_eq!(codes[0]["status"], "active", "nothing was used up");
         // Registering online without a code.
-        expect_error(app.client.post(app.tenant_url("north", "/api/v1/portal/register"))
+        let body = expect_error(app.client.post(app.tenant_url("north", "/api/v1/portal/register"))
             .json(&json!({"email": "other@example.org", "password": code})).send().await.unwrap(),
             StatusCode::UNPROCESSABLE_ENTITY, "invalid_password").await;
+        assert_eq!(body["field"], "password");
         // A password reset.
         Patient::from_response("north", app.redeem_new("north", &code, "mia@example.org", PATIENT_PASSWORD).await).await;
         let asked = app.client.post(app.tenant_url("north", "/api/v1/portal/password-reset")).json(&json!({"login": "mia@example.org"})).send().await.unwrap();
