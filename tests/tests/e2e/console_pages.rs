@@ -98,6 +98,27 @@ both_engines! {
         assert!(html.contains("This cancels the handout printed on"), "{html}");
     }
 
+    async fn the_workspace_leads_to_the_patients_own_audit(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let desk = app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let leo = add_enabled_patient(&app, &owner, "Leo Wong", "leo@example.org").await;
+        app.issue_code(&owner, &mia).await;
+        app.issue_code(&owner, &leo).await;
+        let me = log_in(&app, &owner.email).await;
+        let (_, html) = me.get(&app, &format!("/console/patients/{mia}")).await;
+        let link = format!("/console/audit?target=patient:{mia}");
+        assert!(html.contains(&format!("href=\"/t/north{link}\">Audit for this patient</a>")), "{html}");
+        let (status, trail) = me.get(&app, &link).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(trail.contains(&format!("patient:{mia}")) && !trail.contains(&format!("patient:{leo}")), "only this patient's events");
+        // Who may not read the trail gets no link.
+        let _ = desk;
+        let front = log_in(&app, "desk@north.example.org").await;
+        let (_, html) = front.get(&app, &format!("/console/patients/{mia}")).await;
+        assert!(!html.contains("Audit for this patient"));
+    }
+
     async fn enabling_access_says_first_what_is_missing(app) {
         let owner = app.clinic_with_owner("north").await;
         let bare = json_ok(owner.post(&app, "/api/v1/patients", serde_json::json!({"full_name": "Tom Bare", "date_of_birth": "1980-01-01"})).await).await;
