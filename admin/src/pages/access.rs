@@ -9,11 +9,11 @@ use crate::views::{Console, SendLinkView, WorkspaceTab};
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path};
 use poem::{Request, Response, handler};
-use portico_tenants::DomainError;
 use portico_tenants::codes::{CodeKind, CodeStatus};
 use portico_tenants::domain::{
     AccessCodeId, CodeDelivery, GrantId, PatientId, PlainPassword, Timestamp,
 };
+use portico_tenants::{DomainError, acts};
 use serde::Deserialize;
 
 use super::patients::{back_to, conclude, parse_patient, refused};
@@ -46,14 +46,21 @@ async fn confirm_page(
         (CodeDelivery::Print, _) => String::new(),
     };
     // Issuing cancels the record's unused code: say which, before the
-    // click, so a link emailed a minute ago is not lost without a word.
+    // click, so a link emailed a minute ago is not lost without a word. A
+    // role that may issue codes but not list them gets no list (and no
+    // refusal in the trail for a page it only looked at).
     let zone = &signed.tenant.tenant.settings.time_zone;
     let now = Timestamp::now();
-    let replaces = state
-        .services
-        .codes_of_patient(&signed.caller, patient)
-        .await
-        .unwrap_or_default()
+    let codes = if signed.may(state, &acts::CODES_READ).await? {
+        state
+            .services
+            .codes_of_patient(&signed.caller, patient)
+            .await
+            .map_err(ApiError::from)?
+    } else {
+        Vec::new()
+    };
+    let replaces = codes
         .into_iter()
         .filter(|c| c.kind == CodeKind::MedicalRecords && c.status_at(now) == CodeStatus::Active)
         .map(|c| match (c.delivery, record.email.as_ref()) {

@@ -95,7 +95,6 @@ impl Services {
                      empty to log in with your email",
                 )));
             }
-            self.accept_email(&mut pass, &email).await?;
             let limits = &self.auth.registration;
             let policy = limits.policy();
             let ip = pass.client().ip.clone();
@@ -108,6 +107,8 @@ impl Services {
                     return Err(DomainError::RateLimited { retry_after });
                 }
             }
+            // The clinic's rule runs a plugin: only within the budgets.
+            self.accept_email(&mut pass, &email).await?;
 
             let mut tx = pass.read().await?;
             let known = !accounts::by_email(&mut tx, &email, 1).await?.is_empty()

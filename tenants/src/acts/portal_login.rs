@@ -61,6 +61,7 @@ impl Services {
             };
             tx.commit().await?;
 
+            let known = account.is_some();
             // Failures count against the account itself once it is known, so
             // that logging in by username or by email, and the password check
             // of an email change, share one bucket.
@@ -98,10 +99,10 @@ impl Services {
                 }
                 None => {
                     let typed_a_code = looks_like_a_code(login.password.expose());
-                    pass.failure_reason(match (key == login_name, typed_a_code) {
+                    pass.failure_reason(match (known, typed_a_code) {
                         (_, true) => "code_as_password",
-                        (true, false) => "unknown_account",
-                        (false, false) => "wrong_password",
+                        (false, false) => "unknown_account",
+                        (true, false) => "wrong_password",
                     });
                     if typed_a_code {
                         return Err(DomainError::refused(

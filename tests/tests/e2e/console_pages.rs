@@ -100,7 +100,7 @@ both_engines! {
 
     async fn the_workspace_leads_to_the_patients_own_audit(app) {
         let owner = app.clinic_with_owner("north").await;
-        let desk = app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;
+        app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;
         let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
         let leo = add_enabled_patient(&app, &owner, "Leo Wong", "leo@example.org").await;
         app.issue_code(&owner, &mia).await;
@@ -113,7 +113,6 @@ both_engines! {
         assert_eq!(status, StatusCode::OK);
         assert!(trail.contains(&format!("patient:{mia}")) && !trail.contains(&format!("patient:{leo}")), "only this patient's events");
         // Who may not read the trail gets no link.
-        let _ = desk;
         let front = log_in(&app, "desk@north.example.org").await;
         let (_, html) = front.get(&app, &format!("/console/patients/{mia}")).await;
         assert!(!html.contains("Audit for this patient"));
