@@ -14,13 +14,12 @@ mod shared;
 use portico_tenants::acts;
 use std::sync::Arc;
 
-use crate::views::{AuditRow, Console, HomeView, LoginView, StaffRow, all_sections};
+use crate::views::{Console, FollowUpCount, HomeView, InboxRow, LoginView, all_sections};
 use poem::http::StatusCode;
 use poem::web::{Data, Form};
 use poem::{Request, Response, Route, get, handler, post};
 use portico_tenants::DomainError;
-use portico_tenants::audit::{AuditFilter, AuditPage};
-use portico_tenants::domain::{EmailAddress, PlainPassword};
+use portico_tenants::domain::{EmailAddress, PlainPassword, Timestamp};
 use portico_tenants::staff::{SessionKind, StaffAuthenticated};
 use portico_tenants::{Act, Caller};
 use serde::Deserialize;
@@ -369,43 +368,37 @@ async fn home(
             sections.push(section);
         }
     }
-    let may = |key: &str| sections.iter().any(|s| s.key == key);
-    let staff = if may("staff") {
-        let list = services.staff_list(caller).await.map_err(ApiError::from)?;
-        Some(
-            list.iter()
-                .map(|m| StaffRow {
-                    display_name: m.display_name.to_string(),
-                    email: m.email.to_string(),
-                    status: m.status.as_str().into(),
-                })
-                .collect(),
-        )
+    let zone = &signed.tenant.tenant.settings.time_zone;
+    let follow_up = if signed.frame.nav.follow_up {
+        let pending = services
+            .pending_codes(caller, oversight::FOLLOW_UP_LIMIT)
+            .await
+            .map_err(ApiError::from)?;
+        let soon = Timestamp::now().unix_millis() + oversight::DAY_MS;
+        Some(FollowUpCount {
+            pending: pending.len(),
+            more: pending.len() as u32 == oversight::FOLLOW_UP_LIMIT,
+            expiring: pending
+                .iter()
+                .filter(|p| p.code.expires_at.unix_millis() <= soon)
+                .count(),
+        })
     } else {
         None
     };
-    let audit = if may("audit") {
-        let recent = AuditPage {
-            limit: 10,
-            before: None,
-        };
-        let records = services
-            .audit_trail(caller, &AuditFilter::default(), &recent)
+    let inbox = if signed.may(&state, &acts::UNREAD_MESSAGES).await? {
+        let waiting = services
+            .unread_messages(caller)
             .await
             .map_err(ApiError::from)?;
         Some(
-            records
+            waiting
                 .into_iter()
-                .map(|r| AuditRow {
-                    occurred_at: r.occurred_at.to_rfc3339(),
-                    action: r.action,
-                    actor: format!(
-                        "{}{}",
-                        r.actor_kind,
-                        r.actor_id.map(|i| format!(":{i}")).unwrap_or_default()
-                    ),
-                    outcome: r.outcome,
-                    ip: r.ip.unwrap_or_default(),
+                .map(|t| InboxRow {
+                    patient_id: t.patient.to_string(),
+                    patient_name: t.patient_name,
+                    unread: t.unread,
+                    waiting_since: zone.human(t.waiting_since),
                 })
                 .collect(),
         )
@@ -415,10 +408,12 @@ async fn home(
     let html = console
         .home_page(&HomeView {
             roles: roles.iter().map(ToString::to_string).collect(),
+            may_find: signed.frame.nav.patients,
+            may_add: signed.may(&state, &acts::PATIENT_CREATE).await?,
             frame: signed.frame,
             sections,
-            staff,
-            audit,
+            follow_up,
+            inbox,
         })
         .map_err(render_failed)?;
     Ok(page(html, StatusCode::OK))

@@ -17,8 +17,8 @@ use portico_web::AppState;
 use portico_web::error::ApiError;
 
 /// How many codes the follow-up list shows.
-const FOLLOW_UP_LIMIT: u32 = 200;
-const DAY_MS: i64 = 24 * 3600 * 1000;
+pub(super) const FOLLOW_UP_LIMIT: u32 = 200;
+pub(super) const DAY_MS: i64 = 24 * 3600 * 1000;
 
 #[handler]
 pub(super) async fn follow_up(

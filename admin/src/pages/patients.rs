@@ -79,6 +79,11 @@ fn row(p: &PatientRecord) -> PatientRow {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
+        phone: p
+            .phone
+            .as_ref()
+            .map(|x| x.as_str().to_owned())
+            .unwrap_or_default(),
         portal_access: p.portal_access == PortalAccess::Enabled,
     }
 }

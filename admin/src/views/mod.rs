@@ -18,4 +18,4 @@ pub use patients::{
     NoteRow, PatientRow, PatientView, PatientsView, QuestionDraft, SendLinkView, SharedTab,
     WorkspaceTab,
 };
-pub use renderer::{AuditRow, Console, HomeView, LoginView, RenderError, StaffRow};
+pub use renderer::{Console, FollowUpCount, HomeView, InboxRow, LoginView, RenderError};

@@ -37,6 +37,7 @@ pub struct PatientRow {
     pub full_name: String,
     pub date_of_birth: String,
     pub email: String,
+    pub phone: String,
     pub portal_access: bool,
 }
 

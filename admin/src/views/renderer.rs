@@ -23,31 +23,38 @@ pub struct LoginView {
     pub error: Option<String>,
 }
 
+/// A patient who wrote and is waiting for the clinic to read it.
 #[derive(Debug, Serialize)]
-pub struct StaffRow {
-    pub display_name: String,
-    pub email: String,
-    pub status: String,
+pub struct InboxRow {
+    pub patient_id: String,
+    pub patient_name: String,
+    pub unread: i64,
+    /// When the oldest unread message came, in the clinic's time zone.
+    pub waiting_since: String,
 }
 
+/// Codes given but not used yet, as the home page counts them.
 #[derive(Debug, Serialize)]
-pub struct AuditRow {
-    pub occurred_at: String,
-    pub action: String,
-    pub actor: String,
-    pub outcome: String,
-    pub ip: String,
+pub struct FollowUpCount {
+    pub pending: usize,
+    /// The list is cut at its page size: show "at least".
+    pub more: bool,
+    /// Of those, how many expire within a day.
+    pub expiring: usize,
 }
 
-/// The console's landing page.
+/// The console's landing page, built for the front desk: find a patient,
+/// see what needs following up and who is waiting for an answer.
 #[derive(Debug, Serialize)]
 pub struct HomeView {
     pub frame: Frame,
     pub roles: Vec<String>,
     pub sections: Vec<Section>,
-    /// Present only when the staff member may read them.
-    pub staff: Option<Vec<StaffRow>>,
-    pub audit: Option<Vec<AuditRow>>,
+    /// Each is present only when the staff member may see it.
+    pub may_find: bool,
+    pub may_add: bool,
+    pub follow_up: Option<FollowUpCount>,
+    pub inbox: Option<Vec<InboxRow>>,
 }
 
 /// Renders console pages. Build once and share.
@@ -220,19 +227,27 @@ mod tests {
                 },
                 roles: vec!["auditor".into()],
                 sections: crate::views::sections_for(|act| act.name == "audit.read"),
-                staff: None,
-                audit: Some(vec![AuditRow {
-                    occurred_at: "2026-11-23T10:00:00Z".into(),
-                    action: "staff.login".into(),
-                    actor: "staff:1".into(),
-                    outcome: "success".into(),
-                    ip: "127.0.0.1".into(),
+                may_find: false,
+                may_add: false,
+                follow_up: None,
+                inbox: Some(vec![InboxRow {
+                    patient_id: "p1".into(),
+                    patient_name: "Mia <Wong>".into(),
+                    unread: 2,
+                    waiting_since: "Mon 23 Nov, 10:00".into(),
                 }]),
             })
             .unwrap();
         assert!(html.contains("Audit trail"));
         assert!(!html.contains(">Staff<"));
-        assert!(html.contains("staff.login"));
+        assert!(
+            !html.contains("Find a patient"),
+            "no search for a role that may not read patients"
+        );
+        assert!(
+            html.contains("Mia &lt;Wong&gt;")
+                && html.contains("/console/patients/p1?tab=shared#messages")
+        );
         assert!(html.contains("name=\"csrf_token\" value=\"tok\""));
     }
 }

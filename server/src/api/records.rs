@@ -218,7 +218,11 @@ pub struct AppointmentBooking {
 #[derive(Object)]
 pub struct UnreadView {
     pub patient_id: String,
+    /// The patient's name, as the record has it.
+    pub patient_name: String,
     pub unread: i64,
+    /// When the oldest unread message was sent.
+    pub waiting_since: String,
 }
 
 /// Reads a multipart file into an accepted upload.
@@ -437,9 +441,11 @@ impl RecordsApi {
         Ok(Json(
             waiting
                 .into_iter()
-                .map(|(patient, unread)| UnreadView {
-                    patient_id: patient.to_string(),
-                    unread,
+                .map(|thread| UnreadView {
+                    patient_id: thread.patient.to_string(),
+                    patient_name: thread.patient_name,
+                    unread: thread.unread,
+                    waiting_since: thread.waiting_since.to_rfc3339(),
                 })
                 .collect(),
         ))

@@ -12,6 +12,7 @@ use crate::domain::{
 use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
 use crate::outbox::{self, MailKind};
+use crate::patients::PatientQuery;
 use crate::patients::store::{self, PatientRecord, PortalAccess};
 use crate::services::Services;
 
@@ -151,7 +152,9 @@ impl Services {
         pass.finish(done).await
     }
 
-    /// Records whose name contains `term`, alphabetically, a page at a time.
+    /// Records `term` finds (a name in any word order, a date of birth, an
+    /// email or a phone number; see [`PatientQuery`]), alphabetically, a
+    /// page at a time.
     pub async fn patient_search(
         &self,
         caller: &Caller,
@@ -164,7 +167,7 @@ impl Services {
             let mut tx = pass.read().await?;
             let found = store::search(
                 &mut tx,
-                term.filter(|t| !t.trim().is_empty()),
+                &PatientQuery::parse(term.unwrap_or_default()),
                 limit.clamp(1, 200),
                 after,
             )

@@ -11,7 +11,7 @@ use crate::patients::get_patient;
 use crate::records::model::{AppointmentRequest, Upload, UploadRefused, WrittenText};
 use crate::records::notices::{self, News};
 use crate::records::store::{
-    self, AppointmentRecord, Author, DocumentRecord, MessageRecord, NoteRecord, Side,
+    self, AppointmentRecord, Author, DocumentRecord, MessageRecord, NoteRecord, Side, UnreadThread,
 };
 use crate::services::Services;
 use crate::storage::TenantTx;
@@ -329,10 +329,7 @@ impl Services {
 
     /// Records with messages from patients nobody at the clinic has read,
     /// oldest waiting first.
-    pub async fn unread_messages(
-        &self,
-        caller: &Caller,
-    ) -> Result<Vec<(PatientId, i64)>, DomainError> {
+    pub async fn unread_messages(&self, caller: &Caller) -> Result<Vec<UnreadThread>, DomainError> {
         let pass = self.enter(caller, &acts::UNREAD_MESSAGES).await?;
         let done = async {
             let mut tx = pass.read().await?;

@@ -1,6 +1,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::PatientQuery;
 use crate::domain::{
     DateOfBirth, DisplayName, EmailAddress, PatientId, PhoneNumber, Timestamp, ZipCode,
 };
@@ -136,39 +137,71 @@ pub(crate) async fn get(
     row.as_ref().map(from_row).transpose()
 }
 
-/// Records by name, alphabetically, `limit` after the name-and-id `after`.
+/// Records the query finds, alphabetically by name, `limit` after the
+/// name-and-id `after`.
 pub(crate) async fn search(
     tx: &mut TenantTx,
-    term: Option<&str>,
+    query: &PatientQuery,
     limit: u32,
     after: Option<&str>,
 ) -> Result<Vec<PatientRecord>, StorageError> {
     let key = tx.tenant_key();
-    // LIKE wildcards in what was typed are matched literally.
-    let pattern = term.map(|t| {
+    // What was typed is matched literally: LIKE's wildcards are escaped.
+    let contains = |t: &str| {
         let escaped = t
-            .to_lowercase()
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
         format!("%{escaped}%")
-    });
-    let rows = sqlx::query(concat!(
+    };
+    let mut sql = String::from(concat!(
         "SELECT ",
         columns!(),
-        " FROM patients
-          WHERE tenant_id = $1 AND archived_at IS NULL
-            AND ($2 IS NULL OR name_search LIKE $2 ESCAPE '\\')
-            AND ($3 IS NULL OR name_search || ' ' || id > $3)
-          ORDER BY name_search, id
-          LIMIT $4"
-    ))
-    .bind(key)
-    .bind(pattern)
-    .bind(after.map(str::to_owned))
-    .bind(i64::from(limit))
-    .fetch_all(tx.conn())
-    .await?;
+        " FROM patients WHERE tenant_id = $1 AND archived_at IS NULL"
+    ));
+    let mut binds: Vec<String> = Vec::new();
+    let mut clause = |sql: &mut String, condition: &str, value: String| {
+        binds.push(value);
+        let n = binds.len() + 1;
+        sql.push_str(" AND ");
+        sql.push_str(&condition.replace('?', &format!("${n}")));
+    };
+    match query {
+        PatientQuery::Everyone => {}
+        PatientQuery::Name(words) => {
+            for word in words {
+                clause(&mut sql, "name_search LIKE ? ESCAPE '\\'", contains(word));
+            }
+        }
+        PatientQuery::BirthDate(date) => clause(&mut sql, "date_of_birth = ?", date.to_string()),
+        PatientQuery::Email(part) => {
+            clause(
+                &mut sql,
+                "email_normalized LIKE ? ESCAPE '\\'",
+                contains(part),
+            );
+        }
+        PatientQuery::Phone(digits) => clause(
+            &mut sql,
+            // The number as it was written, less its punctuation.
+            "REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(phone, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), '+', '') LIKE ?",
+            contains(digits),
+        ),
+    }
+    if let Some(after) = after {
+        clause(&mut sql, "name_search || ' ' || id > ?", after.to_owned());
+    }
+    sql.push_str(&format!(
+        " ORDER BY name_search, id LIMIT ${}",
+        binds.len() + 2
+    ));
+    // Safe: the text is built only from the fixed fragments above; every
+    // typed value is a bound parameter.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(key);
+    for value in binds {
+        q = q.bind(value);
+    }
+    let rows = q.bind(i64::from(limit)).fetch_all(tx.conn()).await?;
     rows.iter().map(from_row).collect()
 }
 

@@ -11,4 +11,5 @@ pub use model::{
 };
 pub use store::{
     AppointmentRecord, AppointmentStatus, Author, DocumentRecord, MessageRecord, NoteRecord, Side,
+    UnreadThread,
 };

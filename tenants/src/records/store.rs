@@ -540,25 +540,38 @@ pub(crate) async fn mark_read(
     Ok(done.rows_affected())
 }
 
-/// How many messages from patients the clinic has not read, per record.
-pub(crate) async fn unread_by_clinic(
-    tx: &mut TenantTx,
-) -> Result<Vec<(PatientId, i64)>, StorageError> {
+/// A record whose patient wrote and nobody at the clinic has read yet.
+#[derive(Debug, Clone)]
+pub struct UnreadThread {
+    pub patient: PatientId,
+    pub patient_name: String,
+    pub unread: i64,
+    /// When the oldest unread message was sent.
+    pub waiting_since: Timestamp,
+}
+
+/// How many messages from patients the clinic has not read, per record,
+/// the longest waiting first.
+pub(crate) async fn unread_by_clinic(tx: &mut TenantTx) -> Result<Vec<UnreadThread>, StorageError> {
     let key = tx.tenant_key();
     let rows = sqlx::query(
-        "SELECT patient_id, COUNT(*) FROM messages
-          WHERE tenant_id = $1 AND sender_kind = 'account' AND read_at IS NULL
-          GROUP BY patient_id ORDER BY MIN(sent_at)",
+        "SELECT m.patient_id, p.full_name, COUNT(*), MIN(m.sent_at) FROM messages m
+           JOIN patients p ON p.tenant_id = m.tenant_id AND p.id = m.patient_id
+          WHERE m.tenant_id = $1 AND m.sender_kind = 'account' AND m.read_at IS NULL
+            AND p.archived_at IS NULL
+          GROUP BY m.patient_id, p.full_name ORDER BY MIN(m.sent_at)",
     )
     .bind(key)
     .fetch_all(tx.conn())
     .await?;
     rows.iter()
         .map(|r| {
-            Ok((
-                PatientId::parse(&r.try_get::<String, _>(0)?).map_err(corrupt)?,
-                r.try_get(1)?,
-            ))
+            Ok(UnreadThread {
+                patient: PatientId::parse(&r.try_get::<String, _>(0)?).map_err(corrupt)?,
+                patient_name: r.try_get(1)?,
+                unread: r.try_get(2)?,
+                waiting_since: Timestamp::from_unix_millis(r.try_get(3)?),
+            })
         })
         .collect()
 }

@@ -237,6 +237,76 @@ both_engines! {
         assert!(html.contains(">letter</a>") && html.contains("See you Tuesday."));
     }
 
+    async fn the_front_desk_finds_a_patient_by_whatever_the_caller_says(app) {
+        let owner = app.clinic_with_owner("north").await;
+        app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;
+        for (name, born, email, phone) in [
+            ("Mia Wong", "1984-03-07", "mia.wong@example.org", "+1 (555) 010-0199"),
+            ("Wong Kar", "1990-12-01", "kar@example.net", "555.777.1234"),
+            ("Ada Lovelace", "1984-03-08", "ada@example.org", "020 7946 0000"),
+        ] {
+            let resp = owner.post(&app, "/api/v1/patients", serde_json::json!({
+                "full_name": name, "date_of_birth": born, "email": email, "phone": phone,
+            })).await;
+            assert!(resp.status().is_success(), "{name}: {}", resp.status());
+        }
+        let desk = log_in(&app, "desk@north.example.org").await;
+        let found = |html: &str| -> Vec<&'static str> {
+            ["Mia Wong", "Wong Kar", "Ada Lovelace"].into_iter().filter(|n| html.contains(n)).collect()
+        };
+        for (typed, want) in [
+            ("wong mia", vec!["Mia Wong"]),
+            ("MIA  wong", vec!["Mia Wong"]),
+            ("wong", vec!["Mia Wong", "Wong Kar"]),
+            ("1984-03-07", vec!["Mia Wong"]),
+            ("3/7/1984", vec!["Mia Wong"]),
+            ("03/08/1984", vec!["Ada Lovelace"]),
+            ("MIA.WONG@", vec!["Mia Wong"]),
+            ("@example.org", vec!["Mia Wong", "Ada Lovelace"]),
+            ("5550100199", vec!["Mia Wong"]),
+            ("555-777", vec!["Wong Kar"]),
+            ("7946 0000", vec!["Ada Lovelace"]),
+            ("100%", vec![]),
+        ] {
+            let (status, html) = desk.get(&app, &format!("/console/patients?search={}", urlencoding(typed))).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(found(&html), want, "searching for {typed:?}");
+        }
+        // The same search answers the API.
+        let resp = owner.get(&app, "/api/v1/patients?search=kar%20wong").await;
+        let body = json_ok(resp).await;
+        let names: Vec<_> = body["patients"].as_array().unwrap().iter().map(|p| p["full_name"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(names, ["Wong Kar"]);
+    }
+
+    async fn the_home_page_is_the_front_desks_starting_point(app) {
+        let owner = app.clinic_with_owner("north").await;
+        app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let ada = add_enabled_patient(&app, &owner, "Ada Lovelace", "ada@example.org").await;
+        // Ada's code waits; Mia redeems hers and writes twice.
+        app.issue_code(&owner, &ada).await;
+        let code = app.issue_code(&owner, &mia).await;
+        let patient = portico_tests::Patient::from_response("north", app.redeem_new("north", &code, "mia@example.org", PASSWORD).await).await;
+        for body in ["Is my result in?", "Also, can I move Tuesday?"] {
+            json_ok(patient.post_form(&app, &format!("/api/v1/portal/records/{mia}/messages"), file_form(&[("body", body)], None)).await).await;
+        }
+        app.issue_code(&owner, &mia).await;
+
+        let desk = log_in(&app, "desk@north.example.org").await;
+        let (_, home) = desk.get(&app, "/console/").await;
+        assert!(home.contains("Find a patient") && home.contains("action=\"/t/north/console/patients\""));
+        assert!(home.contains("<strong class=\"count\">2</strong> codes have not been used yet"), "Ada's code and Mia's second: {home}");
+        assert!(home.contains(&format!("/t/north/console/patients/{mia}?tab=shared#messages\">Mia Wong</a>")), "{home}");
+        assert!(home.contains("<td data-label=\"Unread\">2</td>"));
+        assert!(!home.contains("Ada Lovelace"), "nobody waits on Ada");
+
+        // Reading the thread empties the inbox.
+        desk.get(&app, &format!("/console/patients/{mia}?tab=shared")).await;
+        let (_, home) = desk.get(&app, "/console/").await;
+        assert!(home.contains("No patient is waiting for an answer."));
+    }
+
     async fn patients_are_found_and_created_from_the_list(app) {
         let owner = app.clinic_with_owner("north").await;
         add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
@@ -245,7 +315,7 @@ both_engines! {
         let (_, html) = me.get(&app, "/console/patients?search=LOVE").await;
         assert!(html.contains("Ada Lovelace") && !html.contains("Mia Wong"));
         let (_, html) = me.get(&app, "/console/patients?search=nobody").await;
-        assert!(html.contains("No patient's name contains"));
+        assert!(html.contains("No patient matches"));
 
         let refused = me.post(&app, "/console/patients", &[
             ("full_name", "Sam Patel"), ("date_of_birth", "31/02/1957"), ("email", "sam@example.org"),
@@ -342,7 +412,7 @@ both_engines! {
         ]).await;
         assert_eq!(defined.status(), StatusCode::SEE_OTHER);
         let (_, html) = me.get(&app, "/console/forms").await;
-        assert!(html.contains("<td>Intake</td><td>2</td>"), "two questions: the empty row is left out");
+        assert!(html.contains("<td data-label=\"Form\">Intake</td><td data-label=\"Questions\">2</td>"), "two questions: the empty row is left out");
         let forms = json_ok(owner.get(&app, "/api/v1/forms").await).await;
         let form_id = forms[0]["id"].as_str().unwrap().to_owned();
 
@@ -478,7 +548,7 @@ both_engines! {
         let allowed = me.post(&app, "/console/policies", &[("role", "billing"), ("resource", "patients"), ("action", "read")]).await;
         assert_eq!(allowed.status(), StatusCode::SEE_OTHER);
         let (_, html) = me.get(&app, "/console/staff").await;
-        assert!(html.contains("<td>billing</td><td>patients</td><td>read</td>"), "the rule is listed");
+        assert!(html.contains("<td data-label=\"Role\">billing</td><td data-label=\"Resource\">patients</td><td data-label=\"Action\">read</td>"), "the rule is listed");
         assert!(html.contains("<option>billing</option>"), "and its role can be given");
         // The desk sees the staff list but no controls to change it, and
         // its posts are refused.
@@ -631,4 +701,17 @@ both_engines! {
         let versions = json_ok(owner.get(&app, "/api/v1/plugins").await).await;
         assert_eq!(versions.as_array().unwrap().len(), 1);
     }
+}
+
+fn urlencoding(typed: &str) -> String {
+    typed
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
