@@ -16,6 +16,7 @@ use portico_tenants::domain::{
 use portico_tenants::{DomainError, acts};
 use serde::Deserialize;
 
+use super::confirm;
 use super::patients::{back_to, conclude, parse_patient, refused};
 use super::{Signed, page, redirect, refusal, render_failed};
 use portico_web::AppState;
@@ -298,6 +299,9 @@ pub(super) struct OnPatientForm {
     /// `follow-up` when the form was on the follow-up list.
     #[serde(default)]
     back: String,
+    /// `yes` once the staff member has answered the question first.
+    #[serde(default)]
+    confirmed: String,
 }
 
 #[handler]
@@ -312,6 +316,9 @@ pub(super) async fn revoke_code(
     let code = AccessCodeId::parse(&id)
         .map_err(|_| ApiError::not_found("not_found", "access code not found"))?;
     let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    if !confirm::confirmed(&form.confirmed) {
+        return confirm::cancel_code(&state, &console, signed, code, patient, &form.back).await;
+    }
     let outcome = state.services.revoke_code(&signed.caller, code).await;
     if form.back == "follow-up" && outcome.is_ok() {
         return Ok(redirect(&signed.path("/follow-up")));
@@ -341,6 +348,9 @@ pub(super) async fn revoke_grant(
     let grant =
         GrantId::parse(&id).map_err(|_| ApiError::not_found("not_found", "grant not found"))?;
     let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    if !confirm::confirmed(&form.confirmed) {
+        return confirm::revoke_grant(&state, &console, signed, grant, patient).await;
+    }
     let outcome = state.services.revoke_grant(&signed.caller, grant).await;
     conclude(
         &state,

@@ -5,6 +5,7 @@
 mod access;
 mod account;
 mod clinic;
+mod confirm;
 mod forms;
 mod oversight;
 mod patients;

@@ -564,6 +564,10 @@ pub(super) async fn save_details(
 pub(super) struct PortalAccessForm {
     csrf_token: String,
     enabled: bool,
+    /// `yes` once the staff member has answered the question that turning
+    /// access off asks first.
+    #[serde(default)]
+    confirmed: String,
 }
 
 #[handler]
@@ -576,6 +580,9 @@ pub(super) async fn portal_access(
 ) -> poem::Result<Response> {
     let patient = parse_patient(&id)?;
     let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    if !form.enabled && !super::confirm::confirmed(&form.confirmed) {
+        return super::confirm::disable_portal(&state, &console, signed, patient).await;
+    }
     let access = if form.enabled {
         PortalAccess::Enabled
     } else {

@@ -1,11 +1,13 @@
 //! What each console page shows, and the renderer that draws it from the
 //! templates in `templates/`.
 
+mod confirm;
 mod navigation;
 mod oversight;
 mod patients;
 mod renderer;
 
+pub use confirm::ConfirmView;
 pub use navigation::{Section, all_sections, sections_for};
 pub use oversight::{
     AuditFilterForm, AuditLine, AuditView, DryRunResult, FollowUpRow, FollowUpView, HookSample,

@@ -86,6 +86,7 @@ impl Console {
             "patients.html",
             "patient.html",
             "send_link.html",
+            "confirm.html",
             "follow_up.html",
             "audit.html",
             "forms.html",
@@ -181,6 +182,13 @@ impl Console {
     pub fn send_link_page(&self, view: &SendLinkView) -> Result<String, RenderError> {
         self.render(
             "send_link.html",
+            context! { page => minijinja::value::Serde(view) },
+        )
+    }
+
+    pub fn confirm_page(&self, view: &super::ConfirmView) -> Result<String, RenderError> {
+        self.render(
+            "confirm.html",
             context! { page => minijinja::value::Serde(view) },
         )
     }

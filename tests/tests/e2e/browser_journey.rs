@@ -493,6 +493,11 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     );
     browser.checkpoint("portal-login-code-as-password").await;
 
+    // Two codes wait to be used: the follow-up list and the home page
+    // count them.
+    app.issue_code(&owner, &mia).await;
+    app.issue_code(&owner, &leo).await;
+
     // The owner's pages across patients, as the README shows them.
     driver.goto(&format!("{console}/login")).await.unwrap();
     browser.fill("email", &owner.email).await;
@@ -516,6 +521,59 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     }
     // The rest of the console and the portal's account pages are not in
     // the README but are held to the same accessibility checks.
+    // The home page, and the question before a code is cancelled.
+    driver.goto(&format!("{console}/")).await.unwrap();
+    assert!(browser.main_text().await.contains("Find a patient"));
+    browser.checkpoint("console-home").await;
+    driver
+        .goto(&format!("{console}/patients/{mia}?tab=access"))
+        .await
+        .unwrap();
+    browser.click("form[action*='/codes/'] button").await;
+    let text = browser.main_text().await;
+    assert!(text.contains("Cancel Mia Wong's access code?"), "{text}");
+    browser.checkpoint("console-confirm-cancel-code").await;
+    // On a phone: the menu folds away behind one button, and tables
+    // become lists of label and value.
+    driver.set_window_rect(0, 0, 390, 844).await.unwrap();
+    for (path, shot) in [
+        ("/", "console-home-phone"),
+        ("/follow-up", "console-follow-up-phone"),
+        (
+            &*format!("/patients/{mia}?tab=access"),
+            "console-patient-phone",
+        ),
+    ] {
+        driver.goto(&format!("{console}{path}")).await.unwrap();
+        let wide_menu = driver.find(By::Css("nav.menu-wide")).await.unwrap();
+        assert!(
+            !wide_menu.is_displayed().await.unwrap(),
+            "{path}: the wide menu hides"
+        );
+        let overflow = driver
+            .execute(
+                "return document.documentElement.scrollWidth > window.innerWidth",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .json()
+            .as_bool()
+            .unwrap();
+        assert!(!overflow, "{path}: nothing runs off the right edge");
+        browser.checkpoint(shot).await;
+    }
+    browser.click(".menu-narrow summary").await;
+    let patients_link = driver
+        .find(By::Css(".menu-narrow a[href$='/patients']"))
+        .await
+        .unwrap();
+    assert!(
+        patients_link.is_displayed().await.unwrap(),
+        "the menu opens"
+    );
+    browser.checkpoint("console-menu-phone").await;
+    driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
     for (path, expect) in [
         ("/", "Welcome"),
         ("/plugins", "Plugins"),

@@ -166,7 +166,17 @@ both_engines! {
         app.issue_code(&owner, &mia).await;
         let me = log_in(&app, &owner.email).await;
         for (patient, notice) in [(&mia, true), (&leo, false)] {
-            let off = me.post(&app, &format!("/console/patients/{patient}/portal-access"), &[("enabled", "false")]).await;
+            // The first click asks, naming the patient and what goes with it, and changes nothing.
+            let asked = me.post(&app, &format!("/console/patients/{patient}/portal-access"), &[("enabled", "false")]).await;
+            assert_eq!(asked.status(), StatusCode::OK);
+            let question = asked.text().await.unwrap();
+            let name = if patient == &mia { "Mia Wong" } else { "Leo Wong" };
+            assert!(question.contains(&format!("Disable portal access for {name}?")), "{question}");
+            assert_eq!(question.contains("1 unused code will be cancelled"), notice, "{question}");
+            assert!(question.contains("name=\"confirmed\" value=\"yes\"") && question.contains(">Keep access on</a>"));
+            let (_, workspace) = me.get(&app, &format!("/console/patients/{patient}")).await;
+            assert!(workspace.contains("id=\"portal-access\">enabled<"), "nothing changed yet");
+            let off = me.post(&app, &format!("/console/patients/{patient}/portal-access"), &[("enabled", "false"), ("confirmed", "yes")]).await;
             assert_eq!(off.status(), StatusCode::SEE_OTHER);
             let to = off.headers()["location"].to_str().unwrap().to_owned();
             let (status, html) = me.get(&app, to.trim_start_matches("/t/north")).await;
@@ -349,8 +359,19 @@ both_engines! {
             html[start..start + 36].to_owned()
         };
         let patient_of_first = if html.find("Leo Wong").unwrap() < html.find("Mia Wong").unwrap() { &leo } else { &mia };
-        let revoked = me.post(&app, &format!("/console/codes/{code_id}/revoke"), &[
+        let asked = me.post(&app, &format!("/console/codes/{code_id}/revoke"), &[
             ("patient", patient_of_first.as_str()), ("back", "follow-up"),
+        ]).await;
+        assert_eq!(asked.status(), StatusCode::OK);
+        let question = asked.text().await.unwrap();
+        let name = if patient_of_first == &leo { "Leo Wong" } else { "Mia Wong" };
+        assert!(question.contains(&format!("Cancel {name}&#x27;s access code?")) || question.contains(&format!("Cancel {name}'s access code?")), "{question}");
+        assert!(question.contains("It was emailed to mia@example.org on "), "{question}");
+        assert!(question.contains("href=\"/t/north/console/follow-up\">Keep the code</a>"), "{question}");
+        let (_, html) = me.get(&app, "/console/follow-up").await;
+        assert_eq!(html.matches("/revoke\"").count(), 2, "asking cancelled nothing");
+        let revoked = me.post(&app, &format!("/console/codes/{code_id}/revoke"), &[
+            ("patient", patient_of_first.as_str()), ("back", "follow-up"), ("confirmed", "yes"),
         ]).await;
         assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
         assert_eq!(revoked.headers()["location"], "/t/north/console/follow-up");
@@ -386,7 +407,12 @@ both_engines! {
         let grant = grants[0]["id"].as_str().unwrap().to_owned();
         let (_, html) = me.get(&app, &format!("/console/patients/{mia}")).await;
         assert!(html.contains(&format!("/console/grants/{grant}/revoke")), "the workspace offers it");
-        let revoked = me.post(&app, &format!("/console/grants/{grant}/revoke"), &[("patient", mia.as_str())]).await;
+        let asked = me.post(&app, &format!("/console/grants/{grant}/revoke"), &[("patient", mia.as_str())]).await;
+        let question = asked.text().await.unwrap();
+        assert!(question.contains("access to Mia Wong") && question.contains("The account stays"), "{question}");
+        assert!(question.contains(">Revoke Access</button>") && question.contains(">Keep their access</a>"));
+        assert_eq!(patient.records(&app).await.len(), 1, "asking revoked nothing");
+        let revoked = me.post(&app, &format!("/console/grants/{grant}/revoke"), &[("patient", mia.as_str()), ("confirmed", "yes")]).await;
         assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
         assert!(patient.records(&app).await.is_empty(), "the account no longer holds the record");
         let (_, html) = me.get(&app, &format!("/console/patients/{mia}?tab=access&done=grant_revoked")).await;
