@@ -219,7 +219,7 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
                 .staff_reset_password(&caller, &EmailAddress::parse(&email)?, &password)
                 .await?;
             println!(
-                "password reset for {}; their sessions have ended",
+                "password reset for {}; their sessions have ended, and they choose their own at the next login",
                 member.email
             );
             if let Some(p) = generated {

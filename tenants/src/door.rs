@@ -373,6 +373,17 @@ impl Door {
             | (Guard::Operator | Guard::PermissionOrOperator(_), Who::Operator(_) | Who::System) => {
                 Ok(())
             }
+            // Someone else chose this staff member's password: until they
+            // choose their own, only their own account's acts (Guard::Staff:
+            // change it, step up, log out) pass.
+            (Guard::Permission(_) | Guard::PermissionOrOperator(_), Who::Staff(s))
+                if s.session.must_change_password =>
+            {
+                Err((
+                    DomainError::PasswordChangeRequired,
+                    "password_change_required",
+                ))
+            }
             (Guard::Permission(p) | Guard::PermissionOrOperator(p), Who::Staff(s)) => {
                 if self
                     .authz
@@ -628,7 +639,9 @@ impl<'a> Passage<'a> {
         };
         let reason = self.failure_reason.map(str::to_owned).unwrap_or(code);
         let outcome = match err {
-            DomainError::Forbidden(_) | DomainError::StepUpRequired => Outcome::Denied,
+            DomainError::Forbidden(_)
+            | DomainError::StepUpRequired
+            | DomainError::PasswordChangeRequired => Outcome::Denied,
             _ => Outcome::Failure,
         };
         // The refusal's own transaction, whatever the act declared: the

@@ -26,8 +26,11 @@ pub enum DomainError {
     SessionExpired,
     #[error("the session or token is not valid")]
     InvalidToken,
-    #[error("your role does not allow {} on {}", .0.action, .0.resource)]
+    #[error("your role does not let you {}; an owner or admin can change that", .0.in_words())]
     Forbidden(Permission),
+    /// The staff member's password was chosen by someone else.
+    #[error("choose your own password first: the one you were given was set by someone else")]
+    PasswordChangeRequired,
     #[error("{0}")]
     NotAllowed(&'static str),
     #[error("confirm your password first; this action needs a recent password confirmation")]
@@ -102,6 +105,7 @@ impl DomainError {
             Self::Forbidden(_) => "permission_denied".into(),
             Self::NotAllowed(_) => "not_allowed".into(),
             Self::StepUpRequired => "step_up_required".into(),
+            Self::PasswordChangeRequired => "password_change_required".into(),
             Self::Refused(refusal) => refusal.code.into(),
             Self::MoreInformationNeeded(_) => "more_information_needed".into(),
             Self::Storage(StorageError::UniqueViolation(_)) => "conflict".into(),

@@ -512,19 +512,34 @@ impl TestApp {
         self.login_bearer(slug, &email, PASSWORD).await
     }
 
-    /// Adds a staff member with `roles` as `by`, and logs them in.
+    /// Adds a staff member with `roles` as `by`, and logs them in. The
+    /// first password a colleague gives must be replaced at the first
+    /// login: they choose `PASSWORD`, as a new member of staff would.
     pub async fn add_staff(&self, by: &Staff, email: &str, roles: &[&str]) -> Staff {
         let resp = by
             .post(
                 self,
                 "/api/v1/staff",
                 json!({
-                    "email": email, "display_name": email, "password": PASSWORD, "roles": roles
+                    "email": email, "display_name": email, "password": FIRST_PASSWORD, "roles": roles
                 }),
             )
             .await;
         assert_eq!(resp.status(), StatusCode::OK, "adding staff {email}");
-        self.login_bearer(&by.slug, email, PASSWORD).await
+        let staff = self.login_bearer(&by.slug, email, FIRST_PASSWORD).await;
+        let resp = staff
+            .post(
+                self,
+                "/api/v1/auth/password",
+                json!({"current_password": FIRST_PASSWORD, "new_password": PASSWORD}),
+            )
+            .await;
+        assert!(
+            resp.status().is_success(),
+            "{email} chooses a password: {}",
+            resp.status()
+        );
+        staff
     }
 
     /// Logs in for a bearer token.
@@ -586,6 +601,8 @@ impl Drop for Sibling {
 
 /// The password every test account starts with.
 pub const PASSWORD: &str = "correct horse battery staple";
+/// The first password a colleague gives a new member of staff.
+pub const FIRST_PASSWORD: &str = "given at the front desk";
 
 /// A logged-in staff member (bearer token) of clinic `slug`.
 #[derive(Debug, Clone)]

@@ -18,7 +18,7 @@ pub(super) async fn password_form(
     state: Data<&AppState>,
     console: Data<&Arc<Console>>,
 ) -> poem::Result<Response> {
-    let signed = Signed::of(&state, req).await?;
+    let signed = Signed::own_account(&state, req).await?;
     let html = console
         .password_page(&signed.frame)
         .map_err(render_failed)?;
@@ -39,7 +39,7 @@ pub(super) async fn change_password(
     console: Data<&Arc<Console>>,
     Form(form): Form<PasswordForm>,
 ) -> poem::Result<Response> {
-    let mut signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let mut signed = Signed::own_account_posting(&state, req, &form.csrf_token).await?;
     let outcome = async {
         let current = PlainPassword::new(form.current_password)?;
         let new = NewPassword::parse(form.new_password)?;

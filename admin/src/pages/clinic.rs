@@ -15,6 +15,7 @@ use portico_tenants::domain::{
     EmailAddress, LogoUrl, NewPassword, PortalHost, Resource, RoleName, StaffId,
 };
 use portico_tenants::registry::{Tenant, TenantBranding, TenantSettings};
+use portico_tenants::staff::StaffStatus;
 use serde::Deserialize;
 
 use super::{Signed, page, redirect, refusal, render_failed};
@@ -262,6 +263,7 @@ async fn staff_page(
         .staff_list(&signed.caller)
         .await
         .map_err(ApiError::from)?;
+    let me = signed.who().staff_id();
     let may_roles = signed.may(state, &acts::ROLES_READ).await?;
     let assignments = if may_roles {
         services
@@ -302,7 +304,9 @@ async fn staff_page(
                 id: m.id.to_string(),
                 display_name: m.display_name.to_string(),
                 email: m.email.to_string(),
-                status: m.status.as_str().into(),
+                active: m.status == StaffStatus::Active,
+                must_change_password: m.must_change_password,
+                is_me: m.id == me,
                 roles: assignments
                     .iter()
                     .filter(|a| a.staff_id == m.id)
@@ -344,12 +348,61 @@ pub(super) async fn staff(
                 "Roles changed. They apply from the next page load.",
             ),
             (
+                "deactivated",
+                "Staff member deactivated. They were logged out everywhere and cannot log in.",
+            ),
+            (
+                "reactivated",
+                "Staff member reactivated. They can log in again with their password.",
+            ),
+            (
                 "policies",
                 "Permissions changed. They apply from the next page load.",
             ),
         ],
     );
     staff_page(&state, &console, signed, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    csrf_token: String,
+}
+
+#[handler]
+pub(super) async fn deactivate_staff(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> poem::Result<Response> {
+    let id = parse_staff(&id)?;
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let outcome = state.services.staff_deactivate(&signed.caller, id).await;
+    signed
+        .finish(outcome, "/staff", "deactivated", |signed, status| {
+            staff_page(&state, &console, signed, status)
+        })
+        .await
+}
+
+#[handler]
+pub(super) async fn reactivate_staff(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> poem::Result<Response> {
+    let id = parse_staff(&id)?;
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let outcome = state.services.staff_reactivate(&signed.caller, id).await;
+    signed
+        .finish(outcome, "/staff", "reactivated", |signed, status| {
+            staff_page(&state, &console, signed, status)
+        })
+        .await
 }
 
 #[derive(Deserialize)]

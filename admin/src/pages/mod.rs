@@ -81,6 +81,8 @@ pub fn routes() -> Route {
         )
         .at("/settings/portal-host", post(clinic::request_portal_host))
         .at("/staff", get(clinic::staff).post(clinic::add_staff))
+        .at("/staff/:id/deactivate", post(clinic::deactivate_staff))
+        .at("/staff/:id/reactivate", post(clinic::reactivate_staff))
         .at("/staff/:id/roles", post(clinic::give_role))
         .at("/staff/:id/roles/:role/remove", post(clinic::take_role))
         .at("/policies", post(clinic::allow))
@@ -107,19 +109,43 @@ pub(crate) struct Signed {
 impl Signed {
     /// The staff member behind the request's console cookie, or a redirect
     /// to the login page.
+    /// A staff member whose password someone else chose is sent to choose
+    /// their own first.
     async fn of(state: &AppState, req: &Request) -> poem::Result<Self> {
-        Self::framed(
-            state,
-            PageSession::required(Pages::Console, state, req).await?,
-        )
-        .await
+        let session = PageSession::required(Pages::Console, state, req).await?;
+        Self::framed(state, session).await?.own_password_first()
     }
 
     /// As [`Signed::of`], for a form post: the form must carry this
     /// session's CSRF token.
     async fn posting(state: &AppState, req: &Request, csrf_token: &str) -> poem::Result<Self> {
         let session = PageSession::posting(Pages::Console, state, req, csrf_token).await?;
+        Self::framed(state, session).await?.own_password_first()
+    }
+
+    /// As [`Signed::of`], for the pages of the staff member's own account,
+    /// which stay open whatever their password.
+    async fn own_account(state: &AppState, req: &Request) -> poem::Result<Self> {
+        let session = PageSession::required(Pages::Console, state, req).await?;
         Self::framed(state, session).await
+    }
+
+    async fn own_account_posting(
+        state: &AppState,
+        req: &Request,
+        csrf_token: &str,
+    ) -> poem::Result<Self> {
+        let session = PageSession::posting(Pages::Console, state, req, csrf_token).await?;
+        Self::framed(state, session).await
+    }
+
+    fn own_password_first(self) -> poem::Result<Self> {
+        if self.frame.first_password {
+            return Err(poem::Error::from_response(redirect(
+                &self.path("/password"),
+            )));
+        }
+        Ok(self)
     }
 
     async fn framed(state: &AppState, session: PageSession) -> poem::Result<Self> {
@@ -140,6 +166,7 @@ impl Signed {
             notice: None,
             error: None,
             nav: crate::views::Navigation::default(),
+            first_password: who.session.must_change_password,
         };
         let mut signed = Self {
             tenant,

@@ -97,7 +97,12 @@ pub struct StaffMemberRow {
     pub id: String,
     pub display_name: String,
     pub email: String,
-    pub status: String,
+    /// Deactivated staff cannot log in.
+    pub active: bool,
+    /// Still on the password someone else chose.
+    pub must_change_password: bool,
+    /// The row is the signed-in staff member's own.
+    pub is_me: bool,
     pub roles: Vec<String>,
 }
 

@@ -17,6 +17,9 @@ pub struct Frame {
     pub error: Option<String>,
     /// The console-wide pages this staff member may open.
     pub nav: Navigation,
+    /// Someone else chose their password: the only page open to them is
+    /// the one to choose their own.
+    pub first_password: bool,
 }
 
 /// Which console-wide pages show in the bar.

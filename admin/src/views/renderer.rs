@@ -232,6 +232,7 @@ mod tests {
                     notice: None,
                     error: None,
                     nav: crate::views::Navigation::default(),
+                    first_password: false,
                 },
                 roles: vec!["auditor".into()],
                 sections: crate::views::sections_for(|act| act.name == "audit.read"),

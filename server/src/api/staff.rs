@@ -20,8 +20,8 @@ pub struct CreateStaffRequest {
     pub email: Text,
     #[oai(validator(max_length = 120))]
     pub display_name: Text,
-    /// An initial password, at least 12 characters; tell it to the person
-    /// and have them change it.
+    /// An initial password, at least 12 characters; tell it to the person.
+    /// They must choose their own at their first login.
     #[oai(validator(max_length = 256))]
     pub password: Text,
     /// Roles to give, such as `front_desk`.
@@ -82,6 +82,35 @@ impl StaffApi {
     ) -> ApiResult<Json<StaffView>> {
         let id = parse_staff_id(&id.0)?;
         let member = state.services.staff_get(&session.caller, id).await?;
+        Ok(Json(StaffView::from(&member)))
+    }
+
+    /// Deactivate a staff member: they can no longer log in and their
+    /// sessions end at once. Not your own account, not the last active
+    /// owner; only an owner deactivates an owner.
+    #[oai(path = "/:id/deactivate", method = "post")]
+    async fn deactivate(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        id: Path<String>,
+    ) -> ApiResult<Json<StaffView>> {
+        let id = parse_staff_id(&id.0)?;
+        let member = state.services.staff_deactivate(&session.caller, id).await?;
+        Ok(Json(StaffView::from(&member)))
+    }
+
+    /// Let a deactivated staff member log in again, with the password and
+    /// roles they had.
+    #[oai(path = "/:id/reactivate", method = "post")]
+    async fn reactivate(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        id: Path<String>,
+    ) -> ApiResult<Json<StaffView>> {
+        let id = parse_staff_id(&id.0)?;
+        let member = state.services.staff_reactivate(&session.caller, id).await?;
         Ok(Json(StaffView::from(&member)))
     }
 }

@@ -9,9 +9,12 @@ pub struct StaffView {
     pub id: String,
     pub email: String,
     pub display_name: String,
-    /// `active` or `disabled`.
+    /// `active` or `disabled` (deactivated: cannot log in).
     pub status: String,
     pub created_at: String,
+    /// Their password was set by someone else; they must choose their own
+    /// at the next login before they can do anything else.
+    pub must_change_password: bool,
 }
 
 impl From<&StaffMember> for StaffView {
@@ -22,6 +25,7 @@ impl From<&StaffMember> for StaffView {
             display_name: m.display_name.to_string(),
             status: m.status.as_str().into(),
             created_at: m.created_at.to_rfc3339(),
+            must_change_password: m.must_change_password,
         }
     }
 }

@@ -193,6 +193,9 @@ impl From<DomainError> for ApiError {
             D::Forbidden(_) => ApiError::forbidden("permission_denied", err.to_string()),
             D::NotAllowed(message) => ApiError::forbidden("not_allowed", message),
             D::StepUpRequired => ApiError::forbidden("step_up_required", err.to_string()),
+            D::PasswordChangeRequired => {
+                ApiError::forbidden("password_change_required", err.to_string())
+            }
             D::Storage(StorageError::UniqueViolation(_)) => ApiError::new(
                 StatusCode::CONFLICT,
                 "conflict",

@@ -48,6 +48,8 @@ pub const STAFF_CREATE: Act = Act::guarded(
     Guard::PermissionOrOperator(may(Staff, Write)),
 );
 pub const STAFF_PASSWORD_RESET: Act = Act::guarded("staff.password_reset", Guard::Operator);
+pub const STAFF_DEACTIVATE: Act = Act::staff("staff.deactivate", may(Staff, Write));
+pub const STAFF_REACTIVATE: Act = Act::staff("staff.reactivate", may(Staff, Write));
 
 // Roles and permission rules.
 pub const ROLES_READ: Act = Act::staff("roles.read", may(Roles, Read)).reads();
@@ -173,6 +175,8 @@ pub const ALL: &[&Act] = &[
     &STAFF_LIST,
     &STAFF_CREATE,
     &STAFF_PASSWORD_RESET,
+    &STAFF_DEACTIVATE,
+    &STAFF_REACTIVATE,
     &ROLES_READ,
     &ROLE_ASSIGN,
     &ROLE_UNASSIGN,

@@ -11,8 +11,9 @@ use crate::error::DomainError;
 use crate::services::Services;
 use crate::storage::StorageError;
 
+use crate::domain::BuiltinRole;
 use crate::sessions::staff::{self as sessions, SessionKind};
-use crate::staff::store::{self, StaffMember, StaffStatus};
+use crate::staff::store::{self, ChosenBy, StaffMember, StaffStatus};
 
 /// A session just opened. The token is shown to the client once.
 #[derive(Debug)]
@@ -138,7 +139,7 @@ impl Services {
             }
             let hash = self.hasher.hash(new).await?;
             let mut tx = pass.write().await?;
-            store::set_password(&mut tx, member.id, &hash).await?;
+            store::set_password(&mut tx, member.id, &hash, ChosenBy::Themselves).await?;
             sessions::revoke_all_for(&mut tx, member.id, Some(&who.session.id)).await?;
             pass.commit(tx).await
         }
@@ -200,7 +201,15 @@ impl Services {
             }
             let hash = self.hasher.hash(password).await?;
             let mut tx = pass.write().await?;
-            let member = store::insert(&mut tx, email, display_name, &hash)
+            // A colleague's choice of password is only for the first login;
+            // an operator setting up a clinic's first owner hands over a
+            // password the owner then keeps (the demo's, for one).
+            let chosen_by = if pass.caller().staff().is_some() {
+                ChosenBy::Someone
+            } else {
+                ChosenBy::Themselves
+            };
+            let member = store::insert(&mut tx, email, display_name, &hash, chosen_by)
                 .await
                 .map_err(|e| match e {
                     StorageError::UniqueViolation(_) => DomainError::Conflict {
@@ -228,8 +237,93 @@ impl Services {
         pass.finish(done).await
     }
 
+    /// Deactivates a staff member: they can no longer log in, and every
+    /// session of theirs ends at once. Their name stays on everything they
+    /// did. Nobody deactivates themselves, only an owner deactivates an
+    /// owner, and the clinic keeps at least one active owner.
+    pub async fn staff_deactivate(
+        &self,
+        caller: &Caller,
+        id: StaffId,
+    ) -> Result<StaffMember, DomainError> {
+        self.set_staff_status(caller, &acts::STAFF_DEACTIVATE, id, StaffStatus::Disabled)
+            .await
+    }
+
+    /// Lets a deactivated staff member log in again, with the password and
+    /// roles they had.
+    pub async fn staff_reactivate(
+        &self,
+        caller: &Caller,
+        id: StaffId,
+    ) -> Result<StaffMember, DomainError> {
+        self.set_staff_status(caller, &acts::STAFF_REACTIVATE, id, StaffStatus::Active)
+            .await
+    }
+
+    async fn set_staff_status(
+        &self,
+        caller: &Caller,
+        act: &'static crate::door::Act,
+        id: StaffId,
+        status: StaffStatus,
+    ) -> Result<StaffMember, DomainError> {
+        let mut pass = self.enter_about(caller, act, format!("staff:{id}")).await?;
+        let done = async {
+            if pass.staff_id()? == id {
+                return Err(DomainError::Conflict {
+                    code: "own_account",
+                    message: "you cannot deactivate your own account; ask another owner or admin".into(),
+                });
+            }
+            let owner = RoleName::builtin(BuiltinRole::Owner);
+            let is_owner = |roles: &[RoleName]| roles.contains(&owner);
+            if is_owner(&self.authz.roles_of(pass.tenant(), id).await?) {
+                self.guard_owner_role(&pass, &owner).await?;
+            }
+            let mut tx = pass.write().await?;
+            let (member, _) = store::get(&mut tx, id)
+                .await?
+                .ok_or(DomainError::NotFound("staff member"))?;
+            if status == StaffStatus::Disabled && is_owner(&self.authz.roles_of(pass.tenant(), id).await?) {
+                let mut active_owners = 0;
+                for other in store::list(&mut tx).await? {
+                    if other.status == StaffStatus::Active
+                        && is_owner(&self.authz.roles_of(pass.tenant(), other.id).await?)
+                    {
+                        active_owners += 1;
+                    }
+                }
+                if active_owners <= 1 {
+                    return Err(DomainError::Conflict {
+                        code: "last_owner",
+                        message: "a clinic must keep at least one active owner; make someone else owner first"
+                            .into(),
+                    });
+                }
+            }
+            if !store::set_status(&mut tx, id, status).await? {
+                return Err(DomainError::Conflict {
+                    code: "unchanged",
+                    message: format!("this staff member is already {}", match status {
+                        StaffStatus::Active => "active",
+                        StaffStatus::Disabled => "deactivated",
+                    }),
+                });
+            }
+            if status == StaffStatus::Disabled {
+                sessions::revoke_all_for(&mut tx, id, None).await?;
+            }
+            pass.commit(tx).await?;
+            Ok(StaffMember { status, ..member })
+        }
+        .await;
+        pass.finish(done).await
+    }
+
     /// Sets a new password for a staff member by operator action (the
-    /// command line), ending all their sessions.
+    /// command line), ending all their sessions. It is a temporary one: they
+    /// choose their own at the next login.
     pub async fn staff_reset_password(
         &self,
         caller: &Caller,
@@ -243,7 +337,7 @@ impl Services {
             let (member, _) = store::find_by_email(&mut tx, email)
                 .await?
                 .ok_or(DomainError::NotFound("staff member"))?;
-            store::set_password(&mut tx, member.id, &hash).await?;
+            store::set_password(&mut tx, member.id, &hash, ChosenBy::Someone).await?;
             sessions::revoke_all_for(&mut tx, member.id, None).await?;
             pass.target(format!("staff:{}", member.id));
             pass.commit(tx).await?;

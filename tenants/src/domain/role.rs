@@ -185,6 +185,39 @@ impl Permission {
     pub const fn new(resource: Resource, action: Action) -> Self {
         Self { resource, action }
     }
+
+    /// What the permission lets a person do, in the words a front desk
+    /// uses: "your role does not let you {this}".
+    pub fn in_words(self) -> &'static str {
+        use Action::{Read, Write};
+        use Resource::*;
+        match (self.resource, self.action) {
+            (Settings, Read) => "see the clinic's settings",
+            (Settings, Write) => "change the clinic's settings",
+            (Staff, Read) => "see the staff list",
+            (Staff, Write) => "add, change or deactivate staff",
+            (Roles, Read) => "see who has which role",
+            (Roles, Write) => "give or take roles",
+            (Policies, Read) => "see what each role may do",
+            (Policies, Write) => "change what each role may do",
+            (Audit, Read) => "read the audit trail",
+            (Audit, Write) => "change the audit trail",
+            (Patients, Read) => "see patients",
+            (Patients, Write) => "add patients or change their details",
+            (AccessCodes, Read) => "see access codes",
+            (AccessCodes, Write) => "give or cancel access codes",
+            (PortalSecurity, Read) => "see the portal's security settings",
+            (PortalSecurity, Write) => {
+                "change where a patient's portal access goes, such as the email of a patient who has a portal account"
+            }
+            (Forms, Read) => "see SmartForms",
+            (Forms, Write) => "create or assign SmartForms",
+            (Plugins, Read) => "see the clinic's plugins",
+            (Plugins, Write) => "install, set up or remove plugins",
+            (Records, Read) => "read what is shared with patients",
+            (Records, Write) => "share documents, notes, appointments or messages with patients",
+        }
+    }
 }
 
 #[cfg(test)]

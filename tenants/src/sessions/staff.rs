@@ -32,6 +32,9 @@ pub struct SessionRecord {
     pub csrf_token: String,
     pub expires_at: Timestamp,
     pub step_up_at: Option<Timestamp>,
+    /// The staff member's password was chosen by someone else: the door
+    /// lets this session do nothing but change it (or log out).
+    pub must_change_password: bool,
 }
 
 pub(crate) struct CreatedSession {
@@ -82,7 +85,8 @@ pub(crate) enum Lookup {
 pub(crate) async fn find(tx: &mut TenantTx, token: &SecretToken) -> Result<Lookup, StorageError> {
     let key = tx.tenant_key();
     let row = sqlx::query(
-        "SELECT s.id, s.staff_id, s.kind, s.csrf_token, s.expires_at, s.step_up_at, s.revoked_at, m.status
+        "SELECT s.id, s.staff_id, s.kind, s.csrf_token, s.expires_at, s.step_up_at, s.revoked_at, m.status,
+                m.must_change_password
            FROM staff_sessions s
            JOIN staff m ON m.tenant_id = s.tenant_id AND m.id = s.staff_id
           WHERE s.tenant_id = $1 AND s.token_hash = $2",
@@ -117,6 +121,7 @@ pub(crate) async fn find(tx: &mut TenantTx, token: &SecretToken) -> Result<Looku
         step_up_at: row
             .try_get::<Option<i64>, _>(5)?
             .map(Timestamp::from_unix_millis),
+        must_change_password: row.try_get::<i64, _>(8)? == 1,
     }))
 }
 

@@ -27,11 +27,14 @@ pub struct StaffMember {
     pub display_name: DisplayName,
     pub status: StaffStatus,
     pub created_at: Timestamp,
+    /// Their password was chosen by someone else: they must choose their
+    /// own before anything else.
+    pub must_change_password: bool,
 }
 
 macro_rules! columns {
     () => {
-        "id, email, display_name, status, created_at, password_hash"
+        "id, email, display_name, status, created_at, password_hash, must_change_password"
     };
 }
 
@@ -50,9 +53,25 @@ fn from_row(row: &AnyRow) -> Result<(StaffMember, PasswordHash), StorageError> {
                 .map_err(corrupt)?,
             status,
             created_at: Timestamp::from_unix_millis(row.try_get(4)?),
+            must_change_password: row.try_get::<i64, _>(6)? == 1,
         },
         PasswordHash::from_stored(row.try_get(5)?),
     ))
+}
+
+/// Whose choice a password is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChosenBy {
+    /// The staff member's own.
+    Themselves,
+    /// Someone else's, to be replaced at the next login.
+    Someone,
+}
+
+impl ChosenBy {
+    fn must_change(self) -> i64 {
+        i64::from(self == Self::Someone)
+    }
 }
 
 pub(crate) async fn insert(
@@ -60,12 +79,13 @@ pub(crate) async fn insert(
     email: &EmailAddress,
     display_name: &DisplayName,
     hash: &PasswordHash,
+    chosen_by: ChosenBy,
 ) -> Result<StaffMember, StorageError> {
     let now = Timestamp::now().unix_millis();
     let key = tx.tenant_key();
     let row = sqlx::query(concat!(
-        "INSERT INTO staff (tenant_id, id, email, email_normalized, display_name, password_hash, status, password_changed_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7) RETURNING ",
+        "INSERT INTO staff (tenant_id, id, email, email_normalized, display_name, password_hash, status, password_changed_at, created_at, must_change_password)
+         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7, $8) RETURNING ",
         columns!()
     ))
     .bind(key)
@@ -75,6 +95,7 @@ pub(crate) async fn insert(
     .bind(display_name.as_str().to_owned())
     .bind(hash.as_str().to_owned())
     .bind(now)
+    .bind(chosen_by.must_change())
     .fetch_one(tx.conn())
     .await?;
     Ok(from_row(&row)?.0)
@@ -131,15 +152,37 @@ pub(crate) async fn set_password(
     tx: &mut TenantTx,
     id: StaffId,
     hash: &PasswordHash,
+    chosen_by: ChosenBy,
 ) -> Result<bool, StorageError> {
     let key = tx.tenant_key();
     let done = sqlx::query(
-        "UPDATE staff SET password_hash = $3, password_changed_at = $4 WHERE tenant_id = $1 AND id = $2",
+        "UPDATE staff SET password_hash = $3, password_changed_at = $4, must_change_password = $5
+          WHERE tenant_id = $1 AND id = $2",
     )
     .bind(key)
     .bind(id.to_string())
     .bind(hash.as_str().to_owned())
     .bind(Timestamp::now().unix_millis())
+    .bind(chosen_by.must_change())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deactivates or reactivates a staff member. False when the status was
+/// already that.
+pub(crate) async fn set_status(
+    tx: &mut TenantTx,
+    id: StaffId,
+    status: StaffStatus,
+) -> Result<bool, StorageError> {
+    let key = tx.tenant_key();
+    let done = sqlx::query(
+        "UPDATE staff SET status = $3 WHERE tenant_id = $1 AND id = $2 AND status <> $3",
+    )
+    .bind(key)
+    .bind(id.to_string())
+    .bind(status.as_str())
     .execute(tx.conn())
     .await?;
     Ok(done.rows_affected() == 1)

@@ -469,6 +469,8 @@ both_engines! {
         c.ok(&app, &o, M::DELETE, "/v1/roles/policies/front_desk/audit/read", Body::None).await;
         let desk = staff_of(&c.ok(&app, &nobody, M::POST, "/v1/auth/tokens", json!({"email": "desk@north.example.org", "password": PASSWORD})).await, "desk@north.example.org");
         c.ok(&app, &As::Staff(&desk), M::POST, "/v1/auth/password", json!({"current_password": PASSWORD, "new_password": "a desk's new passphrase"})).await;
+        c.ok(&app, &o, M::POST, &format!("/v1/staff/{desk_id}/deactivate"), Body::None).await;
+        c.ok(&app, &o, M::POST, &format!("/v1/staff/{desk_id}/reactivate"), Body::None).await;
 
         // Patients: one with every detail, one with few, one archived.
         let new_patient = |name: &str, email: Option<&str>| {

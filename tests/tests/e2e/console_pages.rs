@@ -139,6 +139,64 @@ both_engines! {
         assert_eq!(form.matches(" selected").count(), 1, "{form}");
     }
 
+    async fn a_new_staff_member_chooses_a_password_first_and_can_be_deactivated(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let me = log_in(&app, &owner.email).await;
+        let added = me.post(&app, "/console/staff", &[
+            ("display_name", "Noor Haddad"), ("email", "noor@north.example.org"),
+            ("password", portico_tests::FIRST_PASSWORD), ("role", "front_desk"),
+        ]).await;
+        assert_eq!(added.status(), StatusCode::SEE_OTHER);
+        let (_, staff) = me.get(&app, "/console/staff").await;
+        assert!(staff.contains("has not chosen a password yet"), "{staff}");
+
+        // Noor's first login leads to one page only: choosing a password.
+        let resp = app.client.post(app.tenant_url("north", "/console/login"))
+            .form(&[("email", "noor@north.example.org"), ("password", portico_tests::FIRST_PASSWORD)]).send().await.unwrap();
+        let cookie = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let mut noor = Session { cookie, csrf: String::new() };
+        for path in ["/console/", "/console/patients", "/console/follow-up"] {
+            let resp = app.client.get(app.tenant_url("north", path)).header("cookie", &noor.cookie).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{path}");
+            assert_eq!(resp.headers()["location"], "/t/north/console/password", "{path}");
+        }
+        let (status, page) = noor.get(&app, "/console/password").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("Choose your own password") && page.contains("The password you were given"), "{page}");
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = page.find(marker).unwrap() + marker.len();
+        noor.csrf = page[start..start + page[start..].find('"').unwrap()].to_owned();
+        let posted = noor.post(&app, "/console/patients", &[("full_name", "Sneaky"), ("date_of_birth", "1990-01-01")]).await;
+        assert_eq!(posted.status(), StatusCode::SEE_OTHER, "a form post is turned back too");
+        let chosen = noor.post(&app, "/console/password", &[
+            ("current_password", portico_tests::FIRST_PASSWORD), ("new_password", "noor's own long passphrase"),
+        ]).await;
+        assert_eq!(chosen.status(), StatusCode::SEE_OTHER);
+        let (status, home) = noor.get(&app, "/console/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(home.contains("Find a patient"));
+        let found = json_ok(owner.get(&app, "/api/v1/patients?search=sneaky").await).await;
+        assert!(found["patients"].as_array().unwrap().is_empty(), "nothing was created before the password");
+
+        // The owner deactivates Noor: logged out at once, named on the button.
+        let (_, staff) = me.get(&app, "/console/staff").await;
+        assert!(staff.contains("aria-label=\"Deactivate Noor Haddad\""), "{staff}");
+        assert!(!staff.contains("aria-label=\"Deactivate Owner\""), "not oneself");
+        let noor_id = {
+            let at = staff.find("aria-label=\"Deactivate Noor Haddad\"").unwrap();
+            let form = &staff[..at];
+            let action = &form[form.rfind("/console/staff/").unwrap() + "/console/staff/".len()..];
+            action[..action.find('/').unwrap()].to_owned()
+        };
+        let off = me.post(&app, &format!("/console/staff/{noor_id}/deactivate"), &[]).await;
+        assert_eq!(off.status(), StatusCode::SEE_OTHER);
+        let (_, staff) = me.get(&app, "/console/staff?done=deactivated").await;
+        assert!(staff.contains("Staff member deactivated.") && staff.contains(">deactivated</span>"), "{staff}");
+        assert!(staff.contains("aria-label=\"Reactivate Noor Haddad\""));
+        let resp = app.client.get(app.tenant_url("north", "/console/")).header("cookie", &noor.cookie).send().await.unwrap();
+        assert_eq!(resp.headers()["location"], "/t/north/console/login", "Noor's session ended");
+    }
+
     async fn each_cancel_and_revoke_names_what_it_acts_on(app) {
         let owner = app.clinic_with_owner("north").await;
         let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
@@ -209,7 +267,7 @@ both_engines! {
         // Posting anyway is refused by the domain, and nothing is written.
         let refused = auditor.post(&app, &format!("{workspace}/notes"), &[("body", "sneaky")]).await;
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-        assert!(refused.text().await.unwrap().contains("Your role does not allow write on records."));
+        assert!(refused.text().await.unwrap().contains("Your role does not let you share documents, notes, appointments or messages with patients; an owner or admin can change that."));
         // A wrong CSRF token, or a post from another site, never reaches it.
         let forged = app.client.post(app.tenant_url("north", &format!("{workspace}/notes")))
             .header("cookie", &desk.cookie).form(&[("csrf_token", "nope"), ("body", "x")]).send().await.unwrap();

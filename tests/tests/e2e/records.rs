@@ -129,7 +129,9 @@ both_engines! {
         assert_eq!(given["uploaded_by"]["side"], "patient");
         assert_eq!(given["uploaded_by"]["name"], "mia@example.org");
         let waiting = json_ok(desk.get(&app, "/api/v1/messages/unread").await).await;
-        assert_eq!(waiting, json!([{"patient_id": mia, "unread": 1}]));
+        assert_eq!(waiting.as_array().unwrap().len(), 1, "{waiting}");
+        assert_eq!((&waiting[0]["patient_id"], &waiting[0]["patient_name"], &waiting[0]["unread"]), (&json!(mia), &json!("Mia Wong"), &json!(1)));
+        assert!(waiting[0]["waiting_since"].as_str().unwrap().starts_with("20"), "{waiting}");
         let thread = json_ok(desk.post(&app, &format!("{base}/messages/read"), json!({})).await).await;
         assert_eq!(thread.as_array().unwrap().len(), 2);
         assert_eq!(thread[1]["from"]["side"], "patient");

@@ -1,7 +1,7 @@
 //! Staff accounts and the role model: built-in roles, a clinic's own
 //! policies, and the cache that must follow every change.
 
-use portico_tests::{PASSWORD, both_engines, expect_error, json_ok};
+use portico_tests::{FIRST_PASSWORD, PASSWORD, both_engines, expect_error, json_ok};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -20,6 +20,62 @@ both_engines! {
         json_ok(desk.get(&app, &format!("/api/v1/staff/{}", desk.id)).await).await;
         expect_error(owner.get(&app, "/api/v1/staff/not-a-uuid").await, StatusCode::NOT_FOUND, "not_found").await;
         expect_error(owner.get(&app, &format!("/api/v1/staff/{}", uuid::Uuid::now_v7())).await, StatusCode::NOT_FOUND, "not_found").await;
+    }
+
+    async fn a_first_password_from_a_colleague_opens_nothing_but_its_own_change(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let created = json_ok(owner.post(&app, "/api/v1/staff", json!({
+            "email": "new@north.example.org", "display_name": "Noor", "password": FIRST_PASSWORD, "roles": ["front_desk"],
+        })).await).await;
+        assert_eq!(created["must_change_password"], true);
+        let noor = app.login_bearer("north", "new@north.example.org", FIRST_PASSWORD).await;
+        let refused = expect_error(noor.get(&app, "/api/v1/patients").await, StatusCode::FORBIDDEN, "password_change_required").await;
+        assert!(refused["message"].as_str().unwrap().contains("choose your own password"), "{refused}");
+        // Their own account stays open: who they are, and the change itself.
+        let me = json_ok(noor.get(&app, "/api/v1/auth/me").await).await;
+        assert_eq!(me["staff"]["must_change_password"], true);
+        let same = noor.post(&app, "/api/v1/auth/password", json!({"current_password": FIRST_PASSWORD, "new_password": FIRST_PASSWORD})).await;
+        assert_eq!(same.status(), StatusCode::CONFLICT, "the given password is not their own");
+        let changed = noor.post(&app, "/api/v1/auth/password", json!({"current_password": FIRST_PASSWORD, "new_password": PASSWORD})).await;
+        assert!(changed.status().is_success());
+        json_ok(noor.get(&app, "/api/v1/patients").await).await;
+        let me = json_ok(noor.get(&app, "/api/v1/auth/me").await).await;
+        assert_eq!(me["staff"]["must_change_password"], false);
+        // The refusal is in the trail, with the client's address.
+        let trail = json_ok(owner.get(&app, "/api/v1/audit?outcome=denied").await).await;
+        let denied: Vec<_> = trail["events"].as_array().unwrap().iter()
+            .filter(|e| e["reason"] == "password_change_required").collect();
+        assert!(!denied.is_empty() && denied.iter().all(|e| e["ip"].is_string()), "{trail}");
+        // The clinic's first owner, set up by an operator, keeps theirs.
+        let me = json_ok(owner.get(&app, "/api/v1/auth/me").await).await;
+        assert_eq!(me["staff"]["must_change_password"], false);
+    }
+
+    async fn a_staff_member_is_deactivated_and_reactivated(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let admin = app.add_staff(&owner, "admin@north.example.org", &["admin"]).await;
+        let desk = app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;
+        // The desk cannot; an admin can, and the desk is out at once.
+        expect_error(desk.post(&app, &format!("/api/v1/staff/{}/deactivate", admin.id), json!({})).await, StatusCode::FORBIDDEN, "permission_denied").await;
+        let off = json_ok(admin.post(&app, &format!("/api/v1/staff/{}/deactivate", desk.id), json!({})).await).await;
+        assert_eq!(off["status"], "disabled");
+        expect_error(desk.get(&app, "/api/v1/auth/me").await, StatusCode::UNAUTHORIZED, "invalid_session").await;
+        expect_error(app.try_login("north", "/api/v1/auth/tokens", "desk@north.example.org", PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        expect_error(admin.post(&app, &format!("/api/v1/staff/{}/deactivate", desk.id), json!({})).await, StatusCode::CONFLICT, "unchanged").await;
+        // Nobody deactivates themselves, an admin no owner, and the last owner stays.
+        expect_error(admin.post(&app, &format!("/api/v1/staff/{}/deactivate", admin.id), json!({})).await, StatusCode::CONFLICT, "own_account").await;
+        expect_error(admin.post(&app, &format!("/api/v1/staff/{}/deactivate", owner.id), json!({})).await, StatusCode::FORBIDDEN, "not_allowed").await;
+        let second = app.add_staff(&owner, "second@north.example.org", &["owner"]).await;
+        json_ok(second.post(&app, &format!("/api/v1/staff/{}/deactivate", owner.id), json!({})).await).await;
+        json_ok(app.client.post(app.tenant_url("north", "/api/v1/auth/tokens")).json(&json!({"email": "second@north.example.org", "password": PASSWORD})).send().await.unwrap()).await;
+        let reactivated = json_ok(second.post(&app, &format!("/api/v1/staff/{}/reactivate", desk.id), json!({})).await).await;
+        assert_eq!(reactivated["status"], "active");
+        app.login_bearer("north", "desk@north.example.org", PASSWORD).await;
+        // With the first owner out, the second is the last active one... and
+        // cannot be deactivated by anyone, not even another admin.
+        expect_error(admin.post(&app, &format!("/api/v1/staff/{}/deactivate", second.id), json!({})).await, StatusCode::FORBIDDEN, "not_allowed").await;
+        let trail = json_ok(second.get(&app, "/api/v1/audit?action=staff.deactivate").await).await;
+        assert_eq!(trail["events"].as_array().unwrap().iter().filter(|e| e["outcome"] == "success").count(), 2, "{trail}");
     }
 
     async fn staff_emails_are_unique_per_clinic_ignoring_case(app) {
