@@ -185,7 +185,9 @@ pub struct AuditRecord {
 /// Narrows a query; every field is optional.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
-    pub action: Option<String>,
+    /// Any of these actions; `None` for every action. An empty list
+    /// matches nothing (a typed action that names no act).
+    pub actions: Option<Vec<String>>,
     pub actor_id: Option<String>,
     pub target: Option<String>,
     pub outcome: Option<Outcome>,
@@ -210,34 +212,46 @@ pub async fn query(
     filter: &AuditFilter,
     page: &AuditPage,
 ) -> Result<Vec<AuditRecord>, StorageError> {
-    // A NULL parameter switches its condition off, so one statement (and one
-    // prepared plan per engine) serves every combination of filters.
+    // A NULL parameter switches its condition off, so one statement serves
+    // every combination of filters; only the list of actions adds a
+    // placeholder per name.
     let key = tx.tenant_key();
-    let rows = sqlx::query(
+    let actions = filter.actions.as_deref();
+    let mut sql = String::from(
         "SELECT id, occurred_at, actor_kind, actor_id, action, target, outcome, reason, ip, user_agent
            FROM audit_events
           WHERE tenant_id = $1
-            AND ($2 IS NULL OR action = $2)
-            AND ($3 IS NULL OR actor_id = $3)
-            AND ($4 IS NULL OR target = $4)
-            AND ($5 IS NULL OR outcome = $5)
-            AND ($6 IS NULL OR occurred_at >= $6)
-            AND ($7 IS NULL OR occurred_at < $7)
-            AND ($8 IS NULL OR id < $8)
-          ORDER BY id DESC
-          LIMIT $9",
-    )
-    .bind(key)
-    .bind(filter.action.clone())
-    .bind(filter.actor_id.clone())
-    .bind(filter.target.clone())
-    .bind(filter.outcome.map(|o| o.as_str()))
-    .bind(filter.since.map(Timestamp::unix_millis))
-    .bind(filter.until.map(Timestamp::unix_millis))
-    .bind(page.before.clone())
-    .bind(i64::from(page.limit.clamp(1, AuditPage::MAX_LIMIT)))
-    .fetch_all(tx.conn())
-    .await?;
+            AND ($2 IS NULL OR actor_id = $2)
+            AND ($3 IS NULL OR target = $3)
+            AND ($4 IS NULL OR outcome = $4)
+            AND ($5 IS NULL OR occurred_at >= $5)
+            AND ($6 IS NULL OR occurred_at < $6)
+            AND ($7 IS NULL OR id < $7)",
+    );
+    match actions {
+        None => {}
+        Some([]) => sql.push_str(" AND 1 = 0"),
+        Some(names) => {
+            let places: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 9)).collect();
+            sql.push_str(&format!(" AND action IN ({})", places.join(", ")));
+        }
+    }
+    sql.push_str(" ORDER BY id DESC LIMIT $8");
+    // Safe: the text is fixed but for numbered placeholders; every value
+    // is bound.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(key)
+        .bind(filter.actor_id.clone())
+        .bind(filter.target.clone())
+        .bind(filter.outcome.map(|o| o.as_str()))
+        .bind(filter.since.map(Timestamp::unix_millis))
+        .bind(filter.until.map(Timestamp::unix_millis))
+        .bind(page.before.clone())
+        .bind(i64::from(page.limit.clamp(1, AuditPage::MAX_LIMIT)));
+    for name in actions.unwrap_or_default() {
+        q = q.bind(name.clone());
+    }
+    let rows = q.fetch_all(tx.conn()).await?;
     rows.iter().map(record_from_row).collect()
 }
 

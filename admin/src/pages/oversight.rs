@@ -4,12 +4,15 @@
 use portico_tenants::acts;
 use std::sync::Arc;
 
-use crate::views::{AuditFilterForm, AuditLine, AuditView, Console, FollowUpRow, FollowUpView};
+use crate::views::{
+    AuditFilterForm, AuditLine, AuditSubject, AuditView, Console, FollowUpRow, FollowUpView,
+};
 use poem::http::StatusCode;
 use poem::web::{Data, Query};
 use poem::{Request, Response, handler};
+use portico_tenants::acts::audit_trail::AuditNames;
 use portico_tenants::audit::{AuditFilter, AuditPage, AuditRecord, Outcome};
-use portico_tenants::domain::{CodeDelivery, Timestamp};
+use portico_tenants::domain::{ClinicTimeZone, CodeDelivery, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::{Signed, page, render_failed};
@@ -79,18 +82,20 @@ pub(super) struct AuditQuery {
 }
 
 impl AuditQuery {
-    /// The domain's filter, or the field that is not a valid value.
-    fn filter(&self) -> Result<AuditFilter, String> {
+    /// The domain's filter, or what to fix. Days are whole days on the
+    /// clinic's clock.
+    fn filter(&self, zone: &ClinicTimeZone) -> Result<AuditFilter, String> {
         let text = |raw: &str| Some(raw.trim().to_owned()).filter(|s| !s.is_empty());
         let day = |field: &str, raw: &str, end: bool| -> Result<Option<Timestamp>, String> {
             let raw = raw.trim();
             if raw.is_empty() {
                 return Ok(None);
             }
-            let start = Timestamp::parse_rfc3339(&format!("{raw}T00:00:00Z"))
-                .ok_or_else(|| format!("The {field} date must be a date such as 2026-11-23."))?;
+            let (start, next) = zone
+                .day("date", raw)
+                .map_err(|_| format!("The {field} date must be a date such as 2026-11-23."))?;
             Ok(Some(if end {
-                Timestamp::from_unix_millis(start.unix_millis() + DAY_MS - 1)
+                Timestamp::from_unix_millis(next.unix_millis() - 1)
             } else {
                 start
             }))
@@ -102,7 +107,12 @@ impl AuditQuery {
             }
         };
         Ok(AuditFilter {
-            action: text(&self.action),
+            actions: text(&self.action).map(|typed| {
+                acts::words::matching(&typed)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect()
+            }),
             actor_id: None,
             target: text(&self.target),
             outcome,
@@ -113,6 +123,12 @@ impl AuditQuery {
 
     fn form(&self) -> AuditFilterForm {
         AuditFilterForm {
+            known_actions: acts::ALL
+                .iter()
+                .filter_map(|a| {
+                    Some((a.name.to_owned(), acts::words::in_words(a.name)?.to_owned()))
+                })
+                .collect(),
             action: self.action.clone(),
             outcome: self.outcome.clone(),
             target: self.target.clone(),
@@ -148,6 +164,71 @@ fn actor(r: &AuditRecord) -> String {
     }
 }
 
+/// A refusal's reason code (`wrong_password`) as words; a success's
+/// details (`time_zone=Europe/Berlin ...`) as they are.
+fn reason_in_words(reason: &str) -> String {
+    if reason.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        reason.replace('_', " ")
+    } else {
+        reason.to_owned()
+    }
+}
+
+/// Who acted, as a person reads it.
+fn actor_in_words(r: &AuditRecord, names: &AuditNames) -> String {
+    let named = r
+        .actor_id
+        .as_deref()
+        .and_then(|id| names.of(&r.actor_kind, id));
+    match (r.actor_kind.as_str(), named) {
+        ("staff", Some(name)) => name.to_owned(),
+        ("staff", None) => "a former staff member".to_owned(),
+        ("account", Some(name)) => format!("{name} (patient)"),
+        ("account", None) => "a patient account".to_owned(),
+        ("operator", _) => "a platform operator".to_owned(),
+        ("system", _) => "Portico".to_owned(),
+        _ => "someone not logged in".to_owned(),
+    }
+}
+
+/// What an event was about, a part each: names where the clinic knows
+/// them, a short id otherwise.
+fn subjects(signed: &Signed, target: Option<&str>, names: &AuditNames) -> Vec<AuditSubject> {
+    target
+        .into_iter()
+        .flat_map(str::split_whitespace)
+        .map(|part| {
+            let (kind, id) = part.split_once(':').unwrap_or(("", part));
+            let label = match names.of(kind, id) {
+                Some(name) => name.to_owned(),
+                // A UUID's first block tells events apart on a page.
+                None if id.len() > 12 => format!("{}…", &id[..8]),
+                None => id.to_owned(),
+            };
+            AuditSubject {
+                kind: match kind {
+                    "account" => "patient account",
+                    "patient" => "patient",
+                    "staff" => "staff",
+                    "code" => "code",
+                    "grant" => "record access",
+                    "form" => "form",
+                    "assignment" => "form assignment",
+                    "plugin" => "plugin",
+                    "mail" => "mail",
+                    "role" => "role",
+                    other => other,
+                }
+                .to_owned(),
+                label,
+                full: part.to_owned(),
+                link: (kind == "patient" && names.of(kind, id).is_some())
+                    .then(|| signed.path(&format!("/patients/{id}"))),
+            }
+        })
+        .collect()
+}
+
 const AUDIT_PAGE: u32 = 100;
 
 #[handler]
@@ -158,7 +239,8 @@ pub(super) async fn audit(
     Query(q): Query<AuditQuery>,
 ) -> poem::Result<Response> {
     let mut signed = Signed::of(&state, req).await?;
-    let (lines, next_page, status) = match q.filter() {
+    let zone = signed.tenant.tenant.settings.time_zone.clone();
+    let (lines, next_page, status) = match q.filter(&zone) {
         Ok(filter) => {
             let records = state
                 .services
@@ -172,19 +254,25 @@ pub(super) async fn audit(
                 )
                 .await
                 .map_err(ApiError::from)?;
+            let names = state
+                .services
+                .audit_names(&signed.caller, &records)
+                .await
+                .map_err(ApiError::from)?;
             let next = (records.len() as u32 == AUDIT_PAGE)
                 .then(|| records.last().map(|r| q.query_string(Some(r.id.clone()))))
                 .flatten();
-            let zone = &signed.tenant.tenant.settings.time_zone;
             let lines = records
                 .iter()
                 .map(|r| AuditLine {
                     at: zone.human(r.occurred_at),
-                    action: r.action.clone(),
-                    actor: actor(r),
-                    target: r.target.clone().unwrap_or_default(),
+                    action: acts::words::in_words(&r.action)
+                        .map_or_else(|| r.action.clone(), str::to_owned),
+                    action_name: r.action.clone(),
+                    actor: actor_in_words(r, &names),
+                    about: subjects(&signed, r.target.as_deref(), &names),
                     outcome: r.outcome.clone(),
-                    reason: r.reason.clone().unwrap_or_default(),
+                    reason: reason_in_words(r.reason.as_deref().unwrap_or_default()),
                     ip: r.ip.clone().unwrap_or_default(),
                 })
                 .collect();
@@ -229,7 +317,7 @@ pub(super) async fn audit_csv(
 ) -> poem::Result<Response> {
     let signed = Signed::of(&state, req).await?;
     let filter = q
-        .filter()
+        .filter(&signed.tenant.tenant.settings.time_zone)
         .map_err(|message| ApiError::unprocessable("invalid_filter", message))?;
     let mut out = csv::Writer::from_writer(Vec::new());
     let header = [
@@ -312,13 +400,13 @@ mod tests {
     }
 
     #[test]
-    fn dates_filter_whole_days_in_utc() {
+    fn dates_filter_whole_days_on_the_clinics_clock() {
         let q = AuditQuery {
             since: "2026-11-23".into(),
             until: "2026-11-23".into(),
             ..AuditQuery::default()
         };
-        let f = q.filter().unwrap();
+        let f = q.filter(&ClinicTimeZone::utc()).unwrap();
         let (since, until) = (f.since.unwrap(), f.until.unwrap());
         assert_eq!(since.to_rfc3339(), "2026-11-23T00:00:00Z");
         assert_eq!(until.unix_millis() - since.unix_millis(), DAY_MS - 1);
@@ -326,6 +414,18 @@ mod tests {
             outcome: "maybe".into(),
             ..AuditQuery::default()
         };
-        assert!(bad.filter().is_err());
+        assert!(bad.filter(&ClinicTimeZone::utc()).is_err());
+        let berlin = ClinicTimeZone::parse("Europe/Berlin").unwrap();
+        let f = AuditQuery {
+            since: "2026-11-23".into(),
+            ..AuditQuery::default()
+        }
+        .filter(&berlin)
+        .unwrap();
+        assert_eq!(
+            f.since.unwrap().to_rfc3339(),
+            "2026-11-22T23:00:00Z",
+            "midnight in Berlin"
+        );
     }
 }

@@ -10,8 +10,8 @@ mod renderer;
 pub use confirm::ConfirmView;
 pub use navigation::{Section, all_sections, sections_for};
 pub use oversight::{
-    AuditFilterForm, AuditLine, AuditView, DryRunResult, FollowUpRow, FollowUpView, HookSample,
-    PluginFailureRow, PluginRow, PluginsView, PolicyRow, SettingsForm, SettingsView,
+    AuditFilterForm, AuditLine, AuditSubject, AuditView, DryRunResult, FollowUpRow, FollowUpView,
+    HookSample, PluginFailureRow, PluginRow, PluginsView, PolicyRow, SettingsForm, SettingsView,
     StaffMemberRow, StaffView,
 };
 pub use patients::{

@@ -28,21 +28,39 @@ pub struct FollowUpView {
 #[derive(Debug, Serialize)]
 pub struct AuditLine {
     pub at: String,
+    /// In words, such as "Access code used".
     pub action: String,
+    /// The stable name, such as `code.redeem`, for the export and the API.
+    pub action_name: String,
+    /// Who, by name where the clinic knows one.
     pub actor: String,
-    pub target: String,
+    /// What it was about, a part each.
+    pub about: Vec<AuditSubject>,
     pub outcome: String,
     pub reason: String,
     pub ip: String,
 }
 
+/// One thing an event was about: a named person, or a kind and a short
+/// form of its id (the whole id in `full`).
+#[derive(Debug, Serialize)]
+pub struct AuditSubject {
+    pub kind: String,
+    pub label: String,
+    pub full: String,
+    /// The patient's workspace, for a patient.
+    pub link: Option<String>,
+}
+
 /// The filters as the form holds them.
 #[derive(Debug, Default, Serialize)]
 pub struct AuditFilterForm {
+    /// Every action in words, for the filter's suggestions.
+    pub known_actions: Vec<(String, String)>,
     pub action: String,
     pub outcome: String,
     pub target: String,
-    /// `YYYY-MM-DD`, in UTC.
+    /// `YYYY-MM-DD`, whole days in the clinic's time zone.
     pub since: String,
     pub until: String,
 }

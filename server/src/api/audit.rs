@@ -59,7 +59,8 @@ impl AuditApi {
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
-        /// Only this action, such as `staff.login`.
+        /// Only actions whose name or description contains this, ignoring
+        /// case: `staff.login`, `redeem` or `password` (every act about one).
         #[oai(validator(max_length = 64))]
         action: Query<Option<String>>,
         /// Only events by this actor id.
@@ -95,7 +96,12 @@ impl AuditApi {
             })
             .transpose()?;
         let filter = AuditFilter {
-            action: action.0,
+            actions: action.0.filter(|a| !a.trim().is_empty()).map(|typed| {
+                portico_tenants::acts::words::matching(&typed)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect()
+            }),
             actor_id: actor.0,
             target: target.0,
             outcome,

@@ -23,6 +23,7 @@ pub mod redeem;
 pub mod refused;
 pub mod roles;
 pub mod staff;
+pub mod words;
 
 use crate::door::{Act, Guard, Secret};
 

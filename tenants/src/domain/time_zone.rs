@@ -107,6 +107,24 @@ impl ClinicTimeZone {
         ))
     }
 
+    /// The first instant of the day `raw` (`2026-11-23`) on this clinic's
+    /// clock, and the first of the day after: a filter's whole day.
+    pub fn day(
+        &self,
+        field: &'static str,
+        raw: &str,
+    ) -> Result<(Timestamp, Timestamp), InvalidValue> {
+        let invalid = || InvalidValue::new(field, "must be a date such as 2026-11-23");
+        let date: jiff::civil::Date = raw.trim().parse().map_err(|_| invalid())?;
+        let start = |d: jiff::civil::Date| {
+            d.to_zoned(self.zone.clone())
+                .map(|z| Timestamp::from_unix_millis(z.timestamp().as_millisecond()))
+                .map_err(|_| invalid())
+        };
+        let next = date.tomorrow().map_err(|_| invalid())?;
+        Ok((start(date)?, start(next)?))
+    }
+
     fn zoned(&self, t: Timestamp) -> Option<jiff::Zoned> {
         jiff::Timestamp::from_millisecond(t.unix_millis())
             .ok()

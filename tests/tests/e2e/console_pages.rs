@@ -112,6 +112,11 @@ both_engines! {
         let (status, trail) = me.get(&app, &link).await;
         assert_eq!(status, StatusCode::OK);
         assert!(trail.contains(&format!("patient:{mia}")) && !trail.contains(&format!("patient:{leo}")), "only this patient's events");
+        // People by name, acts in words: no bare id on show.
+        assert!(trail.contains(&format!("patient <a href=\"/t/north/console/patients/{mia}\">Mia Wong</a>")), "{trail}");
+        assert!(trail.contains("<td data-label=\"By\">Owner</td>") && trail.contains("Access code given"), "{trail}");
+        let shown: String = trail.split('<').map(|piece| piece.split_once('>').map_or(piece, |(_, text)| text)).collect();
+        assert!(!shown.contains(&mia), "the patient's id is not shown as text: {shown}");
         // Who may not read the trail gets no link.
         let front = log_in(&app, "desk@north.example.org").await;
         let (_, html) = front.get(&app, &format!("/console/patients/{mia}")).await;
@@ -438,6 +443,11 @@ both_engines! {
 
         let (_, html) = me.get(&app, "/console/audit?action=code.revoke").await;
         assert!(html.contains("code.revoke") && !html.contains("code.issue"));
+        // Part of the words finds the act too.
+        let (_, html) = me.get(&app, "/console/audit?action=CANCELLED").await;
+        assert!(html.contains("Access code cancelled") && !html.contains(">Access code given<"), "{html}");
+        let (_, html) = me.get(&app, "/console/audit?action=code").await;
+        assert!(html.contains("Access code cancelled") && html.contains("Access code given"), "{html}");
         let (status, html) = me.get(&app, "/console/audit?since=yesterday").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(html.contains("The from date must be a date such as 2026-11-23."));

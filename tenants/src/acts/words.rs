@@ -1,0 +1,137 @@
+//! Each act as the audit trail shows it to a person: "Access code used",
+//! not `code.redeem`. The trail stores the stable name; pages show these.
+
+/// The act named `action` in words, or `None` for a name this build does
+/// not know (an event written by a newer or older release).
+pub fn in_words(action: &str) -> Option<&'static str> {
+    Some(match action {
+        "staff.login" => "Staff login",
+        "staff.logout" => "Staff logout",
+        "staff.step_up" => "Password confirmed for a sensitive act",
+        "staff.password_change" => "Staff password changed",
+        "staff.self" => "Own staff account viewed",
+        "staff.list" => "Staff list viewed",
+        "staff.create" => "Staff member added",
+        "staff.password_reset" => "Staff password reset by an operator",
+        "staff.deactivate" => "Staff member deactivated",
+        "staff.reactivate" => "Staff member reactivated",
+        "roles.read" => "Role assignments viewed",
+        "role.assign" => "Role given",
+        "role.unassign" => "Role taken away",
+        "policies.read" => "Permissions viewed",
+        "policy.add" => "Permission given to a role",
+        "policy.remove" => "Permission taken from a role",
+        "clinic.settings.read" => "Clinic settings viewed",
+        "clinic.settings.update" => "Clinic settings changed",
+        "clinic.portal_host.request" => "Portal address requested",
+        "audit.read" => "Audit trail read",
+        "mail.read" => "Mail log viewed",
+        "mail.dead.read" => "Undeliverable mail viewed",
+        "mail.retry" => "Mail sent again",
+        "mail.deliver" => "Mail delivered",
+        "mail.render" => "Mail prepared",
+        "patient.create" => "Patient added",
+        "patient.read" => "Patient viewed",
+        "patient.update" => "Patient details changed",
+        "patient.email_change" => "Patient email changed",
+        "patient.portal_access.enable" => "Portal access turned on",
+        "patient.portal_access.disable" => "Portal access turned off",
+        "patient.archive" => "Patient archived",
+        "code.issue" => "Access code given",
+        "code.print" => "Access code handout printed",
+        "code.revoke" => "Access code cancelled",
+        "code.read" => "Access codes viewed",
+        "code.redeem" => "Access code used",
+        "code.check" => "Access code checked before registering",
+        "grant.read" => "Record access viewed",
+        "grant.revoke" => "Record access revoked",
+        "record.read" => "Shared record viewed by staff",
+        "document.upload" => "Document shared",
+        "document.download" => "Document downloaded by staff",
+        "document.withdraw" => "Document withdrawn",
+        "note.write" => "Note shared",
+        "appointment.book" => "Appointment booked",
+        "appointment.cancel" => "Appointment cancelled",
+        "message.read" => "Messages read by staff",
+        "message.send" => "Message sent by staff",
+        "message.unread" => "Unread messages listed",
+        "form.create" => "SmartForm created",
+        "form.read" => "SmartForms viewed",
+        "form.assign" => "SmartForm assigned",
+        "form.submit" => "SmartForm submitted",
+        "plugin.upload" => "Plugin uploaded",
+        "plugin.read" => "Plugins viewed",
+        "plugin.activate" => "Plugin activated",
+        "plugin.deactivate" => "Plugin deactivated",
+        "plugin.delete" => "Plugin removed",
+        "plugin.dry_run" => "Plugin tried",
+        "plugin.call" => "Plugin ran",
+        "portal.login" => "Patient login",
+        "portal.logout" => "Patient logout",
+        "portal.me" => "Patient account viewed",
+        "portal.switch" => "Patient switched records",
+        "portal.register" => "Online registration",
+        "portal.email_verify" => "Patient email confirmed",
+        "portal.email_change" => "Patient changed their email",
+        "portal.email_change.request" => "Patient asked to change their email",
+        "portal.password_reset.request" => "Patient asked for a password reset",
+        "portal.password_reset" => "Patient password reset",
+        "portal.record.view" => "Record viewed by the patient",
+        "portal.document.download" => "Document downloaded by the patient",
+        "portal.document.upload" => "Document uploaded by the patient",
+        "portal.message.send" => "Message sent by the patient",
+        "portal.form.read" => "SmartForm opened by the patient",
+        "portal.form.save" => "SmartForm saved by the patient",
+        "request.refused" => "Request refused",
+        "tenant.create" => "Clinic created",
+        "tenant.suspend" => "Clinic suspended",
+        "tenant.resume" => "Clinic resumed",
+        "tenant.custom_domain.set" => "Portal address connected",
+        _ => return None,
+    })
+}
+
+/// Every action name whose name or words contain `typed`, ignoring case:
+/// "password" finds every act about one, "code." every code act.
+pub fn matching(typed: &str) -> Vec<&'static str> {
+    let typed = typed.trim().to_lowercase();
+    super::ALL
+        .iter()
+        .map(|act| act.name)
+        .chain(["plugin.call", "mail.deliver"])
+        .filter(|name| {
+            name.contains(&typed)
+                || in_words(name).is_some_and(|w| w.to_lowercase().contains(&typed))
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_act_has_words() {
+        let missing: Vec<_> = super::super::ALL
+            .iter()
+            .filter(|a| in_words(a.name).is_none())
+            .map(|a| a.name)
+            .collect();
+        assert!(missing.is_empty(), "acts without words: {missing:?}");
+    }
+
+    #[test]
+    fn a_part_of_the_name_or_the_words_finds_the_acts() {
+        assert!(matching("redeem").contains(&"code.redeem"));
+        assert!(matching("CODE USED").contains(&"code.redeem"));
+        let password = matching("password");
+        assert!(
+            password.contains(&"staff.password_change")
+                && password.contains(&"portal.password_reset")
+        );
+        assert!(!password.contains(&"code.redeem"));
+        assert!(matching("no such act").is_empty());
+    }
+}
