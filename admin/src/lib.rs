@@ -13,7 +13,7 @@
 mod pages;
 pub mod views;
 
-pub use pages::routes;
+pub use pages::{errors_as_pages, routes};
 pub use views::Console;
 
 /// The console's stylesheet, served from the console's own address so

@@ -38,7 +38,8 @@
     var url = form.getAttribute("action").replace(/\/register$/, "/code-check");
     fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      // Asked for as JSON: the portal answers a person's errors as pages.
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json" },
       body: new URLSearchParams({ code: code }).toString(),
       credentials: "same-origin"
     }).then(function (resp) {

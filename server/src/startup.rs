@@ -240,13 +240,15 @@ pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
             "/console",
             portico_admin::routes()
                 .with(RecordRefusals)
-                .around(same_origin::own_forms_only),
+                .around(same_origin::own_forms_only)
+                .around(portico_admin::errors_as_pages),
         )
         .nest(
             "/portal",
             crate::portal_pages::routes()
                 .with(RecordRefusals)
-                .around(same_origin::own_forms_only),
+                .around(same_origin::own_forms_only)
+                .around(crate::portal_pages::errors_as_pages),
         )
         .at("/", get(root))
         .with(TenantResolution { directory })

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crate::views::{Console, FollowUpCount, HomeView, InboxRow, LoginView, all_sections};
 use poem::http::StatusCode;
 use poem::web::{Data, Form};
-use poem::{Request, Response, Route, get, handler, post};
+use poem::{Endpoint, IntoResponse, Request, Response, Route, get, handler, post};
 use portico_tenants::DomainError;
 use portico_tenants::domain::{EmailAddress, PlainPassword, Timestamp};
 use portico_tenants::staff::{SessionKind, StaffAuthenticated};
@@ -34,6 +34,39 @@ use portico_web::tenancy::ResolvedTenant;
 
 /// Pages load only from our own origin and cannot be framed.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// An error on a console page (a refusal, an unknown address, a fault) as
+/// a page in the console's layout, not the API's JSON.
+pub async fn errors_as_pages<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let tenant = req.extensions().get::<ResolvedTenant>().cloned();
+    let console = req.data::<Arc<Console>>().cloned();
+    let wants_json = portico_web::error_pages::wants_json(&req);
+    let answer = ep.call(req).await.map(IntoResponse::into_response);
+    let (Some(tenant), Some(console)) = (tenant, console) else {
+        return answer;
+    };
+    let mut resp = portico_web::error_pages::drawn_as_pages(answer, wants_json, |error| {
+        console
+            .error_page(
+                tenant.tenant.display_name.as_str(),
+                &console_path(&tenant),
+                error,
+            )
+            .ok()
+    })
+    .await?;
+    if resp
+        .content_type()
+        .is_some_and(|t| t.starts_with("text/html"))
+        && !resp.headers().contains_key("content-security-policy")
+    {
+        resp.headers_mut().insert(
+            "content-security-policy",
+            CONTENT_SECURITY_POLICY.parse().expect("a static header"),
+        );
+    }
+    Ok(resp)
+}
 
 pub fn routes() -> Route {
     Route::new()

@@ -82,6 +82,7 @@ impl Console {
             "layout.html",
             "signed_in.html",
             "login.html",
+            "error.html",
             "home.html",
             "patients.html",
             "patient.html",
@@ -190,6 +191,23 @@ impl Console {
         self.render(
             "confirm.html",
             context! { page => minijinja::value::Serde(view) },
+        )
+    }
+
+    /// An error as a page in the console's plain layout.
+    pub fn error_page(
+        &self,
+        clinic_name: &str,
+        console_path: &str,
+        error: &portico_web::error_pages::ErrorPage,
+    ) -> Result<String, RenderError> {
+        self.render(
+            "error.html",
+            context! { page => context! {
+                clinic_name => clinic_name,
+                console_path => console_path,
+                error => minijinja::value::Serde(error),
+            } },
         )
     }
 

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 
 use poem::http::StatusCode;
 use poem::web::{Data, Form};
-use poem::{Request, Response, Route, get, handler, post};
+use std::sync::Arc;
+
+use poem::{Endpoint, IntoResponse, Request, Response, Route, get, handler, post};
 use portico_tenants::acts::redeem::{AccountForm, CodeCheck, Unlocked};
 use portico_tenants::domain::{AskedField as RuleField, AskedKind, GivenAnswer};
 use portico_tenants::{Caller, DomainError};
@@ -22,6 +24,7 @@ use portico_web::AppState;
 use portico_web::auth::tenant_of;
 use portico_web::client_info::client_info;
 use portico_web::error::ApiError;
+use portico_web::error_pages::{self, ErrorPage};
 use portico_web::page_session::{self, Pages};
 use portico_web::tenancy::ResolvedTenant;
 
@@ -51,6 +54,8 @@ impl PortalPages {
             "form.html",
             "verify.html",
             "reset.html",
+            "error.html",
+            "document.html",
         ] {
             env.add_template(name, source)
                 .expect("portal templates parse");
@@ -67,6 +72,49 @@ impl PortalPages {
                 ApiError::internal()
             })
     }
+}
+
+/// An error on a portal page (a refusal, an unknown address, a fault) as a
+/// page in the clinic's layout, not the API's JSON. A page script that asks
+/// for JSON still gets it.
+pub async fn errors_as_pages<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let tenant = req.extensions().get::<ResolvedTenant>().cloned();
+    let pages = req.data::<Arc<PortalPages>>().cloned();
+    let wants_json = error_pages::wants_json(&req);
+    let answer = ep.call(req).await.map(IntoResponse::into_response);
+    let (Some(tenant), Some(pages)) = (tenant, pages) else {
+        return answer;
+    };
+    #[derive(Serialize)]
+    struct ErrorView<'a> {
+        clinic: Clinic,
+        error: &'a ErrorPage,
+    }
+    let mut resp = error_pages::drawn_as_pages(answer, wants_json, |error| {
+        pages
+            .render(
+                "error.html",
+                ErrorView {
+                    clinic: Clinic::of(&tenant),
+                    error,
+                },
+            )
+            .ok()
+    })
+    .await?;
+    if resp
+        .content_type()
+        .is_some_and(|t| t.starts_with("text/html"))
+        && !resp.headers().contains_key("content-security-policy")
+    {
+        resp.headers_mut().insert(
+            "content-security-policy",
+            content_security_policy(&tenant)
+                .parse()
+                .expect("a policy is a header value"),
+        );
+    }
+    Ok(resp)
 }
 
 pub fn routes() -> Route {

@@ -10,7 +10,7 @@ use poem::web::{Data, Multipart, Path, Query};
 use poem::{Request, Response, handler};
 use portico_tenants::DomainError;
 use portico_tenants::domain::{ClinicTimeZone, DocumentId, PatientId};
-use portico_tenants::records::{AppointmentStatus, DocumentRecord, Side, WrittenText};
+use portico_tenants::records::{AppointmentStatus, DocumentRecord, MediaType, Side, WrittenText};
 use portico_tenants::smartforms::AssignmentStatus;
 use serde::{Deserialize, Serialize};
 
@@ -276,6 +276,7 @@ pub(super) struct DownloadQuery {
 pub(super) async fn download(
     req: &Request,
     state: Data<&AppState>,
+    pages: Data<&Arc<PortalPages>>,
     Path((id, document)): Path<(String, String)>,
     Query(q): Query<DownloadQuery>,
 ) -> poem::Result<Response> {
@@ -288,6 +289,36 @@ pub(super) async fn download(
         .portal_document_content(&visitor.caller, patient, document)
         .await
         .map_err(ApiError::from)?;
+    // Plain text shown raw is a line of tiny type on a phone: it is shown
+    // in the portal's page instead, with the file a click away.
+    if q.download.is_none() && content.document.media_type == MediaType::PlainText {
+        #[derive(Serialize)]
+        struct DocumentPage {
+            clinic: Clinic,
+            title: String,
+            file_name: String,
+            shared_at: String,
+            text: String,
+            download_path: String,
+        }
+        let tenant = &visitor.tenant;
+        let zone = &tenant.tenant.settings.time_zone;
+        let body = pages.render(
+            "document.html",
+            DocumentPage {
+                clinic: Clinic::of(tenant),
+                title: content.document.title.clone(),
+                file_name: content.document.file_name.clone(),
+                shared_at: zone.human(content.document.uploaded_at),
+                text: String::from_utf8_lossy(&content.bytes).into_owned(),
+                download_path: format!(
+                    "{}/records/{patient}/documents/{document}?download=1",
+                    portal_path(tenant)
+                ),
+            },
+        )?;
+        return Ok(html(tenant, body, StatusCode::OK));
+    }
     Ok(file_response(content, q.download.is_none()))
 }
 

@@ -13,6 +13,7 @@ pub mod body_limit;
 pub mod client_info;
 pub mod cookies;
 pub mod error;
+pub mod error_pages;
 pub mod files;
 pub mod handout;
 pub mod input_errors;

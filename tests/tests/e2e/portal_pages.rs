@@ -39,7 +39,8 @@ both_engines! {
                 let resp = app.client.post(app.tenant_url("north", path)).header(header, value).form(&fields).send().await.unwrap();
                 assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{path} with {header}: {value}");
                 assert!(resp.headers().get("set-cookie").is_none(), "{path}: no session");
-                assert!(resp.text().await.unwrap().contains("cross_origin"));
+                assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "a page, not JSON");
+                assert!(resp.text().await.unwrap().contains("This form must be sent from the clinic&#x27;s own page."));
             }
         }
         assert_eq!(app.outbox("password_reset", "mia@example.org").await.len(), before, "no reset mail was queued");
@@ -47,6 +48,47 @@ both_engines! {
             .form(&[("login", "mia@example.org"), ("password", "mia's own passphrase")]).send().await.unwrap();
         assert_eq!(own.status(), StatusCode::SEE_OTHER);
         assert!(own.headers()["set-cookie"].to_str().unwrap().starts_with("portico_portal="));
+    }
+
+    async fn unknown_addresses_and_refusals_are_pages_in_the_clinics_layout(app) {
+        let owner = app.clinic_with_owner("north").await;
+        for path in ["/portal/no-such-page", "/portal/records/not-an-id/documents/x", "/console/no-such-page"] {
+            let resp = app.client.get(app.tenant_url("north", path)).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+            assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+            assert!(resp.headers().contains_key("content-security-policy"), "{path}");
+            let html = resp.text().await.unwrap();
+            assert!(html.contains("This page does not exist") && html.contains("Clinic north"), "{path}: {html}");
+            assert!(!html.contains("\"code\""), "{path}: no JSON");
+        }
+        // A page's own script asking for JSON still gets JSON.
+        let resp = app.client.post(app.tenant_url("north", "/portal/code-check")).header("accept", "application/json")
+            .header("sec-fetch-site", "same-origin").form(&[("code", "not four words")]).send().await.unwrap();
+        assert!(resp.status().is_client_error());
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+        // The API answers programs in JSON, as before.
+        let resp = owner.get(&app, "/api/v1/no-such-thing").await;
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    }
+
+    async fn a_shared_text_document_reads_as_a_page_and_downloads_as_a_file(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        app.redeem_new("north", &app.issue_code(&owner, &mia).await, "mia@example.org", "mia's own passphrase").await;
+        let doc = portico_tests::json_ok(owner.post_form(&app, &format!("/api/v1/patients/{mia}/documents"),
+            portico_tests::file_form(&[("title", "Care plan")], Some(("plan.txt", b"Walk <30> minutes a day.\nDrink water.\n".to_vec())))).await).await;
+        let login = app.client.post(app.tenant_url("north", "/portal/login")).header("sec-fetch-site", "same-origin")
+            .form(&[("login", "mia@example.org"), ("password", "mia's own passphrase")]).send().await.unwrap();
+        let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let path = format!("/portal/records/{mia}/documents/{}", doc["id"].as_str().unwrap());
+        let shown = app.client.get(app.tenant_url("north", &path)).header("cookie", &cookie).send().await.unwrap();
+        assert!(shown.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        let html = shown.text().await.unwrap();
+        assert!(html.contains("<h1>Care plan</h1>") && html.contains("Walk &lt;30&gt; minutes a day."), "{html}");
+        assert!(html.contains("class=\"document-text\"") && html.contains("Clinic north"));
+        let file = app.client.get(app.tenant_url("north", &format!("{path}?download=1"))).header("cookie", &cookie).send().await.unwrap();
+        assert!(file.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+        assert_eq!(file.text().await.unwrap(), "Walk <30> minutes a day.\nDrink water.\n");
     }
 
     async fn the_access_link_opens_a_registration_page_that_completes_the_account(app) {
