@@ -198,7 +198,7 @@ both_engines! {
         let Some(app) = TestApp::spawn_with(engine, via_smtp(sink.port)).await else { return };
         let owner = app.clinic_with_owner("north").await;
         let patient = portico_tests::add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
-        let branded = json_ok(owner.patch(&app, "/api/v1/clinic/settings", json!({"primary_colour": "#7A1F5C", "reply_to": "front@north.example.org"})).await).await;
+        let branded = json_ok(owner.patch(&app, "/api/v1/clinic/settings", json!({"primary_colour": "#7A1F5C", "reply_to": "front@north.example.org", "time_zone": "America/Chicago"})).await).await;
         assert_eq!(branded["primary_colour"], "#7a1f5c");
         portico_tests::expect_error(owner.patch(&app, "/api/v1/clinic/settings", json!({"primary_colour": "purple"})).await, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "invalid_colour").await;
         portico_tests::expect_error(owner.patch(&app, "/api/v1/clinic/settings", json!({"logo_url": "http://north.example.org/logo.png"})).await, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "invalid_logo_url").await;
@@ -213,6 +213,11 @@ both_engines! {
         let text = parsed.body_text(0).unwrap().to_string();
         assert!(text.contains(issued["access_link"].as_str().unwrap()), "the mail carries the issued link");
         assert!(text.contains("Did not expect this email?"));
+        // The link's end is on the clinic's clock (Chicago, CST in winter), not UTC.
+        let expires = portico_tenants::domain::Timestamp::parse_rfc3339(issued["access_code"]["expires_at"].as_str().unwrap()).unwrap();
+        let zone = portico_tenants::domain::ClinicTimeZone::parse("America/Chicago").unwrap();
+        assert!(text.contains(&format!("works until {}", zone.human(expires))), "{text}");
+        assert!(zone.human(expires).ends_with("CST") && !text.contains("UTC"), "{text}");
         for _ in 0..100 {
             let mails = json_ok(owner.get(&app, &format!("/api/v1/patients/{patient}/mail")).await).await;
             if mails[0]["status"] == "sent" {
