@@ -417,4 +417,39 @@ impl PortalApi {
             .await?;
         Ok(Accepted::Accepted)
     }
+
+    /// Change your password. Your other sessions end; this one stays.
+    #[oai(path = "/password", method = "post")]
+    async fn change_password(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: PatientSession,
+        body: JsonBody<super::auth::PasswordChangeRequest>,
+    ) -> ApiResult<()> {
+        let body = body.0;
+        let current = PlainPassword::new(body.current_password.into_inner())
+            .map_err(|e| e.at("current_password"))?;
+        let new = NewPassword::parse(body.new_password.into_inner())?;
+        state
+            .services
+            .portal_change_password(&session.caller, &current, &new)
+            .await?;
+        Ok(())
+    }
+
+    /// Log out everywhere: every session of this account ends, this one
+    /// too (a phone left behind, a shared computer).
+    #[oai(path = "/logout-everywhere", method = "post")]
+    async fn logout_everywhere(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: PatientSession,
+        req: &Request,
+    ) -> ApiResult<LogoutResponse> {
+        state
+            .services
+            .portal_logout_everywhere(&session.caller)
+            .await?;
+        Ok(LogoutResponse::Done(portal_cookie(&state, req, "", 0)?))
+    }
 }

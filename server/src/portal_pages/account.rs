@@ -105,6 +105,10 @@ pub(super) async fn login_form(
         clinic: Clinic::of(t),
         notice: match q.done.as_deref() {
             Some("logged_out") => Some("You have logged out.".to_owned()),
+            Some("logged_out_everywhere") => Some(
+                "You have logged out everywhere: every session of your account has ended."
+                    .to_owned(),
+            ),
             Some("password_reset") => {
                 Some("Your new password is saved. Log in with it.".to_owned())
             }

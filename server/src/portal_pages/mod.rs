@@ -7,6 +7,7 @@ mod account;
 mod forms;
 mod links;
 mod record;
+mod settings;
 
 use std::collections::BTreeMap;
 
@@ -56,6 +57,7 @@ impl PortalPages {
             "reset.html",
             "error.html",
             "document.html",
+            "account.html",
         ] {
             env.add_template(name, source)
                 .expect("portal templates parse");
@@ -124,6 +126,13 @@ pub fn routes() -> Route {
         .at("/code-check", post(code_check))
         .at("/login", get(account::login_form).post(account::login))
         .at("/logout", post(account::logout))
+        .at("/account", get(settings::show))
+        .at("/account/password", post(settings::change_password))
+        .at("/account/email", post(settings::change_email))
+        .at(
+            "/account/logout-everywhere",
+            post(settings::logout_everywhere),
+        )
         .at("/switch", post(account::switch))
         .at("/redeem", post(account::redeem))
         .at("/records/:id/documents", post(record::upload))

@@ -146,6 +146,9 @@ pub const PORTAL_PASSWORD_RESET_REQUEST: Act =
     Act::guarded("portal.password_reset.request", Guard::Anyone);
 pub const PORTAL_PASSWORD_RESET: Act =
     Act::guarded("portal.password_reset", Guard::Anyone).checks(Secret::EmailedToken);
+pub const PORTAL_PASSWORD_CHANGE: Act =
+    Act::guarded("portal.password_change", Guard::Patient).checks(Secret::PortalPassword);
+pub const PORTAL_LOGOUT_EVERYWHERE: Act = Act::guarded("portal.logout_everywhere", Guard::Patient);
 pub const PORTAL_EMAIL_CHANGE_REQUEST: Act =
     Act::guarded("portal.email_change.request", Guard::Patient).checks(Secret::PortalPassword);
 pub const PORTAL_RECORD_VIEW: Act = Act::guarded("portal.record.view", Guard::Patient);
@@ -231,6 +234,8 @@ pub const ALL: &[&Act] = &[
     &PORTAL_LOGOUT,
     &PORTAL_ME,
     &PORTAL_SWITCH,
+    &PORTAL_PASSWORD_CHANGE,
+    &PORTAL_LOGOUT_EVERYWHERE,
     &PORTAL_REGISTER,
     &PORTAL_EMAIL_VERIFY,
     &PORTAL_EMAIL_CHANGE,

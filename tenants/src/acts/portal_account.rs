@@ -354,6 +354,63 @@ impl Services {
         pass.finish(done).await
     }
 
+    /// Changes the account's password, the current one checked under the
+    /// same throttle as the login. Every other session of the account ends;
+    /// this one stays.
+    pub async fn portal_change_password(
+        &self,
+        caller: &Caller,
+        current: &PlainPassword,
+        new: &NewPassword,
+    ) -> Result<(), DomainError> {
+        let mut pass = self.enter(caller, &acts::PORTAL_PASSWORD_CHANGE).await?;
+        let done = async {
+            let who = pass.patient()?;
+            let account_id = who.account_id();
+            pass.target(format!("account:{account_id}"));
+            let mut tx = pass.read().await?;
+            let (_, hash) = accounts::get(&mut tx, account_id)
+                .await?
+                .ok_or(DomainError::InvalidToken)?;
+            tx.commit().await?;
+            pass.throttle_account(&account_id.to_string()).await?;
+            if !pass.verify_password(current, Some(&hash)).await {
+                pass.failure_reason("wrong_password");
+                return Err(DomainError::InvalidCredentials);
+            }
+            if current.expose() == new.as_plain().expose() {
+                return Err(DomainError::Conflict {
+                    code: "password_unchanged",
+                    message: "the new password must differ from the current one".into(),
+                });
+            }
+            let new_hash = self.hasher.hash(new).await?;
+            let mut tx = pass.write().await?;
+            accounts::set_password(&mut tx, account_id, &new_hash).await?;
+            sessions::revoke_others_of(&mut tx, account_id, &who.session.id).await?;
+            pass.commit(tx).await
+        }
+        .await;
+        pass.finish(done).await
+    }
+
+    /// Ends every session of the account, this one too: for a phone left
+    /// behind or a shared computer. Answers how many ended.
+    pub async fn portal_logout_everywhere(&self, caller: &Caller) -> Result<u64, DomainError> {
+        let mut pass = self.enter(caller, &acts::PORTAL_LOGOUT_EVERYWHERE).await?;
+        let done = async {
+            let account_id = pass.account_id()?;
+            pass.target(format!("account:{account_id}"));
+            let mut tx = pass.write().await?;
+            let ended = sessions::revoke_others_of(&mut tx, account_id, "").await?;
+            pass.detail(format!("sessions={ended}"));
+            pass.commit(tx).await?;
+            Ok(ended)
+        }
+        .await;
+        pass.finish(done).await
+    }
+
     /// Asks to change the account's email: the new address must confirm
     /// before it takes effect, and the old address is told. The password
     /// is checked under the same throttle as the account's login.

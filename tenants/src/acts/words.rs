@@ -70,6 +70,8 @@ pub fn in_words(action: &str) -> Option<&'static str> {
         "portal.logout" => "Patient logout",
         "portal.me" => "Patient account viewed",
         "portal.switch" => "Patient switched records",
+        "portal.password_change" => "Patient changed their password",
+        "portal.logout_everywhere" => "Patient logged out everywhere",
         "portal.register" => "Online registration",
         "portal.email_verify" => "Patient email confirmed",
         "portal.email_change" => "Patient changed their email",

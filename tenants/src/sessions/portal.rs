@@ -109,16 +109,28 @@ pub(crate) async fn revoke_all_for(
     tx: &mut TenantTx,
     account: AccountId,
 ) -> Result<(), StorageError> {
+    revoke_others_of(tx, account, "").await.map(|_| ())
+}
+
+/// Ends every session of `account` but `keep` (none, when `keep` is no
+/// session's id); how many ended.
+pub(crate) async fn revoke_others_of(
+    tx: &mut TenantTx,
+    account: AccountId,
+    keep: &str,
+) -> Result<u64, StorageError> {
     let key = tx.tenant_key();
-    sqlx::query(
-        "UPDATE portal_sessions SET revoked_at = $3 WHERE tenant_id = $1 AND account_id = $2 AND revoked_at IS NULL",
+    let done = sqlx::query(
+        "UPDATE portal_sessions SET revoked_at = $3
+          WHERE tenant_id = $1 AND account_id = $2 AND revoked_at IS NULL AND id <> $4",
     )
     .bind(key)
     .bind(account.to_string())
     .bind(Timestamp::now().unix_millis())
+    .bind(keep.to_owned())
     .execute(tx.conn())
     .await?;
-    Ok(())
+    Ok(done.rows_affected())
 }
 
 pub(crate) async fn set_active_patient(

@@ -580,7 +580,10 @@ both_engines! {
         patient = patient_of(&c.ok(&app, &nobody, M::POST, "/v1/portal/login", json!({"login": "mia@example.org", "password": "a brand new passphrase"})).await);
         let p = As::Patient(&patient);
         c.ok(&app, &p, M::POST, "/v1/portal/email", json!({"new_email": "mia.wong@example.org", "password": "a brand new passphrase"})).await;
+        c.ok(&app, &p, M::POST, "/v1/portal/password", json!({"current_password": "a brand new passphrase", "new_password": "her own newer passphrase"})).await;
         c.ok(&app, &p, M::POST, "/v1/portal/logout", Body::None).await;
+        patient = patient_of(&c.ok(&app, &nobody, M::POST, "/v1/portal/login", json!({"login": "mia@example.org", "password": "her own newer passphrase"})).await);
+        c.ok(&app, &As::Patient(&patient), M::POST, "/v1/portal/logout-everywhere", Body::None).await;
 
         // Plugins: uploaded, run dry, activated, deactivated, deleted.
         let plugin = c.ok(&app, &o, M::POST, "/v1/plugins?name=dob-check", Body::Bytes(plugin_fixture("date-of-birth-check"), "application/octet-stream")).await.str("/id");

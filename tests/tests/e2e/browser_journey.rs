@@ -386,7 +386,15 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     // Phone-sized, the record page still reads top to bottom.
     driver.set_window_rect(0, 0, 390, 844).await.unwrap();
     browser.checkpoint("portal-record-phone").await;
+    // The account page, from the name in the header, on the phone too.
+    browser.click("header a.who").await;
+    assert!(browser.main_text().await.contains("Log out everywhere"));
+    browser.checkpoint("portal-account-phone").await;
     driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
+    driver
+        .goto(&app.tenant_url("north", "/portal/"))
+        .await
+        .unwrap();
 
     // The mix-ups. Opened directly, with no code: the page says where the
     // code comes from.

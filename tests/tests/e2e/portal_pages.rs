@@ -91,6 +91,81 @@ both_engines! {
         assert_eq!(file.text().await.unwrap(), "Walk <30> minutes a day.\nDrink water.\n");
     }
 
+    async fn the_account_page_changes_the_password_and_email_and_logs_out_everywhere(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let code = app.issue_code(&owner, &mia).await;
+        app.redeem_new("north", &code, "mia@example.org", "mia's own passphrase").await;
+        let log_in = |password: &'static str| {
+            let app = &app;
+            async move {
+                let resp = app.client.post(app.tenant_url("north", "/portal/login")).header("sec-fetch-site", "same-origin")
+                    .form(&[("login", "mia@example.org"), ("password", password)]).send().await.unwrap();
+                assert_eq!(resp.status(), StatusCode::SEE_OTHER, "login with {password}");
+                resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned()
+            }
+        };
+        let get = |cookie: String, path: &'static str| {
+            let app = &app;
+            async move {
+                let resp = app.client.get(app.tenant_url("north", path)).header("cookie", cookie).send().await.unwrap();
+                (resp.status(), resp.text().await.unwrap())
+            }
+        };
+        let post = |cookie: String, path: &'static str, fields: Vec<(&'static str, String)>| {
+            let app = &app;
+            async move {
+                app.client.post(app.tenant_url("north", path)).header("cookie", cookie).header("sec-fetch-site", "same-origin")
+                    .form(&fields).send().await.unwrap()
+            }
+        };
+        let phone = log_in("mia's own passphrase").await;
+        let laptop = log_in("mia's own passphrase").await;
+        let (status, home) = get(laptop.clone(), "/portal/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(home.contains("href=\"/t/north/portal/account\""), "the header leads to the account");
+        let (_, page) = get(laptop.clone(), "/portal/account").await;
+        assert!(page.contains("<dd>mia@example.org") && page.contains("Log out everywhere"), "{page}");
+        let csrf = {
+            let marker = "name=\"csrf_token\" value=\"";
+            let start = page.find(marker).unwrap() + marker.len();
+            page[start..start + page[start..].find('"').unwrap()].to_owned()
+        };
+        // Wrong current password, and the access code as the new one: refused in words.
+        let wrong = post(laptop.clone(), "/portal/account/password", vec![
+            ("csrf_token", csrf.clone()), ("current_password", "not it at all".into()), ("new_password", "a fresh passphrase".into()),
+        ]).await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        assert!(wrong.text().await.unwrap().contains("That is not your current password."));
+        let as_code = post(laptop.clone(), "/portal/account/password", vec![
+            ("csrf_token", csrf.clone()), ("current_password", "mia's own passphrase".into()), ("new_password", code.clone()),
+        ]).await;
+        assert_eq!(as_code.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(as_code.text().await.unwrap().contains("the access code is not a password"));
+        let changed = post(laptop.clone(), "/portal/account/password", vec![
+            ("csrf_token", csrf.clone()), ("current_password", "mia's own passphrase".into()), ("new_password", "a fresh passphrase".into()),
+        ]).await;
+        assert_eq!(changed.status(), StatusCode::SEE_OTHER);
+        assert_eq!(get(phone.clone(), "/portal/").await.0, StatusCode::SEE_OTHER, "the phone's session ended");
+        let (_, page) = get(laptop.clone(), "/portal/account?done=password_changed").await;
+        assert!(page.contains("Password changed."));
+        // A new address waits for its link; the old one is told.
+        let asked = post(laptop.clone(), "/portal/account/email", vec![
+            ("csrf_token", csrf.clone()), ("new_email", "mia.wong@example.net".into()), ("password", "a fresh passphrase".into()),
+        ]).await;
+        assert_eq!(asked.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.outbox("email_verification", "mia.wong@example.net").await.len(), 1);
+        assert_eq!(app.outbox("email_change_notice", "mia@example.org").await.len(), 1);
+        // Log out everywhere: this session too.
+        let phone = log_in("a fresh passphrase").await;
+        let out = post(laptop.clone(), "/portal/account/logout-everywhere", vec![("csrf_token", csrf.clone())]).await;
+        assert_eq!(out.status(), StatusCode::SEE_OTHER);
+        assert_eq!(out.headers()["location"], "/t/north/portal/login?done=logged_out_everywhere");
+        for cookie in [laptop, phone] {
+            assert_eq!(get(cookie, "/portal/").await.0, StatusCode::SEE_OTHER);
+        }
+    }
+
     async fn the_access_link_opens_a_registration_page_that_completes_the_account(app) {
         let owner = app.clinic_with_owner("north").await;
         let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;

@@ -1,0 +1,207 @@
+//! The account's own page: who it is, changing its password or email, and
+//! logging out everywhere.
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::{Data, Form, Query};
+use poem::{Request, Response, handler};
+use portico_tenants::DomainError;
+use portico_tenants::domain::{EmailAddress, NewPassword, PlainPassword};
+use serde::{Deserialize, Serialize};
+
+use super::account::Visitor;
+use super::{Clinic, PortalPages, html, portal_path, redirect};
+use portico_web::AppState;
+use portico_web::error::ApiError;
+use portico_web::page_session::{self, Pages};
+
+#[derive(Serialize)]
+struct AccountPage {
+    clinic: Clinic,
+    csrf_token: String,
+    username: String,
+    email: String,
+    email_verified: bool,
+    new_email: String,
+    notice: Option<&'static str>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct AccountQuery {
+    done: Option<String>,
+}
+
+async fn account_page(
+    state: &AppState,
+    pages: &PortalPages,
+    visitor: &Visitor,
+    notice: Option<&'static str>,
+    refused: Option<(StatusCode, String)>,
+    new_email: String,
+) -> poem::Result<Response> {
+    let (account, _) = state
+        .services
+        .portal_me(&visitor.caller)
+        .await
+        .map_err(ApiError::from)?;
+    let (status, error) = match refused {
+        Some((status, message)) => (status, Some(message)),
+        None => (StatusCode::OK, None),
+    };
+    let page = AccountPage {
+        clinic: Clinic::of(&visitor.tenant),
+        csrf_token: visitor.who().session.csrf_token.clone(),
+        username: account.username.to_string(),
+        email: account.email.to_string(),
+        email_verified: account.email_verified_at.is_some(),
+        new_email,
+        notice,
+        error,
+    };
+    Ok(html(
+        &visitor.tenant,
+        pages.render("account.html", page)?,
+        status,
+    ))
+}
+
+#[handler]
+pub(super) async fn show(
+    req: &Request,
+    state: Data<&AppState>,
+    pages: Data<&Arc<PortalPages>>,
+    Query(q): Query<AccountQuery>,
+) -> poem::Result<Response> {
+    let visitor = Visitor::required(&state, req).await?;
+    let notice = match q.done.as_deref() {
+        Some("password_changed") => Some("Password changed. Your other sessions have ended."),
+        Some("email_link_sent") => Some(
+            "We sent a link to the new address. Open it to finish the change; until then, mail goes to your current address.",
+        ),
+        _ => None,
+    };
+    account_page(&state, &pages, &visitor, notice, None, String::new()).await
+}
+
+/// What a refused form tells the patient, or the server's own failure.
+fn refusal(err: DomainError) -> poem::Result<(StatusCode, String)> {
+    let api = ApiError::from(err);
+    if api.status.is_server_error() {
+        return Err(api.into());
+    }
+    let mut message = match api.code {
+        "invalid_credentials" => "That is not your current password.".to_owned(),
+        _ => api.message,
+    };
+    if let Some(first) = message.get(..1) {
+        message = first.to_uppercase() + &message[1..];
+    }
+    if !message.ends_with('.') {
+        message.push('.');
+    }
+    Ok((api.status, message))
+}
+
+#[derive(Deserialize)]
+pub(super) struct PasswordForm {
+    csrf_token: String,
+    current_password: String,
+    new_password: String,
+}
+
+#[handler]
+pub(super) async fn change_password(
+    req: &Request,
+    state: Data<&AppState>,
+    pages: Data<&Arc<PortalPages>>,
+    Form(form): Form<PasswordForm>,
+) -> poem::Result<Response> {
+    let visitor = Visitor::posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        let current = PlainPassword::new(form.current_password)?;
+        let new = NewPassword::parse(form.new_password)?;
+        state
+            .services
+            .portal_change_password(&visitor.caller, &current, &new)
+            .await
+    }
+    .await;
+    match outcome {
+        Ok(()) => Ok(redirect(&format!(
+            "{}/account?done=password_changed",
+            portal_path(&visitor.tenant)
+        ))),
+        Err(err) => {
+            let refused = refusal(err)?;
+            account_page(&state, &pages, &visitor, None, Some(refused), String::new()).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct EmailForm {
+    csrf_token: String,
+    new_email: String,
+    password: String,
+}
+
+#[handler]
+pub(super) async fn change_email(
+    req: &Request,
+    state: Data<&AppState>,
+    pages: Data<&Arc<PortalPages>>,
+    Form(form): Form<EmailForm>,
+) -> poem::Result<Response> {
+    let visitor = Visitor::posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        let email = EmailAddress::parse(&form.new_email)?;
+        let password = PlainPassword::new(form.password)?;
+        state
+            .services
+            .portal_request_email_change(&visitor.caller, &email, &password)
+            .await
+    }
+    .await;
+    match outcome {
+        Ok(()) => Ok(redirect(&format!(
+            "{}/account?done=email_link_sent",
+            portal_path(&visitor.tenant)
+        ))),
+        Err(err) => {
+            let refused = refusal(err)?;
+            account_page(
+                &state,
+                &pages,
+                &visitor,
+                None,
+                Some(refused),
+                form.new_email,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    csrf_token: String,
+}
+
+#[handler]
+pub(super) async fn logout_everywhere(
+    req: &Request,
+    state: Data<&AppState>,
+    Form(form): Form<CsrfOnly>,
+) -> poem::Result<Response> {
+    let visitor = Visitor::posting(&state, req, &form.csrf_token).await?;
+    state
+        .services
+        .portal_logout_everywhere(&visitor.caller)
+        .await
+        .map_err(ApiError::from)?;
+    let t = &visitor.tenant;
+    let to = format!("{}/login?done=logged_out_everywhere", portal_path(t));
+    page_session::signed_out(Pages::Portal, req, t, &to)
+}
