@@ -36,6 +36,8 @@ struct DocumentItem {
     size: String,
     from_patient: bool,
     at: String,
+    /// From the clinic and not opened yet.
+    new: bool,
 }
 
 fn item(zone: &ClinicTimeZone, d: &DocumentRecord) -> DocumentItem {
@@ -47,6 +49,7 @@ fn item(zone: &ClinicTimeZone, d: &DocumentRecord) -> DocumentItem {
         size: human_size(d.size_bytes),
         from_patient: d.uploaded_by.side == Side::Patient,
         at: zone.human(d.uploaded_at),
+        new: d.uploaded_by.side == Side::Clinic && d.opened_at.is_none(),
     }
 }
 
@@ -74,6 +77,8 @@ struct MessageItem {
     body: String,
     at: String,
     attachments: Vec<DocumentItem>,
+    /// From the clinic, unread until this view.
+    new: bool,
 }
 
 #[derive(Serialize)]
@@ -105,6 +110,8 @@ struct HomePage {
     record: Option<RecordView>,
     forms: Vec<FormItem>,
     notice: Option<String>,
+    /// Said next to the thread, where the patient is looking.
+    message_sent: bool,
     error: Option<String>,
     draft_message: String,
     draft_code: String,
@@ -122,7 +129,6 @@ fn notice(key: Option<&str>) -> Option<String> {
         "record_added" => "Record added. You can switch between records at the top.",
         "switched" => return None,
         "file_sent" => "File sent. The clinic can see it now.",
-        "message_sent" => "Message sent.",
         _ => return None,
     };
     Some(text.to_owned())
@@ -194,6 +200,7 @@ pub(super) async fn home_page(
                         body: m.body.clone(),
                         at: zone.human(m.sent_at),
                         attachments: m.attachments.iter().map(|d| item(zone, d)).collect(),
+                        new: m.from.side == Side::Clinic && m.read_at.is_none(),
                     })
                     .collect(),
             })
@@ -239,6 +246,7 @@ pub(super) async fn home_page(
         record,
         forms,
         notice: if error.is_some() { None } else { notice(done) },
+        message_sent: error.is_none() && done == Some("message_sent"),
         error,
         draft_message: drafts.message,
         draft_code: drafts.code,
@@ -393,7 +401,10 @@ pub(super) async fn message(
     }
     .await;
     match outcome {
-        Ok(_) => Ok(visitor.home("message_sent")),
+        Ok(_) => Ok(redirect(&format!(
+            "{}/?done=message_sent#messages",
+            portal_path(&visitor.tenant)
+        ))),
         Err(err) => {
             let drafts = Drafts {
                 message: form.body,

@@ -147,6 +147,7 @@ impl Services {
                 .filter(|d| d.patient_id == patient)
                 .ok_or_else(document_not_found)?;
             let bytes = store::document_bytes(&mut tx, document).await?;
+            store::mark_opened(&mut tx, document).await?;
             pass.detail(format!("document={document}"));
             pass.commit(tx).await?;
             Ok(DocumentContent {
@@ -361,8 +362,9 @@ impl Services {
         let done = async {
             let mut tx = pass.write().await?;
             crate::acts::grants::require_grant(&mut pass, &mut tx, patient).await?;
-            store::mark_read(&mut tx, patient, Side::Patient).await?;
+            // Read first: what was unread until this view shows as new once.
             let shared = read_shared(&mut tx, patient, false).await?;
+            store::mark_read(&mut tx, patient, Side::Patient).await?;
             pass.commit(tx).await?;
             Ok(shared)
         }
@@ -391,6 +393,7 @@ impl Services {
                 .filter(|d| d.patient_id == patient && d.withdrawn_at.is_none())
                 .ok_or_else(document_not_found)?;
             let bytes = store::document_bytes(&mut tx, document).await?;
+            store::mark_opened(&mut tx, document).await?;
             pass.detail(format!("document={document}"));
             pass.commit(tx).await?;
             Ok(DocumentContent {

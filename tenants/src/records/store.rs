@@ -104,11 +104,14 @@ pub struct DocumentRecord {
     pub uploaded_at: Timestamp,
     pub message_id: Option<MessageId>,
     pub withdrawn_at: Option<Timestamp>,
+    /// When the patient's side first opened it; `None` while it is new to
+    /// them.
+    pub opened_at: Option<Timestamp>,
 }
 
 macro_rules! document_columns {
     () => {
-        "id, patient_id, title, file_name, media_type, size_bytes, sha256, uploaded_by_kind, uploaded_by_id, uploaded_by_name, uploaded_at, message_id, withdrawn_at"
+        "id, patient_id, title, file_name, media_type, size_bytes, sha256, uploaded_by_kind, uploaded_by_id, uploaded_by_name, uploaded_at, message_id, withdrawn_at, opened_at"
     };
 }
 
@@ -132,6 +135,7 @@ fn document_from_row(row: &AnyRow) -> Result<DocumentRecord, StorageError> {
             .map(|m| MessageId::parse(&m).map_err(corrupt))
             .transpose()?,
         withdrawn_at: timestamp(row, 12)?,
+        opened_at: timestamp(row, 13)?,
     })
 }
 
@@ -148,8 +152,10 @@ pub(crate) async fn insert_document(
     let sha256 = hex::encode(Sha256::digest(upload.bytes()));
     sqlx::query(
         "INSERT INTO documents (tenant_id, id, patient_id, title, file_name, media_type, size_bytes, sha256,
-                                uploaded_by_kind, uploaded_by_id, uploaded_by_name, uploaded_at, message_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                                uploaded_by_kind, uploaded_by_id, uploaded_by_name, uploaded_at, message_id, opened_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                 -- What the patient's side sent is not new to them.
+                 CASE WHEN $9 = 'account' THEN $12 END)",
     )
     .bind(key.clone())
     .bind(id.to_string())
@@ -517,6 +523,21 @@ pub(crate) async fn messages_of(
 
 /// Marks as read what the other side sent on this record. Returns how many
 /// messages were new.
+/// Marks a document opened by the patient's side, the first time only.
+pub(crate) async fn mark_opened(
+    tx: &mut TenantTx,
+    document: DocumentId,
+) -> Result<(), StorageError> {
+    let key = tx.tenant_key();
+    sqlx::query("UPDATE documents SET opened_at = $3 WHERE tenant_id = $1 AND id = $2 AND opened_at IS NULL")
+        .bind(key)
+        .bind(document.to_string())
+        .bind(Timestamp::now().unix_millis())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 pub(crate) async fn mark_read(
     tx: &mut TenantTx,
     patient: PatientId,

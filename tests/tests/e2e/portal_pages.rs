@@ -166,6 +166,48 @@ both_engines! {
         }
     }
 
+    async fn what_the_clinic_shares_is_marked_new_until_opened(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        app.redeem_new("north", &app.issue_code(&owner, &mia).await, "mia@example.org", "mia's own passphrase").await;
+        let doc = portico_tests::json_ok(owner.post_form(&app, &format!("/api/v1/patients/{mia}/documents"),
+            portico_tests::file_form(&[("title", "Results")], Some(("results.txt", b"All fine.".to_vec())))).await).await;
+        portico_tests::json_ok(owner.post_form(&app, &format!("/api/v1/patients/{mia}/messages"),
+            portico_tests::file_form(&[("body", "Your results are in.")], None)).await).await;
+        let login = app.client.post(app.tenant_url("north", "/portal/login")).header("sec-fetch-site", "same-origin")
+            .form(&[("login", "mia@example.org"), ("password", "mia's own passphrase")]).send().await.unwrap();
+        let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let home = || async { app.client.get(app.tenant_url("north", "/portal/")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap() };
+        let first = home().await;
+        assert_eq!(first.matches("<span class=\"new\">New</span>").count(), 2, "the document and the message: {first}");
+        let second = home().await;
+        assert_eq!(second.matches("<span class=\"new\">New</span>").count(), 1, "the message was seen; the document is not opened yet");
+        app.client.get(app.tenant_url("north", &format!("/portal/records/{mia}/documents/{}", doc["id"].as_str().unwrap())))
+            .header("cookie", &cookie).send().await.unwrap();
+        assert!(!home().await.contains("class=\"new\""), "opened");
+        // A message sent is confirmed next to the thread, and the warning sits above Send.
+        let page = home().await;
+        let csrf = {
+            let marker = "name=\"csrf_token\" value=\"";
+            let start = page.find(marker).unwrap() + marker.len();
+            page[start..start + page[start..].find('"').unwrap()].to_owned()
+        };
+        let sent = app.client.post(app.tenant_url("north", &format!("/portal/records/{mia}/messages"))).header("cookie", &cookie)
+            .header("sec-fetch-site", "same-origin")
+            .multipart(portico_tests::file_form(&[("csrf_token", csrf.as_str()), ("body", "Thank you!")], None)).send().await.unwrap();
+        assert_eq!(sent.headers()["location"], "/t/north/portal/?done=message_sent#messages");
+        let after = app.client.get(app.tenant_url("north", "/portal/?done=message_sent")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+        let thread = &after[after.find("id=\"messages\"").unwrap()..];
+        assert!(thread.contains("id=\"message-sent\""), "the notice is in the messages card");
+        assert!(thread.find("id=\"not-urgent\"").unwrap() < thread.find(">Send message</button>").unwrap());
+        // The clinic's own uploads of the patient are not new to the patient.
+        let mine = portico_tests::Patient::from_response("north", app.client.post(app.tenant_url("north", "/api/v1/portal/login"))
+            .json(&serde_json::json!({"login": "mia@example.org", "password": "mia's own passphrase"})).send().await.unwrap()).await;
+        portico_tests::json_ok(mine.post_form(&app, &format!("/api/v1/portal/records/{mia}/documents"),
+            portico_tests::file_form(&[], Some(("diary.txt", b"Mon: fine".to_vec())))).await).await;
+        assert!(!home().await.contains("class=\"new\""), "her own file is not new to her");
+    }
+
     async fn the_access_link_opens_a_registration_page_that_completes_the_account(app) {
         let owner = app.clinic_with_owner("north").await;
         let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
