@@ -6,6 +6,9 @@
 //    (its label, aria-label or aria-labelledby);
 //  - every image has alternative text, every link and button a name;
 //  - ids are unique, so label[for] points at one control;
+//  - no two buttons share an accessible name unless they do the same
+//    thing (the same form to the same address with the same fields): a
+//    column of "Revoke" is a list of guesses to a screen reader;
 //  - no positive tabindex, so the keyboard follows the reading order;
 //  - visible text contrasts with what is behind it: 4.5:1, or 3:1 for
 //    large text (24px, or 18.66px bold). Disabled controls are exempt, as
@@ -61,6 +64,33 @@ for (const el of document.querySelectorAll("a[href], button, input[type=submit],
   const text = (el.textContent || el.value || "").trim();
   const alt = Array.from(el.querySelectorAll("img[alt]")).map((i) => i.alt).join("").trim();
   if (!text && !alt && !nameOf(el)) problems.push(`the control ${describe(el)} has no name`);
+}
+
+// What a button does: where its form goes, with which fields, and the
+// button's own name and value.
+const actOf = (button) => {
+  const form = button.form;
+  if (!form) return `no form: ${button.outerHTML}`;
+  const fields = Array.from(form.querySelectorAll("input[type=hidden]"))
+    .filter((i) => i.name !== "csrf_token")
+    .map((i) => `${i.name}=${i.value}`)
+    .sort()
+    .join("&");
+  return `${form.method} ${form.action} ${fields} ${button.name}=${button.value}`;
+};
+const buttonsByName = new Map();
+for (const el of document.querySelectorAll("button, input[type=submit]")) {
+  if (!visible(el)) continue;
+  const name = (nameOf(el) || el.textContent || el.value || "").trim().replace(/\s+/g, " ");
+  if (!name) continue;
+  const acts = buttonsByName.get(name) || new Set();
+  acts.add(actOf(el));
+  buttonsByName.set(name, acts);
+}
+for (const [name, acts] of buttonsByName) {
+  if (acts.size > 1) {
+    problems.push(`${acts.size} buttons are all called "${name}" but do different things; name each for what it acts on`);
+  }
 }
 
 const seen = new Map();

@@ -46,7 +46,11 @@ async fn the_checker_finds_each_problem_and_passes_a_sound_page() {
          <p style='color:#fff;background:#7fd1ae'>White on a pale green.</p>\
          <img src='data:,'><a href='#'></a>\
          <button style='outline:none'>Quietly focused</button>\
-         <input aria-label=Jump tabindex=3></form></main>",
+         <input aria-label=Jump tabindex=3></form>\
+         <form method=post action=/a><input type=hidden name=code value=1><button>Revoke</button></form>\
+         <form method=post action=/a><input type=hidden name=code value=2><button>Revoke</button></form>\
+         <form method=post action=/b><button aria-label='Revoke Mia'>Revoke</button></form>\
+         <form method=post action=/c><button aria-label='Revoke Leo'>Revoke</button></form></main>",
         false,
     );
     browser.driver.goto(&broken).await.unwrap();
@@ -61,6 +65,7 @@ async fn the_checker_finds_each_problem_and_passes_a_sound_page() {
         "the image data:, has no alt text",
         "the control a has no name",
         "has a positive tabindex",
+        "2 buttons are all called \"Revoke\" but do different things",
     ] {
         assert!(
             problems.contains(expected),
