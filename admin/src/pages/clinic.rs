@@ -5,14 +5,14 @@ use portico_tenants::acts;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::views::{Console, PolicyRow, SettingsForm, SettingsView, StaffMemberRow, StaffView};
+use crate::views::{Console, SettingsForm, SettingsView, StaffMemberRow, StaffView};
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path};
 use poem::{Request, Response, handler};
 use portico_tenants::DomainError;
 use portico_tenants::domain::{
-    Action, BuiltinRole, ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName,
-    EmailAddress, LogoUrl, NewPassword, PortalHost, Resource, RoleName, StaffId,
+    BuiltinRole, ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress,
+    LogoUrl, NewPassword, PortalHost, RoleName, StaffId,
 };
 use portico_tenants::registry::{Tenant, TenantBranding, TenantSettings};
 use portico_tenants::staff::StaffStatus;
@@ -273,30 +273,19 @@ async fn staff_page(
     } else {
         Vec::new()
     };
-    let policies = if signed.may(state, &acts::POLICIES_READ).await? {
-        Some(
-            services
-                .list_policies(&signed.caller)
-                .await
-                .map_err(ApiError::from)?
-                .into_iter()
-                .map(|p| PolicyRow {
-                    role: p.role.to_string(),
-                    resource: p.resource.to_string(),
-                    action: p.action.to_string(),
-                    builtin: p.builtin,
-                })
-                .collect::<Vec<_>>(),
-        )
-    } else {
-        None
-    };
+    let may_read_policies = signed.may(state, &acts::POLICIES_READ).await?;
     // The built-in roles, and any the clinic made up with a rule.
     let mut roles: BTreeSet<String> = BuiltinRole::ALL
         .iter()
         .map(|r| r.as_str().to_owned())
         .collect();
-    roles.extend(policies.iter().flatten().map(|p| p.role.clone()));
+    if may_read_policies {
+        let rules = services
+            .list_policies(&signed.caller)
+            .await
+            .map_err(ApiError::from)?;
+        roles.extend(rules.into_iter().map(|p| p.role.to_string()));
+    }
     let view = StaffView {
         staff: members
             .iter()
@@ -315,14 +304,9 @@ async fn staff_page(
             })
             .collect(),
         roles: roles.into_iter().collect(),
-        resources: Resource::ALL
-            .iter()
-            .map(|r| r.as_str().to_owned())
-            .collect(),
         may_add_staff: signed.may(state, &acts::STAFF_CREATE).await?,
         may_assign: signed.may(state, &acts::ROLE_ASSIGN).await?,
-        may_edit_policies: signed.may(state, &acts::POLICY_ADD).await?,
-        policies,
+        may_read_policies,
         frame: signed.frame,
     };
     let html = console.staff_page(&view).map_err(render_failed)?;
@@ -497,70 +481,6 @@ pub(super) async fn take_role(
     .await;
     signed
         .finish(outcome, "/staff", "roles", |signed, status| {
-            staff_page(&state, &console, signed, status)
-        })
-        .await
-}
-
-#[derive(Deserialize)]
-pub(super) struct PolicyForm {
-    csrf_token: String,
-    role: String,
-    resource: String,
-    action: String,
-}
-
-impl PolicyForm {
-    fn parse(&self) -> Result<(RoleName, Resource, Action), DomainError> {
-        Ok((
-            RoleName::parse(&self.role)?,
-            Resource::parse(&self.resource)?,
-            Action::parse(&self.action)?,
-        ))
-    }
-}
-
-#[handler]
-pub(super) async fn allow(
-    req: &Request,
-    state: Data<&AppState>,
-    console: Data<&Arc<Console>>,
-    Form(form): Form<PolicyForm>,
-) -> poem::Result<Response> {
-    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
-    let outcome = async {
-        let (role, resource, action) = form.parse()?;
-        state
-            .services
-            .add_policy(&signed.caller, &role, resource, action)
-            .await
-    }
-    .await;
-    signed
-        .finish(outcome, "/staff", "policies", |signed, status| {
-            staff_page(&state, &console, signed, status)
-        })
-        .await
-}
-
-#[handler]
-pub(super) async fn disallow(
-    req: &Request,
-    state: Data<&AppState>,
-    console: Data<&Arc<Console>>,
-    Form(form): Form<PolicyForm>,
-) -> poem::Result<Response> {
-    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
-    let outcome = async {
-        let (role, resource, action) = form.parse()?;
-        state
-            .services
-            .remove_policy(&signed.caller, &role, resource, action)
-            .await
-    }
-    .await;
-    signed
-        .finish(outcome, "/staff", "policies", |signed, status| {
             staff_page(&state, &console, signed, status)
         })
         .await

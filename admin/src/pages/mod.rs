@@ -10,6 +10,7 @@ mod forms;
 mod oversight;
 mod patients;
 mod plugins;
+mod roles;
 mod shared;
 
 use portico_tenants::acts;
@@ -118,8 +119,8 @@ pub fn routes() -> Route {
         .at("/staff/:id/reactivate", post(clinic::reactivate_staff))
         .at("/staff/:id/roles", post(clinic::give_role))
         .at("/staff/:id/roles/:role/remove", post(clinic::take_role))
-        .at("/policies", post(clinic::allow))
-        .at("/policies/remove", post(clinic::disallow))
+        .at("/roles", get(roles::show).post(roles::save))
+        .at("/policies", post(roles::create))
         .at("/plugins", get(plugins::list).post(plugins::upload))
         .at("/plugins/dry-run", post(plugins::dry_run))
         .at("/plugins/:id/activate", post(plugins::activate))

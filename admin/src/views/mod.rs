@@ -11,8 +11,8 @@ pub use confirm::ConfirmView;
 pub use navigation::{Section, all_sections, sections_for};
 pub use oversight::{
     AuditFilterForm, AuditLine, AuditSubject, AuditView, DryRunResult, FollowUpRow, FollowUpView,
-    HookSample, PluginFailureRow, PluginRow, PluginsView, PolicyRow, SettingsForm, SettingsView,
-    StaffMemberRow, StaffView,
+    GridCell, GridRow, HookSample, PluginFailureRow, PluginRow, PluginsView, RolesView,
+    SettingsForm, SettingsView, StaffMemberRow, StaffView,
 };
 pub use patients::{
     Abilities, AnswerRow, AppointmentRow, AssignmentRow, CodeRow, DocumentRow, FormChoice,

@@ -29,8 +29,8 @@ const SECTIONS: &[(&str, &str, &str, &Act)] = &[
     (
         "roles",
         "Roles and permissions",
-        "/staff",
-        &acts::ROLES_READ,
+        "/roles",
+        &acts::POLICIES_READ,
     ),
     ("audit", "Audit trail", "/audit", &acts::AUDIT_READ),
     (

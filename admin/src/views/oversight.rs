@@ -124,14 +124,6 @@ pub struct StaffMemberRow {
     pub roles: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct PolicyRow {
-    pub role: String,
-    pub resource: String,
-    pub action: String,
-    pub builtin: bool,
-}
-
 /// Staff, their roles, and the permission rules in force.
 #[derive(Debug, Serialize)]
 pub struct StaffView {
@@ -139,11 +131,10 @@ pub struct StaffView {
     pub staff: Vec<StaffMemberRow>,
     /// Every role a staff member can be given here.
     pub roles: Vec<String>,
-    pub resources: Vec<String>,
     pub may_add_staff: bool,
     pub may_assign: bool,
-    pub policies: Option<Vec<PolicyRow>>,
-    pub may_edit_policies: bool,
+    /// Links to the roles page.
+    pub may_read_policies: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -202,4 +193,37 @@ pub struct PluginsView {
     /// What the dry-run form held.
     pub dry_hook: String,
     pub dry_input: String,
+}
+
+/// One role's answer for one permission in the grid.
+#[derive(Debug, Serialize)]
+pub struct GridCell {
+    pub role: String,
+    /// `role|resource|action`, the checkbox's value.
+    pub key: String,
+    pub allowed: bool,
+    /// Given by the platform to a built-in role: shown, not editable.
+    pub builtin: bool,
+}
+
+/// One permission across every role.
+#[derive(Debug, Serialize)]
+pub struct GridRow {
+    /// What it lets a person do, in words, as a heading.
+    pub words: String,
+    /// The same, to end a sentence: "front desk may {phrase}".
+    pub phrase: String,
+    /// `patients · write`, for those who know the names.
+    pub name: String,
+    pub cells: Vec<GridCell>,
+}
+
+/// Roles and permissions: a grid of what each role may do.
+#[derive(Debug, Serialize)]
+pub struct RolesView {
+    pub frame: Frame,
+    pub roles: Vec<String>,
+    pub rows: Vec<GridRow>,
+    pub resources: Vec<(String, String)>,
+    pub may_edit: bool,
 }

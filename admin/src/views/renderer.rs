@@ -94,6 +94,7 @@ impl Console {
             "password.html",
             "settings.html",
             "staff.html",
+            "roles.html",
             "plugins.html",
         ] {
             env.add_template(name, source)
@@ -208,6 +209,13 @@ impl Console {
                 console_path => console_path,
                 error => minijinja::value::Serde(error),
             } },
+        )
+    }
+
+    pub fn roles_page(&self, view: &super::RolesView) -> Result<String, RenderError> {
+        self.render(
+            "roles.html",
+            context! { page => minijinja::value::Serde(view) },
         )
     }
 

@@ -516,6 +516,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
         ("/audit", "code.redeem", "console-audit"),
         ("/settings", "Branding of the portal", "console-settings"),
         ("/staff", "desk@north.example.org", "console-staff"),
+        ("/roles", "Lets staff", "console-roles"),
         (
             &*format!("/patients/{mia}?tab=forms"),
             "Before your visit",

@@ -639,10 +639,30 @@ both_engines! {
         let roles = json_ok(owner.get(&app, "/api/v1/roles/assignments").await).await;
         let theirs: Vec<&str> = roles.as_array().unwrap().iter().filter(|a| a["staff_id"] == okafor.as_str()).map(|a| a["role"].as_str().unwrap()).collect();
         assert_eq!(theirs, ["auditor"]);
-        let allowed = me.post(&app, "/console/policies", &[("role", "billing"), ("resource", "patients"), ("action", "read")]).await;
-        assert_eq!(allowed.status(), StatusCode::SEE_OTHER);
+        // Roles and permissions: a role is created with its first
+        // permission, then ticked in the grid.
+        let created = me.post(&app, "/console/policies", &[("role", "billing"), ("permission", "patients|read")]).await;
+        assert_eq!(created.status(), StatusCode::SEE_OTHER);
+        assert_eq!(created.headers()["location"], "/t/north/console/roles?done=role_created");
+        let (_, grid) = me.get(&app, "/console/roles").await;
+        assert!(grid.contains("<th scope=\"col\">billing</th>") && grid.contains("<th scope=\"col\">front desk</th>"), "{grid}");
+        assert!(grid.contains("value=\"billing|patients|read\" checked aria-label=\"billing may see patients\""), "{grid}");
+        assert!(grid.contains("aria-label=\"owner may read the audit trail (built in)\""), "built-in ticks are shown, not editable");
+        assert_eq!(grid.matches("type=\"checkbox\"").count() + grid.matches("class=\"tick\"").count(), 22 * 6, "22 permissions by 6 roles");
+        // Ticking two more and unticking the first, in one save.
+        let mut form: Vec<(&str, &str)> = vec![];
+        for role in ["owner", "admin", "practitioner", "front_desk", "auditor", "billing"] {
+            form.push(("role", role));
+        }
+        form.extend([("allow", "billing|audit|read"), ("allow", "front_desk|plugins|read")]);
+        let saved = me.post(&app, "/console/roles", &form).await;
+        assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+        let rules = json_ok(owner.get(&app, "/api/v1/roles/policies").await).await;
+        let own: Vec<String> = rules.as_array().unwrap().iter().filter(|r| r["builtin"] == false)
+            .map(|r| format!("{}|{}|{}", r["role"].as_str().unwrap(), r["resource"].as_str().unwrap(), r["action"].as_str().unwrap())).collect();
+        assert_eq!(own.len(), 2, "{own:?}");
+        assert!(own.contains(&"billing|audit|read".to_owned()) && own.contains(&"front_desk|plugins|read".to_owned()), "{own:?}");
         let (_, html) = me.get(&app, "/console/staff").await;
-        assert!(html.contains("<td data-label=\"Role\">billing</td><td data-label=\"Resource\">patients</td><td data-label=\"Action\">read</td>"), "the rule is listed");
         assert!(html.contains("<option>billing</option>"), "and its role can be given");
         // The desk sees the staff list but no controls to change it, and
         // its posts are refused.
