@@ -21,3 +21,5 @@ pub use views::Console;
 pub const STYLESHEET: &str = include_str!("../assets/console.css");
 /// The handout's Print button (the handout allows no inline script).
 pub const PRINT_SCRIPT: &str = include_str!("../assets/print.js");
+/// The settings page's preview and time-zone suggestion.
+pub const SETTINGS_SCRIPT: &str = include_str!("../assets/settings.js");

@@ -206,6 +206,22 @@ pub(super) async fn save_settings(
     }
 }
 
+/// The clinic's saved colours for the settings page's preview; both are
+/// checked `#rrggbb` values, so nothing else reaches the stylesheet.
+#[handler]
+pub(super) async fn preview_colours(req: &Request) -> poem::Result<Response> {
+    let t = portico_web::auth::tenant_of(req)?;
+    let b = &t.tenant.settings.branding;
+    Ok(Response::builder()
+        .content_type("text/css; charset=utf-8")
+        .header("cache-control", "no-cache")
+        .body(format!(
+            ".preview {{ --preview-brand: {}; --preview-accent: {}; }}\n",
+            b.primary_colour.as_str(),
+            b.accent_colour.as_str()
+        )))
+}
+
 #[derive(Deserialize)]
 pub(super) struct PortalHostPost {
     csrf_token: String,

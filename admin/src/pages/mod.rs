@@ -34,7 +34,7 @@ use portico_web::page_session::{self, PageSession, Pages, redirect};
 use portico_web::tenancy::ResolvedTenant;
 
 /// Pages load only from our own origin and cannot be framed.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// An error on a console page (a refusal, an unknown address, a fault) as
 /// a page in the console's layout, not the API's JSON.
@@ -80,6 +80,8 @@ pub fn routes() -> Route {
         )
         .at("/console.css", get(stylesheet))
         .at("/print.js", get(print_script))
+        .at("/settings.js", get(settings_script))
+        .at("/preview.css", get(clinic::preview_colours))
         .at("/patients", get(patients::list).post(patients::create))
         .at("/patients/:id", get(patients::workspace))
         .at("/patients/:id/portal-access", post(patients::portal_access))
@@ -280,6 +282,14 @@ fn refusal(err: DomainError) -> poem::Result<(StatusCode, String)> {
         return Err(api.into());
     }
     let mut message = api.message;
+    // "primary_colour must be…" names the field as the API does; a page
+    // names it by the label its form shows.
+    if let Some(field) = api.field.as_deref()
+        && let Some(label) = field_label(field)
+        && let Some(reason) = message.strip_prefix(field)
+    {
+        message = format!("{label}{reason}");
+    }
     if let Some(first) = message.get(..1) {
         message = first.to_uppercase() + &message[1..];
     }
@@ -287,6 +297,36 @@ fn refusal(err: DomainError) -> poem::Result<(StatusCode, String)> {
         message.push('.');
     }
     Ok((api.status, message))
+}
+
+/// The label a console form shows for a field the domain names.
+fn field_label(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "display_name" => "Name",
+        "time_zone" => "Time zone",
+        "primary_colour" => "Main colour",
+        "accent_colour" => "Accent colour",
+        "logo_url" => "Logo address",
+        "reply_to" => "Replies to mail go to",
+        "code_lifetime_hours" => "A code works for",
+        "default_delivery" => "Given by default",
+        "requested_host" => "Host",
+        "full_name" => "Full name",
+        "date_of_birth" => "Date of birth",
+        "email" => "Email",
+        "phone" => "Phone",
+        "home_zip" => "Home zip code",
+        "password" => "Password",
+        "new_password" => "New password",
+        "current_password" => "Current password",
+        "role" => "Role",
+        "permission" => "Its first permission",
+        "starts_at" => "When",
+        "duration_minutes" => "Minutes",
+        "title" => "Title",
+        "body" => "Message",
+        _ => return None,
+    })
 }
 
 fn console_path(tenant: &ResolvedTenant) -> String {
@@ -313,6 +353,14 @@ async fn stylesheet() -> Response {
         .content_type("text/css; charset=utf-8")
         .header("cache-control", "public, max-age=3600")
         .body(crate::STYLESHEET)
+}
+
+#[handler]
+async fn settings_script() -> Response {
+    Response::builder()
+        .content_type("text/javascript; charset=utf-8")
+        .header("cache-control", "public, max-age=3600")
+        .body(crate::SETTINGS_SCRIPT)
 }
 
 #[handler]

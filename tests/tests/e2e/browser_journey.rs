@@ -530,6 +530,40 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     }
     // The rest of the console and the portal's account pages are not in
     // the README but are held to the same accessibility checks.
+    // The settings' preview follows the colour picker before anything is saved.
+    driver.goto(&format!("{console}/settings")).await.unwrap();
+    let bar_colour = |driver: &thirtyfour::WebDriver| {
+        let driver = driver.clone();
+        async move {
+            driver
+                .execute("return getComputedStyle(document.querySelector('.preview-bar')).backgroundColor", vec![])
+                .await
+                .unwrap()
+                .json()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert_eq!(
+        bar_colour(&driver).await,
+        "rgb(11, 110, 79)",
+        "the saved colour"
+    );
+    driver
+        .execute(
+            "const i = document.getElementById('primary_colour'); i.value = '#7a1f5c'; i.dispatchEvent(new Event('input'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        bar_colour(&driver).await,
+        "rgb(122, 31, 92)",
+        "the picked colour, unsaved"
+    );
+    assert_eq!(browser.field_value("primary_colour").await, "#7a1f5c");
+
     // The home page, and the question before a code is cancelled.
     driver.goto(&format!("{console}/")).await.unwrap();
     assert!(browser.main_text().await.contains("Find a patient"));

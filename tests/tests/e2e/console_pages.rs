@@ -597,11 +597,19 @@ both_engines! {
         dark_accent[3] = ("accent_colour", "#3a3a3a");
         let dark = me.post(&app, "/console/settings", &dark_accent).await;
         assert_eq!(dark.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(dark.text().await.unwrap().contains("too dark for the dark text drawn on it"));
+        let page = dark.text().await.unwrap();
+        assert!(page.contains("Accent colour: is too dark") || page.contains("Accent colour:"), "the field by its label: {page}");
+        assert!(page.contains("too dark for the dark text drawn on it") && !page.contains("Accent_colour"), "{page}");
+        assert!(page.contains("value=\"#3a3a3a\""), "the refused colour stays in the picker");
         let mut nowhere = settings("#8a1538", "48");
         nowhere[1] = ("time_zone", "Mars/Olympus_Mons");
         let nowhere = me.post(&app, "/console/settings", &nowhere).await;
         assert_eq!(nowhere.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = nowhere.text().await.unwrap();
+        assert!(page.contains("Time zone: "), "labelled as the form labels it: {page}");
+        // The preview's colours are the saved ones; the page's script makes them follow the pickers.
+        let preview = app.client.get(app.tenant_url("north", "/console/preview.css")).send().await.unwrap().text().await.unwrap();
+        assert!(preview.contains("--preview-brand: #0b6e4f"), "{preview}");
         assert_eq!(json_ok(owner.get(&app, "/api/v1/clinic/settings").await).await["primary_colour"], "#0b6e4f", "nothing refused was saved");
 
         let saved = me.post(&app, "/console/settings", &settings("#8a1538", "48")).await;
