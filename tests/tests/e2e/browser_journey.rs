@@ -546,7 +546,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
         }
     };
     assert_eq!(
-        bar_colour(&driver).await,
+        bar_colour(driver).await,
         "rgb(11, 110, 79)",
         "the saved colour"
     );
@@ -558,7 +558,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
         .await
         .unwrap();
     assert_eq!(
-        bar_colour(&driver).await,
+        bar_colour(driver).await,
         "rgb(122, 31, 92)",
         "the picked colour, unsaved"
     );
