@@ -257,6 +257,12 @@ async fn workspace_with_details(
         issue_codes: signed.may(state, &acts::CODE_ISSUE).await?,
         read_records: signed.may(state, &acts::RECORD_READ).await?,
         share_records: signed.may(state, &acts::NOTE_WRITE).await?,
+        email_guarded: tab == WorkspaceTab::Details
+            && services
+                .patient_email_guarded(&signed.caller, patient)
+                .await
+                .map_err(ApiError::from)?,
+        change_guarded_email: signed.may(state, &acts::PATIENT_EMAIL_CHANGE).await?,
     };
     let now = Timestamp::now();
     let (codes, grants, mail) = if tab == WorkspaceTab::Access {

@@ -182,6 +182,11 @@ pub struct Abilities {
     pub issue_codes: bool,
     pub read_records: bool,
     pub share_records: bool,
+    /// The record's email is where its portal access goes (see
+    /// `patient_email_guarded`): changing it takes a password, and only
+    /// `change_guarded_email` may.
+    pub email_guarded: bool,
+    pub change_guarded_email: bool,
 }
 
 /// One patient's workspace.

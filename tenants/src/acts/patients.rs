@@ -134,6 +134,29 @@ impl Services {
         pass.finish(done).await
     }
 
+    /// Whether changing this record's email is a change of where the
+    /// patient's access goes (see `store::portal_tie`): then it needs the
+    /// `portal_security` permission and a password confirmation. Pages ask
+    /// before they draw the field.
+    pub async fn patient_email_guarded(
+        &self,
+        caller: &Caller,
+        id: PatientId,
+    ) -> Result<bool, DomainError> {
+        let pass = self.enter(caller, &acts::PATIENT_READ).await?;
+        let done = async {
+            let mut tx = pass.read().await?;
+            let record = store::get(&mut tx, id)
+                .await?
+                .ok_or(DomainError::NotFound("patient"))?;
+            let tie = store::portal_tie(&mut tx, &record).await?;
+            tx.commit().await?;
+            Ok(tie.is_some())
+        }
+        .await;
+        pass.finish(done).await
+    }
+
     pub async fn patient_get(
         &self,
         caller: &Caller,

@@ -564,6 +564,21 @@ both_engines! {
         fields.push(("email", "mia.new@example.org"));
         let phone = me.post(&app, &path, &fields).await;
         assert_eq!(phone.status(), StatusCode::SEE_OTHER);
+        // The front desk is not offered a change it may not make: the
+        // address is read-only, with who can change it; the owner gets the
+        // password field, even once access is off again.
+        app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;
+        let desk = log_in(&app, "desk@north.example.org").await;
+        let (_, details) = desk.get(&app, &format!("/console/patients/{mia}?tab=details")).await;
+        assert!(details.contains("value=\"mia.new@example.org\" readonly") && details.contains("an owner or admin changes it"), "{details}");
+        assert!(!details.contains("id=\"confirm_password\""));
+        json_ok(owner.put(&app, &format!("/api/v1/patients/{mia}/portal-access"), serde_json::json!({"enabled": false})).await).await;
+        let (_, details) = me.get(&app, &format!("/console/patients/{mia}?tab=details")).await;
+        assert!(details.contains("id=\"confirm_password\"") && !details.contains(" readonly"), "{details}");
+        // A record never tied to the portal asks for nothing.
+        let sam = json_ok(owner.post(&app, "/api/v1/patients", serde_json::json!({"full_name": "Sam Patel", "date_of_birth": "1957-02-11"})).await).await;
+        let (_, details) = desk.get(&app, &format!("/console/patients/{}?tab=details", sam["id"].as_str().unwrap())).await;
+        assert!(!details.contains(" readonly") && !details.contains("id=\"confirm_password\""));
     }
 
     async fn settings_brand_the_portal_and_staff_get_roles_from_the_console(app) {
