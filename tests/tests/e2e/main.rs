@@ -14,6 +14,7 @@ mod auth;
 mod bad_input;
 mod browser_access_link;
 mod browser_accessibility;
+mod browser_clicks;
 mod browser_journey;
 mod console;
 mod console_pages;
