@@ -200,6 +200,7 @@ impl Signed {
             staff_name: me.display_name.to_string(),
             csrf_token: who.session.csrf_token.clone(),
             notice: None,
+            notice_at: None,
             error: None,
             nav: crate::views::Navigation::default(),
             first_password: who.session.must_change_password,

@@ -326,17 +326,17 @@ async fn workspace_with_details(
     };
     let shared = if may.read_records {
         let shared = if tab == WorkspaceTab::Shared {
-            // Opening the conversation is reading it.
+            // Read as it was, so what nobody had read shows as new; then
+            // opening the conversation is reading it.
+            let shared = services
+                .shared_record(&signed.caller, patient)
+                .await
+                .map_err(ApiError::from)?;
             services
                 .messages_read(&signed.caller, patient)
                 .await
                 .map_err(ApiError::from)?;
-            Some(
-                services
-                    .shared_record(&signed.caller, patient)
-                    .await
-                    .map_err(ApiError::from)?,
-            )
+            Some(shared)
         } else {
             None
         };
@@ -394,6 +394,9 @@ pub(super) async fn workspace(
     let patient = parse_patient(&id)?;
     let mut signed = Signed::of(&state, req).await?;
     signed.frame.notice = notice(q.done.as_deref());
+    if q.done.as_deref() == Some("message_sent") {
+        signed.frame.notice_at = Some("messages");
+    }
     let tab = WorkspaceTab::parse(q.tab.as_deref());
     workspace_page(
         &state,
@@ -410,7 +413,15 @@ pub(super) async fn workspace(
 /// Where to land after an action on a patient: their workspace, on `tab`,
 /// with a notice.
 pub(super) fn back_to(signed: &Signed, patient: PatientId, tab: &str, done: &str) -> Response {
-    redirect(&signed.path(&format!("/patients/{patient}?tab={tab}&done={done}")))
+    // A message sent is confirmed by its thread, where the page lands.
+    let anchor = if done == "message_sent" {
+        "#messages"
+    } else {
+        ""
+    };
+    redirect(&signed.path(&format!(
+        "/patients/{patient}?tab={tab}&done={done}{anchor}"
+    )))
 }
 
 /// Re-renders the workspace with the reason an action was refused.

@@ -86,6 +86,7 @@ pub(super) fn tab(
                 body: m.body.clone(),
                 at: zone.human(m.sent_at),
                 read: m.read_at.is_some(),
+                new: m.from.side == Side::Patient && m.read_at.is_none(),
                 attachments: m
                     .attachments
                     .iter()

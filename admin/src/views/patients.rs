@@ -13,6 +13,9 @@ pub struct Frame {
     pub csrf_token: String,
     /// A short confirmation of what just happened.
     pub notice: Option<String>,
+    /// The id of the card the notice belongs in, where the person is
+    /// looking (a message sent shows by its thread); `None` for the top.
+    pub notice_at: Option<&'static str>,
     /// Why the last action was refused, written for the staff member.
     pub error: Option<String>,
     /// The console-wide pages this staff member may open.
@@ -157,6 +160,9 @@ pub struct MessageRow {
     pub body: String,
     pub at: String,
     pub read: bool,
+    /// From the patient, and nobody at the clinic had read it before this
+    /// page.
+    pub new: bool,
     pub attachments: Vec<DocumentRow>,
 }
 

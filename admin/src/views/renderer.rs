@@ -256,6 +256,8 @@ mod tests {
                     staff_name: "Dana".into(),
                     csrf_token: "tok".into(),
                     notice: None,
+                    notice_at: None,
+                    notice_at: None,
                     error: None,
                     nav: crate::views::Navigation::default(),
                     first_password: false,

@@ -391,7 +391,8 @@ impl RecordsApi {
     }
 
     /// Read the record's conversation; the patient's messages are marked
-    /// read by the clinic.
+    /// read by the clinic. The thread is answered as it was before: a
+    /// message nobody at the clinic had read has no `read_at` this once.
     #[oai(path = "/v1/patients/:id/messages/read", method = "post")]
     async fn read_messages(
         &self,

@@ -278,7 +278,8 @@ impl Services {
     }
 
     /// The clinic's side of a record's conversation; reading it marks the
-    /// patient's messages read.
+    /// patient's messages read. The thread comes as it was before this
+    /// read, so a message nobody had read has no `read_at` this once.
     pub async fn messages_read(
         &self,
         caller: &Caller,
@@ -290,8 +291,9 @@ impl Services {
         let done = async {
             let mut tx = pass.write().await?;
             require_patient(&mut tx, patient).await?;
-            store::mark_read(&mut tx, patient, Side::Clinic).await?;
+            // Read first: what nobody at the clinic had read shows as new once.
             let messages = store::messages_of(&mut tx, patient).await?;
+            store::mark_read(&mut tx, patient, Side::Clinic).await?;
             pass.commit(tx).await?;
             Ok(messages)
         }

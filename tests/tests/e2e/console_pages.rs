@@ -374,10 +374,24 @@ both_engines! {
         assert!(home.contains("<td data-label=\"Unread\">2</td>"));
         assert!(!home.contains("Ada Lovelace"), "nobody waits on Ada");
 
-        // Reading the thread empties the inbox.
-        desk.get(&app, &format!("/console/patients/{mia}?tab=shared")).await;
+        // Reading the thread empties the inbox; her two messages show as
+        // new that once.
+        let (_, thread) = desk.get(&app, &format!("/console/patients/{mia}?tab=shared")).await;
+        assert_eq!(thread.matches("<span class=\"new\">New</span>").count(), 2, "{thread}");
         let (_, home) = desk.get(&app, "/console/").await;
         assert!(home.contains("No patient is waiting for an answer."));
+        let (_, thread) = desk.get(&app, &format!("/console/patients/{mia}?tab=shared")).await;
+        assert!(!thread.contains("class=\"new\""));
+        // An answer lands back at the thread, confirmed there.
+        let sent = app.client.post(app.tenant_url("north", &format!("/console/patients/{mia}/messages")))
+            .header("cookie", &desk.cookie).header("sec-fetch-site", "same-origin")
+            .multipart(file_form(&[("csrf_token", desk.csrf.as_str()), ("body", "Yes, it is in.")], None)).send().await.unwrap();
+        let to = sent.headers()["location"].to_str().unwrap().to_owned();
+        assert!(to.ends_with("&done=message_sent#messages"), "{to}");
+        let (_, page) = desk.get(&app, to.trim_start_matches("/t/north").split('#').next().unwrap()).await;
+        let card = &page[page.find("id=\"messages\"").unwrap()..];
+        assert!(card.starts_with("id=\"messages\">\n  <h2>Messages</h2>\n  <p class=\"notice\" role=\"status\">Message sent."), "{card}");
+        assert_eq!(page.matches("Message sent.").count(), 1, "said once, by the thread");
     }
 
     async fn patients_are_found_and_created_from_the_list(app) {
