@@ -257,7 +257,6 @@ mod tests {
                     csrf_token: "tok".into(),
                     notice: None,
                     notice_at: None,
-                    notice_at: None,
                     error: None,
                     nav: crate::views::Navigation::default(),
                     first_password: false,
