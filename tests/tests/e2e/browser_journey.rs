@@ -586,6 +586,21 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
             &*format!("/patients/{mia}?tab=access"),
             "console-patient-phone",
         ),
+        (
+            &*format!("/patients/{mia}?tab=shared"),
+            "console-patient-shared-phone",
+        ),
+        (
+            &*format!("/patients/{mia}?tab=details"),
+            "console-patient-details-phone",
+        ),
+        ("/patients", "console-patients-phone"),
+        ("/audit", "console-audit-phone"),
+        ("/staff", "console-staff-phone"),
+        ("/roles", "console-roles-phone"),
+        ("/settings", "console-settings-phone"),
+        ("/forms", "console-forms-phone"),
+        ("/plugins", "console-plugins-phone"),
     ] {
         driver.goto(&format!("{console}{path}")).await.unwrap();
         let wide_menu = driver.find(By::Css("nav.menu-wide")).await.unwrap();
