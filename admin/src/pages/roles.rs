@@ -20,10 +20,7 @@ use portico_web::error::ApiError;
 
 /// Every permission, in the order the grid lists them.
 fn permissions() -> Vec<Permission> {
-    Resource::ALL
-        .iter()
-        .flat_map(|r| Action::ALL.iter().map(move |a| Permission::new(*r, *a)))
-        .collect()
+    Permission::all()
 }
 
 fn key(role: &str, p: Permission) -> String {
@@ -66,7 +63,7 @@ pub(super) async fn roles_page(
     let own: HashSet<String> = rules
         .iter()
         .filter(|r| !r.builtin)
-        .map(|r| key(r.role.as_str(), Permission::new(r.resource, r.action)))
+        .map(|r| key(r.role.as_str(), r.permission()))
         .collect();
     let roles = roles_of(&rules);
     let rows = permissions()
@@ -164,7 +161,7 @@ pub(super) async fn save(
             .await?
             .into_iter()
             .filter(|r| !r.builtin)
-            .map(|r| key(r.role.as_str(), Permission::new(r.resource, r.action)))
+            .map(|r| key(r.role.as_str(), r.permission()))
             .collect();
         // Each change is its own act, in the trail on its own line.
         for role in &shown {

@@ -30,6 +30,12 @@ pub struct PolicyRule {
     pub builtin: bool,
 }
 
+impl PolicyRule {
+    pub fn permission(&self) -> crate::domain::Permission {
+        crate::domain::Permission::new(self.resource, self.action)
+    }
+}
+
 fn assignment_rule(tenant: &Tenant, staff: StaffId, role: &RoleName) -> StoredRule {
     StoredRule {
         ptype: "g".into(),

@@ -186,6 +186,15 @@ impl Permission {
         Self { resource, action }
     }
 
+    /// Every permission there is, resource by resource: the rows of the
+    /// console's grid.
+    pub fn all() -> Vec<Permission> {
+        Resource::ALL
+            .iter()
+            .flat_map(|r| Action::ALL.iter().map(move |a| Permission::new(*r, *a)))
+            .collect()
+    }
+
     /// What the permission lets a person do, in the words a front desk
     /// uses: "your role does not let you {this}".
     pub fn in_words(self) -> &'static str {

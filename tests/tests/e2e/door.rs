@@ -110,6 +110,12 @@ async fn wrong_secret(app: &TestApp, cast: &Cast, act: &str, ip: &str) -> reqwes
             "/api/v1/portal/password-reset/confirm",
             json!({"token": "y".repeat(43), "new_password": "a brand new password 7"}),
         ),
+        "portal.password_change" => post(
+            "/api/v1/portal/password",
+            json!({"current_password": WRONG, "new_password": "a brand new password 8"}),
+        )
+        .header("cookie", &cast.mover.cookie)
+        .header("x-csrf-token", &cast.mover.csrf),
         "portal.email_change.request" => post(
             "/api/v1/portal/email",
             json!({"new_email": "elsewhere@example.org", "password": WRONG}),
@@ -192,8 +198,11 @@ both_engines! {
                 assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "{}: the lock holds for the right secret too", act.name);
             }
         }
-        // The refusals name the address they came from.
-        let refused = audit_of(&app, &cast.owner, "portal.email_change.request").await;
+        // The refusals name the address they came from. The account's
+        // password is one credential with one lock: the password change
+        // walks first and locks it, so the email change meets the lock.
+        let mut refused = audit_of(&app, &cast.owner, "portal.password_change").await;
+        refused.extend(audit_of(&app, &cast.owner, "portal.email_change.request").await);
         assert!(refused.iter().any(|e| e["outcome"] == "failure" && e["reason"] == "wrong_password" && e["ip"].as_str().unwrap_or("").starts_with("198.51.100.")), "{refused:?}");
         assert!(refused.iter().any(|e| e["reason"] == "locked_out"), "{refused:?}");
     }
