@@ -117,6 +117,10 @@ both_engines! {
         assert!(trail.contains("<td data-label=\"By\">Owner</td>") && trail.contains("Access code given"), "{trail}");
         let shown: String = trail.split('<').map(|piece| piece.split_once('>').map_or(piece, |(_, text)| text)).collect();
         assert!(!shown.contains(&mia), "the patient's id is not shown as text: {shown}");
+        let (_, everything) = me.get(&app, "/console/audit").await;
+        let shown: String = everything.split('<').map(|piece| piece.split_once('>').map_or(piece, |(_, text)| text)).collect();
+        let ids: Vec<&str> = shown.split(|c: char| !(c.is_ascii_hexdigit() || c == '-')).filter(|w| w.len() == 36 && w.matches('-').count() == 4).collect();
+        assert!(ids.is_empty(), "no id on show anywhere in the trail: {ids:?} in {shown}");
         // Who may not read the trail gets no link.
         let front = log_in(&app, "desk@north.example.org").await;
         let (_, html) = front.get(&app, &format!("/console/patients/{mia}")).await;
