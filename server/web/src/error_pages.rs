@@ -4,7 +4,7 @@
 //! tree's own layout instead. Each tree renders it; this module reads what
 //! went wrong and says it in words.
 
-use poem::http::{HeaderMap, StatusCode, header};
+use poem::http::{StatusCode, header};
 use poem::{Body, Request, Response};
 
 /// What an error page says.
@@ -46,20 +46,19 @@ where
     let Some(html) = draw(&page) else {
         return Ok(Response::from_parts(parts, Body::from(bytes)));
     };
-    let mut headers = HeaderMap::new();
-    for (name, value) in &parts.headers {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            headers.append(name.clone(), value.clone());
-        }
-    }
     let mut resp = Response::builder()
         .status(parts.status)
         .content_type("text/html; charset=utf-8")
-        .header("cache-control", "no-store")
         .body(html);
-    for (name, value) in &headers {
-        resp.headers_mut().insert(name.clone(), value.clone());
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            resp.headers_mut().append(name.clone(), value.clone());
+        }
     }
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     Ok(resp)
 }
 
