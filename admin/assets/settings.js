@@ -19,7 +19,9 @@
   var zone = document.getElementById("time_zone");
   var suggest = document.getElementById("use-browser-zone");
   var browserZone = window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone;
-  if (zone && suggest && browserZone && browserZone !== zone.value && !zone.disabled) {
+  // A field in a disabled fieldset is not itself disabled: ask the fieldset.
+  var locked = zone && (zone.disabled || zone.closest("fieldset:disabled"));
+  if (zone && suggest && browserZone && browserZone !== zone.value && !locked) {
     suggest.textContent = "Use this browser's time zone (" + browserZone + ")";
     suggest.hidden = false;
     suggest.addEventListener("click", function () {

@@ -75,18 +75,19 @@ async fn start(label: &str, database_url: Option<String>) -> Target {
         )
         .await
         .unwrap();
+    // Set up as the demo is, by the server itself: the passwords are the
+    // staff's own (one an operator chose must be changed at login).
+    let operator = portico_tenants::Caller::system(tenant.clone());
     services
-        .create_owner(
-            &op,
-            &tenant,
+        .staff_create(
+            &operator,
             &EmailAddress::parse("owner@bench.example.org").unwrap(),
             &DisplayName::parse("n", "Owner").unwrap(),
             &NewPassword::parse(PASSWORD.into()).unwrap(),
-            &client,
+            &[portico_tenants::domain::RoleName::parse("owner").unwrap()],
         )
         .await
         .unwrap();
-    let operator = op.caller(tenant.clone(), &client);
     for i in 0..4 {
         services
             .staff_create(

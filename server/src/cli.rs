@@ -201,7 +201,10 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
                     &client,
                 )
                 .await?;
-            println!("created owner {} of {}", owner.email, t.slug);
+            println!(
+                "created owner {} of {}; they choose their own password at the first login",
+                owner.email, t.slug
+            );
             if let Some(p) = generated {
                 println!("password: {p}");
             }

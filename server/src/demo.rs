@@ -56,15 +56,17 @@ pub async fn ensure(services: &Services) -> Result<Option<DemoCredentials>, Doma
             &system,
         )
         .await?;
+    // The server itself sets up its demo: the passwords it prints are the
+    // staff's to keep (one an operator chose must be changed at login).
+    let server = Caller::system(tenant.clone());
     let owner_password = generate_password();
     services
-        .create_owner(
-            &operator,
-            &tenant,
+        .staff_create(
+            &server,
             &EmailAddress::parse(DEMO_OWNER_EMAIL)?,
             &DisplayName::parse("display_name", "Dana Owner")?,
             &NewPassword::parse(owner_password.clone())?,
-            &system,
+            &[RoleName::builtin(BuiltinRole::Owner)],
         )
         .await?;
     // Colleagues in the other built-in roles, so the role model has people
@@ -93,7 +95,7 @@ pub async fn ensure(services: &Services) -> Result<Option<DemoCredentials>, Doma
     ] {
         services
             .staff_create(
-                &operator.caller(tenant.clone(), &system),
+                &server,
                 &EmailAddress::parse(email)?,
                 &DisplayName::parse("display_name", name)?,
                 &NewPassword::parse(generate_password())?,

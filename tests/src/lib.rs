@@ -504,12 +504,33 @@ impl TestApp {
             .client
             .post(self.url(&format!("/api/operator/v1/tenants/{slug}/owners")))
             .bearer_auth(&self.operator_token)
-            .json(&json!({ "email": email, "display_name": "Owner", "password": PASSWORD }))
+            .json(&json!({ "email": email, "display_name": "Owner", "password": FIRST_PASSWORD }))
             .send()
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "creating owner of {slug}");
-        self.login_bearer(slug, &email, PASSWORD).await
+        // The operator chose that password: the owner chooses `PASSWORD`
+        // at the first login, as a real owner would.
+        self.choose_own_password(slug, &email).await
+    }
+
+    /// Logs in with the password someone else chose and replaces it with
+    /// `PASSWORD`, as the door asks before anything else.
+    pub async fn choose_own_password(&self, slug: &str, email: &str) -> Staff {
+        let staff = self.login_bearer(slug, email, FIRST_PASSWORD).await;
+        let resp = staff
+            .post(
+                self,
+                "/api/v1/auth/password",
+                json!({"current_password": FIRST_PASSWORD, "new_password": PASSWORD}),
+            )
+            .await;
+        assert!(
+            resp.status().is_success(),
+            "{email} chooses a password: {}",
+            resp.status()
+        );
+        staff
     }
 
     /// Adds a staff member with `roles` as `by`, and logs them in. The
@@ -526,20 +547,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(resp.status(), StatusCode::OK, "adding staff {email}");
-        let staff = self.login_bearer(&by.slug, email, FIRST_PASSWORD).await;
-        let resp = staff
-            .post(
-                self,
-                "/api/v1/auth/password",
-                json!({"current_password": FIRST_PASSWORD, "new_password": PASSWORD}),
-            )
-            .await;
-        assert!(
-            resp.status().is_success(),
-            "{email} chooses a password: {}",
-            resp.status()
-        );
-        staff
+        self.choose_own_password(&by.slug, email).await
     }
 
     /// Logs in for a bearer token.

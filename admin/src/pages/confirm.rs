@@ -28,6 +28,33 @@ pub(super) fn way_back(signed: &Signed, patient: PatientId, back: &str) -> Strin
     }
 }
 
+/// The patient's name and email for the question, when the role may read
+/// patients; "this patient" otherwise. Asking must not need more than the
+/// act it asks about.
+async fn patient_of(
+    state: &AppState,
+    signed: &Signed,
+    patient: PatientId,
+) -> poem::Result<(String, Option<String>)> {
+    if !signed.may(state, &acts::PATIENT_READ).await? {
+        return Ok(("this patient".to_owned(), None));
+    }
+    let record = state
+        .services
+        .patient_get(&signed.caller, patient)
+        .await
+        .map_err(ApiError::from)?;
+    Ok((
+        record.full_name.to_string(),
+        record.email.as_ref().map(ToString::to_string),
+    ))
+}
+
+/// `Mia Wong's`, or `this patient's`.
+fn possessive(name: &str) -> String {
+    format!("{name}'s")
+}
+
 struct Question {
     question: String,
     facts: Vec<String>,
@@ -64,11 +91,7 @@ pub(super) async fn cancel_code(
     back: &str,
 ) -> poem::Result<Response> {
     let services = &state.services;
-    let record = services
-        .patient_get(&signed.caller, patient)
-        .await
-        .map_err(ApiError::from)?;
-    let name = record.full_name.to_string();
+    let (name, email) = patient_of(state, &signed, patient).await?;
     // A role that may cancel codes but not list them is asked plainly.
     let found = if signed.may(state, &acts::CODES_READ).await? {
         let codes = services
@@ -89,7 +112,7 @@ pub(super) async fn cancel_code(
     };
     let mut facts = Vec::new();
     if let Some(found) = &found {
-        let given = match (found.delivery, record.email.as_ref()) {
+        let given = match (found.delivery, email.as_ref()) {
             (CodeDelivery::Email, Some(to)) => {
                 format!("It was emailed to {to} on {}", zone.human(found.issued_at))
             }
@@ -141,26 +164,28 @@ pub(super) async fn revoke_grant(
     patient: PatientId,
 ) -> poem::Result<Response> {
     let services = &state.services;
-    let record = services
-        .patient_get(&signed.caller, patient)
-        .await
-        .map_err(ApiError::from)?;
-    let grants = services
-        .grants_of_patient(&signed.caller, patient)
-        .await
-        .map_err(ApiError::from)?;
-    let Some(found) = grants.into_iter().find(|g| g.id == grant) else {
-        return Err(ApiError::not_found("not_found", "grant not found").into());
+    let (name, _) = patient_of(state, &signed, patient).await?;
+    let whose = possessive(&name);
+    // A role that may revoke but not list grants is asked without the
+    // account's name.
+    let (account, email) = if signed.may(state, &acts::GRANTS_READ).await? {
+        let grants = services
+            .grants_of_patient(&signed.caller, patient)
+            .await
+            .map_err(ApiError::from)?;
+        let Some(found) = grants.into_iter().find(|g| g.id == grant) else {
+            return Err(ApiError::not_found("not_found", "grant not found").into());
+        };
+        (found.username, format!(" ({})", found.account_email))
+    } else {
+        ("this portal account".to_owned(), String::new())
     };
-    let name = record.full_name.to_string();
-    let account = &found.username;
     let question = Question {
-        question: format!("Revoke {account}'s access to {name}'s record?"),
+        question: format!("Revoke {account}'s access to {whose} record?"),
         facts: vec![
             format!(
-                "The portal account {account} ({}) will no longer see {name}'s record. The account stays, with \
-                 any other records it holds.",
-                found.account_email
+                "The portal account {account}{email} will no longer see {whose} record. The account stays, with \
+                 any other records it holds."
             ),
             format!("To give access again later, send {name} a new access link."),
         ],
@@ -182,11 +207,7 @@ pub(super) async fn disable_portal(
     patient: PatientId,
 ) -> poem::Result<Response> {
     let services = &state.services;
-    let record = services
-        .patient_get(&signed.caller, patient)
-        .await
-        .map_err(ApiError::from)?;
-    let name = record.full_name.to_string();
+    let (name, _) = patient_of(state, &signed, patient).await?;
     let now = Timestamp::now();
     let mut facts = Vec::new();
     if signed.may(state, &acts::GRANTS_READ).await? {

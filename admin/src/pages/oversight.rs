@@ -187,7 +187,7 @@ fn actor_in_words(r: &AuditRecord, names: &AuditNames) -> String {
         .and_then(|id| names.of(&r.actor_kind, id));
     match (r.actor_kind.as_str(), named) {
         ("staff", Some(name)) => name.to_owned(),
-        ("staff", None) => "a former staff member".to_owned(),
+        ("staff", None) => "a staff member".to_owned(),
         ("account", Some(name)) => format!("{name} (patient)"),
         ("account", None) => "a patient account".to_owned(),
         ("operator", _) => "a platform operator".to_owned(),

@@ -151,18 +151,13 @@ pub(super) async fn save(
     let csrf = field("csrf_token").next().unwrap_or_default().to_owned();
     let signed = Signed::posting(&state, req, &csrf).await?;
     let ticked: HashSet<&str> = field("allow").collect();
+    // What the page showed ticked: only what this person changed since is
+    // applied, so a colleague's change made meanwhile is not undone.
+    let was: HashSet<&str> = field("was").collect();
     let outcome = async {
         let shown = field("role")
             .map(RoleName::parse)
             .collect::<Result<Vec<_>, _>>()?;
-        let own: HashSet<String> = state
-            .services
-            .list_policies(&signed.caller)
-            .await?
-            .into_iter()
-            .filter(|r| !r.builtin)
-            .map(|r| key(r.role.as_str(), r.permission()))
-            .collect();
         // Each change is its own act, in the trail on its own line.
         for role in &shown {
             for p in permissions() {
@@ -170,7 +165,7 @@ pub(super) async fn save(
                     continue;
                 }
                 let k = key(role.as_str(), p);
-                match (ticked.contains(k.as_str()), own.contains(&k)) {
+                match (ticked.contains(k.as_str()), was.contains(k.as_str())) {
                     (true, false) => {
                         state
                             .services
@@ -178,10 +173,15 @@ pub(super) async fn save(
                             .await?;
                     }
                     (false, true) => {
-                        state
+                        match state
                             .services
                             .remove_policy(&signed.caller, role, p.resource, p.action)
-                            .await?;
+                            .await
+                        {
+                            // Someone removed it meanwhile: as wanted.
+                            Ok(()) | Err(DomainError::NotFound(_)) => {}
+                            Err(other) => return Err(other),
+                        }
                     }
                     _ => {}
                 }

@@ -60,6 +60,10 @@ impl Services {
         caller: &Caller,
         records: &[AuditRecord],
     ) -> Result<AuditNames, DomainError> {
+        // The trail names only whom the reader may see elsewhere: a role
+        // that reads the audit but not patients gets kinds, not names.
+        let see_staff = self.may(caller, &acts::STAFF_LIST).await?;
+        let see_patients = self.may(caller, &acts::PATIENT_READ).await?;
         let pass = self.enter(caller, &acts::AUDIT_READ).await?;
         let done = async {
             let mut wanted: BTreeSet<(String, String)> = BTreeSet::new();
@@ -77,6 +81,8 @@ impl Services {
             let mut tx = pass.read().await?;
             for (kind, id) in wanted {
                 match kind.as_str() {
+                    "staff" if !see_staff => {}
+                    "patient" | "account" if !see_patients => {}
                     "staff" => {
                         if let Ok(staff) = StaffId::parse(&id)
                             && let Some((m, _)) = crate::staff::store::get(&mut tx, staff).await?

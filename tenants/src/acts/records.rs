@@ -147,7 +147,6 @@ impl Services {
                 .filter(|d| d.patient_id == patient)
                 .ok_or_else(document_not_found)?;
             let bytes = store::document_bytes(&mut tx, document).await?;
-            store::mark_opened(&mut tx, document).await?;
             pass.detail(format!("document={document}"));
             pass.commit(tx).await?;
             Ok(DocumentContent {

@@ -154,15 +154,8 @@ impl Services {
             async |tx: &mut TenantTx| {
                 require_staff(tx, staff_id).await?;
                 if role.as_builtin() == Some(BuiltinRole::Owner) {
-                    let owners = load_rules(tx)
-                        .await?
-                        .into_iter()
-                        .filter(|r| {
-                            r.ptype == "g"
-                                && r.values.get(1).map(String::as_str) == Some("role:owner")
-                        })
-                        .count();
-                    if owners <= 1 {
+                    let owners = active_owners(tx).await?;
+                    if owners.len() <= 1 && owners.contains(&staff_id) {
                         return Err(DomainError::Conflict {
                         code: "last_owner",
                         message:
@@ -286,6 +279,33 @@ impl Services {
             ))
         }
     }
+}
+
+/// The clinic's owners who may still log in, counted with every active
+/// staff row locked: two owners taking the role (or the account) from each
+/// other at the same moment cannot both see the other one still there.
+pub(crate) async fn active_owners(tx: &mut TenantTx) -> Result<Vec<StaffId>, DomainError> {
+    staff::lock_active(tx).await?;
+    let mut owners = Vec::new();
+    for rule in load_rules(tx).await? {
+        let is_owner =
+            rule.ptype == "g" && rule.values.get(1).map(String::as_str) == Some("role:owner");
+        let Some(id) = rule
+            .values
+            .first()
+            .and_then(|s| s.strip_prefix("staff:"))
+            .and_then(|s| StaffId::parse(s).ok())
+        else {
+            continue;
+        };
+        if is_owner
+            && let Some((member, _)) = staff::get_staff(tx, id).await?
+            && member.status == crate::staff::StaffStatus::Active
+        {
+            owners.push(id);
+        }
+    }
+    Ok(owners)
 }
 
 async fn require_staff(tx: &mut TenantTx, id: StaffId) -> Result<(), DomainError> {

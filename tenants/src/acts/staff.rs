@@ -201,13 +201,13 @@ impl Services {
             }
             let hash = self.hasher.hash(password).await?;
             let mut tx = pass.write().await?;
-            // A colleague's choice of password is only for the first login;
-            // an operator setting up a clinic's first owner hands over a
-            // password the owner then keeps (the demo's, for one).
-            let chosen_by = if pass.caller().staff().is_some() {
-                ChosenBy::Someone
-            } else {
+            // A password a colleague or an operator chose is only for the
+            // first login. Only the server's own demo clinic, whose
+            // passwords it prints for the newcomer running it, keeps them.
+            let chosen_by = if matches!(pass.caller().who, crate::door::Who::System) {
                 ChosenBy::Themselves
+            } else {
+                ChosenBy::Someone
             };
             let member = store::insert(&mut tx, email, display_name, &hash, chosen_by)
                 .await
@@ -285,16 +285,9 @@ impl Services {
             let (member, _) = store::get(&mut tx, id)
                 .await?
                 .ok_or(DomainError::NotFound("staff member"))?;
-            if status == StaffStatus::Disabled && is_owner(&self.authz.roles_of(pass.tenant(), id).await?) {
-                let mut active_owners = 0;
-                for other in store::list(&mut tx).await? {
-                    if other.status == StaffStatus::Active
-                        && is_owner(&self.authz.roles_of(pass.tenant(), other.id).await?)
-                    {
-                        active_owners += 1;
-                    }
-                }
-                if active_owners <= 1 {
+            if status == StaffStatus::Disabled {
+                let owners = crate::acts::roles::active_owners(&mut tx).await?;
+                if owners.len() <= 1 && owners.contains(&id) {
                     return Err(DomainError::Conflict {
                         code: "last_owner",
                         message: "a clinic must keep at least one active owner; make someone else owner first"

@@ -3,5 +3,5 @@
 pub(crate) mod store;
 
 pub use crate::sessions::{SessionKind, SessionRecord, StaffAuthenticated};
-pub(crate) use store::get as get_staff;
 pub use store::{StaffMember, StaffStatus};
+pub(crate) use store::{get as get_staff, lock_active};

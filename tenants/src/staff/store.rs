@@ -169,6 +169,18 @@ pub(crate) async fn set_password(
     Ok(done.rows_affected() == 1)
 }
 
+/// Locks the clinic's active staff rows until the transaction ends (a
+/// no-op write: PostgreSQL takes row locks; SQLite's write transaction is
+/// exclusive already), so a count of owners cannot change underfoot.
+pub(crate) async fn lock_active(tx: &mut TenantTx) -> Result<(), StorageError> {
+    let key = tx.tenant_key();
+    sqlx::query("UPDATE staff SET status = status WHERE tenant_id = $1 AND status = 'active'")
+        .bind(key)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// Deactivates or reactivates a staff member. False when the status was
 /// already that.
 pub(crate) async fn set_status(

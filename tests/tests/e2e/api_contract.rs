@@ -13,7 +13,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use portico_tests::smtp::{Behaviour, SmtpSink, via_smtp};
-use portico_tests::{PASSWORD, Patient, Staff, TestApp, both_engines, file_form, plugin_fixture};
+use portico_tests::{
+    FIRST_PASSWORD, PASSWORD, Patient, Staff, TestApp, both_engines, file_form, plugin_fixture,
+};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -425,7 +427,7 @@ both_engines! {
         c.ok(&app, &op, M::POST, "/operator/v1/tenants", json!({"slug": "south", "display_name": "South Clinic"})).await;
         c.ok(&app, &op, M::GET, "/operator/v1/tenants", Body::None).await;
         c.ok(&app, &op, M::GET, "/operator/v1/tenants/north", Body::None).await;
-        c.ok(&app, &op, M::POST, "/operator/v1/tenants/north/owners", json!({"email": "owner@north.example.org", "display_name": "Olivia Owner", "password": PASSWORD})).await;
+        c.ok(&app, &op, M::POST, "/operator/v1/tenants/north/owners", json!({"email": "owner@north.example.org", "display_name": "Olivia Owner", "password": FIRST_PASSWORD})).await;
         c.ok(&app, &op, M::POST, "/operator/v1/tenants/south/suspend", json!({})).await;
         c.ok(&app, &op, M::POST, "/operator/v1/tenants/south/resume", json!({})).await;
         let connected = c.ok(&app, &op, M::PUT, "/operator/v1/tenants/south/custom-domain", json!({"custom_domain": "portal.south-clinic.example.org"})).await;
@@ -435,7 +437,10 @@ both_engines! {
         // Nobody gets anywhere without credentials, and is told so.
         c.refuse_everything_anonymously(&app).await;
 
-        // Staff log in, with a token and with a cookie session.
+        // Staff log in, with a token and with a cookie session. The owner
+        // first replaces the password the operator chose.
+        let first = staff_of(&c.ok(&app, &nobody, M::POST, "/v1/auth/tokens", json!({"email": "owner@north.example.org", "password": FIRST_PASSWORD})).await, "owner@north.example.org");
+        c.ok(&app, &As::Staff(&first), M::POST, "/v1/auth/password", json!({"current_password": FIRST_PASSWORD, "new_password": PASSWORD})).await;
         let login = json!({"email": "owner@north.example.org", "password": PASSWORD});
         let owner = staff_of(&c.ok(&app, &nobody, M::POST, "/v1/auth/tokens", login.clone()).await, "owner@north.example.org");
         let cookie_login = c.ok(&app, &nobody, M::POST, "/v1/auth/login", login).await;

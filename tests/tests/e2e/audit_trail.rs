@@ -20,8 +20,9 @@ both_engines! {
         let events = page["events"].as_array().unwrap();
         let actions: Vec<_> = events.iter().map(|e| e["action"].as_str().unwrap()).collect();
         // Newest first.
-        // The desk chose their own password after the first login.
-        assert_eq!(actions, ["staff.password_change", "staff.login", "staff.create", "staff.login", "staff.login", "staff.create", "tenant.create"]);
+        // The owner and the desk each chose their own password after the
+        // first login.
+        assert_eq!(actions, ["staff.password_change", "staff.login", "staff.create", "staff.login", "staff.password_change", "staff.login", "staff.create", "tenant.create"]);
         let failure = events.iter().find(|e| e["outcome"] == "failure").unwrap();
         assert_eq!(failure["ip"], "127.0.0.1");
         assert_eq!(failure["user_agent"], "audit-test/1.0");

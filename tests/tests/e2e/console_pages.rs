@@ -31,7 +31,8 @@ async fn log_in(app: &TestApp, email: &str) -> Session {
         cookie,
         csrf: String::new(),
     };
-    let (_, html) = session.get(app, "/console/patients").await;
+    // Every role may open its own password page.
+    let (_, html) = session.get(app, "/console/password").await;
     let marker = "name=\"csrf_token\" value=\"";
     let start = html.find(marker).expect("pages carry the CSRF token") + marker.len();
     session.csrf = html[start..start + html[start..].find('"').unwrap()].to_owned();
@@ -121,6 +122,13 @@ both_engines! {
         let shown: String = everything.split('<').map(|piece| piece.split_once('>').map_or(piece, |(_, text)| text)).collect();
         let ids: Vec<&str> = shown.split(|c: char| !(c.is_ascii_hexdigit() || c == '-')).filter(|w| w.len() == 36 && w.matches('-').count() == 4).collect();
         assert!(ids.is_empty(), "no id on show anywhere in the trail: {ids:?} in {shown}");
+        // A role that reads the trail but not patients sees kinds, not names.
+        json_ok(owner.post(&app, "/api/v1/roles/policies", serde_json::json!({"role": "reviewer", "resource": "audit", "action": "read"})).await).await;
+        app.add_staff(&owner, "review@north.example.org", &["reviewer"]).await;
+        let reviewer = log_in(&app, "review@north.example.org").await;
+        let (status, trail) = reviewer.get(&app, "/console/audit").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(trail.contains("Access code given") && !trail.contains("Mia Wong") && !trail.contains(">Owner<"), "{trail}");
         // Who may not read the trail gets no link.
         let front = log_in(&app, "desk@north.example.org").await;
         let (_, html) = front.get(&app, &format!("/console/patients/{mia}")).await;
@@ -695,14 +703,18 @@ both_engines! {
         for role in ["owner", "admin", "practitioner", "front_desk", "auditor", "billing"] {
             form.push(("role", role));
         }
-        form.extend([("allow", "billing|audit|read"), ("allow", "front_desk|plugins|read")]);
+        form.extend([("was", "billing|patients|read"), ("allow", "billing|audit|read"), ("allow", "front_desk|plugins|read")]);
+        // Meanwhile a colleague allows something else: the save leaves it be.
+        json_ok(owner.post(&app, "/api/v1/roles/policies", serde_json::json!({"role": "auditor", "resource": "plugins", "action": "read"})).await).await;
         let saved = me.post(&app, "/console/roles", &form).await;
         assert_eq!(saved.status(), StatusCode::SEE_OTHER);
         let rules = json_ok(owner.get(&app, "/api/v1/roles/policies").await).await;
         let own: Vec<String> = rules.as_array().unwrap().iter().filter(|r| r["builtin"] == false)
             .map(|r| format!("{}|{}|{}", r["role"].as_str().unwrap(), r["resource"].as_str().unwrap(), r["action"].as_str().unwrap())).collect();
-        assert_eq!(own.len(), 2, "{own:?}");
-        assert!(own.contains(&"billing|audit|read".to_owned()) && own.contains(&"front_desk|plugins|read".to_owned()), "{own:?}");
+        assert_eq!(own.len(), 3, "{own:?}");
+        for kept in ["billing|audit|read", "front_desk|plugins|read", "auditor|plugins|read"] {
+            assert!(own.contains(&kept.to_owned()), "{kept}: {own:?}");
+        }
         let (_, html) = me.get(&app, "/console/staff").await;
         assert!(html.contains("<option>billing</option>"), "and its role can be given");
         // The desk sees the staff list but no controls to change it, and

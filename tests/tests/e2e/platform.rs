@@ -52,10 +52,11 @@ both_engines! {
 
         let owner = {
             let r = op(app.client.post(app.url("/api/operator/v1/tenants/north/owners")))
-                .json(&json!({"email": "o@north.example.org", "display_name": "O", "password": portico_tests::PASSWORD}))
+                .json(&json!({"email": "o@north.example.org", "display_name": "O", "password": portico_tests::FIRST_PASSWORD}))
                 .send().await.unwrap();
-            json_ok(r).await;
-            app.login_bearer("north", "o@north.example.org", portico_tests::PASSWORD).await
+            let created = json_ok(r).await;
+            assert_eq!(created["must_change_password"], true, "an operator's choice is for the first login only");
+            app.choose_own_password("north", "o@north.example.org").await
         };
 
         let suspended = json_ok(op(app.client.post(app.url("/api/operator/v1/tenants/north/suspend"))).send().await.unwrap()).await;

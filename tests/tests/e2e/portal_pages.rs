@@ -182,6 +182,10 @@ both_engines! {
         assert_eq!(first.matches("<span class=\"new\">New</span>").count(), 2, "the document and the message: {first}");
         let second = home().await;
         assert_eq!(second.matches("<span class=\"new\">New</span>").count(), 1, "the message was seen; the document is not opened yet");
+        // The clinic opening its own file does not open it for the patient.
+        let staff_read = owner.get(&app, &format!("/api/v1/patients/{mia}/documents/{}/content", doc["id"].as_str().unwrap())).await;
+        assert!(staff_read.status().is_success());
+        assert_eq!(home().await.matches("<span class=\"new\">New</span>").count(), 1, "still new to the patient");
         app.client.get(app.tenant_url("north", &format!("/portal/records/{mia}/documents/{}", doc["id"].as_str().unwrap())))
             .header("cookie", &cookie).send().await.unwrap();
         assert!(!home().await.contains("class=\"new\""), "opened");

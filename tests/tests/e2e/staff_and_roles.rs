@@ -74,6 +74,11 @@ both_engines! {
         // With the first owner out, the second is the last active one... and
         // cannot be deactivated by anyone, not even another admin.
         expect_error(admin.post(&app, &format!("/api/v1/staff/{}/deactivate", second.id), json!({})).await, StatusCode::FORBIDDEN, "not_allowed").await;
+        // Nor can the last active owner give the role up while a
+        // deactivated owner still holds it.
+        expect_error(second.send(&app, Method::DELETE, "north", &format!("/api/v1/roles/assignments/{}/owner", second.id), None).await, StatusCode::CONFLICT, "last_owner").await;
+        // The deactivated owner's role can go.
+        json_ok(second.send(&app, Method::DELETE, "north", &format!("/api/v1/roles/assignments/{}/owner", owner.id), None).await).await;
         let trail = json_ok(second.get(&app, "/api/v1/audit?action=staff.deactivate").await).await;
         assert_eq!(trail["events"].as_array().unwrap().iter().filter(|e| e["outcome"] == "success").count(), 2, "{trail}");
     }
