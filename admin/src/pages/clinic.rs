@@ -18,7 +18,7 @@ use portico_tenants::registry::{Tenant, TenantBranding, TenantSettings};
 use portico_tenants::staff::StaffStatus;
 use serde::Deserialize;
 
-use super::{Signed, page, redirect, refusal, render_failed};
+use super::{CsrfOnly, Signed, page, redirect, refusal, render_failed};
 use portico_web::AppState;
 use portico_web::error::ApiError;
 
@@ -362,11 +362,6 @@ pub(super) async fn staff(
         ],
     );
     staff_page(&state, &console, signed, StatusCode::OK).await
-}
-
-#[derive(Deserialize)]
-pub(super) struct CsrfOnly {
-    csrf_token: String,
 }
 
 #[handler]

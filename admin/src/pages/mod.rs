@@ -46,7 +46,7 @@ pub async fn errors_as_pages<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Res
     let (Some(tenant), Some(console)) = (tenant, console) else {
         return answer;
     };
-    let mut resp = portico_web::error_pages::drawn_as_pages(answer, wants_json, |error| {
+    portico_web::error_pages::drawn_as_pages(answer, wants_json, CONTENT_SECURITY_POLICY, |error| {
         console
             .error_page(
                 tenant.tenant.display_name.as_str(),
@@ -55,18 +55,7 @@ pub async fn errors_as_pages<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Res
             )
             .ok()
     })
-    .await?;
-    if resp
-        .content_type()
-        .is_some_and(|t| t.starts_with("text/html"))
-        && !resp.headers().contains_key("content-security-policy")
-    {
-        resp.headers_mut().insert(
-            "content-security-policy",
-            CONTENT_SECURITY_POLICY.parse().expect("a static header"),
-        );
-    }
-    Ok(resp)
+    .await
 }
 
 pub fn routes() -> Route {
@@ -291,13 +280,7 @@ fn refusal(err: DomainError) -> poem::Result<(StatusCode, String)> {
     {
         message = format!("{label}{reason}");
     }
-    if let Some(first) = message.get(..1) {
-        message = first.to_uppercase() + &message[1..];
-    }
-    if !message.ends_with('.') {
-        message.push('.');
-    }
-    Ok((api.status, message))
+    Ok((api.status, portico_web::wording::sentence(&message)))
 }
 
 /// The label a console form shows for a field the domain names.
@@ -530,16 +513,18 @@ async fn home(
     Ok(page(html, StatusCode::OK))
 }
 
+/// A form that carries nothing but this session's CSRF token: a button
+/// that acts on what its address names.
 #[derive(Deserialize)]
-struct LogoutForm {
-    csrf_token: String,
+pub(super) struct CsrfOnly {
+    pub(super) csrf_token: String,
 }
 
 #[handler]
 async fn logout(
     req: &Request,
     state: Data<&AppState>,
-    Form(form): Form<LogoutForm>,
+    Form(form): Form<CsrfOnly>,
 ) -> poem::Result<Response> {
     let tenant = tenant_of(req)?;
     let login_page = format!("{}/login", console_path(tenant));

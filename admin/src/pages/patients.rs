@@ -65,6 +65,12 @@ fn notice(key: Option<&str>) -> Option<String> {
     Some(text.to_owned())
 }
 
+/// The card a notice belongs in, where the person is looking, when not
+/// the top of the page: a message sent is confirmed by its thread.
+fn notice_place(key: &str) -> Option<&'static str> {
+    (key == "message_sent").then_some("messages")
+}
+
 pub(super) fn parse_patient(raw: &str) -> poem::Result<PatientId> {
     PatientId::parse(raw).map_err(|_| ApiError::not_found("not_found", "patient not found").into())
 }
@@ -394,9 +400,7 @@ pub(super) async fn workspace(
     let patient = parse_patient(&id)?;
     let mut signed = Signed::of(&state, req).await?;
     signed.frame.notice = notice(q.done.as_deref());
-    if q.done.as_deref() == Some("message_sent") {
-        signed.frame.notice_at = Some("messages");
-    }
+    signed.frame.notice_at = q.done.as_deref().and_then(notice_place);
     let tab = WorkspaceTab::parse(q.tab.as_deref());
     workspace_page(
         &state,
@@ -414,11 +418,9 @@ pub(super) async fn workspace(
 /// with a notice.
 pub(super) fn back_to(signed: &Signed, patient: PatientId, tab: &str, done: &str) -> Response {
     // A message sent is confirmed by its thread, where the page lands.
-    let anchor = if done == "message_sent" {
-        "#messages"
-    } else {
-        ""
-    };
+    let anchor = notice_place(done)
+        .map(|card| format!("#{card}"))
+        .unwrap_or_default();
     redirect(&signed.path(&format!(
         "/patients/{patient}?tab={tab}&done={done}{anchor}"
     )))

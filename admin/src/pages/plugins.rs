@@ -14,7 +14,7 @@ use portico_tenants::plugins::{PluginName, PluginSettings};
 use portico_tenants::{DomainError, acts};
 use serde::Deserialize;
 
-use super::{Signed, page, refusal, render_failed};
+use super::{CsrfOnly, Signed, page, refusal, render_failed};
 use portico_web::AppState;
 use portico_web::error::ApiError;
 use portico_web::files::{FileForm, human_size};
@@ -239,11 +239,6 @@ pub(super) async fn activate(
             plugins_page(&state, &console, signed, DryRunForm::default(), status)
         })
         .await
-}
-
-#[derive(Deserialize)]
-pub(super) struct CsrfOnly {
-    csrf_token: String,
 }
 
 #[handler]

@@ -17,6 +17,7 @@ use super::{Signed, page, redirect, refusal, render_failed};
 use crate::views::{Console, GridCell, GridRow, RolesView};
 use portico_web::AppState;
 use portico_web::error::ApiError;
+use portico_web::wording::capitalised;
 
 /// Every permission, in the order the grid lists them.
 fn permissions() -> Vec<Permission> {
@@ -100,14 +101,6 @@ pub(super) async fn roles_page(
     };
     let html = console.roles_page(&view).map_err(render_failed)?;
     Ok(page(html, status))
-}
-
-fn capitalised(words: &str) -> String {
-    let mut out = words.to_owned();
-    if let Some(first) = out.get(..1) {
-        out = first.to_uppercase() + &out[1..];
-    }
-    out
 }
 
 #[handler]

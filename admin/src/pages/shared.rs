@@ -15,8 +15,8 @@ use portico_tenants::records::{
 };
 use serde::Deserialize;
 
-use super::Signed;
 use super::patients::{conclude, parse_patient};
+use super::{CsrfOnly, Signed};
 use portico_web::AppState;
 use portico_web::error::ApiError;
 use portico_web::files::{FileForm, file_response, human_size};
@@ -150,11 +150,6 @@ pub(super) async fn download(
         .await
         .map_err(ApiError::from)?;
     Ok(file_response(content, false))
-}
-
-#[derive(Deserialize)]
-pub(super) struct CsrfOnly {
-    csrf_token: String,
 }
 
 #[handler]

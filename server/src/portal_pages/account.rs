@@ -163,9 +163,10 @@ pub(super) async fn login(
     Ok(html(t, pages.render("login.html", page)?, error.status))
 }
 
+/// A form that carries nothing but the session's CSRF token.
 #[derive(Deserialize)]
 pub(super) struct CsrfOnly {
-    csrf_token: String,
+    pub(super) csrf_token: String,
 }
 
 #[handler]

@@ -92,7 +92,8 @@ pub async fn errors_as_pages<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Res
         clinic: Clinic,
         error: &'a ErrorPage,
     }
-    let mut resp = error_pages::drawn_as_pages(answer, wants_json, |error| {
+    let policy = content_security_policy(&tenant);
+    error_pages::drawn_as_pages(answer, wants_json, &policy, |error| {
         pages
             .render(
                 "error.html",
@@ -103,20 +104,7 @@ pub async fn errors_as_pages<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Res
             )
             .ok()
     })
-    .await?;
-    if resp
-        .content_type()
-        .is_some_and(|t| t.starts_with("text/html"))
-        && !resp.headers().contains_key("content-security-policy")
-    {
-        resp.headers_mut().insert(
-            "content-security-policy",
-            content_security_policy(&tenant)
-                .parse()
-                .expect("a policy is a header value"),
-        );
-    }
-    Ok(resp)
+    .await
 }
 
 pub fn routes() -> Route {
@@ -295,10 +283,7 @@ impl AskedField {
 
     /// A field answered before, shown again when the rule refused.
     fn answered(name: &str, value: String) -> Self {
-        let mut label = name.replace('_', " ");
-        if let Some(first) = label.get(..1) {
-            label = first.to_uppercase() + &label[1..];
-        }
+        let label = portico_web::wording::capitalised(&name.replace('_', " "));
         Self {
             input_name: format!("{ANSWER_PREFIX}{name}"),
             label,

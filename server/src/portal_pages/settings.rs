@@ -10,7 +10,7 @@ use portico_tenants::DomainError;
 use portico_tenants::domain::{EmailAddress, NewPassword, PlainPassword};
 use serde::{Deserialize, Serialize};
 
-use super::account::Visitor;
+use super::account::{CsrfOnly, Visitor};
 use super::{Clinic, PortalPages, html, portal_path, redirect};
 use portico_web::AppState;
 use portico_web::error::ApiError;
@@ -91,16 +91,10 @@ fn refusal(err: DomainError) -> poem::Result<(StatusCode, String)> {
     if api.status.is_server_error() {
         return Err(api.into());
     }
-    let mut message = match api.code {
+    let message = match api.code {
         "invalid_credentials" => "That is not your current password.".to_owned(),
-        _ => api.message,
+        _ => portico_web::wording::sentence(&api.message),
     };
-    if let Some(first) = message.get(..1) {
-        message = first.to_uppercase() + &message[1..];
-    }
-    if !message.ends_with('.') {
-        message.push('.');
-    }
     Ok((api.status, message))
 }
 
@@ -182,11 +176,6 @@ pub(super) async fn change_email(
             .await
         }
     }
-}
-
-#[derive(Deserialize)]
-pub(super) struct CsrfOnly {
-    csrf_token: String,
 }
 
 #[handler]

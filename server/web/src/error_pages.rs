@@ -18,10 +18,12 @@ pub struct ErrorPage {
 /// Calls the tree's endpoint and, when its answer is an error in the
 /// API's JSON shape and the request is a person's (not a script's
 /// `fetch`), hands it to `draw` for a page. Headers such as `Retry-After`
-/// stay; the page's own content type and policy replace the JSON's.
+/// stay; the page's own content type and `policy` (the tree's CSP) replace
+/// the JSON's.
 pub async fn drawn_as_pages<F>(
     answer: poem::Result<Response>,
     wants_json: bool,
+    policy: &str,
     draw: F,
 ) -> poem::Result<Response>
 where
@@ -59,6 +61,10 @@ where
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),
     );
+    if let Ok(policy) = header::HeaderValue::from_str(policy) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
     Ok(resp)
 }
 
@@ -72,7 +78,7 @@ pub fn wants_json(req: &Request) -> bool {
 
 impl ErrorPage {
     pub fn of(status: StatusCode, message: Option<&str>) -> Self {
-        let said = message.map(sentence);
+        let said = message.map(crate::wording::sentence);
         let (heading, fallback) = match status.as_u16() {
             404 => (
                 "This page does not exist",
@@ -102,18 +108,6 @@ impl ErrorPage {
             message,
         }
     }
-}
-
-/// `the session has expired` as a sentence: a capital and a full stop.
-fn sentence(said: &str) -> String {
-    let mut out = said.trim().to_owned();
-    if let Some(first) = out.get(..1) {
-        out = first.to_uppercase() + &out[1..];
-    }
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    out
 }
 
 #[cfg(test)]

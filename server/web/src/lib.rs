@@ -27,6 +27,7 @@ mod state;
 pub mod templates;
 pub mod tenancy;
 pub mod text;
+pub mod wording;
 
 pub use links::Links;
 pub use state::{AppState, WebSettings};

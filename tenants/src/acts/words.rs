@@ -100,7 +100,8 @@ pub fn matching(typed: &str) -> Vec<&'static str> {
     super::ALL
         .iter()
         .map(|act| act.name)
-        .chain(["plugin.call", "mail.deliver"])
+        // Recorded by the plugin host, not an act of the door.
+        .chain(["plugin.call"])
         .filter(|name| {
             name.contains(&typed)
                 || in_words(name).is_some_and(|w| w.to_lowercase().contains(&typed))

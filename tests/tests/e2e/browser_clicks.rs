@@ -14,7 +14,19 @@ struct Counted<'a> {
     clicks: u32,
 }
 
-impl Counted<'_> {
+impl<'a> Counted<'a> {
+    /// A task begun on the console's home page, typing `typed` into "Find
+    /// a patient", searching and opening the first patient found: the
+    /// start every task here shares.
+    async fn from_home(browser: &'a Browser, console: &str, typed: &str) -> Self {
+        browser.driver.goto(&format!("{console}/")).await.unwrap();
+        let mut task = Self { browser, clicks: 0 };
+        browser.fill("find", typed).await;
+        task.click("form[role=search] button").await;
+        task.click("table a").await;
+        task
+    }
+
     async fn click(&mut self, css: &str) {
         self.browser.click(css).await;
         self.clicks += 1;
@@ -60,30 +72,15 @@ async fn the_main_tasks_take_the_clicks_the_readme_says() {
     browser.fill("password", PASSWORD).await;
     browser.click("main form button[type=submit]").await;
     browser.wait_for_path("/t/north/console/").await;
-    let home = || async { driver.goto(&format!("{console}/")).await.unwrap() };
     let workspace = format!("/t/north/console/patients/{mia}");
 
     // Find a patient by date of birth.
-    home().await;
-    let mut task = Counted {
-        browser: &browser,
-        clicks: 0,
-    };
-    browser.fill("find", "1980-05-17").await;
-    task.click("form[role=search] button").await;
-    task.click("table a").await;
+    let task = Counted::from_home(&browser, &console, "1980-05-17").await;
     let found = task.clicks;
     assert!(browser.main_text().await.contains("Born 1980-05-17"));
 
     // Send an access link.
-    home().await;
-    let mut task = Counted {
-        browser: &browser,
-        clicks: 0,
-    };
-    browser.fill("find", "wong mia").await;
-    task.click("form[role=search] button").await;
-    task.click("table a").await;
+    let mut task = Counted::from_home(&browser, &console, "wong mia").await;
     browser.wait_for_path(&workspace).await;
     task.click("a.button").await;
     browser.fill("password", PASSWORD).await;
@@ -92,14 +89,7 @@ async fn the_main_tasks_take_the_clicks_the_readme_says() {
     let sent = task.clicks;
 
     // Print a handout (its new tab kept in this one for the test).
-    home().await;
-    let mut task = Counted {
-        browser: &browser,
-        clicks: 0,
-    };
-    browser.fill("find", "wong mia").await;
-    task.click("form[role=search] button").await;
-    task.click("table a").await;
+    let mut task = Counted::from_home(&browser, &console, "wong mia").await;
     let unframe =
         "document.querySelectorAll('form[target]').forEach(f => f.removeAttribute('target'))";
     driver.execute(unframe, vec![]).await.unwrap();
@@ -116,14 +106,7 @@ async fn the_main_tasks_take_the_clicks_the_readme_says() {
     let printed = task.clicks;
 
     // Revoke an account's access to the record, through its question.
-    home().await;
-    let mut task = Counted {
-        browser: &browser,
-        clicks: 0,
-    };
-    browser.fill("find", "wong mia").await;
-    task.click("form[role=search] button").await;
-    task.click("table a").await;
+    let mut task = Counted::from_home(&browser, &console, "wong mia").await;
     task.click("form[action*='/grants/'] button").await;
     task.click("main form button.danger").await;
     assert!(browser.main_text().await.contains("Access revoked."));
