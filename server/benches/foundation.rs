@@ -71,6 +71,7 @@ async fn start(label: &str, database_url: Option<String>) -> Target {
             &Slug::parse("bench").unwrap(),
             &DisplayName::parse("n", "Bench Clinic").unwrap(),
             None,
+            false,
             &client,
         )
         .await
@@ -347,6 +348,9 @@ async fn staff_ids(
         )
         .await
         .unwrap();
+    let portico_tenants::acts::staff::StaffLogin::Signed(issued) = issued else {
+        panic!("the bench clinic requires no second factor");
+    };
     let who = target
         .services
         .staff_caller(tenant.clone(), &issued.token, ClientInfo::default())

@@ -180,6 +180,7 @@ fn main() {
                 &Slug::parse("bench").unwrap(),
                 &DisplayName::parse("n", "Bench").unwrap(),
                 None,
+                false,
                 &client,
             )
             .await

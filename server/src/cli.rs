@@ -99,6 +99,10 @@ pub enum TenantCommand {
         name: String,
         #[arg(long)]
         domain: Option<String>,
+        /// Let staff sign in with a password alone until an owner turns
+        /// two-step sign-in on in the clinic's settings.
+        #[arg(long)]
+        without_staff_second_factor: bool,
     },
     List,
     Suspend {
@@ -151,7 +155,12 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             migrate_only(&config.database()?).await?;
             println!("database is up to date ({})", config.database()?.describe());
         }
-        Command::Tenant(TenantCommand::Create { slug, name, domain }) => {
+        Command::Tenant(TenantCommand::Create {
+            slug,
+            name,
+            domain,
+            without_staff_second_factor,
+        }) => {
             let s = services(&config).await?;
             let t = s
                 .create_tenant(
@@ -159,6 +168,7 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
                     &Slug::parse(&slug)?,
                     &DisplayName::parse("name", &name)?,
                     domain.as_deref(),
+                    !without_staff_second_factor,
                     &client,
                 )
                 .await?;

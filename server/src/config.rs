@@ -69,6 +69,11 @@ pub struct Config {
     pub login_max_failures_per_ip: u32,
     pub login_window_secs: u64,
     pub login_lockout_secs: u64,
+    /// Consecutive failed second-factor checks of one account, however far
+    /// apart, before it locks until an owner (or the operator) resets its
+    /// factors. NIST SP 800-63B allows at most 100.
+    /// `PORTICO_SECOND_FACTOR_MAX_CONSECUTIVE_FAILURES`.
+    pub second_factor_max_consecutive_failures: u32,
     pub portal_session_secs: u64,
     /// Failed code redemptions allowed per client address, per portal
     /// account and per clinic in `redeem_window_secs` before a lockout of
@@ -159,6 +164,7 @@ impl Default for Config {
             login_max_failures_per_ip: auth.throttle.max_failures_per_ip,
             login_window_secs: auth.throttle.window.as_secs(),
             login_lockout_secs: auth.throttle.lockout.as_secs(),
+            second_factor_max_consecutive_failures: auth.max_consecutive_factor_failures,
             portal_session_secs: auth.portal_session_ttl.as_secs(),
             redeem_max_failures_per_ip: auth.redeem_throttle.max_failures_per_ip,
             redeem_max_failures_per_account: auth.redeem_throttle.max_failures_per_account,
@@ -258,6 +264,9 @@ impl Config {
                 max_lockout: Duration::from_secs(24 * 3600)
                     .max(Duration::from_secs(self.across_clinics_window_secs)),
             },
+            max_consecutive_factor_failures: self
+                .second_factor_max_consecutive_failures
+                .clamp(1, 100),
         }
     }
 

@@ -37,6 +37,12 @@ async fn the_first_start_creates_a_demo_clinic_whose_owner_can_log_in() {
         )
         .await
         .expect("the printed credentials work");
+    // The demo clinic asks no second factor, so a newcomer's first login
+    // needs no authenticator app.
+    let portico_tenants::acts::staff::StaffLogin::Signed(issued) = issued else {
+        panic!("the demo owner's password alone signs in");
+    };
+    assert!(!tenant.settings.staff_second_factor_required);
     let roles = services
         .authz
         .roles_of(&tenant, issued.staff.id)

@@ -177,6 +177,9 @@ pub enum Secret {
     AccessCode,
     /// A one-time token from an emailed link (reset, verification).
     EmailedToken,
+    /// A second factor: an authenticator app's code, a passkey, a
+    /// recovery code.
+    SecondFactor,
 }
 
 impl Secret {
@@ -187,6 +190,7 @@ impl Secret {
             Self::PortalPassword => "portal",
             Self::AccessCode => "redeem",
             Self::EmailedToken => "token",
+            Self::SecondFactor => "factor",
         }
     }
 }
@@ -384,6 +388,18 @@ impl Door {
                     "password_change_required",
                 ))
             }
+            // The clinic requires a second factor and this staff member has
+            // none yet: only their own account's acts (enrolling one among
+            // them) pass.
+            (Guard::Permission(_) | Guard::PermissionOrOperator(_), Who::Staff(s))
+                if caller.tenant.settings.staff_second_factor_required
+                    && !s.session.has_second_factor =>
+            {
+                Err((
+                    DomainError::SecondFactorSetupRequired,
+                    "second_factor_setup_required",
+                ))
+            }
             (Guard::Permission(p) | Guard::PermissionOrOperator(p), Who::Staff(s)) => {
                 if self
                     .authz
@@ -430,6 +446,15 @@ impl Door {
                 let policy: ThrottlePolicy = self.auth.throttle.clone();
                 let buckets = vec![Bucket::ip(scope, client.ip.as_deref(), &policy)];
                 Throttle::new(scope, policy, buckets)
+            }
+            // Only someone who knew the password gets this far, so a hard
+            // cap locks out no stranger's victim: past it, only a reset by
+            // an owner (or the operator) opens the account again.
+            Secret::SecondFactor => {
+                let policy: ThrottlePolicy = self.auth.throttle.clone();
+                let buckets = vec![Bucket::ip(scope, client.ip.as_deref(), &policy)];
+                Throttle::new(scope, policy, buckets)
+                    .cap_consecutive(self.auth.max_consecutive_factor_failures)
             }
         }
     }
@@ -533,9 +558,9 @@ impl<'a> Passage<'a> {
         let Some(throttle) = self.throttle.as_mut() else {
             panic!("{} checks no secret", self.act.name);
         };
-        let bucket = throttle.add_account(key);
+        let buckets = throttle.add_account(key);
         let mut tx = self.door.db.tenant_read(self.caller.tenant.id).await?;
-        let locked = throttle_check(&mut tx, std::slice::from_ref(&bucket)).await?;
+        let locked = throttle_check(&mut tx, &buckets).await?;
         tx.commit().await?;
         if let Err(retry_after) = locked {
             self.failure_reason("locked_out");
@@ -610,7 +635,7 @@ impl<'a> Passage<'a> {
             }
             audit::record(&mut tx, event).await?;
         }
-        if let Some(bucket) = self.throttle.as_ref().and_then(Throttle::to_forget) {
+        for bucket in self.throttle.as_ref().map_or(&[][..], Throttle::to_forget) {
             throttle_clear(&mut tx, bucket).await?;
         }
         tx.commit().await?;
@@ -641,7 +666,8 @@ impl<'a> Passage<'a> {
         let outcome = match err {
             DomainError::Forbidden(_)
             | DomainError::StepUpRequired
-            | DomainError::PasswordChangeRequired => Outcome::Denied,
+            | DomainError::PasswordChangeRequired
+            | DomainError::SecondFactorSetupRequired => Outcome::Denied,
             _ => Outcome::Failure,
         };
         // The refusal's own transaction, whatever the act declared: the

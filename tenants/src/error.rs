@@ -31,6 +31,18 @@ pub enum DomainError {
     /// The staff member's password was chosen by someone else.
     #[error("choose your own password first: the one you were given was set by someone else")]
     PasswordChangeRequired,
+    /// The clinic requires a second factor of its staff, and this staff
+    /// member has none yet.
+    #[error(
+        "your clinic requires two-step sign-in: set up an authenticator app or a passkey first"
+    )]
+    SecondFactorSetupRequired,
+    /// A second factor that did not match (an authenticator code, a
+    /// recovery code).
+    #[error(
+        "that code is not right: use the newest code your authenticator app shows for this account, or one of your recovery codes"
+    )]
+    WrongSecondFactor,
     #[error("{0}")]
     NotAllowed(&'static str),
     #[error("confirm your password first; this action needs a recent password confirmation")]
@@ -99,6 +111,7 @@ impl DomainError {
             Self::NotFound(_) => "not_found".into(),
             Self::Conflict { code, .. } => (*code).into(),
             Self::InvalidCredentials => "invalid_credentials".into(),
+            Self::WrongSecondFactor => "wrong_code".into(),
             Self::LockedOut { .. } => "locked_out".into(),
             Self::RateLimited { .. } => "rate_limited".into(),
             Self::SessionExpired | Self::InvalidToken => "invalid_session".into(),
@@ -106,6 +119,7 @@ impl DomainError {
             Self::NotAllowed(_) => "not_allowed".into(),
             Self::StepUpRequired => "step_up_required".into(),
             Self::PasswordChangeRequired => "password_change_required".into(),
+            Self::SecondFactorSetupRequired => "second_factor_setup_required".into(),
             Self::Refused(refusal) => refusal.code.into(),
             Self::MoreInformationNeeded(_) => "more_information_needed".into(),
             Self::Storage(StorageError::UniqueViolation(_)) => "conflict".into(),

@@ -9,6 +9,7 @@ pub mod codes;
 pub mod domain;
 pub mod door;
 mod error;
+pub mod factors;
 pub mod operators;
 pub mod outbox;
 pub mod patients;

@@ -63,6 +63,11 @@ pub struct TenantSettings {
     pub time_zone: ClinicTimeZone,
     /// Whether visitors may register online without a code.
     pub self_registration: bool,
+    /// Every staff member must have a second factor; one without is led
+    /// to set one up and can do nothing else until then.
+    pub staff_second_factor_required: bool,
+    /// Every portal account must pass a second step at login.
+    pub patient_second_factor_required: bool,
     pub branding: TenantBranding,
 }
 
@@ -136,6 +141,8 @@ impl Default for TenantSettings {
             default_delivery: CodeDelivery::Email,
             time_zone: ClinicTimeZone::utc(),
             self_registration: true,
+            staff_second_factor_required: true,
+            patient_second_factor_required: false,
             branding: TenantBranding::default(),
         }
     }
@@ -146,7 +153,8 @@ macro_rules! columns {
         "id, slug, display_name, status, custom_domain, policy_version, created_at, \
          auto_enable_portal_access, code_lifetime_secs, default_code_delivery, \
          brand_primary_colour, brand_accent_colour, logo_url, reply_to, time_zone, \
-         requested_custom_domain, self_registration"
+         requested_custom_domain, self_registration, staff_second_factor_required, \
+         patient_second_factor_required"
     };
 }
 
@@ -174,6 +182,8 @@ fn from_row(row: &AnyRow) -> Result<Tenant, StorageError> {
                 .map_err(|e| StorageError::Corrupt(e.to_string()))?,
             time_zone: ClinicTimeZone::parse(&row.try_get::<String, _>(14)?).map_err(corrupt)?,
             self_registration: row.try_get::<i64, _>(16)? == 1,
+            staff_second_factor_required: row.try_get::<i64, _>(17)? == 1,
+            patient_second_factor_required: row.try_get::<i64, _>(18)? == 1,
             branding: TenantBranding {
                 primary_colour: Colour::parse("primary_colour", &row.try_get::<String, _>(10)?)
                     .map_err(corrupt)?,
@@ -200,16 +210,18 @@ pub async fn insert(
     slug: &Slug,
     display_name: &DisplayName,
     custom_domain: Option<&PortalHost>,
+    staff_second_factor_required: bool,
 ) -> Result<Tenant, StorageError> {
     let now = Timestamp::now().unix_millis();
     let key = tx.tenant_key();
-    let row = sqlx::query(concat!("INSERT INTO tenants (id, slug, display_name, status, custom_domain, policy_version, created_at, updated_at)
-         VALUES ($1, $2, $3, 'active', $4, 0, $5, $5) RETURNING ", columns!(), ""))
+    let row = sqlx::query(concat!("INSERT INTO tenants (id, slug, display_name, status, custom_domain, policy_version, created_at, updated_at, staff_second_factor_required)
+         VALUES ($1, $2, $3, 'active', $4, 0, $5, $5, $6) RETURNING ", columns!(), ""))
     .bind(key)
     .bind(slug.as_str().to_owned())
     .bind(display_name.as_str().to_owned())
     .bind(custom_domain.map(|h| h.as_str().to_owned()))
     .bind(now)
+    .bind(i64::from(staff_second_factor_required))
     .fetch_one(tx.conn())
     .await?;
     from_row(&row)
@@ -316,7 +328,8 @@ pub async fn update_settings(
     let row = sqlx::query(concat!(
         "UPDATE tenants SET auto_enable_portal_access = $2, code_lifetime_secs = $3, default_code_delivery = $4, updated_at = $5,
                 brand_primary_colour = $6, brand_accent_colour = $7, logo_url = $8, reply_to = $9,
-                display_name = $10, time_zone = $11, self_registration = $12
+                display_name = $10, time_zone = $11, self_registration = $12,
+                staff_second_factor_required = $13, patient_second_factor_required = $14
           WHERE id = $1 RETURNING ",
         columns!()
     ))
@@ -332,6 +345,8 @@ pub async fn update_settings(
     .bind(display_name.as_str().to_owned())
     .bind(settings.time_zone.name().to_owned())
     .bind(i64::from(settings.self_registration))
+    .bind(i64::from(settings.staff_second_factor_required))
+    .bind(i64::from(settings.patient_second_factor_required))
     .fetch_one(tx.conn())
     .await?;
     from_row(&row)

@@ -56,6 +56,7 @@ async fn throughput() {
             &portico_tenants::domain::Slug::parse("bench").unwrap(),
             &portico_tenants::domain::DisplayName::parse("n", "Bench Clinic").unwrap(),
             None,
+            false,
             &client,
         )
         .await
@@ -153,6 +154,7 @@ async fn issuing_latency(relay_delay: Duration) -> (f64, f64) {
             &portico_tenants::domain::Slug::parse("bench").unwrap(),
             &portico_tenants::domain::DisplayName::parse("n", "Bench Clinic").unwrap(),
             None,
+            false,
             &client,
         )
         .await

@@ -10,9 +10,7 @@ use poem::http::StatusCode;
 use poem::web::{Data, Form, Path};
 use poem::{Request, Response, handler};
 use portico_tenants::codes::{CodeKind, CodeStatus};
-use portico_tenants::domain::{
-    AccessCodeId, CodeDelivery, GrantId, PatientId, PlainPassword, Timestamp,
-};
+use portico_tenants::domain::{AccessCodeId, CodeDelivery, GrantId, PatientId, Timestamp};
 use portico_tenants::{DomainError, acts};
 use serde::Deserialize;
 
@@ -107,12 +105,7 @@ pub(super) async fn confirm_password(
     signed: &Signed,
     password: String,
 ) -> Result<(), DomainError> {
-    let password = PlainPassword::new(password)?;
-    state
-        .services
-        .staff_step_up(&signed.caller, &password)
-        .await?;
-    Ok(())
+    super::two_step::confirm_identity(state, &signed.caller, password).await
 }
 
 /// The confirmation page again, after a wrong password: nothing was

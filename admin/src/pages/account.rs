@@ -1,4 +1,5 @@
-//! The staff member's own account: changing their password.
+//! The staff member's own account page: their password, and (drawn by
+//! `two_step`) their second factors.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use poem::{Request, Response, handler};
 use portico_tenants::domain::{NewPassword, PlainPassword};
 use serde::Deserialize;
 
-use super::{Signed, page, redirect, refusal, render_failed};
+use super::{Signed, redirect, refusal};
 use portico_web::AppState;
 
 #[handler]
@@ -18,11 +19,15 @@ pub(super) async fn password_form(
     state: Data<&AppState>,
     console: Data<&Arc<Console>>,
 ) -> poem::Result<Response> {
-    let signed = Signed::own_account(&state, req).await?;
-    let html = console
-        .password_page(&signed.frame)
-        .map_err(render_failed)?;
-    Ok(page(html, StatusCode::OK))
+    let mut signed = Signed::own_account(&state, req).await?;
+    signed.notice_from(
+        req,
+        &[
+            ("factor_added", "Authenticator app added."),
+            ("factor_removed", "Removed. It no longer signs you in."),
+        ],
+    );
+    super::two_step::account_page(&state, &console, signed, None, None, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -54,10 +59,7 @@ pub(super) async fn change_password(
         Err(err) => {
             let (status, message) = refusal(err)?;
             signed.frame.error = Some(message);
-            let html = console
-                .password_page(&signed.frame)
-                .map_err(render_failed)?;
-            Ok(page(html, status))
+            super::two_step::account_page(&state, &console, signed, None, None, status).await
         }
     }
 }

@@ -45,6 +45,7 @@ fn form_of(t: &Tenant) -> SettingsForm {
         default_delivery: s.default_delivery.as_str().to_owned(),
         auto_enable_portal_access: s.auto_enable_portal_access,
         self_registration: s.self_registration,
+        staff_second_factor_required: s.staff_second_factor_required,
     }
 }
 
@@ -122,6 +123,7 @@ pub(super) struct SettingsPost {
     default_delivery: String,
     auto_enable_portal_access: Option<String>,
     self_registration: Option<String>,
+    staff_second_factor_required: Option<String>,
 }
 
 impl SettingsPost {
@@ -137,6 +139,7 @@ impl SettingsPost {
             default_delivery: self.default_delivery,
             auto_enable_portal_access: self.auto_enable_portal_access.is_some(),
             self_registration: self.self_registration.is_some(),
+            staff_second_factor_required: self.staff_second_factor_required.is_some(),
         }
     }
 }
@@ -145,7 +148,10 @@ fn non_empty(raw: &str) -> Option<&str> {
     Some(raw.trim()).filter(|s| !s.is_empty())
 }
 
-fn parse_settings(form: &SettingsForm) -> Result<(DisplayName, TenantSettings), DomainError> {
+fn parse_settings(
+    form: &SettingsForm,
+    current: &TenantSettings,
+) -> Result<(DisplayName, TenantSettings), DomainError> {
     let hours = form
         .code_lifetime_hours
         .trim()
@@ -161,6 +167,9 @@ fn parse_settings(form: &SettingsForm) -> Result<(DisplayName, TenantSettings), 
     let wanted = TenantSettings {
         auto_enable_portal_access: form.auto_enable_portal_access,
         self_registration: form.self_registration,
+        staff_second_factor_required: form.staff_second_factor_required,
+        // Not on this form until patients can set up a second factor.
+        patient_second_factor_required: current.patient_second_factor_required,
         code_lifetime: CodeLifetime::from_hours(hours)?,
         default_delivery: CodeDelivery::parse(&form.default_delivery)?,
         time_zone: ClinicTimeZone::parse(&form.time_zone)?,
@@ -186,7 +195,7 @@ pub(super) async fn save_settings(
     let mut signed = Signed::posting(&state, req, &post.csrf_token).await?;
     let form = post.into_form();
     let outcome = async {
-        let (name, wanted) = parse_settings(&form)?;
+        let (name, wanted) = parse_settings(&form, &signed.tenant.tenant.settings)?;
         state
             .services
             .update_tenant_settings(&signed.caller, &name, &wanted)
@@ -311,6 +320,7 @@ async fn staff_page(
                 email: m.email.to_string(),
                 active: m.status == StaffStatus::Active,
                 must_change_password: m.must_change_password,
+                second_factors: m.second_factors,
                 is_me: m.id == me,
                 roles: assignments
                     .iter()

@@ -12,6 +12,7 @@ mod patients;
 mod plugins;
 mod roles;
 mod shared;
+mod two_step;
 
 use portico_tenants::acts;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use poem::http::StatusCode;
 use poem::web::{Data, Form};
 use poem::{Endpoint, IntoResponse, Request, Response, Route, get, handler, post};
 use portico_tenants::DomainError;
+use portico_tenants::acts::staff::StaffLogin;
 use portico_tenants::domain::{EmailAddress, PlainPassword, Timestamp};
 use portico_tenants::staff::{SessionKind, StaffAuthenticated};
 use portico_tenants::{Act, Caller};
@@ -62,6 +64,24 @@ pub fn routes() -> Route {
     Route::new()
         .at("/", get(home))
         .at("/login", get(login_form).post(login))
+        .at(
+            "/login/second-step",
+            get(two_step::second_step_form).post(two_step::second_step),
+        )
+        .at("/account", get(account::password_form))
+        .at(
+            "/two-step/authenticator",
+            post(two_step::begin_authenticator),
+        )
+        .at(
+            "/two-step/authenticator/:id",
+            post(two_step::confirm_authenticator),
+        )
+        .at(
+            "/two-step/recovery-codes",
+            post(two_step::renew_recovery_codes),
+        )
+        .at("/two-step/:id/remove", post(two_step::remove_factor))
         .at("/logout", post(logout))
         .at(
             "/password",
@@ -164,11 +184,15 @@ impl Signed {
         Self::framed(state, session).await
     }
 
+    /// Sends a staff member who must first choose their own password, or
+    /// set up the second factor their clinic requires, to their account
+    /// page: nothing else opens until then.
     fn own_password_first(self) -> poem::Result<Self> {
-        if self.frame.first_password {
-            return Err(poem::Error::from_response(redirect(
-                &self.path("/password"),
-            )));
+        let who = self.who();
+        let setup_needed = self.tenant.tenant.settings.staff_second_factor_required
+            && !who.session.has_second_factor;
+        if self.frame.first_password || setup_needed {
+            return Err(poem::Error::from_response(redirect(&self.path("/account"))));
         }
         Ok(self)
     }
@@ -373,7 +397,10 @@ async fn login_form(
             clinic_name: tenant.tenant.display_name.to_string(),
             console_path: console_path(tenant),
             email: String::new(),
-            error: None,
+            // Back from a second step that took too long.
+            error: (req.uri().query() == Some("expired=1")).then(|| {
+                "That sign-in took too long or was already finished. Enter your email and password again.".to_owned()
+            }),
         })
         .map_err(render_failed)?;
     Ok(page(html, StatusCode::OK))
@@ -404,7 +431,7 @@ async fn login(
     }
     .await;
     let (status, message) = match outcome {
-        Ok(issued) => {
+        Ok(StaffLogin::Signed(issued)) => {
             return page_session::signed_in(
                 Pages::Console,
                 &state,
@@ -412,6 +439,15 @@ async fn login(
                 tenant,
                 &issued.token,
                 "/",
+            );
+        }
+        Ok(StaffLogin::SecondStep(pending)) => {
+            return page_session::second_step(
+                Pages::Console,
+                req,
+                tenant,
+                &pending,
+                "/login/second-step",
             );
         }
         Err(DomainError::Invalid(e)) => (

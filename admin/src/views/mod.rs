@@ -1,12 +1,14 @@
 //! What each console page shows, and the renderer that draws it from the
 //! templates in `templates/`.
 
+mod account;
 mod confirm;
 mod navigation;
 mod oversight;
 mod patients;
 mod renderer;
 
+pub use account::{AccountView, FactorRow, SecondStepView, TotpSetupView};
 pub use confirm::ConfirmView;
 pub use navigation::{Section, all_sections, sections_for};
 pub use oversight::{

@@ -92,6 +92,7 @@ pub struct SettingsForm {
     pub default_delivery: String,
     pub auto_enable_portal_access: bool,
     pub self_registration: bool,
+    pub staff_second_factor_required: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -119,6 +120,8 @@ pub struct StaffMemberRow {
     pub active: bool,
     /// Still on the password someone else chose.
     pub must_change_password: bool,
+    /// How many second factors they have.
+    pub second_factors: u32,
     /// The row is the signed-in staff member's own.
     pub is_me: bool,
     pub roles: Vec<String>,

@@ -92,6 +92,7 @@ impl Console {
             "audit.html",
             "forms.html",
             "password.html",
+            "second_step.html",
             "settings.html",
             "staff.html",
             "roles.html",
@@ -139,10 +140,17 @@ impl Console {
     }
 
     /// The staff member's own password change; the frame is all it needs.
-    pub fn password_page(&self, frame: &Frame) -> Result<String, RenderError> {
+    pub fn account_page(&self, view: &super::AccountView) -> Result<String, RenderError> {
         self.render(
             "password.html",
-            context! { page => context! { frame => minijinja::value::Serde(frame) } },
+            context! { page => minijinja::value::Serde(view) },
+        )
+    }
+
+    pub fn second_step_page(&self, view: &super::SecondStepView) -> Result<String, RenderError> {
+        self.render(
+            "second_step.html",
+            context! { page => minijinja::value::Serde(view) },
         )
     }
 

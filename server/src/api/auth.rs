@@ -1,7 +1,10 @@
 use poem::Request;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use portico_tenants::acts::staff::{IssuedSession, StaffLogin};
+use portico_tenants::auth::SecretToken;
 use portico_tenants::domain::{EmailAddress, NewPassword, PlainPassword};
+use portico_tenants::factors::{SecondFactorAnswer, TotpCode};
 use portico_tenants::staff::SessionKind;
 
 use super::ApiTags;
@@ -9,7 +12,7 @@ use super::views::{StaffView, TenantView};
 use portico_web::AppState;
 use portico_web::auth::{StaffSession, VisitorCaller, session_cookie_header, tenant_of};
 use portico_web::client_info::is_secure;
-use portico_web::error::ApiResult;
+use portico_web::error::{ApiError, ApiResult};
 use portico_web::json_body::JsonBody;
 use portico_web::text::Text;
 
@@ -46,6 +49,54 @@ pub enum LoginResponse {
     /// Logged in; the session cookie is set.
     #[oai(status = 200)]
     Ok(Json<SessionView>, #[oai(header = "Set-Cookie")] String),
+    /// The password was right and the staff member has a second factor:
+    /// send a code with `pending_token` to `/v1/auth/login/second-step`.
+    #[oai(status = 202)]
+    SecondStep(Json<SecondStepView>),
+}
+
+#[derive(ApiResponse)]
+pub enum TokenResponse {
+    /// The token, shown once.
+    #[oai(status = 200)]
+    Ok(Json<TokenView>),
+    /// The password was right and the staff member has a second factor:
+    /// send a code with `pending_token` to `/v1/auth/tokens/second-step`.
+    #[oai(status = 202)]
+    SecondStep(Json<SecondStepView>),
+}
+
+/// A login waiting for its second step.
+#[derive(Object)]
+pub struct SecondStepView {
+    /// Send this back with the code, within `expires_at`. Used once.
+    pub pending_token: String,
+    pub expires_at: String,
+    /// What the second step accepts: `totp` (the 6 digits of an
+    /// authenticator app) and `recovery_code`.
+    pub methods: Vec<String>,
+}
+
+impl From<portico_tenants::factors::PendingLogin> for SecondStepView {
+    fn from(p: portico_tenants::factors::PendingLogin) -> Self {
+        Self {
+            pending_token: p.token.expose().to_owned(),
+            expires_at: p.expires_at.to_rfc3339(),
+            methods: vec!["totp".into(), "recovery_code".into()],
+        }
+    }
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct SecondStepRequest {
+    /// From the answer to the password.
+    #[oai(validator(max_length = 128))]
+    pub pending_token: Text,
+    /// The 6 digits your authenticator app shows, or one of your recovery
+    /// codes.
+    #[oai(validator(max_length = 64))]
+    pub code: Text,
 }
 
 #[derive(ApiResponse)]
@@ -70,11 +121,15 @@ pub struct MeView {
     pub csrf_token: Option<String>,
 }
 
+/// Either your password or a code from your authenticator app.
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub struct StepUpRequest {
     #[oai(validator(max_length = 256))]
-    pub password: Text,
+    pub password: Option<Text>,
+    /// The 6 digits your authenticator app shows.
+    #[oai(validator(max_length = 64))]
+    pub code: Option<Text>,
 }
 
 #[derive(Object)]
@@ -96,12 +151,61 @@ async fn login(
     visitor: &VisitorCaller,
     body: LoginRequest,
     kind: SessionKind,
-) -> ApiResult<portico_tenants::acts::staff::IssuedSession> {
+) -> ApiResult<StaffLogin> {
     let email = EmailAddress::parse(&body.email)?;
     let password = PlainPassword::new(body.password.into_inner())?;
     Ok(state
         .services
         .staff_login(&visitor.0, &email, &password, kind)
+        .await?)
+}
+
+fn cookie_session(
+    state: &AppState,
+    req: &Request,
+    issued: IssuedSession,
+) -> ApiResult<LoginResponse> {
+    let cookie = session_cookie_header(
+        issued.token.expose(),
+        tenant_of(req)?.cookie_path(),
+        state.settings.cookie_session_secs,
+        is_secure(req),
+    );
+    Ok(LoginResponse::Ok(
+        Json(SessionView {
+            staff: StaffView::from(&issued.staff),
+            csrf_token: issued.csrf_token,
+            expires_at: issued.expires_at.to_rfc3339(),
+        }),
+        cookie,
+    ))
+}
+
+fn token_view(issued: IssuedSession) -> TokenView {
+    TokenView {
+        staff: StaffView::from(&issued.staff),
+        token: issued.token.expose().to_owned(),
+        expires_at: issued.expires_at.to_rfc3339(),
+    }
+}
+
+async fn second_step(
+    state: &AppState,
+    visitor: &VisitorCaller,
+    body: SecondStepRequest,
+    kind: SessionKind,
+) -> ApiResult<IssuedSession> {
+    let pending = SecretToken::presented(&body.pending_token).ok_or_else(|| {
+        ApiError::unprocessable(
+            "invalid_field",
+            "pending_token must be the token the password step gave",
+        )
+        .with_field("pending_token")
+    })?;
+    let answer = SecondFactorAnswer::parse(&body.code)?;
+    Ok(state
+        .services
+        .staff_login_second_step(&visitor.0, &pending, &answer, kind)
         .await?)
 }
 
@@ -120,40 +224,62 @@ impl AuthApi {
         req: &Request,
         body: JsonBody<LoginRequest>,
     ) -> ApiResult<LoginResponse> {
-        let issued = login(&state, &visitor, body.0, SessionKind::Cookie).await?;
-        let max_age = state.settings.cookie_session_secs;
-        let cookie = session_cookie_header(
-            issued.token.expose(),
-            tenant_of(req)?.cookie_path(),
-            max_age,
-            is_secure(req),
-        );
-        Ok(LoginResponse::Ok(
-            Json(SessionView {
-                staff: StaffView::from(&issued.staff),
-                csrf_token: issued.csrf_token,
-                expires_at: issued.expires_at.to_rfc3339(),
-            }),
-            cookie,
-        ))
+        match login(&state, &visitor, body.0, SessionKind::Cookie).await? {
+            StaffLogin::Signed(issued) => cookie_session(&state, req, issued),
+            StaffLogin::SecondStep(pending) => Ok(LoginResponse::SecondStep(Json(pending.into()))),
+        }
+    }
+
+    /// The second step of a login with a session cookie: a code from your
+    /// authenticator app, or one of your recovery codes.
+    ///
+    /// A wrong code answers `401 wrong_code` and counts against the same
+    /// limits as a wrong password; `401 login_expired` means the pending
+    /// login is spent or older than five minutes: log in again.
+    #[oai(path = "/login/second-step", method = "post")]
+    async fn login_second_step(
+        &self,
+        state: poem::web::Data<&AppState>,
+        visitor: VisitorCaller,
+        req: &Request,
+        body: JsonBody<SecondStepRequest>,
+    ) -> ApiResult<LoginResponse> {
+        let issued = second_step(&state, &visitor, body.0, SessionKind::Cookie).await?;
+        cookie_session(&state, req, issued)
     }
 
     /// Get a bearer token for API clients.
+    ///
+    /// A staff member with a second factor gets `202` and a
+    /// `pending_token` instead: send it with a code to
+    /// `/v1/auth/tokens/second-step`.
     #[oai(path = "/tokens", method = "post")]
     async fn token(
         &self,
         state: poem::web::Data<&AppState>,
         visitor: VisitorCaller,
         body: JsonBody<LoginRequest>,
-    ) -> ApiResult<Json<TokenView>> {
-        let issued = login(&state, &visitor, body.0, SessionKind::Bearer).await?;
-        Ok(Json(TokenView {
-            staff: StaffView::from(&issued.staff),
-            token: issued.token.expose().to_owned(),
-            expires_at: issued.expires_at.to_rfc3339(),
-        }))
+    ) -> ApiResult<TokenResponse> {
+        Ok(
+            match login(&state, &visitor, body.0, SessionKind::Bearer).await? {
+                StaffLogin::Signed(issued) => TokenResponse::Ok(Json(token_view(issued))),
+                StaffLogin::SecondStep(pending) => TokenResponse::SecondStep(Json(pending.into())),
+            },
+        )
     }
 
+    /// The second step of getting a bearer token: a code from your
+    /// authenticator app, or one of your recovery codes.
+    #[oai(path = "/tokens/second-step", method = "post")]
+    async fn token_second_step(
+        &self,
+        state: poem::web::Data<&AppState>,
+        visitor: VisitorCaller,
+        body: JsonBody<SecondStepRequest>,
+    ) -> ApiResult<Json<TokenView>> {
+        let issued = second_step(&state, &visitor, body.0, SessionKind::Bearer).await?;
+        Ok(Json(token_view(issued)))
+    }
     /// End this session (cookie or token).
     #[oai(path = "/logout", method = "post")]
     async fn logout(
@@ -198,7 +324,8 @@ impl AuthApi {
         }))
     }
 
-    /// Confirm your password again before a sensitive act ("step-up").
+    /// Confirm who you are again before a sensitive act ("step-up"), with
+    /// your password or a code from your authenticator app.
     ///
     /// Sensitive acts answer `403 step_up_required` until this succeeds; it
     /// then counts for a few minutes in this session.
@@ -209,11 +336,26 @@ impl AuthApi {
         session: StaffSession,
         body: JsonBody<StepUpRequest>,
     ) -> ApiResult<Json<StepUpView>> {
-        let password = PlainPassword::new(body.0.password.into_inner())?;
-        let until = state
-            .services
-            .staff_step_up(&session.caller, &password)
-            .await?;
+        let services = &state.services;
+        let until = match (body.0.password, body.0.code) {
+            (Some(password), None) => {
+                let password = PlainPassword::new(password.into_inner())?;
+                services.staff_step_up(&session.caller, &password).await?
+            }
+            (None, Some(code)) => {
+                let code = TotpCode::parse(&code)?;
+                services
+                    .staff_step_up_with_code(&session.caller, &code)
+                    .await?
+            }
+            _ => {
+                return Err(ApiError::unprocessable(
+                    "invalid_field",
+                    "send either password or code (the 6 digits of your authenticator app), not both",
+                )
+                .with_field("password"));
+            }
+        };
         Ok(Json(StepUpView {
             valid_until: until.to_rfc3339(),
         }))

@@ -32,6 +32,9 @@ pub struct SettingsView {
     /// booking a first appointment). Off: the portal's registration asks
     /// for a code from the clinic.
     pub self_registration: bool,
+    /// Every staff member must sign in with a second factor (an
+    /// authenticator app or a passkey) as well as their password.
+    pub staff_second_factor_required: bool,
     /// How long a Medical Records Access Code lives: 1 to 120 hours.
     pub code_lifetime_hours: u32,
     /// `email` or `print`.
@@ -52,6 +55,7 @@ impl From<&Tenant> for SettingsView {
             time_zone: t.settings.time_zone.name().to_owned(),
             auto_enable_portal_access: t.settings.auto_enable_portal_access,
             self_registration: t.settings.self_registration,
+            staff_second_factor_required: t.settings.staff_second_factor_required,
             code_lifetime_hours: (t.settings.code_lifetime.as_secs() / 3600) as u32,
             default_delivery: t.settings.default_delivery.as_str().into(),
             primary_colour: t.settings.branding.primary_colour.to_string(),
@@ -83,6 +87,7 @@ pub struct SettingsRequest {
     pub time_zone: Option<Text>,
     pub auto_enable_portal_access: Option<bool>,
     pub self_registration: Option<bool>,
+    pub staff_second_factor_required: Option<bool>,
     /// 1 to 120 hours; a code never lives longer than 5 days.
     pub code_lifetime_hours: Option<u32>,
     #[oai(validator(max_length = 10))]
@@ -154,6 +159,10 @@ impl ClinicApi {
                 .auto_enable_portal_access
                 .unwrap_or(current.auto_enable_portal_access),
             self_registration: b.self_registration.unwrap_or(current.self_registration),
+            staff_second_factor_required: b
+                .staff_second_factor_required
+                .unwrap_or(current.staff_second_factor_required),
+            patient_second_factor_required: current.patient_second_factor_required,
             code_lifetime: match b.code_lifetime_hours {
                 Some(h) => CodeLifetime::from_hours(h)?,
                 None => current.code_lifetime,

@@ -5,6 +5,7 @@ mod access_codes;
 mod audit;
 mod auth;
 mod clinic;
+mod factors;
 mod forms;
 mod grants;
 mod mail;
@@ -55,7 +56,7 @@ pub enum ApiTags {
 // tuple holds at most 16 (poem-openapi implements `OpenApi` up to there); to
 // add another API, nest a tuple.
 pub type Apis = (
-    auth::AuthApi,
+    (auth::AuthApi, factors::FactorsApi),
     clinic::ClinicApi,
     staff::StaffApi,
     roles::RolesApi,
@@ -75,7 +76,7 @@ pub type Apis = (
 
 pub fn apis() -> Apis {
     (
-        auth::AuthApi,
+        (auth::AuthApi, factors::FactorsApi),
         clinic::ClinicApi,
         staff::StaffApi,
         roles::RolesApi,

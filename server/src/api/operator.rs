@@ -26,6 +26,10 @@ pub struct CreateTenantRequest {
     /// A host name of the clinic's own, such as `portal.northclinic.org`.
     #[oai(validator(max_length = 253))]
     pub custom_domain: Option<Text>,
+    /// Whether every staff member must use a second factor (an
+    /// authenticator app or a passkey). On unless set to `false`; an owner
+    /// can change it in the clinic's settings.
+    pub require_staff_second_factor: Option<bool>,
 }
 
 #[derive(Object)]
@@ -68,6 +72,7 @@ impl OperatorApi {
                 &slug,
                 &name,
                 body.custom_domain.as_deref(),
+                body.require_staff_second_factor.unwrap_or(true),
                 &client.0,
             )
             .await?;

@@ -100,6 +100,27 @@ impl StaffApi {
         Ok(Json(StaffView::from(&member)))
     }
 
+    /// Reset a colleague's second factors (a lost phone): every factor and
+    /// recovery code of theirs is removed and their sessions end. Needs a
+    /// fresh step-up; only an owner resets an owner's. Where the clinic
+    /// requires a second factor, they set up a new one at their next login.
+    #[oai(path = "/:id/reset-second-factors", method = "post")]
+    async fn reset_second_factors(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        id: Path<String>,
+    ) -> ApiResult<Json<FactorsResetView>> {
+        let id = parse_staff_id(&id.0)?;
+        let removed = state
+            .services
+            .staff_factors_reset(&session.caller, id)
+            .await?;
+        Ok(Json(FactorsResetView {
+            factors_removed: removed as u32,
+        }))
+    }
+
     /// Let a deactivated staff member log in again, with the password and
     /// roles they had.
     #[oai(path = "/:id/reactivate", method = "post")]
@@ -113,4 +134,10 @@ impl StaffApi {
         let member = state.services.staff_reactivate(&session.caller, id).await?;
         Ok(Json(StaffView::from(&member)))
     }
+}
+
+#[derive(poem_openapi::Object)]
+pub struct FactorsResetView {
+    /// How many second factors were removed.
+    pub factors_removed: u32,
 }

@@ -15,6 +15,8 @@ pub struct StaffView {
     /// Their password was set by someone else; they must choose their own
     /// at the next login before they can do anything else.
     pub must_change_password: bool,
+    /// How many second factors (authenticator apps, passkeys) they have.
+    pub second_factors: u32,
 }
 
 impl From<&StaffMember> for StaffView {
@@ -26,6 +28,7 @@ impl From<&StaffMember> for StaffView {
             status: m.status.as_str().into(),
             created_at: m.created_at.to_rfc3339(),
             must_change_password: m.must_change_password,
+            second_factors: m.second_factors,
         }
     }
 }

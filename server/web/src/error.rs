@@ -58,6 +58,12 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
+    /// The same error, naming the input field at fault.
+    pub fn with_field(mut self, field: &'static str) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
@@ -133,6 +139,7 @@ fn invalid_code(field: &str) -> &'static str {
     match field {
         "email" | "new_email" | "account.email" => "invalid_email",
         "slug" => "invalid_slug",
+        "code" => "invalid_code",
         "password" | "new_password" | "account.password" => "invalid_password",
         "role" => "invalid_role",
         "resource" => "invalid_resource",
@@ -170,6 +177,11 @@ impl From<DomainError> for ApiError {
             D::NotFound(what) => ApiError::not_found("not_found", format!("{what} not found")),
             D::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
             D::InvalidCredentials => ApiError::unauthorized("invalid_credentials", err.to_string()),
+            D::WrongSecondFactor => {
+                let mut e = ApiError::unauthorized("wrong_code", err.to_string());
+                e.field = Some("code".into());
+                e
+            }
             D::LockedOut { retry_after } => {
                 let mut e = ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -193,6 +205,9 @@ impl From<DomainError> for ApiError {
             D::Forbidden(_) => ApiError::forbidden("permission_denied", err.to_string()),
             D::NotAllowed(message) => ApiError::forbidden("not_allowed", message),
             D::StepUpRequired => ApiError::forbidden("step_up_required", err.to_string()),
+            D::SecondFactorSetupRequired => {
+                ApiError::forbidden("second_factor_setup_required", err.to_string())
+            }
             D::PasswordChangeRequired => {
                 ApiError::forbidden("password_change_required", err.to_string())
             }

@@ -43,6 +43,15 @@ impl Pages {
         }
     }
 
+    /// The cookie that carries a login waiting for its second step, from
+    /// the password page to the code page.
+    fn pending_cookie(self) -> &'static str {
+        match self {
+            Self::Console => "portico_console_pending",
+            Self::Portal => "portico_portal_pending",
+        }
+    }
+
     fn session_secs(self, state: &AppState) -> u64 {
         match self {
             Self::Console => state.settings.cookie_session_secs,
@@ -160,7 +169,40 @@ pub fn signed_in(
         pages.session_secs(state),
         is_secure(req),
     );
+    let done = cookie_header(
+        pages.pending_cookie(),
+        "",
+        tenant.cookie_path(),
+        0,
+        is_secure(req),
+    );
+    let resp = with_cookie(redirect(&format!("{}{to}", pages.root(tenant))), &cookie)?;
+    with_cookie(resp, &done)
+}
+
+/// The answer to a right password when a second step follows: the
+/// pending login in a short-lived cookie of its own, and a redirect to the
+/// step's page `to`.
+pub fn second_step(
+    pages: Pages,
+    req: &Request,
+    tenant: &ResolvedTenant,
+    pending: &portico_tenants::factors::PendingLogin,
+    to: &str,
+) -> poem::Result<Response> {
+    let cookie = cookie_header(
+        pages.pending_cookie(),
+        pending.token.expose(),
+        tenant.cookie_path(),
+        portico_tenants::factors::PENDING_LOGIN_TTL.as_secs(),
+        is_secure(req),
+    );
     with_cookie(redirect(&format!("{}{to}", pages.root(tenant))), &cookie)
+}
+
+/// The login waiting for its second step in this tree, if any.
+pub fn pending_login(pages: Pages, req: &Request) -> Option<SecretToken> {
+    named_cookie(req, pages.pending_cookie())
 }
 
 /// The answer to a logout: the tree's cookie cleared, and a redirect.
@@ -175,7 +217,7 @@ pub fn signed_out(
 }
 
 fn with_cookie(mut resp: Response, cookie: &str) -> poem::Result<Response> {
-    resp.headers_mut().insert(
+    resp.headers_mut().append(
         "set-cookie",
         cookie.parse().map_err(|_| ApiError::internal())?,
     );

@@ -23,6 +23,7 @@ pub mod redeem;
 pub mod refused;
 pub mod roles;
 pub mod staff;
+pub mod staff_factors;
 pub mod words;
 
 use crate::door::{Act, Guard, Secret};
@@ -51,6 +52,33 @@ pub const STAFF_CREATE: Act = Act::guarded(
 pub const STAFF_PASSWORD_RESET: Act = Act::guarded("staff.password_reset", Guard::Operator);
 pub const STAFF_DEACTIVATE: Act = Act::staff("staff.deactivate", may(Staff, Write));
 pub const STAFF_REACTIVATE: Act = Act::staff("staff.reactivate", may(Staff, Write));
+
+// Staff second factors.
+/// The second step of a login whose password was right.
+pub const STAFF_LOGIN_SECOND_STEP: Act =
+    Act::guarded("staff.login_second_step", Guard::Anyone).checks(Secret::SecondFactor);
+pub const STAFF_STEP_UP_SECOND_FACTOR: Act =
+    Act::guarded("staff.step_up_second_factor", Guard::Staff).checks(Secret::SecondFactor);
+pub const STAFF_FACTORS: Act = Act::guarded("staff.factors", Guard::Staff).reads();
+/// Starting an authenticator-app enrolment adds nothing that counts until
+/// a code confirms it, so only the confirmation is recorded.
+pub const STAFF_TOTP_BEGIN: Act = Act::guarded("staff.totp_begin", Guard::Staff).quiet();
+/// The same, by someone who already has a factor: a stolen session must
+/// not be able to add the thief's own.
+pub const STAFF_TOTP_BEGIN_ANOTHER: Act = Act::guarded("staff.totp_begin_another", Guard::Staff)
+    .quiet()
+    .step_up();
+pub const STAFF_FACTOR_ADD: Act =
+    Act::guarded("staff.factor_add", Guard::Staff).checks(Secret::SecondFactor);
+pub const STAFF_FACTOR_RENAME: Act = Act::guarded("staff.factor_rename", Guard::Staff);
+pub const STAFF_FACTOR_REMOVE: Act = Act::guarded("staff.factor_remove", Guard::Staff).step_up();
+pub const STAFF_RECOVERY_CODES_RENEW: Act =
+    Act::guarded("staff.recovery_codes_renew", Guard::Staff).step_up();
+/// An owner clears a colleague's factors (a lost phone).
+pub const STAFF_FACTORS_RESET: Act = Act::staff("staff.factors_reset", may(Staff, Write)).step_up();
+/// The operator's command line does it for an owner who has no one else.
+pub const STAFF_FACTORS_RESET_BY_OPERATOR: Act =
+    Act::guarded("staff.factors_reset_by_operator", Guard::Operator);
 
 // Roles and permission rules.
 pub const ROLES_READ: Act = Act::staff("roles.read", may(Roles, Read)).reads();
@@ -181,6 +209,17 @@ pub const ALL: &[&Act] = &[
     &STAFF_PASSWORD_RESET,
     &STAFF_DEACTIVATE,
     &STAFF_REACTIVATE,
+    &STAFF_LOGIN_SECOND_STEP,
+    &STAFF_STEP_UP_SECOND_FACTOR,
+    &STAFF_FACTORS,
+    &STAFF_TOTP_BEGIN,
+    &STAFF_TOTP_BEGIN_ANOTHER,
+    &STAFF_FACTOR_ADD,
+    &STAFF_FACTOR_RENAME,
+    &STAFF_FACTOR_REMOVE,
+    &STAFF_RECOVERY_CODES_RENEW,
+    &STAFF_FACTORS_RESET,
+    &STAFF_FACTORS_RESET_BY_OPERATOR,
     &ROLES_READ,
     &ROLE_ASSIGN,
     &ROLE_UNASSIGN,

@@ -67,6 +67,7 @@ impl Services {
         slug: &Slug,
         display_name: &DisplayName,
         custom_domain: Option<&str>,
+        staff_second_factor_required: bool,
         client: &ClientInfo,
     ) -> Result<Tenant, DomainError> {
         let custom_domain = custom_domain
@@ -74,16 +75,22 @@ impl Services {
             .transpose()?;
         let id = TenantId::generate();
         let mut tx = self.door.founding_tx(id).await?;
-        let tenant = registry::insert(&mut tx, slug, display_name, custom_domain.as_ref())
-            .await
-            .map_err(|e| match e {
-                StorageError::UniqueViolation(what) if what.contains("domain") => domain_taken(),
-                StorageError::UniqueViolation(_) => DomainError::Conflict {
-                    code: "slug_taken",
-                    message: format!("the slug {slug:?} is already taken"),
-                },
-                other => other.into(),
-            })?;
+        let tenant = registry::insert(
+            &mut tx,
+            slug,
+            display_name,
+            custom_domain.as_ref(),
+            staff_second_factor_required,
+        )
+        .await
+        .map_err(|e| match e {
+            StorageError::UniqueViolation(what) if what.contains("domain") => domain_taken(),
+            StorageError::UniqueViolation(_) => DomainError::Conflict {
+                code: "slug_taken",
+                message: format!("the slug {slug:?} is already taken"),
+            },
+            other => other.into(),
+        })?;
         audit::record(
             &mut tx,
             AuditEvent::success(
@@ -91,7 +98,10 @@ impl Services {
                 "tenant.create",
                 client,
             )
-            .target(format!("tenant:{}", tenant.slug)),
+            .target(format!("tenant:{}", tenant.slug))
+            .reason(format!(
+                "staff_second_factor_required={staff_second_factor_required}"
+            )),
         )
         .await?;
         tx.commit().await?;

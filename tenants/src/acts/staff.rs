@@ -24,8 +24,18 @@ pub struct IssuedSession {
     pub staff: StaffMember,
 }
 
+/// Where a right password leads.
+#[derive(Debug)]
+pub enum StaffLogin {
+    /// Signed in.
+    Signed(IssuedSession),
+    /// The staff member has a second factor: the login waits for it.
+    SecondStep(crate::factors::PendingLogin),
+}
+
 impl Services {
-    /// Logs a staff member in. An unknown email, a wrong password and a
+    /// Logs a staff member in, or, when they have a second factor, opens
+    /// the login's second step. An unknown email, a wrong password and a
     /// disabled account all answer `InvalidCredentials` after the same
     /// amount of hashing work.
     pub async fn staff_login(
@@ -34,7 +44,7 @@ impl Services {
         email: &EmailAddress,
         password: &PlainPassword,
         kind: SessionKind,
-    ) -> Result<IssuedSession, DomainError> {
+    ) -> Result<StaffLogin, DomainError> {
         let mut pass = self.enter(caller, &acts::STAFF_LOGIN).await?;
         let done = async {
             // Read what is needed, then hash with no transaction open: a
@@ -69,17 +79,27 @@ impl Services {
                 SessionKind::Cookie => self.auth.cookie_session_ttl,
                 SessionKind::Bearer => self.auth.bearer_token_ttl,
             };
+            let holder = crate::factors::Holder::Staff(member.id);
             let mut tx = pass.write().await?;
-            let created = sessions::create(&mut tx, member.id, kind, ttl).await?;
             pass.as_actor(crate::audit::Actor::Staff(member.id));
+            if !crate::factors::store::list(&mut tx, holder)
+                .await?
+                .is_empty()
+            {
+                let pending = crate::factors::create_pending(&mut tx, holder, Some(kind)).await?;
+                pass.detail(format!("{} second_step_asked", kind.as_str()));
+                pass.commit(tx).await?;
+                return Ok(StaffLogin::SecondStep(pending));
+            }
+            let created = sessions::create(&mut tx, member.id, kind, ttl).await?;
             pass.detail(kind.as_str());
             pass.commit(tx).await?;
-            Ok(IssuedSession {
+            Ok(StaffLogin::Signed(IssuedSession {
                 token: created.token,
                 csrf_token: created.csrf_token,
                 expires_at: created.expires_at,
                 staff: member,
-            })
+            }))
         }
         .await;
         pass.finish(done).await

@@ -20,6 +20,9 @@ pub struct AuthSettings {
     /// Failed checks of any secret from one client address, across every
     /// clinic.
     pub across_clinics: AcrossClinics,
+    /// Consecutive failed second-factor checks of one account before it
+    /// is locked until a reset (NIST SP 800-63B allows at most 100).
+    pub max_consecutive_factor_failures: u32,
 }
 
 /// The platform-wide budget of one client address: each clinic's buckets
@@ -148,6 +151,7 @@ impl Default for AuthSettings {
             redeem_throttle: RedeemThrottle::default(),
             registration: RegistrationLimits::default(),
             across_clinics: AcrossClinics::default(),
+            max_consecutive_factor_failures: 100,
         }
     }
 }

@@ -44,6 +44,10 @@ pub struct Bucket {
     /// A full soft bucket does not refuse: it asks the act for a second
     /// proof instead (see [`Throttle::pressed`]).
     soft: bool,
+    /// Counts consecutive failures however far apart, until a success
+    /// (or a reset) clears it; full, it stays locked (NIST SP 800-63B's
+    /// cap on consecutive failures of one account).
+    consecutive: bool,
 }
 
 impl Bucket {
@@ -54,6 +58,20 @@ impl Bucket {
             key: format!("{scope}-account:{}", hash_token(&login_name.to_lowercase())),
             limit: policy.max_failures_per_account,
             soft: false,
+            consecutive: false,
+        }
+    }
+
+    /// The account's consecutive failures, capped at `limit` in all.
+    pub fn consecutive(scope: &str, login_name: &str, limit: u32) -> Self {
+        Self {
+            key: format!(
+                "{scope}-consecutive:{}",
+                hash_token(&login_name.to_lowercase())
+            ),
+            limit,
+            soft: false,
+            consecutive: true,
         }
     }
 
@@ -63,6 +81,7 @@ impl Bucket {
             key,
             limit,
             soft: false,
+            consecutive: false,
         }
     }
 
@@ -91,6 +110,7 @@ impl Bucket {
             key: format!("{scope}-ip:{key}"),
             limit: policy.max_failures_per_ip,
             soft: false,
+            consecutive: false,
         }
     }
 }
@@ -104,8 +124,11 @@ pub struct Throttle {
     scope: &'static str,
     policy: ThrottlePolicy,
     buckets: Vec<Bucket>,
-    /// The one bucket a success forgets (the account's), not the address's.
-    account: Option<Bucket>,
+    /// The buckets a success forgets (the account's), not the address's.
+    account: Vec<Bucket>,
+    /// The cap on the account's consecutive failures, for secrets that
+    /// have one (second factors).
+    consecutive_cap: Option<u32>,
     missed: bool,
     /// A soft bucket is full: the act must ask for a second proof.
     pressed: bool,
@@ -128,19 +151,29 @@ impl Throttle {
             scope,
             policy,
             buckets,
-            account: None,
+            account: Vec::new(),
+            consecutive_cap: None,
             missed: false,
             pressed: false,
         }
     }
 
-    /// Counts failures against `key`'s account bucket too; the bucket,
+    /// Caps the consecutive failures of each account at `limit`.
+    pub(crate) fn cap_consecutive(mut self, limit: u32) -> Self {
+        self.consecutive_cap = Some(limit);
+        self
+    }
+
+    /// Counts failures against `key`'s account buckets too; the buckets,
     /// for the caller to check.
-    pub(crate) fn add_account(&mut self, key: &str) -> Bucket {
-        let bucket = Bucket::account(self.scope, key, &self.policy);
-        self.buckets.push(bucket.clone());
-        self.account = Some(bucket.clone());
-        bucket
+    pub(crate) fn add_account(&mut self, key: &str) -> Vec<Bucket> {
+        let mut added = vec![Bucket::account(self.scope, key, &self.policy)];
+        if let Some(limit) = self.consecutive_cap {
+            added.push(Bucket::consecutive(self.scope, key, limit));
+        }
+        self.buckets.extend(added.iter().cloned());
+        self.account.extend(added.iter().cloned());
+        added
     }
 
     pub(crate) fn buckets(&self) -> &[Bucket] {
@@ -188,9 +221,9 @@ impl Throttle {
         self.missed
     }
 
-    /// The bucket a success forgets, unless the act also missed.
-    pub(crate) fn to_forget(&self) -> Option<&Bucket> {
-        self.account.as_ref().filter(|_| !self.missed)
+    /// The buckets a success forgets, unless the act also missed.
+    pub(crate) fn to_forget(&self) -> &[Bucket] {
+        if self.missed { &[] } else { &self.account }
     }
 }
 
@@ -274,6 +307,16 @@ fn one_more_failure(
     bucket: &Bucket,
     policy: &ThrottlePolicy,
 ) -> (i64, i64, Option<i64>) {
+    if bucket.consecutive {
+        // No window: only a success or a reset forgets these.
+        let failures = counted.map_or(0, |(f, _)| f) + 1;
+        let started = counted.map_or(now.unix_millis(), |(_, s)| s);
+        let locked = (failures >= i64::from(bucket.limit.max(1))).then(|| {
+            now.plus(Duration::from_secs(100 * 365 * 24 * 3600))
+                .unix_millis()
+        });
+        return (failures, started, locked);
+    }
     let window_start = now.minus(policy.window).unix_millis();
     let (failures, started) = match counted {
         Some((failures, started)) if started >= window_start => (failures + 1, started),
@@ -371,6 +414,22 @@ pub(crate) async fn clear(tx: &mut TenantTx, bucket: &Bucket) -> Result<(), Stor
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn consecutive_failures_are_not_forgotten_with_time() {
+        let p = ThrottlePolicy::default();
+        let bucket = Bucket::consecutive("factor", "someone", 100);
+        let now = Timestamp::now();
+        // 99 failures over a year leave it open; the 100th locks it.
+        let (f, started, locked) = one_more_failure(Some((98, 0)), now, &bucket, &p);
+        assert_eq!((f, started, locked), (99, 0, None));
+        let (f, _, locked) = one_more_failure(Some((99, 0)), now, &bucket, &p);
+        assert_eq!(f, 100);
+        assert!(locked.unwrap() > now.plus(Duration::from_secs(365 * 24 * 3600)).unix_millis());
+        // An ordinary account bucket forgets an old window.
+        let ordinary = Bucket::account("factor", "someone", &p);
+        assert_eq!(one_more_failure(Some((4, 0)), now, &ordinary, &p).0, 1);
+    }
 
     #[test]
     fn ipv6_clients_count_by_their_64_network() {

@@ -94,3 +94,9 @@ id_type!(
     MessageId,
     "message_id"
 );
+id_type!(
+    /// Identifies one second factor (an authenticator app, a passkey) of a
+    /// staff member or a portal account.
+    FactorId,
+    "factor_id"
+);

@@ -25,8 +25,8 @@ pub use codes::{CodeDelivery, CodeLifetime};
 pub use display_name::DisplayName;
 pub use email::EmailAddress;
 pub use ids::{
-    AccessCodeId, AccountId, AppointmentId, DocumentId, GrantId, MessageId, NoteId, PatientId,
-    PluginId, StaffId, TenantId,
+    AccessCodeId, AccountId, AppointmentId, DocumentId, FactorId, GrantId, MessageId, NoteId,
+    PatientId, PluginId, StaffId, TenantId,
 };
 pub use password::{NewPassword, PlainPassword};
 pub use patient_values::{DateOfBirth, PhoneNumber, ZipCode};

@@ -35,6 +35,9 @@ pub struct SessionRecord {
     /// The staff member's password was chosen by someone else: the door
     /// lets this session do nothing but change it (or log out).
     pub must_change_password: bool,
+    /// The staff member has a confirmed second factor; a clinic that
+    /// requires one lets a session without it do nothing but set one up.
+    pub has_second_factor: bool,
 }
 
 pub(crate) struct CreatedSession {
@@ -86,7 +89,10 @@ pub(crate) async fn find(tx: &mut TenantTx, token: &SecretToken) -> Result<Looku
     let key = tx.tenant_key();
     let row = sqlx::query(
         "SELECT s.id, s.staff_id, s.kind, s.csrf_token, s.expires_at, s.step_up_at, s.revoked_at, m.status,
-                m.must_change_password
+                m.must_change_password,
+                (SELECT COUNT(*) FROM second_factors f
+                  WHERE f.tenant_id = s.tenant_id AND f.staff_id = s.staff_id
+                    AND f.confirmed_at IS NOT NULL)
            FROM staff_sessions s
            JOIN staff m ON m.tenant_id = s.tenant_id AND m.id = s.staff_id
           WHERE s.tenant_id = $1 AND s.token_hash = $2",
@@ -122,6 +128,7 @@ pub(crate) async fn find(tx: &mut TenantTx, token: &SecretToken) -> Result<Looku
             .try_get::<Option<i64>, _>(5)?
             .map(Timestamp::from_unix_millis),
         must_change_password: row.try_get::<i64, _>(8)? == 1,
+        has_second_factor: row.try_get::<i64, _>(9)? > 0,
     }))
 }
 

@@ -30,11 +30,15 @@ pub struct StaffMember {
     /// Their password was chosen by someone else: they must choose their
     /// own before anything else.
     pub must_change_password: bool,
+    /// How many confirmed second factors they have.
+    pub second_factors: u32,
 }
 
 macro_rules! columns {
     () => {
-        "id, email, display_name, status, created_at, password_hash, must_change_password"
+        "id, email, display_name, status, created_at, password_hash, must_change_password, \
+         (SELECT COUNT(*) FROM second_factors f \
+           WHERE f.tenant_id = staff.tenant_id AND f.staff_id = staff.id AND f.confirmed_at IS NOT NULL)"
     };
 }
 
@@ -54,6 +58,7 @@ fn from_row(row: &AnyRow) -> Result<(StaffMember, PasswordHash), StorageError> {
             status,
             created_at: Timestamp::from_unix_millis(row.try_get(4)?),
             must_change_password: row.try_get::<i64, _>(6)? == 1,
+            second_factors: row.try_get::<i64, _>(7)?.max(0) as u32,
         },
         PasswordHash::from_stored(row.try_get(5)?),
     ))

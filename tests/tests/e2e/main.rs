@@ -31,6 +31,7 @@ mod portal_links;
 mod portal_pages;
 mod records;
 mod registration;
+mod second_factors;
 mod secrets_at_rest;
 mod smartforms;
 mod staff_and_roles;

@@ -1,0 +1,345 @@
+//! Two-step sign-in on the console: the login's second step, and the
+//! staff member's own factors on their account page (setting up an
+//! authenticator app, removing a factor, new recovery codes).
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::{Data, Form, Path};
+use poem::{Request, Response, handler};
+use portico_tenants::domain::{DisplayName, FactorId, PlainPassword};
+use portico_tenants::factors::{FactorKind, SecondFactorAnswer, TotpCode, TotpEnrolment};
+use portico_tenants::staff::SessionKind;
+use portico_tenants::{Caller, DomainError};
+use serde::Deserialize;
+
+use super::{Signed, console_path, page, redirect, refusal, render_failed};
+use crate::views::{AccountView, Console, FactorRow, SecondStepView, TotpSetupView};
+use portico_web::AppState;
+use portico_web::auth::tenant_of;
+use portico_web::client_info::client_info;
+use portico_web::error::ApiError;
+use portico_web::page_session::{self, Pages};
+
+/// Confirms who the signed-in staff member is for a sensitive act: a code
+/// from their authenticator app when `answer` is six digits (no password
+/// is that short), else their password.
+pub(super) async fn confirm_identity(
+    state: &AppState,
+    caller: &Caller,
+    answer: String,
+) -> Result<(), DomainError> {
+    match TotpCode::parse(&answer) {
+        Ok(code) => {
+            state
+                .services
+                .staff_step_up_with_code(caller, &code)
+                .await?
+        }
+        Err(_) => {
+            let password = PlainPassword::new(answer)?;
+            state.services.staff_step_up(caller, &password).await?
+        }
+    };
+    Ok(())
+}
+
+#[handler]
+pub(super) async fn second_step_form(
+    req: &Request,
+    console: Data<&Arc<Console>>,
+) -> poem::Result<Response> {
+    let tenant = tenant_of(req)?;
+    if page_session::pending_login(Pages::Console, req).is_none() {
+        return Ok(redirect(&format!("{}/login", console_path(tenant))));
+    }
+    second_step_page(&console, req, None, StatusCode::OK)
+}
+
+fn second_step_page(
+    console: &Console,
+    req: &Request,
+    error: Option<String>,
+    status: StatusCode,
+) -> poem::Result<Response> {
+    let tenant = tenant_of(req)?;
+    let html = console
+        .second_step_page(&SecondStepView {
+            clinic_name: tenant.tenant.display_name.to_string(),
+            console_path: console_path(tenant),
+            error,
+        })
+        .map_err(render_failed)?;
+    Ok(page(html, status))
+}
+
+#[derive(Deserialize)]
+pub(super) struct SecondStepForm {
+    code: String,
+}
+
+#[handler]
+pub(super) async fn second_step(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Form(form): Form<SecondStepForm>,
+) -> poem::Result<Response> {
+    let tenant = tenant_of(req)?;
+    let Some(pending) = page_session::pending_login(Pages::Console, req) else {
+        return Ok(redirect(&format!("{}/login", console_path(tenant))));
+    };
+    let outcome = async {
+        let answer = SecondFactorAnswer::parse(&form.code)?;
+        let visitor = Caller::visitor(tenant.tenant.clone(), client_info(req));
+        state
+            .services
+            .staff_login_second_step(&visitor, &pending, &answer, SessionKind::Cookie)
+            .await
+    }
+    .await;
+    match outcome {
+        Ok(issued) => {
+            page_session::signed_in(Pages::Console, &state, req, tenant, &issued.token, "/")
+        }
+        Err(DomainError::Refused(r)) if r.code == "login_expired" => Ok(redirect(&format!(
+            "{}/login?expired=1",
+            console_path(tenant)
+        ))),
+        Err(err) => {
+            let (status, message) = refusal(err)?;
+            second_step_page(&console, req, Some(message), status)
+        }
+    }
+}
+
+/// The account page: the password form, and the staff member's factors.
+pub(super) async fn account_page(
+    state: &AppState,
+    console: &Console,
+    signed: Signed,
+    setup: Option<TotpSetupView>,
+    new_recovery_codes: Option<Vec<String>>,
+    status: StatusCode,
+) -> poem::Result<Response> {
+    let mine = state
+        .services
+        .staff_factors(&signed.caller)
+        .await
+        .map_err(ApiError::from)?;
+    let zone = &signed.tenant.tenant.settings.time_zone;
+    let required = signed.tenant.tenant.settings.staff_second_factor_required;
+    let view = AccountView {
+        setup_needed: required && mine.factors.is_empty(),
+        required,
+        factors: mine
+            .factors
+            .iter()
+            .map(|f| FactorRow {
+                id: f.id.to_string(),
+                kind: match f.kind {
+                    FactorKind::Totp => "Authenticator app",
+                    FactorKind::Passkey => "Passkey",
+                },
+                name: f.name.to_string(),
+                added: zone.human(f.created_at),
+                last_used: f
+                    .last_used_at
+                    .map(|t| zone.human(t))
+                    .unwrap_or_else(|| "never".into()),
+            })
+            .collect(),
+        recovery_codes_left: mine.recovery_codes_left,
+        setup,
+        new_recovery_codes,
+        frame: signed.frame,
+    };
+    let html = console.account_page(&view).map_err(render_failed)?;
+    Ok(page(html, status))
+}
+
+/// The QR code of an enrolment address, as inline SVG for the page.
+fn qr_svg(enrolment: &TotpEnrolment) -> poem::Result<String> {
+    let code =
+        qrcode::QrCode::new(enrolment.otpauth_url.as_bytes()).map_err(|_| ApiError::internal())?;
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(192, 192)
+        .build();
+    // Inline in HTML: no XML prologue; named for screen readers.
+    let body = svg.find("<svg").map_or(svg.as_str(), |at| &svg[at..]);
+    Ok(body.replacen(
+        "<svg ",
+        "<svg role=\"img\" aria-label=\"QR code to scan with your authenticator app\" ",
+        1,
+    ))
+}
+
+#[derive(Deserialize)]
+pub(super) struct BeginForm {
+    csrf_token: String,
+    name: String,
+    /// Needed when a factor already exists.
+    #[serde(default)]
+    confirmation: String,
+}
+
+#[handler]
+pub(super) async fn begin_authenticator(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Form(form): Form<BeginForm>,
+) -> poem::Result<Response> {
+    let mut signed = Signed::own_account_posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        let name = DisplayName::parse("name", &form.name)?;
+        if !form.confirmation.is_empty() {
+            confirm_identity(&state, &signed.caller, form.confirmation).await?;
+            // The step-up is in the session now: read it again.
+            signed = Signed::own_account(&state, req)
+                .await
+                .map_err(|_| DomainError::InvalidToken)?;
+        }
+        state
+            .services
+            .staff_totp_begin(&signed.caller, &name)
+            .await
+            .map(|setup| (setup, name))
+    }
+    .await;
+    match outcome {
+        Ok((setup, name)) => {
+            let view = TotpSetupView {
+                factor_id: setup.factor_id.to_string(),
+                name: name.to_string(),
+                qr_svg: qr_svg(&setup.enrolment)?,
+                secret_text: setup.enrolment.secret_text,
+            };
+            account_page(&state, &console, signed, Some(view), None, StatusCode::OK).await
+        }
+        Err(err) => {
+            let (status, message) = refusal(err)?;
+            signed.frame.error = Some(message);
+            account_page(&state, &console, signed, None, None, status).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct ConfirmForm {
+    csrf_token: String,
+    code: String,
+}
+
+#[handler]
+pub(super) async fn confirm_authenticator(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Form(form): Form<ConfirmForm>,
+) -> poem::Result<Response> {
+    let mut signed = Signed::own_account_posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        let id = FactorId::parse(&id)?;
+        let code = TotpCode::parse(&form.code)?;
+        state
+            .services
+            .staff_totp_confirm(&signed.caller, id, &code)
+            .await
+    }
+    .await;
+    match outcome {
+        Ok(added) => match added.recovery_codes {
+            Some(codes) => {
+                // The session now has a factor: read it again, so the
+                // frame shows the whole console.
+                let mut signed = Signed::own_account(&state, req).await?;
+                signed.frame.notice = Some(format!(
+                    "Two-step sign-in is on: “{}” added.",
+                    added.factor.name
+                ));
+                let shown = codes.iter().map(|c| c.shown()).collect();
+                account_page(&state, &console, signed, None, Some(shown), StatusCode::OK).await
+            }
+            None => Ok(redirect(&signed.path("/account?done=factor_added"))),
+        },
+        Err(err) => {
+            let (status, message) = refusal(err)?;
+            signed.frame.error = Some(format!(
+                "{message} Nothing was added; start the setup again if the app shows no account for {}.",
+                signed.tenant.tenant.display_name
+            ));
+            account_page(&state, &console, signed, None, None, status).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct ConfirmedForm {
+    csrf_token: String,
+    confirmation: String,
+}
+
+#[handler]
+pub(super) async fn remove_factor(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Form(form): Form<ConfirmedForm>,
+) -> poem::Result<Response> {
+    let mut signed = Signed::own_account_posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        let id = FactorId::parse(&id)?;
+        confirm_identity(&state, &signed.caller, form.confirmation).await?;
+        let fresh = Signed::own_account(&state, req)
+            .await
+            .map_err(|_| DomainError::InvalidToken)?;
+        state.services.staff_factor_remove(&fresh.caller, id).await
+    }
+    .await;
+    match outcome {
+        Ok(()) => Ok(redirect(&signed.path("/account?done=factor_removed"))),
+        Err(err) => {
+            let (status, message) = refusal(err)?;
+            signed.frame.error = Some(message);
+            account_page(&state, &console, signed, None, None, status).await
+        }
+    }
+}
+
+#[handler]
+pub(super) async fn renew_recovery_codes(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Form(form): Form<ConfirmedForm>,
+) -> poem::Result<Response> {
+    let mut signed = Signed::own_account_posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        confirm_identity(&state, &signed.caller, form.confirmation).await?;
+        let fresh = Signed::own_account(&state, req)
+            .await
+            .map_err(|_| DomainError::InvalidToken)?;
+        state
+            .services
+            .staff_recovery_codes_renew(&fresh.caller)
+            .await
+    }
+    .await;
+    match outcome {
+        Ok(codes) => {
+            signed.frame.notice =
+                Some("New recovery codes made. The old ones no longer work.".into());
+            let shown = codes.iter().map(|c| c.shown()).collect();
+            account_page(&state, &console, signed, None, Some(shown), StatusCode::OK).await
+        }
+        Err(err) => {
+            let (status, message) = refusal(err)?;
+            signed.frame.error = Some(message);
+            account_page(&state, &console, signed, None, None, status).await
+        }
+    }
+}

@@ -1,0 +1,478 @@
+//! Staff second factors: setting up an authenticator app, listing,
+//! renaming and removing factors, recovery codes, the second step of a
+//! login, a step-up with a code, and an owner's (or the operator's) reset.
+
+use crate::acts;
+use crate::auth::{Bucket, SecretToken};
+use crate::domain::{BuiltinRole, DisplayName, FactorId, RoleName, StaffId, Timestamp};
+use crate::door::{Caller, Passage};
+use crate::error::{DomainError, RefusalKind};
+use crate::factors::{
+    self, FactorSummary, Holder, RecoveryCode, SecondFactorAnswer, TotpCode, TotpEnrolment,
+    TotpSecret, store,
+};
+use crate::services::Services;
+use crate::sessions::staff::{self as sessions, SessionKind};
+use crate::staff::store::{self as staff_store, StaffStatus};
+
+use super::staff::IssuedSession;
+
+/// An authenticator-app setup waiting for its first code.
+#[derive(Debug)]
+pub struct TotpSetup {
+    pub factor_id: FactorId,
+    pub enrolment: TotpEnrolment,
+}
+
+/// What confirming a factor gives: new recovery codes when it was the
+/// person's first factor (shown once).
+#[derive(Debug)]
+pub struct FactorAdded {
+    pub factor: FactorSummary,
+    pub recovery_codes: Option<Vec<RecoveryCode>>,
+}
+
+/// A person's factors, as their account page shows them.
+#[derive(Debug)]
+pub struct StaffFactors {
+    pub factors: Vec<FactorSummary>,
+    pub recovery_codes_left: u32,
+}
+
+/// How long an unfinished setup can be finished.
+const SETUP_TTL: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
+fn unix_secs() -> u64 {
+    (Timestamp::now().unix_millis() / 1000).max(0) as u64
+}
+
+fn login_expired() -> DomainError {
+    DomainError::refused(
+        RefusalKind::Unauthenticated,
+        "login_expired",
+        "this sign-in has expired or was already finished; enter your email and password again",
+    )
+}
+
+impl Services {
+    /// The staff member's own factors.
+    pub async fn staff_factors(&self, caller: &Caller) -> Result<StaffFactors, DomainError> {
+        let pass = self.enter(caller, &acts::STAFF_FACTORS).await?;
+        let done = async {
+            let holder = Holder::Staff(pass.staff_id()?);
+            let mut tx = pass.read().await?;
+            let factors = store::list(&mut tx, holder).await?;
+            let recovery_codes_left = store::recovery_codes_left(&mut tx, holder).await?;
+            tx.commit().await?;
+            Ok(StaffFactors {
+                factors,
+                recovery_codes_left,
+            })
+        }
+        .await;
+        pass.finish(done).await
+    }
+
+    /// Starts setting up an authenticator app: a new secret, for the QR
+    /// code and the text. Nothing counts until [`Services::staff_totp_confirm`].
+    pub async fn staff_totp_begin(
+        &self,
+        caller: &Caller,
+        name: &DisplayName,
+    ) -> Result<TotpSetup, DomainError> {
+        let mut pass = self.enter(caller, &acts::STAFF_TOTP_BEGIN).await?;
+        let done = async {
+            let me = pass.staff_id()?;
+            let holder = Holder::Staff(me);
+            let mut tx = pass.read().await?;
+            let member = staff_store::get(&mut tx, me).await?;
+            let has_factor = !store::list(&mut tx, holder).await?.is_empty();
+            tx.commit().await?;
+            if has_factor {
+                pass.escalate(&acts::STAFF_TOTP_BEGIN_ANOTHER).await?;
+            }
+            let (member, _) = member.ok_or(DomainError::InvalidToken)?;
+            let secret = TotpSecret::generate();
+            let tenant = pass.tenant();
+            let mut tx = pass.write().await?;
+            let factor_id = store::begin_totp(
+                &mut tx,
+                holder,
+                name,
+                &secret.seal(&self.code_key, tenant.id),
+            )
+            .await?;
+            pass.commit(tx).await?;
+            Ok(TotpSetup {
+                factor_id,
+                enrolment: secret.enrolment(tenant.display_name.as_str(), member.email.as_str()),
+            })
+        }
+        .await;
+        pass.finish(done).await
+    }
+
+    /// Finishes an authenticator-app setup with a code from the app. The
+    /// first factor comes with ten recovery codes.
+    pub async fn staff_totp_confirm(
+        &self,
+        caller: &Caller,
+        factor: FactorId,
+        code: &TotpCode,
+    ) -> Result<FactorAdded, DomainError> {
+        let mut pass = self.enter(caller, &acts::STAFF_FACTOR_ADD).await?;
+        let done = async {
+            let holder = Holder::Staff(pass.staff_id()?);
+            pass.target(format!("factor:{factor}"));
+            let tenant = pass.tenant().id;
+            let mut tx = pass.read().await?;
+            let since = Timestamp::now().minus(SETUP_TTL);
+            let waiting = store::unconfirmed_totp(&mut tx, holder, factor, since).await?;
+            let first = store::list(&mut tx, holder).await?.is_empty();
+            tx.commit().await?;
+            let waiting = waiting.ok_or_else(|| {
+                DomainError::refused(
+                    RefusalKind::Gone,
+                    "setup_expired",
+                    "this setup has expired or was already finished; start again to get a new QR code",
+                )
+            })?;
+            let secret = TotpSecret::unseal(&self.code_key, tenant, &waiting.sealed_secret)
+                .ok_or_else(|| DomainError::Storage(crate::storage::StorageError::Corrupt(
+                    "an authenticator secret does not open with this server's code key".into(),
+                )))?;
+            let Some(step) = secret.accepts(code, unix_secs(), None) else {
+                pass.secret_missed("wrong_code");
+                return Err(DomainError::WrongSecondFactor);
+            };
+            let codes = first.then(RecoveryCode::set);
+            let mut tx = pass.write().await?;
+            if !store::confirm(&mut tx, factor, Some(step)).await? {
+                return Err(login_expired());
+            }
+            if let Some(codes) = &codes {
+                let hashes: Vec<String> =
+                    codes.iter().map(|c| c.hash(&self.code_key, tenant)).collect();
+                store::replace_recovery_codes(&mut tx, holder, &hashes).await?;
+            }
+            let summary = store::list(&mut tx, holder)
+                .await?
+                .into_iter()
+                .find(|f| f.id == factor)
+                .ok_or(DomainError::NotFound("factor"))?;
+            pass.detail(format!(
+                "kind=totp{}",
+                if first { " recovery_codes=10" } else { "" }
+            ));
+            pass.commit(tx).await?;
+            Ok(FactorAdded {
+                factor: summary,
+                recovery_codes: codes,
+            })
+        }
+        .await;
+        pass.finish(done).await
+    }
+
+    pub async fn staff_factor_rename(
+        &self,
+        caller: &Caller,
+        factor: FactorId,
+        name: &DisplayName,
+    ) -> Result<(), DomainError> {
+        let mut pass = self.enter(caller, &acts::STAFF_FACTOR_RENAME).await?;
+        let done = async {
+            let holder = Holder::Staff(pass.staff_id()?);
+            pass.target(format!("factor:{factor}"));
+            let mut tx = pass.write().await?;
+            if !store::rename(&mut tx, holder, factor, name).await? {
+                return Err(DomainError::NotFound("factor"));
+            }
+            pass.commit(tx).await
+        }
+        .await;
+        pass.finish(done).await
+    }
+
+    /// Removes one of the staff member's factors. Where the clinic
+    /// requires a second factor, the last one stays until another is added.
+    pub async fn staff_factor_remove(
+        &self,
+        caller: &Caller,
+        factor: FactorId,
+    ) -> Result<(), DomainError> {
+        let mut pass = self.enter(caller, &acts::STAFF_FACTOR_REMOVE).await?;
+        let done = async {
+            let holder = Holder::Staff(pass.staff_id()?);
+            pass.target(format!("factor:{factor}"));
+            let required = pass.tenant().settings.staff_second_factor_required;
+            let mut tx = pass.write().await?;
+            let factors = store::list(&mut tx, holder).await?;
+            let Some(removed) = factors.iter().find(|f| f.id == factor) else {
+                return Err(DomainError::NotFound("factor"));
+            };
+            if required && factors.len() == 1 {
+                return Err(DomainError::Conflict {
+                    code: "last_factor",
+                    message: "your clinic requires a second factor: add another one before removing this one".into(),
+                });
+            }
+            pass.detail(format!("kind={}", removed.kind.as_str()));
+            store::remove(&mut tx, holder, factor).await?;
+            if factors.len() == 1 {
+                // No factor left: the recovery codes would be a factor of
+                // their own.
+                store::replace_recovery_codes(&mut tx, holder, &[]).await?;
+            }
+            pass.commit(tx).await
+        }
+        .await;
+        pass.finish(done).await
+    }
+
+    /// Ten new recovery codes; the old ones stop working.
+    pub async fn staff_recovery_codes_renew(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<RecoveryCode>, DomainError> {
+        let mut pass = self
+            .enter(caller, &acts::STAFF_RECOVERY_CODES_RENEW)
+            .await?;
+        let done = async {
+            let holder = Holder::Staff(pass.staff_id()?);
+            let tenant = pass.tenant().id;
+            let mut tx = pass.write().await?;
+            if store::list(&mut tx, holder).await?.is_empty() {
+                return Err(DomainError::Conflict {
+                    code: "no_factor",
+                    message: "recovery codes stand in for a second factor: set one up first".into(),
+                });
+            }
+            let codes = RecoveryCode::set();
+            let hashes: Vec<String> = codes
+                .iter()
+                .map(|c| c.hash(&self.code_key, tenant))
+                .collect();
+            store::replace_recovery_codes(&mut tx, holder, &hashes).await?;
+            pass.commit(tx).await?;
+            Ok(codes)
+        }
+        .await;
+        pass.finish(done).await
+    }
+
+    /// The second step of a login: a code from the staff member's app, or
+    /// one of their recovery codes, for the login `pending` stands for.
+    pub async fn staff_login_second_step(
+        &self,
+        caller: &Caller,
+        pending: &SecretToken,
+        answer: &SecondFactorAnswer,
+        kind: SessionKind,
+    ) -> Result<IssuedSession, DomainError> {
+        let mut pass = self.enter(caller, &acts::STAFF_LOGIN_SECOND_STEP).await?;
+        let done = async {
+            let mut tx = pass.read().await?;
+            let waiting = factors::find_pending(&mut tx, pending).await?;
+            tx.commit().await?;
+            let waiting = waiting
+                .filter(|w| w.session_kind == Some(kind))
+                .ok_or_else(login_expired)?;
+            let Holder::Staff(staff_id) = waiting.holder else {
+                return Err(login_expired());
+            };
+            pass.target(format!("staff:{staff_id}"));
+            pass.throttle_account(&staff_id.to_string()).await?;
+            let mut tx = pass.read().await?;
+            let member = staff_store::get(&mut tx, staff_id).await?;
+            tx.commit().await?;
+            let member = match member {
+                Some((m, _)) if m.status == StaffStatus::Active => m,
+                _ => return Err(login_expired()),
+            };
+            let checked = check_answer(self, &mut pass, Holder::Staff(staff_id), answer).await?;
+            let ttl = match kind {
+                SessionKind::Cookie => self.auth.cookie_session_ttl,
+                SessionKind::Bearer => self.auth.bearer_token_ttl,
+            };
+            let mut tx = pass.write().await?;
+            if !factors::spend_pending(&mut tx, &waiting.id).await? {
+                return Err(login_expired());
+            }
+            let method =
+                spend_answer(self, &mut pass, &mut tx, Holder::Staff(staff_id), checked).await?;
+            let created = sessions::create(&mut tx, staff_id, kind, ttl).await?;
+            pass.as_actor(crate::audit::Actor::Staff(staff_id));
+            pass.detail(format!("{} {method}", kind.as_str()));
+            pass.commit(tx).await?;
+            Ok(IssuedSession {
+                token: created.token,
+                csrf_token: created.csrf_token,
+                expires_at: created.expires_at,
+                staff: member,
+            })
+        }
+        .await;
+        pass.finish(done).await
+    }
+
+    /// A step-up with a code from the staff member's authenticator app in
+    /// place of the password.
+    pub async fn staff_step_up_with_code(
+        &self,
+        caller: &Caller,
+        code: &TotpCode,
+    ) -> Result<Timestamp, DomainError> {
+        let mut pass = self
+            .enter(caller, &acts::STAFF_STEP_UP_SECOND_FACTOR)
+            .await?;
+        let done = async {
+            let who = pass.staff()?;
+            let holder = Holder::Staff(who.staff_id());
+            let answer = SecondFactorAnswer::Totp(code.clone());
+            let checked = check_answer(self, &mut pass, holder, &answer).await?;
+            let mut tx = pass.write().await?;
+            let method = spend_answer(self, &mut pass, &mut tx, holder, checked).await?;
+            let at = sessions::mark_step_up(&mut tx, &who.session.id).await?;
+            pass.detail(method);
+            pass.commit(tx).await?;
+            Ok(at.plus(self.auth.step_up_ttl))
+        }
+        .await;
+        pass.finish(done).await
+    }
+
+    /// An owner clears a colleague's second factors and recovery codes
+    /// (a lost phone): their sessions end, and where the clinic requires
+    /// a factor they set up a new one at their next login.
+    pub async fn staff_factors_reset(
+        &self,
+        caller: &Caller,
+        staff: StaffId,
+    ) -> Result<u64, DomainError> {
+        let act = if caller.staff().is_some() {
+            &acts::STAFF_FACTORS_RESET
+        } else {
+            &acts::STAFF_FACTORS_RESET_BY_OPERATOR
+        };
+        let mut pass = self
+            .enter_about(caller, act, format!("staff:{staff}"))
+            .await?;
+        let done = async {
+            if pass.staff_id().ok() == Some(staff) {
+                return Err(DomainError::Conflict {
+                    code: "own_account",
+                    message: "you cannot reset your own second factors; remove one from your account page, or ask another owner".into(),
+                });
+            }
+            let mut tx = pass.read().await?;
+            let target = staff_store::get(&mut tx, staff).await?;
+            tx.commit().await?;
+            if target.is_none() {
+                return Err(DomainError::NotFound("staff member"));
+            }
+            // Only an owner resets an owner (operators may).
+            let owner = RoleName::builtin(BuiltinRole::Owner);
+            if self.authz.roles_of(pass.tenant(), staff).await?.contains(&owner) {
+                self.guard_owner_role(&pass, &owner).await?;
+            }
+            let mut tx = pass.write().await?;
+            let removed = store::remove_all(&mut tx, Holder::Staff(staff)).await?;
+            sessions::revoke_all_for(&mut tx, staff, None).await?;
+            // A person locked out by too many wrong codes starts afresh.
+            for bucket in factor_buckets(self, staff) {
+                crate::auth::throttle_clear(&mut tx, &bucket).await?;
+            }
+            pass.detail(format!("factors_removed={removed}"));
+            pass.commit(tx).await?;
+            Ok(removed)
+        }
+        .await;
+        pass.finish(done).await
+    }
+}
+
+/// The throttle buckets a staff member's second-factor failures count in.
+fn factor_buckets(services: &Services, staff: StaffId) -> Vec<Bucket> {
+    let key = staff.to_string();
+    vec![
+        Bucket::account("factor", &key, &services.auth.throttle),
+        Bucket::consecutive(
+            "factor",
+            &key,
+            services.auth.max_consecutive_factor_failures,
+        ),
+    ]
+}
+
+/// What an answer matched, before it is spent.
+enum Checked {
+    Totp { factor: FactorId, step: u64 },
+    Recovery { hash: String },
+}
+
+/// Checks `answer` against the holder's factors, counting a miss.
+async fn check_answer(
+    services: &Services,
+    pass: &mut Passage<'_>,
+    holder: Holder,
+    answer: &SecondFactorAnswer,
+) -> Result<Checked, DomainError> {
+    let tenant = pass.tenant().id;
+    match answer {
+        SecondFactorAnswer::Totp(code) => {
+            let mut tx = pass.read().await?;
+            let apps = store::totps(&mut tx, holder).await?;
+            tx.commit().await?;
+            let now = unix_secs();
+            for app in apps {
+                let Some(secret) =
+                    TotpSecret::unseal(&services.code_key, tenant, &app.sealed_secret)
+                else {
+                    tracing::error!(factor = %app.id, "an authenticator secret does not open with this server's code key");
+                    continue;
+                };
+                if let Some(step) = secret.accepts(code, now, app.last_step) {
+                    return Ok(Checked::Totp {
+                        factor: app.id,
+                        step,
+                    });
+                }
+            }
+            pass.secret_missed("wrong_code");
+            Err(DomainError::WrongSecondFactor)
+        }
+        SecondFactorAnswer::Recovery(code) => Ok(Checked::Recovery {
+            hash: code.hash(&services.code_key, tenant),
+        }),
+    }
+}
+
+/// Spends what the answer matched in `tx` (an app's time step, a recovery
+/// code), refusing it when another request spent it first; the method,
+/// for the audit trail.
+async fn spend_answer(
+    _services: &Services,
+    pass: &mut Passage<'_>,
+    tx: &mut crate::storage::TenantTx,
+    holder: Holder,
+    checked: Checked,
+) -> Result<String, DomainError> {
+    match checked {
+        Checked::Totp { factor, step } => {
+            if !store::spend_step(tx, factor, step).await? {
+                pass.secret_missed("code_already_used");
+                return Err(DomainError::WrongSecondFactor);
+            }
+            Ok(format!("method=totp factor={factor}"))
+        }
+        Checked::Recovery { hash } => {
+            if !store::spend_recovery_code(tx, holder, &hash).await? {
+                pass.secret_missed("wrong_recovery_code");
+                return Err(DomainError::WrongSecondFactor);
+            }
+            let left = store::recovery_codes_left(tx, holder).await?;
+            Ok(format!("method=recovery_code recovery_codes_left={left}"))
+        }
+    }
+}
