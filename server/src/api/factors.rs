@@ -17,13 +17,14 @@ use portico_web::text::Text;
 pub struct FactorsApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FactorView {
     pub id: String,
     /// `totp` (an authenticator app) or `passkey`.
     pub kind: String,
     pub name: String,
     pub created_at: String,
-    /// When it last proved who you are; null if never since it was added.
+    /// When it last proved who you are; absent if never since it was added.
     pub last_used_at: Option<String>,
 }
 
@@ -74,10 +75,12 @@ pub struct CodeRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FactorAddedView {
     pub factor: FactorView,
     /// With your first factor: ten single-use codes for when you cannot
-    /// use it. Shown this once; keep them somewhere safe. Null otherwise.
+    /// use it. Shown this once; keep them somewhere safe. Absent
+    /// otherwise.
     pub recovery_codes: Option<Vec<String>>,
 }
 

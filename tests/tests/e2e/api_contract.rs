@@ -422,7 +422,7 @@ both_engines! {
         let (op, nobody) = (As::Operator, As::Nobody);
 
         // The platform's operator opens two clinics and hands one over.
-        let north = c.ok(&app, &op, M::POST, "/operator/v1/tenants", json!({"slug": "north", "display_name": "North Clinic"})).await;
+        let north = c.ok(&app, &op, M::POST, "/operator/v1/tenants", json!({"slug": "north", "display_name": "North Clinic", "require_staff_second_factor": false})).await;
         assert!(north.json.get("custom_domain").is_none(), "none is left out, not null: {}", north.json);
         c.ok(&app, &op, M::POST, "/operator/v1/tenants", json!({"slug": "south", "display_name": "South Clinic"})).await;
         c.ok(&app, &op, M::GET, "/operator/v1/tenants", Body::None).await;
@@ -476,6 +476,35 @@ both_engines! {
         c.ok(&app, &As::Staff(&desk), M::POST, "/v1/auth/password", json!({"current_password": PASSWORD, "new_password": "a desk's new passphrase"})).await;
         c.ok(&app, &o, M::POST, &format!("/v1/staff/{desk_id}/deactivate"), Body::None).await;
         c.ok(&app, &o, M::POST, &format!("/v1/staff/{desk_id}/reactivate"), Body::None).await;
+
+        // Two-step sign-in: the desk sets up an authenticator app, and
+        // signs in with it and with a recovery code.
+        let desk_login = json!({"email": "desk@north.example.org", "password": "a desk's new passphrase"});
+        let desk = staff_of(&c.ok(&app, &nobody, M::POST, "/v1/auth/tokens", desk_login.clone()).await, "desk@north.example.org");
+        let d = As::Staff(&desk);
+        portico_tests::clear_of_step_edge().await;
+        let now = portico_tests::unix_now();
+        let setup = c.ok(&app, &d, M::POST, "/v1/auth/factors/totp", json!({"name": "Phone"})).await;
+        let (factor, secret) = (setup.str("/factor_id"), setup.str("/secret"));
+        let added = c.ok(&app, &d, M::POST, &format!("/v1/auth/factors/totp/{factor}/confirm"), json!({"code": portico_tests::totp_code(&secret, now - 30)})).await;
+        let recovery = added.str("/recovery_codes/0");
+        let listed = c.ok(&app, &d, M::GET, "/v1/auth/factors", Body::None).await;
+        assert!(listed.json["factors"][0].get("last_used_at").is_some(), "{}", listed.json);
+        c.ok(&app, &d, M::POST, &format!("/v1/auth/factors/{factor}/name"), json!({"name": "Work phone"})).await;
+        let pending = c.ok(&app, &nobody, M::POST, "/v1/auth/tokens", desk_login.clone()).await;
+        assert_eq!(pending.status, StatusCode::ACCEPTED);
+        let second = json!({"pending_token": pending.str("/pending_token"), "code": portico_tests::totp_code(&secret, now)});
+        let desk = staff_of(&c.ok(&app, &nobody, M::POST, "/v1/auth/tokens/second-step", second).await, "desk@north.example.org");
+        let d = As::Staff(&desk);
+        let pending = c.ok(&app, &nobody, M::POST, "/v1/auth/login", desk_login).await;
+        c.ok(&app, &nobody, M::POST, "/v1/auth/login/second-step", json!({"pending_token": pending.str("/pending_token"), "code": recovery})).await;
+        c.ok(&app, &d, M::POST, "/v1/auth/step-up", json!({"code": portico_tests::totp_code(&secret, now + 30)})).await;
+        c.ok(&app, &d, M::POST, "/v1/auth/recovery-codes", Body::None).await;
+        c.ok(&app, &d, M::DELETE, &format!("/v1/auth/factors/{factor}"), Body::None).await;
+        let setup = c.ok(&app, &d, M::POST, "/v1/auth/factors/totp", json!({"name": "Phone"})).await;
+        let confirm = format!("/v1/auth/factors/totp/{}/confirm", setup.str("/factor_id"));
+        c.ok(&app, &d, M::POST, &confirm, json!({"code": portico_tests::totp_code(&setup.str("/secret"), now)})).await;
+        c.ok(&app, &o, M::POST, &format!("/v1/staff/{desk_id}/reset-second-factors"), Body::None).await;
 
         // Patients: one with every detail, one with few, one archived.
         let new_patient = |name: &str, email: Option<&str>| {

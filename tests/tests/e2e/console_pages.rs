@@ -175,7 +175,7 @@ both_engines! {
         for path in ["/console/", "/console/patients", "/console/follow-up"] {
             let resp = app.client.get(app.tenant_url("north", path)).header("cookie", &noor.cookie).send().await.unwrap();
             assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{path}");
-            assert_eq!(resp.headers()["location"], "/t/north/console/password", "{path}");
+            assert_eq!(resp.headers()["location"], "/t/north/console/account", "{path}");
         }
         let (status, page) = noor.get(&app, "/console/password").await;
         assert_eq!(status, StatusCode::OK);
@@ -671,7 +671,7 @@ both_engines! {
         assert!(login_page.contains("North Family Clinic"));
         let (_, audit) = me.get(&app, "/console/audit?action=clinic.settings.update").await;
         // (minijinja escapes the slash.)
-        assert!(audit.contains("time_zone=Europe&#x2f;Berlin self_registration=false renamed from &quot;Clinic north&quot; to &quot;North Family Clinic&quot;"), "{audit}");
+        assert!(audit.contains("time_zone=Europe&#x2f;Berlin self_registration=false staff_second_factor_required=false renamed from &quot;Clinic north&quot; to &quot;North Family Clinic&quot;"), "{audit}");
 
         // Staff: add one with a role, give and take roles, add a rule.
         let added = me.post(&app, "/console/staff", &[

@@ -34,6 +34,13 @@ struct Cast {
     changer: Staff,
     patient_email: String,
     mover: Patient,
+    /// Has an authenticator app, for a step-up with a code.
+    code_stepper: Staff,
+    /// Halfway through a login: the password was right.
+    pending_login: String,
+    /// Halfway through setting up an authenticator app.
+    enroller: Staff,
+    enrolment: String,
 }
 
 async fn cast(app: &TestApp) -> Cast {
@@ -55,12 +62,34 @@ async fn cast(app: &TestApp) -> Cast {
         patients.push(Patient::from_response("north", resp).await);
     }
     let mover = patients.pop().unwrap();
+    let code_stepper = app
+        .add_staff(&owner, "codes@north.example.org", &["front_desk"])
+        .await;
+    app.enrol_totp(&code_stepper, "Phone").await;
+    let two_step = app
+        .add_staff(&owner, "two-step@north.example.org", &["front_desk"])
+        .await;
+    app.enrol_totp(&two_step, "Phone").await;
+    let pending_login = app.pending_login("north", &two_step.email).await;
+    let enroller = app
+        .add_staff(&owner, "enroller@north.example.org", &["front_desk"])
+        .await;
+    let setup = json_ok(
+        enroller
+            .post(app, "/api/v1/auth/factors/totp", json!({"name": "Phone"}))
+            .await,
+    )
+    .await;
     Cast {
         owner,
         stepper,
         changer,
         patient_email: "mia@example.org".into(),
         mover,
+        code_stepper,
+        pending_login,
+        enroller,
+        enrolment: setup["factor_id"].as_str().unwrap().to_owned(),
     }
 }
 
@@ -122,6 +151,17 @@ async fn wrong_secret(app: &TestApp, cast: &Cast, act: &str, ip: &str) -> reqwes
         )
         .header("cookie", &cast.mover.cookie)
         .header("x-csrf-token", &cast.mover.csrf),
+        "staff.step_up_second_factor" => post("/api/v1/auth/step-up", json!({"code": "000000"}))
+            .bearer_auth(&cast.code_stepper.token),
+        "staff.login_second_step" => post(
+            "/api/v1/auth/tokens/second-step",
+            json!({"pending_token": cast.pending_login, "code": "000000"}),
+        ),
+        "staff.factor_add" => post(
+            &format!("/api/v1/auth/factors/totp/{}/confirm", cast.enrolment),
+            json!({"code": "000000"}),
+        )
+        .bearer_auth(&cast.enroller.token),
         other => panic!(
             "the act {other} checks a secret, and this test does not know how to try it: \
              add it to `wrong_secret`, so that its throttle is proven"

@@ -1,7 +1,7 @@
 //! No plain secret in any database file, in any state of its mail: every
 //! code and token the server sends is looked for, byte for byte, in the
 //! SQLite database, its WAL and shared-memory files, and in PostgreSQL's
-//! files of the tables that hold mail, tokens and codes.
+//! files of the tables that hold mail, tokens, codes and second factors.
 
 use std::time::Duration;
 
@@ -35,6 +35,9 @@ async fn database_bytes(app: &TestApp) -> Vec<u8> {
                 "access_codes",
                 "mail_queue",
                 "audit_events",
+                "second_factors",
+                "recovery_codes",
+                "pending_logins",
             ] {
                 let bytes: Vec<u8> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                     "SELECT pg_read_binary_file(pg_relation_filepath('{table}'))"
@@ -180,6 +183,14 @@ async fn secrets_never_touch_the_disk(engine: Engine) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(dead, "the refused mail is dead");
+    // An authenticator app's key, its recovery codes, and a login halfway
+    // through its second step.
+    let phone = app.enrol_totp(&owner, "Phone").await;
+    let key_bytes = totp_rs::Secret::try_from_base32(phone.secret.replace(' ', "")).unwrap();
+    issued.push(phone.secret.replace(' ', ""));
+    issued.push(hex::encode(key_bytes.as_bytes()));
+    issued.extend(phone.recovery_codes.iter().cloned());
+    issued.push(app.pending_login("north", &owner.email).await);
     issued.push(dead_code);
 
     let mails: Vec<String> = sink
