@@ -61,6 +61,15 @@ pub enum Command {
         #[arg(long)]
         password: Option<String>,
     },
+    /// Remove every second factor and recovery code of a staff member (an
+    /// owner who lost their phone, with no other owner to reset it); their
+    /// sessions end. Recorded in the clinic's audit trail.
+    ResetSecondFactors {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+    },
     /// Create a token for the operator API; it is printed once.
     OperatorToken {
         #[arg(long)]
@@ -238,6 +247,18 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             if let Some(p) = generated {
                 println!("password: {p}");
             }
+        }
+        Command::ResetSecondFactors { tenant, email } => {
+            let s = services(&config).await?;
+            let t = s.find_tenant(&tenant).await?;
+            let caller = cli_operator().caller(t, &client);
+            let removed = s
+                .staff_factors_reset_by_operator(&caller, &EmailAddress::parse(&email)?)
+                .await?;
+            println!(
+                "{removed} second factor(s) of {email} removed, with their recovery codes; their sessions have ended. \
+                 Where the clinic requires two-step sign-in, they set up a new authenticator app at their next login."
+            );
         }
         Command::OperatorToken { name } => {
             let s = services(&config).await?;

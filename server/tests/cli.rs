@@ -80,6 +80,37 @@ fn operators_set_up_a_clinic_from_the_command_line() {
         "a given password is not echoed"
     );
 
+    let cleared = stdout(&portico(
+        dir.path(),
+        &[
+            "reset-second-factors",
+            "--tenant",
+            "north",
+            "--email",
+            "owner@north.example.org",
+        ],
+    ));
+    assert!(
+        cleared.contains("0 second factor(s) of owner@north.example.org removed"),
+        "{cleared}"
+    );
+    let ghost = portico(
+        dir.path(),
+        &[
+            "reset-second-factors",
+            "--tenant",
+            "north",
+            "--email",
+            "ghost@north.example.org",
+        ],
+    );
+    assert!(!ghost.status.success());
+    assert!(
+        String::from_utf8_lossy(&ghost.stderr).contains("staff member not found"),
+        "{}",
+        String::from_utf8_lossy(&ghost.stderr)
+    );
+
     stdout(&portico(
         dir.path(),
         &["tenant", "suspend", "--slug", "north"],

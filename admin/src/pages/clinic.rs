@@ -369,6 +369,10 @@ pub(super) async fn staff(
                 "policies",
                 "Permissions changed. They apply from the next page load.",
             ),
+            (
+                "two_step_reset",
+                "Two-step sign-in reset. They were logged out everywhere and sign in with their password alone, until they set up a new authenticator app.",
+            ),
         ],
     );
     staff_page(&state, &console, signed, StatusCode::OK).await
@@ -405,6 +409,39 @@ pub(super) async fn reactivate_staff(
     let outcome = state.services.staff_reactivate(&signed.caller, id).await;
     signed
         .finish(outcome, "/staff", "reactivated", |signed, status| {
+            staff_page(&state, &console, signed, status)
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct ConfirmedPost {
+    csrf_token: String,
+    confirmation: String,
+}
+
+/// An owner resets a colleague's two-step sign-in (a lost phone), after
+/// confirming who they are.
+#[handler]
+pub(super) async fn reset_two_step(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Form(form): Form<ConfirmedPost>,
+) -> poem::Result<Response> {
+    let id = parse_staff(&id)?;
+    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let outcome = async {
+        super::two_step::confirm_identity(&state, &signed.caller, form.confirmation).await?;
+        let fresh = Signed::of(&state, req)
+            .await
+            .map_err(|_| DomainError::InvalidToken)?;
+        state.services.staff_factors_reset(&fresh.caller, id).await
+    }
+    .await;
+    signed
+        .finish(outcome, "/staff", "two_step_reset", |signed, status| {
             staff_page(&state, &console, signed, status)
         })
         .await

@@ -128,6 +128,7 @@ pub fn routes() -> Route {
         .at("/staff", get(clinic::staff).post(clinic::add_staff))
         .at("/staff/:id/deactivate", post(clinic::deactivate_staff))
         .at("/staff/:id/reactivate", post(clinic::reactivate_staff))
+        .at("/staff/:id/reset-two-step", post(clinic::reset_two_step))
         .at("/staff/:id/roles", post(clinic::give_role))
         .at("/staff/:id/roles/:role/remove", post(clinic::take_role))
         .at("/roles", get(roles::show).post(roles::save))

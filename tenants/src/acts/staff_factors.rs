@@ -4,7 +4,9 @@
 
 use crate::acts;
 use crate::auth::{Bucket, SecretToken};
-use crate::domain::{BuiltinRole, DisplayName, FactorId, RoleName, StaffId, Timestamp};
+use crate::domain::{
+    BuiltinRole, DisplayName, EmailAddress, FactorId, RoleName, StaffId, Timestamp,
+};
 use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
 use crate::factors::{
@@ -350,13 +352,8 @@ impl Services {
         caller: &Caller,
         staff: StaffId,
     ) -> Result<u64, DomainError> {
-        let act = if caller.staff().is_some() {
-            &acts::STAFF_FACTORS_RESET
-        } else {
-            &acts::STAFF_FACTORS_RESET_BY_OPERATOR
-        };
         let mut pass = self
-            .enter_about(caller, act, format!("staff:{staff}"))
+            .enter_about(caller, &acts::STAFF_FACTORS_RESET, format!("staff:{staff}"))
             .await?;
         let done = async {
             if pass.staff_id().ok() == Some(staff) {
@@ -371,24 +368,56 @@ impl Services {
             if target.is_none() {
                 return Err(DomainError::NotFound("staff member"));
             }
-            // Only an owner resets an owner (operators may).
+            // Only an owner resets an owner.
             let owner = RoleName::builtin(BuiltinRole::Owner);
             if self.authz.roles_of(pass.tenant(), staff).await?.contains(&owner) {
                 self.guard_owner_role(&pass, &owner).await?;
             }
-            let mut tx = pass.write().await?;
-            let removed = store::remove_all(&mut tx, Holder::Staff(staff)).await?;
-            sessions::revoke_all_for(&mut tx, staff, None).await?;
-            // A person locked out by too many wrong codes starts afresh.
-            for bucket in factor_buckets(self, staff) {
-                crate::auth::throttle_clear(&mut tx, &bucket).await?;
-            }
-            pass.detail(format!("factors_removed={removed}"));
-            pass.commit(tx).await?;
-            Ok(removed)
+            self.clear_factors(&mut pass, staff).await
         }
         .await;
         pass.finish(done).await
+    }
+
+    /// The operator's command line resets the factors of the staff member
+    /// with `email` (an owner who lost their phone and has no other owner).
+    pub async fn staff_factors_reset_by_operator(
+        &self,
+        caller: &Caller,
+        email: &EmailAddress,
+    ) -> Result<u64, DomainError> {
+        let mut pass = self
+            .enter(caller, &acts::STAFF_FACTORS_RESET_BY_OPERATOR)
+            .await?;
+        let done = async {
+            let mut tx = pass.read().await?;
+            let found = staff_store::find_by_email(&mut tx, email).await?;
+            tx.commit().await?;
+            let (member, _) = found.ok_or(DomainError::NotFound("staff member"))?;
+            pass.target(format!("staff:{}", member.id));
+            self.clear_factors(&mut pass, member.id).await
+        }
+        .await;
+        pass.finish(done).await
+    }
+
+    /// Removes every factor and recovery code of `staff`, ends their
+    /// sessions and forgets their misses, in the act's transaction.
+    async fn clear_factors(
+        &self,
+        pass: &mut Passage<'_>,
+        staff: StaffId,
+    ) -> Result<u64, DomainError> {
+        let mut tx = pass.write().await?;
+        let removed = store::remove_all(&mut tx, Holder::Staff(staff)).await?;
+        sessions::revoke_all_for(&mut tx, staff, None).await?;
+        // A person locked out by too many wrong codes starts afresh.
+        for bucket in factor_buckets(self, staff) {
+            crate::auth::throttle_clear(&mut tx, &bucket).await?;
+        }
+        pass.detail(format!("factors_removed={removed}"));
+        pass.commit(tx).await?;
+        Ok(removed)
     }
 }
 

@@ -65,7 +65,99 @@ impl Session {
     }
 }
 
+/// The value of `attribute` after the first `after` in `html`.
+fn value_after(html: &str, after: &str, attribute: &str) -> String {
+    let from = html
+        .find(after)
+        .unwrap_or_else(|| panic!("{after} in {html}"));
+    let rest = &html[from..];
+    let marker = format!("{attribute}=\"");
+    let start = rest.find(&marker).unwrap() + marker.len();
+    rest[start..start + rest[start..].find('"').unwrap()].to_owned()
+}
+
 both_engines! {
+    async fn two_step_sign_in_is_set_up_and_used_from_the_console(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let desk = app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;
+        // The owner turns the requirement on: from the next page, nobody
+        // without a second factor gets past their own account page.
+        let resp = owner.patch(&app, "/api/v1/clinic/settings", serde_json::json!({"staff_second_factor_required": true})).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let me = log_in(&app, &owner.email).await;
+        for path in ["/console/", "/console/patients"] {
+            let resp = app.client.get(app.tenant_url("north", path)).header("cookie", &me.cookie).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{path}");
+            assert_eq!(resp.headers()["location"], "/t/north/console/account", "{path}");
+        }
+        let (status, account) = me.get(&app, "/console/account").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(account.contains("Set up two-step sign-in") && account.contains("Not set up yet"), "{account}");
+        portico_tests::clear_of_step_edge().await;
+        let resp = me.post(&app, "/console/two-step/authenticator", &[("name", "Phone")]).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let setup = resp.text().await.unwrap();
+        assert!(setup.contains("<svg role=\"img\" aria-label=\"QR code to scan with your authenticator app\""), "the QR code is drawn on the page");
+        assert!(!setup.contains("<?xml"));
+        let key = setup.split("<code class=\"secret\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+        let confirm = value_after(&setup, "id=\"totp-setup\"", "action");
+        let confirm = confirm.trim_start_matches("/t/north");
+        // A wrong code adds nothing and says so.
+        let resp = me.post(&app, confirm, &[("code", "000000")]).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert!(resp.text().await.unwrap().contains("That code is not right"));
+        let now = portico_tests::unix_now();
+        let resp = me.post(&app, confirm, &[("code", &portico_tests::totp_code(&key, now - 30))]).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let done = resp.text().await.unwrap();
+        assert!(done.contains("Your recovery codes") && done.matches("<li><code>").count() == 10, "{done}");
+        let recovery = done.split("<li><code>").nth(1).unwrap().split('<').next().unwrap().to_owned();
+        let (status, _) = me.get(&app, "/console/patients").await;
+        assert_eq!(status, StatusCode::OK, "the console opens once a factor is set up");
+
+        // The next login asks for a code on a page of its own.
+        let resp = app.client.post(app.tenant_url("north", "/console/login"))
+            .form(&[("email", owner.email.as_str()), ("password", PASSWORD)]).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(resp.headers()["location"], "/t/north/console/login/second-step");
+        let cookies: Vec<String> = resp.headers().get_all("set-cookie").iter().map(|c| c.to_str().unwrap().to_owned()).collect();
+        assert!(cookies.iter().all(|c| !c.starts_with("portico_session=")), "no session yet: {cookies:?}");
+        let pending = cookies.iter().find(|c| c.starts_with("portico_console_pending=")).unwrap();
+        assert!(pending.contains("HttpOnly") && pending.contains("Max-Age=300"), "{pending}");
+        let pending = pending.split(';').next().unwrap().to_owned();
+        let page = app.client.get(app.tenant_url("north", "/console/login/second-step")).header("cookie", &pending).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.text().await.unwrap().contains("autocomplete=\"one-time-code\""));
+        let step = |code: String| app.client.post(app.tenant_url("north", "/console/login/second-step"))
+            .header("cookie", &pending).form(&[("code", code)]).send();
+        let wrong = step("000000".into()).await.unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        assert!(wrong.text().await.unwrap().contains("That code is not right"));
+        let signed = step(recovery.clone()).await.unwrap();
+        assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+        let cookies: Vec<String> = signed.headers().get_all("set-cookie").iter().map(|c| c.to_str().unwrap().to_owned()).collect();
+        assert!(cookies.iter().any(|c| c.starts_with("portico_session=")), "{cookies:?}");
+        assert!(cookies.iter().any(|c| c.starts_with("portico_console_pending=;") && c.contains("Max-Age=0")), "the pending cookie is cleared: {cookies:?}");
+        // Spent: the same pending login does not sign in twice.
+        let again = step(portico_tests::totp_code(&key, now)).await.unwrap();
+        assert_eq!(again.status(), StatusCode::SEE_OTHER);
+        assert_eq!(again.headers()["location"], "/t/north/console/login?expired=1");
+
+        // The owner sees who has it, and resets the desk's lost phone.
+        app.enrol_totp(&desk, "Phone").await;
+        let (_, staff) = me.get(&app, "/console/staff").await;
+        assert!(staff.contains("two-step sign-in: on") && staff.contains("Reset two-step sign-in for desk@north.example.org"), "{staff}");
+        let form_action = format!("/console/staff/{}/reset-two-step", desk.id);
+        let refused = me.post(&app, &form_action, &[("confirmation", "not my password")]).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        let done = me.post(&app, &form_action, &[("confirmation", PASSWORD)]).await;
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        let (_, staff) = me.get(&app, "/console/staff?done=two_step_reset").await;
+        assert!(staff.contains("Two-step sign-in reset."), "{staff}");
+        let desk_row = staff.split("<tr>").find(|row| row.contains("desk@north.example.org")).unwrap();
+        assert!(desk_row.contains("two-step sign-in: off"), "{desk_row}");
+    }
+
     async fn issuing_a_code_says_first_which_unused_one_it_cancels(app) {
         let owner = app.clinic_with_owner("north").await;
         let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;

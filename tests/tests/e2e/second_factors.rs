@@ -223,6 +223,20 @@ both_engines! {
         // Nobody resets their own.
         let resp = owner.post(&app, &format!("/api/v1/staff/{}/reset-second-factors", owner.id), json!({})).await;
         expect_error(resp, StatusCode::CONFLICT, "own_account").await;
+
+        // An owner who lost their phone, with no other owner: the operator's
+        // command line resets theirs.
+        app.enrol_totp(&owner, "Phone").await;
+        app.pending_login("north", &owner.email).await;
+        let tenant = app.services.find_tenant("north").await.unwrap();
+        let operator = portico_tenants::operators::Operator { name: "ops".into() };
+        let caller = operator.caller(tenant, &portico_tenants::audit::ClientInfo::default());
+        let email = portico_tenants::domain::EmailAddress::parse(&owner.email).unwrap();
+        let removed = app.services.staff_factors_reset_by_operator(&caller, &email).await.unwrap();
+        assert_eq!(removed, 1);
+        let owner = app.login_bearer("north", &owner.email, PASSWORD).await;
+        let resets = audit_of(&app, &owner, "staff.factors_reset_by_operator").await;
+        assert!(resets.iter().any(|e| e["outcome"] == "success" && e["actor_kind"] == "operator" && e["actor_id"] == "ops"), "{resets:?}");
     }
 
     async fn a_pending_login_is_not_a_session_and_opens_only_its_own_kind(app) {
