@@ -31,6 +31,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!("    console:   {base}/t/demo/console/");
         println!("    email:     {}", demo.owner_email);
         println!("    password:  {}", demo.owner_password);
+        println!("    (two-step sign-in is off in this demo clinic, so no phone is needed;");
+        println!("     new clinics require it: try it from your name in the console's bar)");
         println!("  and to its patient portal as the patient Mia Wong:");
         println!("    portal:    {base}/t/demo/portal/");
         println!(
