@@ -10,6 +10,7 @@
 pub mod browser;
 pub mod relay;
 pub mod smtp;
+pub mod soft_passkey;
 
 use std::sync::OnceLock;
 
@@ -1024,5 +1025,37 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+}
+
+impl TestApp {
+    /// The origin a browser reports for this server's pages when it is
+    /// opened by name, as passkeys need (`localhost`, not `127.0.0.1`).
+    pub fn named_origin(&self) -> String {
+        self.address.replace("127.0.0.1", "localhost")
+    }
+
+    /// Adds a software passkey to `staff`'s account (who has no factor
+    /// yet, or a fresh step-up).
+    pub async fn enrol_passkey(&self, staff: &Staff, name: &str) -> soft_passkey::SoftPasskey {
+        let options = json_ok(
+            staff
+                .post(self, "/api/v1/auth/passkeys/options", json!({}))
+                .await,
+        )
+        .await;
+        let (passkey, answer) =
+            soft_passkey::SoftPasskey::register(&options["options"], &self.named_origin());
+        json_ok(
+            staff
+                .post(
+                    self,
+                    "/api/v1/auth/passkeys",
+                    json!({"ceremony_id": options["ceremony_id"], "name": name, "credential": answer}),
+                )
+                .await,
+        )
+        .await;
+        passkey
     }
 }

@@ -4,13 +4,17 @@
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
+use portico_tenants::acts::staff_passkeys::{ChallengeFor, PasskeyOptions};
+use portico_tenants::auth::SecretToken;
 use portico_tenants::domain::{DisplayName, FactorId};
 use portico_tenants::factors::{FactorSummary, TotpCode};
 
 use super::ApiTags;
 use portico_web::AppState;
 use portico_web::auth::StaffSession;
-use portico_web::error::ApiResult;
+use portico_web::auth::{VisitorCaller, session_cookie_header, tenant_of};
+use portico_web::client_info::is_secure;
+use portico_web::error::{ApiError, ApiResult};
 use portico_web::json_body::JsonBody;
 use portico_web::text::Text;
 
@@ -208,4 +212,245 @@ impl FactorsApi {
             recovery_codes: codes.iter().map(|c| c.shown()).collect(),
         }))
     }
+}
+
+/// A passkey challenge for the browser.
+#[derive(Object)]
+pub struct PasskeyOptionsView {
+    /// Send back with the browser's answer, within five minutes.
+    pub ceremony_id: String,
+    /// WebAuthn's options: give `options.publicKey` to
+    /// `PublicKeyCredential.parseCreationOptionsFromJSON` (registering) or
+    /// `parseRequestOptionsFromJSON` (signing in, confirming), then to
+    /// `navigator.credentials.create` or `.get`.
+    pub options: serde_json::Value,
+}
+
+impl From<PasskeyOptions> for PasskeyOptionsView {
+    fn from(o: PasskeyOptions) -> Self {
+        Self {
+            ceremony_id: o.ceremony_id.to_string(),
+            options: o.options,
+        }
+    }
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct PasskeyAddRequest {
+    #[oai(validator(max_length = 64))]
+    pub ceremony_id: Text,
+    /// How the passkey is listed, such as "Laptop".
+    #[oai(validator(max_length = 120))]
+    pub name: Text,
+    /// The browser's answer: the new credential's `toJSON()`.
+    pub credential: serde_json::Value,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct PasskeyAnswerRequest {
+    #[oai(validator(max_length = 64))]
+    pub ceremony_id: Text,
+    /// The browser's answer: the assertion's `toJSON()`.
+    pub credential: serde_json::Value,
+}
+
+pub(super) fn ceremony(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    Ok(portico_tenants::factors::passkey::parse_ceremony_id(raw)?)
+}
+
+/// The browser's answer, read as WebAuthn's JSON.
+pub(super) fn answer<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, ApiError> {
+    serde_json::from_value(value).map_err(|_| {
+        ApiError::unprocessable(
+            "invalid_credential",
+            "credential must be the browser's answer as JSON (the credential's toJSON())",
+        )
+        .with_field("credential")
+    })
+}
+
+pub struct PasskeysApi;
+
+#[OpenApi(prefix_path = "/v1/auth", tag = "ApiTags::Auth")]
+impl PasskeysApi {
+    /// Start adding a passkey: the options for `navigator.credentials.create`.
+    /// If you already have a factor, this needs a fresh step-up.
+    #[oai(path = "/passkeys/options", method = "post")]
+    async fn passkey_options(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+    ) -> ApiResult<Json<PasskeyOptionsView>> {
+        let rp = state.links.relying_party(session.tenant())?;
+        let options = state
+            .services
+            .staff_passkey_begin(&session.caller, &rp)
+            .await?;
+        Ok(Json(options.into()))
+    }
+
+    /// Keep the passkey the browser made. Your first factor comes with
+    /// ten recovery codes, shown once.
+    #[oai(path = "/passkeys", method = "post")]
+    async fn add_passkey(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        body: JsonBody<PasskeyAddRequest>,
+    ) -> ApiResult<Json<FactorAddedView>> {
+        let body = body.0;
+        let rp = state.links.relying_party(session.tenant())?;
+        let id = ceremony(&body.ceremony_id)?;
+        let name = DisplayName::parse("name", &body.name)?;
+        let credential = answer(body.credential)?;
+        let added = state
+            .services
+            .staff_passkey_finish(&session.caller, &rp, id, &name, &credential)
+            .await?;
+        Ok(Json(FactorAddedView {
+            factor: FactorView::from(&added.factor),
+            recovery_codes: added
+                .recovery_codes
+                .map(|codes| codes.iter().map(|c| c.shown()).collect()),
+        }))
+    }
+
+    /// The options for signing in with a passkey: with no `pending_token`,
+    /// the passkey alone signs in (the browser offers this site's
+    /// passkeys); with one, it is the second step of that login.
+    #[oai(path = "/passkey-login/options", method = "post")]
+    async fn login_options(
+        &self,
+        state: poem::web::Data<&AppState>,
+        visitor: VisitorCaller,
+        body: JsonBody<PasskeyLoginOptionsRequest>,
+    ) -> ApiResult<Json<PasskeyOptionsView>> {
+        let rp = state.links.relying_party(&visitor.0.tenant)?;
+        let pending = pending_token(body.0.pending_token.as_deref())?;
+        let purpose = match &pending {
+            Some(token) => ChallengeFor::SecondStep(token),
+            None => ChallengeFor::SignIn,
+        };
+        let options = state
+            .services
+            .staff_passkey_challenge(&visitor.0, &rp, purpose)
+            .await?;
+        Ok(Json(options.into()))
+    }
+
+    /// Sign in with a passkey, for a session cookie (a browser's): alone,
+    /// or as the second step of the login `pending_token` names.
+    #[oai(path = "/passkey-login", method = "post")]
+    async fn login(
+        &self,
+        state: poem::web::Data<&AppState>,
+        visitor: VisitorCaller,
+        req: &poem::Request,
+        body: JsonBody<PasskeyLoginRequest>,
+    ) -> ApiResult<super::auth::LoginResponse> {
+        let body = body.0;
+        let rp = state.links.relying_party(&visitor.0.tenant)?;
+        let id = ceremony(&body.ceremony_id)?;
+        let credential = answer(body.credential)?;
+        let services = &state.services;
+        let issued = match pending_token(body.pending_token.as_deref())? {
+            Some(pending) => {
+                services
+                    .staff_login_second_step_passkey(&visitor.0, &rp, &pending, id, &credential)
+                    .await?
+            }
+            None => {
+                services
+                    .staff_login_passkey(&visitor.0, &rp, id, &credential)
+                    .await?
+            }
+        };
+        let cookie = session_cookie_header(
+            issued.token.expose(),
+            tenant_of(req)?.cookie_path(),
+            state.settings.cookie_session_secs,
+            is_secure(req),
+        );
+        Ok(super::auth::LoginResponse::Ok(
+            Json(super::auth::SessionView {
+                staff: super::views::StaffView::from(&issued.staff),
+                csrf_token: issued.csrf_token,
+                expires_at: issued.expires_at.to_rfc3339(),
+            }),
+            cookie,
+        ))
+    }
+
+    /// The options for confirming who you are with a passkey (a step-up).
+    #[oai(path = "/step-up/passkey/options", method = "post")]
+    async fn step_up_options(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+    ) -> ApiResult<Json<PasskeyOptionsView>> {
+        let rp = state.links.relying_party(session.tenant())?;
+        let options = state
+            .services
+            .staff_passkey_challenge(&session.caller, &rp, ChallengeFor::StepUp)
+            .await?;
+        Ok(Json(options.into()))
+    }
+
+    /// A step-up with a passkey: it alone is enough.
+    #[oai(path = "/step-up/passkey", method = "post")]
+    async fn step_up(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        body: JsonBody<PasskeyAnswerRequest>,
+    ) -> ApiResult<Json<super::auth::StepUpView>> {
+        let body = body.0;
+        let rp = state.links.relying_party(session.tenant())?;
+        let id = ceremony(&body.ceremony_id)?;
+        let credential = answer(body.credential)?;
+        let until = state
+            .services
+            .staff_step_up_with_passkey(&session.caller, &rp, id, &credential)
+            .await?;
+        Ok(Json(super::auth::StepUpView {
+            valid_until: until.to_rfc3339(),
+        }))
+    }
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct PasskeyLoginOptionsRequest {
+    /// The pending login a right password opened, for a second step.
+    #[oai(validator(max_length = 128))]
+    pub pending_token: Option<Text>,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub struct PasskeyLoginRequest {
+    #[oai(validator(max_length = 64))]
+    pub ceremony_id: Text,
+    /// The browser's answer: the assertion's `toJSON()`.
+    pub credential: serde_json::Value,
+    /// As given to the options.
+    #[oai(validator(max_length = 128))]
+    pub pending_token: Option<Text>,
+}
+
+fn pending_token(raw: Option<&str>) -> Result<Option<SecretToken>, ApiError> {
+    raw.map(|raw| {
+        SecretToken::presented(raw).ok_or_else(|| {
+            ApiError::unprocessable(
+                "invalid_field",
+                "pending_token must be the token the password step gave",
+            )
+            .with_field("pending_token")
+        })
+    })
+    .transpose()
 }

@@ -56,7 +56,7 @@ pub enum ApiTags {
 // tuple holds at most 16 (poem-openapi implements `OpenApi` up to there); to
 // add another API, nest a tuple.
 pub type Apis = (
-    (auth::AuthApi, factors::FactorsApi),
+    (auth::AuthApi, factors::FactorsApi, factors::PasskeysApi),
     clinic::ClinicApi,
     staff::StaffApi,
     roles::RolesApi,
@@ -76,7 +76,7 @@ pub type Apis = (
 
 pub fn apis() -> Apis {
     (
-        (auth::AuthApi, factors::FactorsApi),
+        (auth::AuthApi, factors::FactorsApi, factors::PasskeysApi),
         clinic::ClinicApi,
         staff::StaffApi,
         roles::RolesApi,

@@ -42,6 +42,19 @@ impl Links {
         format!("{}/t/{}", self.public_base, tenant.slug)
     }
 
+    /// The clinic as a passkeys' relying party: the host its pages are
+    /// reached on, from this configuration, never from a request's headers.
+    pub fn relying_party(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<portico_tenants::factors::passkey::RelyingParty, crate::error::ApiError> {
+        portico_tenants::factors::passkey::RelyingParty::for_base(
+            &self.tenant_base(tenant),
+            tenant.display_name.as_str(),
+        )
+        .map_err(|e| portico_tenants::DomainError::from(e).into())
+    }
+
     /// A page of the clinic's portal, `rest` starting with `/`.
     pub fn portal(&self, tenant: &Tenant, rest: &str) -> String {
         format!("{}/portal{rest}", self.tenant_base(tenant))

@@ -24,6 +24,7 @@ pub mod refused;
 pub mod roles;
 pub mod staff;
 pub mod staff_factors;
+pub mod staff_passkeys;
 pub mod words;
 
 use crate::door::{Act, Guard, Secret};
@@ -65,9 +66,22 @@ pub const STAFF_FACTORS: Act = Act::guarded("staff.factors", Guard::Staff).reads
 pub const STAFF_TOTP_BEGIN: Act = Act::guarded("staff.totp_begin", Guard::Staff).quiet();
 /// The same, by someone who already has a factor: a stolen session must
 /// not be able to add the thief's own.
-pub const STAFF_TOTP_BEGIN_ANOTHER: Act = Act::guarded("staff.totp_begin_another", Guard::Staff)
-    .quiet()
-    .step_up();
+pub const STAFF_FACTOR_BEGIN_ANOTHER: Act =
+    Act::guarded("staff.factor_begin_another", Guard::Staff)
+        .quiet()
+        .step_up();
+/// Starting a passkey's registration; the passkey counts once the browser's
+/// answer is verified (`staff.passkey_add`).
+pub const STAFF_PASSKEY_BEGIN: Act = Act::guarded("staff.passkey_begin", Guard::Staff).quiet();
+pub const STAFF_PASSKEY_ADD: Act = Act::guarded("staff.passkey_add", Guard::Staff);
+/// A challenge for a passkey sign-in, or for a passkey at the second step
+/// or a step-up: nothing is checked until the answer comes.
+pub const STAFF_PASSKEY_CHALLENGE: Act =
+    Act::guarded("staff.passkey_challenge", Guard::Anyone).quiet();
+/// Signing in with a passkey alone: it proves both the device and, by its
+/// PIN or fingerprint, the person.
+pub const STAFF_LOGIN_PASSKEY: Act =
+    Act::guarded("staff.login_passkey", Guard::Anyone).checks(Secret::SecondFactor);
 pub const STAFF_FACTOR_ADD: Act =
     Act::guarded("staff.factor_add", Guard::Staff).checks(Secret::SecondFactor);
 pub const STAFF_FACTOR_RENAME: Act = Act::guarded("staff.factor_rename", Guard::Staff);
@@ -213,7 +227,11 @@ pub const ALL: &[&Act] = &[
     &STAFF_STEP_UP_SECOND_FACTOR,
     &STAFF_FACTORS,
     &STAFF_TOTP_BEGIN,
-    &STAFF_TOTP_BEGIN_ANOTHER,
+    &STAFF_FACTOR_BEGIN_ANOTHER,
+    &STAFF_PASSKEY_BEGIN,
+    &STAFF_PASSKEY_ADD,
+    &STAFF_PASSKEY_CHALLENGE,
+    &STAFF_LOGIN_PASSKEY,
     &STAFF_FACTOR_ADD,
     &STAFF_FACTOR_RENAME,
     &STAFF_FACTOR_REMOVE,

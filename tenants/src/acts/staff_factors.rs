@@ -48,7 +48,7 @@ fn unix_secs() -> u64 {
     (Timestamp::now().unix_millis() / 1000).max(0) as u64
 }
 
-fn login_expired() -> DomainError {
+pub(super) fn login_expired() -> DomainError {
     DomainError::refused(
         RefusalKind::Unauthenticated,
         "login_expired",
@@ -91,7 +91,7 @@ impl Services {
             let has_factor = !store::list(&mut tx, holder).await?.is_empty();
             tx.commit().await?;
             if has_factor {
-                pass.escalate(&acts::STAFF_TOTP_BEGIN_ANOTHER).await?;
+                pass.escalate(&acts::STAFF_FACTOR_BEGIN_ANOTHER).await?;
             }
             let (member, _) = member.ok_or(DomainError::InvalidToken)?;
             let secret = TotpSecret::generate();

@@ -6,6 +6,7 @@
 //! same buckets as passwords, with a hard cap on consecutive failures per
 //! account (NIST SP 800-63B's 100).
 
+pub mod passkey;
 mod pending;
 mod recovery;
 pub(crate) mod store;

@@ -379,3 +379,83 @@ pub(crate) async fn recovery_codes_left(
     .await?;
     Ok(row.try_get::<i64, _>(0)?.max(0) as u32)
 }
+
+/// Adds a registered passkey, confirmed: the ceremony proved it.
+pub(crate) async fn insert_passkey(
+    tx: &mut TenantTx,
+    holder: Holder,
+    name: &DisplayName,
+    credential_id: &str,
+    passkey: &str,
+) -> Result<FactorId, StorageError> {
+    let key = tx.tenant_key();
+    let id = FactorId::generate();
+    let now = Timestamp::now().unix_millis();
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO second_factors (tenant_id, id, {}, kind, name, credential_id, passkey, created_at, confirmed_at)
+         VALUES ($1, $2, $3, 'passkey', $4, $5, $6, $7, $7)",
+        holder.column()
+    )))
+    .bind(key)
+    .bind(id.to_string())
+    .bind(holder.id())
+    .bind(name.as_str().to_owned())
+    .bind(credential_id.to_owned())
+    .bind(passkey.to_owned())
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    Ok(id)
+}
+
+/// A stored passkey: its factor, and the credential as JSON.
+pub(crate) struct StoredPasskey {
+    pub id: FactorId,
+    pub passkey: String,
+}
+
+/// The holder's passkeys.
+pub(crate) async fn passkeys(
+    tx: &mut TenantTx,
+    holder: Holder,
+) -> Result<Vec<StoredPasskey>, StorageError> {
+    let key = tx.tenant_key();
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT id, passkey FROM second_factors
+          WHERE tenant_id = $1 AND {} = $2 AND kind = 'passkey' AND confirmed_at IS NOT NULL
+          ORDER BY created_at, id",
+        holder.column()
+    )))
+    .bind(key)
+    .bind(holder.id())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(StoredPasskey {
+                id: FactorId::parse(&row.try_get::<String, _>(0)?)
+                    .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+                passkey: row.try_get(1)?,
+            })
+        })
+        .collect()
+}
+
+/// Keeps a passkey's new counter and backup state after a use.
+pub(crate) async fn update_passkey(
+    tx: &mut TenantTx,
+    id: FactorId,
+    passkey: &str,
+) -> Result<(), StorageError> {
+    let key = tx.tenant_key();
+    sqlx::query(
+        "UPDATE second_factors SET passkey = $3, last_used_at = $4 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(key)
+    .bind(id.to_string())
+    .bind(passkey.to_owned())
+    .bind(Timestamp::now().unix_millis())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

@@ -41,6 +41,8 @@ struct Cast {
     /// Halfway through setting up an authenticator app.
     enroller: Staff,
     enrolment: String,
+    /// A passkey of the owner's, answering as a phishing site would.
+    passkey: tokio::sync::Mutex<portico_tests::soft_passkey::SoftPasskey>,
 }
 
 async fn cast(app: &TestApp) -> Cast {
@@ -74,6 +76,11 @@ async fn cast(app: &TestApp) -> Cast {
     let enroller = app
         .add_staff(&owner, "enroller@north.example.org", &["front_desk"])
         .await;
+    let keyholder = app
+        .add_staff(&owner, "keyholder@north.example.org", &["front_desk"])
+        .await;
+    let mut passkey = app.enrol_passkey(&keyholder, "Laptop").await;
+    passkey.at_origin("https://north-clinic.example.net");
     let setup = json_ok(
         enroller
             .post(app, "/api/v1/auth/factors/totp", json!({"name": "Phone"}))
@@ -90,6 +97,7 @@ async fn cast(app: &TestApp) -> Cast {
         pending_login,
         enroller,
         enrolment: setup["factor_id"].as_str().unwrap().to_owned(),
+        passkey: tokio::sync::Mutex::new(passkey),
     }
 }
 
@@ -101,6 +109,23 @@ async fn wrong_secret(app: &TestApp, cast: &Cast, act: &str, ip: &str) -> reqwes
             .header("x-forwarded-for", ip)
             .json(&body)
     };
+    if act == "staff.login_passkey" {
+        let challenge = json_ok(
+            post("/api/v1/auth/passkey-login/options", json!({}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let answer = cast.passkey.lock().await.sign(&challenge["options"]);
+        return post(
+            "/api/v1/auth/passkey-login",
+            json!({"ceremony_id": challenge["ceremony_id"], "credential": answer}),
+        )
+        .send()
+        .await
+        .unwrap();
+    }
     let request = match act {
         "staff.login" => post(
             "/api/v1/auth/tokens",

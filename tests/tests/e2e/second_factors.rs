@@ -291,3 +291,110 @@ both_engines! {
         app.login_bearer("north", &desk.email, PASSWORD).await;
     }
 }
+
+mod passkeys {
+    use super::*;
+    use portico_tests::soft_passkey::SoftPasskey;
+
+    async fn options(app: &TestApp, path: &str, body: Value) -> Value {
+        let resp = app
+            .client
+            .post(app.tenant_url("north", path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        json_ok(resp).await
+    }
+
+    async fn sign_in(
+        app: &TestApp,
+        passkey: &mut SoftPasskey,
+        pending: Option<&str>,
+    ) -> reqwest::Response {
+        let challenge = options(
+            app,
+            "/api/v1/auth/passkey-login/options",
+            json!({"pending_token": pending}),
+        )
+        .await;
+        let answer = passkey.sign(&challenge["options"]);
+        app.client.post(app.tenant_url("north", "/api/v1/auth/passkey-login"))
+            .json(&json!({"ceremony_id": challenge["ceremony_id"], "credential": answer, "pending_token": pending}))
+            .send().await.unwrap()
+    }
+
+    both_engines! {
+        async fn a_passkey_is_added_then_signs_in_alone_and_confirms_a_step_up(app) {
+            let owner = app.clinic_with_owner("north").await;
+            let options = json_ok(owner.post(&app, "/api/v1/auth/passkeys/options", json!({})).await).await;
+            let public = &options["options"]["publicKey"];
+            assert_eq!(public["rp"]["id"], "localhost", "{options}");
+            assert_eq!(public["authenticatorSelection"]["residentKey"], "required");
+            assert_eq!(public["authenticatorSelection"]["userVerification"], "required");
+            let (passkey, answer) = SoftPasskey::register(&options["options"], &app.named_origin());
+            let added = json_ok(owner.post(&app, "/api/v1/auth/passkeys", json!({"ceremony_id": options["ceremony_id"], "name": "Laptop", "credential": answer.clone()})).await).await;
+            assert_eq!(added["factor"]["kind"], "passkey");
+            assert_eq!(added["recovery_codes"].as_array().unwrap().len(), 10);
+            // The ceremony is spent.
+            let resp = owner.post(&app, "/api/v1/auth/passkeys", json!({"ceremony_id": options["ceremony_id"], "name": "Again", "credential": answer})).await;
+            expect_error(resp, StatusCode::GONE, "ceremony_expired").await;
+            let mut passkey = passkey;
+
+            // The passkey alone signs in: no email, no password.
+            let resp = sign_in(&app, &mut passkey, None).await;
+            assert_eq!(resp.status(), StatusCode::OK);
+            assert!(resp.headers().get("set-cookie").is_some());
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["staff"]["email"], owner.email.as_str());
+            // With a password first, it is the second step.
+            let resp = app.try_login("north", "/api/v1/auth/login", &owner.email, PASSWORD).await;
+            assert_eq!(resp.status(), StatusCode::ACCEPTED);
+            let pending: Value = resp.json().await.unwrap();
+            let resp = sign_in(&app, &mut passkey, pending["pending_token"].as_str()).await;
+            assert_eq!(resp.status(), StatusCode::OK);
+
+            // A passkey alone is a step-up.
+            let challenge = json_ok(owner.post(&app, "/api/v1/auth/step-up/passkey/options", json!({})).await).await;
+            let answer = passkey.sign(&challenge["options"]);
+            json_ok(owner.post(&app, "/api/v1/auth/step-up/passkey", json!({"ceremony_id": challenge["ceremony_id"], "credential": answer})).await).await;
+            assert!(json_ok(owner.get(&app, "/api/v1/auth/me").await).await["step_up_valid_until"].is_string());
+
+            let audit = audit_of(&app, &owner, "staff.login_passkey").await;
+            assert!(audit.iter().any(|e| e["outcome"] == "success" && e["reason"].as_str().unwrap().contains("method=passkey")), "{audit:?}");
+            let added = audit_of(&app, &owner, "staff.passkey_add").await;
+            assert!(added.iter().any(|e| e["outcome"] == "success"), "{added:?}");
+        }
+
+        async fn a_passkey_answer_for_another_site_or_another_challenge_is_refused(app) {
+            let owner = app.clinic_with_owner("north").await;
+            let mut passkey = app.enrol_passkey(&owner, "Laptop").await;
+            // A phishing site relaying the challenge: the browser signs its
+            // own origin, and the answer is refused and counted.
+            let challenge = options(&app, "/api/v1/auth/passkey-login/options", json!({})).await;
+            let relayed = passkey.at_origin("https://north-clinic.example.net").sign(&challenge["options"]);
+            let resp = app.client.post(app.tenant_url("north", "/api/v1/auth/passkey-login"))
+                .json(&json!({"ceremony_id": challenge["ceremony_id"], "credential": relayed})).send().await.unwrap();
+            expect_error(resp, StatusCode::UNAUTHORIZED, "wrong_code").await;
+            passkey.at_origin(&app.named_origin());
+            // An answer to one challenge does not answer another.
+            let first = options(&app, "/api/v1/auth/passkey-login/options", json!({})).await;
+            let second = options(&app, "/api/v1/auth/passkey-login/options", json!({})).await;
+            let answer = passkey.sign(&first["options"]);
+            let resp = app.client.post(app.tenant_url("north", "/api/v1/auth/passkey-login"))
+                .json(&json!({"ceremony_id": second["ceremony_id"], "credential": answer})).send().await.unwrap();
+            expect_error(resp, StatusCode::UNAUTHORIZED, "wrong_code").await;
+            // Not a credential at all: told what it must be.
+            let resp = app.client.post(app.tenant_url("north", "/api/v1/auth/passkey-login"))
+                .json(&json!({"ceremony_id": first["ceremony_id"], "credential": {"id": 1}})).send().await.unwrap();
+            let body = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "invalid_credential").await;
+            assert_eq!(body["field"], "credential");
+            // Another clinic's server knows no such passkey.
+            let refused = audit_of(&app, &owner, "staff.login_passkey").await;
+            assert!(refused.iter().any(|e| e["reason"] == "wrong_passkey" && e["ip"].is_string()), "{refused:?}");
+            // After all that, the real answer still signs in.
+            let resp = sign_in(&app, &mut passkey, None).await;
+            assert_eq!(resp.status(), StatusCode::OK);
+        }
+    }
+}

@@ -1,0 +1,489 @@
+//! Staff passkeys: registering one, signing in with one alone, using one
+//! at a login's second step, and confirming with one for a sensitive act.
+//! Each ceremony is two requests: a challenge ([`PasskeyOptions`]), then
+//! the browser's answer.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use webauthn_rs::prelude::{Passkey, PublicKeyCredential, RegisterPublicKeyCredential, Uuid};
+
+use crate::acts;
+use crate::auth::SecretToken;
+use crate::domain::{DisplayName, StaffId, Timestamp};
+use crate::door::{Caller, Passage};
+use crate::error::{DomainError, RefusalKind};
+use crate::factors::passkey::{self, PasskeyError, Purpose, RelyingParty};
+use crate::factors::{self, Holder, RecoveryCode, store};
+use crate::services::Services;
+use crate::sessions::staff::{self as sessions, SessionKind};
+use crate::staff::store::{self as staff_store, StaffMember, StaffStatus};
+
+use super::staff::IssuedSession;
+use super::staff_factors::FactorAdded;
+
+/// A challenge for the browser: `options` go to `navigator.credentials`
+/// (their `publicKey`), and its answer comes back with `ceremony_id`.
+#[derive(Debug)]
+pub struct PasskeyOptions {
+    pub ceremony_id: Uuid,
+    pub options: serde_json::Value,
+}
+
+/// What a passkey challenge is for.
+#[derive(Debug)]
+pub enum ChallengeFor<'a> {
+    /// Signing in with the passkey alone.
+    SignIn,
+    /// The second step of the login `pending` stands for.
+    SecondStep(&'a SecretToken),
+    /// A step-up of the signed-in staff member.
+    StepUp,
+}
+
+impl From<PasskeyError> for DomainError {
+    fn from(err: PasskeyError) -> Self {
+        match err {
+            PasskeyError::NoHostName => DomainError::refused(
+                RefusalKind::Forbidden,
+                "passkeys_need_a_host_name",
+                err.to_string(),
+            ),
+            PasskeyError::Rejected(_) => DomainError::WrongSecondFactor,
+        }
+    }
+}
+
+fn ceremony_over() -> DomainError {
+    DomainError::refused(
+        RefusalKind::Gone,
+        "ceremony_expired",
+        "this passkey prompt has expired or was already answered; start again",
+    )
+}
+
+fn no_passkey() -> DomainError {
+    DomainError::Conflict {
+        code: "no_passkey",
+        message: "there is no passkey on this account: use a code from your authenticator app"
+            .into(),
+    }
+}
+
+/// The stored passkeys of `holder`, read back.
+async fn passkeys_of(
+    pass: &Passage<'_>,
+    holder: Holder,
+) -> Result<Vec<(crate::domain::FactorId, Passkey)>, DomainError> {
+    let mut tx = pass.read().await?;
+    let stored = store::passkeys(&mut tx, holder).await?;
+    tx.commit().await?;
+    stored
+        .into_iter()
+        .map(|s| {
+            serde_json::from_str(&s.passkey)
+                .map(|p| (s.id, p))
+                .map_err(|e| {
+                    DomainError::Storage(crate::storage::StorageError::Corrupt(format!(
+                        "a stored passkey does not read back: {e}"
+                    )))
+                })
+        })
+        .collect()
+}
+
+/// Spends the ceremony `id` in a transaction of its own, so that a wrong
+/// answer cannot be followed by another to the same challenge.
+async fn take_ceremony<S: serde::de::DeserializeOwned>(
+    pass: &Passage<'_>,
+    id: Uuid,
+    holder: Option<Holder>,
+    purpose: Purpose,
+) -> Result<S, DomainError> {
+    let mut tx = pass.write().await?;
+    let state = passkey::take(&mut tx, id, holder, purpose).await?;
+    tx.commit().await?;
+    state.ok_or_else(ceremony_over)
+}
+
+/// Checks the answer to a challenge for one of `holder`'s passkeys: the
+/// passkey, with its new counter for the caller to keep in its
+/// transaction. A wrong answer is a miss.
+async fn verify(
+    pass: &mut Passage<'_>,
+    rp: &RelyingParty,
+    holder: Holder,
+    ceremony: Uuid,
+    purpose: Purpose,
+    answer: &PublicKeyCredential,
+) -> Result<(crate::domain::FactorId, String), DomainError> {
+    let state: webauthn_rs::prelude::PasskeyAuthentication =
+        take_ceremony(pass, ceremony, Some(holder), purpose).await?;
+    let mine = passkeys_of(pass, holder).await?;
+    let result = match rp.finish_authentication(answer, &state) {
+        Ok(result) => result,
+        Err(_) => {
+            pass.secret_missed("wrong_passkey");
+            return Err(DomainError::WrongSecondFactor);
+        }
+    };
+    let Some((id, mut passkey)) = mine
+        .into_iter()
+        .find(|(_, p)| p.cred_id() == result.cred_id())
+    else {
+        pass.secret_missed("unknown_passkey");
+        return Err(DomainError::WrongSecondFactor);
+    };
+    passkey.update_credential(&result);
+    Ok((id, serde_json::to_string(&passkey).expect("serialises")))
+}
+
+async fn active_member(
+    pass: &Passage<'_>,
+    staff: StaffId,
+) -> Result<Option<StaffMember>, DomainError> {
+    let mut tx = pass.read().await?;
+    let found = staff_store::get(&mut tx, staff).await?;
+    tx.commit().await?;
+    Ok(found
+        .map(|(m, _)| m)
+        .filter(|m| m.status == StaffStatus::Active))
+}
+
+impl Services {
+    /// Starts registering a passkey for the signed-in staff member. Once
+    /// they have a factor, a fresh step-up is needed, as for an app.
+    pub async fn staff_passkey_begin(
+        &self,
+        caller: &Caller,
+        rp: &RelyingParty,
+    ) -> Result<PasskeyOptions, DomainError> {
+        let mut pass = self.enter(caller, &acts::STAFF_PASSKEY_BEGIN).await?;
+        let done = async {
+            let me = pass.staff_id()?;
+            let holder = Holder::Staff(me);
+            let mut tx = pass.read().await?;
+            let member = staff_store::get(&mut tx, me).await?;
+            let has_factor = !store::list(&mut tx, holder).await?.is_empty();
+            tx.commit().await?;
+            if has_factor {
+                pass.escalate(&acts::STAFF_FACTOR_BEGIN_ANOTHER).await?;
+            }
+            let (member, _) = member.ok_or(DomainError::InvalidToken)?;
+            let existing: Vec<Passkey> = passkeys_of(&pass, holder)
+                .await?
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect();
+            let (options, state) = rp.start_registration(
+                passkey::user_handle(holder),
+                member.email.as_str(),
+                member.display_name.as_str(),
+                &existing,
+            )?;
+            let mut tx = pass.write().await?;
+            let ceremony_id =
+                passkey::begin(&mut tx, Some(holder), Purpose::Register, &state).await?;
+            pass.commit(tx).await?;
+            Ok(PasskeyOptions {
+                ceremony_id,
+                options,
+            })
+        }
+        .await;
+        pass.finish(done).await
+    }
+
+    /// Keeps the passkey the browser made. A first factor comes with ten
+    /// recovery codes.
+    pub async fn staff_passkey_finish(
+        &self,
+        caller: &Caller,
+        rp: &RelyingParty,
+        ceremony: Uuid,
+        name: &DisplayName,
+        answer: &RegisterPublicKeyCredential,
+    ) -> Result<FactorAdded, DomainError> {
+        let mut pass = self.enter(caller, &acts::STAFF_PASSKEY_ADD).await?;
+        let done = async {
+            let holder = Holder::Staff(pass.staff_id()?);
+            let tenant = pass.tenant().id;
+            let state = take_ceremony(&pass, ceremony, Some(holder), Purpose::Register).await?;
+            let passkey = rp.finish_registration(answer, &state).map_err(|e| {
+                DomainError::refused(
+                    RefusalKind::Malformed,
+                    "passkey_rejected",
+                    format!("the passkey could not be added: {e}"),
+                )
+            })?;
+            let credential = URL_SAFE_NO_PAD.encode(passkey.cred_id());
+            let mut tx = pass.write().await?;
+            let first = store::list(&mut tx, holder).await?.is_empty();
+            let id = store::insert_passkey(
+                &mut tx,
+                holder,
+                name,
+                &credential,
+                &serde_json::to_string(&passkey).expect("serialises"),
+            )
+            .await?;
+            let codes = first.then(RecoveryCode::set);
+            if let Some(codes) = &codes {
+                let hashes: Vec<String> = codes
+                    .iter()
+                    .map(|c| c.hash(&self.code_key, tenant))
+                    .collect();
+                store::replace_recovery_codes(&mut tx, holder, &hashes).await?;
+            }
+            let summary = store::list(&mut tx, holder)
+                .await?
+                .into_iter()
+                .find(|f| f.id == id)
+                .ok_or(DomainError::NotFound("factor"))?;
+            pass.target(format!("factor:{id}"));
+            pass.detail(format!(
+                "kind=passkey{}",
+                if first { " recovery_codes=10" } else { "" }
+            ));
+            pass.commit(tx).await?;
+            Ok(FactorAdded {
+                factor: summary,
+                recovery_codes: codes,
+            })
+        }
+        .await;
+        pass.finish(done).await
+    }
+
+    /// A challenge for a passkey: to sign in with it alone, at a login's
+    /// second step, or for a step-up.
+    pub async fn staff_passkey_challenge(
+        &self,
+        caller: &Caller,
+        rp: &RelyingParty,
+        purpose: ChallengeFor<'_>,
+    ) -> Result<PasskeyOptions, DomainError> {
+        let mut pass = self.enter(caller, &acts::STAFF_PASSKEY_CHALLENGE).await?;
+        let done = async {
+            let (holder, purpose, (options, state)) = match purpose {
+                ChallengeFor::SignIn => {
+                    let (options, state) = rp.start_sign_in()?;
+                    let mut tx = pass.write().await?;
+                    let ceremony_id =
+                        passkey::begin(&mut tx, None, Purpose::SignIn, &state).await?;
+                    pass.commit(tx).await?;
+                    return Ok(PasskeyOptions {
+                        ceremony_id,
+                        options,
+                    });
+                }
+                ChallengeFor::SecondStep(pending) => {
+                    let mut tx = pass.read().await?;
+                    let waiting = factors::find_pending(&mut tx, pending).await?;
+                    tx.commit().await?;
+                    let holder = waiting
+                        .filter(|w| w.session_kind == Some(SessionKind::Cookie))
+                        .map(|w| w.holder)
+                        .ok_or_else(super::staff_factors::login_expired)?;
+                    (
+                        holder,
+                        Purpose::SecondStep,
+                        Self::authentication(&pass, rp, holder).await?,
+                    )
+                }
+                ChallengeFor::StepUp => {
+                    let holder = Holder::Staff(pass.staff_id()?);
+                    (
+                        holder,
+                        Purpose::StepUp,
+                        Self::authentication(&pass, rp, holder).await?,
+                    )
+                }
+            };
+            let mut tx = pass.write().await?;
+            let ceremony_id = passkey::begin(&mut tx, Some(holder), purpose, &state).await?;
+            pass.commit(tx).await?;
+            Ok(PasskeyOptions {
+                ceremony_id,
+                options,
+            })
+        }
+        .await;
+        pass.finish(done).await
+    }
+
+    async fn authentication(
+        pass: &Passage<'_>,
+        rp: &RelyingParty,
+        holder: Holder,
+    ) -> Result<
+        (
+            serde_json::Value,
+            webauthn_rs::prelude::PasskeyAuthentication,
+        ),
+        DomainError,
+    > {
+        let mine: Vec<Passkey> = passkeys_of(pass, holder)
+            .await?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        if mine.is_empty() {
+            return Err(no_passkey());
+        }
+        Ok(rp.start_authentication(&mine)?)
+    }
+
+    /// Signs in with a passkey alone, for a console session: the passkey
+    /// proves the device, and its PIN or fingerprint the person.
+    pub async fn staff_login_passkey(
+        &self,
+        caller: &Caller,
+        rp: &RelyingParty,
+        ceremony: Uuid,
+        answer: &PublicKeyCredential,
+    ) -> Result<IssuedSession, DomainError> {
+        let mut pass = self.enter(caller, &acts::STAFF_LOGIN_PASSKEY).await?;
+        let done = async {
+            let state = take_ceremony(&pass, ceremony, None, Purpose::SignIn).await?;
+            let Some(staff) = RelyingParty::identify(answer)
+                .and_then(|(handle, _)| passkey::staff_of_handle(handle))
+            else {
+                pass.secret_missed("unknown_passkey");
+                return Err(DomainError::WrongSecondFactor);
+            };
+            pass.target(format!("staff:{staff}"));
+            pass.throttle_account(&staff.to_string()).await?;
+            let holder = Holder::Staff(staff);
+            let mine = passkeys_of(&pass, holder).await?;
+            let used = answer.get_credential_id();
+            let Some((id, mut passkey)) = mine
+                .into_iter()
+                .find(|(_, p)| p.cred_id().as_slice() == used)
+            else {
+                pass.secret_missed("unknown_passkey");
+                return Err(DomainError::WrongSecondFactor);
+            };
+            let Some(member) = active_member(&pass, staff).await? else {
+                pass.secret_missed("account_disabled");
+                return Err(DomainError::WrongSecondFactor);
+            };
+            let Ok(result) = rp.finish_sign_in(answer, state, &passkey) else {
+                pass.secret_missed("wrong_passkey");
+                return Err(DomainError::WrongSecondFactor);
+            };
+            passkey.update_credential(&result);
+            let mut tx = pass.write().await?;
+            store::update_passkey(
+                &mut tx,
+                id,
+                &serde_json::to_string(&passkey).expect("serialises"),
+            )
+            .await?;
+            let created = sessions::create(
+                &mut tx,
+                staff,
+                SessionKind::Cookie,
+                self.auth.cookie_session_ttl,
+            )
+            .await?;
+            pass.as_actor(crate::audit::Actor::Staff(staff));
+            pass.detail(format!("cookie method=passkey factor={id}"));
+            pass.commit(tx).await?;
+            Ok(IssuedSession {
+                token: created.token,
+                csrf_token: created.csrf_token,
+                expires_at: created.expires_at,
+                staff: member,
+            })
+        }
+        .await;
+        pass.finish(done).await
+    }
+
+    /// The second step of a console login, with a passkey.
+    pub async fn staff_login_second_step_passkey(
+        &self,
+        caller: &Caller,
+        rp: &RelyingParty,
+        pending: &SecretToken,
+        ceremony: Uuid,
+        answer: &PublicKeyCredential,
+    ) -> Result<IssuedSession, DomainError> {
+        let mut pass = self.enter(caller, &acts::STAFF_LOGIN_SECOND_STEP).await?;
+        let done = async {
+            let mut tx = pass.read().await?;
+            let waiting = factors::find_pending(&mut tx, pending).await?;
+            tx.commit().await?;
+            let waiting = waiting
+                .filter(|w| w.session_kind == Some(SessionKind::Cookie))
+                .ok_or_else(super::staff_factors::login_expired)?;
+            let Holder::Staff(staff) = waiting.holder else {
+                return Err(super::staff_factors::login_expired());
+            };
+            pass.target(format!("staff:{staff}"));
+            pass.throttle_account(&staff.to_string()).await?;
+            let member = active_member(&pass, staff)
+                .await?
+                .ok_or_else(super::staff_factors::login_expired)?;
+            let (id, passkey) = verify(
+                &mut pass,
+                rp,
+                waiting.holder,
+                ceremony,
+                Purpose::SecondStep,
+                answer,
+            )
+            .await?;
+            let mut tx = pass.write().await?;
+            store::update_passkey(&mut tx, id, &passkey).await?;
+            if !factors::spend_pending(&mut tx, &waiting.id).await? {
+                return Err(super::staff_factors::login_expired());
+            }
+            let created = sessions::create(
+                &mut tx,
+                staff,
+                SessionKind::Cookie,
+                self.auth.cookie_session_ttl,
+            )
+            .await?;
+            pass.as_actor(crate::audit::Actor::Staff(staff));
+            pass.detail(format!("cookie method=passkey factor={id}"));
+            pass.commit(tx).await?;
+            Ok(IssuedSession {
+                token: created.token,
+                csrf_token: created.csrf_token,
+                expires_at: created.expires_at,
+                staff: member,
+            })
+        }
+        .await;
+        pass.finish(done).await
+    }
+
+    /// A step-up with a passkey alone.
+    pub async fn staff_step_up_with_passkey(
+        &self,
+        caller: &Caller,
+        rp: &RelyingParty,
+        ceremony: Uuid,
+        answer: &PublicKeyCredential,
+    ) -> Result<Timestamp, DomainError> {
+        let mut pass = self
+            .enter(caller, &acts::STAFF_STEP_UP_SECOND_FACTOR)
+            .await?;
+        let done = async {
+            let who = pass.staff()?;
+            let holder = Holder::Staff(who.staff_id());
+            let (id, passkey) =
+                verify(&mut pass, rp, holder, ceremony, Purpose::StepUp, answer).await?;
+            let mut tx = pass.write().await?;
+            store::update_passkey(&mut tx, id, &passkey).await?;
+            let at = sessions::mark_step_up(&mut tx, &who.session.id).await?;
+            pass.detail(format!("method=passkey factor={id}"));
+            pass.commit(tx).await?;
+            Ok(at.plus(self.auth.step_up_ttl))
+        }
+        .await;
+        pass.finish(done).await
+    }
+}
