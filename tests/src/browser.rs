@@ -363,3 +363,44 @@ async fn wait_until_ready(server: &str, chromedriver: &mut Child) {
     }
     panic!("chromedriver did not answer on {server}");
 }
+
+/// WebDriver's WebAuthn extension: a virtual authenticator in the browser,
+/// as a phone's or laptop's built-in one (discoverable credentials, the
+/// user verified by "fingerprint").
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl thirtyfour::common::command::ExtensionCommand for AddVirtualAuthenticator {
+    fn parameters_json(&self) -> Option<serde_json::Value> {
+        Some(serde_json::json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+            "automaticPresenceSimulation": true,
+        }))
+    }
+
+    fn method(&self) -> http::Method {
+        http::Method::POST
+    }
+
+    fn endpoint(&self) -> std::sync::Arc<str> {
+        "/webauthn/authenticator".into()
+    }
+}
+
+impl Browser {
+    /// Gives the browser a built-in authenticator, so that pages can make
+    /// and use passkeys without a person touching a sensor.
+    pub async fn add_virtual_authenticator(&self) {
+        self.driver
+            .handle()
+            .cmd(thirtyfour::common::command::Command::ExtensionCommand(
+                Box::new(AddVirtualAuthenticator),
+            ))
+            .await
+            .expect("chromedriver adds a virtual authenticator");
+    }
+}

@@ -25,6 +25,7 @@ pub(super) async fn password_form(
         &[
             ("factor_added", "Authenticator app added."),
             ("factor_removed", "Removed. It no longer signs you in."),
+            ("passkey_added", "Passkey added."),
         ],
     );
     super::two_step::account_page(&state, &console, signed, None, None, StatusCode::OK).await

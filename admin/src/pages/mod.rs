@@ -36,7 +36,9 @@ use portico_web::page_session::{self, PageSession, Pages, redirect};
 use portico_web::tenancy::ResolvedTenant;
 
 /// Pages load only from our own origin and cannot be framed.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// `connect-src 'self'`: the passkey script asks the server for its
+/// challenges.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// An error on a console page (a refusal, an unknown address, a fault) as
 /// a page in the console's layout, not the API's JSON.
@@ -90,6 +92,11 @@ pub fn routes() -> Route {
         .at("/console.css", get(stylesheet))
         .at("/print.js", get(print_script))
         .at("/settings.js", get(settings_script))
+        .at("/passkeys.js", get(passkeys_script))
+        .at("/login/passkey/options", post(two_step::passkey_options))
+        .at("/login/passkey", post(two_step::passkey_sign_in))
+        .at("/two-step/passkey", post(two_step::begin_passkey))
+        .at("/two-step/passkey/finish", post(two_step::finish_passkey))
         .at("/preview.css", get(clinic::preview_colours))
         .at("/patients", get(patients::list).post(patients::create))
         .at("/patients/:id", get(patients::workspace))
@@ -370,6 +377,14 @@ async fn settings_script() -> Response {
         .content_type("text/javascript; charset=utf-8")
         .header("cache-control", "public, max-age=3600")
         .body(crate::SETTINGS_SCRIPT)
+}
+
+#[handler]
+async fn passkeys_script() -> Response {
+    Response::builder()
+        .content_type("text/javascript; charset=utf-8")
+        .header("cache-control", "public, max-age=3600")
+        .body(crate::PASSKEYS_SCRIPT)
 }
 
 #[handler]

@@ -14,7 +14,11 @@ use portico_tenants::{Caller, DomainError};
 use serde::Deserialize;
 
 use super::{Signed, console_path, page, redirect, refusal, render_failed};
-use crate::views::{AccountView, Console, FactorRow, SecondStepView, TotpSetupView};
+use crate::views::{
+    AccountView, Console, FactorRow, PasskeySetupView, SecondStepView, TotpSetupView,
+};
+use portico_tenants::acts::staff_passkeys::ChallengeFor;
+use portico_tenants::factors::passkey;
 use portico_web::AppState;
 use portico_web::auth::tenant_of;
 use portico_web::client_info::client_info;
@@ -29,6 +33,13 @@ pub(super) async fn confirm_identity(
     caller: &Caller,
     answer: String,
 ) -> Result<(), DomainError> {
+    // Confirmed a moment ago with a passkey, by the page's script.
+    if answer.is_empty() {
+        return match state.services.step_up_valid_until(caller) {
+            Some(_) => Ok(()),
+            None => Err(DomainError::StepUpRequired),
+        };
+    }
     match TotpCode::parse(&answer) {
         Ok(code) => {
             state
@@ -113,6 +124,15 @@ pub(super) async fn second_step(
     }
 }
 
+/// What the account page shows besides the factors: a setup under way,
+/// codes just made.
+#[derive(Default)]
+pub(super) struct Extra {
+    pub totp: Option<TotpSetupView>,
+    pub passkey: Option<PasskeySetupView>,
+    pub recovery_codes: Option<Vec<String>>,
+}
+
 /// The account page: the password form, and the staff member's factors.
 pub(super) async fn account_page(
     state: &AppState,
@@ -120,6 +140,21 @@ pub(super) async fn account_page(
     signed: Signed,
     setup: Option<TotpSetupView>,
     new_recovery_codes: Option<Vec<String>>,
+    status: StatusCode,
+) -> poem::Result<Response> {
+    let extra = Extra {
+        totp: setup,
+        passkey: None,
+        recovery_codes: new_recovery_codes,
+    };
+    account_page_with(state, console, signed, extra, status).await
+}
+
+pub(super) async fn account_page_with(
+    state: &AppState,
+    console: &Console,
+    signed: Signed,
+    extra: Extra,
     status: StatusCode,
 ) -> poem::Result<Response> {
     let mine = state
@@ -150,8 +185,14 @@ pub(super) async fn account_page(
             })
             .collect(),
         recovery_codes_left: mine.recovery_codes_left,
-        setup,
-        new_recovery_codes,
+        has_passkey: mine.factors.iter().any(|f| f.kind == FactorKind::Passkey),
+        passkey_step_up: format!(
+            "{}/api/v1/auth/step-up/passkey",
+            signed.tenant.path_prefix.as_deref().unwrap_or("")
+        ),
+        setup: extra.totp,
+        passkey_setup: extra.passkey,
+        new_recovery_codes: extra.recovery_codes,
         frame: signed.frame,
     };
     let html = console.account_page(&view).map_err(render_failed)?;
@@ -336,6 +377,186 @@ pub(super) async fn renew_recovery_codes(
             let shown = codes.iter().map(|c| c.shown()).collect();
             account_page(&state, &console, signed, None, Some(shown), StatusCode::OK).await
         }
+        Err(err) => {
+            let (status, message) = refusal(err)?;
+            signed.frame.error = Some(message);
+            account_page(&state, &console, signed, None, None, status).await
+        }
+    }
+}
+
+/// A passkey challenge for the login page's button: to sign in with the
+/// passkey alone, or, after a right password, as the second step.
+#[handler]
+pub(super) async fn passkey_options(
+    req: &Request,
+    state: Data<&AppState>,
+) -> poem::Result<Response> {
+    let tenant = tenant_of(req)?;
+    let rp = state.links.relying_party(&tenant.tenant)?;
+    let visitor = Caller::visitor(tenant.tenant.clone(), client_info(req));
+    let pending = page_session::pending_login(Pages::Console, req);
+    let purpose = match &pending {
+        Some(token) => ChallengeFor::SecondStep(token),
+        None => ChallengeFor::SignIn,
+    };
+    let options = state
+        .services
+        .staff_passkey_challenge(&visitor, &rp, purpose)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(json_answer(serde_json::json!({
+        "ceremony_id": options.ceremony_id.to_string(),
+        "options": options.options,
+    })))
+}
+
+fn json_answer(body: serde_json::Value) -> Response {
+    Response::builder()
+        .content_type("application/json")
+        .header("cache-control", "no-store")
+        .body(body.to_string())
+}
+
+#[derive(Deserialize)]
+pub(super) struct PasskeyAnswer {
+    ceremony_id: String,
+    credential: serde_json::Value,
+}
+
+/// The browser's answer to a login's passkey challenge: the session, and
+/// where to go.
+#[handler]
+pub(super) async fn passkey_sign_in(
+    req: &Request,
+    state: Data<&AppState>,
+    poem::web::Json(body): poem::web::Json<PasskeyAnswer>,
+) -> poem::Result<Response> {
+    let tenant = tenant_of(req)?;
+    let rp = state.links.relying_party(&tenant.tenant)?;
+    let visitor = Caller::visitor(tenant.tenant.clone(), client_info(req));
+    let ceremony = passkey::parse_ceremony_id(&body.ceremony_id).map_err(ApiError::from)?;
+    let credential = serde_json::from_value(body.credential).map_err(|_| {
+        ApiError::unprocessable(
+            "invalid_credential",
+            "credential must be the browser's answer as JSON",
+        )
+        .with_field("credential")
+    })?;
+    let services = &state.services;
+    let issued = match page_session::pending_login(Pages::Console, req) {
+        Some(pending) => {
+            services
+                .staff_login_second_step_passkey(&visitor, &rp, &pending, ceremony, &credential)
+                .await
+        }
+        None => {
+            services
+                .staff_login_passkey(&visitor, &rp, ceremony, &credential)
+                .await
+        }
+    }
+    .map_err(ApiError::from)?;
+    page_session::signed_in_json(Pages::Console, &state, req, tenant, &issued.token, "/")
+}
+
+#[handler]
+pub(super) async fn begin_passkey(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Form(form): Form<BeginForm>,
+) -> poem::Result<Response> {
+    let mut signed = Signed::own_account_posting(&state, req, &form.csrf_token).await?;
+    let rp = state.links.relying_party(&signed.tenant.tenant)?;
+    let outcome = async {
+        let name = DisplayName::parse("name", &form.name)?;
+        if !form.confirmation.is_empty() {
+            confirm_identity(&state, &signed.caller, form.confirmation).await?;
+            signed = Signed::own_account(&state, req)
+                .await
+                .map_err(|_| DomainError::InvalidToken)?;
+        }
+        state
+            .services
+            .staff_passkey_begin(&signed.caller, &rp)
+            .await
+            .map(|options| (options, name))
+    }
+    .await;
+    match outcome {
+        Ok((options, name)) => {
+            let view = PasskeySetupView {
+                ceremony_id: options.ceremony_id.to_string(),
+                name: name.to_string(),
+                options_json: options.options.to_string(),
+            };
+            account_page_with(
+                &state,
+                &console,
+                signed,
+                Extra {
+                    passkey: Some(view),
+                    ..Extra::default()
+                },
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(err) => {
+            let (status, message) = refusal(err)?;
+            signed.frame.error = Some(message);
+            account_page(&state, &console, signed, None, None, status).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct FinishPasskeyForm {
+    csrf_token: String,
+    ceremony_id: String,
+    name: String,
+    credential: String,
+}
+
+#[handler]
+pub(super) async fn finish_passkey(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Form(form): Form<FinishPasskeyForm>,
+) -> poem::Result<Response> {
+    let mut signed = Signed::own_account_posting(&state, req, &form.csrf_token).await?;
+    let rp = state.links.relying_party(&signed.tenant.tenant)?;
+    let outcome = async {
+        let ceremony = passkey::parse_ceremony_id(&form.ceremony_id)?;
+        let name = DisplayName::parse("name", &form.name)?;
+        let credential = serde_json::from_str(&form.credential).map_err(|_| {
+            DomainError::refused(
+                portico_tenants::RefusalKind::Malformed,
+                "invalid_credential",
+                "the browser's answer did not arrive whole; try adding the passkey again",
+            )
+        })?;
+        state
+            .services
+            .staff_passkey_finish(&signed.caller, &rp, ceremony, &name, &credential)
+            .await
+    }
+    .await;
+    match outcome {
+        Ok(added) => match added.recovery_codes {
+            Some(codes) => {
+                let mut signed = Signed::own_account(&state, req).await?;
+                signed.frame.notice = Some(format!(
+                    "Two-step sign-in is on: the passkey “{}” added.",
+                    added.factor.name
+                ));
+                let shown = codes.iter().map(|c| c.shown()).collect();
+                account_page(&state, &console, signed, None, Some(shown), StatusCode::OK).await
+            }
+            None => Ok(redirect(&signed.path("/account?done=passkey_added"))),
+        },
         Err(err) => {
             let (status, message) = refusal(err)?;
             signed.frame.error = Some(message);

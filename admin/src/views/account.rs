@@ -40,8 +40,22 @@ pub struct AccountView {
     /// Sent here because the clinic requires a factor they do not have.
     pub setup_needed: bool,
     pub setup: Option<TotpSetupView>,
+    pub passkey_setup: Option<PasskeySetupView>,
+    /// One of the factors is a passkey: confirmations may use it.
+    pub has_passkey: bool,
+    /// Where the page's script confirms with a passkey.
+    pub passkey_step_up: String,
     /// Recovery codes just made, shown this once.
     pub new_recovery_codes: Option<Vec<String>>,
+}
+
+/// A passkey being added: the options for the browser, on the page.
+#[derive(Debug, Serialize)]
+pub struct PasskeySetupView {
+    pub ceremony_id: String,
+    pub name: String,
+    /// WebAuthn's creation options, as JSON, for the page's script.
+    pub options_json: String,
 }
 
 /// The second step of a login.

@@ -8,7 +8,7 @@ mod oversight;
 mod patients;
 mod renderer;
 
-pub use account::{AccountView, FactorRow, SecondStepView, TotpSetupView};
+pub use account::{AccountView, FactorRow, PasskeySetupView, SecondStepView, TotpSetupView};
 pub use confirm::ConfirmView;
 pub use navigation::{Section, all_sections, sections_for};
 pub use oversight::{

@@ -180,6 +180,38 @@ pub fn signed_in(
     with_cookie(resp, &done)
 }
 
+/// The answer to a sign-in made by a page's script (a passkey): the
+/// tree's cookie, and where to go as JSON (`{"to": …}`).
+pub fn signed_in_json(
+    pages: Pages,
+    state: &AppState,
+    req: &Request,
+    tenant: &ResolvedTenant,
+    token: &SecretToken,
+    to: &str,
+) -> poem::Result<Response> {
+    let cookie = cookie_header(
+        pages.cookie(),
+        token.expose(),
+        tenant.cookie_path(),
+        pages.session_secs(state),
+        is_secure(req),
+    );
+    let done = cookie_header(
+        pages.pending_cookie(),
+        "",
+        tenant.cookie_path(),
+        0,
+        is_secure(req),
+    );
+    let body = serde_json::json!({ "to": format!("{}{to}", pages.root(tenant)) });
+    let resp = Response::builder()
+        .content_type("application/json")
+        .header("cache-control", "no-store")
+        .body(body.to_string());
+    with_cookie(with_cookie(resp, &cookie)?, &done)
+}
+
 /// The answer to a right password when a second step follows: the
 /// pending login in a short-lived cookie of its own, and a redirect to the
 /// step's page `to`.

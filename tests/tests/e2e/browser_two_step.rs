@@ -37,7 +37,9 @@ async fn a_staff_member_sets_up_an_authenticator_app_and_signs_in_with_it() {
     );
     clear_of_step_edge().await;
     browser.fill("factor-name", "Work phone").await;
-    browser.click("#two-step form button[type=submit]").await;
+    browser
+        .click("form[action$='/two-step/authenticator'] button[type=submit]")
+        .await;
     let qr = driver.find(By::Css(".qr svg[role=img]")).await.unwrap();
     let size = qr.rect().await.unwrap();
     assert!(

@@ -16,6 +16,7 @@ mod browser_access_link;
 mod browser_accessibility;
 mod browser_clicks;
 mod browser_journey;
+mod browser_passkeys;
 mod browser_two_step;
 mod console;
 mod console_pages;
