@@ -97,3 +97,9 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Whether a session's last step-up was made with a second factor (a code,
+-- a passkey) rather than the password: changing one's factors needs one,
+-- so a stolen password and session cannot add the thief's own.
+ALTER TABLE staff_sessions ADD COLUMN step_up_by_factor BIGINT NOT NULL DEFAULT 0
+    CHECK (step_up_by_factor IN (0, 1));

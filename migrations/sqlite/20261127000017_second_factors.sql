@@ -79,3 +79,9 @@ ALTER TABLE tenants ADD COLUMN staff_second_factor_required INTEGER NOT NULL DEF
     CHECK (staff_second_factor_required IN (0, 1));
 ALTER TABLE tenants ADD COLUMN patient_second_factor_required INTEGER NOT NULL DEFAULT 0
     CHECK (patient_second_factor_required IN (0, 1));
+
+-- Whether a session's last step-up was made with a second factor (a code,
+-- a passkey) rather than the password: changing one's factors needs one,
+-- so a stolen password and session cannot add the thief's own.
+ALTER TABLE staff_sessions ADD COLUMN step_up_by_factor INTEGER NOT NULL DEFAULT 0
+    CHECK (step_up_by_factor IN (0, 1));

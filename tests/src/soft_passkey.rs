@@ -142,6 +142,13 @@ impl SoftPasskey {
         self
     }
 
+    /// The same passkey claiming to be someone else's (the user handle is
+    /// the browser's to send, not signed): as a forger would.
+    pub fn claiming(&mut self, staff_id: &str) -> &mut Self {
+        self.user_handle = uuid::Uuid::parse_str(staff_id).unwrap().as_bytes().to_vec();
+        self
+    }
+
     fn authenticator_data(&mut self, flags: u8, attested: &[u8]) -> Vec<u8> {
         self.counter += 1;
         [

@@ -186,6 +186,7 @@ pub(super) async fn account_page_with(
             .collect(),
         recovery_codes_left: mine.recovery_codes_left,
         has_passkey: mine.factors.iter().any(|f| f.kind == FactorKind::Passkey),
+        has_totp: mine.factors.iter().any(|f| f.kind == FactorKind::Totp),
         passkey_step_up: format!(
             "{}/api/v1/auth/step-up/passkey",
             signed.tenant.path_prefix.as_deref().unwrap_or("")

@@ -43,6 +43,9 @@ pub struct AccountView {
     pub passkey_setup: Option<PasskeySetupView>,
     /// One of the factors is a passkey: confirmations may use it.
     pub has_passkey: bool,
+    /// One of the factors is an authenticator app: confirmations take its
+    /// code (a password alone does not change one's factors).
+    pub has_totp: bool,
     /// Where the page's script confirms with a passkey.
     pub passkey_step_up: String,
     /// Recovery codes just made, shown this once.

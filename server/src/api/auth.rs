@@ -72,8 +72,9 @@ pub struct SecondStepView {
     /// Send this back with the code, within `expires_at`. Used once.
     pub pending_token: String,
     pub expires_at: String,
-    /// What the second step accepts: `totp` (the 6 digits of an
-    /// authenticator app) and `recovery_code`.
+    /// What the second step accepts from this person: `totp` (the 6
+    /// digits of an authenticator app), `passkey` (in a browser, through
+    /// `/v1/auth/passkey-login`) and `recovery_code`.
     pub methods: Vec<String>,
 }
 
@@ -82,7 +83,7 @@ impl From<portico_tenants::factors::PendingLogin> for SecondStepView {
         Self {
             pending_token: p.token.expose().to_owned(),
             expires_at: p.expires_at.to_rfc3339(),
-            methods: vec!["totp".into(), "recovery_code".into()],
+            methods: p.methods.iter().map(|m| (*m).to_owned()).collect(),
         }
     }
 }

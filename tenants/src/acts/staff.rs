@@ -82,11 +82,19 @@ impl Services {
             let holder = crate::factors::Holder::Staff(member.id);
             let mut tx = pass.write().await?;
             pass.as_actor(crate::audit::Actor::Staff(member.id));
-            if !crate::factors::store::list(&mut tx, holder)
-                .await?
-                .is_empty()
-            {
-                let pending = crate::factors::create_pending(&mut tx, holder, Some(kind)).await?;
+            let factors = crate::factors::store::list(&mut tx, holder).await?;
+            if !factors.is_empty() {
+                let mut pending =
+                    crate::factors::create_pending(&mut tx, holder, Some(kind)).await?;
+                for method in [
+                    crate::factors::FactorKind::Totp,
+                    crate::factors::FactorKind::Passkey,
+                ] {
+                    if factors.iter().any(|f| f.kind == method) {
+                        pending.methods.push(method.as_str());
+                    }
+                }
+                pending.methods.push("recovery_code");
                 pass.detail(format!("{} second_step_asked", kind.as_str()));
                 pass.commit(tx).await?;
                 return Ok(StaffLogin::SecondStep(pending));
@@ -131,7 +139,8 @@ impl Services {
             let who = pass.staff()?;
             verify_own_password(&mut pass, password).await?;
             let mut tx = pass.write().await?;
-            let at = sessions::mark_step_up(&mut tx, &who.session.id).await?;
+            let at = sessions::mark_step_up(&mut tx, &who.session.id, sessions::StepUpBy::Password)
+                .await?;
             pass.commit(tx).await?;
             Ok(at.plus(self.auth.step_up_ttl))
         }

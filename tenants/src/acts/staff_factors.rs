@@ -44,8 +44,51 @@ pub struct StaffFactors {
 /// How long an unfinished setup can be finished.
 const SETUP_TTL: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
+fn setup_expired() -> DomainError {
+    DomainError::refused(
+        RefusalKind::Gone,
+        "setup_expired",
+        "this setup has expired or was already finished; start again to get a new QR code",
+    )
+}
+
 fn unix_secs() -> u64 {
     (Timestamp::now().unix_millis() / 1000).max(0) as u64
+}
+
+/// Changing one's second factors, once there is one, needs a fresh step-up
+/// made with one of them (a code, a passkey, or the login that just used
+/// one): a password and a session stolen together cannot add the thief's
+/// own phone, nor read new recovery codes.
+pub(super) fn require_factor_step_up(
+    pass: &Passage<'_>,
+    services: &Services,
+) -> Result<(), DomainError> {
+    let session = &pass.staff()?.session;
+    let fresh = session.step_up_by_factor
+        && session
+            .step_up_at
+            .is_some_and(|at| at.plus(services.auth.step_up_ttl) > Timestamp::now());
+    if fresh {
+        Ok(())
+    } else {
+        Err(DomainError::refused(
+            RefusalKind::Forbidden,
+            "second_factor_step_up_required",
+            "confirm with a code from your authenticator app or a passkey first: a password alone cannot change your second factors",
+        ))
+    }
+}
+
+/// A login that has just used a second factor counts as a step-up made
+/// with it: someone who signed in with a recovery code can replace the
+/// phone they lost at once.
+pub(super) async fn fresh_from_factor(
+    tx: &mut crate::storage::TenantTx,
+    session: &str,
+) -> Result<(), DomainError> {
+    sessions::mark_step_up(tx, session, sessions::StepUpBy::SecondFactor).await?;
+    Ok(())
 }
 
 pub(super) fn login_expired() -> DomainError {
@@ -92,6 +135,7 @@ impl Services {
             tx.commit().await?;
             if has_factor {
                 pass.escalate(&acts::STAFF_FACTOR_BEGIN_ANOTHER).await?;
+                require_factor_step_up(&pass, self)?;
             }
             let (member, _) = member.ok_or(DomainError::InvalidToken)?;
             let secret = TotpSecret::generate();
@@ -132,17 +176,16 @@ impl Services {
             let waiting = store::unconfirmed_totp(&mut tx, holder, factor, since).await?;
             let first = store::list(&mut tx, holder).await?.is_empty();
             tx.commit().await?;
-            let waiting = waiting.ok_or_else(|| {
-                DomainError::refused(
-                    RefusalKind::Gone,
-                    "setup_expired",
-                    "this setup has expired or was already finished; start again to get a new QR code",
-                )
-            })?;
+            let waiting = waiting.ok_or_else(setup_expired)?;
+            if !first {
+                require_factor_step_up(&pass, self)?;
+            }
             let secret = TotpSecret::unseal(&self.code_key, tenant, &waiting.sealed_secret)
-                .ok_or_else(|| DomainError::Storage(crate::storage::StorageError::Corrupt(
-                    "an authenticator secret does not open with this server's code key".into(),
-                )))?;
+                .ok_or_else(|| {
+                    DomainError::Storage(crate::storage::StorageError::Corrupt(
+                        "an authenticator secret does not open with this server's code key".into(),
+                    ))
+                })?;
             let Some(step) = secret.accepts(code, unix_secs(), None) else {
                 pass.secret_missed("wrong_code");
                 return Err(DomainError::WrongSecondFactor);
@@ -150,11 +193,13 @@ impl Services {
             let codes = first.then(RecoveryCode::set);
             let mut tx = pass.write().await?;
             if !store::confirm(&mut tx, factor, Some(step)).await? {
-                return Err(login_expired());
+                return Err(setup_expired());
             }
             if let Some(codes) = &codes {
-                let hashes: Vec<String> =
-                    codes.iter().map(|c| c.hash(&self.code_key, tenant)).collect();
+                let hashes: Vec<String> = codes
+                    .iter()
+                    .map(|c| c.hash(&self.code_key, tenant))
+                    .collect();
                 store::replace_recovery_codes(&mut tx, holder, &hashes).await?;
             }
             let summary = store::list(&mut tx, holder)
@@ -208,6 +253,7 @@ impl Services {
             let holder = Holder::Staff(pass.staff_id()?);
             pass.target(format!("factor:{factor}"));
             let required = pass.tenant().settings.staff_second_factor_required;
+            require_factor_step_up(&pass, self)?;
             let mut tx = pass.write().await?;
             let factors = store::list(&mut tx, holder).await?;
             let Some(removed) = factors.iter().find(|f| f.id == factor) else {
@@ -243,6 +289,7 @@ impl Services {
         let done = async {
             let holder = Holder::Staff(pass.staff_id()?);
             let tenant = pass.tenant().id;
+            require_factor_step_up(&pass, self)?;
             let mut tx = pass.write().await?;
             if store::list(&mut tx, holder).await?.is_empty() {
                 return Err(DomainError::Conflict {
@@ -304,6 +351,7 @@ impl Services {
             let method =
                 spend_answer(self, &mut pass, &mut tx, Holder::Staff(staff_id), checked).await?;
             let created = sessions::create(&mut tx, staff_id, kind, ttl).await?;
+            fresh_from_factor(&mut tx, &created.id).await?;
             pass.as_actor(crate::audit::Actor::Staff(staff_id));
             pass.detail(format!("{} {method}", kind.as_str()));
             pass.commit(tx).await?;
@@ -335,7 +383,9 @@ impl Services {
             let checked = check_answer(self, &mut pass, holder, &answer).await?;
             let mut tx = pass.write().await?;
             let method = spend_answer(self, &mut pass, &mut tx, holder, checked).await?;
-            let at = sessions::mark_step_up(&mut tx, &who.session.id).await?;
+            let at =
+                sessions::mark_step_up(&mut tx, &who.session.id, sessions::StepUpBy::SecondFactor)
+                    .await?;
             pass.detail(method);
             pass.commit(tx).await?;
             Ok(at.plus(self.auth.step_up_ttl))

@@ -29,6 +29,10 @@ pub struct PasskeyOptions {
     pub options: serde_json::Value,
 }
 
+/// Passkey challenges one address may ask for without signing in, in 15
+/// minutes: far more than people signing in from one office need.
+const CHALLENGES_PER_ADDRESS: u32 = 120;
+
 /// What a passkey challenge is for.
 #[derive(Debug)]
 pub enum ChallengeFor<'a> {
@@ -167,6 +171,7 @@ impl Services {
             tx.commit().await?;
             if has_factor {
                 pass.escalate(&acts::STAFF_FACTOR_BEGIN_ANOTHER).await?;
+                super::staff_factors::require_factor_step_up(&pass, self)?;
             }
             let (member, _) = member.ok_or(DomainError::InvalidToken)?;
             let existing: Vec<Passkey> = passkeys_of(&pass, holder)
@@ -216,8 +221,13 @@ impl Services {
                 )
             })?;
             let credential = URL_SAFE_NO_PAD.encode(passkey.cred_id());
-            let mut tx = pass.write().await?;
+            let mut tx = pass.read().await?;
             let first = store::list(&mut tx, holder).await?.is_empty();
+            tx.commit().await?;
+            if !first {
+                super::staff_factors::require_factor_step_up(&pass, self)?;
+            }
+            let mut tx = pass.write().await?;
             let id = store::insert_passkey(
                 &mut tx,
                 holder,
@@ -264,6 +274,25 @@ impl Services {
     ) -> Result<PasskeyOptions, DomainError> {
         let mut pass = self.enter(caller, &acts::STAFF_PASSKEY_CHALLENGE).await?;
         let done = async {
+            // Anyone may ask; each challenge is a row for a few minutes, so
+            // an address gets a budget of them.
+            if !matches!(purpose, ChallengeFor::StepUp) {
+                let policy = crate::auth::ThrottlePolicy {
+                    max_failures_per_account: CHALLENGES_PER_ADDRESS,
+                    max_failures_per_ip: CHALLENGES_PER_ADDRESS,
+                    window: std::time::Duration::from_secs(15 * 60),
+                    lockout: std::time::Duration::from_secs(15 * 60),
+                    max_lockout: std::time::Duration::from_secs(15 * 60),
+                };
+                let bucket = crate::auth::Bucket::ip(
+                    "passkey-challenge",
+                    pass.client().ip.as_deref(),
+                    &policy,
+                );
+                if let Err(retry_after) = pass.spend(&bucket, &policy).await? {
+                    return Err(DomainError::RateLimited { retry_after });
+                }
+            }
             let (holder, purpose, (options, state)) = match purpose {
                 ChallengeFor::SignIn => {
                     let (options, state) = rp.start_sign_in()?;
@@ -351,11 +380,12 @@ impl Services {
                 pass.secret_missed("unknown_passkey");
                 return Err(DomainError::WrongSecondFactor);
             };
-            pass.target(format!("staff:{staff}"));
-            pass.throttle_account(&staff.to_string()).await?;
             let holder = Holder::Staff(staff);
             let mine = passkeys_of(&pass, holder).await?;
             let used = answer.get_credential_id();
+            // The user handle is not signed: until the credential is known
+            // to be this person's, a miss counts against the address only,
+            // so nobody can lock a colleague out by naming them.
             let Some((id, mut passkey)) = mine
                 .into_iter()
                 .find(|(_, p)| p.cred_id().as_slice() == used)
@@ -363,6 +393,8 @@ impl Services {
                 pass.secret_missed("unknown_passkey");
                 return Err(DomainError::WrongSecondFactor);
             };
+            pass.target(format!("staff:{staff}"));
+            pass.throttle_account(&staff.to_string()).await?;
             let Some(member) = active_member(&pass, staff).await? else {
                 pass.secret_missed("account_disabled");
                 return Err(DomainError::WrongSecondFactor);
@@ -386,6 +418,7 @@ impl Services {
                 self.auth.cookie_session_ttl,
             )
             .await?;
+            super::staff_factors::fresh_from_factor(&mut tx, &created.id).await?;
             pass.as_actor(crate::audit::Actor::Staff(staff));
             pass.detail(format!("cookie method=passkey factor={id}"));
             pass.commit(tx).await?;
@@ -446,6 +479,7 @@ impl Services {
                 self.auth.cookie_session_ttl,
             )
             .await?;
+            super::staff_factors::fresh_from_factor(&mut tx, &created.id).await?;
             pass.as_actor(crate::audit::Actor::Staff(staff));
             pass.detail(format!("cookie method=passkey factor={id}"));
             pass.commit(tx).await?;
@@ -478,7 +512,9 @@ impl Services {
                 verify(&mut pass, rp, holder, ceremony, Purpose::StepUp, answer).await?;
             let mut tx = pass.write().await?;
             store::update_passkey(&mut tx, id, &passkey).await?;
-            let at = sessions::mark_step_up(&mut tx, &who.session.id).await?;
+            let at =
+                sessions::mark_step_up(&mut tx, &who.session.id, sessions::StepUpBy::SecondFactor)
+                    .await?;
             pass.detail(format!("method=passkey factor={id}"));
             pass.commit(tx).await?;
             Ok(at.plus(self.auth.step_up_ttl))

@@ -21,6 +21,9 @@ pub const PENDING_LOGIN_TTL: Duration = Duration::from_secs(5 * 60);
 pub struct PendingLogin {
     pub token: SecretToken,
     pub expires_at: Timestamp,
+    /// What the second step accepts from this person: `totp`, `passkey`
+    /// (in a browser), `recovery_code`.
+    pub methods: Vec<&'static str>,
 }
 
 /// What a presented pending token stands for.
@@ -64,7 +67,11 @@ pub(crate) async fn create(
         .bind(now.minus(PENDING_LOGIN_TTL).unix_millis())
         .execute(tx.conn())
         .await?;
-    Ok(PendingLogin { token, expires_at })
+    Ok(PendingLogin {
+        token,
+        expires_at,
+        methods: Vec::new(),
+    })
 }
 
 /// The live, unused pending login behind `token`.

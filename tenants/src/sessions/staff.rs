@@ -32,6 +32,8 @@ pub struct SessionRecord {
     pub csrf_token: String,
     pub expires_at: Timestamp,
     pub step_up_at: Option<Timestamp>,
+    /// The last step-up was made with a second factor, not the password.
+    pub step_up_by_factor: bool,
     /// The staff member's password was chosen by someone else: the door
     /// lets this session do nothing but change it (or log out).
     pub must_change_password: bool,
@@ -41,6 +43,7 @@ pub struct SessionRecord {
 }
 
 pub(crate) struct CreatedSession {
+    pub id: String,
     pub token: SecretToken,
     pub csrf_token: String,
     pub expires_at: Timestamp,
@@ -57,12 +60,13 @@ pub(crate) async fn create(
     let now = Timestamp::now();
     let expires_at = now.plus(ttl);
     let key = tx.tenant_key();
+    let id = uuid::Uuid::now_v7().to_string();
     sqlx::query(
         "INSERT INTO staff_sessions (tenant_id, id, staff_id, token_hash, kind, csrf_token, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(key)
-    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(id.clone())
     .bind(staff.to_string())
     .bind(token.hash())
     .bind(kind.as_str())
@@ -72,6 +76,7 @@ pub(crate) async fn create(
     .execute(tx.conn())
     .await?;
     Ok(CreatedSession {
+        id,
         token,
         csrf_token,
         expires_at,
@@ -89,7 +94,7 @@ pub(crate) async fn find(tx: &mut TenantTx, token: &SecretToken) -> Result<Looku
     let key = tx.tenant_key();
     let row = sqlx::query(
         "SELECT s.id, s.staff_id, s.kind, s.csrf_token, s.expires_at, s.step_up_at, s.revoked_at, m.status,
-                m.must_change_password,
+                m.must_change_password, s.step_up_by_factor,
                 (SELECT COUNT(*) FROM second_factors f
                   WHERE f.tenant_id = s.tenant_id AND f.staff_id = s.staff_id
                     AND f.confirmed_at IS NOT NULL)
@@ -128,7 +133,8 @@ pub(crate) async fn find(tx: &mut TenantTx, token: &SecretToken) -> Result<Looku
             .try_get::<Option<i64>, _>(5)?
             .map(Timestamp::from_unix_millis),
         must_change_password: row.try_get::<i64, _>(8)? == 1,
-        has_second_factor: row.try_get::<i64, _>(9)? > 0,
+        step_up_by_factor: row.try_get::<i64, _>(9)? == 1,
+        has_second_factor: row.try_get::<i64, _>(10)? > 0,
     }))
 }
 
@@ -166,16 +172,27 @@ pub(crate) async fn revoke_all_for(
     Ok(done.rows_affected())
 }
 
+/// How a step-up was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StepUpBy {
+    Password,
+    SecondFactor,
+}
+
 pub(crate) async fn mark_step_up(
     tx: &mut TenantTx,
     session_id: &str,
+    by: StepUpBy,
 ) -> Result<Timestamp, StorageError> {
     let now = Timestamp::now();
     let key = tx.tenant_key();
-    sqlx::query("UPDATE staff_sessions SET step_up_at = $3 WHERE tenant_id = $1 AND id = $2")
+    sqlx::query(
+        "UPDATE staff_sessions SET step_up_at = $3, step_up_by_factor = $4 WHERE tenant_id = $1 AND id = $2",
+    )
         .bind(key)
         .bind(session_id.to_owned())
         .bind(now.unix_millis())
+        .bind(i64::from(by == StepUpBy::SecondFactor))
         .execute(tx.conn())
         .await?;
     Ok(now)

@@ -89,6 +89,7 @@ both_engines! {
 
     async fn recovery_codes_sign_in_once_each_and_can_be_renewed(app) {
         let owner = app.clinic_with_owner("north").await;
+        let original = owner.clone();
         let phone = app.enrol_totp(&owner, "Phone").await;
         let first = phone.recovery_codes[0].clone();
         let pending = app.pending_login("north", &owner.email).await;
@@ -108,10 +109,19 @@ both_engines! {
         let body = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "invalid_code").await;
         assert_eq!(body["field"], "code");
 
-        // New codes need a fresh confirmation, and replace the old ones.
-        let resp = owner.post(&app, "/api/v1/auth/recovery-codes", json!({})).await;
+        // The login that just used a recovery code counts as a step-up
+        // made with a factor, for five minutes: a person who lost their
+        // phone can replace it at once.
+        json_ok(owner.post(&app, "/api/v1/auth/recovery-codes", json!({})).await).await;
+        // Otherwise new codes need a fresh confirmation made with a factor:
+        // the password alone is not enough.
+        let resp = original.post(&app, "/api/v1/auth/recovery-codes", json!({})).await;
         expect_error(resp, StatusCode::FORBIDDEN, "step_up_required").await;
-        owner.step_up(&app).await;
+        original.step_up(&app).await;
+        let resp = original.post(&app, "/api/v1/auth/recovery-codes", json!({})).await;
+        expect_error(resp, StatusCode::FORBIDDEN, "second_factor_step_up_required").await;
+        json_ok(original.post(&app, "/api/v1/auth/step-up", json!({"code": totp_code(&phone.secret, unix_now())})).await).await;
+        let owner = original;
         let renewed = json_ok(owner.post(&app, "/api/v1/auth/recovery-codes", json!({})).await).await;
         let renewed: Vec<String> = renewed["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
         assert_eq!(renewed.len(), 10);
@@ -152,6 +162,9 @@ both_engines! {
         assert_eq!(json_ok(owner.get(&app, "/api/v1/auth/factors").await).await["factors"][0]["name"], "Work phone");
         owner.step_up(&app).await;
         let resp = owner.send(&app, reqwest::Method::DELETE, "north", &format!("/api/v1/auth/factors/{}", phone.factor_id), None).await;
+        expect_error(resp, StatusCode::FORBIDDEN, "second_factor_step_up_required").await;
+        json_ok(owner.post(&app, "/api/v1/auth/step-up", json!({"code": totp_code(&phone.secret, unix_now())})).await).await;
+        let resp = owner.send(&app, reqwest::Method::DELETE, "north", &format!("/api/v1/auth/factors/{}", phone.factor_id), None).await;
         assert_eq!(resp.status(), StatusCode::OK);
         // No factor left: the password alone signs in again, and the
         // recovery codes went with the last factor.
@@ -187,7 +200,7 @@ both_engines! {
         let denied = audit_of(&app, &owner, "patient.read").await;
         assert!(denied.iter().any(|e| e["reason"] == "second_factor_setup_required" && e["outcome"] == "denied"), "{denied:?}");
         // The last factor stays while the clinic requires one.
-        owner.step_up(&app).await;
+        json_ok(owner.post(&app, "/api/v1/auth/step-up", json!({"code": totp_code(&phone.secret, unix_now())})).await).await;
         let resp = owner.send(&app, reqwest::Method::DELETE, "south", &format!("/api/v1/auth/factors/{}", phone.factor_id), None).await;
         expect_error(resp, StatusCode::CONFLICT, "last_factor").await;
         // Turning the requirement off is a setting like any other.
@@ -395,6 +408,22 @@ mod passkeys {
             // After all that, the real answer still signs in.
             let resp = sign_in(&app, &mut passkey, None).await;
             assert_eq!(resp.status(), StatusCode::OK);
+        }
+
+        async fn naming_a_colleague_with_a_forged_passkey_does_not_lock_them_out(app) {
+            let owner = app.clinic_with_owner("north").await;
+            let mut theirs = app.enrol_passkey(&owner, "Laptop").await;
+            let forger = app.add_staff(&owner, "forger@north.example.org", &["front_desk"]).await;
+            let mut forged = app.enrol_passkey(&forger, "Laptop").await;
+            forged.claiming(&owner.id);
+            // More misses than an account's limit (5), each refused, none
+            // counted against the owner's account.
+            for _ in 0..7 {
+                let resp = sign_in(&app, &mut forged, None).await;
+                expect_error(resp, StatusCode::UNAUTHORIZED, "wrong_code").await;
+            }
+            let resp = sign_in(&app, &mut theirs, None).await;
+            assert_eq!(resp.status(), StatusCode::OK, "the owner is not locked out");
         }
     }
 }
