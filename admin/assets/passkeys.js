@@ -3,6 +3,9 @@
 // page still works without it, by password and authenticator code.
 (function () {
   if (!window.PublicKeyCredential || !navigator.credentials) return;
+  // Browsers allow passkeys only on a named host: at an IP address the
+  // sign-in buttons would only fail, so they stay hidden.
+  var onAddress = /^[0-9.]+$/.test(location.hostname) || location.hostname.indexOf(":") >= 0 || location.hostname.charAt(0) === "[";
 
   // Base64url <-> bytes, for browsers without the JSON helpers.
   function bytes(b64) {
@@ -64,7 +67,7 @@
 
   // Signing in: alone on the login page, or as the second step.
   var signIn = document.getElementById("passkey-sign-in");
-  if (signIn) {
+  if (signIn && !onAddress) {
     var signInError = document.getElementById("passkey-error");
     signIn.hidden = false;
     signIn.addEventListener("click", function () {
