@@ -4,6 +4,7 @@
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
+use portico_tenants::acts::staff_factors::FactorAdded;
 use portico_tenants::acts::staff_passkeys::{ChallengeFor, PasskeyOptions};
 use portico_tenants::auth::SecretToken;
 use portico_tenants::domain::{DisplayName, FactorId};
@@ -88,6 +89,17 @@ pub struct FactorAddedView {
     pub recovery_codes: Option<Vec<String>>,
 }
 
+impl From<FactorAdded> for FactorAddedView {
+    fn from(added: FactorAdded) -> Self {
+        Self {
+            factor: FactorView::from(&added.factor),
+            recovery_codes: added
+                .recovery_codes
+                .map(|codes| codes.iter().map(|c| c.shown()).collect()),
+        }
+    }
+}
+
 #[derive(Object)]
 pub struct RecoveryCodesView {
     /// Ten single-use codes, shown this once; the old ones no longer work.
@@ -152,12 +164,7 @@ impl FactorsApi {
             .services
             .staff_totp_confirm(&session.caller, id, &code)
             .await?;
-        Ok(Json(FactorAddedView {
-            factor: FactorView::from(&added.factor),
-            recovery_codes: added
-                .recovery_codes
-                .map(|codes| codes.iter().map(|c| c.shown()).collect()),
-        }))
+        Ok(Json(added.into()))
     }
 
     /// Rename one of your factors.
@@ -311,12 +318,7 @@ impl PasskeysApi {
             .services
             .staff_passkey_finish(&session.caller, &rp, id, &name, &credential)
             .await?;
-        Ok(Json(FactorAddedView {
-            factor: FactorView::from(&added.factor),
-            recovery_codes: added
-                .recovery_codes
-                .map(|codes| codes.iter().map(|c| c.shown()).collect()),
-        }))
+        Ok(Json(added.into()))
     }
 
     /// The options for signing in with a passkey: with no `pending_token`,

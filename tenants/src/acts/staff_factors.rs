@@ -190,32 +190,11 @@ impl Services {
                 pass.secret_missed("wrong_code");
                 return Err(DomainError::WrongSecondFactor);
             };
-            let codes = first.then(RecoveryCode::set);
             let mut tx = pass.write().await?;
             if !store::confirm(&mut tx, factor, Some(step)).await? {
                 return Err(setup_expired());
             }
-            if let Some(codes) = &codes {
-                let hashes: Vec<String> = codes
-                    .iter()
-                    .map(|c| c.hash(&self.code_key, tenant))
-                    .collect();
-                store::replace_recovery_codes(&mut tx, holder, &hashes).await?;
-            }
-            let summary = store::list(&mut tx, holder)
-                .await?
-                .into_iter()
-                .find(|f| f.id == factor)
-                .ok_or(DomainError::NotFound("factor"))?;
-            pass.detail(format!(
-                "kind=totp{}",
-                if first { " recovery_codes=10" } else { "" }
-            ));
-            pass.commit(tx).await?;
-            Ok(FactorAdded {
-                factor: summary,
-                recovery_codes: codes,
-            })
+            factor_added(self, &mut pass, tx, holder, factor, first).await
         }
         .await;
         pass.finish(done).await
@@ -297,12 +276,7 @@ impl Services {
                     message: "recovery codes stand in for a second factor: set one up first".into(),
                 });
             }
-            let codes = RecoveryCode::set();
-            let hashes: Vec<String> = codes
-                .iter()
-                .map(|c| c.hash(&self.code_key, tenant))
-                .collect();
-            store::replace_recovery_codes(&mut tx, holder, &hashes).await?;
+            let codes = new_recovery_codes(self, tenant, &mut tx, holder).await?;
             pass.commit(tx).await?;
             Ok(codes)
         }
@@ -469,6 +443,56 @@ impl Services {
         pass.commit(tx).await?;
         Ok(removed)
     }
+}
+
+/// Ends adding a factor in the act's transaction `tx`: ten recovery codes
+/// with a person's first factor (shown once), the factor as listed, and
+/// the act's record.
+pub(super) async fn factor_added(
+    services: &Services,
+    pass: &mut Passage<'_>,
+    mut tx: crate::storage::TenantTx,
+    holder: Holder,
+    id: FactorId,
+    first: bool,
+) -> Result<FactorAdded, DomainError> {
+    let recovery_codes = match first {
+        true => Some(new_recovery_codes(services, pass.tenant().id, &mut tx, holder).await?),
+        false => None,
+    };
+    let factor = store::list(&mut tx, holder)
+        .await?
+        .into_iter()
+        .find(|f| f.id == id)
+        .ok_or(DomainError::NotFound("factor"))?;
+    pass.target(format!("factor:{id}"));
+    pass.detail(format!(
+        "kind={}{}",
+        factor.kind.as_str(),
+        if first { " recovery_codes=10" } else { "" }
+    ));
+    pass.commit(tx).await?;
+    Ok(FactorAdded {
+        factor,
+        recovery_codes,
+    })
+}
+
+/// A fresh set of recovery codes for `holder`, replacing the old ones; only
+/// their keyed hashes are kept.
+async fn new_recovery_codes(
+    services: &Services,
+    tenant: crate::domain::TenantId,
+    tx: &mut crate::storage::TenantTx,
+    holder: Holder,
+) -> Result<Vec<RecoveryCode>, DomainError> {
+    let codes = RecoveryCode::set();
+    let hashes: Vec<String> = codes
+        .iter()
+        .map(|c| c.hash(&services.code_key, tenant))
+        .collect();
+    store::replace_recovery_codes(tx, holder, &hashes).await?;
+    Ok(codes)
 }
 
 /// The throttle buckets a staff member's second-factor failures count in.

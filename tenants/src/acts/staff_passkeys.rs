@@ -13,7 +13,7 @@ use crate::domain::{DisplayName, StaffId, Timestamp};
 use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
 use crate::factors::passkey::{self, PasskeyError, Purpose, RelyingParty};
-use crate::factors::{self, Holder, RecoveryCode, store};
+use crate::factors::{self, Holder, store};
 use crate::services::Services;
 use crate::sessions::staff::{self as sessions, SessionKind};
 use crate::staff::store::{self as staff_store, StaffMember, StaffStatus};
@@ -211,7 +211,6 @@ impl Services {
         let mut pass = self.enter(caller, &acts::STAFF_PASSKEY_ADD).await?;
         let done = async {
             let holder = Holder::Staff(pass.staff_id()?);
-            let tenant = pass.tenant().id;
             let state = take_ceremony(&pass, ceremony, Some(holder), Purpose::Register).await?;
             let passkey = rp.finish_registration(answer, &state).map_err(|e| {
                 DomainError::refused(
@@ -236,29 +235,7 @@ impl Services {
                 &serde_json::to_string(&passkey).expect("serialises"),
             )
             .await?;
-            let codes = first.then(RecoveryCode::set);
-            if let Some(codes) = &codes {
-                let hashes: Vec<String> = codes
-                    .iter()
-                    .map(|c| c.hash(&self.code_key, tenant))
-                    .collect();
-                store::replace_recovery_codes(&mut tx, holder, &hashes).await?;
-            }
-            let summary = store::list(&mut tx, holder)
-                .await?
-                .into_iter()
-                .find(|f| f.id == id)
-                .ok_or(DomainError::NotFound("factor"))?;
-            pass.target(format!("factor:{id}"));
-            pass.detail(format!(
-                "kind=passkey{}",
-                if first { " recovery_codes=10" } else { "" }
-            ));
-            pass.commit(tx).await?;
-            Ok(FactorAdded {
-                factor: summary,
-                recovery_codes: codes,
-            })
+            super::staff_factors::factor_added(self, &mut pass, tx, holder, id, first).await
         }
         .await;
         pass.finish(done).await
