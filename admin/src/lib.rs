@@ -24,4 +24,4 @@ pub const PRINT_SCRIPT: &str = include_str!("../assets/print.js");
 /// The settings page's preview and time-zone suggestion.
 pub const SETTINGS_SCRIPT: &str = include_str!("../assets/settings.js");
 /// Passkeys: signing in, adding one, confirming with one.
-pub const PASSKEYS_SCRIPT: &str = include_str!("../assets/passkeys.js");
+pub use portico_web::two_step::PASSKEYS_SCRIPT;

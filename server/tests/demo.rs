@@ -63,9 +63,13 @@ async fn the_first_start_creates_a_demo_clinic_whose_owner_can_log_in() {
                 login: portico_server::demo::DEMO_PATIENT_EMAIL.into(),
                 password: PlainPassword::new(demo.patient_password.clone()).unwrap(),
             },
+            None,
         )
         .await
         .expect("the printed patient login works");
+    let portico_tenants::acts::portal_factors::PortalSignIn::Signed(patient) = patient else {
+        panic!("the demo patient signs in with her password alone");
+    };
     let who = services
         .patient_caller(tenant.clone(), &patient.token, ClientInfo::default())
         .await

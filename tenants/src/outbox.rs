@@ -33,6 +33,8 @@ pub enum MailKind {
     /// account: its owner is told, instead of the registrant being told
     /// the address is known.
     RegistrationAttempt,
+    /// A six-digit code for a patient's second sign-in step.
+    SignInCode,
 }
 
 impl MailKind {
@@ -45,6 +47,7 @@ impl MailKind {
             Self::EmailVerification => "email_verification",
             Self::RecordUpdate => "record_update",
             Self::RegistrationAttempt => "registration_attempt",
+            Self::SignInCode => "sign_in_code",
         }
     }
 }
@@ -200,6 +203,7 @@ impl MailKind {
             Self::EmailVerification,
             Self::RecordUpdate,
             Self::RegistrationAttempt,
+            Self::SignInCode,
         ]
         .into_iter()
         .find(|k| k.as_str() == raw)

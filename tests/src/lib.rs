@@ -862,14 +862,23 @@ pub async fn json_ok(resp: reqwest::Response) -> Value {
 pub fn secret_in_mail(raw: &[u8]) -> Option<Value> {
     let message = mail_parser::MessageParser::default().parse(raw)?;
     let text = message.body_text(0)?;
-    ["token", "code"].into_iter().find_map(|name| {
-        let at = text.find(&format!("#{name}="))? + name.len() + 2;
-        let secret: String = text[at..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-            .collect();
-        Some(json!({ name: secret }))
-    })
+    ["token", "code"]
+        .into_iter()
+        .find_map(|name| {
+            let at = text.find(&format!("#{name}="))? + name.len() + 2;
+            let secret: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+            Some(json!({ name: secret }))
+        })
+        // A sign-in code stands on a line of its own.
+        .or_else(|| {
+            text.lines()
+                .map(str::trim)
+                .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+                .map(|code| json!({ "code": code }))
+        })
 }
 
 /// A plugin component built from this repository's sources: the fresh

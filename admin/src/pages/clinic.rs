@@ -46,6 +46,7 @@ fn form_of(t: &Tenant) -> SettingsForm {
         auto_enable_portal_access: s.auto_enable_portal_access,
         self_registration: s.self_registration,
         staff_second_factor_required: s.staff_second_factor_required,
+        patient_second_factor_required: s.patient_second_factor_required,
     }
 }
 
@@ -124,6 +125,7 @@ pub(super) struct SettingsPost {
     auto_enable_portal_access: Option<String>,
     self_registration: Option<String>,
     staff_second_factor_required: Option<String>,
+    patient_second_factor_required: Option<String>,
 }
 
 impl SettingsPost {
@@ -140,6 +142,7 @@ impl SettingsPost {
             auto_enable_portal_access: self.auto_enable_portal_access.is_some(),
             self_registration: self.self_registration.is_some(),
             staff_second_factor_required: self.staff_second_factor_required.is_some(),
+            patient_second_factor_required: self.patient_second_factor_required.is_some(),
         }
     }
 }
@@ -148,10 +151,7 @@ fn non_empty(raw: &str) -> Option<&str> {
     Some(raw.trim()).filter(|s| !s.is_empty())
 }
 
-fn parse_settings(
-    form: &SettingsForm,
-    current: &TenantSettings,
-) -> Result<(DisplayName, TenantSettings), DomainError> {
+fn parse_settings(form: &SettingsForm) -> Result<(DisplayName, TenantSettings), DomainError> {
     let hours = form
         .code_lifetime_hours
         .trim()
@@ -168,8 +168,7 @@ fn parse_settings(
         auto_enable_portal_access: form.auto_enable_portal_access,
         self_registration: form.self_registration,
         staff_second_factor_required: form.staff_second_factor_required,
-        // Not on this form until patients can set up a second factor.
-        patient_second_factor_required: current.patient_second_factor_required,
+        patient_second_factor_required: form.patient_second_factor_required,
         code_lifetime: CodeLifetime::from_hours(hours)?,
         default_delivery: CodeDelivery::parse(&form.default_delivery)?,
         time_zone: ClinicTimeZone::parse(&form.time_zone)?,
@@ -195,7 +194,7 @@ pub(super) async fn save_settings(
     let mut signed = Signed::posting(&state, req, &post.csrf_token).await?;
     let form = post.into_form();
     let outcome = async {
-        let (name, wanted) = parse_settings(&form, &signed.tenant.tenant.settings)?;
+        let (name, wanted) = parse_settings(&form)?;
         state
             .services
             .update_tenant_settings(&signed.caller, &name, &wanted)

@@ -17,7 +17,7 @@ use super::{Signed, console_path, page, redirect, refusal, render_failed};
 use crate::views::{
     AccountView, Console, FactorRow, PasskeySetupView, SecondStepView, TotpSetupView,
 };
-use portico_tenants::acts::staff_passkeys::ChallengeFor;
+use portico_tenants::acts::passkeys::ChallengeFor;
 use portico_tenants::factors::passkey;
 use portico_web::AppState;
 use portico_web::auth::tenant_of;
@@ -200,21 +200,8 @@ pub(super) async fn account_page_with(
     Ok(page(html, status))
 }
 
-/// The QR code of an enrolment address, as inline SVG for the page.
 fn qr_svg(enrolment: &TotpEnrolment) -> poem::Result<String> {
-    let code =
-        qrcode::QrCode::new(enrolment.otpauth_url.as_bytes()).map_err(|_| ApiError::internal())?;
-    let svg = code
-        .render::<qrcode::render::svg::Color>()
-        .min_dimensions(192, 192)
-        .build();
-    // Inline in HTML: no XML prologue; named for screen readers.
-    let body = svg.find("<svg").map_or(svg.as_str(), |at| &svg[at..]);
-    Ok(body.replacen(
-        "<svg ",
-        "<svg role=\"img\" aria-label=\"QR code to scan with your authenticator app\" ",
-        1,
-    ))
+    Ok(portico_web::two_step::qr_svg(enrolment).ok_or_else(ApiError::internal)?)
 }
 
 #[derive(Deserialize)]

@@ -93,6 +93,7 @@ pub struct SettingsForm {
     pub auto_enable_portal_access: bool,
     pub self_registration: bool,
     pub staff_second_factor_required: bool,
+    pub patient_second_factor_required: bool,
 }
 
 #[derive(Debug, Serialize)]

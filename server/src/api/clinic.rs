@@ -35,6 +35,9 @@ pub struct SettingsView {
     /// Every staff member must sign in with a second factor (an
     /// authenticator app or a passkey) as well as their password.
     pub staff_second_factor_required: bool,
+    /// Every patient passes a second step at sign-in: the authenticator
+    /// app or passkey they set up, or else a code by email.
+    pub patient_second_factor_required: bool,
     /// How long a Medical Records Access Code lives: 1 to 120 hours.
     pub code_lifetime_hours: u32,
     /// `email` or `print`.
@@ -56,6 +59,7 @@ impl From<&Tenant> for SettingsView {
             auto_enable_portal_access: t.settings.auto_enable_portal_access,
             self_registration: t.settings.self_registration,
             staff_second_factor_required: t.settings.staff_second_factor_required,
+            patient_second_factor_required: t.settings.patient_second_factor_required,
             code_lifetime_hours: (t.settings.code_lifetime.as_secs() / 3600) as u32,
             default_delivery: t.settings.default_delivery.as_str().into(),
             primary_colour: t.settings.branding.primary_colour.to_string(),
@@ -88,6 +92,7 @@ pub struct SettingsRequest {
     pub auto_enable_portal_access: Option<bool>,
     pub self_registration: Option<bool>,
     pub staff_second_factor_required: Option<bool>,
+    pub patient_second_factor_required: Option<bool>,
     /// 1 to 120 hours; a code never lives longer than 5 days.
     pub code_lifetime_hours: Option<u32>,
     #[oai(validator(max_length = 10))]
@@ -162,7 +167,9 @@ impl ClinicApi {
             staff_second_factor_required: b
                 .staff_second_factor_required
                 .unwrap_or(current.staff_second_factor_required),
-            patient_second_factor_required: current.patient_second_factor_required,
+            patient_second_factor_required: b
+                .patient_second_factor_required
+                .unwrap_or(current.patient_second_factor_required),
             code_lifetime: match b.code_lifetime_hours {
                 Some(h) => CodeLifetime::from_hours(h)?,
                 None => current.code_lifetime,

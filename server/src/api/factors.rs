@@ -4,8 +4,8 @@
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use portico_tenants::acts::staff_factors::FactorAdded;
-use portico_tenants::acts::staff_passkeys::{ChallengeFor, PasskeyOptions};
+use portico_tenants::acts::factors::FactorAdded;
+use portico_tenants::acts::passkeys::{ChallengeFor, PasskeyOptions};
 use portico_tenants::auth::SecretToken;
 use portico_tenants::domain::{DisplayName, FactorId};
 use portico_tenants::factors::{FactorSummary, TotpCode};

@@ -13,6 +13,7 @@ mod operator;
 mod patients;
 mod plugins;
 mod portal;
+mod portal_factors;
 mod portal_records;
 mod records;
 mod redeem;
@@ -65,7 +66,7 @@ pub type Apis = (
     access_codes::AccessCodesApi,
     grants::GrantsApi,
     redeem::RedeemApi,
-    portal::PortalApi,
+    (portal::PortalApi, portal_factors::PortalFactorsApi),
     forms::FormsApi,
     records::RecordsApi,
     portal_records::PortalRecordsApi,
@@ -85,7 +86,7 @@ pub fn apis() -> Apis {
         access_codes::AccessCodesApi,
         grants::GrantsApi,
         redeem::RedeemApi,
-        portal::PortalApi,
+        (portal::PortalApi, portal_factors::PortalFactorsApi),
         forms::FormsApi,
         records::RecordsApi,
         portal_records::PortalRecordsApi,

@@ -9,6 +9,7 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use portico_tenants::acts::portal_account::Registration;
+use portico_tenants::acts::portal_factors::PortalSignIn;
 use portico_tenants::acts::portal_login::PortalLogin;
 use portico_tenants::auth::SecretToken;
 use portico_tenants::domain::{
@@ -74,6 +75,10 @@ pub struct PortalSessionView {
     pub active_record: Option<String>,
     /// Send as `X-CSRF-Token` on requests that change something.
     pub csrf_token: String,
+    /// After a second step with `trust_device`: send it as
+    /// `trusted_device_token` with later logins to skip the second step
+    /// for 30 days. Shown once.
+    pub trusted_device_token: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -86,6 +91,20 @@ pub enum SessionResponse {
     ),
 }
 
+#[derive(ApiResponse)]
+pub enum PortalLoginResponse {
+    /// Logged in; the portal cookie is set.
+    #[oai(status = 200)]
+    Ok(
+        Json<PortalSessionView>,
+        #[oai(header = "Set-Cookie")] String,
+    ),
+    /// The password was right and the account has a second step: finish
+    /// with `/v1/portal/login/second-step` (or `/v1/portal/passkey-login`).
+    #[oai(status = 202)]
+    SecondStep(Json<super::portal_factors::PortalSecondStepView>),
+}
+
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub struct PortalLoginRequest {
@@ -94,6 +113,10 @@ pub struct PortalLoginRequest {
     pub login: Text,
     #[oai(validator(max_length = 256))]
     pub password: Text,
+    /// From an earlier second step with `trust_device`: skips the second
+    /// step while the device is trusted.
+    #[oai(validator(max_length = 128))]
+    pub trusted_device_token: Option<Text>,
 }
 
 #[derive(Object)]
@@ -204,34 +227,31 @@ impl PortalApi {
         visitor: VisitorCaller,
         req: &Request,
         body: JsonBody<PortalLoginRequest>,
-    ) -> ApiResult<SessionResponse> {
+    ) -> ApiResult<PortalLoginResponse> {
         let login = PortalLogin {
             login: body.0.login.into_inner(),
             password: PlainPassword::new(body.0.password.into_inner())?,
         };
-        let visitor = visitor.0;
-        let issued = state.services.portal_login(&visitor, &login).await?;
-        let caller = state
+        // A token that is not one is as good as none: the second step asks.
+        let device = body
+            .0
+            .trusted_device_token
+            .as_deref()
+            .and_then(|raw| SecretToken::presented(raw.trim()));
+        match state
             .services
-            .patient_caller(visitor.tenant, &issued.token, visitor.client)
-            .await?;
-        let who = caller.patient().expect("a patient caller");
-        let (account, records) = state.services.portal_me(&caller).await?;
-        let cookie = portal_cookie(
-            &state,
-            req,
-            issued.token.expose(),
-            state.settings.portal_session_secs,
-        )?;
-        Ok(SessionResponse::Ok(
-            Json(PortalSessionView {
-                account: AccountView::from(&account),
-                records: records.iter().map(RecordView::from).collect(),
-                active_record: who.session.active_patient.map(|p| p.to_string()),
-                csrf_token: issued.csrf_token,
-            }),
-            cookie,
-        ))
+            .portal_login(&visitor.0, &login, device.as_ref())
+            .await?
+        {
+            PortalSignIn::Signed(issued) => {
+                let SessionResponse::Ok(view, cookie) =
+                    super::portal_factors::signed_in(&state, req, &visitor, issued, None).await?;
+                Ok(PortalLoginResponse::Ok(view, cookie))
+            }
+            PortalSignIn::SecondStep(step) => {
+                Ok(PortalLoginResponse::SecondStep(Json(step.into())))
+            }
+        }
     }
 
     /// End this portal session.
@@ -265,6 +285,7 @@ impl PortalApi {
             records: records.iter().map(RecordView::from).collect(),
             active_record: active.map(|p| p.to_string()),
             csrf_token: session.who().session.csrf_token.clone(),
+            trusted_device_token: None,
         }))
     }
 

@@ -3,7 +3,7 @@
 //! none, or the plugin declines the kind, or fails (the failure is
 //! recorded and audited by the domain). A kind newer than every published
 //! plugin interface (the record-update notice, the registration-attempt
-//! notice) has no name a plugin could
+//! notice, the sign-in code) has no name a plugin could
 //! read, so it always takes the built-in template, in the clinic's colours.
 
 use portico_plugins::model as plugin;
@@ -35,7 +35,9 @@ fn plugin_context(ctx: &MailContext) -> Option<plugin::MailContext> {
             MailKind::EmailChangeNotice => plugin::MailKind::EmailChangeNotice,
             MailKind::PasswordReset => plugin::MailKind::PasswordReset,
             MailKind::EmailVerification => plugin::MailKind::EmailVerification,
-            MailKind::RecordUpdate | MailKind::RegistrationAttempt => return None,
+            MailKind::RecordUpdate | MailKind::RegistrationAttempt | MailKind::SignInCode => {
+                return None;
+            }
         },
         branding: plugin::Branding {
             clinic_name: ctx.branding.clinic_name.clone(),

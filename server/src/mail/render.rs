@@ -122,6 +122,8 @@ impl BuiltinTemplates {
             "record_update.txt",
             "registration_attempt.html",
             "registration_attempt.txt",
+            "sign_in_code.html",
+            "sign_in_code.txt",
         ) {
             env.add_template(name, source)
                 .expect("mail templates parse");
@@ -142,6 +144,7 @@ fn subject(ctx: &MailContext) -> String {
         MailKind::RegistrationAttempt => {
             format!("Someone tried to register at {clinic} with your email address")
         }
+        MailKind::SignInCode => format!("Your code to sign in to {clinic}"),
     }
 }
 
@@ -214,6 +217,7 @@ mod tests {
             MailKind::EmailVerification,
             MailKind::RecordUpdate,
             MailKind::RegistrationAttempt,
+            MailKind::SignInCode,
         ] {
             let m = t.render(&ctx(kind)).unwrap();
             assert!(
@@ -234,7 +238,7 @@ mod tests {
                 !m.html.contains("http://") || !m.html.contains("<img"),
                 "no remote images"
             );
-            if kind != MailKind::EmailChangeNotice {
+            if !matches!(kind, MailKind::EmailChangeNotice | MailKind::SignInCode) {
                 assert!(
                     m.text.contains(
                         "https://north.example.org/portal/register#code=abacus-zoom-tidy-plant"

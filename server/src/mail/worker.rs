@@ -269,7 +269,7 @@ impl MailWorker {
             }
             EmailVerification => text("token").map(|t| links.email_verification(tenant, &t)),
             PasswordReset => text("token").map(|t| links.password_reset(tenant, &t)),
-            EmailChangeNotice => None,
+            EmailChangeNotice | SignInCode => None,
             RecordUpdate | RegistrationAttempt => Some(links.portal_login(tenant)),
         };
         let expires_at = match mail.kind {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use poem::http::StatusCode;
 use poem::web::{Data, Form};
 use poem::{Request, Response, handler};
+use portico_tenants::acts::portal_factors::PortalSignIn;
 use portico_tenants::acts::portal_login::PortalLogin;
 use portico_tenants::acts::redeem::Unlocked;
 use portico_tenants::domain::{PatientId, PlainPassword};
@@ -112,6 +113,10 @@ pub(super) async fn login_form(
             Some("password_reset") => {
                 Some("Your new password is saved. Log in with it.".to_owned())
             }
+            Some("sign_in_expired") => Some(
+                "That sign-in took too long or was already finished. Enter your password again."
+                    .to_owned(),
+            ),
             _ => None,
         },
         ..LoginPage::default()
@@ -139,12 +144,19 @@ pub(super) async fn login(
             password: PlainPassword::new(form.password)?,
         };
         let caller = Caller::visitor(t.tenant.clone(), client_info(req));
-        state.services.portal_login(&caller, &login).await
+        let device = super::two_step::device_token(req);
+        state
+            .services
+            .portal_login(&caller, &login, device.as_ref())
+            .await
     }
     .await;
     let error = match outcome {
-        Ok(issued) => {
+        Ok(PortalSignIn::Signed(issued)) => {
             return page_session::signed_in(Pages::Portal, &state, req, t, &issued.token, "/");
+        }
+        Ok(PortalSignIn::SecondStep(step)) => {
+            return super::two_step::to_second_step(req, t, &step);
         }
         Err(err) => ApiError::from(err),
     };

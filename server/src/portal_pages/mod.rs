@@ -8,6 +8,7 @@ mod forms;
 mod links;
 mod record;
 mod settings;
+mod two_step;
 
 use std::collections::BTreeMap;
 
@@ -58,6 +59,7 @@ impl PortalPages {
             "error.html",
             "document.html",
             "account.html",
+            "second_step.html",
         ] {
             env.add_template(name, source)
                 .expect("portal templates parse");
@@ -113,10 +115,25 @@ pub fn routes() -> Route {
         .at("/register", get(register_form).post(register))
         .at("/code-check", post(code_check))
         .at("/login", get(account::login_form).post(account::login))
+        .at("/login/second-step", get(two_step::second_step_form).post(two_step::second_step))
+        .at("/login/email-code", post(two_step::send_email_code))
+        .at("/login/passkey/options", post(two_step::passkey_options))
+        .at("/login/passkey", post(two_step::passkey_sign_in))
         .at("/logout", post(account::logout))
         .at("/account", get(settings::show))
         .at("/account/password", post(settings::change_password))
         .at("/account/email", post(settings::change_email))
+        .at("/account/two-step/authenticator", post(two_step::begin_authenticator))
+        .at(
+            "/account/two-step/authenticator/:id",
+            post(two_step::confirm_authenticator),
+        )
+        .at("/account/two-step/passkey", post(two_step::begin_passkey))
+        .at("/account/two-step/passkey/finish", post(two_step::finish_passkey))
+        .at("/account/two-step/email", post(two_step::email_codes))
+        .at("/account/two-step/recovery-codes", post(two_step::renew_recovery_codes))
+        .at("/account/two-step/:id/remove", post(two_step::remove_factor))
+        .at("/account/devices/:id/revoke", post(two_step::revoke_device))
         .at(
             "/account/logout-everywhere",
             post(settings::logout_everywhere),
@@ -145,6 +162,7 @@ fn asset(poem::web::Path(name): poem::web::Path<String>) -> poem::Result<Respons
         "register.js" => ("text/javascript", include_str!("../../assets/register.js")),
         "link.js" => ("text/javascript", include_str!("../../assets/link.js")),
         "strength.js" => ("text/javascript", include_str!("../../assets/strength.js")),
+        "passkeys.js" => ("text/javascript", portico_web::two_step::PASSKEYS_SCRIPT),
         _ => return Err(ApiError::not_found("not_found", "no such asset").into()),
     };
     Ok(Response::builder()

@@ -1,5 +1,6 @@
-//! The account's own page: who it is, changing its password or email, and
-//! logging out everywhere.
+//! The account's own page: who it is, changing its password or email,
+//! two-step sign-in (its forms are in `two_step`), and logging out
+//! everywhere.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use portico_tenants::domain::{EmailAddress, NewPassword, PlainPassword};
 use serde::{Deserialize, Serialize};
 
 use super::account::{CsrfOnly, Visitor};
+use super::two_step::{PasskeySetupView, TotpSetupView, TwoStepSection};
 use super::{Clinic, PortalPages, html, portal_path, redirect};
 use portico_web::AppState;
 use portico_web::error::ApiError;
@@ -26,6 +28,20 @@ struct AccountPage {
     new_email: String,
     notice: Option<&'static str>,
     error: Option<String>,
+    two_step: TwoStepSection,
+    totp_setup: Option<TotpSetupView>,
+    passkey_setup: Option<PasskeySetupView>,
+    new_recovery_codes: Option<Vec<String>>,
+}
+
+/// What the page shows besides the account: a value to keep in a refused
+/// form, a setup under way, recovery codes just made (shown once).
+#[derive(Default)]
+pub(super) struct AccountExtras {
+    pub new_email: String,
+    pub totp: Option<TotpSetupView>,
+    pub passkey: Option<PasskeySetupView>,
+    pub recovery_codes: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -33,17 +49,22 @@ pub(super) struct AccountQuery {
     done: Option<String>,
 }
 
-async fn account_page(
+pub(super) async fn account_page(
     state: &AppState,
     pages: &PortalPages,
     visitor: &Visitor,
     notice: Option<&'static str>,
     refused: Option<(StatusCode, String)>,
-    new_email: String,
+    extras: AccountExtras,
 ) -> poem::Result<Response> {
     let (account, _) = state
         .services
         .portal_me(&visitor.caller)
+        .await
+        .map_err(ApiError::from)?;
+    let factors = state
+        .services
+        .portal_factors(&visitor.caller)
         .await
         .map_err(ApiError::from)?;
     let (status, error) = match refused {
@@ -56,9 +77,17 @@ async fn account_page(
         username: account.username.to_string(),
         email: account.email.to_string(),
         email_verified: account.email_verified_at.is_some(),
-        new_email,
+        new_email: extras.new_email,
         notice,
         error,
+        two_step: TwoStepSection::of(
+            &visitor.tenant,
+            factors,
+            account.email_verified_at.is_some(),
+        ),
+        totp_setup: extras.totp,
+        passkey_setup: extras.passkey,
+        new_recovery_codes: extras.recovery_codes,
     };
     Ok(html(
         &visitor.tenant,
@@ -76,13 +105,31 @@ pub(super) async fn show(
 ) -> poem::Result<Response> {
     let visitor = Visitor::required(&state, req).await?;
     let notice = match q.done.as_deref() {
-        Some("password_changed") => Some("Password changed. Your other sessions have ended."),
+        Some("password_changed") => Some(
+            "Password changed. Your other sessions have ended, and no device is trusted any more.",
+        ),
         Some("email_link_sent") => Some(
             "We sent a link to the new address. Open it to finish the change; until then, mail goes to your current address.",
         ),
+        Some("email_codes_on") => {
+            Some("Codes by email are on: each sign-in now asks for the code we mail you.")
+        }
+        Some("email_codes_off") => Some("Codes by email are off."),
+        Some("factor_removed") => Some("Removed."),
+        Some("device_revoked") => {
+            Some("That device is no longer trusted: its next sign-in asks for the second step.")
+        }
         _ => None,
     };
-    account_page(&state, &pages, &visitor, notice, None, String::new()).await
+    account_page(
+        &state,
+        &pages,
+        &visitor,
+        notice,
+        None,
+        AccountExtras::default(),
+    )
+    .await
 }
 
 /// What a refused form tells the patient, or the server's own failure.
@@ -129,7 +176,15 @@ pub(super) async fn change_password(
         ))),
         Err(err) => {
             let refused = refusal(err)?;
-            account_page(&state, &pages, &visitor, None, Some(refused), String::new()).await
+            account_page(
+                &state,
+                &pages,
+                &visitor,
+                None,
+                Some(refused),
+                AccountExtras::default(),
+            )
+            .await
         }
     }
 }
@@ -171,7 +226,10 @@ pub(super) async fn change_email(
                 &visitor,
                 None,
                 Some(refused),
-                form.new_email,
+                AccountExtras {
+                    new_email: form.new_email,
+                    ..AccountExtras::default()
+                },
             )
             .await
         }

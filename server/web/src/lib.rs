@@ -4,7 +4,8 @@
 //! [`page_session`]), how a domain refusal becomes an answer ([`error`]),
 //! the strict JSON body and its text type, file answers, body limits, the
 //! same-origin check for forms, the access log, the addresses the product
-//! hands out ([`links`]) and the one template environment ([`templates`]).
+//! hands out ([`links`]), the one template environment ([`templates`]) and
+//! what both sets of pages share for two-step sign-in ([`two_step`]).
 //! It knows no feature: nothing here imports the API, the console or the
 //! pages.
 
@@ -27,6 +28,7 @@ mod state;
 pub mod templates;
 pub mod tenancy;
 pub mod text;
+pub mod two_step;
 pub mod wording;
 
 pub use links::Links;

@@ -45,13 +45,14 @@ impl Services {
                 )
             };
             pass.detail(format!(
-                "auto_enable_portal_access={} code_lifetime_secs={} default_delivery={} time_zone={} self_registration={} staff_second_factor_required={}{renamed}",
+                "auto_enable_portal_access={} code_lifetime_secs={} default_delivery={} time_zone={} self_registration={} staff_second_factor_required={} patient_second_factor_required={}{renamed}",
                 settings.auto_enable_portal_access,
                 settings.code_lifetime.as_secs(),
                 settings.default_delivery,
                 settings.time_zone,
                 settings.self_registration,
                 settings.staff_second_factor_required,
+                settings.patient_second_factor_required,
             ));
             pass.commit(tx).await?;
             Ok(updated)

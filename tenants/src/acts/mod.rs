@@ -8,15 +8,18 @@ pub mod audit_trail;
 pub mod clinic;
 pub mod codes;
 mod even_time;
+pub mod factors;
 pub mod forms;
 pub mod grants;
 pub mod mail;
+pub mod passkeys;
 pub mod patients;
 pub mod platform;
 mod plugin_rules;
 pub use plugin_rules::RULE_FAILED;
 pub mod plugins;
 pub mod portal_account;
+pub mod portal_factors;
 pub mod portal_login;
 pub mod records;
 pub mod redeem;
@@ -202,6 +205,40 @@ pub const PORTAL_FORM_ANSWER: Act = Act::guarded("form.submit", Guard::Patient);
 /// Saving answers without handing the form in.
 pub const PORTAL_FORM_SAVE: Act = Act::guarded("portal.form.save", Guard::Patient);
 
+// A patient's two-step sign-in. Changing it asks for the password again:
+// a session left open on a shared computer cannot add someone else's
+// phone, nor turn the second step off.
+pub const PORTAL_FACTORS: Act = Act::guarded("portal.factors", Guard::Patient).reads();
+/// Nothing counts until a code from the app confirms it.
+pub const PORTAL_TOTP_BEGIN: Act = Act::guarded("portal.totp_begin", Guard::Patient)
+    .quiet()
+    .checks(Secret::PortalPassword);
+pub const PORTAL_FACTOR_ADD: Act =
+    Act::guarded("portal.factor_add", Guard::Patient).checks(Secret::SecondFactor);
+pub const PORTAL_PASSKEY_BEGIN: Act = Act::guarded("portal.passkey_begin", Guard::Patient)
+    .quiet()
+    .checks(Secret::PortalPassword);
+pub const PORTAL_PASSKEY_ADD: Act = Act::guarded("portal.passkey_add", Guard::Patient);
+/// Codes by email at each sign-in, on or off.
+pub const PORTAL_EMAIL_SECOND_STEP: Act =
+    Act::guarded("portal.email_second_step", Guard::Patient).checks(Secret::PortalPassword);
+pub const PORTAL_FACTOR_REMOVE: Act =
+    Act::guarded("portal.factor_remove", Guard::Patient).checks(Secret::PortalPassword);
+pub const PORTAL_RECOVERY_CODES_RENEW: Act =
+    Act::guarded("portal.recovery_codes_renew", Guard::Patient).checks(Secret::PortalPassword);
+pub const PORTAL_TRUSTED_DEVICE_REVOKE: Act =
+    Act::guarded("portal.trusted_device_revoke", Guard::Patient);
+/// Mailing a sign-in code for a login waiting for its second step.
+pub const PORTAL_LOGIN_EMAIL_CODE: Act = Act::guarded("portal.login_email_code", Guard::Anyone);
+pub const PORTAL_LOGIN_SECOND_STEP: Act =
+    Act::guarded("portal.login_second_step", Guard::Anyone).checks(Secret::SecondFactor);
+/// A challenge for a passkey sign-in or second step; nothing is checked
+/// until the answer comes.
+pub const PORTAL_PASSKEY_CHALLENGE: Act =
+    Act::guarded("portal.passkey_challenge", Guard::Anyone).quiet();
+pub const PORTAL_LOGIN_PASSKEY: Act =
+    Act::guarded("portal.login_passkey", Guard::Anyone).checks(Secret::SecondFactor);
+
 /// A request refused before it reached an act (input that does not parse).
 pub const REQUEST_REFUSED: Act = Act::guarded("request.refused", Guard::Anyone);
 
@@ -306,6 +343,19 @@ pub const ALL: &[&Act] = &[
     &PORTAL_FORMS,
     &PORTAL_FORM_ANSWER,
     &PORTAL_FORM_SAVE,
+    &PORTAL_FACTORS,
+    &PORTAL_TOTP_BEGIN,
+    &PORTAL_FACTOR_ADD,
+    &PORTAL_PASSKEY_BEGIN,
+    &PORTAL_PASSKEY_ADD,
+    &PORTAL_EMAIL_SECOND_STEP,
+    &PORTAL_FACTOR_REMOVE,
+    &PORTAL_RECOVERY_CODES_RENEW,
+    &PORTAL_TRUSTED_DEVICE_REVOKE,
+    &PORTAL_LOGIN_EMAIL_CODE,
+    &PORTAL_LOGIN_SECOND_STEP,
+    &PORTAL_PASSKEY_CHALLENGE,
+    &PORTAL_LOGIN_PASSKEY,
     &REQUEST_REFUSED,
     &TENANT_CREATE,
     &TENANT_SUSPEND,

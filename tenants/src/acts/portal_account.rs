@@ -334,6 +334,8 @@ impl Services {
             pass.as_actor(Actor::Account(used.account));
             accounts::set_password(&mut tx, used.account, &hash).await?;
             sessions::revoke_all_for(&mut tx, used.account).await?;
+            // A new password ends every trust that came with the old one.
+            crate::factors::devices::revoke_all(&mut tx, used.account).await?;
             let (account, _) = accounts::get(&mut tx, used.account)
                 .await?
                 .ok_or(DomainError::NotFound("account"))?;
@@ -389,6 +391,7 @@ impl Services {
             let mut tx = pass.write().await?;
             accounts::set_password(&mut tx, account_id, &new_hash).await?;
             sessions::revoke_others_of(&mut tx, account_id, &who.session.id).await?;
+            crate::factors::devices::revoke_all(&mut tx, account_id).await?;
             // A reset or address-change link mailed before no longer works.
             tokens::spend_all(&mut tx, account_id).await?;
             pass.commit(tx).await

@@ -9,7 +9,12 @@ use crate::door::Caller;
 use crate::error::{DomainError, RefusalKind};
 use crate::services::Services;
 
+use crate::factors::{self, Holder, devices};
 use crate::portal::accounts::{self, PortalAccount};
+
+use super::portal_factors::{
+    PortalSecondStep, PortalSignIn, email_hint, mail_sign_in_code, second_step_methods,
+};
 use crate::portal::grants::{self, GrantView};
 use crate::sessions::portal as sessions;
 
@@ -35,11 +40,15 @@ impl Services {
     /// members logs in the first account that used it; the others log in
     /// by username. A code typed as a password is recognised and
     /// explained.
+    ///
+    /// An account with a second step answers [`PortalSignIn::SecondStep`],
+    /// unless `device` is the token of a browser the patient trusts.
     pub async fn portal_login(
         &self,
         caller: &Caller,
         login: &PortalLogin,
-    ) -> Result<PortalSessionIssued, DomainError> {
+        device: Option<&SecretToken>,
+    ) -> Result<PortalSignIn, DomainError> {
         let mut pass = self.enter(caller, &acts::PORTAL_LOGIN).await?;
         let done = async {
             let login_name = login.login.trim();
@@ -81,7 +90,35 @@ impl Services {
                 Some((account, _)) => {
                     pass.target(format!("account:{}", account.id));
                     pass.as_actor(Actor::Account(account.id));
+                    let required = pass.tenant().settings.patient_second_factor_required;
                     let mut tx = pass.write().await?;
+                    let methods = second_step_methods(&mut tx, &account, required).await?;
+                    let trusted = match (methods.is_empty(), device) {
+                        (false, Some(token)) => devices::recognise(&mut tx, account.id, token).await?,
+                        _ => None,
+                    };
+                    if !methods.is_empty() && trusted.is_none() {
+                        let mut pending = factors::create_pending(
+                            &mut tx,
+                            Holder::Account(account.id),
+                            None,
+                        )
+                        .await?;
+                        // Email alone: the code goes at once.
+                        let email_code_sent = methods == ["email_code"];
+                        if email_code_sent {
+                            mail_sign_in_code(self, &mut pass, &mut tx, &account, &pending.id)
+                                .await?;
+                        }
+                        pending.methods = methods;
+                        pass.detail("second_step_asked");
+                        pass.commit(tx).await?;
+                        return Ok(PortalSignIn::SecondStep(PortalSecondStep {
+                            pending,
+                            email_hint: Some(email_hint(&account.email)),
+                            email_code_sent,
+                        }));
+                    }
                     let first = grants::live_for_account(&mut tx, account.id)
                         .await?
                         .first()
@@ -89,13 +126,16 @@ impl Services {
                     let created =
                         sessions::create(&mut tx, account.id, first, self.auth.portal_session_ttl)
                             .await?;
+                    if let Some(device) = trusted {
+                        pass.detail(format!("trusted_device={device}"));
+                    }
                     pass.commit(tx).await?;
-                    Ok(PortalSessionIssued {
+                    Ok(PortalSignIn::Signed(PortalSessionIssued {
                         token: created.token,
                         csrf_token: created.csrf_token,
                         expires_at: created.expires_at,
                         account,
-                    })
+                    }))
                 }
                 None => {
                     let typed_a_code = looks_like_a_code(login.password.expose());

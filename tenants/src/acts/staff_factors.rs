@@ -10,50 +10,24 @@ use crate::domain::{
 use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
 use crate::factors::{
-    self, FactorSummary, Holder, RecoveryCode, SecondFactorAnswer, TotpCode, TotpEnrolment,
+    self, FactorSummary, Holder, RecoveryCode, SecondFactorAnswer, TotpCode,
     TotpSecret, store,
 };
 use crate::services::Services;
 use crate::sessions::staff::{self as sessions, SessionKind};
 use crate::staff::store::{self as staff_store, StaffStatus};
 
+use super::factors::{
+    FactorAdded, SETUP_TTL, TotpSetup, check_answer, factor_added, login_expired,
+    new_recovery_codes, setup_expired, spend_answer, unix_secs,
+};
 use super::staff::IssuedSession;
-
-/// An authenticator-app setup waiting for its first code.
-#[derive(Debug)]
-pub struct TotpSetup {
-    pub factor_id: FactorId,
-    pub enrolment: TotpEnrolment,
-}
-
-/// What confirming a factor gives: new recovery codes when it was the
-/// person's first factor (shown once).
-#[derive(Debug)]
-pub struct FactorAdded {
-    pub factor: FactorSummary,
-    pub recovery_codes: Option<Vec<RecoveryCode>>,
-}
 
 /// A person's factors, as their account page shows them.
 #[derive(Debug)]
 pub struct StaffFactors {
     pub factors: Vec<FactorSummary>,
     pub recovery_codes_left: u32,
-}
-
-/// How long an unfinished setup can be finished.
-const SETUP_TTL: std::time::Duration = std::time::Duration::from_secs(60 * 60);
-
-fn setup_expired() -> DomainError {
-    DomainError::refused(
-        RefusalKind::Gone,
-        "setup_expired",
-        "this setup has expired or was already finished; start again to get a new QR code",
-    )
-}
-
-fn unix_secs() -> u64 {
-    (Timestamp::now().unix_millis() / 1000).max(0) as u64
 }
 
 /// Changing one's second factors, once there is one, needs a fresh step-up
@@ -89,14 +63,6 @@ pub(super) async fn fresh_from_factor(
 ) -> Result<(), DomainError> {
     sessions::mark_step_up(tx, session, sessions::StepUpBy::SecondFactor).await?;
     Ok(())
-}
-
-pub(super) fn login_expired() -> DomainError {
-    DomainError::refused(
-        RefusalKind::Unauthenticated,
-        "login_expired",
-        "this sign-in has expired or was already finished; enter your email and password again",
-    )
 }
 
 impl Services {
@@ -313,7 +279,7 @@ impl Services {
                 Some((m, _)) if m.status == StaffStatus::Active => m,
                 _ => return Err(login_expired()),
             };
-            let checked = check_answer(self, &mut pass, Holder::Staff(staff_id), answer).await?;
+            let checked = check_answer(self, &mut pass, Holder::Staff(staff_id), answer, None).await?;
             let ttl = match kind {
                 SessionKind::Cookie => self.auth.cookie_session_ttl,
                 SessionKind::Bearer => self.auth.bearer_token_ttl,
@@ -354,7 +320,7 @@ impl Services {
             let who = pass.staff()?;
             let holder = Holder::Staff(who.staff_id());
             let answer = SecondFactorAnswer::Totp(code.clone());
-            let checked = check_answer(self, &mut pass, holder, &answer).await?;
+            let checked = check_answer(self, &mut pass, holder, &answer, None).await?;
             let mut tx = pass.write().await?;
             let method = spend_answer(self, &mut pass, &mut tx, holder, checked).await?;
             let at =
@@ -445,56 +411,6 @@ impl Services {
     }
 }
 
-/// Ends adding a factor in the act's transaction `tx`: ten recovery codes
-/// with a person's first factor (shown once), the factor as listed, and
-/// the act's record.
-pub(super) async fn factor_added(
-    services: &Services,
-    pass: &mut Passage<'_>,
-    mut tx: crate::storage::TenantTx,
-    holder: Holder,
-    id: FactorId,
-    first: bool,
-) -> Result<FactorAdded, DomainError> {
-    let recovery_codes = match first {
-        true => Some(new_recovery_codes(services, pass.tenant().id, &mut tx, holder).await?),
-        false => None,
-    };
-    let factor = store::list(&mut tx, holder)
-        .await?
-        .into_iter()
-        .find(|f| f.id == id)
-        .ok_or(DomainError::NotFound("factor"))?;
-    pass.target(format!("factor:{id}"));
-    pass.detail(format!(
-        "kind={}{}",
-        factor.kind.as_str(),
-        if first { " recovery_codes=10" } else { "" }
-    ));
-    pass.commit(tx).await?;
-    Ok(FactorAdded {
-        factor,
-        recovery_codes,
-    })
-}
-
-/// A fresh set of recovery codes for `holder`, replacing the old ones; only
-/// their keyed hashes are kept.
-async fn new_recovery_codes(
-    services: &Services,
-    tenant: crate::domain::TenantId,
-    tx: &mut crate::storage::TenantTx,
-    holder: Holder,
-) -> Result<Vec<RecoveryCode>, DomainError> {
-    let codes = RecoveryCode::set();
-    let hashes: Vec<String> = codes
-        .iter()
-        .map(|c| c.hash(&services.code_key, tenant))
-        .collect();
-    store::replace_recovery_codes(tx, holder, &hashes).await?;
-    Ok(codes)
-}
-
 /// The throttle buckets a staff member's second-factor failures count in.
 fn factor_buckets(services: &Services, staff: StaffId) -> Vec<Bucket> {
     let key = staff.to_string();
@@ -506,76 +422,4 @@ fn factor_buckets(services: &Services, staff: StaffId) -> Vec<Bucket> {
             services.auth.max_consecutive_factor_failures,
         ),
     ]
-}
-
-/// What an answer matched, before it is spent.
-enum Checked {
-    Totp { factor: FactorId, step: u64 },
-    Recovery { hash: String },
-}
-
-/// Checks `answer` against the holder's factors, counting a miss.
-async fn check_answer(
-    services: &Services,
-    pass: &mut Passage<'_>,
-    holder: Holder,
-    answer: &SecondFactorAnswer,
-) -> Result<Checked, DomainError> {
-    let tenant = pass.tenant().id;
-    match answer {
-        SecondFactorAnswer::Totp(code) => {
-            let mut tx = pass.read().await?;
-            let apps = store::totps(&mut tx, holder).await?;
-            tx.commit().await?;
-            let now = unix_secs();
-            for app in apps {
-                let Some(secret) =
-                    TotpSecret::unseal(&services.code_key, tenant, &app.sealed_secret)
-                else {
-                    tracing::error!(factor = %app.id, "an authenticator secret does not open with this server's code key");
-                    continue;
-                };
-                if let Some(step) = secret.accepts(code, now, app.last_step) {
-                    return Ok(Checked::Totp {
-                        factor: app.id,
-                        step,
-                    });
-                }
-            }
-            pass.secret_missed("wrong_code");
-            Err(DomainError::WrongSecondFactor)
-        }
-        SecondFactorAnswer::Recovery(code) => Ok(Checked::Recovery {
-            hash: code.hash(&services.code_key, tenant),
-        }),
-    }
-}
-
-/// Spends what the answer matched in `tx` (an app's time step, a recovery
-/// code), refusing it when another request spent it first; the method,
-/// for the audit trail.
-async fn spend_answer(
-    _services: &Services,
-    pass: &mut Passage<'_>,
-    tx: &mut crate::storage::TenantTx,
-    holder: Holder,
-    checked: Checked,
-) -> Result<String, DomainError> {
-    match checked {
-        Checked::Totp { factor, step } => {
-            if !store::spend_step(tx, factor, step).await? {
-                pass.secret_missed("code_already_used");
-                return Err(DomainError::WrongSecondFactor);
-            }
-            Ok(format!("method=totp factor={factor}"))
-        }
-        Checked::Recovery { hash } => {
-            if !store::spend_recovery_code(tx, holder, &hash).await? {
-                pass.secret_missed("wrong_recovery_code");
-                return Err(DomainError::WrongSecondFactor);
-            }
-            let left = store::recovery_codes_left(tx, holder).await?;
-            Ok(format!("method=recovery_code recovery_codes_left={left}"))
-        }
-    }
 }

@@ -12,134 +12,18 @@ use crate::auth::SecretToken;
 use crate::domain::{DisplayName, StaffId, Timestamp};
 use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
-use crate::factors::passkey::{self, PasskeyError, Purpose, RelyingParty};
+use crate::factors::passkey::{self, Purpose, RelyingParty};
 use crate::factors::{self, Holder, store};
 use crate::services::Services;
 use crate::sessions::staff::{self as sessions, SessionKind};
 use crate::staff::store::{self as staff_store, StaffMember, StaffStatus};
 
 use super::staff::IssuedSession;
-use super::staff_factors::FactorAdded;
-
-/// A challenge for the browser: `options` go to `navigator.credentials`
-/// (their `publicKey`), and its answer comes back with `ceremony_id`.
-#[derive(Debug)]
-pub struct PasskeyOptions {
-    pub ceremony_id: Uuid,
-    pub options: serde_json::Value,
-}
-
-/// Passkey challenges one address may ask for without signing in, in 15
-/// minutes: far more than people signing in from one office need.
-const CHALLENGES_PER_ADDRESS: u32 = 120;
-
-/// What a passkey challenge is for.
-#[derive(Debug)]
-pub enum ChallengeFor<'a> {
-    /// Signing in with the passkey alone.
-    SignIn,
-    /// The second step of the login `pending` stands for.
-    SecondStep(&'a SecretToken),
-    /// A step-up of the signed-in staff member.
-    StepUp,
-}
-
-impl From<PasskeyError> for DomainError {
-    fn from(err: PasskeyError) -> Self {
-        match err {
-            PasskeyError::NoHostName => DomainError::refused(
-                RefusalKind::Forbidden,
-                "passkeys_need_a_host_name",
-                err.to_string(),
-            ),
-            PasskeyError::Rejected(_) => DomainError::WrongSecondFactor,
-        }
-    }
-}
-
-fn ceremony_over() -> DomainError {
-    DomainError::refused(
-        RefusalKind::Gone,
-        "ceremony_expired",
-        "this passkey prompt has expired or was already answered; start again",
-    )
-}
-
-fn no_passkey() -> DomainError {
-    DomainError::Conflict {
-        code: "no_passkey",
-        message: "there is no passkey on this account: use a code from your authenticator app"
-            .into(),
-    }
-}
-
-/// The stored passkeys of `holder`, read back.
-async fn passkeys_of(
-    pass: &Passage<'_>,
-    holder: Holder,
-) -> Result<Vec<(crate::domain::FactorId, Passkey)>, DomainError> {
-    let mut tx = pass.read().await?;
-    let stored = store::passkeys(&mut tx, holder).await?;
-    tx.commit().await?;
-    stored
-        .into_iter()
-        .map(|s| {
-            serde_json::from_str(&s.passkey)
-                .map(|p| (s.id, p))
-                .map_err(|e| {
-                    DomainError::Storage(crate::storage::StorageError::Corrupt(format!(
-                        "a stored passkey does not read back: {e}"
-                    )))
-                })
-        })
-        .collect()
-}
-
-/// Spends the ceremony `id` in a transaction of its own, so that a wrong
-/// answer cannot be followed by another to the same challenge.
-async fn take_ceremony<S: serde::de::DeserializeOwned>(
-    pass: &Passage<'_>,
-    id: Uuid,
-    holder: Option<Holder>,
-    purpose: Purpose,
-) -> Result<S, DomainError> {
-    let mut tx = pass.write().await?;
-    let state = passkey::take(&mut tx, id, holder, purpose).await?;
-    tx.commit().await?;
-    state.ok_or_else(ceremony_over)
-}
-
-/// Checks the answer to a challenge for one of `holder`'s passkeys: the
-/// passkey, with its new counter for the caller to keep in its
-/// transaction. A wrong answer is a miss.
-async fn verify(
-    pass: &mut Passage<'_>,
-    rp: &RelyingParty,
-    holder: Holder,
-    ceremony: Uuid,
-    purpose: Purpose,
-    answer: &PublicKeyCredential,
-) -> Result<(crate::domain::FactorId, String), DomainError> {
-    let state: webauthn_rs::prelude::PasskeyAuthentication =
-        take_ceremony(pass, ceremony, Some(holder), purpose).await?;
-    let mine = passkeys_of(pass, holder).await?;
-    let result = match rp.finish_authentication(answer, &state) {
-        Ok(result) => result,
-        Err(_) => {
-            pass.secret_missed("wrong_passkey");
-            return Err(DomainError::WrongSecondFactor);
-        }
-    };
-    let Some((id, mut passkey)) = mine
-        .into_iter()
-        .find(|(_, p)| p.cred_id() == result.cred_id())
-    else {
-        pass.secret_missed("unknown_passkey");
-        return Err(DomainError::WrongSecondFactor);
-    };
-    passkey.update_credential(&result);
-    Ok((id, serde_json::to_string(&passkey).expect("serialises")))
-}
+use super::factors::{FactorAdded, factor_added, login_expired};
+use super::passkeys::{
+    ChallengeFor, PasskeyOptions, authentication, passkeys_of, spend_challenge_budget,
+    take_ceremony, verify,
+};
 
 async fn active_member(
     pass: &Passage<'_>,
@@ -235,7 +119,7 @@ impl Services {
                 &serde_json::to_string(&passkey).expect("serialises"),
             )
             .await?;
-            super::staff_factors::factor_added(self, &mut pass, tx, holder, id, first).await
+            factor_added(self, &mut pass, tx, holder, id, first).await
         }
         .await;
         pass.finish(done).await
@@ -251,24 +135,8 @@ impl Services {
     ) -> Result<PasskeyOptions, DomainError> {
         let mut pass = self.enter(caller, &acts::STAFF_PASSKEY_CHALLENGE).await?;
         let done = async {
-            // Anyone may ask; each challenge is a row for a few minutes, so
-            // an address gets a budget of them.
             if !matches!(purpose, ChallengeFor::StepUp) {
-                let policy = crate::auth::ThrottlePolicy {
-                    max_failures_per_account: CHALLENGES_PER_ADDRESS,
-                    max_failures_per_ip: CHALLENGES_PER_ADDRESS,
-                    window: std::time::Duration::from_secs(15 * 60),
-                    lockout: std::time::Duration::from_secs(15 * 60),
-                    max_lockout: std::time::Duration::from_secs(15 * 60),
-                };
-                let bucket = crate::auth::Bucket::ip(
-                    "passkey-challenge",
-                    pass.client().ip.as_deref(),
-                    &policy,
-                );
-                if let Err(retry_after) = pass.spend(&bucket, &policy).await? {
-                    return Err(DomainError::RateLimited { retry_after });
-                }
+                spend_challenge_budget(&pass).await?;
             }
             let (holder, purpose, (options, state)) = match purpose {
                 ChallengeFor::SignIn => {
@@ -289,11 +157,11 @@ impl Services {
                     let holder = waiting
                         .filter(|w| w.session_kind == Some(SessionKind::Cookie))
                         .map(|w| w.holder)
-                        .ok_or_else(super::staff_factors::login_expired)?;
+                        .ok_or_else(login_expired)?;
                     (
                         holder,
                         Purpose::SecondStep,
-                        Self::authentication(&pass, rp, holder).await?,
+                        authentication(&pass, rp, holder).await?,
                     )
                 }
                 ChallengeFor::StepUp => {
@@ -301,7 +169,7 @@ impl Services {
                     (
                         holder,
                         Purpose::StepUp,
-                        Self::authentication(&pass, rp, holder).await?,
+                        authentication(&pass, rp, holder).await?,
                     )
                 }
             };
@@ -315,28 +183,6 @@ impl Services {
         }
         .await;
         pass.finish(done).await
-    }
-
-    async fn authentication(
-        pass: &Passage<'_>,
-        rp: &RelyingParty,
-        holder: Holder,
-    ) -> Result<
-        (
-            serde_json::Value,
-            webauthn_rs::prelude::PasskeyAuthentication,
-        ),
-        DomainError,
-    > {
-        let mine: Vec<Passkey> = passkeys_of(pass, holder)
-            .await?
-            .into_iter()
-            .map(|(_, p)| p)
-            .collect();
-        if mine.is_empty() {
-            return Err(no_passkey());
-        }
-        Ok(rp.start_authentication(&mine)?)
     }
 
     /// Signs in with a passkey alone, for a console session: the passkey
@@ -426,15 +272,15 @@ impl Services {
             tx.commit().await?;
             let waiting = waiting
                 .filter(|w| w.session_kind == Some(SessionKind::Cookie))
-                .ok_or_else(super::staff_factors::login_expired)?;
+                .ok_or_else(login_expired)?;
             let Holder::Staff(staff) = waiting.holder else {
-                return Err(super::staff_factors::login_expired());
+                return Err(login_expired());
             };
             pass.target(format!("staff:{staff}"));
             pass.throttle_account(&staff.to_string()).await?;
             let member = active_member(&pass, staff)
                 .await?
-                .ok_or_else(super::staff_factors::login_expired)?;
+                .ok_or_else(login_expired)?;
             let (id, passkey) = verify(
                 &mut pass,
                 rp,
@@ -447,7 +293,7 @@ impl Services {
             let mut tx = pass.write().await?;
             store::update_passkey(&mut tx, id, &passkey).await?;
             if !factors::spend_pending(&mut tx, &waiting.id).await? {
-                return Err(super::staff_factors::login_expired());
+                return Err(login_expired());
             }
             let created = sessions::create(
                 &mut tx,

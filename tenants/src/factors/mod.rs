@@ -6,6 +6,8 @@
 //! same buckets as passwords, with a hard cap on consecutive failures per
 //! account (NIST SP 800-63B's 100).
 
+pub mod devices;
+pub(crate) mod email_code;
 pub mod passkey;
 mod pending;
 mod recovery;
@@ -16,6 +18,8 @@ pub use pending::{PENDING_LOGIN_TTL, PendingLogin};
 pub(crate) use pending::{create as create_pending, find as find_pending, spend as spend_pending};
 pub use recovery::{RECOVERY_CODES_PER_SET, RecoveryCode};
 pub use store::{FactorKind, FactorSummary, Holder};
+pub use devices::{DeviceTrusted, TRUSTED_DEVICE_TTL, TrustedDevice};
+pub use email_code::{EMAIL_CODE_TTL, EmailCode};
 pub use totp::{TotpCode, TotpEnrolment, TotpSecret};
 
 use crate::domain::InvalidValue;

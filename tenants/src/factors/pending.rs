@@ -19,10 +19,11 @@ pub const PENDING_LOGIN_TTL: Duration = Duration::from_secs(5 * 60);
 /// once.
 #[derive(Debug)]
 pub struct PendingLogin {
+    pub(crate) id: String,
     pub token: SecretToken,
     pub expires_at: Timestamp,
     /// What the second step accepts from this person: `totp`, `passkey`
-    /// (in a browser), `recovery_code`.
+    /// (in a browser), `recovery_code`, and for a patient `email_code`.
     pub methods: Vec<&'static str>,
 }
 
@@ -40,6 +41,7 @@ pub(crate) async fn create(
     session_kind: Option<SessionKind>,
 ) -> Result<PendingLogin, StorageError> {
     let token = SecretToken::generate();
+    let id = uuid::Uuid::now_v7().to_string();
     let now = Timestamp::now();
     let expires_at = now.plus(PENDING_LOGIN_TTL);
     let key = tx.tenant_key();
@@ -52,7 +54,7 @@ pub(crate) async fn create(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(key.clone())
-    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(id.clone())
     .bind(token.hash())
     .bind(staff)
     .bind(account)
@@ -68,6 +70,7 @@ pub(crate) async fn create(
         .execute(tx.conn())
         .await?;
     Ok(PendingLogin {
+        id,
         token,
         expires_at,
         methods: Vec::new(),

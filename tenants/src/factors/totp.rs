@@ -130,6 +130,11 @@ impl TotpCode {
         }
         Ok(Self(digits))
     }
+
+    /// The six digits, for comparing with a code sent by email.
+    pub(crate) fn digits(&self) -> &str {
+        &self.0
+    }
 }
 
 #[cfg(test)]

@@ -13,11 +13,13 @@ pub struct PortalAccount {
     pub email: EmailAddress,
     pub email_verified_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// The patient chose a code by email as their second step.
+    pub email_second_step: bool,
 }
 
 macro_rules! columns {
     () => {
-        "id, username, email, email_verified_at, created_at, password_hash"
+        "id, username, email, email_verified_at, created_at, password_hash, email_second_step"
     };
 }
 
@@ -32,6 +34,7 @@ fn from_row(row: &AnyRow) -> Result<(PortalAccount, PasswordHash), StorageError>
                 .try_get::<Option<i64>, _>(3)?
                 .map(Timestamp::from_unix_millis),
             created_at: Timestamp::from_unix_millis(row.try_get(4)?),
+            email_second_step: row.try_get::<i64, _>(6)? == 1,
         },
         PasswordHash::from_stored(row.try_get(5)?),
     ))
@@ -169,5 +172,21 @@ pub(crate) async fn set_username(
     .bind(username.normalized())
     .execute(tx.conn())
     .await?;
+    Ok(())
+}
+
+/// Turns the account's codes by email on or off.
+pub(crate) async fn set_email_second_step(
+    tx: &mut TenantTx,
+    account: AccountId,
+    on: bool,
+) -> Result<(), StorageError> {
+    let key = tx.tenant_key();
+    sqlx::query("UPDATE portal_accounts SET email_second_step = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(key)
+        .bind(account.to_string())
+        .bind(i64::from(on))
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }

@@ -25,6 +25,7 @@ mod isolation;
 mod mail_delivery;
 mod mail_transport;
 mod migrations;
+mod patient_two_step;
 mod patients;
 mod platform;
 mod plugins;

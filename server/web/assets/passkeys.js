@@ -1,6 +1,6 @@
-// Passkeys on the console: signing in with one, adding one, and confirming
-// a sensitive act with one. The browser's WebAuthn calls need script; every
-// page still works without it, by password and authenticator code.
+// Passkeys on the console and the portal: signing in with one, adding one,
+// and confirming a sensitive act with one. The browser's WebAuthn calls
+// need script; every page still works without it, by password and code.
 (function () {
   if (!window.PublicKeyCredential || !navigator.credentials) return;
   // Browsers allow passkeys only on a named host: at an IP address the
@@ -74,7 +74,11 @@
       signIn.disabled = true;
       post(signIn.dataset.options).then(function (challenge) {
         return navigator.credentials.get({ publicKey: requestOptions(challenge.options.publicKey) }).then(function (cred) {
-          return post(signIn.dataset.finish, { ceremony_id: challenge.ceremony_id, credential: asJson(cred) });
+          var answer = { ceremony_id: challenge.ceremony_id, credential: asJson(cred) };
+          // A second step may keep this device trusted, as its form would.
+          var trust = signIn.dataset.trust && document.getElementById(signIn.dataset.trust);
+          if (trust) answer.trust_device = trust.checked;
+          return post(signIn.dataset.finish, answer);
         });
       }).then(function (done) {
         window.location.assign(done.to);
