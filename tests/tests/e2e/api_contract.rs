@@ -354,7 +354,10 @@ impl Contract {
 }
 
 /// Operations anyone may call with nothing at all.
-const PUBLIC_WITHOUT_INPUT: &[&str] = &["POST /v1/auth/passkey-login/options"];
+const PUBLIC_WITHOUT_INPUT: &[&str] = &[
+    "POST /v1/auth/passkey-login/options",
+    "POST /v1/portal/passkey-login/options",
+];
 
 /// An error in plain words: no type names, no parser's text.
 fn assert_plain(what: &str, error: &Value) {
@@ -643,6 +646,43 @@ both_engines! {
         c.ok(&app, &p, M::POST, "/v1/portal/logout", Body::None).await;
         patient = patient_of(&c.ok(&app, &nobody, M::POST, "/v1/portal/login", json!({"login": "mia@example.org", "password": "her own newer passphrase"})).await);
         c.ok(&app, &As::Patient(&patient), M::POST, "/v1/portal/logout-everywhere", Body::None).await;
+
+        // She turns on two-step sign-in: an app, recovery codes, codes by
+        // email and a passkey; signs in with each; trusts this device.
+        const NEWER: &str = "her own newer passphrase";
+        patient = patient_of(&c.ok(&app, &nobody, M::POST, "/v1/portal/login", json!({"login": "mia@example.org", "password": NEWER})).await);
+        let p = As::Patient(&patient);
+        c.ok(&app, &p, M::GET, "/v1/portal/factors", Body::None).await;
+        portico_tests::clear_of_step_edge().await;
+        let setup = c.ok(&app, &p, M::POST, "/v1/portal/factors/totp", json!({"name": "Phone", "password": NEWER})).await;
+        let secret = setup.str("/secret");
+        let app_factor = setup.str("/factor_id");
+        let now = portico_tests::unix_now();
+        c.ok(&app, &p, M::POST, &format!("/v1/portal/factors/totp/{app_factor}/confirm"), json!({"code": portico_tests::totp_code(&secret, now - 30)})).await;
+        c.ok(&app, &p, M::POST, "/v1/portal/recovery-codes", json!({"password": NEWER})).await;
+        c.ok(&app, &p, M::POST, "/v1/portal/factors/email", json!({"enabled": true, "password": NEWER})).await;
+        let options = c.ok(&app, &p, M::POST, "/v1/portal/factors/passkeys/options", json!({"password": NEWER})).await;
+        let (mut her_passkey, answer) = portico_tests::soft_passkey::SoftPasskey::register(&options.json["options"], &app.named_origin());
+        c.ok(&app, &p, M::POST, "/v1/portal/factors/passkeys", json!({"ceremony_id": options.json["ceremony_id"], "name": "Phone", "credential": answer})).await;
+        let pending = c.ok(&app, &nobody, M::POST, "/v1/portal/login", json!({"login": "mia@example.org", "password": NEWER})).await;
+        assert_eq!(pending.status, StatusCode::ACCEPTED, "{}", pending.json);
+        c.ok(&app, &nobody, M::POST, "/v1/portal/login/email-code", json!({"pending_token": pending.str("/pending_token")})).await;
+        let mailed = app.outbox("sign_in_code", "mia@example.org").await;
+        let code = mailed.last().unwrap()["code"].as_str().unwrap().to_owned();
+        let signed = c.ok(&app, &nobody, M::POST, "/v1/portal/login/second-step", json!({"pending_token": pending.str("/pending_token"), "code": code, "trust_device": true})).await;
+        let device = signed.str("/trusted_device_token");
+        patient = patient_of(&signed);
+        let p = As::Patient(&patient);
+        c.ok(&app, &nobody, M::POST, "/v1/portal/login", json!({"login": "mia@example.org", "password": NEWER, "trusted_device_token": device})).await;
+        let pending = c.ok(&app, &nobody, M::POST, "/v1/portal/login", json!({"login": "mia@example.org", "password": NEWER})).await;
+        c.send(&app, &nobody, M::POST, "/v1/portal/passkey-login/options", json!({"pending_token": "no such login"})).await;
+        let challenge = c.ok(&app, &nobody, M::POST, "/v1/portal/passkey-login/options", json!({"pending_token": pending.str("/pending_token")})).await;
+        let signed = her_passkey.sign(&challenge.json["options"]);
+        c.ok(&app, &nobody, M::POST, "/v1/portal/passkey-login", json!({"ceremony_id": challenge.json["ceremony_id"], "credential": signed, "pending_token": pending.str("/pending_token")})).await;
+        let mine = c.ok(&app, &p, M::GET, "/v1/portal/factors", Body::None).await;
+        let device_id = mine.str("/trusted_devices/0/id");
+        c.ok(&app, &p, M::DELETE, &format!("/v1/portal/trusted-devices/{device_id}"), Body::None).await;
+        c.ok(&app, &p, M::POST, &format!("/v1/portal/factors/{app_factor}/remove"), json!({"password": NEWER})).await;
 
         // Plugins: uploaded, run dry, activated, deactivated, deleted.
         let plugin = c.ok(&app, &o, M::POST, "/v1/plugins?name=dob-check", Body::Bytes(plugin_fixture("date-of-birth-check"), "application/octet-stream")).await.str("/id");

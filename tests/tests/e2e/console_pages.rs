@@ -763,7 +763,7 @@ both_engines! {
         assert!(login_page.contains("North Family Clinic"));
         let (_, audit) = me.get(&app, "/console/audit?action=clinic.settings.update").await;
         // (minijinja escapes the slash.)
-        assert!(audit.contains("time_zone=Europe&#x2f;Berlin self_registration=false staff_second_factor_required=false renamed from &quot;Clinic north&quot; to &quot;North Family Clinic&quot;"), "{audit}");
+        assert!(audit.contains("time_zone=Europe&#x2f;Berlin self_registration=false staff_second_factor_required=false patient_second_factor_required=false renamed from &quot;Clinic north&quot; to &quot;North Family Clinic&quot;"), "{audit}");
 
         // Staff: add one with a role, give and take roles, add a rule.
         let added = me.post(&app, "/console/staff", &[

@@ -43,6 +43,13 @@ struct Cast {
     enrolment: String,
     /// A passkey of the owner's, answering as a phishing site would.
     passkey: tokio::sync::Mutex<portico_tests::soft_passkey::SoftPasskey>,
+    /// A patient halfway through setting up an authenticator app.
+    portal_enroller: Patient,
+    portal_enrolment: String,
+    /// A patient's login waiting for its code by email.
+    portal_pending: String,
+    /// A patient's passkey, answering as a phishing site would.
+    patient_passkey: tokio::sync::Mutex<portico_tests::soft_passkey::SoftPasskey>,
 }
 
 async fn cast(app: &TestApp) -> Cast {
@@ -55,6 +62,9 @@ async fn cast(app: &TestApp) -> Cast {
         .await;
     let mut patients = Vec::new();
     for (name, email) in [
+        ("Kay Keyholder", "kay@example.org"),
+        ("Sam Stepper", "sam@example.org"),
+        ("Pat Enroller", "pat@example.org"),
         ("Mia Wong", "mia@example.org"),
         ("Max Mover", "max@example.org"),
     ] {
@@ -64,6 +74,46 @@ async fn cast(app: &TestApp) -> Cast {
         patients.push(Patient::from_response("north", resp).await);
     }
     let mover = patients.pop().unwrap();
+    patients.pop(); // Mia logs in by email and password only.
+    let portal_enroller = patients.pop().unwrap();
+    let setup = json_ok(
+        portal_enroller
+            .post(app, "/api/v1/portal/factors/totp", json!({"name": "Phone", "password": PASSWORD}))
+            .await,
+    )
+    .await;
+    let portal_enrolment = setup["factor_id"].as_str().unwrap().to_owned();
+    let stepper_patient = patients.pop().unwrap();
+    let resp = stepper_patient
+        .post(app, "/api/v1/portal/factors/email", json!({"enabled": true, "password": PASSWORD}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = app.try_patient_login("north", "sam@example.org", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let portal_pending = resp.json::<Value>().await.unwrap()["pending_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let keyholder_patient = patients.pop().unwrap();
+    let options = json_ok(
+        keyholder_patient
+            .post(app, "/api/v1/portal/factors/passkeys/options", json!({"password": PASSWORD}))
+            .await,
+    )
+    .await;
+    let (mut patient_passkey, answer) =
+        portico_tests::soft_passkey::SoftPasskey::register(&options["options"], &app.named_origin());
+    json_ok(
+        keyholder_patient
+            .post(
+                app,
+                "/api/v1/portal/factors/passkeys",
+                json!({"ceremony_id": options["ceremony_id"], "name": "Phone", "credential": answer}),
+            )
+            .await,
+    )
+    .await;
+    patient_passkey.at_origin("https://north-clinic.example.net");
     let code_stepper = app
         .add_staff(&owner, "codes@north.example.org", &["front_desk"])
         .await;
@@ -98,6 +148,10 @@ async fn cast(app: &TestApp) -> Cast {
         enroller,
         enrolment: setup["factor_id"].as_str().unwrap().to_owned(),
         passkey: tokio::sync::Mutex::new(passkey),
+        portal_enroller,
+        portal_enrolment,
+        portal_pending,
+        patient_passkey: tokio::sync::Mutex::new(patient_passkey),
     }
 }
 
@@ -109,23 +163,36 @@ async fn wrong_secret(app: &TestApp, cast: &Cast, act: &str, ip: &str) -> reqwes
             .header("x-forwarded-for", ip)
             .json(&body)
     };
-    if act == "staff.login_passkey" {
+    if let Some(tree) = match act {
+        "staff.login_passkey" => Some("auth"),
+        "portal.login_passkey" => Some("portal"),
+        _ => None,
+    } {
         let challenge = json_ok(
-            post("/api/v1/auth/passkey-login/options", json!({}))
+            post(&format!("/api/v1/{tree}/passkey-login/options"), json!({}))
                 .send()
                 .await
                 .unwrap(),
         )
         .await;
-        let answer = cast.passkey.lock().await.sign(&challenge["options"]);
+        let passkey = match tree {
+            "auth" => &cast.passkey,
+            _ => &cast.patient_passkey,
+        };
+        let answer = passkey.lock().await.sign(&challenge["options"]);
         return post(
-            "/api/v1/auth/passkey-login",
+            &format!("/api/v1/{tree}/passkey-login"),
             json!({"ceremony_id": challenge["ceremony_id"], "credential": answer}),
         )
         .send()
         .await
         .unwrap();
     }
+    let as_mover = |path: &str, body: Value| {
+        post(path, body)
+            .header("cookie", &cast.mover.cookie)
+            .header("x-csrf-token", &cast.mover.csrf)
+    };
     let request = match act {
         "staff.login" => post(
             "/api/v1/auth/tokens",
@@ -176,6 +243,35 @@ async fn wrong_secret(app: &TestApp, cast: &Cast, act: &str, ip: &str) -> reqwes
         )
         .header("cookie", &cast.mover.cookie)
         .header("x-csrf-token", &cast.mover.csrf),
+        "portal.totp_begin" => as_mover(
+            "/api/v1/portal/factors/totp",
+            json!({"name": "Phone", "password": WRONG}),
+        ),
+        "portal.passkey_begin" => as_mover(
+            "/api/v1/portal/factors/passkeys/options",
+            json!({"password": WRONG}),
+        ),
+        "portal.email_second_step" => as_mover(
+            "/api/v1/portal/factors/email",
+            json!({"enabled": true, "password": WRONG}),
+        ),
+        "portal.factor_remove" => as_mover(
+            "/api/v1/portal/factors/0192f0c8-0000-7000-8000-000000000000/remove",
+            json!({"password": WRONG}),
+        ),
+        "portal.recovery_codes_renew" => {
+            as_mover("/api/v1/portal/recovery-codes", json!({"password": WRONG}))
+        }
+        "portal.factor_add" => post(
+            &format!("/api/v1/portal/factors/totp/{}/confirm", cast.portal_enrolment),
+            json!({"code": "000000"}),
+        )
+        .header("cookie", &cast.portal_enroller.cookie)
+        .header("x-csrf-token", &cast.portal_enroller.csrf),
+        "portal.login_second_step" => post(
+            "/api/v1/portal/login/second-step",
+            json!({"pending_token": cast.portal_pending, "code": "000000"}),
+        ),
         "staff.step_up_second_factor" => post("/api/v1/auth/step-up", json!({"code": "000000"}))
             .bearer_auth(&cast.code_stepper.token),
         "staff.login_second_step" => post(

@@ -38,6 +38,8 @@ async fn database_bytes(app: &TestApp) -> Vec<u8> {
                 "second_factors",
                 "recovery_codes",
                 "pending_logins",
+                "email_sign_in_codes",
+                "trusted_devices",
             ] {
                 let bytes: Vec<u8> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                     "SELECT pg_read_binary_file(pg_relation_filepath('{table}'))"
@@ -191,6 +193,42 @@ async fn secrets_never_touch_the_disk(engine: Engine) {
     issued.push(hex::encode(key_bytes.as_bytes()));
     issued.extend(phone.recovery_codes.iter().cloned());
     issued.push(app.pending_login("north", &owner.email).await);
+    // A patient's login waiting for its code by email, and the token of a
+    // device she trusts. (Six digits are too short to look for in whole
+    // files; the code's row is checked instead.)
+    let patient = app.patient_login("north", "reg@example.org", PASSWORD).await;
+    let on = patient
+        .post(&app, "/api/v1/portal/factors/email", json!({"enabled": true, "password": PASSWORD}))
+        .await;
+    assert_eq!(on.status(), reqwest::StatusCode::NO_CONTENT);
+    let pending: serde_json::Value = app
+        .try_patient_login("north", "reg@example.org", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pending = pending["pending_token"].as_str().unwrap().to_owned();
+    let code = app.outbox("sign_in_code", "reg@example.org").await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut conn = app.raw_connection().await;
+    let stored: String = sqlx::query_scalar("SELECT code_hash FROM email_sign_in_codes")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(stored.len() == 64 && !stored.contains(&code), "{stored}");
+    let signed = json_ok(
+        app.client
+            .post(app.tenant_url("north", "/api/v1/portal/login/second-step"))
+            .json(&json!({"pending_token": pending, "code": code, "trust_device": true}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    issued.push(pending);
+    issued.push(signed["trusted_device_token"].as_str().unwrap().to_owned());
     issued.push(dead_code);
 
     let mails: Vec<String> = sink
