@@ -17,6 +17,7 @@ mod browser_accessibility;
 mod browser_clicks;
 mod browser_journey;
 mod browser_passkeys;
+mod browser_patient_two_step;
 mod browser_two_step;
 mod console;
 mod console_pages;
