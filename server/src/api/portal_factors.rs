@@ -248,7 +248,11 @@ pub(super) async fn signed_in(
     let visitor = &visitor.0;
     let caller = state
         .services
-        .patient_caller(visitor.tenant.clone(), &issued.token, visitor.client.clone())
+        .patient_caller(
+            visitor.tenant.clone(),
+            &issued.token,
+            visitor.client.clone(),
+        )
         .await?;
     let who = caller.patient().expect("a patient caller");
     let (account, records) = state.services.portal_me(&caller).await?;

@@ -115,7 +115,10 @@ pub fn routes() -> Route {
         .at("/register", get(register_form).post(register))
         .at("/code-check", post(code_check))
         .at("/login", get(account::login_form).post(account::login))
-        .at("/login/second-step", get(two_step::second_step_form).post(two_step::second_step))
+        .at(
+            "/login/second-step",
+            get(two_step::second_step_form).post(two_step::second_step),
+        )
         .at("/login/email-code", post(two_step::send_email_code))
         .at("/login/passkey/options", post(two_step::passkey_options))
         .at("/login/passkey", post(two_step::passkey_sign_in))
@@ -123,16 +126,28 @@ pub fn routes() -> Route {
         .at("/account", get(settings::show))
         .at("/account/password", post(settings::change_password))
         .at("/account/email", post(settings::change_email))
-        .at("/account/two-step/authenticator", post(two_step::begin_authenticator))
+        .at(
+            "/account/two-step/authenticator",
+            post(two_step::begin_authenticator),
+        )
         .at(
             "/account/two-step/authenticator/:id",
             post(two_step::confirm_authenticator),
         )
         .at("/account/two-step/passkey", post(two_step::begin_passkey))
-        .at("/account/two-step/passkey/finish", post(two_step::finish_passkey))
+        .at(
+            "/account/two-step/passkey/finish",
+            post(two_step::finish_passkey),
+        )
         .at("/account/two-step/email", post(two_step::email_codes))
-        .at("/account/two-step/recovery-codes", post(two_step::renew_recovery_codes))
-        .at("/account/two-step/:id/remove", post(two_step::remove_factor))
+        .at(
+            "/account/two-step/recovery-codes",
+            post(two_step::renew_recovery_codes),
+        )
+        .at(
+            "/account/two-step/:id/remove",
+            post(two_step::remove_factor),
+        )
         .at("/account/devices/:id/revoke", post(two_step::revoke_device))
         .at(
             "/account/logout-everywhere",

@@ -388,7 +388,10 @@ impl TwoStepSection {
                     },
                     name: f.name.to_string(),
                     added: zone.human(f.created_at),
-                    last_used: f.last_used_at.map(|at| zone.human(at)).unwrap_or_else(never),
+                    last_used: f
+                        .last_used_at
+                        .map(|at| zone.human(at))
+                        .unwrap_or_else(never),
                 })
                 .collect(),
             email_codes: mine.email_codes,
@@ -403,7 +406,10 @@ impl TwoStepSection {
                     id: d.id.clone(),
                     label: d.label.clone(),
                     added: zone.human(d.created_at),
-                    last_used: d.last_used_at.map(|at| zone.human(at)).unwrap_or_else(never),
+                    last_used: d
+                        .last_used_at
+                        .map(|at| zone.human(at))
+                        .unwrap_or_else(never),
                     until: zone.human(d.expires_at),
                 })
                 .collect(),
@@ -481,8 +487,8 @@ pub(super) async fn begin_authenticator(
     .await;
     match outcome {
         Ok((name, setup)) => {
-            let qr_svg = portico_web::two_step::qr_svg(&setup.enrolment)
-                .ok_or_else(ApiError::internal)?;
+            let qr_svg =
+                portico_web::two_step::qr_svg(&setup.enrolment).ok_or_else(ApiError::internal)?;
             let extras = AccountExtras {
                 totp: Some(TotpSetupView {
                     factor_id: setup.factor_id.to_string(),
@@ -661,7 +667,11 @@ pub(super) async fn email_codes(
     match outcome {
         Ok(()) => Ok(done(
             &visitor,
-            if on { "email_codes_on" } else { "email_codes_off" },
+            if on {
+                "email_codes_on"
+            } else {
+                "email_codes_off"
+            },
         )),
         Err(err) => show_refusal(&state, &pages, &visitor, err).await,
     }

@@ -102,8 +102,13 @@ pub(super) async fn new_recovery_codes(
 
 /// What an answer matched, before it is spent.
 pub(super) enum Checked {
-    Totp { factor: FactorId, step: u64 },
-    Recovery { hash: String },
+    Totp {
+        factor: FactorId,
+        step: u64,
+    },
+    Recovery {
+        hash: String,
+    },
     /// The code mailed for this sign-in, already spent.
     EmailCode,
 }

@@ -168,4 +168,3 @@ pub(super) async fn authentication(
     }
     Ok(rp.start_authentication(&mine)?)
 }
-

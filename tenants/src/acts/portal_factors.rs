@@ -123,8 +123,7 @@ async fn open_session(
         .await?
         .first()
         .map(|g| g.patient_id);
-    let created =
-        sessions::create(tx, account.id, first, services.auth.portal_session_ttl).await?;
+    let created = sessions::create(tx, account.id, first, services.auth.portal_session_ttl).await?;
     Ok(PortalSessionIssued {
         token: created.token,
         csrf_token: created.csrf_token,

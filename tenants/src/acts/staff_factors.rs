@@ -10,8 +10,7 @@ use crate::domain::{
 use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
 use crate::factors::{
-    self, FactorSummary, Holder, RecoveryCode, SecondFactorAnswer, TotpCode,
-    TotpSecret, store,
+    self, FactorSummary, Holder, RecoveryCode, SecondFactorAnswer, TotpCode, TotpSecret, store,
 };
 use crate::services::Services;
 use crate::sessions::staff::{self as sessions, SessionKind};
@@ -279,7 +278,8 @@ impl Services {
                 Some((m, _)) if m.status == StaffStatus::Active => m,
                 _ => return Err(login_expired()),
             };
-            let checked = check_answer(self, &mut pass, Holder::Staff(staff_id), answer, None).await?;
+            let checked =
+                check_answer(self, &mut pass, Holder::Staff(staff_id), answer, None).await?;
             let ttl = match kind {
                 SessionKind::Cookie => self.auth.cookie_session_ttl,
                 SessionKind::Bearer => self.auth.bearer_token_ttl,

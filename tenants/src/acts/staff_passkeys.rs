@@ -18,12 +18,12 @@ use crate::services::Services;
 use crate::sessions::staff::{self as sessions, SessionKind};
 use crate::staff::store::{self as staff_store, StaffMember, StaffStatus};
 
-use super::staff::IssuedSession;
 use super::factors::{FactorAdded, factor_added, login_expired};
 use super::passkeys::{
     ChallengeFor, PasskeyOptions, authentication, passkeys_of, spend_challenge_budget,
     take_ceremony, verify,
 };
+use super::staff::IssuedSession;
 
 async fn active_member(
     pass: &Passage<'_>,

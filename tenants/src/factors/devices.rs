@@ -178,15 +178,21 @@ mod tests {
     #[test]
     fn a_browser_gets_a_name_a_person_recognises() {
         assert_eq!(
-            label_of(Some("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")),
+            label_of(Some(
+                "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+            )),
             "Firefox on Linux"
         );
         assert_eq!(
-            label_of(Some("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36")),
+            label_of(Some(
+                "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36"
+            )),
             "Chrome on Android"
         );
         assert_eq!(
-            label_of(Some("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1")),
+            label_of(Some(
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
+            )),
             "Safari on iPhone"
         );
         assert_eq!(label_of(None), "A browser");

@@ -14,12 +14,12 @@ mod recovery;
 pub(crate) mod store;
 mod totp;
 
+pub use devices::{DeviceTrusted, TRUSTED_DEVICE_TTL, TrustedDevice};
+pub use email_code::{EMAIL_CODE_TTL, EmailCode};
 pub use pending::{PENDING_LOGIN_TTL, PendingLogin};
 pub(crate) use pending::{create as create_pending, find as find_pending, spend as spend_pending};
 pub use recovery::{RECOVERY_CODES_PER_SET, RecoveryCode};
 pub use store::{FactorKind, FactorSummary, Holder};
-pub use devices::{DeviceTrusted, TRUSTED_DEVICE_TTL, TrustedDevice};
-pub use email_code::{EMAIL_CODE_TTL, EmailCode};
 pub use totp::{TotpCode, TotpEnrolment, TotpSecret};
 
 use crate::domain::InvalidValue;

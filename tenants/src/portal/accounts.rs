@@ -182,11 +182,13 @@ pub(crate) async fn set_email_second_step(
     on: bool,
 ) -> Result<(), StorageError> {
     let key = tx.tenant_key();
-    sqlx::query("UPDATE portal_accounts SET email_second_step = $3 WHERE tenant_id = $1 AND id = $2")
-        .bind(key)
-        .bind(account.to_string())
-        .bind(i64::from(on))
-        .execute(tx.conn())
-        .await?;
+    sqlx::query(
+        "UPDATE portal_accounts SET email_second_step = $3 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(key)
+    .bind(account.to_string())
+    .bind(i64::from(on))
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }

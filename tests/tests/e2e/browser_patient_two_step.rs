@@ -21,7 +21,11 @@ async fn log_out(browser: &Browser) {
 }
 
 async fn log_in(browser: &Browser, portal: &str, email: &str) {
-    browser.driver.goto(&format!("{portal}/login")).await.unwrap();
+    browser
+        .driver
+        .goto(&format!("{portal}/login"))
+        .await
+        .unwrap();
     browser.fill("login", email).await;
     browser.fill("password", PATIENT_PASSWORD).await;
     browser.click("main form button[type=submit]").await;
@@ -110,7 +114,10 @@ async fn an_authenticator_app_is_set_up_from_its_qr_code_and_asked_at_the_next_s
 
     log_in(&browser, &portal, "mia@example.org").await;
     browser.wait_for_path("/t/north/portal/").await;
-    driver.goto(&format!("{portal}/account#two-step")).await.unwrap();
+    driver
+        .goto(&format!("{portal}/account#two-step"))
+        .await
+        .unwrap();
     browser.checkpoint("portal-two-step-off").await;
     browser.fill("totp-password", PATIENT_PASSWORD).await;
     clear_of_step_edge().await;
@@ -143,7 +150,9 @@ async fn an_authenticator_app_is_set_up_from_its_qr_code_and_asked_at_the_next_s
     driver.goto(&format!("{portal}/")).await.unwrap();
     log_out(&browser).await;
     log_in(&browser, &portal, "mia@example.org").await;
-    browser.wait_for_path("/t/north/portal/login/second-step").await;
+    browser
+        .wait_for_path("/t/north/portal/login/second-step")
+        .await;
     browser.checkpoint("portal-second-step").await;
     browser
         .fill("code", &totp_code(&secret, unix_now() + 30))
@@ -181,7 +190,9 @@ async fn a_device_marked_trusted_skips_the_second_step_until_it_is_no_longer_tru
 
     // The password, then the code from the mail, trusting this device.
     log_in(&browser, &portal, "mia@example.org").await;
-    browser.wait_for_path("/t/north/portal/login/second-step").await;
+    browser
+        .wait_for_path("/t/north/portal/login/second-step")
+        .await;
     let step = browser.main_text().await;
     assert!(step.contains("We sent a 6-digit code"), "{step}");
     let mailed = app.outbox("sign_in_code", "mia@example.org").await;
@@ -204,7 +215,10 @@ async fn a_device_marked_trusted_skips_the_second_step_until_it_is_no_longer_tru
 
     // The account page lists the device; once no longer trusted, the
     // second step is asked again.
-    driver.goto(&format!("{portal}/account#two-step")).await.unwrap();
+    driver
+        .goto(&format!("{portal}/account#two-step"))
+        .await
+        .unwrap();
     let devices = driver
         .find(By::Id("trusted-devices"))
         .await
@@ -219,6 +233,8 @@ async fn a_device_marked_trusted_skips_the_second_step_until_it_is_no_longer_tru
     driver.goto(&format!("{portal}/")).await.unwrap();
     log_out(&browser).await;
     log_in(&browser, &portal, "mia@example.org").await;
-    browser.wait_for_path("/t/north/portal/login/second-step").await;
+    browser
+        .wait_for_path("/t/north/portal/login/second-step")
+        .await;
     browser.close().await;
 }

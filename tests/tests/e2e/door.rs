@@ -78,17 +78,27 @@ async fn cast(app: &TestApp) -> Cast {
     let portal_enroller = patients.pop().unwrap();
     let setup = json_ok(
         portal_enroller
-            .post(app, "/api/v1/portal/factors/totp", json!({"name": "Phone", "password": PASSWORD}))
+            .post(
+                app,
+                "/api/v1/portal/factors/totp",
+                json!({"name": "Phone", "password": PASSWORD}),
+            )
             .await,
     )
     .await;
     let portal_enrolment = setup["factor_id"].as_str().unwrap().to_owned();
     let stepper_patient = patients.pop().unwrap();
     let resp = stepper_patient
-        .post(app, "/api/v1/portal/factors/email", json!({"enabled": true, "password": PASSWORD}))
+        .post(
+            app,
+            "/api/v1/portal/factors/email",
+            json!({"enabled": true, "password": PASSWORD}),
+        )
         .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    let resp = app.try_patient_login("north", "sam@example.org", PASSWORD).await;
+    let resp = app
+        .try_patient_login("north", "sam@example.org", PASSWORD)
+        .await;
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     let portal_pending = resp.json::<Value>().await.unwrap()["pending_token"]
         .as_str()
@@ -97,12 +107,18 @@ async fn cast(app: &TestApp) -> Cast {
     let keyholder_patient = patients.pop().unwrap();
     let options = json_ok(
         keyholder_patient
-            .post(app, "/api/v1/portal/factors/passkeys/options", json!({"password": PASSWORD}))
+            .post(
+                app,
+                "/api/v1/portal/factors/passkeys/options",
+                json!({"password": PASSWORD}),
+            )
             .await,
     )
     .await;
-    let (mut patient_passkey, answer) =
-        portico_tests::soft_passkey::SoftPasskey::register(&options["options"], &app.named_origin());
+    let (mut patient_passkey, answer) = portico_tests::soft_passkey::SoftPasskey::register(
+        &options["options"],
+        &app.named_origin(),
+    );
     json_ok(
         keyholder_patient
             .post(
@@ -263,7 +279,10 @@ async fn wrong_secret(app: &TestApp, cast: &Cast, act: &str, ip: &str) -> reqwes
             as_mover("/api/v1/portal/recovery-codes", json!({"password": WRONG}))
         }
         "portal.factor_add" => post(
-            &format!("/api/v1/portal/factors/totp/{}/confirm", cast.portal_enrolment),
+            &format!(
+                "/api/v1/portal/factors/totp/{}/confirm",
+                cast.portal_enrolment
+            ),
             json!({"code": "000000"}),
         )
         .header("cookie", &cast.portal_enroller.cookie)

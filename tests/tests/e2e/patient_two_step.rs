@@ -18,7 +18,9 @@ async fn patient_of(app: &TestApp, email: &str) -> (Staff, Patient) {
     let owner = app.clinic_with_owner("north").await;
     let patient = add_enabled_patient(app, &owner, "Mia Wong", email).await;
     let code = app.issue_code(&owner, &patient).await;
-    let resp = app.redeem_new("north", &code, email, PATIENT_PASSWORD).await;
+    let resp = app
+        .redeem_new("north", &code, email, PATIENT_PASSWORD)
+        .await;
     (owner, Patient::from_response("north", resp).await)
 }
 
@@ -26,7 +28,9 @@ async fn patient_of(app: &TestApp, email: &str) -> (Staff, Patient) {
 async fn password_step(app: &TestApp, email: &str, device: Option<&str>) -> reqwest::Response {
     app.client
         .post(app.tenant_url("north", "/api/v1/portal/login"))
-        .json(&json!({"login": email, "password": PATIENT_PASSWORD, "trusted_device_token": device}))
+        .json(
+            &json!({"login": email, "password": PATIENT_PASSWORD, "trusted_device_token": device}),
+        )
         .send()
         .await
         .unwrap()
@@ -34,7 +38,11 @@ async fn password_step(app: &TestApp, email: &str, device: Option<&str>) -> reqw
 
 async fn pending_of(app: &TestApp, email: &str) -> Value {
     let resp = password_step(app, email, None).await;
-    assert_eq!(resp.status(), StatusCode::ACCEPTED, "a second step is asked");
+    assert_eq!(
+        resp.status(),
+        StatusCode::ACCEPTED,
+        "a second step is asked"
+    );
     let body: Value = resp.json().await.unwrap();
     assert!(body.get("csrf_token").is_none(), "no session yet: {body}");
     assert!(resp_has_no_cookie(&body));
@@ -73,7 +81,11 @@ async fn audit_of(app: &TestApp, owner: &Staff, action: &str) -> Vec<Value> {
 
 async fn email_codes_on(app: &TestApp, patient: &Patient) {
     let resp = patient
-        .post(app, "/api/v1/portal/factors/email", json!({"enabled": true, "password": PATIENT_PASSWORD}))
+        .post(
+            app,
+            "/api/v1/portal/factors/email",
+            json!({"enabled": true, "password": PATIENT_PASSWORD}),
+        )
         .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
 }
@@ -307,12 +319,21 @@ mod passkeys {
     use super::*;
 
     async fn options(app: &TestApp, body: Value) -> Value {
-        let resp = app.client.post(app.tenant_url("north", "/api/v1/portal/passkey-login/options"))
-            .json(&body).send().await.unwrap();
+        let resp = app
+            .client
+            .post(app.tenant_url("north", "/api/v1/portal/passkey-login/options"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         json_ok(resp).await
     }
 
-    async fn sign_in(app: &TestApp, passkey: &mut SoftPasskey, pending: Option<&Value>) -> reqwest::Response {
+    async fn sign_in(
+        app: &TestApp,
+        passkey: &mut SoftPasskey,
+        pending: Option<&Value>,
+    ) -> reqwest::Response {
         let pending = pending.map(|p| p["pending_token"].clone());
         let challenge = options(app, json!({"pending_token": pending})).await;
         let answer = passkey.sign(&challenge["options"]);

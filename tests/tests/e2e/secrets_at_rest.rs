@@ -196,9 +196,15 @@ async fn secrets_never_touch_the_disk(engine: Engine) {
     // A patient's login waiting for its code by email, and the token of a
     // device she trusts. (Six digits are too short to look for in whole
     // files; the code's row is checked instead.)
-    let patient = app.patient_login("north", "reg@example.org", PASSWORD).await;
+    let patient = app
+        .patient_login("north", "reg@example.org", PASSWORD)
+        .await;
     let on = patient
-        .post(&app, "/api/v1/portal/factors/email", json!({"enabled": true, "password": PASSWORD}))
+        .post(
+            &app,
+            "/api/v1/portal/factors/email",
+            json!({"enabled": true, "password": PASSWORD}),
+        )
         .await;
     assert_eq!(on.status(), reqwest::StatusCode::NO_CONTENT);
     let pending: serde_json::Value = app
