@@ -329,6 +329,62 @@ pub(super) async fn revoke_code(
     .await
 }
 
+#[derive(Deserialize)]
+pub(super) struct ResetTwoStepForm {
+    csrf_token: String,
+    patient: String,
+    #[serde(default)]
+    confirmed: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// A patient who lost their phone and their recovery codes: their
+/// account's two-step sign-in cleared, after the question and the staff
+/// member's confirmation.
+#[handler]
+pub(super) async fn reset_two_step(
+    req: &Request,
+    state: Data<&AppState>,
+    console: Data<&Arc<Console>>,
+    Path(id): Path<String>,
+    Form(form): Form<ResetTwoStepForm>,
+) -> poem::Result<Response> {
+    let patient = parse_patient(&form.patient)?;
+    let grant =
+        GrantId::parse(&id).map_err(|_| ApiError::not_found("not_found", "grant not found"))?;
+    let mut signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    if !confirm::confirmed(&form.confirmed) {
+        return confirm::reset_two_step(&state, &console, signed, grant, patient).await;
+    }
+    if let Err(err) = confirm_password(&state, &signed, form.password).await {
+        let (status, _) = refusal(err)?;
+        signed.frame.error = Some(if status == StatusCode::TOO_MANY_REQUESTS {
+            "Too many wrong passwords. Wait a few minutes and try again.".into()
+        } else {
+            "That is not your password, nor a current code from your app. Nothing was reset.".into()
+        });
+        return confirm::reset_two_step(&state, &console, signed, grant, patient).await;
+    }
+    // Read again: the caller now carries the confirmation.
+    let signed = Signed::of(&state, req).await?;
+    let outcome = state
+        .services
+        .portal_factors_reset(&signed.caller, grant)
+        .await;
+    conclude(
+        &state,
+        &console,
+        signed,
+        patient,
+        WorkspaceTab::Access,
+        outcome,
+        "two_step_reset",
+        Default::default(),
+    )
+    .await
+}
+
 #[handler]
 pub(super) async fn revoke_grant(
     req: &Request,

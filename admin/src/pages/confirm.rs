@@ -1,6 +1,6 @@
 //! The question before an act that cannot be taken back: cancelling a
 //! code, revoking an account's access to a record, turning a patient's
-//! portal access off. Each names what it acts on and what follows; the
+//! portal access off, resetting a patient's two-step sign-in. Each names what it acts on and what follows; the
 //! form comes back with `confirmed=yes` and only then acts.
 
 use poem::Response;
@@ -63,6 +63,7 @@ struct Question {
     confirm_label: &'static str,
     keep_href: String,
     keep_label: &'static str,
+    ask_password: bool,
 }
 
 fn ask(console: &Console, signed: Signed, q: Question) -> poem::Result<Response> {
@@ -76,6 +77,7 @@ fn ask(console: &Console, signed: Signed, q: Question) -> poem::Result<Response>
             confirm_label: q.confirm_label.to_owned(),
             keep_href: q.keep_href,
             keep_label: q.keep_label.to_owned(),
+            ask_password: q.ask_password,
         })
         .map_err(render_failed)?;
     Ok(page(html, StatusCode::OK))
@@ -150,6 +152,7 @@ pub(super) async fn cancel_code(
         confirm_label: "Cancel the code",
         keep_href: way_back(&signed, patient, back),
         keep_label: "Keep the code",
+        ask_password: false,
     };
     ask(console, signed, question)
 }
@@ -194,6 +197,7 @@ pub(super) async fn revoke_grant(
         confirm_label: "Revoke Access",
         keep_href: way_back(&signed, patient, ""),
         keep_label: "Keep their access",
+        ask_password: false,
     };
     ask(console, signed, question)
 }
@@ -252,6 +256,51 @@ pub(super) async fn disable_portal(
         confirm_label: "Disable portal access",
         keep_href: way_back(&signed, patient, ""),
         keep_label: "Keep access on",
+        ask_password: false,
+    };
+    ask(console, signed, question)
+}
+
+/// Before a patient's two-step sign-in is cleared: whose account, what
+/// goes, and the staff member's confirmation (the act needs a step-up).
+pub(super) async fn reset_two_step(
+    state: &AppState,
+    console: &Console,
+    signed: Signed,
+    grant: GrantId,
+    patient: PatientId,
+) -> poem::Result<Response> {
+    let (name, _) = patient_of(state, &signed, patient).await?;
+    let account = if signed.may(state, &acts::GRANTS_READ).await? {
+        let grants = state
+            .services
+            .grants_of_patient(&signed.caller, patient)
+            .await
+            .map_err(ApiError::from)?;
+        let Some(found) = grants.into_iter().find(|g| g.id == grant) else {
+            return Err(ApiError::not_found("not_found", "grant not found").into());
+        };
+        format!("{} ({})", found.username, found.account_email)
+    } else {
+        "this portal account".to_owned()
+    };
+    let question = Question {
+        question: format!("Reset the two-step sign-in of {account}?"),
+        facts: vec![
+            "Its authenticator apps, passkeys, recovery codes, codes by email and trusted devices are removed, \
+             and every session of the account ends."
+                .to_owned(),
+            format!(
+                "Do this only once you are sure you are speaking with {name}, such as in person with an ID: \
+                 the account then signs in with its password alone until they set up a new second step."
+            ),
+        ],
+        action: signed.path(&format!("/grants/{grant}/reset-two-step")),
+        fields: vec![("patient".into(), patient.to_string())],
+        confirm_label: "Reset two-step sign-in",
+        keep_href: way_back(&signed, patient, ""),
+        keep_label: "Keep it as it is",
+        ask_password: true,
     };
     ask(console, signed, question)
 }

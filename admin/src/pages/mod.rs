@@ -112,6 +112,7 @@ pub fn routes() -> Route {
         )
         .at("/codes/:id/revoke", post(access::revoke_code))
         .at("/grants/:id/revoke", post(access::revoke_grant))
+        .at("/grants/:id/reset-two-step", post(access::reset_two_step))
         .at("/patients/:id/documents", post(shared::upload))
         .at("/patients/:id/documents/:document", get(shared::download))
         .at(

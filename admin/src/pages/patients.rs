@@ -35,6 +35,9 @@ fn notice(key: Option<&str>) -> Option<String> {
         "link_sent" => "Access link queued: it leaves within moments. Its delivery shows below.",
         "code_revoked" => "Code cancelled. It no longer opens the record.",
         "grant_revoked" => "Access revoked. That account no longer sees this record.",
+        "two_step_reset" => {
+            "Two-step sign-in reset: that account signs in with its password alone, and its sessions have ended."
+        }
         "portal_enabled" => "Portal access enabled.",
         "handout_shown_once" => {
             "A handout's code is shown only once, when it is printed. To give the patient another, print a new \
@@ -269,6 +272,7 @@ async fn workspace_with_details(
                 .await
                 .map_err(ApiError::from)?,
         change_guarded_email: signed.may(state, &acts::PATIENT_EMAIL_CHANGE).await?,
+        reset_two_step: signed.may(state, &acts::PORTAL_FACTORS_RESET).await?,
     };
     let now = Timestamp::now();
     let (codes, grants, mail) = if tab == WorkspaceTab::Access {

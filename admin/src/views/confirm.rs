@@ -19,4 +19,7 @@ pub struct ConfirmView {
     pub confirm_label: String,
     pub keep_href: String,
     pub keep_label: String,
+    /// The act needs a fresh confirmation: a field for the password or a
+    /// code from the authenticator app.
+    pub ask_password: bool,
 }

@@ -193,6 +193,8 @@ pub struct Abilities {
     /// `change_guarded_email` may.
     pub email_guarded: bool,
     pub change_guarded_email: bool,
+    /// Clearing a patient account's two-step sign-in.
+    pub reset_two_step: bool,
 }
 
 /// One patient's workspace.

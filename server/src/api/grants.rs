@@ -83,4 +83,26 @@ impl GrantsApi {
         let grant = state.services.revoke_grant(&session.caller, id).await?;
         Ok(Json(GrantView::from(&grant)))
     }
+
+    /// Clear the two-step sign-in of the portal account holding this
+    /// access (a patient who lost their phone and recovery codes): its
+    /// apps, passkeys, recovery codes, codes by email and trusted devices.
+    /// Its sessions end. Needs a fresh step-up.
+    #[oai(path = "/v1/grants/:id/reset-second-factors", method = "post")]
+    async fn reset_second_factors(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: StaffSession,
+        id: Path<String>,
+    ) -> ApiResult<Json<super::staff::FactorsResetView>> {
+        let id = GrantId::parse(&id.0)
+            .map_err(|_| ApiError::not_found("not_found", "grant not found"))?;
+        let removed = state
+            .services
+            .portal_factors_reset(&session.caller, id)
+            .await?;
+        Ok(Json(super::staff::FactorsResetView {
+            factors_removed: removed as u32,
+        }))
+    }
 }

@@ -193,3 +193,17 @@ pub(super) async fn spend_answer(
         Checked::EmailCode => Ok("method=email_code".to_owned()),
     }
 }
+
+/// The throttle buckets a person's second-factor failures count in: the
+/// account's window, and its consecutive failures.
+pub(super) fn factor_buckets(services: &Services, holder: Holder) -> Vec<crate::auth::Bucket> {
+    let key = holder.throttle_key();
+    vec![
+        crate::auth::Bucket::account("factor", &key, &services.auth.throttle),
+        crate::auth::Bucket::consecutive(
+            "factor",
+            &key,
+            services.auth.max_consecutive_factor_failures,
+        ),
+    ]
+}

@@ -238,6 +238,11 @@ pub const PORTAL_PASSKEY_CHALLENGE: Act =
     Act::guarded("portal.passkey_challenge", Guard::Anyone).quiet();
 pub const PORTAL_LOGIN_PASSKEY: Act =
     Act::guarded("portal.login_passkey", Guard::Anyone).checks(Secret::SecondFactor);
+/// Staff clear a patient's two-step sign-in (a lost phone, no recovery
+/// code left): the permission that guards where a patient's access goes,
+/// after a step-up, as for changing the patient's email.
+pub const PORTAL_FACTORS_RESET: Act =
+    Act::staff("portal.factors_reset", may(PortalSecurity, Write)).step_up();
 
 /// A request refused before it reached an act (input that does not parse).
 pub const REQUEST_REFUSED: Act = Act::guarded("request.refused", Guard::Anyone);
@@ -356,6 +361,7 @@ pub const ALL: &[&Act] = &[
     &PORTAL_LOGIN_SECOND_STEP,
     &PORTAL_PASSKEY_CHALLENGE,
     &PORTAL_LOGIN_PASSKEY,
+    &PORTAL_FACTORS_RESET,
     &REQUEST_REFUSED,
     &TENANT_CREATE,
     &TENANT_SUSPEND,

@@ -756,6 +756,51 @@ impl Services {
     }
 }
 
+impl Services {
+    /// Staff clear the two-step sign-in of the portal account that holds
+    /// `grant` (its apps, passkeys, recovery codes, codes by email and
+    /// trusted devices) for a patient who lost their phone and their
+    /// recovery codes. The account's sessions end; its next sign-in needs
+    /// the password alone (or a code by email, where the clinic requires a
+    /// second step). Answers how many factors went.
+    pub async fn portal_factors_reset(
+        &self,
+        caller: &Caller,
+        grant: crate::domain::GrantId,
+    ) -> Result<u64, DomainError> {
+        let mut pass = self
+            .enter_about(
+                caller,
+                &acts::PORTAL_FACTORS_RESET,
+                format!("grant:{grant}"),
+            )
+            .await?;
+        let done = async {
+            let mut tx = pass.write().await?;
+            let found = grants::get(&mut tx, grant)
+                .await?
+                .ok_or(DomainError::NotFound("grant"))?;
+            let account = found.account_id;
+            pass.target(format!("patient:{}", found.patient_id));
+            let holder = Holder::Account(account);
+            let removed = store::remove_all(&mut tx, holder).await?;
+            accounts::set_email_second_step(&mut tx, account, false).await?;
+            let devices = devices::revoke_all(&mut tx, account).await?;
+            sessions::revoke_all_for(&mut tx, account).await?;
+            for bucket in super::factors::factor_buckets(self, holder) {
+                crate::auth::throttle_clear(&mut tx, &bucket).await?;
+            }
+            pass.detail(format!(
+                "account={account} factors_removed={removed} trusted_devices_revoked={devices}"
+            ));
+            pass.commit(tx).await?;
+            Ok(removed)
+        }
+        .await;
+        pass.finish(done).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::email_hint;

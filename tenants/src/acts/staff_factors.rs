@@ -3,7 +3,7 @@
 //! login, a step-up with a code, and an owner's (or the operator's) reset.
 
 use crate::acts;
-use crate::auth::{Bucket, SecretToken};
+use crate::auth::SecretToken;
 use crate::domain::{
     BuiltinRole, DisplayName, EmailAddress, FactorId, RoleName, StaffId, Timestamp,
 };
@@ -17,7 +17,7 @@ use crate::sessions::staff::{self as sessions, SessionKind};
 use crate::staff::store::{self as staff_store, StaffStatus};
 
 use super::factors::{
-    FactorAdded, SETUP_TTL, TotpSetup, check_answer, factor_added, login_expired,
+    FactorAdded, SETUP_TTL, TotpSetup, check_answer, factor_added, factor_buckets, login_expired,
     new_recovery_codes, setup_expired, spend_answer, unix_secs,
 };
 use super::staff::IssuedSession;
@@ -402,24 +402,11 @@ impl Services {
         let removed = store::remove_all(&mut tx, Holder::Staff(staff)).await?;
         sessions::revoke_all_for(&mut tx, staff, None).await?;
         // A person locked out by too many wrong codes starts afresh.
-        for bucket in factor_buckets(self, staff) {
+        for bucket in factor_buckets(self, Holder::Staff(staff)) {
             crate::auth::throttle_clear(&mut tx, &bucket).await?;
         }
         pass.detail(format!("factors_removed={removed}"));
         pass.commit(tx).await?;
         Ok(removed)
     }
-}
-
-/// The throttle buckets a staff member's second-factor failures count in.
-fn factor_buckets(services: &Services, staff: StaffId) -> Vec<Bucket> {
-    let key = staff.to_string();
-    vec![
-        Bucket::account("factor", &key, &services.auth.throttle),
-        Bucket::consecutive(
-            "factor",
-            &key,
-            services.auth.max_consecutive_factor_failures,
-        ),
-    ]
 }

@@ -683,6 +683,10 @@ both_engines! {
         let device_id = mine.str("/trusted_devices/0/id");
         c.ok(&app, &p, M::DELETE, &format!("/v1/portal/trusted-devices/{device_id}"), Body::None).await;
         c.ok(&app, &p, M::POST, &format!("/v1/portal/factors/{app_factor}/remove"), json!({"password": NEWER})).await;
+        // She loses her phone: the owner clears her two-step sign-in.
+        let hers = c.ok(&app, &o, M::GET, &format!("/v1/patients/{mia}/grants"), Body::None).await;
+        c.ok(&app, &o, M::POST, "/v1/auth/step-up", json!({"password": PASSWORD})).await;
+        c.ok(&app, &o, M::POST, &format!("/v1/grants/{}/reset-second-factors", hers.str("/0/id")), Body::None).await;
 
         // Plugins: uploaded, run dry, activated, deactivated, deleted.
         let plugin = c.ok(&app, &o, M::POST, "/v1/plugins?name=dob-check", Body::Bytes(plugin_fixture("date-of-birth-check"), "application/octet-stream")).await.str("/id");

@@ -12,16 +12,16 @@ use serde_json::{Value, json};
 
 const PATIENT_PASSWORD: &str = "patient-password-123";
 
-/// A clinic, its owner, and a patient who set up their account from an
-/// emailed code (so their address is proven).
-async fn patient_of(app: &TestApp, email: &str) -> (Staff, Patient) {
+/// A clinic, its owner, a patient who set up their account from an
+/// emailed code (so their address is proven), and the record's id.
+async fn patient_of(app: &TestApp, email: &str) -> (Staff, Patient, String) {
     let owner = app.clinic_with_owner("north").await;
     let patient = add_enabled_patient(app, &owner, "Mia Wong", email).await;
     let code = app.issue_code(&owner, &patient).await;
     let resp = app
         .redeem_new("north", &code, email, PATIENT_PASSWORD)
         .await;
-    (owner, Patient::from_response("north", resp).await)
+    (owner, Patient::from_response("north", resp).await, patient)
 }
 
 /// The password step; its answer (`202` with a pending token, or `200`).
@@ -93,7 +93,7 @@ async fn email_codes_on(app: &TestApp, patient: &Patient) {
 both_engines! {
     async fn codes_by_email_are_asked_at_each_sign_in_work_once_and_expire(app) {
         let email = "mia@example.org";
-        let (owner, patient) = patient_of(&app, email).await;
+        let (owner, patient, _) = patient_of(&app, email).await;
         // Turning it on asks for the password again.
         let resp = patient
             .post(&app, "/api/v1/portal/factors/email", json!({"enabled": true, "password": "not-my-password"}))
@@ -161,7 +161,7 @@ both_engines! {
 
     async fn the_mail_budget_and_the_throttle_bound_codes_by_email(app) {
         let email = "mia@example.org";
-        let (_owner, patient) = patient_of(&app, email).await;
+        let (_owner, patient, _) = patient_of(&app, email).await;
         email_codes_on(&app, &patient).await;
         let pending = pending_of(&app, email).await; // one code sent
         let ask = || async {
@@ -184,7 +184,7 @@ both_engines! {
             c.login_max_failures_per_ip = 50;
         }).await else { return };
         let email = "mia@example.org";
-        let (owner, patient) = patient_of(&app, email).await;
+        let (owner, patient, _) = patient_of(&app, email).await;
         email_codes_on(&app, &patient).await;
         let pending = pending_of(&app, email).await;
         let code = mailed_code(&app, email).await;
@@ -200,7 +200,7 @@ both_engines! {
 
     async fn an_authenticator_app_and_recovery_codes_guard_a_patients_sign_in(app) {
         let email = "mia@example.org";
-        let (owner, patient) = patient_of(&app, email).await;
+        let (owner, patient, _) = patient_of(&app, email).await;
         let elsewhere = app.patient_login("north", email, PATIENT_PASSWORD).await;
         clear_of_step_edge().await;
         let resp = patient.post(&app, "/api/v1/portal/factors/totp", json!({"name": "Phone", "password": "wrong-password"})).await;
@@ -258,7 +258,7 @@ both_engines! {
 
     async fn a_trusted_device_skips_the_second_step_until_revoked_or_the_password_changes(app) {
         let email = "mia@example.org";
-        let (_owner, patient) = patient_of(&app, email).await;
+        let (_owner, patient, _) = patient_of(&app, email).await;
         email_codes_on(&app, &patient).await;
         let pending = pending_of(&app, email).await;
         let code = mailed_code(&app, email).await;
@@ -296,9 +296,42 @@ both_engines! {
         assert_eq!(resp.status(), StatusCode::ACCEPTED, "the old trust ended with the old password");
     }
 
+    async fn staff_reset_a_patients_two_step_sign_in_when_the_phone_is_lost(app) {
+        let email = "mia@example.org";
+        let (owner, patient, mia) = patient_of(&app, email).await;
+        clear_of_step_edge().await;
+        let setup = json_ok(patient.post(&app, "/api/v1/portal/factors/totp", json!({"name": "Phone", "password": PATIENT_PASSWORD})).await).await;
+        let confirm = format!("/api/v1/portal/factors/totp/{}/confirm", setup["factor_id"].as_str().unwrap());
+        json_ok(patient.post(&app, &confirm, json!({"code": totp_code(setup["secret"].as_str().unwrap(), unix_now() - 30)})).await).await;
+        email_codes_on(&app, &patient).await;
+        assert_eq!(password_step(&app, email, None).await.status(), StatusCode::ACCEPTED);
+
+        let grants = json_ok(owner.get(&app, &format!("/api/v1/patients/{mia}/grants")).await).await;
+        let grant = grants[0]["id"].as_str().unwrap().to_owned();
+        let reset = format!("/api/v1/grants/{grant}/reset-second-factors");
+        // The front desk may not; an owner needs a fresh confirmation.
+        let desk = app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;
+        desk.step_up(&app).await;
+        expect_error(desk.post(&app, &reset, json!({})).await, StatusCode::FORBIDDEN, "permission_denied").await;
+        let fresh = app.login_bearer("north", &owner.email, portico_tests::PASSWORD).await;
+        expect_error(fresh.post(&app, &reset, json!({})).await, StatusCode::FORBIDDEN, "step_up_required").await;
+        owner.step_up(&app).await;
+        let done = json_ok(owner.post(&app, &reset, json!({})).await).await;
+        assert_eq!(done["factors_removed"], 1);
+
+        // Her sessions ended; the password alone signs her in again.
+        assert_eq!(patient.get(&app, "/api/v1/portal/me").await.status(), StatusCode::UNAUTHORIZED);
+        let signed = Patient::from_response("north", password_step(&app, email, None).await).await;
+        let mine = json_ok(signed.get(&app, "/api/v1/portal/factors").await).await;
+        assert_eq!((mine["factors"].clone(), mine["email_codes"].clone(), mine["recovery_codes_left"].clone()), (json!([]), json!(false), json!(0)));
+        let trail = audit_of(&app, &owner, "portal.factors_reset").await;
+        assert!(trail.iter().any(|e| e["outcome"] == "success" && e["target"] == format!("patient:{mia}") && e["reason"].as_str().unwrap().contains("factors_removed=1")), "{trail:?}");
+        assert!(trail.iter().any(|e| e["outcome"] == "denied"), "{trail:?}");
+    }
+
     async fn a_clinic_can_require_a_second_step_of_every_patient(app) {
         let email = "mia@example.org";
-        let (owner, _patient) = patient_of(&app, email).await;
+        let (owner, _patient, _) = patient_of(&app, email).await;
         assert_eq!(password_step(&app, email, None).await.status(), StatusCode::OK);
         let settings = json_ok(owner.patch(&app, "/api/v1/clinic/settings", json!({"patient_second_factor_required": true})).await).await;
         assert_eq!(settings["patient_second_factor_required"], true);
@@ -345,7 +378,7 @@ mod passkeys {
     both_engines! {
         async fn a_patient_passkey_signs_in_without_a_password(app) {
             let email = "mia@example.org";
-            let (owner, patient) = patient_of(&app, email).await;
+            let (owner, patient, _) = patient_of(&app, email).await;
             let resp = patient.post(&app, "/api/v1/portal/factors/passkeys/options", json!({"password": "wrong-password"})).await;
             expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
             let options = json_ok(patient.post(&app, "/api/v1/portal/factors/passkeys/options", json!({"password": PATIENT_PASSWORD})).await).await;
