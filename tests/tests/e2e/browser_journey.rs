@@ -494,7 +494,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     assert!(notice.contains("use the password you chose"), "{notice}");
     assert!(
         driver
-            .find_all(By::Css("main p.error"))
+            .find_all(By::Css("main p.error:not([hidden])"))
             .await
             .unwrap()
             .is_empty()
