@@ -126,6 +126,9 @@ pub(super) struct SettingsPost {
     self_registration: Option<String>,
     staff_second_factor_required: Option<String>,
     patient_second_factor_required: Option<String>,
+    /// Needed to turn a two-step requirement off.
+    #[serde(default)]
+    confirmation: String,
 }
 
 impl SettingsPost {
@@ -189,10 +192,22 @@ pub(super) async fn save_settings(
     req: &Request,
     state: Data<&AppState>,
     console: Data<&Arc<Console>>,
-    Form(post): Form<SettingsPost>,
+    Form(mut post): Form<SettingsPost>,
 ) -> poem::Result<Response> {
     let mut signed = Signed::posting(&state, req, &post.csrf_token).await?;
+    let confirmation = std::mem::take(&mut post.confirmation);
     let form = post.into_form();
+    if !confirmation.is_empty() {
+        if let Err(err) =
+            super::two_step::confirm_identity(&state, &signed.caller, confirmation).await
+        {
+            let (status, message) = refusal(err)?;
+            signed.frame.error = Some(message);
+            return settings_page(&state, &console, signed, form, status).await;
+        }
+        // Read again: the caller now carries the confirmation.
+        signed = Signed::of(&state, req).await?;
+    }
     let outcome = async {
         let (name, wanted) = parse_settings(&form)?;
         state

@@ -33,6 +33,12 @@ impl Services {
             )
             .await?;
         let done = async {
+            let was = &tenant.settings;
+            if (was.staff_second_factor_required && !settings.staff_second_factor_required)
+                || (was.patient_second_factor_required && !settings.patient_second_factor_required)
+            {
+                pass.escalate(&acts::SETTINGS_TWO_STEP_OFF).await?;
+            }
             let mut tx = pass.write().await?;
             let updated = update_settings(&mut tx, display_name, settings).await?;
             let renamed = if tenant.display_name == *display_name {

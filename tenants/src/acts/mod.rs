@@ -108,6 +108,10 @@ pub const POLICY_REMOVE: Act = Act::staff("policy.remove", may(Policies, Write))
 // The clinic.
 pub const SETTINGS_READ: Act = Act::staff("clinic.settings.read", may(Settings, Read)).reads();
 pub const SETTINGS_UPDATE: Act = Act::staff("clinic.settings.update", may(Settings, Write));
+/// A settings change that turns a two-step requirement off: a session
+/// alone, stolen, must not lower the bar for everyone.
+pub const SETTINGS_TWO_STEP_OFF: Act =
+    Act::staff("clinic.settings.two_step_off", may(Settings, Write)).step_up();
 pub const PORTAL_HOST_REQUEST: Act = Act::staff("clinic.portal_host.request", may(Settings, Write));
 pub const AUDIT_READ: Act = Act::staff("audit.read", may(Audit, Read)).reads();
 pub const MAIL_OF_PATIENT: Act = Act::staff("mail.read", may(Patients, Read)).reads();
@@ -288,6 +292,7 @@ pub const ALL: &[&Act] = &[
     &POLICY_REMOVE,
     &SETTINGS_READ,
     &SETTINGS_UPDATE,
+    &SETTINGS_TWO_STEP_OFF,
     &PORTAL_HOST_REQUEST,
     &AUDIT_READ,
     &MAIL_OF_PATIENT,

@@ -38,6 +38,9 @@ pub fn in_words(action: &str) -> Option<&'static str> {
         "policy.remove" => "Permission taken from a role",
         "clinic.settings.read" => "Clinic settings viewed",
         "clinic.settings.update" => "Clinic settings changed",
+        "clinic.settings.two_step_off" => {
+            "Clinic settings changed, a two-step requirement turned off"
+        }
         "clinic.portal_host.request" => "Portal address requested",
         "audit.read" => "Audit trail read",
         "mail.read" => "Mail log viewed",

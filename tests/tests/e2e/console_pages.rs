@@ -77,6 +77,53 @@ fn value_after(html: &str, after: &str, attribute: &str) -> String {
 }
 
 both_engines! {
+    async fn turning_two_step_off_and_resetting_a_patients_need_a_confirmation(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let patch = serde_json::json!({"staff_second_factor_required": false, "patient_second_factor_required": true});
+        json_ok(owner.patch(&app, "/api/v1/clinic/settings", patch).await).await;
+        let me = log_in(&app, &owner.email).await;
+        let form = |confirmation: &'static str| vec![
+            ("display_name", "Clinic north"), ("time_zone", "UTC"),
+            ("primary_colour", "#0b6e4f"), ("accent_colour", "#e3f1ec"), ("logo_url", ""), ("reply_to", ""),
+            ("code_lifetime_hours", "120"), ("default_delivery", "email"), ("confirmation", confirmation),
+        ];
+        // The patients' requirement unticked with no confirmation: refused,
+        // and the page says what to do.
+        let refused = me.post(&app, "/console/settings", &form("")).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let page = refused.text().await.unwrap();
+        assert!(page.contains("settings-confirmation"), "the field to confirm in: {page}");
+        assert_eq!(json_ok(owner.get(&app, "/api/v1/clinic/settings").await).await["patient_second_factor_required"], true);
+        let wrong = me.post(&app, "/console/settings", &form("not the password")).await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        let saved = me.post(&app, "/console/settings", &form(PASSWORD)).await;
+        assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+        assert_eq!(json_ok(owner.get(&app, "/api/v1/clinic/settings").await).await["patient_second_factor_required"], false);
+
+        // A patient lost their phone: the question, then the reset with
+        // the staff member's password.
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        let code = app.issue_code(&owner, &mia).await;
+        app.redeem_new("north", &code, "mia@example.org", "patient-password-123").await;
+        let grants = json_ok(owner.get(&app, &format!("/api/v1/patients/{mia}/grants")).await).await;
+        let grant = grants[0]["id"].as_str().unwrap().to_owned();
+        let (_, access) = me.get(&app, &format!("/console/patients/{mia}?tab=access")).await;
+        assert!(access.contains(&format!("/grants/{grant}/reset-two-step")), "{access}");
+        let path = format!("/console/grants/{grant}/reset-two-step");
+        let asked = me.post(&app, &path, &[("patient", &mia)]).await;
+        assert_eq!(asked.status(), StatusCode::OK);
+        let question = asked.text().await.unwrap();
+        assert!(question.contains("Reset the two-step sign-in of mia@example.org") && question.contains("confirm-password"), "{question}");
+        let wrong = me.post(&app, &path, &[("patient", &mia), ("confirmed", "yes"), ("password", "not the password")]).await;
+        assert!(wrong.text().await.unwrap().contains("Nothing was reset"));
+        let done = me.post(&app, &path, &[("patient", &mia), ("confirmed", "yes"), ("password", PASSWORD)]).await;
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        let to = done.headers()["location"].to_str().unwrap().to_owned();
+        assert!(to.contains("done=two_step_reset"), "{to}");
+        let (_, shown) = me.get(&app, &to.replace("/t/north", "")).await;
+        assert!(shown.contains("Two-step sign-in reset"), "{shown}");
+    }
+
     async fn two_step_sign_in_is_set_up_and_used_from_the_console(app) {
         let owner = app.clinic_with_owner("north").await;
         let desk = app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;

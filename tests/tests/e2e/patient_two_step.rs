@@ -343,7 +343,18 @@ both_engines! {
         let signed = Patient::from_response("north", second_step(&app, &pending, &code, false).await).await;
         let mine = json_ok(signed.get(&app, "/api/v1/portal/factors").await).await;
         assert_eq!((mine["required_by_clinic"].clone(), mine["email_codes"].clone(), mine["email_codes_chosen"].clone()), (json!(true), json!(true), json!(false)));
-        let changed = audit_of(&app, &owner, "settings.update").await;
+        // Turning it off needs a fresh confirmation: a stolen session alone
+        // must not lower the bar for every patient.
+        let fresh = app.login_bearer("north", &owner.email, portico_tests::PASSWORD).await;
+        let off = json!({"patient_second_factor_required": false});
+        expect_error(fresh.patch(&app, "/api/v1/clinic/settings", off.clone()).await, StatusCode::FORBIDDEN, "step_up_required").await;
+        fresh.step_up(&app).await;
+        let settings = json_ok(fresh.patch(&app, "/api/v1/clinic/settings", off).await).await;
+        assert_eq!(settings["patient_second_factor_required"], false);
+        assert_eq!(password_step(&app, email, None).await.status(), StatusCode::OK);
+        let lowered = audit_of(&app, &owner, "clinic.settings.two_step_off").await;
+        assert!(lowered.iter().any(|e| e["outcome"] == "denied") && lowered.iter().any(|e| e["outcome"] == "success"), "{lowered:?}");
+        let changed = audit_of(&app, &owner, "clinic.settings.update").await;
         assert!(changed.iter().any(|e| e["reason"].as_str().unwrap_or("").contains("patient_second_factor_required=true")), "{changed:?}");
     }
 }
