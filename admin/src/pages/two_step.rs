@@ -393,17 +393,7 @@ pub(super) async fn passkey_options(
         .staff_passkey_challenge(&visitor, &rp, purpose)
         .await
         .map_err(ApiError::from)?;
-    Ok(json_answer(serde_json::json!({
-        "ceremony_id": options.ceremony_id.to_string(),
-        "options": options.options,
-    })))
-}
-
-fn json_answer(body: serde_json::Value) -> Response {
-    Response::builder()
-        .content_type("application/json")
-        .header("cache-control", "no-store")
-        .body(body.to_string())
+    Ok(portico_web::two_step::challenge_json(options))
 }
 
 #[derive(Deserialize)]
@@ -423,14 +413,8 @@ pub(super) async fn passkey_sign_in(
     let tenant = tenant_of(req)?;
     let rp = state.links.relying_party(&tenant.tenant)?;
     let visitor = Caller::visitor(tenant.tenant.clone(), client_info(req));
-    let ceremony = passkey::parse_ceremony_id(&body.ceremony_id).map_err(ApiError::from)?;
-    let credential = serde_json::from_value(body.credential).map_err(|_| {
-        ApiError::unprocessable(
-            "invalid_credential",
-            "credential must be the browser's answer as JSON",
-        )
-        .with_field("credential")
-    })?;
+    let (ceremony, credential) =
+        portico_web::two_step::browser_answer(&body.ceremony_id, body.credential)?;
     let services = &state.services;
     let issued = match page_session::pending_login(Pages::Console, req) {
         Some(pending) => {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path, Query};
 use poem::{Request, Response, handler};
+use portico_tenants::acts::factors::FactorAdded;
 use portico_tenants::acts::passkeys::ChallengeFor;
 use portico_tenants::acts::portal_factors::{PortalFactors, PortalSecondStep};
 use portico_tenants::acts::portal_login::PortalSessionIssued;
@@ -258,16 +259,7 @@ pub(super) async fn passkey_options(
         .portal_passkey_challenge(&visitor, &rp, purpose)
         .await
         .map_err(ApiError::from)?;
-    Ok(Response::builder()
-        .content_type("application/json")
-        .header("cache-control", "no-store")
-        .body(
-            serde_json::json!({
-                "ceremony_id": options.ceremony_id.to_string(),
-                "options": options.options,
-            })
-            .to_string(),
-        ))
+    Ok(portico_web::two_step::challenge_json(options))
 }
 
 #[derive(Deserialize)]
@@ -289,14 +281,8 @@ pub(super) async fn passkey_sign_in(
     let t = tenant_of(req)?;
     let rp = state.links.relying_party(&t.tenant)?;
     let visitor = Caller::visitor(t.tenant.clone(), client_info(req));
-    let ceremony = passkey::parse_ceremony_id(&body.ceremony_id).map_err(ApiError::from)?;
-    let credential = serde_json::from_value(body.credential).map_err(|_| {
-        ApiError::unprocessable(
-            "invalid_credential",
-            "credential must be the browser's answer as JSON",
-        )
-        .with_field("credential")
-    })?;
+    let (ceremony, credential) =
+        portico_web::two_step::browser_answer(&body.ceremony_id, body.credential)?;
     let services = &state.services;
     let (session, trusted) = match page_session::pending_login(Pages::Portal, req) {
         Some(pending) => {
@@ -460,6 +446,24 @@ async fn show_refusal(
     .await
 }
 
+/// The account page after a factor was added: what was added, and with a
+/// first one the recovery codes, shown this once.
+async fn added_page(
+    state: &AppState,
+    pages: &PortalPages,
+    visitor: &Visitor,
+    notice: &'static str,
+    added: FactorAdded,
+) -> poem::Result<Response> {
+    let extras = AccountExtras {
+        recovery_codes: added
+            .recovery_codes
+            .map(|codes| codes.iter().map(|c| c.shown()).collect()),
+        ..AccountExtras::default()
+    };
+    settings::account_page(state, pages, visitor, Some(notice), None, extras).await
+}
+
 fn done(visitor: &Visitor, what: &str) -> Response {
     redirect(&format!(
         "{}/account?done={what}#two-step",
@@ -530,21 +534,8 @@ pub(super) async fn confirm_authenticator(
     .await;
     match outcome {
         Ok(added) => {
-            let extras = AccountExtras {
-                recovery_codes: added
-                    .recovery_codes
-                    .map(|codes| codes.iter().map(|c| c.shown()).collect()),
-                ..AccountExtras::default()
-            };
-            settings::account_page(
-                &state,
-                &pages,
-                &visitor,
-                Some("Authenticator app added: sign-ins now ask for its code."),
-                None,
-                extras,
-            )
-            .await
+            let notice = "Authenticator app added: sign-ins now ask for its code.";
+            added_page(&state, &pages, &visitor, notice, added).await
         }
         Err(err) => show_refusal(&state, &pages, &visitor, err).await,
     }
@@ -620,21 +611,8 @@ pub(super) async fn finish_passkey(
     .await;
     match outcome {
         Ok(added) => {
-            let extras = AccountExtras {
-                recovery_codes: added
-                    .recovery_codes
-                    .map(|codes| codes.iter().map(|c| c.shown()).collect()),
-                ..AccountExtras::default()
-            };
-            settings::account_page(
-                &state,
-                &pages,
-                &visitor,
-                Some("Passkey added: you can now sign in with it, without your password."),
-                None,
-                extras,
-            )
-            .await
+            let notice = "Passkey added: you can now sign in with it, without your password.";
+            added_page(&state, &pages, &visitor, notice, added).await
         }
         Err(err) => show_refusal(&state, &pages, &visitor, err).await,
     }

@@ -83,9 +83,31 @@ pub(super) async fn factor_added(
     })
 }
 
+/// Ten new recovery codes for `holder`, who must have a factor they stand
+/// in for; the old ones stop working. Ends the act.
+pub(super) async fn renew_recovery_codes(
+    services: &Services,
+    pass: &mut Passage<'_>,
+    holder: Holder,
+) -> Result<Vec<RecoveryCode>, DomainError> {
+    let tenant = pass.tenant().id;
+    let mut tx = pass.write().await?;
+    if store::list(&mut tx, holder).await?.is_empty() {
+        return Err(DomainError::Conflict {
+            code: "no_factor",
+            message:
+                "recovery codes stand in for an authenticator app or a passkey: set one up first"
+                    .into(),
+        });
+    }
+    let codes = new_recovery_codes(services, tenant, &mut tx, holder).await?;
+    pass.commit(tx).await?;
+    Ok(codes)
+}
+
 /// A fresh set of recovery codes for `holder`, replacing the old ones; only
 /// their keyed hashes are kept.
-pub(super) async fn new_recovery_codes(
+async fn new_recovery_codes(
     services: &Services,
     tenant: TenantId,
     tx: &mut TenantTx,

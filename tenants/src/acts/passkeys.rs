@@ -2,7 +2,9 @@
 //! signs, the ceremony that waits for its answer, and checking an answer
 //! against a person's passkeys.
 
-use webauthn_rs::prelude::{Passkey, PublicKeyCredential, Uuid};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use webauthn_rs::prelude::{Passkey, PublicKeyCredential, RegisterPublicKeyCredential, Uuid};
 
 use crate::auth::SecretToken;
 use crate::door::Passage;
@@ -167,4 +169,86 @@ pub(super) async fn authentication(
         return Err(no_passkey());
     }
     Ok(rp.start_authentication(&mine)?)
+}
+
+/// Starts registering a passkey for `holder`, known to the browser by
+/// `login` and `display_name`: the challenge, with the passkeys they
+/// already have excluded, and its ceremony, ending the act.
+pub(super) async fn begin_registration(
+    pass: &mut Passage<'_>,
+    rp: &RelyingParty,
+    holder: Holder,
+    login: &str,
+    display_name: &str,
+) -> Result<PasskeyOptions, DomainError> {
+    let existing: Vec<Passkey> = passkeys_of(pass, holder)
+        .await?
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    let (options, state) =
+        rp.start_registration(passkey::user_handle(holder), login, display_name, &existing)?;
+    open_ceremony(pass, Some(holder), Purpose::Register, options, &state).await
+}
+
+/// Keeps a challenge's state as a ceremony, ending the act: the options
+/// for the browser, with the ceremony's id.
+pub(super) async fn open_ceremony(
+    pass: &mut Passage<'_>,
+    holder: Option<Holder>,
+    purpose: Purpose,
+    options: serde_json::Value,
+    state: &impl serde::Serialize,
+) -> Result<PasskeyOptions, DomainError> {
+    let mut tx = pass.write().await?;
+    let ceremony_id = passkey::begin(&mut tx, holder, purpose, state).await?;
+    pass.commit(tx).await?;
+    Ok(PasskeyOptions {
+        ceremony_id,
+        options,
+    })
+}
+
+/// A passkey registered: its credential id (for the unique index) and the
+/// passkey as stored, from the browser's answer to `holder`'s ceremony.
+pub(super) async fn finish_registration(
+    pass: &Passage<'_>,
+    rp: &RelyingParty,
+    holder: Holder,
+    ceremony: Uuid,
+    answer: &RegisterPublicKeyCredential,
+) -> Result<(String, String), DomainError> {
+    let state = take_ceremony(pass, ceremony, Some(holder), Purpose::Register).await?;
+    let passkey = rp.finish_registration(answer, &state).map_err(|e| {
+        DomainError::refused(
+            RefusalKind::Malformed,
+            "passkey_rejected",
+            format!("the passkey could not be added: {e}"),
+        )
+    })?;
+    Ok((
+        URL_SAFE_NO_PAD.encode(passkey.cred_id()),
+        serde_json::to_string(&passkey).expect("serialises"),
+    ))
+}
+
+/// A challenge to sign in with a passkey alone: any of this site's
+/// passkeys may answer.
+pub(super) async fn sign_in_challenge(
+    pass: &mut Passage<'_>,
+    rp: &RelyingParty,
+) -> Result<PasskeyOptions, DomainError> {
+    let (options, state) = rp.start_sign_in()?;
+    open_ceremony(pass, None, Purpose::SignIn, options, &state).await
+}
+
+/// A challenge only `holder`'s passkeys may answer, for `purpose`.
+pub(super) async fn challenge_for(
+    pass: &mut Passage<'_>,
+    rp: &RelyingParty,
+    holder: Holder,
+    purpose: Purpose,
+) -> Result<PasskeyOptions, DomainError> {
+    let (options, state) = authentication(pass, rp, holder).await?;
+    open_ceremony(pass, Some(holder), purpose, options, &state).await
 }

@@ -3,10 +3,8 @@
 //! in with a passkey alone, devices trusted for 30 days, and the account
 //! page's acts that set it up. Every change asks for the password again.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
-use webauthn_rs::prelude::{Passkey, PublicKeyCredential, RegisterPublicKeyCredential, Uuid};
+use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential, Uuid};
 
 use crate::acts;
 use crate::audit::Actor;
@@ -30,11 +28,11 @@ use crate::storage::TenantTx;
 
 use super::factors::{
     FactorAdded, SETUP_TTL, TotpSetup, check_answer, factor_added, login_expired,
-    new_recovery_codes, setup_expired, spend_answer, unix_secs,
+    renew_recovery_codes, setup_expired, spend_answer, unix_secs,
 };
 use super::passkeys::{
-    ChallengeFor, PasskeyOptions, authentication, passkeys_of, spend_challenge_budget,
-    take_ceremony, verify,
+    ChallengeFor, PasskeyOptions, begin_registration, challenge_for, finish_registration,
+    passkeys_of, sign_in_challenge, spend_challenge_budget, take_ceremony, verify,
 };
 use super::portal_login::PortalSessionIssued;
 
@@ -350,26 +348,8 @@ impl Services {
         let mut pass = self.enter(caller, &acts::PORTAL_PASSKEY_BEGIN).await?;
         let done = async {
             let account = self.recheck_password(&mut pass, password).await?;
-            let holder = Holder::Account(account.id);
-            let existing: Vec<Passkey> = passkeys_of(&pass, holder)
-                .await?
-                .into_iter()
-                .map(|(_, p)| p)
-                .collect();
-            let (options, state) = rp.start_registration(
-                passkey::user_handle(holder),
-                account.username.as_str(),
-                account.username.as_str(),
-                &existing,
-            )?;
-            let mut tx = pass.write().await?;
-            let ceremony_id =
-                passkey::begin(&mut tx, Some(holder), Purpose::Register, &state).await?;
-            pass.commit(tx).await?;
-            Ok(PasskeyOptions {
-                ceremony_id,
-                options,
-            })
+            let login = account.username.as_str();
+            begin_registration(&mut pass, rp, Holder::Account(account.id), login, login).await
         }
         .await;
         pass.finish(done).await
@@ -388,25 +368,11 @@ impl Services {
         let done = async {
             let account = pass.account_id()?;
             let holder = Holder::Account(account);
-            let state = take_ceremony(&pass, ceremony, Some(holder), Purpose::Register).await?;
-            let passkey = rp.finish_registration(answer, &state).map_err(|e| {
-                DomainError::refused(
-                    RefusalKind::Malformed,
-                    "passkey_rejected",
-                    format!("the passkey could not be added: {e}"),
-                )
-            })?;
-            let credential = URL_SAFE_NO_PAD.encode(passkey.cred_id());
+            let (credential, passkey) =
+                finish_registration(&pass, rp, holder, ceremony, answer).await?;
             let mut tx = pass.write().await?;
             let first = store::list(&mut tx, holder).await?.is_empty();
-            let id = store::insert_passkey(
-                &mut tx,
-                holder,
-                name,
-                &credential,
-                &serde_json::to_string(&passkey).expect("serialises"),
-            )
-            .await?;
+            let id = store::insert_passkey(&mut tx, holder, name, &credential, &passkey).await?;
             self.first_factor_ends_other_sessions(&pass, &mut tx, account, first)
                 .await?;
             factor_added(self, &mut pass, tx, holder, id, first).await
@@ -485,18 +451,7 @@ impl Services {
             .await?;
         let done = async {
             let account = self.recheck_password(&mut pass, password).await?;
-            let holder = Holder::Account(account.id);
-            let tenant = pass.tenant().id;
-            let mut tx = pass.write().await?;
-            if store::list(&mut tx, holder).await?.is_empty() {
-                return Err(DomainError::Conflict {
-                    code: "no_factor",
-                    message: "recovery codes stand in for an authenticator app or a passkey: set one up first".into(),
-                });
-            }
-            let codes = new_recovery_codes(self, tenant, &mut tx, holder).await?;
-            pass.commit(tx).await?;
-            Ok(codes)
+            renew_recovery_codes(self, &mut pass, Holder::Account(account.id)).await
         }
         .await;
         pass.finish(done).await
@@ -627,36 +582,15 @@ impl Services {
         let mut pass = self.enter(caller, &acts::PORTAL_PASSKEY_CHALLENGE).await?;
         let done = async {
             spend_challenge_budget(&pass).await?;
-            let (holder, purpose, (options, state)) = match purpose {
-                ChallengeFor::SignIn => {
-                    let (options, state) = rp.start_sign_in()?;
-                    let mut tx = pass.write().await?;
-                    let ceremony_id =
-                        passkey::begin(&mut tx, None, Purpose::SignIn, &state).await?;
-                    pass.commit(tx).await?;
-                    return Ok(PasskeyOptions {
-                        ceremony_id,
-                        options,
-                    });
-                }
+            match purpose {
+                ChallengeFor::SignIn => sign_in_challenge(&mut pass, rp).await,
                 ChallengeFor::SecondStep(pending) => {
                     let (_, account) = waiting_account(&pass, pending).await?;
                     let holder = Holder::Account(account.id);
-                    (
-                        holder,
-                        Purpose::SecondStep,
-                        authentication(&pass, rp, holder).await?,
-                    )
+                    challenge_for(&mut pass, rp, holder, Purpose::SecondStep).await
                 }
-                ChallengeFor::StepUp => return Err(wrong_kind_of_challenge()),
-            };
-            let mut tx = pass.write().await?;
-            let ceremony_id = passkey::begin(&mut tx, Some(holder), purpose, &state).await?;
-            pass.commit(tx).await?;
-            Ok(PasskeyOptions {
-                ceremony_id,
-                options,
-            })
+                ChallengeFor::StepUp => Err(wrong_kind_of_challenge()),
+            }
         }
         .await;
         pass.finish(done).await

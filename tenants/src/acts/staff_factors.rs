@@ -18,7 +18,7 @@ use crate::staff::store::{self as staff_store, StaffStatus};
 
 use super::factors::{
     FactorAdded, SETUP_TTL, TotpSetup, check_answer, factor_added, factor_buckets, login_expired,
-    new_recovery_codes, setup_expired, spend_answer, unix_secs,
+    renew_recovery_codes, setup_expired, spend_answer, unix_secs,
 };
 use super::staff::IssuedSession;
 
@@ -232,18 +232,8 @@ impl Services {
             .await?;
         let done = async {
             let holder = Holder::Staff(pass.staff_id()?);
-            let tenant = pass.tenant().id;
             require_factor_step_up(&pass, self)?;
-            let mut tx = pass.write().await?;
-            if store::list(&mut tx, holder).await?.is_empty() {
-                return Err(DomainError::Conflict {
-                    code: "no_factor",
-                    message: "recovery codes stand in for a second factor: set one up first".into(),
-                });
-            }
-            let codes = new_recovery_codes(self, tenant, &mut tx, holder).await?;
-            pass.commit(tx).await?;
-            Ok(codes)
+            renew_recovery_codes(self, &mut pass, holder).await
         }
         .await;
         pass.finish(done).await

@@ -3,15 +3,13 @@
 //! Each ceremony is two requests: a challenge ([`PasskeyOptions`]), then
 //! the browser's answer.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use webauthn_rs::prelude::{Passkey, PublicKeyCredential, RegisterPublicKeyCredential, Uuid};
+use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential, Uuid};
 
 use crate::acts;
 use crate::auth::SecretToken;
 use crate::domain::{DisplayName, StaffId, Timestamp};
 use crate::door::{Caller, Passage};
-use crate::error::{DomainError, RefusalKind};
+use crate::error::DomainError;
 use crate::factors::passkey::{self, Purpose, RelyingParty};
 use crate::factors::{self, Holder, store};
 use crate::services::Services;
@@ -20,8 +18,8 @@ use crate::staff::store::{self as staff_store, StaffMember, StaffStatus};
 
 use super::factors::{FactorAdded, factor_added, login_expired};
 use super::passkeys::{
-    ChallengeFor, PasskeyOptions, authentication, passkeys_of, spend_challenge_budget,
-    take_ceremony, verify,
+    ChallengeFor, PasskeyOptions, begin_registration, challenge_for, finish_registration,
+    passkeys_of, sign_in_challenge, spend_challenge_budget, take_ceremony, verify,
 };
 use super::staff::IssuedSession;
 
@@ -58,25 +56,14 @@ impl Services {
                 super::staff_factors::require_factor_step_up(&pass, self)?;
             }
             let (member, _) = member.ok_or(DomainError::InvalidToken)?;
-            let existing: Vec<Passkey> = passkeys_of(&pass, holder)
-                .await?
-                .into_iter()
-                .map(|(_, p)| p)
-                .collect();
-            let (options, state) = rp.start_registration(
-                passkey::user_handle(holder),
+            begin_registration(
+                &mut pass,
+                rp,
+                holder,
                 member.email.as_str(),
                 member.display_name.as_str(),
-                &existing,
-            )?;
-            let mut tx = pass.write().await?;
-            let ceremony_id =
-                passkey::begin(&mut tx, Some(holder), Purpose::Register, &state).await?;
-            pass.commit(tx).await?;
-            Ok(PasskeyOptions {
-                ceremony_id,
-                options,
-            })
+            )
+            .await
         }
         .await;
         pass.finish(done).await
@@ -95,15 +82,8 @@ impl Services {
         let mut pass = self.enter(caller, &acts::STAFF_PASSKEY_ADD).await?;
         let done = async {
             let holder = Holder::Staff(pass.staff_id()?);
-            let state = take_ceremony(&pass, ceremony, Some(holder), Purpose::Register).await?;
-            let passkey = rp.finish_registration(answer, &state).map_err(|e| {
-                DomainError::refused(
-                    RefusalKind::Malformed,
-                    "passkey_rejected",
-                    format!("the passkey could not be added: {e}"),
-                )
-            })?;
-            let credential = URL_SAFE_NO_PAD.encode(passkey.cred_id());
+            let (credential, passkey) =
+                finish_registration(&pass, rp, holder, ceremony, answer).await?;
             let mut tx = pass.read().await?;
             let first = store::list(&mut tx, holder).await?.is_empty();
             tx.commit().await?;
@@ -111,14 +91,7 @@ impl Services {
                 super::staff_factors::require_factor_step_up(&pass, self)?;
             }
             let mut tx = pass.write().await?;
-            let id = store::insert_passkey(
-                &mut tx,
-                holder,
-                name,
-                &credential,
-                &serde_json::to_string(&passkey).expect("serialises"),
-            )
-            .await?;
+            let id = store::insert_passkey(&mut tx, holder, name, &credential, &passkey).await?;
             factor_added(self, &mut pass, tx, holder, id, first).await
         }
         .await;
@@ -138,18 +111,8 @@ impl Services {
             if !matches!(purpose, ChallengeFor::StepUp) {
                 spend_challenge_budget(&pass).await?;
             }
-            let (holder, purpose, (options, state)) = match purpose {
-                ChallengeFor::SignIn => {
-                    let (options, state) = rp.start_sign_in()?;
-                    let mut tx = pass.write().await?;
-                    let ceremony_id =
-                        passkey::begin(&mut tx, None, Purpose::SignIn, &state).await?;
-                    pass.commit(tx).await?;
-                    return Ok(PasskeyOptions {
-                        ceremony_id,
-                        options,
-                    });
-                }
+            match purpose {
+                ChallengeFor::SignIn => sign_in_challenge(&mut pass, rp).await,
                 ChallengeFor::SecondStep(pending) => {
                     let mut tx = pass.read().await?;
                     let waiting = factors::find_pending(&mut tx, pending).await?;
@@ -158,28 +121,13 @@ impl Services {
                         .filter(|w| w.session_kind == Some(SessionKind::Cookie))
                         .map(|w| w.holder)
                         .ok_or_else(login_expired)?;
-                    (
-                        holder,
-                        Purpose::SecondStep,
-                        authentication(&pass, rp, holder).await?,
-                    )
+                    challenge_for(&mut pass, rp, holder, Purpose::SecondStep).await
                 }
                 ChallengeFor::StepUp => {
                     let holder = Holder::Staff(pass.staff_id()?);
-                    (
-                        holder,
-                        Purpose::StepUp,
-                        authentication(&pass, rp, holder).await?,
-                    )
+                    challenge_for(&mut pass, rp, holder, Purpose::StepUp).await
                 }
-            };
-            let mut tx = pass.write().await?;
-            let ceremony_id = passkey::begin(&mut tx, Some(holder), purpose, &state).await?;
-            pass.commit(tx).await?;
-            Ok(PasskeyOptions {
-                ceremony_id,
-                options,
-            })
+            }
         }
         .await;
         pass.finish(done).await
