@@ -20,6 +20,9 @@ pub const EMAIL_CODE_TTL: Duration = Duration::from_secs(10 * 60);
 /// asks for a new one. The throttle bounds guessing across codes.
 const MISSES_PER_CODE: i64 = 3;
 
+/// How long a spent or expired code's row stays, for the mail budget.
+const KEPT_FOR: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// A fresh code, shown once in the mail.
 pub struct EmailCode(String);
 
@@ -87,6 +90,12 @@ pub(crate) async fn store(
     .bind(expires_at.unix_millis())
     .execute(tx.conn())
     .await?;
+    // Old ones go as new ones come, once past any budget's window.
+    sqlx::query("DELETE FROM email_sign_in_codes WHERE tenant_id = $1 AND created_at < $2")
+        .bind(tx.tenant_key())
+        .bind(now.minus(KEPT_FOR).unix_millis())
+        .execute(tx.conn())
+        .await?;
     Ok(expires_at)
 }
 
