@@ -10,6 +10,7 @@ pub mod domain;
 pub mod door;
 mod error;
 pub mod factors;
+pub mod family;
 pub mod operators;
 pub mod outbox;
 pub mod patients;

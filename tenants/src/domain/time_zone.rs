@@ -125,6 +125,25 @@ impl ClinicTimeZone {
         Ok((start(date)?, start(next)?))
     }
 
+    /// The date `t` falls on, on this clinic's calendar: whose birthday it
+    /// is depends on where the clinic is, not on the server's clock.
+    pub fn local_date(&self, t: Timestamp) -> time::Date {
+        let utc = || {
+            time::OffsetDateTime::from_unix_timestamp(t.unix_millis().div_euclid(1000))
+                .map(|d| d.date())
+                .unwrap_or(time::Date::MIN)
+        };
+        let Some(zoned) = self.zoned(t) else {
+            return utc();
+        };
+        let month = time::Month::try_from(zoned.month() as u8).ok();
+        month
+            .and_then(|m| {
+                time::Date::from_calendar_date(i32::from(zoned.year()), m, zoned.day() as u8).ok()
+            })
+            .unwrap_or_else(utc)
+    }
+
     fn zoned(&self, t: Timestamp) -> Option<jiff::Zoned> {
         jiff::Timestamp::from_millisecond(t.unix_millis())
             .ok()
@@ -154,6 +173,22 @@ impl fmt::Display for ClinicTimeZone {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_local_date_is_the_clinics_not_the_servers() {
+        let late = Timestamp::parse_rfc3339("2026-11-27T23:30:00Z").unwrap();
+        let berlin = ClinicTimeZone::parse("Europe/Berlin").unwrap();
+        let chicago = ClinicTimeZone::parse("America/Chicago").unwrap();
+        assert_eq!(berlin.local_date(late), time::macros::date!(2026 - 11 - 28));
+        assert_eq!(
+            chicago.local_date(late),
+            time::macros::date!(2026 - 11 - 27)
+        );
+        assert_eq!(
+            ClinicTimeZone::utc().local_date(late),
+            time::macros::date!(2026 - 11 - 27)
+        );
+    }
     use super::*;
 
     fn at(rfc3339: &str) -> Timestamp {
