@@ -200,6 +200,10 @@ async fn a_device_marked_trusted_skips_the_second_step_until_it_is_no_longer_tru
     browser.fill("code", &code).await;
     browser.choose("#trust").await;
     browser.checkpoint("portal-second-step-email").await;
+    // Phone-sized, the step reads top to bottom and passes the same checks.
+    driver.set_window_rect(0, 0, 390, 844).await.unwrap();
+    browser.checkpoint("portal-second-step-phone").await;
+    driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
     browser.click("main form button[type=submit]").await;
     browser.wait_for_path("/t/north/portal/").await;
 
@@ -228,6 +232,9 @@ async fn a_device_marked_trusted_skips_the_second_step_until_it_is_no_longer_tru
         .unwrap();
     assert!(devices.contains("Chrome"), "{devices}");
     browser.checkpoint("portal-two-step-account").await;
+    driver.set_window_rect(0, 0, 390, 844).await.unwrap();
+    browser.assert_accessible("portal-two-step-account-phone").await;
+    driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
     browser.click("#trusted-devices button[type=submit]").await;
     assert!(browser.main_text().await.contains("no longer trusted"));
     driver.goto(&format!("{portal}/")).await.unwrap();
