@@ -233,7 +233,9 @@ async fn a_device_marked_trusted_skips_the_second_step_until_it_is_no_longer_tru
     assert!(devices.contains("Chrome"), "{devices}");
     browser.checkpoint("portal-two-step-account").await;
     driver.set_window_rect(0, 0, 390, 844).await.unwrap();
-    browser.assert_accessible("portal-two-step-account-phone").await;
+    browser
+        .assert_accessible("portal-two-step-account-phone")
+        .await;
     driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
     browser.click("#trusted-devices button[type=submit]").await;
     assert!(browser.main_text().await.contains("no longer trusted"));
