@@ -83,6 +83,47 @@ pub(super) async fn factor_added(
     })
 }
 
+/// An authenticator-app setup of `holder` still waiting for its code, and
+/// whether it would be their first factor; refused once it has expired.
+pub(super) async fn waiting_setup(
+    pass: &mut Passage<'_>,
+    holder: Holder,
+    factor: FactorId,
+) -> Result<(store::StoredTotp, bool), DomainError> {
+    pass.target(format!("factor:{factor}"));
+    let mut tx = pass.read().await?;
+    let since = Timestamp::now().minus(SETUP_TTL);
+    let waiting = store::unconfirmed_totp(&mut tx, holder, factor, since).await?;
+    let first = store::list(&mut tx, holder).await?.is_empty();
+    tx.commit().await?;
+    Ok((waiting.ok_or_else(setup_expired)?, first))
+}
+
+/// Confirms the setup `waiting` with the first code of its app, in the
+/// act's write transaction, which it returns; a wrong code is a miss.
+pub(super) async fn confirm_setup(
+    services: &Services,
+    pass: &mut Passage<'_>,
+    waiting: &store::StoredTotp,
+    code: &crate::factors::TotpCode,
+) -> Result<TenantTx, DomainError> {
+    let secret = TotpSecret::unseal(&services.code_key, pass.tenant().id, &waiting.sealed_secret)
+        .ok_or_else(|| {
+        DomainError::Storage(crate::storage::StorageError::Corrupt(
+            "an authenticator secret does not open with this server's code key".into(),
+        ))
+    })?;
+    let Some(step) = secret.accepts(code, unix_secs(), None) else {
+        pass.secret_missed("wrong_code");
+        return Err(DomainError::WrongSecondFactor);
+    };
+    let mut tx = pass.write().await?;
+    if !store::confirm(&mut tx, waiting.id, Some(step)).await? {
+        return Err(setup_expired());
+    }
+    Ok(tx)
+}
+
 /// Ten new recovery codes for `holder`, who must have a factor they stand
 /// in for; the old ones stop working. Ends the act.
 pub(super) async fn renew_recovery_codes(

@@ -27,8 +27,8 @@ use crate::sessions::portal as sessions;
 use crate::storage::TenantTx;
 
 use super::factors::{
-    FactorAdded, SETUP_TTL, TotpSetup, check_answer, factor_added, login_expired,
-    renew_recovery_codes, setup_expired, spend_answer, unix_secs,
+    FactorAdded, TotpSetup, check_answer, confirm_setup, factor_added, login_expired,
+    renew_recovery_codes, spend_answer, waiting_setup,
 };
 use super::passkeys::{
     ChallengeFor, PasskeyOptions, begin_registration, challenge_for, finish_registration,
@@ -112,7 +112,7 @@ pub fn email_hint(email: &crate::domain::EmailAddress) -> String {
 }
 
 /// Opens a portal session for `account` in `tx`, showing its first record.
-async fn open_session(
+pub(super) async fn open_session(
     services: &Services,
     tx: &mut TenantTx,
     account: PortalAccount,
@@ -292,28 +292,8 @@ impl Services {
         let done = async {
             let account = pass.account_id()?;
             let holder = Holder::Account(account);
-            pass.target(format!("factor:{factor}"));
-            let tenant = pass.tenant().id;
-            let mut tx = pass.read().await?;
-            let since = Timestamp::now().minus(SETUP_TTL);
-            let waiting = store::unconfirmed_totp(&mut tx, holder, factor, since).await?;
-            let first = store::list(&mut tx, holder).await?.is_empty();
-            tx.commit().await?;
-            let waiting = waiting.ok_or_else(setup_expired)?;
-            let secret = TotpSecret::unseal(&self.code_key, tenant, &waiting.sealed_secret)
-                .ok_or_else(|| {
-                    DomainError::Storage(crate::storage::StorageError::Corrupt(
-                        "an authenticator secret does not open with this server's code key".into(),
-                    ))
-                })?;
-            let Some(step) = secret.accepts(code, unix_secs(), None) else {
-                pass.secret_missed("wrong_code");
-                return Err(DomainError::WrongSecondFactor);
-            };
-            let mut tx = pass.write().await?;
-            if !store::confirm(&mut tx, factor, Some(step)).await? {
-                return Err(setup_expired());
-            }
+            let (waiting, first) = waiting_setup(&mut pass, holder, factor).await?;
+            let mut tx = confirm_setup(self, &mut pass, &waiting, code).await?;
             self.first_factor_ends_other_sessions(&pass, &mut tx, account, first)
                 .await?;
             factor_added(self, &mut pass, tx, holder, factor, first).await

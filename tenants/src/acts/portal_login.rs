@@ -13,7 +13,8 @@ use crate::factors::{self, Holder, devices};
 use crate::portal::accounts::{self, PortalAccount};
 
 use super::portal_factors::{
-    PortalSecondStep, PortalSignIn, email_hint, mail_sign_in_code, second_step_methods,
+    PortalSecondStep, PortalSignIn, email_hint, mail_sign_in_code, open_session,
+    second_step_methods,
 };
 use crate::portal::grants::{self, GrantView};
 use crate::sessions::portal as sessions;
@@ -119,23 +120,12 @@ impl Services {
                             email_code_sent,
                         }));
                     }
-                    let first = grants::live_for_account(&mut tx, account.id)
-                        .await?
-                        .first()
-                        .map(|g| g.patient_id);
-                    let created =
-                        sessions::create(&mut tx, account.id, first, self.auth.portal_session_ttl)
-                            .await?;
+                    let session = open_session(self, &mut tx, account).await?;
                     if let Some(device) = trusted {
                         pass.detail(format!("trusted_device={device}"));
                     }
                     pass.commit(tx).await?;
-                    Ok(PortalSignIn::Signed(PortalSessionIssued {
-                        token: created.token,
-                        csrf_token: created.csrf_token,
-                        expires_at: created.expires_at,
-                        account,
-                    }))
+                    Ok(PortalSignIn::Signed(session))
                 }
                 None => {
                     let typed_a_code = looks_like_a_code(login.password.expose());

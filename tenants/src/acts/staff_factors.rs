@@ -17,8 +17,8 @@ use crate::sessions::staff::{self as sessions, SessionKind};
 use crate::staff::store::{self as staff_store, StaffStatus};
 
 use super::factors::{
-    FactorAdded, SETUP_TTL, TotpSetup, check_answer, factor_added, factor_buckets, login_expired,
-    renew_recovery_codes, setup_expired, spend_answer, unix_secs,
+    FactorAdded, TotpSetup, check_answer, confirm_setup, factor_added, factor_buckets,
+    login_expired, renew_recovery_codes, spend_answer, waiting_setup,
 };
 use super::staff::IssuedSession;
 
@@ -53,15 +53,33 @@ pub(super) fn require_factor_step_up(
     }
 }
 
-/// A login that has just used a second factor counts as a step-up made
-/// with it: someone who signed in with a recovery code can replace the
-/// phone they lost at once.
-pub(super) async fn fresh_from_factor(
-    tx: &mut crate::storage::TenantTx,
-    session: &str,
-) -> Result<(), DomainError> {
-    sessions::mark_step_up(tx, session, sessions::StepUpBy::SecondFactor).await?;
-    Ok(())
+/// Opens the session a login that used a second factor earned, and ends
+/// the act in `tx` with `detail`. Such a login counts as a step-up made
+/// with the factor: someone who signed in with a recovery code can replace
+/// the phone they lost at once.
+pub(super) async fn signed_in_with_factor(
+    services: &Services,
+    pass: &mut Passage<'_>,
+    mut tx: crate::storage::TenantTx,
+    member: crate::staff::store::StaffMember,
+    kind: SessionKind,
+    detail: String,
+) -> Result<IssuedSession, DomainError> {
+    let ttl = match kind {
+        SessionKind::Cookie => services.auth.cookie_session_ttl,
+        SessionKind::Bearer => services.auth.bearer_token_ttl,
+    };
+    let created = sessions::create(&mut tx, member.id, kind, ttl).await?;
+    sessions::mark_step_up(&mut tx, &created.id, sessions::StepUpBy::SecondFactor).await?;
+    pass.as_actor(crate::audit::Actor::Staff(member.id));
+    pass.detail(detail);
+    pass.commit(tx).await?;
+    Ok(IssuedSession {
+        token: created.token,
+        csrf_token: created.csrf_token,
+        expires_at: created.expires_at,
+        staff: member,
+    })
 }
 
 impl Services {
@@ -134,31 +152,11 @@ impl Services {
         let mut pass = self.enter(caller, &acts::STAFF_FACTOR_ADD).await?;
         let done = async {
             let holder = Holder::Staff(pass.staff_id()?);
-            pass.target(format!("factor:{factor}"));
-            let tenant = pass.tenant().id;
-            let mut tx = pass.read().await?;
-            let since = Timestamp::now().minus(SETUP_TTL);
-            let waiting = store::unconfirmed_totp(&mut tx, holder, factor, since).await?;
-            let first = store::list(&mut tx, holder).await?.is_empty();
-            tx.commit().await?;
-            let waiting = waiting.ok_or_else(setup_expired)?;
+            let (waiting, first) = waiting_setup(&mut pass, holder, factor).await?;
             if !first {
                 require_factor_step_up(&pass, self)?;
             }
-            let secret = TotpSecret::unseal(&self.code_key, tenant, &waiting.sealed_secret)
-                .ok_or_else(|| {
-                    DomainError::Storage(crate::storage::StorageError::Corrupt(
-                        "an authenticator secret does not open with this server's code key".into(),
-                    ))
-                })?;
-            let Some(step) = secret.accepts(code, unix_secs(), None) else {
-                pass.secret_missed("wrong_code");
-                return Err(DomainError::WrongSecondFactor);
-            };
-            let mut tx = pass.write().await?;
-            if !store::confirm(&mut tx, factor, Some(step)).await? {
-                return Err(setup_expired());
-            }
+            let tx = confirm_setup(self, &mut pass, &waiting, code).await?;
             factor_added(self, &mut pass, tx, holder, factor, first).await
         }
         .await;
@@ -270,27 +268,14 @@ impl Services {
             };
             let checked =
                 check_answer(self, &mut pass, Holder::Staff(staff_id), answer, None).await?;
-            let ttl = match kind {
-                SessionKind::Cookie => self.auth.cookie_session_ttl,
-                SessionKind::Bearer => self.auth.bearer_token_ttl,
-            };
             let mut tx = pass.write().await?;
             if !factors::spend_pending(&mut tx, &waiting.id).await? {
                 return Err(login_expired());
             }
             let method =
                 spend_answer(self, &mut pass, &mut tx, Holder::Staff(staff_id), checked).await?;
-            let created = sessions::create(&mut tx, staff_id, kind, ttl).await?;
-            fresh_from_factor(&mut tx, &created.id).await?;
-            pass.as_actor(crate::audit::Actor::Staff(staff_id));
-            pass.detail(format!("{} {method}", kind.as_str()));
-            pass.commit(tx).await?;
-            Ok(IssuedSession {
-                token: created.token,
-                csrf_token: created.csrf_token,
-                expires_at: created.expires_at,
-                staff: member,
-            })
+            let detail = format!("{} {method}", kind.as_str());
+            signed_in_with_factor(self, &mut pass, tx, member, kind, detail).await
         }
         .await;
         pass.finish(done).await

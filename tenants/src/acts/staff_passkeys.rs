@@ -22,6 +22,7 @@ use super::passkeys::{
     passkeys_of, sign_in_challenge, spend_challenge_budget, take_ceremony, verify,
 };
 use super::staff::IssuedSession;
+use super::staff_factors::signed_in_with_factor;
 
 async fn active_member(
     pass: &Passage<'_>,
@@ -182,23 +183,8 @@ impl Services {
                 &serde_json::to_string(&passkey).expect("serialises"),
             )
             .await?;
-            let created = sessions::create(
-                &mut tx,
-                staff,
-                SessionKind::Cookie,
-                self.auth.cookie_session_ttl,
-            )
-            .await?;
-            super::staff_factors::fresh_from_factor(&mut tx, &created.id).await?;
-            pass.as_actor(crate::audit::Actor::Staff(staff));
-            pass.detail(format!("cookie method=passkey factor={id}"));
-            pass.commit(tx).await?;
-            Ok(IssuedSession {
-                token: created.token,
-                csrf_token: created.csrf_token,
-                expires_at: created.expires_at,
-                staff: member,
-            })
+            let detail = format!("cookie method=passkey factor={id}");
+            signed_in_with_factor(self, &mut pass, tx, member, SessionKind::Cookie, detail).await
         }
         .await;
         pass.finish(done).await
@@ -243,23 +229,8 @@ impl Services {
             if !factors::spend_pending(&mut tx, &waiting.id).await? {
                 return Err(login_expired());
             }
-            let created = sessions::create(
-                &mut tx,
-                staff,
-                SessionKind::Cookie,
-                self.auth.cookie_session_ttl,
-            )
-            .await?;
-            super::staff_factors::fresh_from_factor(&mut tx, &created.id).await?;
-            pass.as_actor(crate::audit::Actor::Staff(staff));
-            pass.detail(format!("cookie method=passkey factor={id}"));
-            pass.commit(tx).await?;
-            Ok(IssuedSession {
-                token: created.token,
-                csrf_token: created.csrf_token,
-                expires_at: created.expires_at,
-                staff: member,
-            })
+            let detail = format!("cookie method=passkey factor={id}");
+            signed_in_with_factor(self, &mut pass, tx, member, SessionKind::Cookie, detail).await
         }
         .await;
         pass.finish(done).await

@@ -43,14 +43,14 @@ async fn pending_of(app: &TestApp, email: &str) -> Value {
         StatusCode::ACCEPTED,
         "a second step is asked"
     );
+    assert!(
+        resp.headers().get("set-cookie").is_none(),
+        "no session cookie before the second step"
+    );
     let body: Value = resp.json().await.unwrap();
     assert!(body.get("csrf_token").is_none(), "no session yet: {body}");
-    assert!(resp_has_no_cookie(&body));
+    assert!(body["pending_token"].is_string(), "{body}");
     body
-}
-
-fn resp_has_no_cookie(body: &Value) -> bool {
-    body["pending_token"].is_string()
 }
 
 async fn second_step(app: &TestApp, pending: &Value, code: &str, trust: bool) -> reqwest::Response {
