@@ -201,7 +201,7 @@ async fn seed_patients(
             continue;
         }
         let issued = services
-            .issue_medical_records_code(&owner, patient.id, CodeDelivery::Print)
+            .issue_medical_records_code(&owner, patient.id, CodeDelivery::Print, None)
             .await?;
         // Mia's code is redeemed into her portal account; Leo's waits in
         // the follow-up list, for the clinic to resend or revoke.
@@ -243,7 +243,7 @@ async fn share_with(
         ]),
     )?;
     services
-        .document_upload(owner, patient, Some("Blood test results"), lab)
+        .document_upload(owner, patient, Some("Blood test results"), lab, false)
         .await?;
     let vaccinations = Upload::parse(
         "vaccinations.txt",
@@ -251,7 +251,13 @@ async fn share_with(
             .to_vec(),
     )?;
     services
-        .document_upload(owner, patient, Some("Vaccination record"), vaccinations)
+        .document_upload(
+            owner,
+            patient,
+            Some("Vaccination record"),
+            vaccinations,
+            false,
+        )
         .await?;
     services
         .note_write(
@@ -262,6 +268,7 @@ async fn share_with(
                 "Your blood test results are all within the normal range. No change to your \
                  medication. We will see you at your check-up next week.",
             )?,
+            false,
         )
         .await?;
     let next_week = Timestamp::now().plus(std::time::Duration::from_secs(7 * 24 * 3600));

@@ -18,6 +18,7 @@ use poem::{EndpointExt, IntoResponse, Response, Route, Server, get, handler};
 use poem_openapi::OpenApiService;
 use portico_tenants::Services;
 use portico_tenants::auth::PasswordHasher;
+use portico_tenants::domain::Timestamp;
 use portico_tenants::storage::Database;
 use portico_web::page_session::Pages;
 use portico_web::refusals::RecordRefusals;
@@ -141,13 +142,20 @@ impl Application {
         // If this future is dropped (the process is going down hard), the
         // worker goes with it; its claimed mail is taken again when the lease
         // runs out.
-        let mut worker = AbortOnDrop(Some(tokio::spawn(worker.run(stopped))));
+        let mut worker = AbortOnDrop(Some(tokio::spawn(worker.run(stopped.clone()))));
+        let mut birthdays = AbortOnDrop(Some(tokio::spawn(birthday_job(
+            self.state.services.clone(),
+            stopped,
+        ))));
         let app = app(self.state);
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
             .await;
         let _ = stop.send(true);
         if let Some(handle) = worker.0.take() {
+            let _ = handle.await;
+        }
+        if let Some(handle) = birthdays.0.take() {
             let _ = handle.await;
         }
         services.close().await;
@@ -157,6 +165,42 @@ impl Application {
     /// Where mail goes, for people to read.
     pub fn mail_destination(&self) -> String {
         self.mail.describe()
+    }
+}
+
+/// How often the birthday job looks for patients whose view or access
+/// changes today. Views never wait for it (they follow the date on every
+/// request); it makes the change durable and sends the mail, so a few
+/// minutes' delay on the day is harmless.
+const BIRTHDAY_JOB_EVERY: Duration = Duration::from_secs(300);
+
+/// Runs the birthday job a minute after start (catching up after a
+/// restart) and then every few minutes, until told to stop. Several nodes
+/// may run it at once: each birthday is acted on once (see
+/// `Services::run_age_transitions`).
+async fn birthday_job(services: Services, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut wait = Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    return;
+                }
+                continue;
+            }
+        }
+        match services.run_age_transitions(Timestamp::now()).await {
+            Ok(done) if done.narrowed + done.came_of_age > 0 => tracing::info!(
+                narrowed = done.narrowed,
+                came_of_age = done.came_of_age,
+                proxies_ended = done.proxies_ended,
+                "birthday job"
+            ),
+            Ok(_) => {}
+            Err(err) => tracing::error!(error = %err, "the birthday job failed"),
+        }
+        wait = BIRTHDAY_JOB_EVERY;
     }
 }
 

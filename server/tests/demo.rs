@@ -80,7 +80,8 @@ async fn the_first_start_creates_a_demo_clinic_whose_owner_can_log_in() {
     let shared = services
         .portal_shared_record(&who, records[0].patient_id)
         .await
-        .unwrap();
+        .unwrap()
+        .shared;
     assert_eq!(shared.documents.len(), 2);
     assert!(
         shared

@@ -90,6 +90,8 @@ pub struct Refusal {
     pub kind: RefusalKind,
     pub code: &'static str,
     pub message: String,
+    /// The input at fault, when one is.
+    pub field: Option<&'static str>,
 }
 
 impl DomainError {
@@ -98,7 +100,19 @@ impl DomainError {
             kind,
             code,
             message: message.into(),
+            field: None,
         })
+    }
+
+    /// The same refusal, naming the input at fault.
+    pub fn at_field(self, field: &'static str) -> Self {
+        match self {
+            DomainError::Refused(refusal) => DomainError::Refused(Refusal {
+                field: Some(field),
+                ..refusal
+            }),
+            other => other,
+        }
     }
 }
 

@@ -35,6 +35,22 @@ pub enum MailKind {
     RegistrationAttempt,
     /// A six-digit code for a patient's second sign-in step.
     SignInCode,
+    /// To a parent: the child reached the limited-view age, so the parent
+    /// now sees less of the record.
+    ProxyNarrowed,
+    /// To a parent or caregiver: their access to a record ended (the
+    /// patient came of age, the clinic revoked it, or the patient ended
+    /// it).
+    ProxyEnded,
+    /// To a patient who came of age: their parents' access ended, and they
+    /// decide who else sees their record.
+    ComingOfAge,
+    /// A patient's invitation to see their record as their caregiver, with
+    /// the caregiver's code in its link.
+    CaregiverInvitation,
+    /// To a patient: someone now holds their record as a parent or
+    /// caregiver.
+    ProxyAdded,
 }
 
 impl MailKind {
@@ -48,6 +64,11 @@ impl MailKind {
             Self::RecordUpdate => "record_update",
             Self::RegistrationAttempt => "registration_attempt",
             Self::SignInCode => "sign_in_code",
+            Self::ProxyNarrowed => "proxy_narrowed",
+            Self::ProxyEnded => "proxy_ended",
+            Self::ComingOfAge => "coming_of_age",
+            Self::CaregiverInvitation => "caregiver_invitation",
+            Self::ProxyAdded => "proxy_added",
         }
     }
 }
@@ -194,19 +215,25 @@ pub struct OutgoingMail {
 }
 
 impl MailKind {
+    /// Every kind, for what must handle each.
+    pub const ALL: [Self; 13] = [
+        Self::AccessLink,
+        Self::SmartformInvitation,
+        Self::EmailChangeNotice,
+        Self::PasswordReset,
+        Self::EmailVerification,
+        Self::RecordUpdate,
+        Self::RegistrationAttempt,
+        Self::SignInCode,
+        Self::ProxyNarrowed,
+        Self::ProxyEnded,
+        Self::ComingOfAge,
+        Self::CaregiverInvitation,
+        Self::ProxyAdded,
+    ];
+
     pub fn parse(raw: &str) -> Option<Self> {
-        [
-            Self::AccessLink,
-            Self::SmartformInvitation,
-            Self::EmailChangeNotice,
-            Self::PasswordReset,
-            Self::EmailVerification,
-            Self::RecordUpdate,
-            Self::RegistrationAttempt,
-            Self::SignInCode,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == raw)
+        Self::ALL.into_iter().find(|k| k.as_str() == raw)
     }
 }
 

@@ -9,6 +9,7 @@ use crate::domain::{
     ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress, LogoUrl,
     PortalHost, Slug, TenantId, Timestamp,
 };
+use crate::family::{AgeRules, ClinicDay, LimitedParts};
 use crate::storage::{Database, StorageError, TenantTx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +69,11 @@ pub struct TenantSettings {
     pub staff_second_factor_required: bool,
     /// Every portal account must pass a second step at login.
     pub patient_second_factor_required: bool,
+    /// When a parent's view of a child's record narrows, and ends.
+    pub age_rules: AgeRules,
+    /// A proxy code (a parent's or a caregiver's) is redeemed only with
+    /// the patient's date of birth; three wrong dates cancel it.
+    pub proxy_code_requires_dob: bool,
     pub branding: TenantBranding,
 }
 
@@ -133,6 +139,16 @@ impl Default for TenantBranding {
     }
 }
 
+impl TenantSettings {
+    /// The clinic's date at `now`, in its time zone, with its age rules.
+    pub fn day_at(&self, now: Timestamp) -> ClinicDay {
+        ClinicDay {
+            today: self.time_zone.local_date(now),
+            rules: self.age_rules,
+        }
+    }
+}
+
 impl Default for TenantSettings {
     fn default() -> Self {
         Self {
@@ -143,6 +159,8 @@ impl Default for TenantSettings {
             self_registration: true,
             staff_second_factor_required: true,
             patient_second_factor_required: false,
+            age_rules: AgeRules::default(),
+            proxy_code_requires_dob: false,
             branding: TenantBranding::default(),
         }
     }
@@ -154,7 +172,9 @@ macro_rules! columns {
          auto_enable_portal_access, code_lifetime_secs, default_code_delivery, \
          brand_primary_colour, brand_accent_colour, logo_url, reply_to, time_zone, \
          requested_custom_domain, self_registration, staff_second_factor_required, \
-         patient_second_factor_required"
+         patient_second_factor_required, proxy_limited_from_age, adult_age, \
+         limited_view_appointments, limited_view_messages, limited_view_documents, \
+         proxy_code_requires_dob"
     };
 }
 
@@ -184,6 +204,17 @@ fn from_row(row: &AnyRow) -> Result<Tenant, StorageError> {
             self_registration: row.try_get::<i64, _>(16)? == 1,
             staff_second_factor_required: row.try_get::<i64, _>(17)? == 1,
             patient_second_factor_required: row.try_get::<i64, _>(18)? == 1,
+            age_rules: AgeRules::new(
+                row.try_get::<i64, _>(19)?,
+                row.try_get::<i64, _>(20)?,
+                LimitedParts {
+                    appointments: row.try_get::<i64, _>(21)? == 1,
+                    messages: row.try_get::<i64, _>(22)? == 1,
+                    documents: row.try_get::<i64, _>(23)? == 1,
+                },
+            )
+            .map_err(corrupt)?,
+            proxy_code_requires_dob: row.try_get::<i64, _>(24)? == 1,
             branding: TenantBranding {
                 primary_colour: Colour::parse("primary_colour", &row.try_get::<String, _>(10)?)
                     .map_err(corrupt)?,
@@ -329,7 +360,9 @@ pub async fn update_settings(
         "UPDATE tenants SET auto_enable_portal_access = $2, code_lifetime_secs = $3, default_code_delivery = $4, updated_at = $5,
                 brand_primary_colour = $6, brand_accent_colour = $7, logo_url = $8, reply_to = $9,
                 display_name = $10, time_zone = $11, self_registration = $12,
-                staff_second_factor_required = $13, patient_second_factor_required = $14
+                staff_second_factor_required = $13, patient_second_factor_required = $14,
+                proxy_limited_from_age = $15, adult_age = $16, limited_view_appointments = $17,
+                limited_view_messages = $18, limited_view_documents = $19, proxy_code_requires_dob = $20
           WHERE id = $1 RETURNING ",
         columns!()
     ))
@@ -347,6 +380,12 @@ pub async fn update_settings(
     .bind(i64::from(settings.self_registration))
     .bind(i64::from(settings.staff_second_factor_required))
     .bind(i64::from(settings.patient_second_factor_required))
+    .bind(i64::from(settings.age_rules.limited_from()))
+    .bind(i64::from(settings.age_rules.adult_at()))
+    .bind(i64::from(settings.age_rules.limited_parts().appointments))
+    .bind(i64::from(settings.age_rules.limited_parts().messages))
+    .bind(i64::from(settings.age_rules.limited_parts().documents))
+    .bind(i64::from(settings.proxy_code_requires_dob))
     .fetch_one(tx.conn())
     .await?;
     from_row(&row)

@@ -334,10 +334,12 @@ impl TestApp {
         };
         adjust(&mut config);
         let app = Application::build(config).await.expect("sibling starts");
+        let services = app.services().clone();
         let server = tokio::spawn(async move {
             let _ = app.run(std::future::pending()).await;
         });
         Sibling {
+            services,
             server,
             _data_dir: data_dir,
         }
@@ -421,6 +423,39 @@ impl TestApp {
                 .expect("a queued mail's secrets open with the server's key")
             })
             .collect()
+    }
+
+    /// The text parts of the mails of `kind` to `recipient`, as the files
+    /// transport wrote them (waiting up to 15 seconds for the worker).
+    pub async fn delivered_texts(&self, kind: &str, recipient: &str) -> Vec<String> {
+        let mut conn = self.raw_connection().await;
+        let ids: Vec<(String,)> =
+            sqlx::query_as("SELECT id FROM outbox WHERE kind = $1 AND recipient = $2 ORDER BY id")
+                .bind(kind.to_owned())
+                .bind(recipient.to_owned())
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        let mut texts = Vec::new();
+        for (id,) in ids {
+            let path = self._data_dir.path().join("mail").join(format!("{id}.eml"));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            let raw = loop {
+                if let Ok(raw) = std::fs::read(&path) {
+                    break raw;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "mail {id} was not delivered"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            };
+            let message = mail_parser::MessageParser::default()
+                .parse(&raw[..])
+                .expect("a mail");
+            texts.push(message.body_text(0).unwrap_or_default().into_owned());
+        }
+        texts
     }
 
     /// The code or token in the link of mail `id` as the files transport
@@ -604,6 +639,8 @@ impl Drop for TestApp {
 
 /// A second server on the same database; stops (abruptly) when dropped.
 pub struct Sibling {
+    /// The sibling's own services, for calling a job on it directly.
+    pub services: Services,
     server: tokio::task::JoinHandle<()>,
     _data_dir: tempfile::TempDir,
 }

@@ -5,12 +5,15 @@
 
 use std::sync::Arc;
 
-use crate::views::{Console, SendLinkView, WorkspaceTab};
+use crate::views::{Console, RelationChoice, SendLinkView, WorkspaceTab};
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path};
 use poem::{Request, Response, handler};
 use portico_tenants::codes::{CodeKind, CodeStatus};
-use portico_tenants::domain::{AccessCodeId, CodeDelivery, GrantId, PatientId, Timestamp};
+use portico_tenants::domain::{
+    AccessCodeId, CodeDelivery, DateOfBirth, GrantId, PatientId, Timestamp,
+};
+use portico_tenants::family::{ClinicDay, Relation, Stage};
 use portico_tenants::{DomainError, acts};
 use serde::Deserialize;
 
@@ -31,6 +34,7 @@ async fn confirm_page(
     patient: PatientId,
     delivery: CodeDelivery,
     status: StatusCode,
+    chosen: Option<Relation>,
 ) -> poem::Result<Response> {
     let record = state
         .services
@@ -61,7 +65,11 @@ async fn confirm_page(
     };
     let replaces = codes
         .into_iter()
-        .filter(|c| c.kind == CodeKind::MedicalRecords && c.status_at(now) == CodeStatus::Active)
+        .filter(|c| {
+            c.kind == CodeKind::MedicalRecords
+                && c.relation == Relation::Own
+                && c.status_at(now) == CodeStatus::Active
+        })
         .map(|c| match (c.delivery, record.email.as_ref()) {
             (CodeDelivery::Email, Some(to)) => format!(
                 "the access link emailed to {to} on {}",
@@ -93,9 +101,71 @@ async fn confirm_page(
             lifetime,
             print: delivery == CodeDelivery::Print,
             replaces,
+            relations: relation_choices(
+                signed.tenant.tenant.settings.day_at(now),
+                record.date_of_birth,
+                record.full_name.as_str(),
+                chosen,
+            ),
         })
         .map_err(render_failed)?;
     Ok(page(html, status))
+}
+
+/// Who may hold a code on this patient's record, as their age on the
+/// clinic's calendar allows, with `chosen` (or the presumed one) checked.
+fn relation_choices(
+    day: ClinicDay,
+    born: DateOfBirth,
+    name: &str,
+    chosen: Option<Relation>,
+) -> Vec<RelationChoice> {
+    let stage = day.stage_of(born);
+    let allowed: &[Relation] = match stage {
+        Stage::Child => &[Relation::Parent],
+        Stage::Teen => &[Relation::Own, Relation::Parent],
+        Stage::Adult => &[Relation::Own, Relation::Caregiver],
+    };
+    let checked = chosen
+        .filter(|c| allowed.contains(c))
+        .unwrap_or_else(|| Relation::presumed_for(stage));
+    allowed
+        .iter()
+        .map(|&relation| {
+            let (label, hint) = match relation {
+                Relation::Own => (
+                    format!("{name}, for their own account"),
+                    "It replaces their earlier unused code, if there is one.",
+                ),
+                Relation::Parent => (
+                    "A parent or guardian".to_owned(),
+                    match stage {
+                        Stage::Teen => "They see a limited view: no notes, nothing confidential.",
+                        _ => "They see the whole record until the limited view begins.",
+                    },
+                ),
+                Relation::Caregiver => (
+                    "A caregiver, with the patient's consent".to_owned(),
+                    "They see the record but not confidential items, unless the patient allows.",
+                ),
+            };
+            RelationChoice {
+                value: relation.as_str(),
+                label,
+                hint,
+                checked: relation == checked,
+            }
+        })
+        .collect()
+}
+
+/// The relation a confirmation form chose, if it named one the product
+/// knows; the act refuses one the patient's age does not allow.
+fn chosen_relation(raw: Option<&str>) -> Result<Option<Relation>, ApiError> {
+    raw.filter(|r| !r.is_empty())
+        .map(Relation::parse)
+        .transpose()
+        .map_err(ApiError::from)
 }
 
 /// A step-up with the password typed. The caller it was checked for was
@@ -117,6 +187,7 @@ async fn unconfirmed(
     patient: PatientId,
     delivery: CodeDelivery,
     err: DomainError,
+    chosen: Option<Relation>,
 ) -> poem::Result<Response> {
     let (status, _) = refusal(err)?;
     signed.frame.error = Some(if status == StatusCode::TOO_MANY_REQUESTS {
@@ -127,7 +198,7 @@ async fn unconfirmed(
             CodeDelivery::Print => "That is not your password. No code was issued.".into(),
         }
     });
-    confirm_page(state, console, signed, patient, delivery, status).await
+    confirm_page(state, console, signed, patient, delivery, status, chosen).await
 }
 
 /// Shows the address an access link will go to, and asks for the staff
@@ -148,6 +219,7 @@ pub(super) async fn send_link_form(
         patient,
         CodeDelivery::Email,
         StatusCode::OK,
+        None,
     )
     .await
 }
@@ -156,6 +228,7 @@ pub(super) async fn send_link_form(
 pub(super) struct SendLinkForm {
     csrf_token: String,
     password: String,
+    relation: Option<String>,
 }
 
 #[handler]
@@ -168,13 +241,23 @@ pub(super) async fn send_link(
 ) -> poem::Result<Response> {
     let patient = parse_patient(&id)?;
     let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let relation = chosen_relation(form.relation.as_deref())?;
     if let Err(err) = confirm_password(&state, &signed, form.password).await {
-        return unconfirmed(&state, &console, signed, patient, CodeDelivery::Email, err).await;
+        return unconfirmed(
+            &state,
+            &console,
+            signed,
+            patient,
+            CodeDelivery::Email,
+            err,
+            relation,
+        )
+        .await;
     }
     let signed = Signed::of(&state, req).await?;
     let outcome = state
         .services
-        .issue_medical_records_code(&signed.caller, patient, CodeDelivery::Email)
+        .issue_medical_records_code(&signed.caller, patient, CodeDelivery::Email, relation)
         .await;
     conclude(
         &state,
@@ -208,6 +291,7 @@ pub(super) struct HandoutForm {
     csrf_token: String,
     /// Absent on the workspace's button, which asks for it first.
     password: Option<String>,
+    relation: Option<String>,
 }
 
 /// Issues a code for a printed handout and shows the page to print. A
@@ -225,6 +309,7 @@ pub(super) async fn handout(
 ) -> poem::Result<Response> {
     let patient = parse_patient(&id)?;
     let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let relation = chosen_relation(form.relation.as_deref())?;
     let Some(password) = form.password else {
         return confirm_page(
             &state,
@@ -233,16 +318,26 @@ pub(super) async fn handout(
             patient,
             CodeDelivery::Print,
             StatusCode::OK,
+            relation,
         )
         .await;
     };
     if let Err(err) = confirm_password(&state, &signed, password).await {
-        return unconfirmed(&state, &console, signed, patient, CodeDelivery::Print, err).await;
+        return unconfirmed(
+            &state,
+            &console,
+            signed,
+            patient,
+            CodeDelivery::Print,
+            err,
+            relation,
+        )
+        .await;
     }
     let signed = Signed::of(&state, req).await?;
     let issued = match state
         .services
-        .issue_medical_records_code(&signed.caller, patient, CodeDelivery::Print)
+        .issue_medical_records_code(&signed.caller, patient, CodeDelivery::Print, relation)
         .await
     {
         Ok(issued) => issued,

@@ -10,10 +10,12 @@ use poem::http::StatusCode;
 use poem::web::{Data, Form, Path};
 use poem::{Request, Response, handler};
 use portico_tenants::DomainError;
+use portico_tenants::domain::InvalidValue;
 use portico_tenants::domain::{
     BuiltinRole, ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress,
     LogoUrl, NewPassword, PortalHost, RoleName, StaffId,
 };
+use portico_tenants::family::{AgeRules, LimitedParts};
 use portico_tenants::registry::{Tenant, TenantBranding, TenantSettings};
 use portico_tenants::staff::StaffStatus;
 use serde::Deserialize;
@@ -47,6 +49,12 @@ fn form_of(t: &Tenant) -> SettingsForm {
         self_registration: s.self_registration,
         staff_second_factor_required: s.staff_second_factor_required,
         patient_second_factor_required: s.patient_second_factor_required,
+        proxy_limited_from_age: s.age_rules.limited_from().to_string(),
+        adult_age: s.age_rules.adult_at().to_string(),
+        limited_view_appointments: s.age_rules.limited_parts().appointments,
+        limited_view_messages: s.age_rules.limited_parts().messages,
+        limited_view_documents: s.age_rules.limited_parts().documents,
+        proxy_code_requires_dob: s.proxy_code_requires_dob,
     }
 }
 
@@ -126,14 +134,26 @@ pub(super) struct SettingsPost {
     self_registration: Option<String>,
     staff_second_factor_required: Option<String>,
     patient_second_factor_required: Option<String>,
+    #[serde(default)]
+    proxy_limited_from_age: String,
+    #[serde(default)]
+    adult_age: String,
+    limited_view_appointments: Option<String>,
+    limited_view_messages: Option<String>,
+    limited_view_documents: Option<String>,
+    proxy_code_requires_dob: Option<String>,
+    /// Present when the form carried the families fieldset; without it
+    /// (an older form) the age rules stay as they are.
+    families_shown: Option<String>,
     /// Needed to turn a two-step requirement off.
     #[serde(default)]
     confirmation: String,
 }
 
 impl SettingsPost {
-    fn into_form(self) -> SettingsForm {
-        SettingsForm {
+    fn into_form(self, current: &Tenant) -> SettingsForm {
+        let families_shown = self.families_shown.is_some();
+        let form = SettingsForm {
             display_name: self.display_name,
             time_zone: self.time_zone,
             primary_colour: self.primary_colour,
@@ -146,6 +166,25 @@ impl SettingsPost {
             self_registration: self.self_registration.is_some(),
             staff_second_factor_required: self.staff_second_factor_required.is_some(),
             patient_second_factor_required: self.patient_second_factor_required.is_some(),
+            proxy_limited_from_age: self.proxy_limited_from_age,
+            adult_age: self.adult_age,
+            limited_view_appointments: self.limited_view_appointments.is_some(),
+            limited_view_messages: self.limited_view_messages.is_some(),
+            limited_view_documents: self.limited_view_documents.is_some(),
+            proxy_code_requires_dob: self.proxy_code_requires_dob.is_some(),
+        };
+        if families_shown {
+            return form;
+        }
+        let kept = form_of(current);
+        SettingsForm {
+            proxy_limited_from_age: kept.proxy_limited_from_age,
+            adult_age: kept.adult_age,
+            limited_view_appointments: kept.limited_view_appointments,
+            limited_view_messages: kept.limited_view_messages,
+            limited_view_documents: kept.limited_view_documents,
+            proxy_code_requires_dob: kept.proxy_code_requires_dob,
+            ..form
         }
     }
 }
@@ -167,7 +206,24 @@ fn parse_settings(form: &SettingsForm) -> Result<(DisplayName, TenantSettings), 
             )
         })?;
     let name = DisplayName::parse("display_name", &form.display_name)?;
+    let years = |field: &'static str, raw: &str| {
+        raw.trim().parse::<i64>().map_err(|_| InvalidValue {
+            field,
+            reason: "must be a whole number of years".into(),
+        })
+    };
+    let age_rules = AgeRules::new(
+        years("proxy_limited_from_age", &form.proxy_limited_from_age)?,
+        years("adult_age", &form.adult_age)?,
+        LimitedParts {
+            appointments: form.limited_view_appointments,
+            messages: form.limited_view_messages,
+            documents: form.limited_view_documents,
+        },
+    )?;
     let wanted = TenantSettings {
+        age_rules,
+        proxy_code_requires_dob: form.proxy_code_requires_dob,
         auto_enable_portal_access: form.auto_enable_portal_access,
         self_registration: form.self_registration,
         staff_second_factor_required: form.staff_second_factor_required,
@@ -196,7 +252,7 @@ pub(super) async fn save_settings(
 ) -> poem::Result<Response> {
     let mut signed = Signed::posting(&state, req, &post.csrf_token).await?;
     let confirmation = std::mem::take(&mut post.confirmation);
-    let form = post.into_form();
+    let form = post.into_form(&signed.tenant.tenant);
     if !confirmation.is_empty() {
         if let Err(err) =
             super::two_step::confirm_identity(&state, &signed.caller, confirmation).await

@@ -13,12 +13,15 @@ use poem::http::StatusCode;
 use poem::web::{Data, Form, Path, Query};
 use poem::{Request, Response, handler};
 use portico_tenants::acts::patients::{NewPatient, PatientChanges};
-use portico_tenants::codes::CodeStatus;
+use portico_tenants::codes::{CodeKind, CodeStatus};
+use portico_tenants::domain::ClinicTimeZone;
 use portico_tenants::domain::{
     CodeDelivery, DateOfBirth, DisplayName, EmailAddress, PatientId, PhoneNumber, Timestamp,
     ZipCode,
 };
+use portico_tenants::family::{Relation, Stage};
 use portico_tenants::patients::{PatientRecord, PortalAccess};
+use portico_tenants::portal::{EndedReason, GrantRecord};
 use portico_tenants::{DomainError, acts};
 use serde::Deserialize;
 
@@ -275,6 +278,7 @@ async fn workspace_with_details(
         reset_two_step: signed.may(state, &acts::PORTAL_FACTORS_RESET).await?,
     };
     let now = Timestamp::now();
+    let stage = t.settings.day_at(now).stage_of(record.date_of_birth);
     let (codes, grants, mail) = if tab == WorkspaceTab::Access {
         let codes = services
             .codes_of_patient(&signed.caller, patient)
@@ -295,9 +299,11 @@ async fn workspace_with_details(
                     let status = c.status_at(now);
                     CodeRow {
                         id: c.id.to_string(),
-                        kind: match c.kind.as_str() {
-                            "smartform" => "SmartForm".into(),
-                            _ => "Medical records".into(),
+                        kind: match (c.kind, c.relation) {
+                            (CodeKind::SmartForm, _) => "SmartForm".into(),
+                            (_, Relation::Own) => "Medical records".into(),
+                            (_, Relation::Parent) => "Medical records, for a parent".into(),
+                            (_, Relation::Caregiver) => "Medical records, for a caregiver".into(),
                         },
                         delivery: match c.delivery {
                             CodeDelivery::Email => "email".into(),
@@ -310,16 +316,7 @@ async fn workspace_with_details(
                     }
                 })
                 .collect(),
-            grants
-                .iter()
-                .map(|g| GrantRow {
-                    id: g.id.to_string(),
-                    username: g.username.clone(),
-                    email: g.account_email.clone(),
-                    since: zone.human(g.created_at),
-                    revoked: g.revoked_at.map(|t| zone.human(t)),
-                })
-                .collect(),
+            grants.iter().map(|g| grant_row(zone, g, stage)).collect(),
             mail.iter()
                 .map(|m| MailRow {
                     kind: m.kind.replace('_', " "),
@@ -631,4 +628,39 @@ pub(super) async fn portal_access(
         Default::default(),
     )
     .await
+}
+
+/// A grant as the "who can see this record" table shows it.
+fn grant_row(zone: &ClinicTimeZone, g: &GrantRecord, stage: Stage) -> GrantRow {
+    let relation = match g.relation {
+        Relation::Own => "Their own account",
+        Relation::Parent => "Parent or guardian",
+        Relation::Caregiver => "Caregiver",
+    };
+    let sees = match (g.relation, stage) {
+        (Relation::Parent, Stage::Teen) => Some("Limited view: no notes, nothing confidential"),
+        (Relation::Caregiver, _) if !g.sees_confidential => Some("Not confidential items"),
+        (Relation::Caregiver, _) => Some("Confidential items too"),
+        _ => None,
+    };
+    let ended = match (g.ended_reason, g.revoked_at) {
+        (Some(EndedReason::AgedOut), Some(at)) => {
+            Some(format!("ended {} (came of age)", zone.human(at)))
+        }
+        (Some(EndedReason::AgedOut), None) => Some("ended (came of age)".to_owned()),
+        (Some(EndedReason::EndedByPatient), Some(at)) => {
+            Some(format!("ended by the patient {}", zone.human(at)))
+        }
+        (_, Some(at)) => Some(format!("revoked {}", zone.human(at))),
+        (_, None) => None,
+    };
+    GrantRow {
+        id: g.id.to_string(),
+        username: g.username.clone(),
+        email: g.account_email.clone(),
+        since: zone.human(g.created_at),
+        relation,
+        sees: if ended.is_some() { None } else { sees },
+        revoked: ended,
+    }
 }

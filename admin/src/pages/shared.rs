@@ -32,6 +32,7 @@ fn document_row(zone: &ClinicTimeZone, d: &DocumentRecord) -> DocumentRow {
         from_patient: d.uploaded_by.side == Side::Patient,
         at: zone.human(d.uploaded_at),
         withdrawn: d.withdrawn_at.is_some(),
+        confidential: d.confidential,
     }
 }
 
@@ -62,6 +63,7 @@ pub(super) fn tab(
                 body: n.body.clone(),
                 author: n.author_name.clone(),
                 at: zone.human(n.written_at),
+                confidential: n.confidential,
             })
             .collect(),
         appointments: s
@@ -75,6 +77,7 @@ pub(super) fn tab(
                 location: a.location.clone(),
                 reason: a.reason.clone(),
                 cancelled: a.status == AppointmentStatus::Cancelled,
+                confidential: a.confidential,
             })
             .collect(),
         messages: s
@@ -115,7 +118,13 @@ pub(super) async fn upload(
         let upload = form.required_upload()?;
         state
             .services
-            .document_upload(&signed.caller, patient, Some(&form.title), upload)
+            .document_upload(
+                &signed.caller,
+                patient,
+                Some(&form.title),
+                upload,
+                form.confidential,
+            )
             .await
     }
     .await;
@@ -185,6 +194,8 @@ pub(super) async fn withdraw(
 pub(super) struct NoteForm {
     csrf_token: String,
     body: String,
+    #[serde(default)]
+    confidential: Option<String>,
 }
 
 #[handler]
@@ -201,7 +212,12 @@ pub(super) async fn note(
         let body = WrittenText::parse("body", &form.body)?;
         state
             .services
-            .note_write(&signed.caller, patient, &body)
+            .note_write(
+                &signed.caller,
+                patient,
+                &body,
+                form.confidential.as_deref() == Some("true"),
+            )
             .await
     }
     .await;
@@ -228,6 +244,8 @@ pub(super) struct BookingForm {
     location: String,
     #[serde(default)]
     reason: String,
+    #[serde(default)]
+    confidential: Option<String>,
 }
 
 #[handler]
@@ -253,7 +271,8 @@ pub(super) async fn book(
             &form.with,
             &form.location,
             Some(form.reason.as_str()),
-        )?;
+        )?
+        .marked_confidential(form.confidential.as_deref() == Some("true"));
         state
             .services
             .appointment_book(&signed.caller, patient, &request)

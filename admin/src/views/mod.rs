@@ -19,7 +19,7 @@ pub use oversight::{
 pub use patients::{
     Abilities, AnswerRow, AppointmentRow, AssignmentRow, CodeRow, DocumentRow, FormChoice,
     FormsTab, FormsView, Frame, GrantRow, MailRow, MessageRow, Navigation, NewPatientDraft,
-    NoteRow, PatientRow, PatientView, PatientsView, QuestionDraft, SendLinkView, SharedTab,
-    WorkspaceTab,
+    NoteRow, PatientRow, PatientView, PatientsView, QuestionDraft, RelationChoice, SendLinkView,
+    SharedTab, WorkspaceTab,
 };
 pub use renderer::{Console, FollowUpCount, HomeView, InboxRow, LoginView, RenderError};

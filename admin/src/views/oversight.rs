@@ -94,6 +94,12 @@ pub struct SettingsForm {
     pub self_registration: bool,
     pub staff_second_factor_required: bool,
     pub patient_second_factor_required: bool,
+    pub proxy_limited_from_age: String,
+    pub adult_age: String,
+    pub limited_view_appointments: bool,
+    pub limited_view_messages: bool,
+    pub limited_view_documents: bool,
+    pub proxy_code_requires_dob: bool,
 }
 
 #[derive(Debug, Serialize)]

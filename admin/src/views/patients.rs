@@ -109,6 +109,11 @@ pub struct GrantRow {
     pub username: String,
     pub email: String,
     pub since: String,
+    /// What the account is to the patient.
+    pub relation: &'static str,
+    /// What it sees, when less than the whole record.
+    pub sees: Option<&'static str>,
+    /// How and when it ended, if it has.
     pub revoked: Option<String>,
 }
 
@@ -133,6 +138,7 @@ pub struct DocumentRow {
     pub from_patient: bool,
     pub at: String,
     pub withdrawn: bool,
+    pub confidential: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -140,6 +146,7 @@ pub struct NoteRow {
     pub body: String,
     pub author: String,
     pub at: String,
+    pub confidential: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -151,6 +158,7 @@ pub struct AppointmentRow {
     pub location: String,
     pub reason: Option<String>,
     pub cancelled: bool,
+    pub confidential: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -230,8 +238,20 @@ pub struct SendLinkView {
     pub lifetime: String,
     /// A printed handout rather than an emailed link.
     pub print: bool,
-    /// The unused codes this one cancels, described for staff.
+    /// The unused codes of the patient's own account that a code for
+    /// the patient cancels, described for staff.
     pub replaces: Vec<String>,
+    /// Who may hold the code, as the patient's age allows; one is checked.
+    pub relations: Vec<RelationChoice>,
+}
+
+/// One answer to "who will use this code?".
+#[derive(Debug, Serialize)]
+pub struct RelationChoice {
+    pub value: &'static str,
+    pub label: String,
+    pub hint: &'static str,
+    pub checked: bool,
 }
 
 #[derive(Debug, Serialize)]

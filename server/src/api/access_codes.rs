@@ -3,6 +3,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use portico_tenants::codes::CodeRecord;
 use portico_tenants::domain::{AccessCodeId, CodeDelivery, Timestamp};
+use portico_tenants::family::Relation;
 
 use super::ApiTags;
 use super::patients::parse_patient_id;
@@ -34,6 +35,9 @@ pub struct CodeView {
     pub revoked_at: Option<String>,
     pub revoked_by: Option<String>,
     pub revoke_reason: Option<String>,
+    /// What redeeming it makes the account to the patient: `self`,
+    /// `parent` or `caregiver`.
+    pub relation: String,
 }
 
 impl CodeView {
@@ -52,6 +56,7 @@ impl CodeView {
             revoked_at: c.revoked_at.map(|t| t.to_rfc3339()),
             revoked_by: c.revoked_by.clone(),
             revoke_reason: c.revoke_reason.clone(),
+            relation: c.relation.as_str().into(),
         }
     }
 }
@@ -63,6 +68,16 @@ pub struct IssueCodeRequest {
     /// when left out.
     #[oai(validator(max_length = 10))]
     pub delivery: Option<Text>,
+    /// Who will hold it: `self` (the patient), `parent` (a parent or
+    /// guardian of a patient under the adult age) or `caregiver` (of an
+    /// adult, with their consent). Left out: `parent` for a child under
+    /// the limited-view age, `self` otherwise.
+    #[oai(validator(max_length = 10))]
+    pub relation: Option<Text>,
+}
+
+fn parse_relation(raw: Option<&str>) -> Result<Option<Relation>, ApiError> {
+    raw.map(Relation::parse).transpose().map_err(ApiError::from)
 }
 
 #[derive(Object)]
@@ -119,9 +134,11 @@ fn parse_code_id(raw: &str) -> Result<AccessCodeId, ApiError> {
 impl AccessCodesApi {
     /// Issue a Medical Records Access Code for a patient.
     ///
-    /// Only by this deliberate act, never automatically. The patient's
-    /// previous active code is cancelled. Portal access must be enabled;
-    /// email delivery needs an email on file.
+    /// Only by this deliberate act, never automatically. A code for the
+    /// patient's own account cancels their previous one; a proxy code
+    /// cancels nothing. Portal access must be enabled; email delivery
+    /// needs an email on file. A `relation` the patient's age does not
+    /// allow is refused with `field: relation`.
     #[oai(path = "/v1/patients/:id/access-codes", method = "post")]
     async fn issue(
         &self,
@@ -131,13 +148,14 @@ impl AccessCodesApi {
         body: JsonBody<IssueCodeRequest>,
     ) -> ApiResult<IssueCodeResponse> {
         let patient = parse_patient_id(&id.0)?;
-        let delivery = match body.0.delivery {
-            Some(d) => CodeDelivery::parse(&d)?,
+        let delivery = match &body.0.delivery {
+            Some(d) => CodeDelivery::parse(d)?,
             None => session.tenant().settings.default_delivery,
         };
+        let relation = parse_relation(body.0.relation.as_deref())?;
         let issued = state
             .services
-            .issue_medical_records_code(&session.caller, patient, delivery)
+            .issue_medical_records_code(&session.caller, patient, delivery, relation)
             .await?;
         let view = IssuedCodeView {
             access_code: CodeView::new(&issued.record, Timestamp::now()),
@@ -160,11 +178,15 @@ impl AccessCodesApi {
         session: StaffSession,
         req: &poem::Request,
         id: Path<String>,
+        /// `self`, `parent` or `caregiver`, as for an emailed code.
+        #[oai(validator(max_length = 10))]
+        relation: Query<Option<String>>,
     ) -> ApiResult<HandoutResponse> {
         let patient = parse_patient_id(&id.0)?;
+        let relation = parse_relation(relation.0.as_deref())?;
         let issued = state
             .services
-            .issue_medical_records_code(&session.caller, patient, CodeDelivery::Print)
+            .issue_medical_records_code(&session.caller, patient, CodeDelivery::Print, relation)
             .await?;
         state
             .services

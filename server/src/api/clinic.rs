@@ -5,6 +5,7 @@ use portico_tenants::domain::{
     ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress, LogoUrl,
     PortalHost,
 };
+use portico_tenants::family::{AgeRules, LimitedParts};
 use portico_tenants::registry::{Tenant, TenantBranding, TenantSettings};
 
 use super::ApiTags;
@@ -49,6 +50,20 @@ pub struct SettingsView {
     pub logo_url: Option<String>,
     /// Where replies to the clinic's mail go.
     pub reply_to: Option<String>,
+    /// From this birthday (on the clinic's calendar) a parent's proxy sees
+    /// the limited view: never notes, never confidential items.
+    pub proxy_limited_from_age: u32,
+    /// On this birthday a parent's proxy ends: 16 to 21.
+    pub adult_age: u32,
+    /// What the limited view shows: appointments,
+    pub limited_view_appointments: bool,
+    /// messages with the clinic,
+    pub limited_view_messages: bool,
+    /// and shared documents not marked confidential.
+    pub limited_view_documents: bool,
+    /// A parent's or caregiver's code is redeemed only with the patient's
+    /// date of birth; three wrong dates cancel it.
+    pub proxy_code_requires_dob: bool,
 }
 
 impl From<&Tenant> for SettingsView {
@@ -76,6 +91,12 @@ impl From<&Tenant> for SettingsView {
                 .reply_to
                 .as_ref()
                 .map(ToString::to_string),
+            proxy_limited_from_age: u32::from(t.settings.age_rules.limited_from()),
+            adult_age: u32::from(t.settings.age_rules.adult_at()),
+            limited_view_appointments: t.settings.age_rules.limited_parts().appointments,
+            limited_view_messages: t.settings.age_rules.limited_parts().messages,
+            limited_view_documents: t.settings.age_rules.limited_parts().documents,
+            proxy_code_requires_dob: t.settings.proxy_code_requires_dob,
         }
     }
 }
@@ -107,6 +128,14 @@ pub struct SettingsRequest {
     /// `null` removes it.
     #[oai(nullable, validator(max_length = 254))]
     pub reply_to: MaybeUndefined<Text>,
+    /// 1 to one below `adult_age`.
+    pub proxy_limited_from_age: Option<u32>,
+    /// 16 to 21.
+    pub adult_age: Option<u32>,
+    pub limited_view_appointments: Option<bool>,
+    pub limited_view_messages: Option<bool>,
+    pub limited_view_documents: Option<bool>,
+    pub proxy_code_requires_dob: Option<bool>,
 }
 
 #[derive(Object)]
@@ -155,7 +184,25 @@ impl ClinicApi {
             Some(n) => DisplayName::parse("display_name", &n)?,
             None => session.tenant().display_name.clone(),
         };
+        let rules = current.age_rules;
+        let parts = rules.limited_parts();
+        let age_rules = AgeRules::new(
+            i64::from(
+                b.proxy_limited_from_age
+                    .unwrap_or(u32::from(rules.limited_from())),
+            ),
+            i64::from(b.adult_age.unwrap_or(u32::from(rules.adult_at()))),
+            LimitedParts {
+                appointments: b.limited_view_appointments.unwrap_or(parts.appointments),
+                messages: b.limited_view_messages.unwrap_or(parts.messages),
+                documents: b.limited_view_documents.unwrap_or(parts.documents),
+            },
+        )?;
         let settings = TenantSettings {
+            age_rules,
+            proxy_code_requires_dob: b
+                .proxy_code_requires_dob
+                .unwrap_or(current.proxy_code_requires_dob),
             time_zone: match b.time_zone {
                 Some(z) => ClinicTimeZone::parse(&z)?,
                 None => current.time_zone.clone(),

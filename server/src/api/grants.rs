@@ -2,7 +2,7 @@ use poem_openapi::OpenApi;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use portico_tenants::domain::GrantId;
-use portico_tenants::portal::GrantRecord;
+use portico_tenants::portal::{EndedReason, GrantRecord};
 
 use super::ApiTags;
 use super::patients::parse_patient_id;
@@ -22,9 +22,20 @@ pub struct GrantView {
     pub patient_id: String,
     /// The code that created it, if one did.
     pub access_code_id: Option<String>,
-    /// `active` or `revoked`.
+    /// What the account is to the patient: `self`, `parent` or
+    /// `caregiver`.
+    pub relation: String,
+    /// For a caregiver: whether the patient lets them see confidential
+    /// items.
+    pub sees_confidential: bool,
+    /// `active`, `revoked` (by staff) or `ended` (see `ended_reason`).
     pub status: String,
+    /// `revoked`, `aged_out` (a parent's proxy, on the patient's adult
+    /// birthday) or `ended_by_patient`.
+    pub ended_reason: Option<String>,
     pub created_at: String,
+    /// When it ended, whatever the reason; absent for a parent's proxy the
+    /// birthday job has not yet recorded as ended.
     pub revoked_at: Option<String>,
     pub revoked_by: Option<String>,
 }
@@ -38,12 +49,15 @@ impl From<&GrantRecord> for GrantView {
             account_email: g.account_email.clone(),
             patient_id: g.patient_id.to_string(),
             access_code_id: g.code_id.clone(),
-            status: if g.revoked_at.is_some() {
-                "revoked"
-            } else {
-                "active"
+            relation: g.relation.as_str().into(),
+            sees_confidential: g.sees_confidential,
+            status: match g.ended_reason {
+                _ if g.is_live() => "active",
+                Some(EndedReason::Revoked) | None => "revoked",
+                Some(_) => "ended",
             }
             .into(),
+            ended_reason: g.ended_reason.map(|r| r.as_str().to_owned()),
             created_at: g.created_at.to_rfc3339(),
             revoked_at: g.revoked_at.map(|t| t.to_rfc3339()),
             revoked_by: g.revoked_by.clone(),

@@ -15,6 +15,7 @@ mod plugins;
 mod portal;
 mod portal_factors;
 mod portal_records;
+mod portal_sharing;
 mod records;
 mod redeem;
 mod roles;
@@ -69,7 +70,10 @@ pub type Apis = (
     (portal::PortalApi, portal_factors::PortalFactorsApi),
     forms::FormsApi,
     records::RecordsApi,
-    portal_records::PortalRecordsApi,
+    (
+        portal_records::PortalRecordsApi,
+        portal_sharing::PortalSharingApi,
+    ),
     mail::MailApi,
     plugins::PluginsApi,
     operator::OperatorApi,
@@ -89,7 +93,10 @@ pub fn apis() -> Apis {
         (portal::PortalApi, portal_factors::PortalFactorsApi),
         forms::FormsApi,
         records::RecordsApi,
-        portal_records::PortalRecordsApi,
+        (
+            portal_records::PortalRecordsApi,
+            portal_sharing::PortalSharingApi,
+        ),
         mail::MailApi,
         plugins::PluginsApi,
         operator::OperatorApi,

@@ -54,6 +54,12 @@ pub struct RecordView {
     pub patient_id: String,
     pub full_name: String,
     pub date_of_birth: String,
+    /// What this account is to the patient: `self`, `parent` or
+    /// `caregiver`.
+    pub relation: String,
+    /// Whether the account sees less than the whole record (a teenager's
+    /// parent, or a caregiver not allowed confidential items).
+    pub limited: bool,
 }
 
 impl From<&GrantView> for RecordView {
@@ -61,7 +67,9 @@ impl From<&GrantView> for RecordView {
         Self {
             patient_id: g.patient_id.to_string(),
             full_name: g.patient_name.clone(),
-            date_of_birth: g.date_of_birth.clone(),
+            date_of_birth: g.date_of_birth.to_string(),
+            relation: g.relation.as_str().into(),
+            limited: g.is_limited(),
         }
     }
 }

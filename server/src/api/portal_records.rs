@@ -10,8 +10,8 @@ use portico_tenants::records::WrittenText;
 
 use super::ApiTags;
 use super::records::{
-    DocumentUpload, DocumentView, MessageForm, MessageView, SharedRecordView, accept, download,
-    parse_document_id,
+    DocumentUpload, DocumentView, MessageForm, MessageView, PortalSharedRecordView, accept,
+    download, parse_document_id,
 };
 use portico_web::AppState;
 use portico_web::auth::PatientSession;
@@ -23,21 +23,23 @@ pub struct PortalRecordsApi;
 // for a shared record, whichever side reads it.
 #[OpenApi(tag = "ApiTags::Records")]
 impl PortalRecordsApi {
-    /// What the clinic shares on a record this account holds. Reading it
-    /// marks the clinic's messages read, and is audited.
+    /// What the clinic shares on a record this account holds, as far as
+    /// its view goes (`access`): a teenager's parent sees no notes and
+    /// nothing confidential. Reading it marks the clinic's messages read,
+    /// and is audited.
     #[oai(path = "/v1/portal/records/:id/shared", method = "get")]
     async fn portal_shared(
         &self,
         state: poem::web::Data<&AppState>,
         session: PatientSession,
         id: Path<String>,
-    ) -> ApiResult<Json<SharedRecordView>> {
+    ) -> ApiResult<Json<PortalSharedRecordView>> {
         let patient = portal_record_id(&id.0)?;
-        let shared = state
+        let record = state
             .services
             .portal_shared_record(&session.caller, patient)
             .await?;
-        Ok(Json(SharedRecordView::from(&shared)))
+        Ok(Json(PortalSharedRecordView::from(&record)))
     }
 
     /// Download a document of a record this account holds.

@@ -8,8 +8,9 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::{Attachment, AttachmentType, Json};
 use poem_openapi::types::multipart::Upload as FilePart;
 use poem_openapi::{Multipart, Object, OpenApi};
-use portico_tenants::acts::records::{DocumentContent, SharedRecord};
+use portico_tenants::acts::records::{DocumentContent, PortalRecord, SharedRecord};
 use portico_tenants::domain::{AppointmentId, DocumentId, Timestamp};
+use portico_tenants::portal::GrantView;
 use portico_tenants::records::{
     AppointmentRecord, AppointmentRequest, Author, DocumentRecord, MessageRecord, NoteRecord, Side,
     Upload, WrittenText,
@@ -63,6 +64,9 @@ pub struct DocumentView {
     pub message_id: Option<String>,
     /// Set when staff withdrew it; patients no longer see it.
     pub withdrawn_at: Option<String>,
+    /// Hidden from a teenager's parents, and from caregivers the patient
+    /// has not allowed to see confidential items.
+    pub confidential: bool,
 }
 
 impl From<&DocumentRecord> for DocumentView {
@@ -78,6 +82,7 @@ impl From<&DocumentRecord> for DocumentView {
             uploaded_at: d.uploaded_at.to_rfc3339(),
             message_id: d.message_id.map(|m| m.to_string()),
             withdrawn_at: d.withdrawn_at.map(Timestamp::to_rfc3339),
+            confidential: d.confidential,
         }
     }
 }
@@ -88,6 +93,9 @@ pub struct NoteView {
     pub body: String,
     pub author: String,
     pub written_at: String,
+    /// Hidden from a teenager's parents, and from caregivers the patient
+    /// has not allowed to see confidential items.
+    pub confidential: bool,
 }
 
 impl From<&NoteRecord> for NoteView {
@@ -97,6 +105,7 @@ impl From<&NoteRecord> for NoteView {
             body: n.body.clone(),
             author: n.author_name.clone(),
             written_at: n.written_at.to_rfc3339(),
+            confidential: n.confidential,
         }
     }
 }
@@ -112,6 +121,9 @@ pub struct AppointmentView {
     pub reason: Option<String>,
     /// `scheduled` or `cancelled`.
     pub status: String,
+    /// Hidden from a teenager's parents, and from caregivers the patient
+    /// has not allowed to see confidential items.
+    pub confidential: bool,
 }
 
 impl From<&AppointmentRecord> for AppointmentView {
@@ -124,6 +136,7 @@ impl From<&AppointmentRecord> for AppointmentView {
             location: a.location.clone(),
             reason: a.reason.clone(),
             status: a.status.as_str().into(),
+            confidential: a.confidential,
         }
     }
 }
@@ -149,6 +162,64 @@ impl From<&MessageRecord> for MessageView {
             sent_at: m.sent_at.to_rfc3339(),
             read_at: m.read_at.map(Timestamp::to_rfc3339),
             attachments: m.attachments.iter().map(DocumentView::from).collect(),
+        }
+    }
+}
+
+/// What a portal account is to the patient and what it may see of the
+/// record today.
+#[derive(Object)]
+pub struct RecordAccessView {
+    /// `self`, `parent` or `caregiver`.
+    pub relation: String,
+    /// Less than the whole record: a teenager's parent, or a caregiver not
+    /// allowed confidential items.
+    pub limited: bool,
+    pub sees_notes: bool,
+    pub sees_documents: bool,
+    pub sees_appointments: bool,
+    pub sees_messages: bool,
+    pub sees_confidential: bool,
+}
+
+impl From<&GrantView> for RecordAccessView {
+    fn from(g: &GrantView) -> Self {
+        Self {
+            relation: g.relation.as_str().into(),
+            limited: g.is_limited(),
+            sees_notes: g.view.notes,
+            sees_documents: g.view.documents,
+            sees_appointments: g.view.appointments,
+            sees_messages: g.view.messages,
+            sees_confidential: g.view.confidential,
+        }
+    }
+}
+
+/// A record as a portal account sees it: parts outside its view are
+/// empty lists.
+#[derive(Object)]
+pub struct PortalSharedRecordView {
+    pub access: RecordAccessView,
+    /// Newest first.
+    pub documents: Vec<DocumentView>,
+    /// Newest first.
+    pub notes: Vec<NoteView>,
+    /// In time order.
+    pub appointments: Vec<AppointmentView>,
+    /// The conversation, oldest first.
+    pub messages: Vec<MessageView>,
+}
+
+impl From<&PortalRecord> for PortalSharedRecordView {
+    fn from(r: &PortalRecord) -> Self {
+        let s = SharedRecordView::from(&r.shared);
+        Self {
+            access: RecordAccessView::from(&r.grant),
+            documents: s.documents,
+            notes: s.notes,
+            appointments: s.appointments,
+            messages: s.messages,
         }
     }
 }
@@ -186,6 +257,18 @@ pub struct DocumentUpload {
 }
 
 #[derive(Multipart)]
+pub struct StaffDocumentUpload {
+    /// The file: PDF, PNG, JPEG or plain text, at most 10 MiB. Its kind is
+    /// read from its content.
+    pub file: FilePart,
+    /// How the document is listed; the file's name when absent.
+    pub title: Option<String>,
+    /// `true` hides it from a teenager's parents, and from caregivers the
+    /// patient has not allowed to see confidential items.
+    pub confidential: Option<bool>,
+}
+
+#[derive(Multipart)]
 pub struct MessageForm {
     pub body: String,
     /// An optional attachment, on the same terms as a document.
@@ -197,6 +280,9 @@ pub struct MessageForm {
 pub struct NoteRequest {
     #[oai(validator(max_length = 10000))]
     pub body: Text,
+    /// Hidden from a teenager's parents, and from caregivers the patient
+    /// has not allowed to see confidential items. `false` by default.
+    pub confidential: Option<bool>,
 }
 
 #[derive(Object)]
@@ -213,6 +299,9 @@ pub struct AppointmentBooking {
     pub location: Text,
     #[oai(validator(max_length = 120))]
     pub reason: Option<Text>,
+    /// Hidden from a teenager's parents, and from caregivers the patient
+    /// has not allowed to see confidential items. `false` by default.
+    pub confidential: Option<bool>,
 }
 
 #[derive(Object)]
@@ -266,20 +355,27 @@ impl RecordsApi {
         Ok(Json(SharedRecordView::from(&shared)))
     }
 
-    /// Share a document with the patient (multipart: `file`, `title`).
+    /// Share a document with the patient (multipart: `file`, `title`,
+    /// `confidential`).
     #[oai(path = "/v1/patients/:id/documents", method = "post")]
     async fn upload(
         &self,
         state: poem::web::Data<&AppState>,
         session: StaffSession,
         id: Path<String>,
-        form: DocumentUpload,
+        form: StaffDocumentUpload,
     ) -> ApiResult<Json<DocumentView>> {
         let patient = parse_patient_id(&id.0)?;
         let upload = accept(form.file).await?;
         let document = state
             .services
-            .document_upload(&session.caller, patient, form.title.as_deref(), upload)
+            .document_upload(
+                &session.caller,
+                patient,
+                form.title.as_deref(),
+                upload,
+                form.confidential.unwrap_or(false),
+            )
             .await?;
         Ok(Json(DocumentView::from(&document)))
     }
@@ -332,9 +428,10 @@ impl RecordsApi {
     ) -> ApiResult<Json<NoteView>> {
         let patient = parse_patient_id(&id.0)?;
         let text = WrittenText::parse("body", &body.0.body)?;
+        let confidential = body.0.confidential.unwrap_or(false);
         let note = state
             .services
-            .note_write(&session.caller, patient, &text)
+            .note_write(&session.caller, patient, &text, confidential)
             .await?;
         Ok(Json(NoteView::from(&note)))
     }
@@ -356,7 +453,8 @@ impl RecordsApi {
             &b.with,
             &b.location,
             b.reason.as_deref(),
-        )?;
+        )?
+        .marked_confidential(b.confidential.unwrap_or(false));
         let booked = state
             .services
             .appointment_book(&session.caller, patient, &request)

@@ -3,7 +3,7 @@
 //! none, or the plugin declines the kind, or fails (the failure is
 //! recorded and audited by the domain). A kind newer than every published
 //! plugin interface (the record-update notice, the registration-attempt
-//! notice, the sign-in code) has no name a plugin could
+//! notice, the sign-in code, the family notices) has no name a plugin could
 //! read, so it always takes the built-in template, in the clinic's colours.
 
 use portico_plugins::model as plugin;
@@ -35,7 +35,14 @@ fn plugin_context(ctx: &MailContext) -> Option<plugin::MailContext> {
             MailKind::EmailChangeNotice => plugin::MailKind::EmailChangeNotice,
             MailKind::PasswordReset => plugin::MailKind::PasswordReset,
             MailKind::EmailVerification => plugin::MailKind::EmailVerification,
-            MailKind::RecordUpdate | MailKind::RegistrationAttempt | MailKind::SignInCode => {
+            MailKind::RecordUpdate
+            | MailKind::RegistrationAttempt
+            | MailKind::SignInCode
+            | MailKind::ProxyNarrowed
+            | MailKind::ProxyEnded
+            | MailKind::ComingOfAge
+            | MailKind::CaregiverInvitation
+            | MailKind::ProxyAdded => {
                 return None;
             }
         },

@@ -124,6 +124,16 @@ impl BuiltinTemplates {
             "registration_attempt.txt",
             "sign_in_code.html",
             "sign_in_code.txt",
+            "proxy_narrowed.html",
+            "proxy_narrowed.txt",
+            "proxy_ended.html",
+            "proxy_ended.txt",
+            "coming_of_age.html",
+            "coming_of_age.txt",
+            "caregiver_invitation.html",
+            "caregiver_invitation.txt",
+            "proxy_added.html",
+            "proxy_added.txt",
         ) {
             env.add_template(name, source)
                 .expect("mail templates parse");
@@ -145,6 +155,16 @@ fn subject(ctx: &MailContext) -> String {
             format!("Someone tried to register at {clinic} with your email address")
         }
         MailKind::SignInCode => format!("Your code to sign in to {clinic}"),
+        MailKind::ProxyNarrowed => {
+            format!("What you see of your child's record at {clinic} has changed")
+        }
+        MailKind::ProxyEnded => format!("Your access to a record at {clinic} has ended"),
+        MailKind::ComingOfAge => format!("Your record at {clinic} is now yours alone"),
+        MailKind::CaregiverInvitation => format!(
+            "{} invites you to see their records at {clinic}",
+            ctx.patient_display_name
+        ),
+        MailKind::ProxyAdded => format!("Someone else can now see your record at {clinic}"),
     }
 }
 
@@ -209,16 +229,7 @@ mod tests {
     #[test]
     fn every_kind_renders_both_parts_with_the_link_and_escaped_html() {
         let t = BuiltinTemplates::new();
-        for kind in [
-            MailKind::AccessLink,
-            MailKind::SmartformInvitation,
-            MailKind::EmailChangeNotice,
-            MailKind::PasswordReset,
-            MailKind::EmailVerification,
-            MailKind::RecordUpdate,
-            MailKind::RegistrationAttempt,
-            MailKind::SignInCode,
-        ] {
+        for kind in MailKind::ALL {
             let m = t.render(&ctx(kind)).unwrap();
             assert!(
                 m.subject.contains("North <Clinic>"),

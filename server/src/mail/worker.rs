@@ -264,13 +264,14 @@ impl MailWorker {
         let text = |key: &str| p.get(key).and_then(Value::as_str).map(str::to_owned);
         let links = &self.links;
         let link = match mail.kind {
-            AccessLink | SmartformInvitation => {
+            AccessLink | SmartformInvitation | CaregiverInvitation => {
                 text("code").map(|c| links.access_link_to(tenant, &c, &mail.recipient))
             }
             EmailVerification => text("token").map(|t| links.email_verification(tenant, &t)),
             PasswordReset => text("token").map(|t| links.password_reset(tenant, &t)),
             EmailChangeNotice | SignInCode => None,
-            RecordUpdate | RegistrationAttempt => Some(links.portal_login(tenant)),
+            RecordUpdate | RegistrationAttempt | ProxyNarrowed | ProxyEnded | ComingOfAge
+            | ProxyAdded => Some(links.portal_login(tenant)),
         };
         let expires_at = match mail.kind {
             PasswordReset => Some("one hour after it was sent".to_owned()),

@@ -8,6 +8,7 @@ mod forms;
 mod links;
 mod record;
 mod settings;
+mod sharing;
 mod two_step;
 
 use std::collections::BTreeMap;
@@ -158,6 +159,16 @@ pub fn routes() -> Route {
         .at("/records/:id/documents", post(record::upload))
         .at("/records/:id/documents/:document", get(record::download))
         .at("/records/:id/messages", post(record::message))
+        .at("/records/:id/caregivers", post(sharing::invite))
+        .at(
+            "/records/:id/caregiver-invitations/:invitation/cancel",
+            post(sharing::cancel_invitation),
+        )
+        .at("/records/:id/proxies/:proxy/end", post(sharing::end))
+        .at(
+            "/records/:id/proxies/:proxy/confidential",
+            post(sharing::confidential),
+        )
         .at("/forms/:id", get(forms::show).post(forms::answer))
         .at("/verify-email", get(links::verify_form).post(links::verify))
         .at("/reset-password", get(links::reset_form).post(links::reset))

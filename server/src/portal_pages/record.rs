@@ -9,12 +9,16 @@ use poem::http::StatusCode;
 use poem::web::{Data, Multipart, Path, Query};
 use poem::{Request, Response, handler};
 use portico_tenants::DomainError;
-use portico_tenants::domain::{ClinicTimeZone, DocumentId, PatientId};
+use portico_tenants::acts::records::PortalRecord;
+use portico_tenants::domain::{ClinicTimeZone, DocumentId, PatientId, Timestamp};
+use portico_tenants::family::{Relation, age_on};
+use portico_tenants::portal::GrantView;
 use portico_tenants::records::{AppointmentStatus, DocumentRecord, MediaType, Side, WrittenText};
 use portico_tenants::smartforms::AssignmentStatus;
 use serde::{Deserialize, Serialize};
 
 use super::account::Visitor;
+use super::sharing::SharingSection;
 use super::{Clinic, PortalPages, html, portal_path, redirect};
 use portico_web::AppState;
 use portico_web::error::ApiError;
@@ -86,6 +90,16 @@ struct RecordView {
     id: String,
     name: String,
     date_of_birth: String,
+    /// "You are Leo's parent or guardian."; empty for the patient's own.
+    relation: String,
+    /// What a limited view leaves out, in words; `None` for the whole.
+    limited: Option<String>,
+    sees_notes: bool,
+    sees_documents: bool,
+    sees_appointments: bool,
+    sees_messages: bool,
+    /// Who else sees the record: on the patient's own record only.
+    sharing: Option<SharingSection>,
     documents: Vec<DocumentItem>,
     notes: Vec<NoteItem>,
     appointments: Vec<AppointmentItem>,
@@ -129,9 +143,64 @@ fn notice(key: Option<&str>) -> Option<String> {
         "record_added" => "Record added. You can switch between records at the top.",
         "switched" => return None,
         "file_sent" => "File sent. The clinic can see it now.",
+        "caregiver_invited" => {
+            "Invitation sent. When they accept it, they appear under \u{201c}Who else can see your record\u{201d}."
+        }
+        "invitation_cancelled" => "Invitation cancelled. Its link no longer works.",
+        "proxy_ended" => "Done. They can no longer see your record, and we have told them.",
+        "proxy_changed" => "Saved.",
         _ => return None,
     };
     Some(text.to_owned())
+}
+
+/// The patient's first name, as the portal speaks of them to a proxy.
+fn first_name(full: &str) -> &str {
+    full.split_whitespace().next().unwrap_or(full)
+}
+
+/// What the account is to the patient, as the record's heading says it.
+fn relation_line(grant: &GrantView) -> String {
+    let name = first_name(&grant.patient_name);
+    match grant.relation {
+        Relation::Own => String::new(),
+        Relation::Parent => format!("You are {name}'s parent or guardian."),
+        Relation::Caregiver => format!("You are {name}'s caregiver."),
+    }
+}
+
+/// What a limited view leaves out, and why, in words.
+fn limited_line(grant: &GrantView, age: u32) -> Option<String> {
+    if !grant.is_limited() {
+        return None;
+    }
+    let name = first_name(&grant.patient_name);
+    let view = grant.view;
+    let mut shown = Vec::new();
+    if view.appointments {
+        shown.push("appointments");
+    }
+    if view.messages {
+        shown.push("messages with the clinic");
+    }
+    if view.documents {
+        shown.push("shared documents");
+    }
+    let shown = match shown.as_slice() {
+        [] => "nothing of the record yet".to_owned(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    };
+    Some(match grant.relation {
+        Relation::Parent => format!(
+            "{name} is {age}, so you see a limited view: {shown}. Notes and anything marked confidential \
+             stay between {name} and the clinic."
+        ),
+        _ => format!(
+            "You see everything except items the clinic marked confidential. {name} can let you see those \
+             too."
+        ),
+    })
 }
 
 pub(super) async fn home_page(
@@ -161,14 +230,32 @@ pub(super) async fn home_page(
                 .iter()
                 .find(|r| r.patient_id == patient)
                 .expect("chosen from the list");
-            let shared = services
+            let PortalRecord { grant, shared } = services
                 .portal_shared_record(&visitor.caller, patient)
                 .await
                 .map_err(ApiError::from)?;
+            let today = t.tenant.settings.day_at(Timestamp::now()).today;
+            let sharing = match grant.relation {
+                Relation::Own => Some(SharingSection::of(
+                    &services
+                        .portal_sharing(&visitor.caller, patient)
+                        .await
+                        .map_err(ApiError::from)?,
+                    zone,
+                )),
+                _ => None,
+            };
             Some(RecordView {
                 id: patient.to_string(),
                 name: on_show.patient_name.clone(),
-                date_of_birth: on_show.date_of_birth.clone(),
+                date_of_birth: on_show.date_of_birth.to_string(),
+                relation: relation_line(&grant),
+                limited: limited_line(&grant, age_on(grant.date_of_birth.date(), today)),
+                sees_notes: grant.view.notes,
+                sees_documents: grant.view.documents,
+                sees_appointments: grant.view.appointments,
+                sees_messages: grant.view.messages,
+                sharing,
                 documents: shared.documents.iter().map(|d| item(zone, d)).collect(),
                 notes: shared
                     .notes
@@ -239,7 +326,11 @@ pub(super) async fn home_page(
             .iter()
             .map(|r| RecordChoice {
                 id: r.patient_id.to_string(),
-                name: r.patient_name.clone(),
+                name: match r.relation {
+                    Relation::Own => format!("{} (you)", r.patient_name),
+                    Relation::Parent => format!("{} (your child)", r.patient_name),
+                    Relation::Caregiver => format!("{} (you are their caregiver)", r.patient_name),
+                },
                 active: Some(r.patient_id) == active,
             })
             .collect(),
@@ -332,7 +423,7 @@ pub(super) async fn download(
 
 /// Shows the home page again with why a form was refused, or fails for
 /// the server's own errors.
-async fn refused(
+pub(super) async fn refused(
     state: &AppState,
     pages: &PortalPages,
     visitor: Visitor,

@@ -165,6 +165,8 @@ fn invalid_code(field: &str) -> &'static str {
         "duration_minutes" => "invalid_duration",
         "with" | "location" | "reason" => "invalid_appointment",
         "file_name" => "invalid_file_name",
+        "relation" => "invalid_relation",
+        "adult_age" | "proxy_limited_from_age" => "invalid_age_rule",
         _ => "invalid_field",
     }
 }
@@ -229,7 +231,9 @@ impl From<DomainError> for ApiError {
                     K::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
                     K::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 };
-                ApiError::new(status, r.code, r.message)
+                let mut e = ApiError::new(status, r.code, r.message);
+                e.field = r.field.map(Cow::Borrowed);
+                e
             }
             D::MoreInformationNeeded(ref fields) => {
                 let mut e = ApiError::unprocessable("more_information_needed", err.to_string());

@@ -27,6 +27,8 @@ pub struct FileForm {
     pub title: String,
     pub body: String,
     pub file: Option<(String, Vec<u8>)>,
+    /// The "confidential" box, ticked.
+    pub confidential: bool,
 }
 
 impl FileForm {
@@ -40,6 +42,9 @@ impl FileForm {
                 Some("csrf_token") => form.csrf_token = field.text().await.map_err(unreadable)?,
                 Some("title") => form.title = field.text().await.map_err(unreadable)?,
                 Some("body") => form.body = field.text().await.map_err(unreadable)?,
+                Some("confidential") => {
+                    form.confidential = field.text().await.map_err(unreadable)? == "true"
+                }
                 Some("file") => {
                     let name = field.file_name().unwrap_or_default().to_owned();
                     let bytes = field.bytes().await.map_err(unreadable)?;

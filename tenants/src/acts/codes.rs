@@ -1,11 +1,14 @@
 //! Issuing, listing and revoking access codes.
 
 use crate::acts;
-use crate::codes::store::{self, CodeKind, CodeRecord, CodeStatus, NewCode, PendingCode};
+use crate::codes::store::{
+    self, CodeFilter, CodeKind, CodeRecord, CodeStatus, NewCode, PendingCode,
+};
 use crate::domain::PlainCode;
 use crate::domain::{AccessCodeId, CodeDelivery, PatientId, Timestamp};
 use crate::door::Caller;
 use crate::error::DomainError;
+use crate::family::{AgeRules, Relation, Stage};
 use crate::outbox::{self, MailKind};
 use crate::patients::{PatientRecord, PortalAccess, get_patient};
 use crate::services::Services;
@@ -30,13 +33,18 @@ impl Services {
     /// staff action, for an emailed link, a printed handout or a code read
     /// out in person. Whatever the delivery, the code opens the record, so
     /// the staff member must have confirmed their password in the last few
-    /// minutes (`acts::CODE_ISSUE`). The patient's previous active code is
-    /// cancelled.
+    /// minutes (`acts::CODE_ISSUE`).
+    ///
+    /// The code makes its holder `relation` to the patient: without one, a
+    /// child's code is a parent's and anyone else's is their own. A code
+    /// for the patient's own account cancels the previous one; a proxy
+    /// code cancels nothing, since two parents may each need one.
     pub async fn issue_medical_records_code(
         &self,
         caller: &Caller,
         patient_id: PatientId,
         delivery: CodeDelivery,
+        relation: Option<Relation>,
     ) -> Result<IssuedCode, DomainError> {
         let mut pass = self
             .enter_about(caller, &acts::CODE_ISSUE, format!("patient:{patient_id}"))
@@ -63,16 +71,25 @@ impl Services {
                 });
             }
             let now = Timestamp::now();
-            let superseded = store::revoke_all_active(
-                &mut tx,
-                patient_id,
-                Some(CodeKind::MedicalRecords),
-                None,
-                Some(staff),
-                "superseded",
-                now,
-            )
-            .await?;
+            let stage = tenant.settings.day_at(now).stage_of(patient.date_of_birth);
+            let relation = relation_for(relation, stage, &tenant.settings.age_rules)?;
+            let superseded = if relation == Relation::Own {
+                store::revoke_all_active(
+                    &mut tx,
+                    patient_id,
+                    CodeFilter {
+                        kind: Some(CodeKind::MedicalRecords),
+                        relation: Some(Relation::Own),
+                        ..Default::default()
+                    },
+                    Some(staff),
+                    "superseded",
+                    now,
+                )
+                .await?
+            } else {
+                0
+            };
             let expires_at = now.plus(tenant.settings.code_lifetime.duration());
             // A clash of two random 51.7-bit codes is all but impossible; if
             // it happens, draw again rather than fail.
@@ -92,6 +109,8 @@ impl Services {
                     issued_at: now,
                     expires_at,
                     form_assignment_id: None,
+                    relation,
+                    invitation: None,
                 };
                 match store::insert(&mut tx, &new).await {
                     Ok(()) => break (id, code),
@@ -99,7 +118,10 @@ impl Services {
                     Err(other) => return Err(other.into()),
                 }
             };
-            let mut detail = format!("kind=medical_records delivery={delivery} code={id}");
+            let mut detail = format!(
+                "kind=medical_records delivery={delivery} code={id} relation={}",
+                relation.as_str()
+            );
             if superseded > 0 {
                 detail.push_str(&format!(" superseded={superseded}"));
             }
@@ -248,5 +270,71 @@ impl Services {
         }
         .await;
         pass.finish(done).await
+    }
+}
+
+/// The relation a new code grants: the one asked for if the patient's age
+/// allows it, else a refusal that says which to issue instead.
+fn relation_for(
+    asked: Option<Relation>,
+    stage: Stage,
+    rules: &AgeRules,
+) -> Result<Relation, DomainError> {
+    let limited_from = rules.limited_from();
+    let adult_at = rules.adult_at();
+    let refuse = |message: String| {
+        DomainError::Invalid(crate::domain::InvalidValue {
+            field: "relation",
+            reason: message,
+        })
+    };
+    match (asked, stage) {
+        (None, stage) => Ok(Relation::presumed_for(stage)),
+        (Some(Relation::Own), Stage::Child) => Err(refuse(format!(
+            "cannot be self for a child under {limited_from}: a child's record is opened by a parent or \
+             guardian, so issue a parent code"
+        ))),
+        (Some(Relation::Parent), Stage::Adult) => Err(refuse(format!(
+            "cannot be parent for a patient aged {adult_at} or over: issue a caregiver code, with the \
+             patient's consent, or a code of their own"
+        ))),
+        (Some(Relation::Caregiver), Stage::Child | Stage::Teen) => Err(refuse(format!(
+            "cannot be caregiver for a patient under {adult_at}: a minor's proxy is a parent or guardian"
+        ))),
+        (Some(relation), _) => Ok(relation),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_grants_only_what_the_patients_age_allows() {
+        let rules = AgeRules::default();
+        assert_eq!(
+            relation_for(None, Stage::Child, &rules).unwrap(),
+            Relation::Parent
+        );
+        assert_eq!(
+            relation_for(None, Stage::Teen, &rules).unwrap(),
+            Relation::Own
+        );
+        assert_eq!(
+            relation_for(None, Stage::Adult, &rules).unwrap(),
+            Relation::Own
+        );
+        let teen_parent = relation_for(Some(Relation::Parent), Stage::Teen, &rules);
+        assert_eq!(teen_parent.unwrap(), Relation::Parent);
+        for (asked, stage) in [
+            (Relation::Own, Stage::Child),
+            (Relation::Parent, Stage::Adult),
+            (Relation::Caregiver, Stage::Teen),
+        ] {
+            match relation_for(Some(asked), stage, &rules) {
+                Err(DomainError::Invalid(invalid)) => assert_eq!(invalid.field, "relation"),
+                other => panic!("{asked:?} at {stage:?} gave {other:?}"),
+            }
+        }
     }
 }

@@ -139,6 +139,8 @@ impl Services {
                         issued_at: now,
                         expires_at: now.plus(SMARTFORM_CODE_LIFETIME),
                         form_assignment_id: Some(&id),
+                        relation: crate::family::Relation::Own,
+                        invitation: None,
                     },
                 )
                 .await

@@ -4,7 +4,9 @@
 //! (see `door.rs`).
 
 use crate::domain::{Action, Permission, Resource};
+pub mod ages;
 pub mod audit_trail;
+pub mod caregivers;
 pub mod clinic;
 pub mod codes;
 mod even_time;
@@ -123,6 +125,15 @@ pub const MAIL_DELIVER: Act = Act::guarded("mail.deliver", Guard::System).quiet(
 /// The mail worker, asking the clinic's email plugin to render a mail; it
 /// writes, as every plugin call is recorded.
 pub const MAIL_RENDER: Act = Act::guarded("mail.render", Guard::System).quiet();
+/// The birthday job, reading which parents' proxies it may have to act on.
+pub const AGE_TRANSITIONS_READ: Act =
+    Act::guarded("family.age_transitions.read", Guard::System).reads();
+/// The birthday job, acting on one patient's birthday: a parent's view
+/// narrowing (`limited`), or a parent's proxy ending (`adult`). Its audit
+/// event is written by the act itself, only by the node whose claim of
+/// the birthday won: a node that finds it made already did nothing.
+pub const AGE_TRANSITION: Act = Act::guarded(AGE_TRANSITION_NAME, Guard::System).quiet();
+pub const AGE_TRANSITION_NAME: &str = "family.age_transition";
 
 // Patients.
 pub const PATIENT_CREATE: Act = Act::staff("patient.create", may(Patients, Write));
@@ -204,6 +215,17 @@ pub const PORTAL_RECORD_VIEW: Act = Act::guarded("portal.record.view", Guard::Pa
 pub const PORTAL_DOCUMENT_DOWNLOAD: Act = Act::guarded("portal.document.download", Guard::Patient);
 pub const PORTAL_DOCUMENT_UPLOAD: Act = Act::guarded("portal.document.upload", Guard::Patient);
 pub const PORTAL_MESSAGE_SEND: Act = Act::guarded("portal.message.send", Guard::Patient);
+/// A patient reading who else sees their record, and who is invited.
+pub const PORTAL_SHARING_READ: Act = Act::guarded("portal.sharing.read", Guard::Patient).reads();
+/// An adult patient inviting a caregiver by email.
+pub const PORTAL_CAREGIVER_INVITE: Act = Act::guarded("portal.caregiver.invite", Guard::Patient);
+pub const PORTAL_INVITATION_CANCEL: Act =
+    Act::guarded("portal.caregiver.invitation_cancel", Guard::Patient);
+/// A patient ending a caregiver's access.
+pub const PORTAL_PROXY_END: Act = Act::guarded("portal.proxy.end", Guard::Patient);
+/// A patient letting a caregiver see confidential items, or not.
+pub const PORTAL_PROXY_CONFIDENTIAL: Act =
+    Act::guarded("portal.proxy.confidential", Guard::Patient);
 pub const PORTAL_FORMS: Act = Act::guarded("portal.form.read", Guard::Patient).reads();
 pub const PORTAL_FORM_ANSWER: Act = Act::guarded("form.submit", Guard::Patient);
 /// Saving answers without handing the form in.
@@ -299,6 +321,8 @@ pub const ALL: &[&Act] = &[
     &DEAD_MAIL,
     &MAIL_RETRY,
     &MAIL_DELIVER,
+    &AGE_TRANSITIONS_READ,
+    &AGE_TRANSITION,
     &MAIL_RENDER,
     &PATIENT_CREATE,
     &PATIENT_READ,
@@ -350,6 +374,11 @@ pub const ALL: &[&Act] = &[
     &PORTAL_DOCUMENT_DOWNLOAD,
     &PORTAL_DOCUMENT_UPLOAD,
     &PORTAL_MESSAGE_SEND,
+    &PORTAL_SHARING_READ,
+    &PORTAL_CAREGIVER_INVITE,
+    &PORTAL_INVITATION_CANCEL,
+    &PORTAL_PROXY_END,
+    &PORTAL_PROXY_CONFIDENTIAL,
     &PORTAL_FORMS,
     &PORTAL_FORM_ANSWER,
     &PORTAL_FORM_SAVE,

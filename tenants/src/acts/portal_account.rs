@@ -5,11 +5,13 @@ use serde_json::json;
 
 use crate::acts;
 use crate::acts::even_time::{self, EvenTime};
+use crate::acts::grants::today_at;
 use crate::audit::{self, Actor, AuditEvent};
 use crate::auth::{Bucket, SecretToken, ThrottlePolicy};
 use crate::domain::{EmailAddress, NewPassword, PatientId, PlainPassword, Timestamp, Username};
 use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
+use crate::family::Relation;
 use crate::outbox::{self, MailKind};
 use crate::patients::{PatientRecord, PortalAccess};
 use crate::services::Services;
@@ -232,7 +234,10 @@ impl Services {
             for patient in crate::patients::registered_by(&mut tx, account.id).await? {
                 if patient.portal_access == PortalAccess::Disabled {
                     crate::patients::set_access(&mut tx, patient.id, PortalAccess::Enabled).await?;
-                    grants::insert(&mut tx, account.id, patient.id, None).await?;
+                    let relation = Relation::presumed_for(
+                        today_at(pass.tenant()).stage_of(patient.date_of_birth),
+                    );
+                    grants::insert(&mut tx, account.id, patient.id, None, relation).await?;
                     audit::record(
                         &mut tx,
                         AuditEvent::success(
@@ -537,7 +542,10 @@ async fn open_registration(
             updated_at: now,
         };
         crate::patients::insert_registered(tx, &record, account.id).await?;
-        grants::insert(tx, account.id, record.id, None).await?;
+        // Someone registering a young child online is their parent.
+        let relation =
+            Relation::presumed_for(today_at(pass.tenant()).stage_of(record.date_of_birth));
+        grants::insert(tx, account.id, record.id, None, relation).await?;
         audit::record(
             tx,
             AuditEvent::success(

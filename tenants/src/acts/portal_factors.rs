@@ -7,6 +7,7 @@ use serde_json::json;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential, Uuid};
 
 use crate::acts;
+use crate::acts::grants::today_at;
 use crate::audit::Actor;
 use crate::auth::SecretToken;
 use crate::domain::{AccountId, DisplayName, FactorId, PlainPassword, Timestamp};
@@ -19,6 +20,7 @@ use crate::factors::{
     self, FactorKind, FactorSummary, Holder, PendingLogin, RecoveryCode, SecondFactorAnswer,
     TotpCode, TotpSecret, store,
 };
+use crate::family::ClinicDay;
 use crate::outbox::{self, MailKind};
 use crate::portal::accounts::{self, PortalAccount};
 use crate::portal::grants;
@@ -115,9 +117,10 @@ pub fn email_hint(email: &crate::domain::EmailAddress) -> String {
 pub(super) async fn open_session(
     services: &Services,
     tx: &mut TenantTx,
+    day: &ClinicDay,
     account: PortalAccount,
 ) -> Result<PortalSessionIssued, DomainError> {
-    let first = grants::live_for_account(tx, account.id)
+    let first = grants::live_for_account(tx, account.id, day)
         .await?
         .first()
         .map(|g| g.patient_id);
@@ -534,7 +537,7 @@ impl Services {
         trust: bool,
     ) -> Result<PortalSecondStepDone, DomainError> {
         let account_id = account.id;
-        let session = open_session(self, &mut tx, account).await?;
+        let session = open_session(self, &mut tx, &today_at(pass.tenant()), account).await?;
         let trusted = match trust {
             true => {
                 let label = devices::label_of(pass.client().user_agent.as_deref());
@@ -623,7 +626,7 @@ impl Services {
                 &serde_json::to_string(&passkey).expect("serialises"),
             )
             .await?;
-            let session = open_session(self, &mut tx, account).await?;
+            let session = open_session(self, &mut tx, &today_at(pass.tenant()), account).await?;
             pass.as_actor(Actor::Account(account_id));
             pass.detail(format!("method=passkey factor={id}"));
             pass.commit(tx).await?;

@@ -1,6 +1,7 @@
 //! Patients logging in and out, and moving between the records they hold.
 
 use crate::acts;
+use crate::acts::grants::today_at;
 use crate::audit::Actor;
 use crate::auth::SecretToken;
 use crate::codes::looks_like_a_code;
@@ -120,7 +121,7 @@ impl Services {
                             email_code_sent,
                         }));
                     }
-                    let session = open_session(self, &mut tx, account).await?;
+                    let session = open_session(self, &mut tx, &today_at(pass.tenant()), account).await?;
                     if let Some(device) = trusted {
                         pass.detail(format!("trusted_device={device}"));
                     }
@@ -180,7 +181,8 @@ impl Services {
             let (account, _) = accounts::get(&mut tx, account_id)
                 .await?
                 .ok_or(DomainError::InvalidToken)?;
-            let records = grants::live_for_account(&mut tx, account.id).await?;
+            let records =
+                grants::live_for_account(&mut tx, account.id, &today_at(pass.tenant())).await?;
             tx.commit().await?;
             Ok((account, records))
         }

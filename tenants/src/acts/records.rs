@@ -4,10 +4,13 @@
 //! a revoked grant stops the very next request.
 
 use crate::acts;
+use crate::acts::grants::{require_grant, today_at};
 use crate::domain::{AppointmentId, DisplayName, DocumentId, PatientId};
 use crate::door::Caller;
 use crate::error::{DomainError, RefusalKind};
+use crate::family::View;
 use crate::patients::get_patient;
+use crate::portal::GrantView;
 use crate::records::model::{AppointmentRequest, Upload, UploadRefused, WrittenText};
 use crate::records::notices::{self, News};
 use crate::records::store::{
@@ -30,6 +33,44 @@ pub struct SharedRecord {
     pub notes: Vec<NoteRecord>,
     pub appointments: Vec<AppointmentRecord>,
     pub messages: Vec<MessageRecord>,
+}
+
+impl SharedRecord {
+    /// What of the record `view` shows: parts outside it are empty, and
+    /// confidential items are gone unless the view shows them.
+    fn seen_in(mut self, view: View) -> Self {
+        self.documents.retain(|d| in_view(d, view));
+        self.notes
+            .retain(|n| view.notes && view.shows(n.confidential));
+        self.appointments
+            .retain(|a| view.appointments && view.shows(a.confidential));
+        if view.messages {
+            for m in &mut self.messages {
+                m.attachments.retain(|d| view.shows(d.confidential));
+            }
+        } else {
+            self.messages.clear();
+        }
+        self
+    }
+}
+
+/// A record as a portal account sees it: what it is to the patient, what
+/// it may see, and the part of the record its view shows.
+#[derive(Debug)]
+pub struct PortalRecord {
+    pub grant: GrantView,
+    pub shared: SharedRecord,
+}
+
+/// Whether a portal account with `view` may open `document`: an
+/// attachment goes with the conversation, any other with the documents.
+fn in_view(document: &DocumentRecord, view: View) -> bool {
+    let part = match document.message_id {
+        Some(_) => view.messages,
+        None => view.documents,
+    };
+    part && view.shows(document.confidential)
 }
 
 impl From<UploadRefused> for DomainError {
@@ -101,6 +142,7 @@ impl Services {
         patient: PatientId,
         title: Option<&str>,
         upload: Upload,
+        confidential: bool,
     ) -> Result<DocumentRecord, DomainError> {
         let mut pass = self
             .enter_about(caller, &acts::DOCUMENT_UPLOAD, format!("patient:{patient}"))
@@ -112,10 +154,12 @@ impl Services {
             require_patient(&mut tx, patient).await?;
             let by = Author::staff(&mut tx, staff).await?;
             let document =
-                store::insert_document(&mut tx, patient, &title, &upload, &by, None).await?;
-            notices::tell_holders(&mut tx, patient, News::Document).await?;
+                store::insert_document(&mut tx, patient, &title, &upload, &by, None, confidential)
+                    .await?;
+            let day = today_at(pass.tenant());
+            notices::tell_holders(&mut tx, patient, News::Document, confidential, &day).await?;
             pass.detail(format!(
-                "document={} type={} bytes={}",
+                "document={} type={} bytes={} confidential={confidential}",
                 document.id, document.media_type, document.size_bytes
             ));
             pass.commit(tx).await?;
@@ -204,6 +248,7 @@ impl Services {
         caller: &Caller,
         patient: PatientId,
         body: &WrittenText,
+        confidential: bool,
     ) -> Result<NoteRecord, DomainError> {
         let mut pass = self
             .enter_about(caller, &acts::NOTE_WRITE, format!("patient:{patient}"))
@@ -213,9 +258,10 @@ impl Services {
             let mut tx = pass.write().await?;
             require_patient(&mut tx, patient).await?;
             let by = Author::staff(&mut tx, staff).await?;
-            let note = store::insert_note(&mut tx, patient, body, &by).await?;
-            notices::tell_holders(&mut tx, patient, News::Note).await?;
-            pass.detail(format!("note={}", note.id));
+            let note = store::insert_note(&mut tx, patient, body, &by, confidential).await?;
+            let day = today_at(pass.tenant());
+            notices::tell_holders(&mut tx, patient, News::Note, confidential, &day).await?;
+            pass.detail(format!("note={} confidential={confidential}", note.id));
             pass.commit(tx).await?;
             Ok(note)
         }
@@ -241,8 +287,19 @@ impl Services {
             let mut tx = pass.write().await?;
             require_patient(&mut tx, patient).await?;
             let booked = store::insert_appointment(&mut tx, patient, request, staff).await?;
-            notices::tell_holders(&mut tx, patient, News::Appointment).await?;
-            pass.detail(format!("appointment={}", booked.id));
+            let day = today_at(pass.tenant());
+            notices::tell_holders(
+                &mut tx,
+                patient,
+                News::Appointment,
+                booked.confidential,
+                &day,
+            )
+            .await?;
+            pass.detail(format!(
+                "appointment={} confidential={}",
+                booked.id, booked.confidential
+            ));
             pass.commit(tx).await?;
             Ok(booked)
         }
@@ -316,7 +373,8 @@ impl Services {
             require_patient(&mut tx, patient).await?;
             let from = Author::staff(&mut tx, staff).await?;
             let message = send(&mut tx, patient, body, attachment, &from).await?;
-            notices::tell_holders(&mut tx, patient, News::Message).await?;
+            let day = today_at(pass.tenant());
+            notices::tell_holders(&mut tx, patient, News::Message, false, &day).await?;
             pass.detail(format!(
                 "message={} attachments={}",
                 message.id,
@@ -352,7 +410,7 @@ impl Services {
         &self,
         caller: &Caller,
         patient: PatientId,
-    ) -> Result<SharedRecord, DomainError> {
+    ) -> Result<PortalRecord, DomainError> {
         let mut pass = self
             .enter_about(
                 caller,
@@ -362,12 +420,19 @@ impl Services {
             .await?;
         let done = async {
             let mut tx = pass.write().await?;
-            crate::acts::grants::require_grant(&mut pass, &mut tx, patient).await?;
+            let grant = require_grant(&mut pass, &mut tx, patient).await?;
             // Read first: what was unread until this view shows as new once.
-            let shared = read_shared(&mut tx, patient, false).await?;
-            store::mark_read(&mut tx, patient, Side::Patient).await?;
+            let shared = read_shared(&mut tx, patient, false)
+                .await?
+                .seen_in(grant.view);
+            if grant.view.messages {
+                store::mark_read(&mut tx, patient, Side::Patient).await?;
+            }
+            if grant.is_limited() {
+                pass.detail(format!("view=limited relation={}", grant.relation.as_str()));
+            }
             pass.commit(tx).await?;
-            Ok(shared)
+            Ok(PortalRecord { grant, shared })
         }
         .await;
         pass.finish(done).await
@@ -388,10 +453,11 @@ impl Services {
             .await?;
         let done = async {
             let mut tx = pass.write().await?;
-            crate::acts::grants::require_grant(&mut pass, &mut tx, patient).await?;
+            let grant = require_grant(&mut pass, &mut tx, patient).await?;
             let found = store::document(&mut tx, document)
                 .await?
                 .filter(|d| d.patient_id == patient && d.withdrawn_at.is_none())
+                .filter(|d| in_view(d, grant.view))
                 .ok_or_else(document_not_found)?;
             let bytes = store::document_bytes(&mut tx, document).await?;
             store::mark_opened(&mut tx, document).await?;
@@ -425,10 +491,14 @@ impl Services {
             let account = pass.account_id()?;
             let title = title_of(title, &upload)?;
             let mut tx = pass.write().await?;
-            crate::acts::grants::require_grant(&mut pass, &mut tx, patient).await?;
+            let grant = require_grant(&mut pass, &mut tx, patient).await?;
+            if !grant.view.documents {
+                pass.failure_reason("outside_view");
+                return Err(DomainError::NotFound("record"));
+            }
             let by = Author::account(&mut tx, account).await?;
             let document =
-                store::insert_document(&mut tx, patient, &title, &upload, &by, None).await?;
+                store::insert_document(&mut tx, patient, &title, &upload, &by, None, false).await?;
             pass.detail(format!(
                 "document={} type={} bytes={}",
                 document.id, document.media_type, document.size_bytes
@@ -457,7 +527,11 @@ impl Services {
         let done = async {
             let account = pass.account_id()?;
             let mut tx = pass.write().await?;
-            crate::acts::grants::require_grant(&mut pass, &mut tx, patient).await?;
+            let grant = require_grant(&mut pass, &mut tx, patient).await?;
+            if !grant.view.messages {
+                pass.failure_reason("outside_view");
+                return Err(DomainError::NotFound("record"));
+            }
             let from = Author::account(&mut tx, account).await?;
             let message = send(&mut tx, patient, body, attachment, &from).await?;
             pass.detail(format!(
@@ -506,7 +580,7 @@ async fn send(
     let id = store::insert_message(tx, patient, body, from).await?;
     if let Some(upload) = attachment {
         let title = title_of(None, &upload)?;
-        store::insert_document(tx, patient, &title, &upload, from, Some(id)).await?;
+        store::insert_document(tx, patient, &title, &upload, from, Some(id), false).await?;
     }
     store::messages_of(tx, patient)
         .await?

@@ -6,8 +6,11 @@
 use serde_json::json;
 
 use crate::acts;
+use crate::acts::caregivers::tell_patient_of_new_proxy;
+use crate::acts::grants::today_at;
 use crate::acts::plugin_rules::{Verdict, answers_for_plugin, facts_of};
 use crate::audit::Actor;
+use crate::codes::store::count_dob_miss;
 use crate::codes::{CodeKind, CodeRecord, CodeStatus, PresentedCode, find_by_hash, mark_redeemed};
 use crate::domain::{
     AskedField, AskedKind, CodeDelivery, DateOfBirth, EmailAddress, GivenAnswer, NewPassword,
@@ -15,6 +18,7 @@ use crate::domain::{
 };
 use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
+use crate::family::{Relation, Stage};
 use crate::outbox::{self, MailKind};
 use crate::patients::{PatientRecord, PortalAccess, get_patient};
 use crate::services::Services;
@@ -121,6 +125,17 @@ pub enum RedeemFailure {
     Replaced,
     AlreadyUsed,
     PortalDisabled,
+    /// A parent's code for a patient who has since come of age.
+    Outgrown,
+    /// A proxy code with a wrong date of birth; at none left, this miss
+    /// cancelled it.
+    WrongBirthDate {
+        tries_left: i64,
+    },
+    /// A proxy code that wrong dates of birth cancelled earlier.
+    CancelledByMisses,
+    /// A caregiver's invitation the patient withdrew.
+    InvitationCancelled,
 }
 
 fn refusal(failure: RedeemFailure, clinic: &str) -> DomainError {
@@ -182,8 +197,46 @@ fn refusal(failure: RedeemFailure, clinic: &str) -> DomainError {
             "portal_access_disabled",
             format!("Online access to this record is turned off. Contact {clinic}."),
         ),
+        Outgrown => (
+            RefusalKind::Gone,
+            "code_outgrown",
+            format!(
+                "This code was for a parent, and the patient has since come of age, so a parent's access no \
+                 longer applies. The patient can ask {clinic} for a code of their own, and invite you as a \
+                 caregiver."
+            ),
+        ),
+        InvitationCancelled => (
+            RefusalKind::Gone,
+            "invitation_cancelled",
+            "The person who invited you has cancelled this invitation, so it no longer opens their record."
+                .into(),
+        ),
+        WrongBirthDate { tries_left: 0 } | CancelledByMisses => (
+            RefusalKind::Gone,
+            "code_cancelled",
+            format!(
+                "This code has been cancelled after three wrong dates of birth. Ask {clinic} for a new one."
+            ),
+        ),
+        WrongBirthDate { tries_left } => (
+            RefusalKind::Unauthenticated,
+            "date_of_birth_mismatch",
+            format!(
+                "That date of birth does not match the patient's record. Check it and try again: {tries_left} \
+                 {} left before this code is cancelled.",
+                if tries_left == 1 { "try" } else { "tries" }
+            ),
+        ),
     };
-    DomainError::refused(kind, code, message)
+    let refused = DomainError::refused(kind, code, message);
+    match failure {
+        WrongBirthDate { tries_left } if tries_left > 0 => {
+            refused.at_field("answers.date_of_birth")
+        }
+        Empty | Malformed | Unknown | NoMatch => refused.at_field("code"),
+        _ => refused,
+    }
 }
 
 impl RedeemFailure {
@@ -198,13 +251,21 @@ impl RedeemFailure {
             Self::Replaced => "replaced",
             Self::AlreadyUsed => "already_used",
             Self::PortalDisabled => "portal_access_disabled",
+            Self::Outgrown => "parent_code_outgrown",
+            Self::WrongBirthDate { tries_left: 0 } => "proxy_birth_date_mismatch_cancelled",
+            Self::WrongBirthDate { .. } => "proxy_birth_date_mismatch",
+            Self::CancelledByMisses => "cancelled_by_birth_date_misses",
+            Self::InvitationCancelled => "invitation_cancelled",
         }
     }
 
     /// Only guesses count against the limits: a real code that is used or
     /// expired reveals nothing new.
     fn is_guess(self) -> bool {
-        matches!(self, Self::Unknown | Self::NoMatch)
+        matches!(
+            self,
+            Self::Unknown | Self::NoMatch | Self::WrongBirthDate { .. }
+        )
     }
 }
 
@@ -286,6 +347,10 @@ impl Services {
             None
         };
         let (code, patient) = self.usable_code(pass, raw_code, second_proof).await?;
+        if second_proof.is_none() {
+            self.proxy_proves_birth_date(pass, &code, &patient, &answers)
+                .await?;
+        }
         self.clinic_rule_allows(pass, &patient, answers).await?;
         let new_account = match new_account {
             Some(new) => {
@@ -315,7 +380,7 @@ impl Services {
             drop(tx);
             return Err(fail(pass, RedeemFailure::AlreadyUsed, Some(&code)));
         }
-        let unlocked = unlock(&mut tx, pass, &code, &patient, account.id).await?;
+        let unlocked = unlock(&mut tx, pass, &code, &patient, &account).await?;
         let kind = match unlocked {
             Unlocked::Record(_) => "medical_records",
             Unlocked::Form { .. } => "smartform",
@@ -378,6 +443,12 @@ impl Services {
             CodeStatus::Revoked if code.revoke_reason.as_deref() == Some("superseded") => {
                 return Err(fail(pass, RedeemFailure::Replaced, Some(&code)));
             }
+            CodeStatus::Revoked if code.revoke_reason.as_deref() == Some(CANCELLED_BY_PATIENT) => {
+                return Err(fail(pass, RedeemFailure::InvitationCancelled, Some(&code)));
+            }
+            CodeStatus::Revoked if code.revoke_reason.as_deref() == Some(DOB_MISSES) => {
+                return Err(fail(pass, RedeemFailure::CancelledByMisses, Some(&code)));
+            }
             CodeStatus::Revoked => return Err(fail(pass, RedeemFailure::Revoked, Some(&code))),
             CodeStatus::Expired => return Err(fail(pass, RedeemFailure::Expired, Some(&code))),
         }
@@ -389,7 +460,61 @@ impl Services {
             return Err(fail(pass, RedeemFailure::PortalDisabled, Some(&code)));
         };
         pass.target(format!("patient:{}", patient.id));
+        let stage = today_at(pass.tenant()).stage_of(patient.date_of_birth);
+        if opens_record && code.relation == Relation::Parent && stage == Stage::Adult {
+            return Err(fail(pass, RedeemFailure::Outgrown, Some(&code)));
+        }
         Ok((code, patient))
+    }
+
+    /// A proxy code, in a clinic that asks for it, is redeemed only with
+    /// the patient's date of birth (MyChart's rule): a handout that
+    /// reaches the wrong hands is not enough. Three wrong dates cancel the
+    /// code; each counts in its own transaction, so a refusal still
+    /// counts. Missing, the date is asked for, which is no miss.
+    async fn proxy_proves_birth_date(
+        &self,
+        pass: &mut Passage<'_>,
+        code: &CodeRecord,
+        patient: &PatientRecord,
+        answers: &[GivenAnswer],
+    ) -> Result<(), DomainError> {
+        if code.kind != CodeKind::MedicalRecords
+            || code.relation == Relation::Own
+            || !pass.tenant().settings.proxy_code_requires_dob
+        {
+            return Ok(());
+        }
+        let Some(given) = answers.iter().find(|a| a.name == SECOND_PROOF) else {
+            pass.failure_reason("proxy_birth_date_required");
+            return Err(DomainError::MoreInformationNeeded(vec![AskedField {
+                name: SECOND_PROOF.to_owned(),
+                label: "The patient's date of birth".to_owned(),
+                kind: AskedKind::Date,
+            }]));
+        };
+        let given = DateOfBirth::parse(&given.value)?;
+        if given == patient.date_of_birth {
+            return Ok(());
+        }
+        let mut tx = pass.write().await?;
+        let (misses, cancelled) = count_dob_miss(
+            &mut tx,
+            code.id,
+            PROXY_BIRTH_DATE_TRIES,
+            DOB_MISSES,
+            Timestamp::now(),
+        )
+        .await?;
+        tx.commit().await?;
+        let tries_left = if cancelled {
+            0
+        } else {
+            (PROXY_BIRTH_DATE_TRIES - misses).max(0)
+        };
+        let failure = RedeemFailure::WrongBirthDate { tries_left };
+        pass.detail(format!("code={} dob_misses={misses}", code.id));
+        Err(fail(pass, failure, Some(code)))
     }
 
     /// The clinic's own rule, if it has one, on a code that is otherwise
@@ -440,10 +565,14 @@ impl Services {
             Some(u) => u.clone(),
             None => Username::parse(new.email.as_str())?,
         };
-        // The code was delivered to the address on file: typing that same
-        // address proves it.
+        // The code was mailed to the address on file, or to the address
+        // the patient invited: typing that same address proves it.
+        let mailed_to = match &code.invited_email {
+            Some(invited) => EmailAddress::parse(invited).ok(),
+            None => patient.email.clone(),
+        };
         let verified = code.delivery == CodeDelivery::Email
-            && patient.email.as_ref().map(EmailAddress::normalized) == Some(new.email.normalized());
+            && mailed_to.as_ref().map(EmailAddress::normalized) == Some(new.email.normalized());
         let account = match accounts::insert(tx, &username, &new.email, &hash, verified).await {
             Ok(a) => a,
             Err(StorageError::UniqueViolation(_)) => {
@@ -498,14 +627,29 @@ async fn unlock(
     pass: &Passage<'_>,
     code: &CodeRecord,
     patient: &PatientRecord,
-    account: crate::domain::AccountId,
+    holder: &PortalAccount,
 ) -> Result<Unlocked, DomainError> {
+    let account = holder.id;
     if code.kind == CodeKind::MedicalRecords {
-        grants::insert(tx, account, patient.id, Some(code.id)).await?;
+        let (grant, new) =
+            grants::insert(tx, account, patient.id, Some(code.id), code.relation).await?;
+        if new && code.relation == Relation::Caregiver && code.sees_confidential {
+            grants::set_sees_confidential(tx, grant, true).await?;
+        }
+        if new && code.relation != Relation::Own {
+            tell_patient_of_new_proxy(
+                tx,
+                pass.tenant(),
+                patient.id,
+                code.relation,
+                holder.username.as_str(),
+            )
+            .await?;
+        }
         if let Some(who) = pass.caller().patient() {
             sessions::set_active_patient(tx, &who.session.id, patient.id).await?;
         }
-        let record = grants::live(tx, account, patient.id)
+        let record = grants::live(tx, account, patient.id, &today_at(pass.tenant()))
             .await?
             .ok_or(DomainError::NotFound("record"))?;
         return Ok(Unlocked::Record(record));
@@ -533,6 +677,15 @@ fn fail(pass: &mut Passage<'_>, failure: RedeemFailure, code: Option<&CodeRecord
     }
     refusal(failure, pass.tenant().display_name.as_str())
 }
+
+/// Wrong dates of birth a proxy code survives, less one.
+const PROXY_BIRTH_DATE_TRIES: i64 = 3;
+
+/// Why an invitation's code was withdrawn, as its row says.
+pub(crate) const CANCELLED_BY_PATIENT: &str = "cancelled_by_patient";
+
+/// Why a proxy code was cancelled by its misses, as its row says.
+const DOB_MISSES: &str = "dob_misses";
 
 /// The answer that carries the second proof, named as the clinics' own
 /// date-of-birth rules name it, so one answer serves both.

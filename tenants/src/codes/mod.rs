@@ -19,8 +19,7 @@ pub(crate) async fn revoke_active_codes_of(
     store::revoke_all_active(
         tx,
         patient,
-        None,
-        None,
+        store::CodeFilter::default(),
         by,
         reason,
         crate::domain::Timestamp::now(),
@@ -39,8 +38,10 @@ pub(crate) async fn revoke_emailed_codes_of(
     store::revoke_all_active(
         tx,
         patient,
-        None,
-        Some(crate::domain::CodeDelivery::Email),
+        store::CodeFilter {
+            delivery: Some(crate::domain::CodeDelivery::Email),
+            ..Default::default()
+        },
         by,
         "email_changed",
         crate::domain::Timestamp::now(),

@@ -2,6 +2,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::{AccessCodeId, CodeDelivery, PatientId, StaffId, Timestamp};
+use crate::family::Relation;
 use crate::storage::{StorageError, TenantTx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,16 @@ pub struct CodeRecord {
     pub revoked_at: Option<Timestamp>,
     pub revoked_by: Option<String>,
     pub revoke_reason: Option<String>,
+    /// What its redemption makes the account to the patient.
+    pub relation: Relation,
+    /// Wrong dates of birth given with it (a proxy code).
+    pub dob_misses: i64,
+    /// For a caregiver's code: whether the grant it makes shows
+    /// confidential items.
+    pub sees_confidential: bool,
+    /// Where the patient's invitation went, when the patient invited a
+    /// caregiver from the portal.
+    pub invited_email: Option<String>,
 }
 
 impl CodeRecord {
@@ -82,7 +93,8 @@ pub struct PendingCode {
 macro_rules! columns {
     () => {
         "c.id, c.kind, c.patient_id, c.delivery, c.issued_by, c.issued_at, c.expires_at, \
-         c.redeemed_at, c.redeemed_by, c.revoked_at, c.revoked_by, c.revoke_reason"
+         c.redeemed_at, c.redeemed_by, c.revoked_at, c.revoked_by, c.revoke_reason, \
+         c.relation, c.dob_misses, c.sees_confidential, c.invited_email"
     };
 }
 
@@ -109,6 +121,10 @@ fn from_row(row: &AnyRow) -> Result<CodeRecord, StorageError> {
         revoked_at: ts(9)?,
         revoked_by: row.try_get(10)?,
         revoke_reason: row.try_get(11)?,
+        relation: Relation::parse(&row.try_get::<String, _>(12)?).map_err(corrupt)?,
+        dob_misses: row.try_get(13)?,
+        sees_confidential: row.try_get::<i64, _>(14)? == 1,
+        invited_email: row.try_get(15)?,
     })
 }
 
@@ -123,13 +139,25 @@ pub(crate) struct NewCode<'a> {
     pub expires_at: Timestamp,
     /// For a SmartForm code: the one assignment it unlocks.
     pub form_assignment_id: Option<&'a str>,
+    pub relation: Relation,
+    /// A caregiver's invitation from the patient: who sent it, to which
+    /// address, and whether it shows confidential items.
+    pub invitation: Option<Invitation<'a>>,
+}
+
+/// A patient's invitation of a caregiver, as its code records it.
+pub(crate) struct Invitation<'a> {
+    pub by: crate::domain::AccountId,
+    pub email: &'a str,
+    pub sees_confidential: bool,
 }
 
 pub(crate) async fn insert(tx: &mut TenantTx, code: &NewCode<'_>) -> Result<(), StorageError> {
     let key = tx.tenant_key();
     sqlx::query(
-        "INSERT INTO access_codes (tenant_id, id, kind, patient_id, code_hash, delivery, issued_by, issued_at, expires_at, form_assignment_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO access_codes (tenant_id, id, kind, patient_id, code_hash, delivery, issued_by, issued_at, expires_at, form_assignment_id, relation,
+                                   sees_confidential, invited_email)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(key)
     .bind(code.id.to_string())
@@ -137,10 +165,21 @@ pub(crate) async fn insert(tx: &mut TenantTx, code: &NewCode<'_>) -> Result<(), 
     .bind(code.patient_id.to_string())
     .bind(code.code_hash.to_owned())
     .bind(code.delivery.as_str())
-    .bind(code.issued_by.map(|s| format!("staff:{s}")))
+    .bind(match (&code.issued_by, &code.invitation) {
+        (Some(staff), _) => Some(format!("staff:{staff}")),
+        (None, Some(invitation)) => Some(format!("account:{}", invitation.by)),
+        (None, None) => None,
+    })
     .bind(code.issued_at.unix_millis())
     .bind(code.expires_at.unix_millis())
     .bind(code.form_assignment_id.map(str::to_owned))
+    .bind(code.relation.as_str())
+    .bind(i64::from(
+        code.invitation
+            .as_ref()
+            .is_some_and(|i| i.sees_confidential),
+    ))
+    .bind(code.invitation.as_ref().map(|i| i.email.to_owned()))
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -205,7 +244,7 @@ pub(crate) async fn pending(
         .map(|row| {
             Ok(PendingCode {
                 code: from_row(row)?,
-                patient_name: row.try_get(12)?,
+                patient_name: row.try_get(16)?,
             })
         })
         .collect()
@@ -234,12 +273,21 @@ pub(crate) async fn revoke(
     Ok(done.rows_affected() == 1)
 }
 
-/// Revokes every active code of a patient (of any kind); returns how many.
+/// Which of a patient's active codes to revoke: `None` in a field
+/// matches any.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CodeFilter {
+    pub kind: Option<CodeKind>,
+    pub delivery: Option<CodeDelivery>,
+    pub relation: Option<Relation>,
+}
+
+/// Revokes every active code of a patient that `filter` matches; returns
+/// how many.
 pub(crate) async fn revoke_all_active(
     tx: &mut TenantTx,
     patient: PatientId,
-    kind: Option<CodeKind>,
-    delivery: Option<CodeDelivery>,
+    filter: CodeFilter,
     by: Option<StaffId>,
     reason: &str,
     now: Timestamp,
@@ -248,7 +296,7 @@ pub(crate) async fn revoke_all_active(
     let done = sqlx::query(
         "UPDATE access_codes SET revoked_at = $3, revoked_by = $4, revoke_reason = $5
           WHERE tenant_id = $1 AND patient_id = $2 AND ($6 IS NULL OR kind = $6)
-            AND ($7 IS NULL OR delivery = $7)
+            AND ($7 IS NULL OR delivery = $7) AND ($8 IS NULL OR relation = $8)
             AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
     )
     .bind(key)
@@ -256,8 +304,9 @@ pub(crate) async fn revoke_all_active(
     .bind(now.unix_millis())
     .bind(by.map(|s| format!("staff:{s}")))
     .bind(reason.to_owned())
-    .bind(kind.map(CodeKind::as_str))
-    .bind(delivery.map(CodeDelivery::as_str))
+    .bind(filter.kind.map(CodeKind::as_str))
+    .bind(filter.delivery.map(CodeDelivery::as_str))
+    .bind(filter.relation.map(Relation::as_str))
     .execute(tx.conn())
     .await?;
     Ok(done.rows_affected())
@@ -301,4 +350,69 @@ pub(crate) async fn mark_redeemed(
     .execute(tx.conn())
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Counts a wrong date of birth given with a proxy code, and cancels the
+/// code when it is the `limit`th. Returns the misses so far and whether
+/// this one cancelled it. Runs in its own committed transaction, so a
+/// refused redemption still counts.
+pub(crate) async fn count_dob_miss(
+    tx: &mut TenantTx,
+    id: AccessCodeId,
+    limit: i64,
+    reason: &str,
+    now: Timestamp,
+) -> Result<(i64, bool), StorageError> {
+    let key = tx.tenant_key();
+    let misses: i64 = sqlx::query_scalar(
+        "UPDATE access_codes SET dob_misses = dob_misses + 1
+          WHERE tenant_id = $1 AND id = $2 RETURNING dob_misses",
+    )
+    .bind(key)
+    .bind(id.to_string())
+    .fetch_one(tx.conn())
+    .await?;
+    let cancelled = misses >= limit && revoke(tx, id, None, reason, now).await?;
+    Ok((misses, cancelled))
+}
+
+/// A patient's invitations of caregivers to `patient` that are still
+/// waiting to be used, newest first.
+pub(crate) async fn waiting_invitations(
+    tx: &mut TenantTx,
+    patient: PatientId,
+    now: Timestamp,
+) -> Result<Vec<CodeRecord>, StorageError> {
+    let key = tx.tenant_key();
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM access_codes c
+          WHERE c.tenant_id = $1 AND c.patient_id = $2 AND c.invited_email IS NOT NULL
+            AND c.redeemed_at IS NULL AND c.revoked_at IS NULL AND c.expires_at > $3
+          ORDER BY c.issued_at DESC, c.id DESC"
+    ))
+    .bind(key)
+    .bind(patient.to_string())
+    .bind(now.unix_millis())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Invitations `account` sent since `since`, for its daily budget.
+pub(crate) async fn invitations_sent_since(
+    tx: &mut TenantTx,
+    account: crate::domain::AccountId,
+    since: Timestamp,
+) -> Result<i64, StorageError> {
+    let key = tx.tenant_key();
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM access_codes WHERE tenant_id = $1 AND issued_by = $2 AND issued_at > $3",
+    )
+    .bind(key)
+    .bind(format!("account:{account}"))
+    .bind(since.unix_millis())
+    .fetch_one(tx.conn())
+    .await?)
 }

@@ -3,6 +3,8 @@
 
 use time::{Date, Month};
 
+use crate::domain::InvalidValue;
+
 /// What a parent's proxy sees of a teenager's record: the clinic may
 /// narrow or widen it. Notes and confidential items are never in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,14 +24,59 @@ impl Default for LimitedParts {
     }
 }
 
-/// The clinic's age rules; the defaults are MyChart's.
+/// The clinic's age rules; the defaults are MyChart's. The limited view
+/// always starts before adulthood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgeRules {
     /// From this birthday a parent's proxy sees the limited view.
-    pub limited_from: u8,
+    limited_from: u8,
     /// On this birthday a parent's proxy ends.
-    pub adult_at: u8,
-    pub limited_parts: LimitedParts,
+    adult_at: u8,
+    limited_parts: LimitedParts,
+}
+
+/// The youngest and oldest age of majority a clinic may set.
+pub const ADULT_AGES: std::ops::RangeInclusive<i64> = 16..=21;
+
+impl AgeRules {
+    pub fn new(
+        limited_from: i64,
+        adult_at: i64,
+        limited_parts: LimitedParts,
+    ) -> Result<Self, InvalidValue> {
+        if !ADULT_AGES.contains(&adult_at) {
+            return Err(InvalidValue::new(
+                "adult_age",
+                "must be a whole number of years from 16 to 21",
+            ));
+        }
+        if !(1..adult_at).contains(&limited_from) {
+            return Err(InvalidValue {
+                field: "proxy_limited_from_age",
+                reason: format!(
+                    "must be a whole number of years from 1 to {}, below the adult age",
+                    adult_at - 1
+                ),
+            });
+        }
+        Ok(Self {
+            limited_from: limited_from as u8,
+            adult_at: adult_at as u8,
+            limited_parts,
+        })
+    }
+
+    pub fn limited_from(&self) -> u8 {
+        self.limited_from
+    }
+
+    pub fn adult_at(&self) -> u8 {
+        self.adult_at
+    }
+
+    pub fn limited_parts(&self) -> LimitedParts {
+        self.limited_parts
+    }
 }
 
 impl Default for AgeRules {
@@ -83,6 +130,12 @@ pub fn age_on(born: Date, on: Date) -> u32 {
     }
 }
 
+/// The day someone born on `born` turns `age`, by the same reading as
+/// [`age_on`].
+pub fn birthday(born: Date, age: u8) -> Date {
+    birthday_in(born, born.year() + i32::from(age))
+}
+
 fn birthday_in(born: Date, year: i32) -> Date {
     Date::from_calendar_date(year, born.month(), born.day()).unwrap_or_else(|_| {
         // 29 February in a common year.
@@ -122,10 +175,22 @@ mod tests {
         assert_eq!(rules.stage(born, date!(2026 - 11 - 26)), Stage::Teen);
         assert_eq!(rules.stage(born, date!(2026 - 11 - 27)), Stage::Adult);
         assert_eq!(rules.stage(born, date!(2026 - 11 - 28)), Stage::Adult);
-        let later = AgeRules {
-            limited_from: 13,
-            ..AgeRules::default()
-        };
+        let later = AgeRules::new(13, 18, LimitedParts::default()).unwrap();
         assert_eq!(later.stage(born, date!(2020 - 11 - 27)), Stage::Child);
+    }
+
+    #[test]
+    fn rules_that_would_limit_after_adulthood_are_refused_by_field() {
+        let parts = LimitedParts::default();
+        assert_eq!(AgeRules::new(12, 15, parts).unwrap_err().field, "adult_age");
+        assert_eq!(AgeRules::new(12, 22, parts).unwrap_err().field, "adult_age");
+        let late = AgeRules::new(18, 18, parts).unwrap_err();
+        assert_eq!(late.field, "proxy_limited_from_age");
+        assert!(late.reason.contains("from 1 to 17"), "{}", late.reason);
+        assert_eq!(
+            AgeRules::new(0, 18, parts).unwrap_err().field,
+            "proxy_limited_from_age"
+        );
+        assert_eq!(AgeRules::new(12, 18, parts).unwrap(), AgeRules::default());
     }
 }

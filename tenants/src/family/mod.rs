@@ -6,9 +6,12 @@
 //! a view is worked out on every request, so a birthday counts at once.
 
 mod age;
+mod day;
 mod relation;
+pub(crate) mod store;
 mod view;
 
-pub use age::{AgeRules, LimitedParts, Stage, age_on};
+pub use age::{ADULT_AGES, AgeRules, LimitedParts, Stage, age_on, birthday};
+pub use day::ClinicDay;
 pub use relation::Relation;
 pub use view::{Access, View, access_of};

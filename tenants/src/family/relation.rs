@@ -34,6 +34,15 @@ impl Relation {
         }
     }
 
+    /// The relation presumed when none is named: a child's record is
+    /// held by a parent, anyone else's by the patient.
+    pub fn presumed_for(stage: super::Stage) -> Self {
+        match stage {
+            super::Stage::Child => Self::Parent,
+            _ => Self::Own,
+        }
+    }
+
     /// "you are her parent": how the portal tells an account what it is
     /// to the patient, with the patient's pronoun left to the caller.
     pub fn to_the_patient(self) -> &'static str {

@@ -52,7 +52,7 @@ pub fn access_of(
         (Relation::Own, _) => Access::Sees(View::WHOLE),
         (Relation::Parent, Stage::Child) => Access::Sees(View::WHOLE),
         (Relation::Parent, Stage::Teen) => {
-            let parts = rules.limited_parts;
+            let parts = rules.limited_parts();
             Access::Sees(View {
                 notes: false,
                 documents: parts.documents,
@@ -94,13 +94,11 @@ mod tests {
 
     #[test]
     fn the_clinic_narrows_the_limited_view_and_the_patient_opens_confidential_items() {
-        let rules = AgeRules {
-            limited_parts: crate::family::LimitedParts {
-                documents: false,
-                ..Default::default()
-            },
-            ..AgeRules::default()
+        let parts = crate::family::LimitedParts {
+            documents: false,
+            ..Default::default()
         };
+        let rules = AgeRules::new(12, 18, parts).unwrap();
         let Access::Sees(teen) = access_of(Relation::Parent, Stage::Teen, &rules, false) else {
             panic!();
         };

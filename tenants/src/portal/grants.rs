@@ -5,16 +5,62 @@
 
 use sqlx::Row;
 
-use crate::domain::{AccessCodeId, AccountId, GrantId, PatientId, StaffId, Timestamp};
+use crate::domain::{AccessCodeId, AccountId, DateOfBirth, GrantId, PatientId, StaffId, Timestamp};
+use crate::family::{Access, ClinicDay, Relation, Stage, View};
 use crate::storage::{StorageError, TenantTx};
 
-/// A record as its holder sees it in the portal.
+/// A record as its holder sees it in the portal today.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantView {
     pub grant_id: GrantId,
     pub patient_id: PatientId,
     pub patient_name: String,
-    pub date_of_birth: String,
+    pub date_of_birth: DateOfBirth,
+    /// What the holder is to the patient.
+    pub relation: Relation,
+    /// The patient's stage on the clinic's calendar today.
+    pub stage: Stage,
+    /// What the holder may open of the record today.
+    pub view: View,
+}
+
+impl GrantView {
+    /// Whether the holder sees less than the whole record.
+    pub fn is_limited(&self) -> bool {
+        self.view != View::WHOLE
+    }
+}
+
+/// Why a grant ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndedReason {
+    /// Staff took it away.
+    Revoked,
+    /// A parent's proxy ended on the patient's adult birthday.
+    AgedOut,
+    /// The patient ended a caregiver's proxy.
+    EndedByPatient,
+}
+
+impl EndedReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Revoked => "revoked",
+            Self::AgedOut => "aged_out",
+            Self::EndedByPatient => "ended_by_patient",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, StorageError> {
+        match raw {
+            "revoked" => Ok(Self::Revoked),
+            "aged_out" => Ok(Self::AgedOut),
+            "ended_by_patient" => Ok(Self::EndedByPatient),
+            other => Err(StorageError::Corrupt(format!(
+                "unknown ended reason {other}"
+            ))),
+        }
+    }
 }
 
 /// A grant as staff see it on a patient.
@@ -26,9 +72,20 @@ pub struct GrantRecord {
     pub account_email: String,
     pub patient_id: PatientId,
     pub code_id: Option<String>,
+    pub relation: Relation,
+    pub sees_confidential: bool,
     pub created_at: Timestamp,
+    /// When it ended, whatever the reason.
     pub revoked_at: Option<Timestamp>,
     pub revoked_by: Option<String>,
+    pub ended_reason: Option<EndedReason>,
+}
+
+impl GrantRecord {
+    /// Neither revoked nor ended.
+    pub fn is_live(&self) -> bool {
+        self.revoked_at.is_none() && self.ended_reason.is_none()
+    }
 }
 
 fn corrupt(e: crate::domain::InvalidValue) -> StorageError {
@@ -37,11 +94,14 @@ fn corrupt(e: crate::domain::InvalidValue) -> StorageError {
 
 /// Gives `account` the record, unless it already holds it. Returns the
 /// grant's id and whether it is new.
+/// A grant already live for the pair keeps its relation: a parent who
+/// redeems a second code for the same child stays a parent.
 pub(crate) async fn insert(
     tx: &mut TenantTx,
     account: AccountId,
     patient: PatientId,
     code: Option<AccessCodeId>,
+    relation: Relation,
 ) -> Result<(GrantId, bool), StorageError> {
     let key = tx.tenant_key();
     let existing = sqlx::query(
@@ -60,7 +120,7 @@ pub(crate) async fn insert(
     }
     let id = GrantId::generate();
     sqlx::query(
-        "INSERT INTO grants (tenant_id, id, account_id, patient_id, code_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO grants (tenant_id, id, account_id, patient_id, code_id, created_at, relation) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(key)
     .bind(id.to_string())
@@ -68,64 +128,98 @@ pub(crate) async fn insert(
     .bind(patient.to_string())
     .bind(code.map(|c| c.to_string()))
     .bind(Timestamp::now().unix_millis())
+    .bind(relation.as_str())
     .execute(tx.conn())
     .await?;
     Ok((id, true))
 }
 
-fn view_from_row(row: &sqlx::any::AnyRow) -> Result<GrantView, StorageError> {
-    Ok(GrantView {
+macro_rules! view_columns {
+    () => {
+        "g.id, p.id, p.full_name, p.date_of_birth, g.relation, g.sees_confidential"
+    };
+}
+
+/// The grant as its holder sees it on `day`; `None` for a parent's proxy
+/// of a patient now grown up, which ended on the birthday whether or not
+/// the birthday job has recorded it yet.
+fn view_from_row(
+    row: &sqlx::any::AnyRow,
+    day: &ClinicDay,
+) -> Result<Option<GrantView>, StorageError> {
+    let date_of_birth = DateOfBirth::parse(&row.try_get::<String, _>(3)?).map_err(corrupt)?;
+    let relation = Relation::parse(&row.try_get::<String, _>(4)?).map_err(corrupt)?;
+    let sees_confidential = row.try_get::<i64, _>(5)? == 1;
+    let Access::Sees(view) = day.access(relation, date_of_birth, sees_confidential) else {
+        return Ok(None);
+    };
+    Ok(Some(GrantView {
         grant_id: GrantId::parse(&row.try_get::<String, _>(0)?).map_err(corrupt)?,
         patient_id: PatientId::parse(&row.try_get::<String, _>(1)?).map_err(corrupt)?,
         patient_name: row.try_get(2)?,
-        date_of_birth: row.try_get(3)?,
-    })
+        date_of_birth,
+        relation,
+        stage: day.stage_of(date_of_birth),
+        view,
+    }))
 }
 
-/// The records `account` can see now, by name.
+/// The records `account` can see on `day`, by name.
 pub(crate) async fn live_for_account(
     tx: &mut TenantTx,
     account: AccountId,
+    day: &ClinicDay,
 ) -> Result<Vec<GrantView>, StorageError> {
     let key = tx.tenant_key();
-    let rows = sqlx::query(
-        "SELECT g.id, p.id, p.full_name, p.date_of_birth
-           FROM grants g JOIN patients p ON p.tenant_id = g.tenant_id AND p.id = g.patient_id
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        view_columns!(),
+        " FROM grants g JOIN patients p ON p.tenant_id = g.tenant_id AND p.id = g.patient_id
           WHERE g.tenant_id = $1 AND g.account_id = $2 AND g.revoked_at IS NULL
             AND p.portal_access = 'enabled' AND p.archived_at IS NULL
-          ORDER BY p.name_search, p.id",
-    )
+          ORDER BY p.name_search, p.id"
+    ))
     .bind(key)
     .bind(account.to_string())
     .fetch_all(tx.conn())
     .await?;
-    rows.iter().map(view_from_row).collect()
+    let mut views = Vec::with_capacity(rows.len());
+    for row in &rows {
+        views.extend(view_from_row(row, day)?);
+    }
+    Ok(views)
 }
 
-/// The live grant of `account` to `patient`, if there is one.
+/// The live grant of `account` to `patient` on `day`, if there is one.
 pub(crate) async fn live(
     tx: &mut TenantTx,
     account: AccountId,
     patient: PatientId,
+    day: &ClinicDay,
 ) -> Result<Option<GrantView>, StorageError> {
     let key = tx.tenant_key();
-    let row = sqlx::query(
-        "SELECT g.id, p.id, p.full_name, p.date_of_birth
-           FROM grants g JOIN patients p ON p.tenant_id = g.tenant_id AND p.id = g.patient_id
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        view_columns!(),
+        " FROM grants g JOIN patients p ON p.tenant_id = g.tenant_id AND p.id = g.patient_id
           WHERE g.tenant_id = $1 AND g.account_id = $2 AND g.patient_id = $3 AND g.revoked_at IS NULL
-            AND p.portal_access = 'enabled' AND p.archived_at IS NULL",
-    )
+            AND p.portal_access = 'enabled' AND p.archived_at IS NULL"
+    ))
     .bind(key)
     .bind(account.to_string())
     .bind(patient.to_string())
     .fetch_optional(tx.conn())
     .await?;
-    row.as_ref().map(view_from_row).transpose()
+    match row {
+        Some(row) => view_from_row(&row, day),
+        None => Ok(None),
+    }
 }
 
 macro_rules! record_columns {
     () => {
-        "g.id, g.account_id, a.username, a.email, g.patient_id, g.code_id, g.created_at, g.revoked_at, g.revoked_by"
+        "g.id, g.account_id, a.username, a.email, g.patient_id, g.code_id, g.created_at, g.revoked_at, g.revoked_by, \
+         g.relation, g.sees_confidential, g.ended_reason"
     };
 }
 
@@ -142,6 +236,12 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<GrantRecord, StorageError>
             .try_get::<Option<i64>, _>(7)?
             .map(Timestamp::from_unix_millis),
         revoked_by: row.try_get(8)?,
+        relation: Relation::parse(&row.try_get::<String, _>(9)?).map_err(corrupt)?,
+        sees_confidential: row.try_get::<i64, _>(10)? == 1,
+        ended_reason: row
+            .try_get::<Option<String>, _>(11)?
+            .map(|r| EndedReason::parse(&r))
+            .transpose()?,
     })
 }
 
@@ -189,7 +289,7 @@ pub(crate) async fn revoke(
 ) -> Result<bool, StorageError> {
     let key = tx.tenant_key();
     let done = sqlx::query(
-        "UPDATE grants SET revoked_at = $3, revoked_by = $4 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+        "UPDATE grants SET revoked_at = $3, revoked_by = $4, ended_reason = 'revoked' WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
     )
     .bind(key)
     .bind(id.to_string())
@@ -218,4 +318,40 @@ pub(crate) async fn holders(
     rows.iter()
         .map(|r| AccountId::parse(&r.try_get::<String, _>(0)?).map_err(corrupt))
         .collect()
+}
+
+/// Ends a proxy the patient no longer wants; false if it had ended.
+pub(crate) async fn end_by_patient(
+    tx: &mut TenantTx,
+    id: GrantId,
+    by: AccountId,
+) -> Result<bool, StorageError> {
+    let key = tx.tenant_key();
+    let done = sqlx::query(
+        "UPDATE grants SET revoked_at = $3, revoked_by = $4, ended_reason = 'ended_by_patient'
+          WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+    )
+    .bind(key)
+    .bind(id.to_string())
+    .bind(Timestamp::now().unix_millis())
+    .bind(format!("account:{by}"))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Whether a caregiver sees confidential items.
+pub(crate) async fn set_sees_confidential(
+    tx: &mut TenantTx,
+    id: GrantId,
+    sees: bool,
+) -> Result<(), StorageError> {
+    let key = tx.tenant_key();
+    sqlx::query("UPDATE grants SET sees_confidential = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(key)
+        .bind(id.to_string())
+        .bind(i64::from(sees))
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }

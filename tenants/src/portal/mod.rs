@@ -9,7 +9,7 @@ pub(crate) mod tokens;
 
 pub use crate::sessions::{PortalAuthenticated, PortalSession};
 pub use accounts::PortalAccount;
-pub use grants::{GrantRecord, GrantView};
+pub use grants::{EndedReason, GrantRecord, GrantView};
 pub use registrations::NewPatientForm;
 
 pub(crate) async fn grant_registered(
@@ -17,7 +17,9 @@ pub(crate) async fn grant_registered(
     account: crate::domain::AccountId,
     patient: crate::domain::PatientId,
 ) -> Result<(), crate::storage::StorageError> {
-    grants::insert(tx, account, patient, None).await.map(|_| ())
+    grants::insert(tx, account, patient, None, crate::family::Relation::Own)
+        .await
+        .map(|_| ())
 }
 
 pub(crate) async fn known_account(

@@ -231,9 +231,19 @@ pub struct AppointmentRequest {
     pub with_whom: DisplayName,
     pub location: DisplayName,
     pub reason: Option<DisplayName>,
+    /// Hidden from a teenager's parents and from caregivers not allowed
+    /// to see confidential items.
+    pub confidential: bool,
 }
 
 impl AppointmentRequest {
+    pub fn marked_confidential(self, confidential: bool) -> Self {
+        Self {
+            confidential,
+            ..self
+        }
+    }
+
     pub fn parse(
         starts_at: &str,
         duration_minutes: i64,
@@ -274,6 +284,7 @@ impl AppointmentRequest {
                 .filter(|r| !r.trim().is_empty())
                 .map(|r| DisplayName::parse("reason", r))
                 .transpose()?,
+            confidential: false,
         })
     }
 }

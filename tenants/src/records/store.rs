@@ -107,11 +107,14 @@ pub struct DocumentRecord {
     /// When the patient's side first opened it; `None` while it is new to
     /// them.
     pub opened_at: Option<Timestamp>,
+    /// Hidden from a teenager's parents, and from caregivers the patient
+    /// has not allowed to see such items.
+    pub confidential: bool,
 }
 
 macro_rules! document_columns {
     () => {
-        "id, patient_id, title, file_name, media_type, size_bytes, sha256, uploaded_by_kind, uploaded_by_id, uploaded_by_name, uploaded_at, message_id, withdrawn_at, opened_at"
+        "id, patient_id, title, file_name, media_type, size_bytes, sha256, uploaded_by_kind, uploaded_by_id, uploaded_by_name, uploaded_at, message_id, withdrawn_at, opened_at, confidential"
     };
 }
 
@@ -136,6 +139,7 @@ fn document_from_row(row: &AnyRow) -> Result<DocumentRecord, StorageError> {
             .transpose()?,
         withdrawn_at: timestamp(row, 12)?,
         opened_at: timestamp(row, 13)?,
+        confidential: row.try_get::<i64, _>(14)? == 1,
     })
 }
 
@@ -146,16 +150,17 @@ pub(crate) async fn insert_document(
     upload: &Upload,
     by: &Author,
     message: Option<MessageId>,
+    confidential: bool,
 ) -> Result<DocumentRecord, StorageError> {
     let key = tx.tenant_key();
     let id = DocumentId::generate();
     let sha256 = hex::encode(Sha256::digest(upload.bytes()));
     sqlx::query(
         "INSERT INTO documents (tenant_id, id, patient_id, title, file_name, media_type, size_bytes, sha256,
-                                uploaded_by_kind, uploaded_by_id, uploaded_by_name, uploaded_at, message_id, opened_at)
+                                uploaded_by_kind, uploaded_by_id, uploaded_by_name, uploaded_at, message_id, opened_at, confidential)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
                  -- What the patient's side sent is not new to them.
-                 CASE WHEN $9 = 'account' THEN $12 END)",
+                 CASE WHEN $9 = 'account' THEN $12 END, $14)",
     )
     .bind(key.clone())
     .bind(id.to_string())
@@ -170,6 +175,7 @@ pub(crate) async fn insert_document(
     .bind(by.name.clone())
     .bind(Timestamp::now().unix_millis())
     .bind(message.map(|m| m.to_string()))
+    .bind(i64::from(confidential))
     .execute(tx.conn())
     .await?;
     sqlx::query(
@@ -265,6 +271,7 @@ pub struct NoteRecord {
     pub body: String,
     pub author_name: String,
     pub written_at: Timestamp,
+    pub confidential: bool,
 }
 
 fn note_from_row(row: &AnyRow) -> Result<NoteRecord, StorageError> {
@@ -274,6 +281,7 @@ fn note_from_row(row: &AnyRow) -> Result<NoteRecord, StorageError> {
         body: row.try_get(2)?,
         author_name: row.try_get(3)?,
         written_at: Timestamp::from_unix_millis(row.try_get(4)?),
+        confidential: row.try_get::<i64, _>(5)? == 1,
     })
 }
 
@@ -282,12 +290,13 @@ pub(crate) async fn insert_note(
     patient: PatientId,
     body: &WrittenText,
     by: &Author,
+    confidential: bool,
 ) -> Result<NoteRecord, StorageError> {
     let key = tx.tenant_key();
     let row = sqlx::query(
-        "INSERT INTO notes (tenant_id, id, patient_id, body, author_id, author_name, written_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         RETURNING id, patient_id, body, author_name, written_at",
+        "INSERT INTO notes (tenant_id, id, patient_id, body, author_id, author_name, written_at, confidential)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         RETURNING id, patient_id, body, author_name, written_at, confidential",
     )
     .bind(key)
     .bind(NoteId::generate().to_string())
@@ -296,6 +305,7 @@ pub(crate) async fn insert_note(
     .bind(by.id.clone())
     .bind(by.name.clone())
     .bind(Timestamp::now().unix_millis())
+    .bind(i64::from(confidential))
     .fetch_one(tx.conn())
     .await?;
     note_from_row(&row)
@@ -307,7 +317,7 @@ pub(crate) async fn notes_of(
 ) -> Result<Vec<NoteRecord>, StorageError> {
     let key = tx.tenant_key();
     let rows = sqlx::query(
-        "SELECT id, patient_id, body, author_name, written_at FROM notes
+        "SELECT id, patient_id, body, author_name, written_at, confidential FROM notes
           WHERE tenant_id = $1 AND patient_id = $2 ORDER BY written_at DESC, id DESC",
     )
     .bind(key)
@@ -345,11 +355,12 @@ pub struct AppointmentRecord {
     pub reason: Option<String>,
     pub status: AppointmentStatus,
     pub booked_at: Timestamp,
+    pub confidential: bool,
 }
 
 macro_rules! appointment_columns {
     () => {
-        "id, patient_id, starts_at, duration_minutes, with_whom, location, reason, status, booked_at"
+        "id, patient_id, starts_at, duration_minutes, with_whom, location, reason, status, booked_at, confidential"
     };
 }
 
@@ -368,6 +379,7 @@ fn appointment_from_row(row: &AnyRow) -> Result<AppointmentRecord, StorageError>
             other => return Err(corrupt(format!("unknown appointment status {other:?}"))),
         },
         booked_at: Timestamp::from_unix_millis(row.try_get(8)?),
+        confidential: row.try_get::<i64, _>(9)? == 1,
     })
 }
 
@@ -379,8 +391,8 @@ pub(crate) async fn insert_appointment(
 ) -> Result<AppointmentRecord, StorageError> {
     let key = tx.tenant_key();
     let row = sqlx::query(concat!(
-        "INSERT INTO appointments (tenant_id, id, patient_id, starts_at, duration_minutes, with_whom, location, reason, status, booked_by, booked_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'scheduled', $9, $10) RETURNING ",
+        "INSERT INTO appointments (tenant_id, id, patient_id, starts_at, duration_minutes, with_whom, location, reason, status, booked_by, booked_at, confidential)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'scheduled', $9, $10, $11) RETURNING ",
         appointment_columns!()
     ))
     .bind(key)
@@ -393,6 +405,7 @@ pub(crate) async fn insert_appointment(
     .bind(request.reason.as_ref().map(|r| r.as_str().to_owned()))
     .bind(format!("staff:{by}"))
     .bind(Timestamp::now().unix_millis())
+    .bind(i64::from(request.confidential))
     .fetch_one(tx.conn())
     .await?;
     appointment_from_row(&row)

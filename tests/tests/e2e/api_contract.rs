@@ -611,6 +611,18 @@ both_engines! {
         c.ok(&app, &p, M::GET, &format!("/v1/portal/records/{mia}/documents/{document}/content"), Body::None).await;
         c.ok(&app, &p, M::POST, &format!("/v1/portal/records/{mia}/documents"), Body::Form(pdf())).await;
         c.ok(&app, &p, M::POST, &format!("/v1/portal/records/{mia}/messages"), Body::Form(file_form(&[("body", "Here it is.")], Some(("scan.pdf", PDF.to_vec()))))).await;
+
+        // Mia shares her record with a caregiver, and stops.
+        let invited = c.ok(&app, &p, M::POST, &format!("/v1/portal/records/{mia}/caregivers"), json!({"email": "carer@example.org"})).await;
+        c.ok(&app, &p, M::POST, &format!("/v1/portal/records/{mia}/caregiver-invitations/{}/cancel", invited.str("/id")), Body::None).await;
+        c.ok(&app, &p, M::POST, &format!("/v1/portal/records/{mia}/caregivers"), json!({"email": "helper@example.org", "sees_confidential": false})).await;
+        let invitation = app.outbox("caregiver_invitation", "helper@example.org").await;
+        let helper_code = invitation[0]["code"].as_str().unwrap().to_owned();
+        c.ok(&app, &nobody, M::POST, "/v1/portal/redeem", json!({"code": helper_code, "account": {"email": "helper@example.org", "password": PATIENT_PASSWORD}})).await;
+        let sharing = c.ok(&app, &p, M::GET, &format!("/v1/portal/records/{mia}/sharing"), Body::None).await;
+        let proxy = sharing.str("/proxies/0/id");
+        c.ok(&app, &p, M::PUT, &format!("/v1/portal/records/{mia}/proxies/{proxy}"), json!({"sees_confidential": true})).await;
+        c.ok(&app, &p, M::POST, &format!("/v1/portal/records/{mia}/proxies/{proxy}/end"), Body::None).await;
         c.ok(&app, &o, M::GET, "/v1/messages/unread", Body::None).await;
         c.ok(&app, &o, M::POST, &format!("/v1/patients/{mia}/messages/read"), Body::None).await;
         c.ok(&app, &o, M::POST, &format!("/v1/patients/{mia}/documents/{document}/withdraw"), Body::None).await;

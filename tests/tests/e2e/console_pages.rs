@@ -222,20 +222,20 @@ both_engines! {
         // Nothing live yet: no warning.
         let first = me.post(&app, &format!("/console/patients/{mia}/handout"), &[]).await;
         assert_eq!(first.status(), StatusCode::OK);
-        assert!(!first.text().await.unwrap().contains("This cancels"));
+        assert!(!first.text().await.unwrap().contains("A code for the patient cancels"));
         // A link emailed a minute ago: printing a handout names it first.
         app.issue_code(&owner, &mia).await;
         let html = me.post(&app, &format!("/console/patients/{mia}/handout"), &[]).await.text().await.unwrap();
-        assert!(html.contains("This cancels the access link emailed to mia@example.org on"), "{html}");
+        assert!(html.contains("A code for the patient cancels the access link emailed to mia@example.org on"), "{html}");
         let (_, html) = me.get(&app, &format!("/console/patients/{mia}/send-link")).await;
-        assert!(html.contains("This cancels the access link emailed to mia@example.org on"), "{html}");
+        assert!(html.contains("A code for the patient cancels the access link emailed to mia@example.org on"), "{html}");
         // The API tells what it replaced.
         owner.step_up(&app).await;
         let issued = json_ok(owner.post(&app, &format!("/api/v1/patients/{mia}/access-codes"), serde_json::json!({"delivery": "print"})).await).await;
         assert_eq!(issued["replaced"], 1, "{issued}");
         owner.step_up(&app).await;
         let (_, html) = me.get(&app, &format!("/console/patients/{mia}/send-link")).await;
-        assert!(html.contains("This cancels the handout printed on"), "{html}");
+        assert!(html.contains("A code for the patient cancels the handout printed on"), "{html}");
     }
 
     async fn the_workspace_leads_to_the_patients_own_audit(app) {

@@ -163,6 +163,31 @@ both_engines! {
         portico_tests::expect_error(patient.get(&app, &format!("/api/v1/portal/forms/{b_assignment}")).await, StatusCode::NOT_FOUND, "not_found").await;
         portico_tests::expect_error(patient.post(&app, &format!("/api/v1/portal/forms/{b_assignment}/submit"), json!({"answers": {}})).await, StatusCode::NOT_FOUND, "not_found").await;
         assert!(json_ok(patient.get(&app, "/api/v1/portal/forms").await).await.as_array().unwrap().is_empty());
+        // Nor share B's record, nor learn who holds it: every family
+        // endpoint answers as for a record that is not hers.
+        let b_code = app.issue_code(&b, &b_patient).await;
+        let b_holder = portico_tests::Patient::from_response("bravo", app.redeem_new("bravo", &b_code, "ann@example.org", "ann's portal passphrase").await).await;
+        json_ok(b_holder.post(&app, &format!("/api/v1/portal/records/{b_patient}/caregivers"), json!({"email": "friend@example.org"})).await).await;
+        let b_sharing = json_ok(b_holder.get(&app, &format!("/api/v1/portal/records/{b_patient}/sharing")).await).await;
+        let b_invitation = b_sharing["invitations"][0]["id"].as_str().unwrap().to_owned();
+        let fake_proxy = uuid::Uuid::now_v7();
+        for (method, path, body) in [
+            (reqwest::Method::GET, format!("/api/v1/portal/records/{b_patient}/sharing"), None),
+            (reqwest::Method::GET, format!("/api/v1/portal/records/{b_patient}/shared"), None),
+            (reqwest::Method::POST, format!("/api/v1/portal/records/{b_patient}/caregivers"), Some(json!({"email": "mole@example.org"}))),
+            (reqwest::Method::POST, format!("/api/v1/portal/records/{b_patient}/caregiver-invitations/{b_invitation}/cancel"), Some(json!({}))),
+            (reqwest::Method::POST, format!("/api/v1/portal/records/{b_patient}/proxies/{fake_proxy}/end"), Some(json!({}))),
+            (reqwest::Method::PUT, format!("/api/v1/portal/records/{b_patient}/proxies/{fake_proxy}"), Some(json!({"sees_confidential": true}))),
+        ] {
+            let mut request = app.client.request(method.clone(), app.tenant_url("alpha", &path)).header("cookie", &patient.cookie).header("x-csrf-token", &patient.csrf);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let resp = request.send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{method} {path}");
+        }
+        let still = json_ok(b_holder.get(&app, &format!("/api/v1/portal/records/{b_patient}/sharing")).await).await;
+        assert_eq!(still["invitations"].as_array().unwrap().len(), 1, "B's invitation stands");
     }
 
     async fn a_session_cookie_of_one_clinic_is_nothing_at_another(app) {

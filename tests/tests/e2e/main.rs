@@ -22,6 +22,7 @@ mod browser_two_step;
 mod console;
 mod console_pages;
 mod door;
+mod families;
 mod isolation;
 mod mail_delivery;
 mod mail_transport;
