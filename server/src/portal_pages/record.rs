@@ -124,6 +124,8 @@ struct HomePage {
     record: Option<RecordView>,
     forms: Vec<FormItem>,
     notice: Option<String>,
+    /// Said in "Who else can see your record", after its forms.
+    sharing_notice: Option<&'static str>,
     /// Said next to the thread, where the patient is looking.
     message_sent: bool,
     error: Option<String>,
@@ -143,15 +145,20 @@ fn notice(key: Option<&str>) -> Option<String> {
         "record_added" => "Record added. You can switch between records at the top.",
         "switched" => return None,
         "file_sent" => "File sent. The clinic can see it now.",
-        "caregiver_invited" => {
-            "Invitation sent. When they accept it, they appear under \u{201c}Who else can see your record\u{201d}."
-        }
+        _ => return None,
+    };
+    Some(text.to_owned())
+}
+
+/// What a sharing form did, said in its section.
+fn sharing_notice(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "caregiver_invited" => "Invitation sent. When they accept it, they appear in this list.",
         "invitation_cancelled" => "Invitation cancelled. Its link no longer works.",
         "proxy_ended" => "Done. They can no longer see your record, and we have told them.",
         "proxy_changed" => "Saved.",
         _ => return None,
-    };
-    Some(text.to_owned())
+    })
 }
 
 /// The patient's first name, as the portal speaks of them to a proxy.
@@ -336,6 +343,11 @@ pub(super) async fn home_page(
             .collect(),
         record,
         forms,
+        // Said where the patient is looking: in the section the form was.
+        sharing_notice: error
+            .is_none()
+            .then(|| done.and_then(sharing_notice))
+            .flatten(),
         notice: if error.is_some() { None } else { notice(done) },
         message_sent: error.is_none() && done == Some("message_sent"),
         error,

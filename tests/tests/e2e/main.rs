@@ -15,6 +15,7 @@ mod bad_input;
 mod browser_access_link;
 mod browser_accessibility;
 mod browser_clicks;
+mod browser_families;
 mod browser_journey;
 mod browser_passkeys;
 mod browser_patient_two_step;
