@@ -17,6 +17,20 @@ pub enum MailKind {
     EmailChangeNotice,
     PasswordReset,
     EmailVerification,
+    /// Interface 3.0.0 and later; the mail of a family's sharing.
+    CaregiverInvitation,
+    ProxyAdded,
+    ProxyNarrowed,
+    ProxyEnded,
+    ComingOfAge,
+}
+
+/// A named value a kind of mail needs beyond the shared fields
+/// (interface 3.0.0 and later).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Detail {
+    pub name: String,
+    pub value: String,
 }
 
 /// A clinic's own setting for its plugin.
@@ -53,6 +67,10 @@ pub struct MailContext {
     /// The clinic's patient portal (interface 2.0.0 and later).
     #[serde(default)]
     pub portal_url: Option<String>,
+    /// What the kind needs beyond the fields above (interface 3.0.0 and
+    /// later).
+    #[serde(default)]
+    pub details: Vec<Detail>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portico_plugins::model::{
-    Answer, Branding, EmailAcceptance, MailContext, MailKind, PortalAccess, RecordFacts,
+    Answer, Branding, Detail, EmailAcceptance, MailContext, MailKind, PortalAccess, RecordFacts,
     Redemption, Setting,
 };
 use portico_plugins::{
@@ -48,6 +48,7 @@ fn access_link_context() -> MailContext {
             value: "Dr Ames & the front desk".into(),
         }],
         portal_url: None,
+        details: Vec::new(),
     }
 }
 
@@ -432,4 +433,60 @@ fn a_plugin_built_against_the_first_version_still_runs_beside_the_second() {
         from_new.text,
         "Log in at https://north.example.org/portal/\n"
     );
+}
+
+#[test]
+fn a_familys_mail_reaches_a_third_version_plugin_with_its_details_and_older_ones_decline_it() {
+    let sandbox = sandbox();
+    let family = sandbox.admit(&fixture("family_mail")).unwrap();
+    assert_eq!(family.version, Version::V3_0_0);
+    let mut context = access_link_context();
+    context.kind = MailKind::ProxyEnded;
+    context.link = Some("https://north.example.org/portal/login".into());
+    context.details = vec![
+        Detail {
+            name: "reason".into(),
+            value: "aged-out".into(),
+        },
+        Detail {
+            name: "adult-age".into(),
+            value: "18".into(),
+        },
+    ];
+    let input = HookInput::RenderEmail(context);
+    let Ok(HookOutput::Rendered(mail)) = sandbox.call(&family, &input).outcome else {
+        panic!("the 3.0.0 plugin renders a family's mail")
+    };
+    assert_eq!(mail.subject, "North <Clinic> (family plugin): proxy ended");
+    assert!(
+        mail.text.contains("reason=aged-out\nadult-age=18"),
+        "{}",
+        mail.text
+    );
+
+    // Built against 1.0.0 and 2.0.0, a plugin knows no such kind: it is
+    // not called, and declines, so the host sends its own mail.
+    for (name, version) in [
+        ("branded-email", Version::V1_0_0),
+        ("portal_link", Version::V2_0_0),
+    ] {
+        let older = sandbox.admit(&fixture(name)).unwrap();
+        assert_eq!(older.version, version);
+        let report = sandbox.call(&older, &input);
+        let Ok(HookOutput::RenderDeclined { message }) = report.outcome else {
+            panic!("{name} declines a newer kind: {:?}", report.outcome)
+        };
+        assert!(
+            message.contains("newer than the interface version"),
+            "{message}"
+        );
+    }
+    // And the kinds every version knows still reach the older plugins.
+    let old = sandbox.admit(&fixture("branded-email")).unwrap();
+    assert!(matches!(
+        sandbox
+            .call(&old, &HookInput::RenderEmail(access_link_context()))
+            .outcome,
+        Ok(HookOutput::Rendered(_))
+    ));
 }

@@ -64,6 +64,7 @@ fn plugin_context() -> MailContext {
         locale: "en".into(),
         settings: vec![],
         portal_url: Some("https://north.example.org/t/north/portal/".into()),
+        details: vec![],
     }
 }
 

@@ -5,11 +5,12 @@
 //! (`portico:plugins/email-rendering@1.0.0`), and the call goes through that
 //! version's bindings. Publishing a version adds a folder under `wit/` and a
 //! module here with the full bindings; the module that was the latest turns
-//! into a thin layer over it, as `v1` is over `v2`. No published interface
-//! changes.
+//! into a thin layer over it, as `v1` and `v2` are over `v3`. No published
+//! interface changes.
 
 pub mod v1;
 pub mod v2;
+pub mod v3;
 
 use std::fmt;
 
@@ -24,6 +25,11 @@ pub const PUBLISHED: &[InterfaceVersion] = &[
         version: Version::V2_0_0,
         package: "portico:plugins@2.0.0",
         wit: include_str!("../../wit/v2/portico.wit"),
+    },
+    InterfaceVersion {
+        version: Version::V3_0_0,
+        package: "portico:plugins@3.0.0",
+        wit: include_str!("../../wit/v3/portico.wit"),
     },
 ];
 
@@ -48,6 +54,8 @@ pub enum Version {
     V1_0_0,
     /// Adds `portal-url` to the mail context.
     V2_0_0,
+    /// Adds the mail kinds of a family's sharing, and mail `details`.
+    V3_0_0,
 }
 
 impl Version {
@@ -56,6 +64,7 @@ impl Version {
         match self {
             Self::V1_0_0 => "1.0.0",
             Self::V2_0_0 => "2.0.0",
+            Self::V3_0_0 => "3.0.0",
         }
     }
 
@@ -113,6 +122,7 @@ mod tests {
     fn versions_parse_only_when_published() {
         assert_eq!(Version::parse("1.0.0"), Some(Version::V1_0_0));
         assert_eq!(Version::parse("2.0.0"), Some(Version::V2_0_0));
+        assert_eq!(Version::parse("3.0.0"), Some(Version::V3_0_0));
         assert_eq!(Version::parse("9.0.0"), None);
     }
 }

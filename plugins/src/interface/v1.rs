@@ -1,19 +1,21 @@
 //! Bindings for `portico:plugins@1.0.0`, as a thin layer over the latest
-//! version's in `v2`.
+//! version's in `v3`.
 //!
 //! Thin because copies drift: 1.0.0 differs from the latest version only in
-//! having no portal address in its mail context, so all else is the latest
-//! version's. Its imports (the host log, the shared types) are remapped onto
+//! its mail context (no portal address, no details) and in knowing fewer
+//! mail kinds, so all else is the latest version's. A mail of a newer kind
+//! is never put to a 1.0.0 component: it is declined here, and the host
+//! renders its own. Its imports (the host log, the shared types) are remapped onto
 //! the latest bindings with bindgen's `with`. bindgen cannot remap exports,
 //! so the unchanged ones are called with the latest version's types, which
 //! component types being structural allows (wasmtime checks them), and only
-//! the mail context is converted. The host's own types stay `v2`'s concern.
+//! the mail context is converted. The host's own types stay `v3`'s concern.
 
 use wasmtime::Store;
 use wasmtime::component::{InstancePre, Linker};
 
 use super::Version;
-use super::v2 as latest;
+use super::v3 as latest;
 use crate::call_state::CallState;
 use crate::hooks::HookFamily;
 use crate::model::{HookInput, HookOutput};
@@ -83,9 +85,12 @@ impl latest::Hooks for Pre {
         let Self::Renderer(pre) = self else {
             return Err(latest::cannot_render());
         };
+        let Some(context) = of_known_kind(context) else {
+            return Ok(Err(latest::KIND_TOO_NEW.to_owned()));
+        };
         let instance = pre.instantiate(&mut *store)?;
         let render = instance.portico_plugins_email_rendering().func_render();
-        latest::call_structurally(store, render.func(), &render::MailContext::from(context))
+        latest::call_structurally(store, render.func(), &context)
     }
 
     fn verify(
@@ -112,41 +117,46 @@ impl latest::Hooks for Pre {
     }
 }
 
-impl From<latest::render::MailContext> for render::MailContext {
-    fn from(context: latest::render::MailContext) -> Self {
-        // Named field by field so that a field added later must be
-        // decided on here. 1.0.0 has no portal address to pass on.
-        let latest::render::MailContext {
-            kind,
-            branding,
-            patient_display_name,
-            link,
-            expires_at,
-            locale,
-            settings,
-            portal_url: _,
-        } = context;
-        Self {
-            kind: kind.into(),
-            branding,
-            patient_display_name,
-            link,
-            expires_at,
-            locale,
-            settings,
-        }
-    }
+/// The mail context as 1.0.0 has it, unless its kind is newer than
+/// 1.0.0.
+fn of_known_kind(context: latest::render::MailContext) -> Option<render::MailContext> {
+    // Named field by field so that a field added later must be
+    // decided on here. 1.0.0 has no portal address and no details to pass
+    // on.
+    let latest::render::MailContext {
+        kind,
+        branding,
+        patient_display_name,
+        link,
+        expires_at,
+        locale,
+        settings,
+        portal_url: _,
+        details: _,
+    } = context;
+    Some(render::MailContext {
+        kind: known_kind(kind)?,
+        branding,
+        patient_display_name,
+        link,
+        expires_at,
+        locale,
+        settings,
+    })
 }
 
-impl From<latest::render::MailKind> for render::MailKind {
-    fn from(kind: latest::render::MailKind) -> Self {
-        use latest::render::MailKind as Latest;
-        match kind {
-            Latest::AccessLink => Self::AccessLink,
-            Latest::SmartformInvitation => Self::SmartformInvitation,
-            Latest::EmailChangeNotice => Self::EmailChangeNotice,
-            Latest::PasswordReset => Self::PasswordReset,
-            Latest::EmailVerification => Self::EmailVerification,
-        }
-    }
+fn known_kind(kind: latest::render::MailKind) -> Option<render::MailKind> {
+    use latest::render::MailKind as Latest;
+    Some(match kind {
+        Latest::AccessLink => render::MailKind::AccessLink,
+        Latest::SmartformInvitation => render::MailKind::SmartformInvitation,
+        Latest::EmailChangeNotice => render::MailKind::EmailChangeNotice,
+        Latest::PasswordReset => render::MailKind::PasswordReset,
+        Latest::EmailVerification => render::MailKind::EmailVerification,
+        Latest::CaregiverInvitation
+        | Latest::ProxyAdded
+        | Latest::ProxyNarrowed
+        | Latest::ProxyEnded
+        | Latest::ComingOfAge => return None,
+    })
 }

@@ -1,27 +1,32 @@
-//! Bindings for `portico:plugins@2.0.0`, the latest version: the host side
-//! of its two worlds, and conversions between its generated types and the
-//! host's own. Beside 1.0.0, it hands a rendering plugin the clinic's
-//! portal address.
+//! Bindings for `portico:plugins@2.0.0`, as a thin layer over the latest
+//! version's in `v3`.
 //!
-//! Only the latest version speaks the host's types. Older versions reuse
-//! what has not changed from here and convert the rest to this version's
-//! types (see `v1`); when a new version is published, this module becomes
-//! such a layer over it.
+//! Thin because copies drift: 2.0.0 differs from the latest version only in
+//! knowing fewer mail kinds and no mail `details`, so all else is the
+//! latest version's. A mail of a newer kind is never put to a 2.0.0
+//! component: it is declined here, and the host renders its own. Its imports (the host log, the shared types) are remapped onto
+//! the latest bindings with bindgen's `with`. bindgen cannot remap exports,
+//! so the unchanged ones are called with the latest version's types, which
+//! component types being structural allows (wasmtime checks them), and only
+//! the mail context is converted. The host's own types stay `v3`'s concern.
 
 use wasmtime::Store;
-use wasmtime::component::{Func, HasSelf, InstancePre, Lift, Linker, Lower};
+use wasmtime::component::{InstancePre, Linker};
 
 use super::Version;
-use crate::call_state::{CallState, LogLevel};
+use super::v3 as latest;
+use crate::call_state::CallState;
 use crate::hooks::HookFamily;
-use crate::model::{self, HookInput, HookOutput};
+use crate::model::{HookInput, HookOutput};
 
-// Visible to older versions' bindgen `with`, which re-exports what it names
-// with `pub use`, so it must name these modules, not a `pub(super) use`.
-pub(super) mod renderer {
+mod renderer {
     wasmtime::component::bindgen!({
         path: "wit/v2",
         world: "email-renderer",
+        with: {
+            "portico:plugins/types@2.0.0": super::latest::renderer::portico::plugins::types,
+            "portico:plugins/host@2.0.0": super::latest::renderer::portico::plugins::host,
+        },
     });
 }
 
@@ -30,49 +35,17 @@ mod verifier {
         path: "wit/v2",
         world: "verifier",
         with: {
-            "portico:plugins/types": super::renderer::portico::plugins::types,
-            "portico:plugins/host": super::renderer::portico::plugins::host,
+            "portico:plugins/types@2.0.0": super::latest::renderer::portico::plugins::types,
+            "portico:plugins/host@2.0.0": super::latest::renderer::portico::plugins::host,
         },
     });
 }
 
-pub(super) use renderer::exports::portico::plugins::email_rendering as render;
-use renderer::portico::plugins::{host, types};
-pub(super) use verifier::exports::portico::plugins::verification as verify;
+use renderer::exports::portico::plugins::email_rendering as render;
 
 /// Adds what version 2 offers every plugin: the host log.
 pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    add_host_to_linker(linker, Version::V2_0_0)
-}
-
-/// Adds the host log under `version`'s interface names. Its shape has not
-/// changed since 1.0.0, so one implementation serves every version.
-pub(super) fn add_host_to_linker(
-    linker: &mut Linker<CallState>,
-    version: Version,
-) -> wasmtime::Result<()> {
-    types::add_to_linker_instance::<CallState, HasSelf<CallState>>(
-        &mut linker.instance(&format!("portico:plugins/types@{version}"))?,
-        |state| state,
-    )?;
-    host::add_to_linker_instance::<CallState, HasSelf<CallState>>(
-        &mut linker.instance(&format!("portico:plugins/host@{version}"))?,
-        |state| state,
-    )
-}
-
-impl types::Host for CallState {}
-
-impl host::Host for CallState {
-    fn log(&mut self, level: types::LogLevel, message: String) {
-        let level = match level {
-            types::LogLevel::Debug => LogLevel::Debug,
-            types::LogLevel::Info => LogLevel::Info,
-            types::LogLevel::Warn => LogLevel::Warn,
-            types::LogLevel::Error => LogLevel::Error,
-        };
-        self.log.push(level, message);
-    }
+    latest::add_host_to_linker(linker, Version::V2_0_0)
 }
 
 /// A version 2 component, pre-instantiated for its world.
@@ -98,194 +71,91 @@ impl Pre {
         store: &mut Store<CallState>,
         input: &HookInput,
     ) -> wasmtime::Result<HookOutput> {
-        call(self, store, input)
+        latest::call(self, store, input)
     }
 }
 
-impl Hooks for Pre {
+impl latest::Hooks for Pre {
     fn render(
         &self,
         store: &mut Store<CallState>,
-        context: render::MailContext,
-    ) -> wasmtime::Result<Result<render::RenderedMail, String>> {
+        context: latest::render::MailContext,
+    ) -> wasmtime::Result<Result<latest::render::RenderedMail, String>> {
         let Self::Renderer(pre) = self else {
-            return Err(cannot_render());
+            return Err(latest::cannot_render());
+        };
+        let Some(context) = of_known_kind(context) else {
+            return Ok(Err(latest::KIND_TOO_NEW.to_owned()));
         };
         let instance = pre.instantiate(&mut *store)?;
-        instance
-            .portico_plugins_email_rendering()
-            .call_render(store, &context)
+        let render = instance.portico_plugins_email_rendering().func_render();
+        latest::call_structurally(store, render.func(), &context)
     }
 
     fn verify(
         &self,
         store: &mut Store<CallState>,
-        check: Check,
-    ) -> wasmtime::Result<verify::Decision> {
+        check: latest::Check,
+    ) -> wasmtime::Result<latest::verify::Decision> {
         let Self::Verifier(pre) = self else {
-            return Err(cannot_verify());
+            return Err(latest::cannot_verify());
         };
         let instance = pre.instantiate(&mut *store)?;
         let rules = instance.portico_plugins_verification();
         match check {
-            Check::Redemption(input) => rules.call_check_redemption(store, &input),
-            Check::PortalAccess(input) => rules.call_check_portal_access(store, &input),
-            Check::Email(input) => rules.call_check_email(store, &input),
+            latest::Check::Redemption(input) => {
+                latest::call_structurally(store, rules.func_check_redemption().func(), &input)
+            }
+            latest::Check::PortalAccess(input) => {
+                latest::call_structurally(store, rules.func_check_portal_access().func(), &input)
+            }
+            latest::Check::Email(input) => {
+                latest::call_structurally(store, rules.func_check_email().func(), &input)
+            }
         }
     }
 }
 
-/// A component of any published version, seen through this version's
-/// types: each version implements it over its own bindings, so the host's
-/// types are converted in one place, [`call`].
-pub(super) trait Hooks {
-    /// Instantiates a rendering component into `store` and renders.
-    fn render(
-        &self,
-        store: &mut Store<CallState>,
-        context: render::MailContext,
-    ) -> wasmtime::Result<Result<render::RenderedMail, String>>;
-
-    /// Instantiates a verification component into `store` and checks.
-    fn verify(
-        &self,
-        store: &mut Store<CallState>,
-        check: Check,
-    ) -> wasmtime::Result<verify::Decision>;
+/// The mail context as 2.0.0 has it, unless its kind is newer than
+/// 2.0.0.
+fn of_known_kind(context: latest::render::MailContext) -> Option<render::MailContext> {
+    // Named field by field so that a field added later must be
+    // decided on here. 2.0.0 has no details to pass on.
+    let latest::render::MailContext {
+        kind,
+        branding,
+        patient_display_name,
+        link,
+        expires_at,
+        locale,
+        settings,
+        portal_url,
+        details: _,
+    } = context;
+    Some(render::MailContext {
+        kind: known_kind(kind)?,
+        branding,
+        patient_display_name,
+        link,
+        expires_at,
+        locale,
+        settings,
+        portal_url,
+    })
 }
 
-/// The input of one verification hook.
-pub(super) enum Check {
-    Redemption(verify::Redemption),
-    PortalAccess(verify::PortalAccess),
-    Email(verify::EmailAcceptance),
-}
-
-/// Calls `func`, an older version's export, with this version's types.
-/// Component-model types are structural, so a shape that has not changed
-/// takes this version's generated type as it is; wasmtime checks that it
-/// matches before calling.
-pub(super) fn call_structurally<P: Lower, R: Lift>(
-    store: &mut Store<CallState>,
-    func: &Func,
-    param: &P,
-) -> wasmtime::Result<R> {
-    let (result,) = func.typed::<(&P,), (R,)>(&*store)?.call(store, (param,))?;
-    Ok(result)
-}
-
-/// The sandbox checks a hook's family before calling; these only guard.
-pub(super) fn cannot_render() -> wasmtime::Error {
-    wasmtime::format_err!("a verification plugin cannot render mail")
-}
-
-pub(super) fn cannot_verify() -> wasmtime::Error {
-    wasmtime::format_err!("an email rendering plugin has no verification hooks")
-}
-
-/// Makes the one call through `hooks`, in the host's types.
-pub(super) fn call(
-    hooks: &impl Hooks,
-    store: &mut Store<CallState>,
-    input: &HookInput,
-) -> wasmtime::Result<HookOutput> {
-    let check = match input {
-        HookInput::RenderEmail(context) => {
-            return Ok(match hooks.render(store, mail_context(context))? {
-                Ok(mail) => HookOutput::Rendered(model::RenderedMail {
-                    subject: mail.subject,
-                    html: mail.html,
-                    text: mail.text,
-                }),
-                Err(message) => HookOutput::RenderDeclined { message },
-            });
-        }
-        HookInput::CheckRedemption(r) => Check::Redemption(verify::Redemption {
-            answers: r
-                .answers
-                .iter()
-                .map(|a| verify::Answer {
-                    name: a.name.clone(),
-                    value: a.value.clone(),
-                })
-                .collect(),
-            facts: facts(&r.facts),
-            settings: settings(&r.settings),
-        }),
-        HookInput::CheckPortalAccess(p) => Check::PortalAccess(verify::PortalAccess {
-            facts: facts(&p.facts),
-            settings: settings(&p.settings),
-        }),
-        HookInput::CheckEmail(e) => Check::Email(verify::EmailAcceptance {
-            email: e.email.clone(),
-            settings: settings(&e.settings),
-        }),
-    };
-    Ok(HookOutput::Decision(decision_from(
-        hooks.verify(store, check)?,
-    )))
-}
-
-fn settings(settings: &[model::Setting]) -> Vec<types::Setting> {
-    settings
-        .iter()
-        .map(|s| types::Setting {
-            name: s.name.clone(),
-            value: s.value.clone(),
-        })
-        .collect()
-}
-
-fn facts(facts: &model::RecordFacts) -> verify::RecordFacts {
-    verify::RecordFacts {
-        date_of_birth: facts.date_of_birth.clone(),
-        home_zip_code: facts.home_zip_code.clone(),
-        email: facts.email.clone(),
-    }
-}
-
-fn mail_context(c: &model::MailContext) -> render::MailContext {
-    render::MailContext {
-        kind: match c.kind {
-            model::MailKind::AccessLink => render::MailKind::AccessLink,
-            model::MailKind::SmartformInvitation => render::MailKind::SmartformInvitation,
-            model::MailKind::EmailChangeNotice => render::MailKind::EmailChangeNotice,
-            model::MailKind::PasswordReset => render::MailKind::PasswordReset,
-            model::MailKind::EmailVerification => render::MailKind::EmailVerification,
-        },
-        branding: types::Branding {
-            clinic_name: c.branding.clinic_name.clone(),
-            primary_colour: c.branding.primary_colour.clone(),
-            accent_colour: c.branding.accent_colour.clone(),
-            logo_url: c.branding.logo_url.clone(),
-            reply_to: c.branding.reply_to.clone(),
-        },
-        patient_display_name: c.patient_display_name.clone(),
-        link: c.link.clone(),
-        expires_at: c.expires_at.clone(),
-        locale: c.locale.clone(),
-        settings: settings(&c.settings),
-        portal_url: c.portal_url.clone().unwrap_or_default(),
-    }
-}
-
-fn decision_from(decision: verify::Decision) -> model::Decision {
-    match decision {
-        verify::Decision::Allow => model::Decision::Allow,
-        verify::Decision::Deny(reason) => model::Decision::Deny { reason },
-        verify::Decision::AskFor(fields) => model::Decision::AskFor {
-            fields: fields
-                .into_iter()
-                .map(|f| model::FieldRequest {
-                    name: f.name,
-                    label: f.label,
-                    kind: match f.kind {
-                        verify::InputKind::Date => model::InputKind::Date,
-                        verify::InputKind::Text => model::InputKind::Text,
-                        verify::InputKind::ZipCode => model::InputKind::ZipCode,
-                    },
-                })
-                .collect(),
-        },
-    }
+fn known_kind(kind: latest::render::MailKind) -> Option<render::MailKind> {
+    use latest::render::MailKind as Latest;
+    Some(match kind {
+        Latest::AccessLink => render::MailKind::AccessLink,
+        Latest::SmartformInvitation => render::MailKind::SmartformInvitation,
+        Latest::EmailChangeNotice => render::MailKind::EmailChangeNotice,
+        Latest::PasswordReset => render::MailKind::PasswordReset,
+        Latest::EmailVerification => render::MailKind::EmailVerification,
+        Latest::CaregiverInvitation
+        | Latest::ProxyAdded
+        | Latest::ProxyNarrowed
+        | Latest::ProxyEnded
+        | Latest::ComingOfAge => return None,
+    })
 }

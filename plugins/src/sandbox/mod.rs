@@ -22,7 +22,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use crate::call_state::{CallState, GuestLog};
 use crate::hooks::HookFamily;
-use crate::interface::{Version, v1, v2};
+use crate::interface::{Version, v1, v2, v3};
 use crate::model::{BadOutput, HookInput, HookOutput};
 use admission::Refusal;
 use limits::SandboxConfig;
@@ -65,6 +65,7 @@ impl std::fmt::Debug for Plugin {
 enum VersionedPre {
     V1(v1::Pre),
     V2(v2::Pre),
+    V3(v3::Pre),
 }
 
 /// Why a call produced nothing usable.
@@ -137,6 +138,7 @@ impl Sandbox {
         let mut linker = Linker::new(&engine);
         v1::add_to_linker(&mut linker).map_err(|e| EngineError(e.to_string()))?;
         v2::add_to_linker(&mut linker).map_err(|e| EngineError(e.to_string()))?;
+        v3::add_to_linker(&mut linker).map_err(|e| EngineError(e.to_string()))?;
         let ticker =
             start_epoch_ticker(&engine, Duration::from_millis(config.epoch_tick_ms.max(1)));
         Ok(Self {
@@ -194,6 +196,9 @@ impl Sandbox {
             Version::V2_0_0 => VersionedPre::V2(
                 v2::Pre::new(family, pre).map_err(|e| Refusal::Incompatible(root_cause(&e)))?,
             ),
+            Version::V3_0_0 => VersionedPre::V3(
+                v3::Pre::new(family, pre).map_err(|e| Refusal::Incompatible(root_cause(&e)))?,
+            ),
         };
         // Only admitted components are kept: refused uploads must not fill
         // the cache with compiled code.
@@ -250,6 +255,7 @@ impl Sandbox {
         let result = match &*plugin.pre {
             VersionedPre::V1(pre) => pre.call(&mut store, input),
             VersionedPre::V2(pre) => pre.call(&mut store, input),
+            VersionedPre::V3(pre) => pre.call(&mut store, input),
         };
         let fuel_used = limits.fuel - store.get_fuel().unwrap_or(0);
         let elapsed = started.elapsed();

@@ -9,5 +9,7 @@
 //! - `counter`: counts its calls in a global; a fresh instance always says 1.
 //! - `portal_link`: a renderer built against interface 2.0.0, beside the
 //!   others built against 1.0.0.
+//! - `family_mail`: a renderer built against interface 3.0.0, for the mail
+//!   of a family's sharing and its details.
 //!
 //! `plugins/build-fixtures.sh` builds them for `wasm32-wasip2`.

@@ -10,8 +10,8 @@ use portico_tenants::records::WrittenText;
 
 use super::ApiTags;
 use super::records::{
-    DocumentUpload, DocumentView, MessageForm, MessageView, PortalSharedRecordView, accept,
-    download, parse_document_id,
+    DocumentUpload, DocumentView, MessageForm, MessageView, NoteView, PortalSharedRecordView,
+    accept, download, parse_document_id,
 };
 use portico_web::AppState;
 use portico_web::auth::PatientSession;
@@ -40,6 +40,26 @@ impl PortalRecordsApi {
             .portal_shared_record(&session.caller, patient)
             .await?;
         Ok(Json(PortalSharedRecordView::from(&record)))
+    }
+
+    /// One note of a record this account holds; `404` when the account's
+    /// view leaves it out (a teenager's parent sees no notes).
+    #[oai(path = "/v1/portal/records/:id/notes/:note", method = "get")]
+    async fn portal_note(
+        &self,
+        state: poem::web::Data<&AppState>,
+        session: PatientSession,
+        id: Path<String>,
+        note: Path<String>,
+    ) -> ApiResult<Json<NoteView>> {
+        let patient = portal_record_id(&id.0)?;
+        let note = portico_tenants::domain::NoteId::parse(&note.0)
+            .map_err(|_| ApiError::not_found("not_found", "note not found"))?;
+        let found = state
+            .services
+            .portal_note(&session.caller, patient, note)
+            .await?;
+        Ok(Json(NoteView::from(&found)))
     }
 
     /// Download a document of a record this account holds.

@@ -3,8 +3,9 @@
 //! none, or the plugin declines the kind, or fails (the failure is
 //! recorded and audited by the domain). A kind newer than every published
 //! plugin interface (the record-update notice, the registration-attempt
-//! notice, the sign-in code, the family notices) has no name a plugin could
-//! read, so it always takes the built-in template, in the clinic's colours.
+//! notice, the sign-in code) has no name a plugin could read, so it always
+//! takes the built-in template, in the clinic's colours; so does a family's
+//! mail (interface 3.0.0) for a plugin built against an older version.
 
 use portico_plugins::model as plugin;
 use portico_tenants::outbox::MailKind;
@@ -35,14 +36,12 @@ fn plugin_context(ctx: &MailContext) -> Option<plugin::MailContext> {
             MailKind::EmailChangeNotice => plugin::MailKind::EmailChangeNotice,
             MailKind::PasswordReset => plugin::MailKind::PasswordReset,
             MailKind::EmailVerification => plugin::MailKind::EmailVerification,
-            MailKind::RecordUpdate
-            | MailKind::RegistrationAttempt
-            | MailKind::SignInCode
-            | MailKind::ProxyNarrowed
-            | MailKind::ProxyEnded
-            | MailKind::ComingOfAge
-            | MailKind::CaregiverInvitation
-            | MailKind::ProxyAdded => {
+            MailKind::CaregiverInvitation => plugin::MailKind::CaregiverInvitation,
+            MailKind::ProxyAdded => plugin::MailKind::ProxyAdded,
+            MailKind::ProxyNarrowed => plugin::MailKind::ProxyNarrowed,
+            MailKind::ProxyEnded => plugin::MailKind::ProxyEnded,
+            MailKind::ComingOfAge => plugin::MailKind::ComingOfAge,
+            MailKind::RecordUpdate | MailKind::RegistrationAttempt | MailKind::SignInCode => {
                 return None;
             }
         },
@@ -59,7 +58,35 @@ fn plugin_context(ctx: &MailContext) -> Option<plugin::MailContext> {
         locale: ctx.locale.clone(),
         settings: Vec::new(),
         portal_url: ctx.portal_url.clone(),
+        details: details_of(ctx),
     })
+}
+
+/// What a family's mail needs beyond the shared fields, named as the
+/// interface (3.0.0) lists them with each kind: kebab-case names and
+/// values. Only these members of the payload leave the host.
+fn details_of(ctx: &MailContext) -> Vec<plugin::Detail> {
+    let wanted: &[(&str, &str)] = match ctx.kind {
+        MailKind::ProxyAdded => &[("relation", "relation"), ("proxy_login", "proxy-login")],
+        MailKind::ProxyNarrowed => &[("limited_from", "limited-from"), ("adult_age", "adult-age")],
+        MailKind::ProxyEnded => &[("reason", "reason"), ("adult_age", "adult-age")],
+        MailKind::ComingOfAge => &[("adult_age", "adult-age")],
+        _ => &[],
+    };
+    wanted
+        .iter()
+        .filter_map(|(member, name)| {
+            let value = match ctx.details.get(*member)? {
+                serde_json::Value::String(s) => s.replace('_', "-"),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some(plugin::Detail {
+                name: (*name).to_owned(),
+                value,
+            })
+        })
+        .collect()
 }
 
 #[async_trait::async_trait]

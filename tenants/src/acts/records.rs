@@ -5,7 +5,7 @@
 
 use crate::acts;
 use crate::acts::grants::{require_grant, today_at};
-use crate::domain::{AppointmentId, DisplayName, DocumentId, PatientId};
+use crate::domain::{AppointmentId, DisplayName, DocumentId, NoteId, PatientId};
 use crate::door::Caller;
 use crate::error::{DomainError, RefusalKind};
 use crate::family::View;
@@ -433,6 +433,37 @@ impl Services {
             }
             pass.commit(tx).await?;
             Ok(PortalRecord { grant, shared })
+        }
+        .await;
+        pass.finish(done).await
+    }
+
+    /// One note of a record the account holds, if its view shows it: a
+    /// teenager's parent gets "not found" for every note, a caregiver for
+    /// a confidential one the patient has not opened to them.
+    pub async fn portal_note(
+        &self,
+        caller: &Caller,
+        patient: PatientId,
+        note: NoteId,
+    ) -> Result<NoteRecord, DomainError> {
+        let mut pass = self
+            .enter_about(
+                caller,
+                &acts::PORTAL_RECORD_VIEW,
+                format!("patient:{patient}"),
+            )
+            .await?;
+        let done = async {
+            let mut tx = pass.write().await?;
+            let grant = require_grant(&mut pass, &mut tx, patient).await?;
+            let found = store::note(&mut tx, patient, note)
+                .await?
+                .filter(|n| grant.view.notes && grant.view.shows(n.confidential))
+                .ok_or(DomainError::NotFound("note"))?;
+            pass.detail(format!("note={note}"));
+            pass.commit(tx).await?;
+            Ok(found)
         }
         .await;
         pass.finish(done).await

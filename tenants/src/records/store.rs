@@ -311,6 +311,25 @@ pub(crate) async fn insert_note(
     note_from_row(&row)
 }
 
+/// One note of `patient`, if it is theirs.
+pub(crate) async fn note(
+    tx: &mut TenantTx,
+    patient: PatientId,
+    id: NoteId,
+) -> Result<Option<NoteRecord>, StorageError> {
+    let key = tx.tenant_key();
+    let row = sqlx::query(
+        "SELECT id, patient_id, body, author_name, written_at, confidential FROM notes
+          WHERE tenant_id = $1 AND patient_id = $2 AND id = $3",
+    )
+    .bind(key)
+    .bind(patient.to_string())
+    .bind(id.to_string())
+    .fetch_optional(tx.conn())
+    .await?;
+    row.as_ref().map(note_from_row).transpose()
+}
+
 pub(crate) async fn notes_of(
     tx: &mut TenantTx,
     patient: PatientId,

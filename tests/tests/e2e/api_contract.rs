@@ -602,12 +602,13 @@ both_engines! {
         let pdf = || file_form(&[("title", "Lab results")], Some(("results.pdf", PDF.to_vec())));
         let document = c.ok(&app, &o, M::POST, &format!("/v1/patients/{mia}/documents"), Body::Form(pdf())).await.str("/id");
         c.ok(&app, &o, M::GET, &format!("/v1/patients/{mia}/documents/{document}/content"), Body::None).await;
-        c.ok(&app, &o, M::POST, &format!("/v1/patients/{mia}/notes"), json!({"body": "Your results are fine."})).await;
+        let note = c.ok(&app, &o, M::POST, &format!("/v1/patients/{mia}/notes"), json!({"body": "Your results are fine."})).await.str("/id");
         let appointment = c.ok(&app, &o, M::POST, &format!("/v1/patients/{mia}/appointments"), json!({"starts_at": "2030-01-15T09:30:00+01:00", "duration_minutes": 30, "with": "Dr. Hill", "location": "Room 2"})).await;
         assert!(appointment.json.get("reason").is_none(), "{}", appointment.json);
         c.ok(&app, &o, M::POST, &format!("/v1/patients/{mia}/appointments/{}/cancel", appointment.str("/id")), Body::None).await;
         c.ok(&app, &o, M::POST, &format!("/v1/patients/{mia}/messages"), Body::Form(file_form(&[("body", "Please call us.")], None))).await;
         c.ok(&app, &p, M::GET, &format!("/v1/portal/records/{mia}/shared"), Body::None).await;
+        c.ok(&app, &p, M::GET, &format!("/v1/portal/records/{mia}/notes/{note}"), Body::None).await;
         c.ok(&app, &p, M::GET, &format!("/v1/portal/records/{mia}/documents/{document}/content"), Body::None).await;
         c.ok(&app, &p, M::POST, &format!("/v1/portal/records/{mia}/documents"), Body::Form(pdf())).await;
         c.ok(&app, &p, M::POST, &format!("/v1/portal/records/{mia}/messages"), Body::Form(file_form(&[("body", "Here it is.")], Some(("scan.pdf", PDF.to_vec()))))).await;

@@ -8,7 +8,7 @@
 
 use portico_tenants::domain::{ClinicTimeZone, Timestamp};
 use portico_tests::{
-    Engine, Patient, Staff, TestApp, both_engines, expect_error, file_form, json_ok,
+    Engine, Patient, Staff, TestApp, both_engines, expect_error, file_form, json_ok, plugin_fixture,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -158,6 +158,12 @@ async fn mails(app: &TestApp, kind: &str, to: &str) -> usize {
     app.outbox(kind, to).await.len()
 }
 
+/// The record as the clinic sees it, notes and all.
+async fn clinic_view(app: &TestApp, by: &Staff, patient: &str) -> reqwest::Response {
+    by.get(app, &format!("/api/v1/patients/{patient}/shared"))
+        .await
+}
+
 fn texts(list: &Value, key: &str) -> Vec<String> {
     let mut out: Vec<String> = list
         .as_array()
@@ -217,6 +223,14 @@ both_engines! {
         assert_eq!(texts(&limited["appointments"], "with"), ["Dr. Okafor"]);
         assert_eq!(limited["messages"].as_array().unwrap().len(), 1);
         expect_error(parent.get(&app, &format!("/api/v1/portal/records/{ava}/documents/{ava_secret}/content")).await, StatusCode::NOT_FOUND, "not_found").await;
+        let ava_notes = json_ok(clinic_view(&app, &owner, &ava).await).await;
+        for note in ava_notes["notes"].as_array().unwrap() {
+            let id = note["id"].as_str().unwrap();
+            expect_error(parent.get(&app, &format!("/api/v1/portal/records/{ava}/notes/{id}")).await, StatusCode::NOT_FOUND, "not_found").await;
+        }
+        let leo_notes = json_ok(clinic_view(&app, &owner, &leo).await).await;
+        let leo_note = leo_notes["notes"][0]["id"].as_str().unwrap();
+        json_ok(parent.get(&app, &format!("/api/v1/portal/records/{leo}/notes/{leo_note}")).await).await;
         assert_eq!(parent.get(&app, &format!("/api/v1/portal/records/{ava}/documents/{ava_plain}/content")).await.status(), StatusCode::OK);
 
         // The portal's page says what the parent is and what they see.
@@ -587,5 +601,34 @@ both_engines! {
         expect_error(tia.post(&app, &format!("{base}/proxies/{proxy}/end"), json!({})).await, StatusCode::FORBIDDEN, "not_allowed").await;
         expect_error(parent.get(&app, &format!("{base}/sharing")).await, StatusCode::FORBIDDEN, "not_allowed").await;
         assert_eq!(parent.records(&app).await, ["Tia Teen"], "nothing changed");
+    }
+
+    async fn a_familys_mail_is_rendered_by_a_third_version_plugin_and_built_in_for_older_ones(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let uploaded = json_ok(app.upload_plugin(&owner, "family-mail", plugin_fixture("family_mail")).await).await;
+        assert_eq!(uploaded["interface_version"], "3.0.0");
+        let id = uploaded["id"].as_str().unwrap();
+        json_ok(owner.post(&app, &format!("/api/v1/plugins/{id}/activate"), json!({})).await).await;
+        let Some(born) = years_before(today_at(0), 8) else { return };
+        let revoke_a_parent = |name: &'static str, email: &'static str| {
+            let (app, owner) = (&app, &owner);
+            async move {
+                let kid = patient_born(app, owner, name, born, email).await;
+                let (code, _) = code_for(app, owner, &kid, None).await;
+                Patient::from_response("north", app.redeem_new("north", &code, email, PASSWORD).await).await;
+                let grants = json_ok(owner.get(app, &format!("/api/v1/patients/{kid}/grants")).await).await;
+                let grant = grants[0]["id"].as_str().unwrap().to_owned();
+                json_ok(owner.post(app, &format!("/api/v1/grants/{grant}/revoke"), json!({})).await).await;
+                app.delivered_texts("proxy_ended", email).await.remove(0)
+            }
+        };
+        let by_plugin = revoke_a_parent("Kim One", "one@example.org").await;
+        let lines: Vec<&str> = by_plugin.lines().map(str::trim).collect();
+        assert_eq!(lines[..2], ["proxy ended", "reason=revoked"], "{by_plugin}");
+
+        // A plugin built against 1.0.0 knows no such mail: the built-in one goes.
+        app.activate_plugin(&owner, "branded-email", json!({})).await;
+        let built_in = revoke_a_parent("Kim Two", "two@example.org").await;
+        assert!(built_in.contains("has ended the access you had to a record"), "{built_in}");
     }
 }
