@@ -9,6 +9,7 @@ use portico_tenants::domain::{
     BuiltinRole, CodeDelivery, DateOfBirth, DisplayName, EmailAddress, NewPassword, PatientId,
     PhoneNumber, PlainPassword, RoleName, Slug, Timestamp, ZipCode,
 };
+use portico_tenants::family::Relation;
 use portico_tenants::operators::Operator;
 use portico_tenants::patients::PortalAccess;
 use portico_tenants::records::{AppointmentRequest, Upload, WrittenText};
@@ -117,8 +118,9 @@ pub async fn ensure(services: &Services) -> Result<Option<DemoCredentials>, Doma
 }
 
 /// A few patients, so every page has something in it: Mia with a portal
-/// account and things shared on her record, her son Leo holding a code not
-/// yet redeemed, and Sam without portal access.
+/// account and things shared on her record, her daughter Ava whose record
+/// Mia holds as a parent, her son Leo holding a code not yet redeemed, and
+/// Sam without portal access.
 async fn seed_patients(
     services: &Services,
     tenant: &Tenant,
@@ -206,7 +208,7 @@ async fn seed_patients(
         // Mia's code is redeemed into her portal account; Leo's waits in
         // the follow-up list, for the clinic to resend or revoke.
         if account {
-            services
+            let redeemed = services
                 .redeem_code(
                     &visitor,
                     issued.code.display(),
@@ -219,9 +221,80 @@ async fn seed_patients(
                 )
                 .await?;
             share_with(services, &owner, patient.id).await?;
+            if let Some(session) = redeemed.session {
+                let mia = services
+                    .patient_caller(tenant.clone(), &session.token, system.clone())
+                    .await?;
+                add_teenager(services, &owner, &mia).await?;
+                services.portal_logout(&mia).await?;
+            }
         }
     }
     services.staff_logout(&owner).await?;
+    Ok(())
+}
+
+/// Mia's daughter Ava, fourteen: Mia holds her record as a parent, so the
+/// portal shows her the limited view (the appointment, not the
+/// confidential note), and the console the relation.
+async fn add_teenager(
+    services: &Services,
+    owner: &Caller,
+    mia: &Caller,
+) -> Result<(), DomainError> {
+    let today = time::OffsetDateTime::now_utc().date();
+    let born = today
+        .replace_year(today.year() - 14)
+        .unwrap_or(today)
+        .saturating_sub(time::Duration::days(60));
+    let ava = services
+        .patient_create(
+            owner,
+            NewPatient {
+                full_name: DisplayName::parse("full_name", "Ava Wong")?,
+                date_of_birth: DateOfBirth::parse(&born.to_string())?,
+                email: Some(EmailAddress::parse("mia.wong@example.org")?),
+                phone: None,
+                home_zip: Some(ZipCode::parse("10001")?),
+            },
+        )
+        .await?;
+    services
+        .patient_set_portal_access(owner, ava.id, PortalAccess::Enabled)
+        .await?;
+    services
+        .note_write(
+            owner,
+            ava.id,
+            &WrittenText::parse(
+                "body",
+                "As we discussed, you can call the clinic's youth line any weekday. This note is \
+                 confidential: your parents do not see it in the portal.",
+            )?,
+            true,
+        )
+        .await?;
+    services
+        .appointment_book(
+            owner,
+            ava.id,
+            &AppointmentRequest::parse(
+                &Timestamp::now()
+                    .plus(std::time::Duration::from_secs(9 * 24 * 3600))
+                    .to_rfc3339(),
+                20,
+                "Dr. Okafor",
+                "Room 3",
+                Some("Sports check-up"),
+            )?,
+        )
+        .await?;
+    let code = services
+        .issue_medical_records_code(owner, ava.id, CodeDelivery::Print, Some(Relation::Parent))
+        .await?;
+    services
+        .redeem_code(mia, code.code.display(), None, Vec::new())
+        .await?;
     Ok(())
 }
 

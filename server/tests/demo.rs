@@ -75,8 +75,17 @@ async fn the_first_start_creates_a_demo_clinic_whose_owner_can_log_in() {
         .await
         .unwrap();
     let (_, records) = services.portal_me(&who).await.unwrap();
-    assert_eq!(records.len(), 1);
-    assert_eq!(records[0].patient_name, "Mia Wong");
+    let names: Vec<&str> = records.iter().map(|r| r.patient_name.as_str()).collect();
+    assert_eq!(names, ["Mia Wong", "Ava Wong"], "her own record first");
+    // Ava is fourteen: her mother sees the limited view, without the
+    // confidential note.
+    assert!(records[1].is_limited());
+    let ava = services
+        .portal_shared_record(&who, records[1].patient_id)
+        .await
+        .unwrap();
+    assert!(ava.shared.notes.is_empty());
+    assert_eq!(ava.shared.appointments.len(), 1);
     let shared = services
         .portal_shared_record(&who, records[0].patient_id)
         .await

@@ -164,7 +164,8 @@ fn view_from_row(
     }))
 }
 
-/// The records `account` can see on `day`, by name.
+/// The records `account` can see on `day`: its own first (the portal
+/// opens on it), then the others by name.
 pub(crate) async fn live_for_account(
     tx: &mut TenantTx,
     account: AccountId,
@@ -177,7 +178,7 @@ pub(crate) async fn live_for_account(
         " FROM grants g JOIN patients p ON p.tenant_id = g.tenant_id AND p.id = g.patient_id
           WHERE g.tenant_id = $1 AND g.account_id = $2 AND g.revoked_at IS NULL
             AND p.portal_access = 'enabled' AND p.archived_at IS NULL
-          ORDER BY p.name_search, p.id"
+          ORDER BY CASE WHEN g.relation = 'self' THEN 0 ELSE 1 END, p.name_search, p.id"
     ))
     .bind(key)
     .bind(account.to_string())

@@ -205,6 +205,33 @@ both_engines! {
         assert!(desk_row.contains("two-step sign-in: off"), "{desk_row}");
     }
 
+    async fn the_access_tab_says_who_holds_a_record_as_what_and_codes_are_issued_for_a_relation(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let today = time::OffsetDateTime::now_utc().date();
+        let Ok(born) = today.replace_year(today.year() - 14) else { return };
+        let ava = json_ok(owner.post(&app, "/api/v1/patients", serde_json::json!({
+            "full_name": "Ava Wong", "date_of_birth": born.to_string(), "email": "mia@example.org", "home_zip": "90210"
+        })).await).await["id"].as_str().unwrap().to_owned();
+        json_ok(owner.put(&app, &format!("/api/v1/patients/{ava}/portal-access"), serde_json::json!({"enabled": true})).await).await;
+        let me = log_in(&app, &owner.email).await;
+        // A teenager's code may be hers or a parent's; hers is checked.
+        let (_, page) = me.get(&app, &format!("/console/patients/{ava}/send-link")).await;
+        assert!(page.contains("Who will use this code?"), "{page}");
+        assert!(page.contains("value=\"self\" checked") && page.contains("value=\"parent\""), "{page}");
+        assert!(!page.contains("value=\"caregiver\""), "no caregiver for a minor: {page}");
+        // The confirmed form issues a parent's code.
+        let done = me.post(&app, &format!("/console/patients/{ava}/send-link"), &[("password", PASSWORD), ("relation", "parent")]).await;
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        let codes = json_ok(owner.get(&app, &format!("/api/v1/patients/{ava}/access-codes")).await).await;
+        assert_eq!(codes[0]["relation"], "parent", "{codes}");
+        let code = app.outbox("access_link", "mia@example.org").await[0]["code"].as_str().unwrap().to_owned();
+        portico_tests::Patient::from_response("north", app.redeem_new("north", &code, "mia@example.org", "a parent's passphrase").await).await;
+        let (_, access) = me.get(&app, &format!("/console/patients/{ava}?tab=access")).await;
+        assert!(access.contains("Holds it as") && access.contains("Parent or guardian"), "{access}");
+        assert!(access.contains("Limited view: no notes, nothing confidential"), "{access}");
+        assert!(access.contains("Medical records, for a parent"), "{access}");
+    }
+
     async fn issuing_a_code_says_first_which_unused_one_it_cancels(app) {
         let owner = app.clinic_with_owner("north").await;
         let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;

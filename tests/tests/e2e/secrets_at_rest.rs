@@ -113,6 +113,29 @@ async fn secrets_never_touch_the_disk(engine: Engine) {
         .await;
         issued.push(body["code"].as_str().unwrap().to_owned());
     }
+    // A caregiver's invitation, sent by a patient from the portal.
+    let inviter = add_enabled_patient(&app, &owner, "Ines Vite", "ines@example.org").await;
+    let own = app.issue_code(&owner, &inviter).await;
+    issued.push(own.clone());
+    let ines = portico_tests::Patient::from_response(
+        "north",
+        app.redeem_new("north", &own, "ines@example.org", PASSWORD)
+            .await,
+    )
+    .await;
+    json_ok(
+        ines.post(
+            &app,
+            &format!("/api/v1/portal/records/{inviter}/caregivers"),
+            json!({"email": "carer@example.org"}),
+        )
+        .await,
+    )
+    .await;
+    let invitation = sink
+        .link_secret("carer@example.org", Duration::from_secs(30))
+        .await;
+    issued.push(invitation["code"].as_str().unwrap().to_owned());
     // A registration (its address to confirm) and a password reset.
     let registered = app
         .client
