@@ -78,6 +78,21 @@ pub enum Command {
     /// Work on a plugin locally, with the server's sandbox and limits.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Check a clinic's audit trail against its Merkle log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the clinic's audit log from the database and check that
+    /// every event is the one logged at its place, none is missing and
+    /// none was written around the log. Exits 1, naming the first event
+    /// that does not hold, when the trail was tampered with.
+    Verify {
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -259,6 +274,28 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
                 "{removed} second factor(s) of {email} removed, with their recovery codes; their sessions have ended. \
                  Where the clinic requires two-step sign-in, they set up a new authenticator app at their next login."
             );
+        }
+        Command::Audit(AuditCommand::Verify { tenant }) => {
+            let s = services(&config).await?;
+            // As the server does at its start: a clinic whose log has not
+            // begun yet (just upgraded) begins it with its events so far.
+            s.start_audit_ledgers().await?;
+            let t = s.find_tenant(&tenant).await?;
+            let caller = cli_operator().caller(t, &client);
+            match s.audit_verify(&caller).await? {
+                Ok(log) => println!(
+                    "the audit trail of {tenant} verifies: {} events, root {}",
+                    log.size,
+                    log.root_hex()
+                ),
+                Err(tampering) => {
+                    eprintln!("the audit trail of {tenant} does NOT verify: {tampering}");
+                    if let Some(seq) = tampering.first_bad_seq() {
+                        eprintln!("first event that cannot be trusted: {seq}");
+                    }
+                    std::process::exit(1);
+                }
+            }
         }
         Command::OperatorToken { name } => {
             let s = services(&config).await?;

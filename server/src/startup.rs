@@ -52,6 +52,13 @@ impl Application {
             config.code_key()?,
             config.plugin_host()?,
         );
+        let started = services.start_audit_ledgers().await?;
+        if started > 0 {
+            tracing::info!(
+                clinics = started,
+                "audit logs started from the events so far"
+            );
+        }
         let demo = if config.demo_enabled() {
             demo::ensure(&services).await?
         } else {

@@ -1,5 +1,7 @@
 //! The append-only audit trail. An event is written inside the transaction of
-//! the act it records, so the act and its record commit or vanish together.
+//! the act it records, so the act and its record commit or vanish together,
+//! and takes its place in the clinic's Merkle log ([`crate::ledger`]) in
+//! that same transaction.
 //! The tables refuse UPDATE and DELETE (triggers on both engines, and no
 //! privilege for the application role on PostgreSQL).
 
@@ -147,12 +149,13 @@ impl<'a> AuditEvent<'a> {
 /// Records `event` in the tenant `tx` is bound to, as part of `tx`.
 pub async fn record(tx: &mut TenantTx, event: AuditEvent<'_>) -> Result<(), StorageError> {
     let key = tx.tenant_key();
+    let id = uuid::Uuid::now_v7().to_string();
     sqlx::query(
         "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, actor_id, action, target, outcome, reason, ip, user_agent)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(key)
-    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(id.clone())
     .bind(Timestamp::now().unix_millis())
     .bind(event.actor.kind())
     .bind(event.actor.id())
@@ -164,6 +167,8 @@ pub async fn record(tx: &mut TenantTx, event: AuditEvent<'_>) -> Result<(), Stor
     .bind(event.client.user_agent.clone())
     .execute(tx.conn())
     .await?;
+    // Its place in the clinic's Merkle log, in the same transaction.
+    crate::ledger::store::append(tx, &id).await?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@ pub mod door;
 mod error;
 pub mod factors;
 pub mod family;
+pub mod ledger;
 pub mod operators;
 pub mod outbox;
 pub mod patients;

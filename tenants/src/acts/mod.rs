@@ -116,6 +116,16 @@ pub const SETTINGS_TWO_STEP_OFF: Act =
     Act::staff("clinic.settings.two_step_off", may(Settings, Write)).step_up();
 pub const PORTAL_HOST_REQUEST: Act = Act::staff("clinic.portal_host.request", may(Settings, Write));
 pub const AUDIT_READ: Act = Act::staff("audit.read", may(Audit, Read)).reads();
+/// Recomputing the clinic's audit log from its events: by an auditor, or
+/// by the platform's operators (`portico audit verify`).
+/// Starting a clinic's audit log from its events so far (after the
+/// upgrade that brought the ledger), at the server's start.
+pub const AUDIT_LEDGER_START: Act = Act::guarded("audit.ledger_start", Guard::System).quiet();
+pub const AUDIT_VERIFY: Act = Act::guarded(
+    "audit.verify",
+    Guard::PermissionOrOperator(may(Audit, Read)),
+)
+.reads();
 pub const MAIL_OF_PATIENT: Act = Act::staff("mail.read", may(Patients, Read)).reads();
 pub const DEAD_MAIL: Act = Act::staff("mail.dead.read", may(Settings, Write)).reads();
 pub const MAIL_RETRY: Act = Act::staff("mail.retry", may(Settings, Write));
@@ -317,6 +327,8 @@ pub const ALL: &[&Act] = &[
     &SETTINGS_TWO_STEP_OFF,
     &PORTAL_HOST_REQUEST,
     &AUDIT_READ,
+    &AUDIT_VERIFY,
+    &AUDIT_LEDGER_START,
     &MAIL_OF_PATIENT,
     &DEAD_MAIL,
     &MAIL_RETRY,

@@ -49,6 +49,8 @@ pub fn in_words(action: &str) -> Option<&'static str> {
         "mail.deliver" => "Mail delivered",
         "mail.render" => "Mail prepared",
         "family.age_transitions.read" => "Birthdays due looked up",
+        "audit.verify" => "Audit trail verified",
+        "audit.ledger_start" => "Audit log started from the events so far",
         "family.age_transition" => "A parent's access changed on a birthday",
         "portal.sharing.read" => "Patient viewed who else sees their record",
         "portal.caregiver.invite" => "Patient invited a caregiver",

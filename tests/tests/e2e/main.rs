@@ -9,6 +9,7 @@
 mod access_codes;
 mod api_contract;
 mod architecture;
+mod audit_ledger;
 mod audit_trail;
 mod auth;
 mod bad_input;
