@@ -20,9 +20,8 @@ CREATE TABLE email_sign_in_codes (
     expires_at        BIGINT NOT NULL,
     used_at           BIGINT,
     PRIMARY KEY (tenant_id, id),
-    -- Not a foreign key: a code outlives its sign-in's row, so that the
-    -- mail budget counts every code sent in its window.
-    FOREIGN KEY (tenant_id, account_id) REFERENCES portal_accounts (tenant_id, id) ON DELETE CASCADE
+    FOREIGN KEY (tenant_id, account_id) REFERENCES portal_accounts (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, pending_login_id) REFERENCES pending_logins (tenant_id, id) ON DELETE CASCADE
 );
 CREATE INDEX email_sign_in_codes_by_login ON email_sign_in_codes (tenant_id, pending_login_id);
 CREATE INDEX email_sign_in_codes_by_account ON email_sign_in_codes (tenant_id, account_id, created_at);

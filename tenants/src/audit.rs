@@ -9,6 +9,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::{AccountId, StaffId, Timestamp};
+use crate::ledger::store::StoredEvent;
 use crate::storage::{StorageError, TenantTx};
 
 /// Who acted.
@@ -149,26 +150,37 @@ impl<'a> AuditEvent<'a> {
 /// Records `event` in the tenant `tx` is bound to, as part of `tx`.
 pub async fn record(tx: &mut TenantTx, event: AuditEvent<'_>) -> Result<(), StorageError> {
     let key = tx.tenant_key();
-    let id = uuid::Uuid::now_v7().to_string();
+    let stored = StoredEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        occurred_at: Timestamp::now().unix_millis(),
+        actor_kind: event.actor.kind().to_owned(),
+        actor_id: event.actor.id(),
+        action: event.action.to_owned(),
+        target: event.target,
+        outcome: event.outcome.as_str().to_owned(),
+        reason: event.reason,
+        ip: event.client.ip.clone(),
+        user_agent: event.client.user_agent.clone(),
+    };
     sqlx::query(
         "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, actor_id, action, target, outcome, reason, ip, user_agent)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(key)
-    .bind(id.clone())
-    .bind(Timestamp::now().unix_millis())
-    .bind(event.actor.kind())
-    .bind(event.actor.id())
-    .bind(event.action)
-    .bind(event.target)
-    .bind(event.outcome.as_str())
-    .bind(event.reason)
-    .bind(event.client.ip.clone())
-    .bind(event.client.user_agent.clone())
+    .bind(stored.id.clone())
+    .bind(stored.occurred_at)
+    .bind(stored.actor_kind.clone())
+    .bind(stored.actor_id.clone())
+    .bind(stored.action.clone())
+    .bind(stored.target.clone())
+    .bind(stored.outcome.clone())
+    .bind(stored.reason.clone())
+    .bind(stored.ip.clone())
+    .bind(stored.user_agent.clone())
     .execute(tx.conn())
     .await?;
     // Its place in the clinic's Merkle log, in the same transaction.
-    crate::ledger::store::append(tx, &id).await?;
+    crate::ledger::store::append(tx, &stored).await?;
     Ok(())
 }
 

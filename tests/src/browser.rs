@@ -139,6 +139,21 @@ impl Browser {
         }
     }
 
+    /// Logs in at the portal `portal` (its base address) from its login
+    /// page, and waits for the page that follows.
+    pub async fn portal_log_in(&self, portal: &str, login: &str, password: &str) {
+        self.driver.goto(&format!("{portal}/login")).await.unwrap();
+        self.fill("login", login).await;
+        self.fill("password", password).await;
+        self.click("main form button[type=submit]").await;
+    }
+
+    /// Logs out of the portal from the bar's button.
+    pub async fn portal_log_out(&self) {
+        self.click("form[action$='/portal/logout'] button[type=submit]")
+            .await;
+    }
+
     /// The visible text of the page's `main` element.
     pub async fn main_text(&self) -> String {
         match self.driver.find(By::Tag("main")).await {

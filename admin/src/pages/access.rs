@@ -121,11 +121,7 @@ fn relation_choices(
     chosen: Option<Relation>,
 ) -> Vec<RelationChoice> {
     let stage = day.stage_of(born);
-    let allowed: &[Relation] = match stage {
-        Stage::Child => &[Relation::Parent],
-        Stage::Teen => &[Relation::Own, Relation::Parent],
-        Stage::Adult => &[Relation::Own, Relation::Caregiver],
-    };
+    let allowed = Relation::allowed_for(stage);
     let checked = chosen
         .filter(|c| allowed.contains(c))
         .unwrap_or_else(|| Relation::presumed_for(stage));

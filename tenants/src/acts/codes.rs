@@ -288,21 +288,25 @@ fn relation_for(
             reason: message,
         })
     };
-    match (asked, stage) {
-        (None, stage) => Ok(Relation::presumed_for(stage)),
-        (Some(Relation::Own), Stage::Child) => Err(refuse(format!(
+    let Some(asked) = asked else {
+        return Ok(Relation::presumed_for(stage));
+    };
+    if Relation::allowed_for(stage).contains(&asked) {
+        return Ok(asked);
+    }
+    Err(refuse(match asked {
+        Relation::Own => format!(
             "cannot be self for a child under {limited_from}: a child's record is opened by a parent or \
              guardian, so issue a parent code"
-        ))),
-        (Some(Relation::Parent), Stage::Adult) => Err(refuse(format!(
+        ),
+        Relation::Parent => format!(
             "cannot be parent for a patient aged {adult_at} or over: issue a caregiver code, with the \
              patient's consent, or a code of their own"
-        ))),
-        (Some(Relation::Caregiver), Stage::Child | Stage::Teen) => Err(refuse(format!(
+        ),
+        Relation::Caregiver => format!(
             "cannot be caregiver for a patient under {adult_at}: a minor's proxy is a parent or guardian"
-        ))),
-        (Some(relation), _) => Ok(relation),
-    }
+        ),
+    }))
 }
 
 #[cfg(test)]

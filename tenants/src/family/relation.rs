@@ -34,6 +34,17 @@ impl Relation {
         }
     }
 
+    /// The relations a code may grant on the record of a patient at
+    /// `stage`: a child's is opened by a parent, a teenager's by herself or
+    /// a parent, an adult's by themself or a caregiver.
+    pub fn allowed_for(stage: super::Stage) -> &'static [Self] {
+        match stage {
+            super::Stage::Child => &[Self::Parent],
+            super::Stage::Teen => &[Self::Own, Self::Parent],
+            super::Stage::Adult => &[Self::Own, Self::Caregiver],
+        }
+    }
+
     /// The relation presumed when none is named: a child's record is
     /// held by a parent, anyone else's by the patient.
     pub fn presumed_for(stage: super::Stage) -> Self {

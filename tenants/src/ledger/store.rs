@@ -69,33 +69,37 @@ fn event_from_row(row: &sqlx::any::AnyRow) -> Result<StoredEvent, StorageError> 
     })
 }
 
-/// Puts the event `event_id`, just written in `tx`, at the end of its
-/// clinic's log, starting the log first if the clinic has none.
-pub(crate) async fn append(tx: &mut TenantTx, event_id: &str) -> Result<u64, StorageError> {
+/// Puts `event`, just written in `tx`, at the end of its clinic's log,
+/// starting the log first if the clinic has none.
+pub(crate) async fn append(tx: &mut TenantTx, event: &StoredEvent) -> Result<u64, StorageError> {
     let key = tx.tenant_key();
-    if start(tx).await? {
-        // Starting took this event in with the earlier ones.
-        return size(tx).await;
-    }
     // The row's lock orders this clinic's appends across nodes: whoever
     // waits here reads the size its predecessor committed.
-    let size: i64 = sqlx::query_scalar(
+    let mut size = next_place(tx, &key).await?;
+    if size.is_none() {
+        // A clinic's first event: starting the log takes it in with any
+        // earlier ones.
+        if start(tx).await? {
+            return self::size(tx).await;
+        }
+        // Another node started it a moment ago; its row is there now.
+        size = next_place(tx, &key).await?;
+    }
+    let size =
+        size.ok_or_else(|| StorageError::Corrupt("the audit log's size row is gone".into()))?;
+    insert_entry(tx, event, size).await?;
+    Ok(size as u64)
+}
+
+/// Takes the next place in the clinic's log, under its size row's lock;
+/// `None` when the log has not started.
+async fn next_place(tx: &mut TenantTx, key: &str) -> Result<Option<i64>, StorageError> {
+    Ok(sqlx::query_scalar(
         "UPDATE audit_ledger_size SET size = size + 1 WHERE tenant_id = $1 RETURNING size",
     )
-    .bind(key.clone())
-    .fetch_one(tx.conn())
-    .await?;
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        event_columns!(),
-        " FROM audit_events e WHERE e.tenant_id = $1 AND e.id = $2"
-    ))
-    .bind(key.clone())
-    .bind(event_id.to_owned())
-    .fetch_one(tx.conn())
-    .await?;
-    insert_entry(tx, &event_from_row(&row)?, size).await?;
-    Ok(size as u64)
+    .bind(key.to_owned())
+    .fetch_optional(tx.conn())
+    .await?)
 }
 
 /// Starts the clinic's log if it has none yet: the clinic's events so far

@@ -102,17 +102,6 @@ async fn scroll_to(browser: &Browser, id: &str) {
         .unwrap();
 }
 
-async fn log_in(browser: &Browser, portal: &str, email: &str) {
-    browser
-        .driver
-        .goto(&format!("{portal}/login"))
-        .await
-        .unwrap();
-    browser.fill("login", email).await;
-    browser.fill("password", PASSWORD).await;
-    browser.click("main form button[type=submit]").await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parent_sees_the_whole_record_of_a_child_and_the_limited_one_of_a_teenager() {
     let Some(app) = TestApp::spawn(Engine::Sqlite).await else {
@@ -156,7 +145,9 @@ async fn a_parent_sees_the_whole_record_of_a_child_and_the_limited_one_of_a_teen
     .await;
 
     let portal = app.tenant_url("north", "/portal");
-    log_in(&browser, &portal, "mia@example.org").await;
+    browser
+        .portal_log_in(&portal, "mia@example.org", PASSWORD)
+        .await;
     browser.wait_for_path("/t/north/portal/").await;
     // The first record by name is Ava's: fourteen, so a limited view.
     let limited = browser.main_text().await;
@@ -221,7 +212,9 @@ async fn an_adult_invites_a_caregiver_who_accepts_from_the_mail_and_is_later_let
 
     // Sam invites his daughter from the portal.
     let portal = app.tenant_url("north", "/portal");
-    log_in(&browser, &portal, "sam@example.org").await;
+    browser
+        .portal_log_in(&portal, "sam@example.org", PASSWORD)
+        .await;
     browser.wait_for_path("/t/north/portal/").await;
     assert!(
         browser
@@ -241,9 +234,7 @@ async fn an_adult_invites_a_caregiver_who_accepts_from_the_mail_and_is_later_let
         sent.contains("Invitation sent.") && sent.contains("priya@example.org"),
         "{sent}"
     );
-    browser
-        .click("form[action$='/portal/logout'] button[type=submit]")
-        .await;
+    browser.portal_log_out().await;
 
     // Priya follows the link in her mail and sets up her own account.
     let invitation = app
@@ -268,12 +259,12 @@ async fn an_adult_invites_a_caregiver_who_accepts_from_the_mail_and_is_later_let
         "no confidential note for a caregiver: {hers}"
     );
     browser.checkpoint("portal-caregiver-view").await;
-    browser
-        .click("form[action$='/portal/logout'] button[type=submit]")
-        .await;
+    browser.portal_log_out().await;
 
     // Sam sees her, and stops sharing.
-    log_in(&browser, &portal, "sam@example.org").await;
+    browser
+        .portal_log_in(&portal, "sam@example.org", PASSWORD)
+        .await;
     browser.wait_for_path("/t/north/portal/").await;
     let listed = browser.main_text().await;
     assert!(

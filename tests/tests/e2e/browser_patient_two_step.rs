@@ -14,23 +14,6 @@ use thirtyfour::prelude::*;
 
 const PATIENT_PASSWORD: &str = "patient-password-123";
 
-async fn log_out(browser: &Browser) {
-    browser
-        .click("form[action$='/portal/logout'] button[type=submit]")
-        .await;
-}
-
-async fn log_in(browser: &Browser, portal: &str, email: &str) {
-    browser
-        .driver
-        .goto(&format!("{portal}/login"))
-        .await
-        .unwrap();
-    browser.fill("login", email).await;
-    browser.fill("password", PATIENT_PASSWORD).await;
-    browser.click("main form button[type=submit]").await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_patient_registers_from_the_access_link_adds_a_passkey_and_signs_in_with_it() {
     let Some(app) = TestApp::spawn(Engine::Sqlite).await else {
@@ -82,7 +65,7 @@ async fn a_patient_registers_from_the_access_link_adds_a_passkey_and_signs_in_wi
 
     // Out, and in with the passkey alone: no login name, no password.
     driver.goto(&format!("{portal}/")).await.unwrap();
-    log_out(&browser).await;
+    browser.portal_log_out().await;
     driver.goto(&format!("{portal}/login")).await.unwrap();
     let button = driver.find(By::Id("passkey-sign-in")).await.unwrap();
     assert!(
@@ -112,7 +95,9 @@ async fn an_authenticator_app_is_set_up_from_its_qr_code_and_asked_at_the_next_s
         .await;
     let portal = app.tenant_url("north", "/portal");
 
-    log_in(&browser, &portal, "mia@example.org").await;
+    browser
+        .portal_log_in(&portal, "mia@example.org", PATIENT_PASSWORD)
+        .await;
     browser.wait_for_path("/t/north/portal/").await;
     driver
         .goto(&format!("{portal}/account#two-step"))
@@ -148,8 +133,10 @@ async fn an_authenticator_app_is_set_up_from_its_qr_code_and_asked_at_the_next_s
 
     // The next sign-in asks for the app's code.
     driver.goto(&format!("{portal}/")).await.unwrap();
-    log_out(&browser).await;
-    log_in(&browser, &portal, "mia@example.org").await;
+    browser.portal_log_out().await;
+    browser
+        .portal_log_in(&portal, "mia@example.org", PATIENT_PASSWORD)
+        .await;
     browser
         .wait_for_path("/t/north/portal/login/second-step")
         .await;
@@ -189,7 +176,9 @@ async fn a_device_marked_trusted_skips_the_second_step_until_it_is_no_longer_tru
     let portal = app.tenant_url("north", "/portal");
 
     // The password, then the code from the mail, trusting this device.
-    log_in(&browser, &portal, "mia@example.org").await;
+    browser
+        .portal_log_in(&portal, "mia@example.org", PATIENT_PASSWORD)
+        .await;
     browser
         .wait_for_path("/t/north/portal/login/second-step")
         .await;
@@ -208,8 +197,10 @@ async fn a_device_marked_trusted_skips_the_second_step_until_it_is_no_longer_tru
     browser.wait_for_path("/t/north/portal/").await;
 
     // Next time, the password alone.
-    log_out(&browser).await;
-    log_in(&browser, &portal, "mia@example.org").await;
+    browser.portal_log_out().await;
+    browser
+        .portal_log_in(&portal, "mia@example.org", PATIENT_PASSWORD)
+        .await;
     browser.wait_for_path("/t/north/portal/").await;
     assert_eq!(
         app.outbox("sign_in_code", "mia@example.org").await.len(),
@@ -240,8 +231,10 @@ async fn a_device_marked_trusted_skips_the_second_step_until_it_is_no_longer_tru
     browser.click("#trusted-devices button[type=submit]").await;
     assert!(browser.main_text().await.contains("no longer trusted"));
     driver.goto(&format!("{portal}/")).await.unwrap();
-    log_out(&browser).await;
-    log_in(&browser, &portal, "mia@example.org").await;
+    browser.portal_log_out().await;
+    browser
+        .portal_log_in(&portal, "mia@example.org", PATIENT_PASSWORD)
+        .await;
     browser
         .wait_for_path("/t/north/portal/login/second-step")
         .await;

@@ -171,3 +171,88 @@ async fn a_database_from_the_last_release_upgrades_with_its_rows() {
         "every later migration ran: {newest}"
     );
 }
+
+/// The patients' second-step migration as one release shipped it, without
+/// the sign-in code's foreign key to its login: databases created then
+/// carry this text's checksum.
+fn keyless_second_step(into: &Path) {
+    let file = into.join("20261127000019_patient_second_step.sql");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let keyless = text.replace(
+        "    FOREIGN KEY (tenant_id, account_id) REFERENCES portal_accounts (tenant_id, id) ON DELETE CASCADE,\n    FOREIGN KEY (tenant_id, pending_login_id) REFERENCES pending_logins (tenant_id, id) ON DELETE CASCADE\n",
+        "    -- Not a foreign key: a code outlives its sign-in's row, so that the\n    -- mail budget counts every code sent in its window.\n    FOREIGN KEY (tenant_id, account_id) REFERENCES portal_accounts (tenant_id, id) ON DELETE CASCADE\n",
+    );
+    assert_ne!(keyless, text);
+    std::fs::write(&file, keyless).unwrap();
+}
+
+/// Databases that ran either landed text of the second-step migration
+/// start, keep their sign-in codes, and end with no foreign key from a
+/// code to its waiting login (so a code outlives its login's row).
+#[tokio::test]
+async fn both_landed_texts_of_the_second_step_upgrade_to_codes_that_outlive_their_login() {
+    for keyless in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("old.db");
+        let pool = SqlitePool::connect_with(
+            SqliteConnectOptions::new()
+                .filename(&file)
+                .create_if_missing(true)
+                .foreign_keys(false),
+        )
+        .await
+        .unwrap();
+        let old = tempfile::tempdir().unwrap();
+        copy_migrations("20261127000019_~", old.path());
+        if keyless {
+            keyless_second_step(old.path());
+        }
+        Migrator::new(old.path())
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        // A code whose waiting login is already gone (written with the
+        // keys off, as the keyless release allowed).
+        for sql in [
+            "INSERT INTO tenants (id, slug, display_name, status, created_at, updated_at) VALUES ('t1', 'north', 'North', 'active', 0, 0)",
+            "INSERT INTO portal_accounts (tenant_id, id, username, username_normalized, email, email_normalized, password_hash, created_at)
+             VALUES ('t1', 'a1', 'mia', 'mia', 'mia@example.org', 'mia@example.org', 'x', 0)",
+            "INSERT INTO email_sign_in_codes (tenant_id, id, account_id, pending_login_id, code_hash, created_at, expires_at)
+             VALUES ('t1', 'c1', 'a1', 'gone', 'h', 1, 2)",
+        ] {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        upgrade(&file).await;
+        let pool = SqlitePool::connect_with(SqliteConnectOptions::new().filename(&file))
+            .await
+            .unwrap();
+        let kept: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, pending_login_id FROM email_sign_in_codes")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            kept,
+            [("c1".to_owned(), "gone".to_owned())],
+            "keyless: {keyless}"
+        );
+        let keys: Vec<(String,)> =
+            sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_list('email_sign_in_codes')")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert!(
+            keys.iter().all(|(table,)| table != "pending_logins"),
+            "keyless: {keyless}: {keys:?}"
+        );
+        assert!(
+            keys.iter().any(|(table,)| table == "portal_accounts"),
+            "{keys:?}"
+        );
+        pool.close().await;
+    }
+}
