@@ -3,7 +3,9 @@
 //! 1. p50/p99 of redeeming a Medical Records Access Code into a logged-in
 //!    account (so no password hash is in the figure), with 1,000 codes in
 //!    the table and then with 1,000,000;
-//! 2. redemption throughput against a bare poem route.
+//! 2. redemption throughput against a bare poem route;
+//! 3. what the audit ledger costs: redemption throughput and latency with
+//!    the ledger's append and without it, alternated in this one run.
 //!
 //! Run with `cargo bench -p portico-server --bench redemption`.
 
@@ -145,6 +147,28 @@ where
     done.load(Ordering::Relaxed) as f64 / secs as f64
 }
 
+/// Redemptions per second for four seconds, taking codes from `pool` at
+/// `next` onwards.
+async fn redeem_throughput(
+    b: &Arc<Bench>,
+    pool: &Arc<Vec<String>>,
+    next: &Arc<AtomicUsize>,
+) -> f64 {
+    let (bb, p, n) = (b.clone(), pool.clone(), next.clone());
+    throughput(4, move || {
+        let (b, pool, next) = (bb.clone(), p.clone(), n.clone());
+        async move {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= pool.len() {
+                return false;
+            }
+            redeem(&b, &pool[i]).await;
+            true
+        }
+    })
+    .await
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -250,7 +274,7 @@ fn main() {
         );
 
         // Throughput: concurrent redemptions against the bare route.
-        let pool: Arc<Vec<String>> = Arc::new(add_codes(&b, 60_000, true).await);
+        let pool: Arc<Vec<String>> = Arc::new(add_codes(&b, 80_000, true).await);
         let next = Arc::new(AtomicUsize::new(0));
         let b = Arc::new(b);
         let bare_url = format!("http://{bare_addr}/bare");
@@ -263,24 +287,46 @@ fn main() {
             }
         })
         .await;
-        let (bb, p, n) = (b.clone(), pool.clone(), next.clone());
-        let redeem_rps = throughput(4, move || {
-            let (b, pool, next) = (bb.clone(), p.clone(), n.clone());
-            async move {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= pool.len() {
-                    return false;
-                }
-                redeem(&b, &pool[i]).await;
-                true
-            }
-        })
-        .await;
+        let redeem_rps = redeem_throughput(&b, &pool, &next).await;
         println!("| bare poem route, req/s ({CONCURRENCY} clients) | {bare_rps:.0} |");
         println!("| redemptions, req/s ({CONCURRENCY} clients) | {redeem_rps:.0} |");
         println!(
             "| **ratio redemptions / bare** | **{:.3}** |",
             redeem_rps / bare_rps
+        );
+
+        // The ledger's cost: the same redemptions with its append and
+        // without, alternated so that drift in the machine falls on both.
+        let mut with = Vec::new();
+        let mut without = Vec::new();
+        for round in 0..4 {
+            let on = round % 2 == 0;
+            portico_tenants::ledger::set_appending_for_benchmarks(on);
+            let rps = redeem_throughput(&b, &pool, &next).await;
+            let start = next.fetch_add(300, Ordering::Relaxed);
+            let (p50, p99) = latencies(&b, &pool[start..start + 300]).await;
+            if on { &mut with } else { &mut without }.push((rps, p50, p99));
+        }
+        portico_tenants::ledger::set_appending_for_benchmarks(true);
+        let mean = |runs: &[(f64, f64, f64)], f: fn(&(f64, f64, f64)) -> f64| {
+            runs.iter().map(f).sum::<f64>() / runs.len() as f64
+        };
+        let (w_rps, w50, w99) = (mean(&with, |r| r.0), mean(&with, |r| r.1), mean(&with, |r| r.2));
+        let (o_rps, o50, o99) = (
+            mean(&without, |r| r.0),
+            mean(&without, |r| r.1),
+            mean(&without, |r| r.2),
+        );
+        println!("| redemptions without the ledger, req/s · p50 / p99 µs | {o_rps:.0} · {o50:.0} / {o99:.0} |");
+        println!("| redemptions with the ledger, req/s · p50 / p99 µs | {w_rps:.0} · {w50:.0} / {w99:.0} |");
+        println!(
+            "| **ledger overhead on throughput** (goal < 10%) | **{:.1}%** |",
+            (1.0 - w_rps / o_rps) * 100.0
+        );
+        println!(
+            "| ratio with / without, p50 / p99 | {:.2} / {:.2} |",
+            w50 / o50,
+            w99 / o99
         );
     });
 }

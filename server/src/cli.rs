@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use portico_tenants::Services;
 use portico_tenants::audit::ClientInfo;
 use portico_tenants::auth::PasswordHasher;
-use portico_tenants::domain::{DisplayName, EmailAddress, NewPassword, Slug};
+use portico_tenants::domain::{DisplayName, EmailAddress, NewPassword, Slug, Timestamp};
 use portico_tenants::operators::Operator;
 use portico_tenants::registry::TenantStatus;
 use portico_tenants::storage::{Database, migrate_only};
@@ -85,11 +85,32 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the clinic's audit log from the database and check that
-    /// every event is the one logged at its place, none is missing and
-    /// none was written around the log. Exits 1, naming the first event
-    /// that does not hold, when the trail was tampered with.
+    /// Recompute the clinic's audit log and check that every event is the
+    /// one logged at its place, none is missing, none was written around
+    /// the log, and every signed tree head holds. With `--tenant`, from the
+    /// database; with `--export` and `--head`, offline from an export
+    /// alone. Exits 1, naming the first event that does not hold, when the
+    /// trail was tampered with.
     Verify {
+        /// The clinic (its slug), checked in the database.
+        #[arg(long, required_unless_present = "export", conflicts_with = "export")]
+        tenant: Option<String>,
+        /// An export (`GET /api/v1/audit/export`, or the console's proof
+        /// bundle), checked without a database.
+        #[arg(long, requires = "head")]
+        export: Option<PathBuf>,
+        /// A signed head kept apart from the export (`GET
+        /// /api/v1/audit/heads/{id}`): the export must hold it.
+        #[arg(long, requires = "export")]
+        head: Option<PathBuf>,
+        /// Trust only heads signed by this Ed25519 public key (hex), as
+        /// the platform publishes at `/.well-known/portico-audit-key`.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Sign the clinic's tree head now and print it (JSON), as the server
+    /// does every hour the log grew.
+    Sign {
         #[arg(long)]
         tenant: String,
     },
@@ -145,13 +166,16 @@ fn cli_operator() -> Operator {
 
 async fn services(config: &Config) -> anyhow::Result<Services> {
     let db = Database::open(&config.database()?).await?;
+    let code_key = config.code_key()?;
+    let audit_key = config.audit_key(&code_key)?;
     Ok(Services::new(
         db,
         PasswordHasher::new(config.hash_concurrency()),
         config.auth_settings(),
-        config.code_key()?,
+        code_key,
         config.plugin_host()?,
-    ))
+    )
+    .with_audit_key(audit_key))
 }
 
 fn password_or_generated(given: Option<String>) -> anyhow::Result<(NewPassword, Option<String>)> {
@@ -275,27 +299,71 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
                  Where the clinic requires two-step sign-in, they set up a new authenticator app at their next login."
             );
         }
-        Command::Audit(AuditCommand::Verify { tenant }) => {
-            let s = services(&config).await?;
-            // As the server does at its start: a clinic whose log has not
-            // begun yet (just upgraded) begins it with its events so far.
-            s.start_audit_ledgers().await?;
-            let t = s.find_tenant(&tenant).await?;
-            let caller = cli_operator().caller(t, &client);
-            match s.audit_verify(&caller).await? {
-                Ok(log) => println!(
-                    "the audit trail of {tenant} verifies: {} events, root {}",
-                    log.size,
-                    log.root_hex()
-                ),
+        Command::Audit(AuditCommand::Verify {
+            tenant,
+            export,
+            head,
+            public_key,
+        }) => {
+            let (name, verdict) = match (tenant, export, head) {
+                (Some(tenant), _, _) => {
+                    let s = services(&config).await?;
+                    // As the server does at its start: a clinic whose log
+                    // has not begun yet (just upgraded) begins it now.
+                    s.start_audit_ledgers().await?;
+                    let t = s.find_tenant(&tenant).await?;
+                    let caller = cli_operator().caller(t, &client);
+                    eprintln!("reading the audit trail of {tenant} and its signed heads…");
+                    (tenant, s.audit_verify(&caller).await?)
+                }
+                (None, Some(export), Some(head)) => {
+                    let verdict = verify_export(&export, &head, public_key.as_deref())?;
+                    (export.display().to_string(), verdict)
+                }
+                _ => anyhow::bail!("give --tenant SLUG, or --export FILE with --head FILE"),
+            };
+            match verdict {
+                Ok(log) => {
+                    println!(
+                        "the audit trail of {name} verifies: {} events, root {}",
+                        log.size,
+                        log.root_hex()
+                    );
+                    if log.summarised > 0 {
+                        println!(
+                            "events 1 to {} are summarised by the signed head at that size",
+                            log.summarised
+                        );
+                    }
+                    match &log.latest_head {
+                        Some(h) => println!(
+                            "{} signed head(s) hold; the newest covers {} events, signed at {} by key {}",
+                            log.heads_checked,
+                            h.head.size,
+                            Timestamp::from_unix_millis(h.head.signed_at),
+                            h.key_id
+                        ),
+                        None => println!("no signed head covers it yet"),
+                    }
+                }
                 Err(tampering) => {
-                    eprintln!("the audit trail of {tenant} does NOT verify: {tampering}");
+                    eprintln!("the audit trail of {name} does NOT verify: {tampering}");
                     if let Some(seq) = tampering.first_bad_seq() {
                         eprintln!("first event that cannot be trusted: {seq}");
                     }
                     std::process::exit(1);
                 }
             }
+        }
+        Command::Audit(AuditCommand::Sign { tenant }) => {
+            let s = services(&config).await?;
+            let t = s.find_tenant(&tenant).await?;
+            let caller = cli_operator().caller(t, &client);
+            let head = s.sign_audit_head(&caller).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&portico_tenants::ledger::HeadJson::from(&head))?
+            );
         }
         Command::OperatorToken { name } => {
             let s = services(&config).await?;
@@ -360,4 +428,53 @@ fn run_plugin(
     });
     println!("{}", serde_json::to_string_pretty(&printed)?);
     Ok(if report.outcome.is_ok() { 0 } else { 1 })
+}
+
+/// `portico audit verify --export`: checks an export against a head kept
+/// apart from it, with no database.
+pub fn verify_export(
+    export: &std::path::Path,
+    head: &std::path::Path,
+    public_key: Option<&str>,
+) -> anyhow::Result<Result<portico_tenants::ledger::LedgerCheck, portico_tenants::ledger::Tampering>>
+{
+    use anyhow::Context;
+    use portico_tenants::ledger::{HeadJson, LedgerExport, heads::key_id};
+
+    let text =
+        std::fs::read_to_string(export).with_context(|| format!("reading {}", export.display()))?;
+    eprintln!("reading the export ({} bytes)…", text.len());
+    let export = LedgerExport::parse(&text).map_err(|e| anyhow::anyhow!("the export: {e}"))?;
+    let head_text =
+        std::fs::read_to_string(head).with_context(|| format!("reading {}", head.display()))?;
+    let trusted: HeadJson = serde_json::from_str(&head_text)
+        .with_context(|| format!("{} is not a signed head (JSON)", head.display()))?;
+    let trusted = trusted
+        .to_head()
+        .map_err(|e| anyhow::anyhow!("the head: {e}"))?;
+    let keys = match public_key {
+        Some(hex_key) => {
+            let bytes: [u8; 32] = hex::decode(hex_key.trim())
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| anyhow::anyhow!("--public-key must be 64 hexadecimal characters"))?;
+            vec![key_id(&bytes)]
+        }
+        None => {
+            eprintln!(
+                "trusting key {} from the head file; compare it with /.well-known/portico-audit-key, or pin it with --public-key",
+                trusted.key_id
+            );
+            Vec::new()
+        }
+    };
+    eprintln!(
+        "checking events {} to {} against {} signed head(s)…",
+        export.before.size() + 1,
+        export.head.head.size,
+        export.heads.len() + 1
+    );
+    export
+        .check(&trusted, &keys)
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }

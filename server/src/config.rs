@@ -11,6 +11,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use portico_plugins::SandboxConfig;
 use portico_tenants::auth::{PasswordHasher, ThrottlePolicy};
 use portico_tenants::codes::CodeKey;
+use portico_tenants::ledger::AuditKey;
 use portico_tenants::plugins::PluginHost;
 
 use crate::mail::{MailTransport, RetryPolicy, SmtpSecurity, SmtpSettings};
@@ -123,6 +124,13 @@ pub struct Config {
     /// with PostgreSQL (every node must share it); with SQLite it is
     /// created in `data_dir/code.key` on first start. `PORTICO_CODE_KEY`.
     pub code_key: Option<String>,
+    /// 64 hex characters: the seed of the Ed25519 key that signs the audit
+    /// logs' tree heads. Without it the key is derived from the code key,
+    /// so nodes that share one share the other. `PORTICO_AUDIT_KEY`.
+    pub audit_key: Option<String>,
+    /// How often each clinic's audit log gets a signed tree head (when it
+    /// grew), and retention runs. `PORTICO_AUDIT_HEAD_EVERY_SECS`.
+    pub audit_head_every_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +186,8 @@ impl Default for Config {
             across_clinics_max_failures_per_address: auth.across_clinics.max_failures_per_address,
             across_clinics_window_secs: auth.across_clinics.window.as_secs(),
             code_key: None,
+            audit_key: None,
+            audit_head_every_secs: 3_600,
             mail_transport: MailTransportKind::Files,
             mail_from: "Portico <portico@localhost>".into(),
             smtp_host: "localhost".into(),
@@ -286,6 +296,14 @@ impl Config {
                  every server node sharing this database must use the same key"
             ),
         }
+    }
+
+    /// The audit head signing key: configured, or derived from the code key.
+    pub fn audit_key(&self, code_key: &CodeKey) -> anyhow::Result<AuditKey> {
+        Ok(match &self.audit_key {
+            Some(hex) => AuditKey::from_hex(hex)?,
+            None => AuditKey::derived_from(code_key),
+        })
     }
 
     /// Where mail goes, as configured.

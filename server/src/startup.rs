@@ -45,13 +45,16 @@ impl Application {
     /// and binds the listener. Nothing is served until [`run`](Self::run).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = Database::open(&config.database()?).await?;
+        let code_key = config.code_key()?;
+        let audit_key = config.audit_key(&code_key)?;
         let services = Services::new(
             db,
             PasswordHasher::new(config.hash_concurrency()),
             config.auth_settings(),
-            config.code_key()?,
+            code_key,
             config.plugin_host()?,
-        );
+        )
+        .with_audit_key(audit_key);
         let started = services.start_audit_ledgers().await?;
         if started > 0 {
             tracing::info!(
@@ -152,6 +155,11 @@ impl Application {
         let mut worker = AbortOnDrop(Some(tokio::spawn(worker.run(stopped.clone()))));
         let mut birthdays = AbortOnDrop(Some(tokio::spawn(birthday_job(
             self.state.services.clone(),
+            stopped.clone(),
+        ))));
+        let mut ledger = AbortOnDrop(Some(tokio::spawn(audit_ledger_job(
+            self.state.services.clone(),
+            Duration::from_secs(config.audit_head_every_secs.max(1)),
             stopped,
         ))));
         let app = app(self.state);
@@ -162,8 +170,10 @@ impl Application {
         if let Some(handle) = worker.0.take() {
             let _ = handle.await;
         }
-        if let Some(handle) = birthdays.0.take() {
-            let _ = handle.await;
+        for job in [&mut birthdays, &mut ledger] {
+            if let Some(handle) = job.0.take() {
+                let _ = handle.await;
+            }
         }
         services.close().await;
         result
@@ -185,8 +195,65 @@ const BIRTHDAY_JOB_EVERY: Duration = Duration::from_secs(300);
 /// restart) and then every few minutes, until told to stop. Several nodes
 /// may run it at once: each birthday is acted on once (see
 /// `Services::run_age_transitions`).
-async fn birthday_job(services: Services, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut wait = Duration::from_secs(60);
+async fn birthday_job(services: Services, stop: tokio::sync::watch::Receiver<bool>) {
+    repeat(
+        Duration::from_secs(60),
+        BIRTHDAY_JOB_EVERY,
+        stop,
+        || async {
+            match services.run_age_transitions(Timestamp::now()).await {
+                Ok(done) if done.narrowed + done.came_of_age > 0 => tracing::info!(
+                    narrowed = done.narrowed,
+                    came_of_age = done.came_of_age,
+                    proxies_ended = done.proxies_ended,
+                    "birthday job"
+                ),
+                Ok(_) => {}
+                Err(err) => tracing::error!(error = %err, "the birthday job failed"),
+            }
+        },
+    )
+    .await;
+}
+
+/// Signs each clinic's audit head whose log grew (see
+/// `Services::sign_audit_heads_due`), then lets retention prune what the
+/// new heads allow: a minute after start, then every `every`.
+async fn audit_ledger_job(
+    services: Services,
+    every: Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    repeat(Duration::from_secs(60).min(every), every, stop, || async {
+        match services.sign_audit_heads_due(Timestamp::now()).await {
+            Ok(0) => {}
+            Ok(signed) => tracing::info!(clinics = signed, "audit tree heads signed"),
+            Err(err) => tracing::error!(error = %err, "signing audit heads failed"),
+        }
+        match services.prune_audit_trails(Timestamp::now()).await {
+            Ok(done) if done.events > 0 => tracing::info!(
+                clinics = done.clinics,
+                events = done.events,
+                "audit events past their clinic's retention pruned"
+            ),
+            Ok(_) => {}
+            Err(err) => tracing::error!(error = %err, "audit retention failed"),
+        }
+    })
+    .await;
+}
+
+/// Runs `job` after `first`, then every `every`, until told to stop.
+async fn repeat<F, Fut>(
+    first: Duration,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    mut job: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut wait = first;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
@@ -197,17 +264,8 @@ async fn birthday_job(services: Services, mut stop: tokio::sync::watch::Receiver
                 continue;
             }
         }
-        match services.run_age_transitions(Timestamp::now()).await {
-            Ok(done) if done.narrowed + done.came_of_age > 0 => tracing::info!(
-                narrowed = done.narrowed,
-                came_of_age = done.came_of_age,
-                proxies_ended = done.proxies_ended,
-                "birthday job"
-            ),
-            Ok(_) => {}
-            Err(err) => tracing::error!(error = %err, "the birthday job failed"),
-        }
-        wait = BIRTHDAY_JOB_EVERY;
+        job().await;
+        wait = every;
     }
 }
 
@@ -271,6 +329,7 @@ pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
     Route::new()
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
+        .at("/.well-known/portico-audit-key", get(published_audit_key))
         .at("/api/openapi.json", spec)
         .nest(
             "/api/docs",
@@ -340,6 +399,20 @@ fn root(req: &poem::Request) -> Response {
 #[handler]
 fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// The platform's key for audit tree heads, published so an auditor can
+/// check a signed head without trusting the clinic that handed it over.
+#[handler]
+fn published_audit_key(state: poem::web::Data<&AppState>) -> Json<serde_json::Value> {
+    let key = &state.services.audit_key;
+    Json(serde_json::json!({
+        "algorithm": "Ed25519",
+        "key_id": key.key_id(),
+        "public_key": hex::encode(key.public_key()),
+        "signs": portico_tenants::ledger::heads::DOMAIN_NAME,
+        "documentation": "docs/audit.md",
+    }))
 }
 
 /// Ready: the database answers too.

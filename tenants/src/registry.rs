@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use crate::domain::InvalidValue;
 use crate::domain::{
     ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress, LogoUrl,
-    PortalHost, Slug, TenantId, Timestamp,
+    PortalHost, RetentionDays, Slug, TenantId, Timestamp,
 };
 use crate::family::{AgeRules, ClinicDay, LimitedParts};
 use crate::storage::{Database, StorageError, TenantTx};
@@ -74,6 +74,8 @@ pub struct TenantSettings {
     /// A proxy code (a parent's or a caregiver's) is redeemed only with
     /// the patient's date of birth; three wrong dates cancel it.
     pub proxy_code_requires_dob: bool,
+    /// How long audit events are kept; `None` keeps them forever.
+    pub audit_retention: Option<RetentionDays>,
     pub branding: TenantBranding,
 }
 
@@ -161,6 +163,7 @@ impl Default for TenantSettings {
             patient_second_factor_required: false,
             age_rules: AgeRules::default(),
             proxy_code_requires_dob: false,
+            audit_retention: None,
             branding: TenantBranding::default(),
         }
     }
@@ -174,7 +177,7 @@ macro_rules! columns {
          requested_custom_domain, self_registration, staff_second_factor_required, \
          patient_second_factor_required, proxy_limited_from_age, adult_age, \
          limited_view_appointments, limited_view_messages, limited_view_documents, \
-         proxy_code_requires_dob"
+         proxy_code_requires_dob, audit_retention_days"
     };
 }
 
@@ -215,6 +218,11 @@ fn from_row(row: &AnyRow) -> Result<Tenant, StorageError> {
             )
             .map_err(corrupt)?,
             proxy_code_requires_dob: row.try_get::<i64, _>(24)? == 1,
+            audit_retention: row
+                .try_get::<Option<i64>, _>(25)?
+                .map(RetentionDays::new)
+                .transpose()
+                .map_err(corrupt)?,
             branding: TenantBranding {
                 primary_colour: Colour::parse("primary_colour", &row.try_get::<String, _>(10)?)
                     .map_err(corrupt)?,
@@ -362,7 +370,8 @@ pub async fn update_settings(
                 display_name = $10, time_zone = $11, self_registration = $12,
                 staff_second_factor_required = $13, patient_second_factor_required = $14,
                 proxy_limited_from_age = $15, adult_age = $16, limited_view_appointments = $17,
-                limited_view_messages = $18, limited_view_documents = $19, proxy_code_requires_dob = $20
+                limited_view_messages = $18, limited_view_documents = $19, proxy_code_requires_dob = $20,
+                audit_retention_days = $21
           WHERE id = $1 RETURNING ",
         columns!()
     ))
@@ -386,6 +395,7 @@ pub async fn update_settings(
     .bind(i64::from(settings.age_rules.limited_parts().messages))
     .bind(i64::from(settings.age_rules.limited_parts().documents))
     .bind(i64::from(settings.proxy_code_requires_dob))
+    .bind(settings.audit_retention.map(|r| i64::from(r.days())))
     .fetch_one(tx.conn())
     .await?;
     from_row(&row)

@@ -3,6 +3,7 @@ use crate::auth::{AuthSettings, CodeKey, PasswordHasher, SecretToken};
 use crate::domain::Timestamp;
 use crate::door::{Act, Caller, Door, Passage};
 use crate::error::DomainError;
+use crate::ledger::AuditKey;
 use crate::plugins::PluginHost;
 use crate::rbac::Authorizer;
 use crate::registry::Tenant;
@@ -23,6 +24,9 @@ pub struct Services {
     pub code_key: CodeKey,
     /// Runs clinics' WebAssembly plugins.
     pub plugins: PluginHost,
+    /// Signs the audit logs' tree heads; derived from the code key unless
+    /// the platform configures its own ([`Services::with_audit_key`]).
+    pub audit_key: AuditKey,
 }
 
 impl Services {
@@ -40,9 +44,17 @@ impl Services {
             door,
             hasher,
             auth,
+            audit_key: AuditKey::derived_from(&code_key),
             code_key,
             plugins,
         }
+    }
+
+    /// Signs audit heads with `key` rather than the one derived from the
+    /// code key.
+    pub fn with_audit_key(mut self, key: AuditKey) -> Self {
+        self.audit_key = key;
+        self
     }
 }
 

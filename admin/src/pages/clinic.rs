@@ -13,7 +13,7 @@ use portico_tenants::DomainError;
 use portico_tenants::domain::InvalidValue;
 use portico_tenants::domain::{
     BuiltinRole, ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress,
-    LogoUrl, NewPassword, PortalHost, RoleName, StaffId,
+    LogoUrl, NewPassword, PortalHost, RetentionDays, RoleName, StaffId,
 };
 use portico_tenants::family::{AgeRules, LimitedParts};
 use portico_tenants::registry::{Tenant, TenantBranding, TenantSettings};
@@ -55,6 +55,10 @@ fn form_of(t: &Tenant) -> SettingsForm {
         limited_view_messages: s.age_rules.limited_parts().messages,
         limited_view_documents: s.age_rules.limited_parts().documents,
         proxy_code_requires_dob: s.proxy_code_requires_dob,
+        audit_retention_days: s
+            .audit_retention
+            .map(|r| r.days().to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -142,6 +146,8 @@ pub(super) struct SettingsPost {
     limited_view_messages: Option<String>,
     limited_view_documents: Option<String>,
     proxy_code_requires_dob: Option<String>,
+    /// Absent from an older form: the retention stays as it is.
+    audit_retention_days: Option<String>,
     /// Present when the form carried the families fieldset; without it
     /// (an older form) the age rules stay as they are.
     families_shown: Option<String>,
@@ -153,7 +159,9 @@ pub(super) struct SettingsPost {
 impl SettingsPost {
     fn into_form(self, current: &Tenant) -> SettingsForm {
         let families_shown = self.families_shown.is_some();
+        let kept_retention = || form_of(current).audit_retention_days;
         let form = SettingsForm {
+            audit_retention_days: self.audit_retention_days.unwrap_or_else(kept_retention),
             display_name: self.display_name,
             time_zone: self.time_zone,
             primary_colour: self.primary_colour,
@@ -221,7 +229,19 @@ fn parse_settings(form: &SettingsForm) -> Result<(DisplayName, TenantSettings), 
             documents: form.limited_view_documents,
         },
     )?;
+    let audit_retention = non_empty(&form.audit_retention_days)
+        .map(|raw| {
+            raw.parse::<i64>()
+                .map_err(|_| InvalidValue {
+                    field: "audit_retention_days",
+                    reason: "must be a whole number of days, or empty to keep events forever"
+                        .into(),
+                })
+                .and_then(RetentionDays::new)
+        })
+        .transpose()?;
     let wanted = TenantSettings {
+        audit_retention,
         age_rules,
         proxy_code_requires_dob: form.proxy_code_requires_dob,
         auto_enable_portal_access: form.auto_enable_portal_access,

@@ -7,6 +7,7 @@ mod account;
 mod clinic;
 mod confirm;
 mod forms;
+mod integrity;
 mod oversight;
 mod patients;
 mod plugins;
@@ -149,6 +150,10 @@ pub fn routes() -> Route {
         .at("/follow-up", get(oversight::follow_up))
         .at("/audit", get(oversight::audit))
         .at("/audit.csv", get(oversight::audit_csv))
+        .at("/audit/integrity", get(integrity::show))
+        .at("/audit/heads", post(integrity::sign))
+        .at("/audit/heads/:file", get(integrity::head_file))
+        .at("/audit/proof-bundle.jsonl", get(integrity::proof_bundle))
 }
 
 /// A signed-in staff member on a console page: their clinic, their session

@@ -13,8 +13,8 @@ pub use confirm::ConfirmView;
 pub use navigation::{Section, all_sections, sections_for};
 pub use oversight::{
     AuditFilterForm, AuditLine, AuditSubject, AuditView, DryRunResult, FollowUpRow, FollowUpView,
-    GridCell, GridRow, HookSample, PluginFailureRow, PluginRow, PluginsView, RolesView,
-    SettingsForm, SettingsView, StaffMemberRow, StaffView,
+    GridCell, GridRow, HeadRow, HookSample, IntegrityView, PluginFailureRow, PluginRow,
+    PluginsView, RolesView, SettingsForm, SettingsView, StaffMemberRow, StaffView,
 };
 pub use patients::{
     Abilities, AnswerRow, AppointmentRow, AssignmentRow, CodeRow, DocumentRow, FormChoice,

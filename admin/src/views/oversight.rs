@@ -100,6 +100,8 @@ pub struct SettingsForm {
     pub limited_view_messages: bool,
     pub limited_view_documents: bool,
     pub proxy_code_requires_dob: bool,
+    /// Days, or empty for forever.
+    pub audit_retention_days: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -236,4 +238,38 @@ pub struct RolesView {
     pub rows: Vec<GridRow>,
     pub resources: Vec<(String, String)>,
     pub may_edit: bool,
+}
+
+/// A signed tree head as the integrity page lists it.
+#[derive(Debug, Serialize)]
+pub struct HeadRow {
+    pub id: String,
+    pub size: u64,
+    pub signed_at: String,
+    pub root_hash: String,
+    pub key_id: String,
+}
+
+/// The audit trail's integrity: the verdict of recomputing the log, the
+/// signed heads, retention, and where to get proofs.
+#[derive(Debug, Serialize)]
+pub struct IntegrityView {
+    pub frame: Frame,
+    pub verified: bool,
+    /// Events in the log, pruned ones included.
+    pub size: u64,
+    /// "verified up to event N, signed at T", when a head covers it.
+    pub verified_up_to: Option<u64>,
+    pub signed_at: Option<String>,
+    /// What does not hold, in plain words.
+    pub problem: Option<String>,
+    pub first_bad_seq: Option<u64>,
+    pub heads: Vec<HeadRow>,
+    pub pruned: u64,
+    /// "forever", or a number of days.
+    pub retention: String,
+    pub key_id: String,
+    pub public_key: String,
+    pub may_sign: bool,
+    pub has_head: bool,
 }

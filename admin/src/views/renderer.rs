@@ -2,7 +2,9 @@ use minijinja::{Environment, context};
 use serde::Serialize;
 
 use super::navigation::Section;
-use super::oversight::{AuditView, FollowUpView, PluginsView, SettingsView, StaffView};
+use super::oversight::{
+    AuditView, FollowUpView, IntegrityView, PluginsView, SettingsView, StaffView,
+};
 use super::patients::{FormsView, Frame, PatientView, PatientsView, SendLinkView};
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +92,7 @@ impl Console {
             "confirm.html",
             "follow_up.html",
             "audit.html",
+            "integrity.html",
             "forms.html",
             "password.html",
             "second_step.html",
@@ -185,6 +188,13 @@ impl Console {
     pub fn audit_page(&self, view: &AuditView) -> Result<String, RenderError> {
         self.render(
             "audit.html",
+            context! { page => minijinja::value::Serde(view) },
+        )
+    }
+
+    pub fn integrity_page(&self, view: &IntegrityView) -> Result<String, RenderError> {
+        self.render(
+            "integrity.html",
             context! { page => minijinja::value::Serde(view) },
         )
     }

@@ -3,7 +3,7 @@ use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
 use portico_tenants::domain::{
     ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress, LogoUrl,
-    PortalHost,
+    PortalHost, RetentionDays,
 };
 use portico_tenants::family::{AgeRules, LimitedParts};
 use portico_tenants::registry::{Tenant, TenantBranding, TenantSettings};
@@ -64,6 +64,10 @@ pub struct SettingsView {
     /// A parent's or caregiver's code is redeemed only with the patient's
     /// date of birth; three wrong dates cancel it.
     pub proxy_code_requires_dob: bool,
+    /// How many days audit events are kept before retention prunes them
+    /// (what was pruned stays summarised by a signed tree head); absent
+    /// when they are kept forever.
+    pub audit_retention_days: Option<u32>,
 }
 
 impl From<&Tenant> for SettingsView {
@@ -97,6 +101,7 @@ impl From<&Tenant> for SettingsView {
             limited_view_messages: t.settings.age_rules.limited_parts().messages,
             limited_view_documents: t.settings.age_rules.limited_parts().documents,
             proxy_code_requires_dob: t.settings.proxy_code_requires_dob,
+            audit_retention_days: t.settings.audit_retention.map(RetentionDays::days),
         }
     }
 }
@@ -136,6 +141,11 @@ pub struct SettingsRequest {
     pub limited_view_messages: Option<bool>,
     pub limited_view_documents: Option<bool>,
     pub proxy_code_requires_dob: Option<bool>,
+    /// 365 (a year) to 36500 days; 2190 is HIPAA's six years. `null` keeps
+    /// events forever. Shortening it needs a recent confirmation
+    /// (`POST /v1/auth/step-up`).
+    #[oai(nullable)]
+    pub audit_retention_days: MaybeUndefined<i64>,
 }
 
 #[derive(Object)]
@@ -203,6 +213,11 @@ impl ClinicApi {
             proxy_code_requires_dob: b
                 .proxy_code_requires_dob
                 .unwrap_or(current.proxy_code_requires_dob),
+            audit_retention: match b.audit_retention_days {
+                MaybeUndefined::Undefined => current.audit_retention,
+                MaybeUndefined::Null => None,
+                MaybeUndefined::Value(days) => Some(RetentionDays::new(days)?),
+            },
             time_zone: match b.time_zone {
                 Some(z) => ClinicTimeZone::parse(&z)?,
                 None => current.time_zone.clone(),

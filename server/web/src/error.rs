@@ -167,6 +167,8 @@ fn invalid_code(field: &str) -> &'static str {
         "file_name" => "invalid_file_name",
         "relation" => "invalid_relation",
         "adult_age" | "proxy_limited_from_age" => "invalid_age_rule",
+        "audit_retention_days" => "invalid_retention",
+        "seq" | "first" | "from" => "invalid_proof_request",
         _ => "invalid_field",
     }
 }

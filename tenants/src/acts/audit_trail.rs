@@ -7,57 +7,9 @@ use crate::audit::{AuditFilter, AuditPage, AuditRecord, query};
 use crate::domain::{AccountId, PatientId, StaffId};
 use crate::door::Caller;
 use crate::error::DomainError;
-use crate::ledger::store as ledger_store;
-use crate::ledger::{LedgerCheck, Tampering, verify};
 use crate::services::Services;
 
 impl Services {
-    /// Starts the audit log of every clinic that has none yet (after the
-    /// upgrade that brought the ledger): its events so far take places 1,
-    /// 2, 3… oldest first. The server does this before it serves, so the
-    /// log begins with the clinic's history rather than after it. Returns
-    /// the clinics started.
-    pub async fn start_audit_ledgers(&self) -> Result<usize, DomainError> {
-        let mut started = 0;
-        for tenant in crate::registry::list(self.door.platform()).await? {
-            let caller = Caller::system(tenant);
-            let pass = self.enter(&caller, &acts::AUDIT_LEDGER_START).await?;
-            let done = async {
-                let mut tx = pass.write().await?;
-                let new = ledger_store::start(&mut tx).await?;
-                tx.commit().await?;
-                Ok(new)
-            }
-            .await;
-            if pass.finish(done).await? {
-                started += 1;
-            }
-        }
-        Ok(started)
-    }
-
-    /// Recomputes the clinic's audit log from its events and checks it:
-    /// every place from 1 to the log's size holds the event logged there,
-    /// and every event has a place. The outer error is about the caller;
-    /// the inner result is the verdict on the log.
-    pub async fn audit_verify(
-        &self,
-        caller: &Caller,
-    ) -> Result<Result<LedgerCheck, Tampering>, DomainError> {
-        let pass = self.enter(caller, &acts::AUDIT_VERIFY).await?;
-        let done = async {
-            let mut tx = pass.read().await?;
-            let size = ledger_store::size(&mut tx).await?;
-            let entries = ledger_store::entries(&mut tx).await?;
-            let events = ledger_store::events(&mut tx).await?;
-            tx.commit().await?;
-            let tenant = pass.tenant().id.to_string();
-            Ok(verify::check(&tenant, size, &entries, &events))
-        }
-        .await;
-        pass.finish(done).await
-    }
-
     /// Reads the tenant's trail, for staff whose role may.
     pub async fn audit_trail(
         &self,

@@ -2,7 +2,7 @@
 //! portal host of its own.
 
 use crate::acts;
-use crate::domain::{DisplayName, PortalHost};
+use crate::domain::{DisplayName, PortalHost, RetentionDays};
 use crate::door::Caller;
 use crate::error::DomainError;
 use crate::registry::*;
@@ -39,6 +39,9 @@ impl Services {
             {
                 pass.escalate(&acts::SETTINGS_TWO_STEP_OFF).await?;
             }
+            if shortens(was.audit_retention, settings.audit_retention) {
+                pass.escalate(&acts::SETTINGS_RETENTION_SHORTEN).await?;
+            }
             let mut tx = pass.write().await?;
             let updated = update_settings(&mut tx, display_name, settings).await?;
             let renamed = if tenant.display_name == *display_name {
@@ -50,8 +53,11 @@ impl Services {
                     display_name.as_str()
                 )
             };
+            let retention = settings
+                .audit_retention
+                .map_or("forever".to_owned(), |r| format!("{}d", r.days()));
             pass.detail(format!(
-                "auto_enable_portal_access={} code_lifetime_secs={} default_delivery={} time_zone={} self_registration={} staff_second_factor_required={} patient_second_factor_required={}{renamed}",
+                "auto_enable_portal_access={} code_lifetime_secs={} default_delivery={} time_zone={} self_registration={} staff_second_factor_required={} patient_second_factor_required={} audit_retention={retention}{renamed}",
                 settings.auto_enable_portal_access,
                 settings.code_lifetime.as_secs(),
                 settings.default_delivery,
@@ -94,5 +100,15 @@ impl Services {
         }
         .await;
         pass.finish(done).await
+    }
+}
+
+/// Whether a retention change lets events go sooner than before: from
+/// forever to any limit, or to a shorter one.
+fn shortens(was: Option<RetentionDays>, now: Option<RetentionDays>) -> bool {
+    match (was, now) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(was), Some(now)) => now < was,
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::domain::{Action, Permission, Resource};
 pub mod ages;
+pub mod audit_ledger;
 pub mod audit_trail;
 pub mod caregivers;
 pub mod clinic;
@@ -114,6 +115,10 @@ pub const SETTINGS_UPDATE: Act = Act::staff("clinic.settings.update", may(Settin
 /// alone, stolen, must not lower the bar for everyone.
 pub const SETTINGS_TWO_STEP_OFF: Act =
     Act::staff("clinic.settings.two_step_off", may(Settings, Write)).step_up();
+/// A settings change that lets audit events go sooner: a session alone,
+/// stolen, must not be able to erase the trail of what it did.
+pub const SETTINGS_RETENTION_SHORTEN: Act =
+    Act::staff("clinic.settings.retention_shorten", may(Settings, Write)).step_up();
 pub const PORTAL_HOST_REQUEST: Act = Act::staff("clinic.portal_host.request", may(Settings, Write));
 pub const AUDIT_READ: Act = Act::staff("audit.read", may(Audit, Read)).reads();
 /// Recomputing the clinic's audit log from its events: by an auditor, or
@@ -126,6 +131,35 @@ pub const AUDIT_VERIFY: Act = Act::guarded(
     Guard::PermissionOrOperator(may(Audit, Read)),
 )
 .reads();
+/// Signing the clinic's tree head on request: by an auditor, or an
+/// operator.
+pub const AUDIT_HEAD_SIGN: Act = Act::guarded(
+    "audit.head.sign",
+    Guard::PermissionOrOperator(may(Audit, Read)),
+);
+/// The schedule's signing: quiet, or every hourly head would be followed
+/// by an event it does not cover.
+pub const AUDIT_HEAD_SIGN_SCHEDULED: Act =
+    Act::guarded("audit.head.sign_scheduled", Guard::System).quiet();
+/// Reading the log: events with their places, and the signed heads.
+pub const AUDIT_LEDGER_READ: Act = Act::guarded(
+    "audit.ledger.read",
+    Guard::PermissionOrOperator(may(Audit, Read)),
+)
+.reads();
+/// Inclusion and consistency proofs.
+pub const AUDIT_PROOF: Act =
+    Act::guarded("audit.proof", Guard::PermissionOrOperator(may(Audit, Read))).reads();
+/// The log exported with what checks it, for offline verification.
+pub const AUDIT_EXPORT: Act = Act::guarded(
+    "audit.ledger.export",
+    Guard::PermissionOrOperator(may(Audit, Read)),
+)
+.reads();
+/// Retention's pruning; its event is written only when it removed
+/// something (see [`AUDIT_PRUNE_NAME`]).
+pub const AUDIT_PRUNE: Act = Act::guarded(AUDIT_PRUNE_NAME, Guard::System).quiet();
+pub const AUDIT_PRUNE_NAME: &str = "audit.prune";
 pub const MAIL_OF_PATIENT: Act = Act::staff("mail.read", may(Patients, Read)).reads();
 pub const DEAD_MAIL: Act = Act::staff("mail.dead.read", may(Settings, Write)).reads();
 pub const MAIL_RETRY: Act = Act::staff("mail.retry", may(Settings, Write));
@@ -329,6 +363,13 @@ pub const ALL: &[&Act] = &[
     &AUDIT_READ,
     &AUDIT_VERIFY,
     &AUDIT_LEDGER_START,
+    &AUDIT_HEAD_SIGN,
+    &AUDIT_HEAD_SIGN_SCHEDULED,
+    &AUDIT_LEDGER_READ,
+    &AUDIT_PROOF,
+    &AUDIT_EXPORT,
+    &AUDIT_PRUNE,
+    &SETTINGS_RETENTION_SHORTEN,
     &MAIL_OF_PATIENT,
     &DEAD_MAIL,
     &MAIL_RETRY,

@@ -63,6 +63,15 @@ impl CodeKey {
         }
     }
 
+    /// A secret for another `purpose`, derived from this key (HMAC-SHA256
+    /// of the purpose), so that it is never this key itself.
+    pub(crate) fn derive(&self, purpose: &[u8]) -> [u8; 32] {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(purpose);
+        mac.finalize().into_bytes().into()
+    }
+
     /// The stored form of a code: bound to its tenant, so one clinic's
     /// code can never match at another.
     pub fn hash(&self, tenant: TenantId, canonical_code: &str) -> String {
@@ -81,10 +90,8 @@ const SEALED_V1: &str = "v1.";
 impl CodeKey {
     /// The sealing key, derived so that it is never the hashing key.
     fn sealing_cipher(&self) -> Aes256Gcm {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(b"portico outbox sealing v1");
-        <Aes256Gcm as KeyInit>::new_from_slice(&mac.finalize().into_bytes()).expect("32 bytes")
+        <Aes256Gcm as KeyInit>::new_from_slice(&self.derive(b"portico outbox sealing v1"))
+            .expect("32 bytes")
     }
 
     /// Seals `secrets` for `tenant`: only a server holding this key can open

@@ -10,6 +10,7 @@ mod ids;
 mod password;
 mod patient_values;
 mod portal_host;
+mod retention;
 mod role;
 mod slug;
 mod time_zone;
@@ -31,6 +32,7 @@ pub use ids::{
 pub use password::{NewPassword, PlainPassword};
 pub use patient_values::{DateOfBirth, PhoneNumber, ZipCode};
 pub use portal_host::PortalHost;
+pub use retention::RetentionDays;
 pub use role::{Action, BuiltinRole, Permission, Resource, RoleName};
 pub use slug::Slug;
 pub use time_zone::ClinicTimeZone;

@@ -3,8 +3,10 @@
 
 use sqlx::Row;
 
-use super::CanonicalEvent;
-use crate::storage::{StorageError, TenantTx};
+use super::heads::{SignedHead, TreeHead};
+use super::merkle::Frontier;
+use super::{CanonicalEvent, LeafHash};
+use crate::storage::{Engine, StorageError, TenantTx};
 
 /// An audit event as stored, with every field the canonical form hashes.
 #[derive(Debug, Clone)]
@@ -55,17 +57,22 @@ macro_rules! event_columns {
 }
 
 fn event_from_row(row: &sqlx::any::AnyRow) -> Result<StoredEvent, StorageError> {
+    event_from_row_at(row, 0)
+}
+
+/// The event whose columns start at `at` in `row`.
+fn event_from_row_at(row: &sqlx::any::AnyRow, at: usize) -> Result<StoredEvent, StorageError> {
     Ok(StoredEvent {
-        id: row.try_get(0)?,
-        occurred_at: row.try_get(1)?,
-        actor_kind: row.try_get(2)?,
-        actor_id: row.try_get(3)?,
-        action: row.try_get(4)?,
-        target: row.try_get(5)?,
-        outcome: row.try_get(6)?,
-        reason: row.try_get(7)?,
-        ip: row.try_get(8)?,
-        user_agent: row.try_get(9)?,
+        id: row.try_get(at)?,
+        occurred_at: row.try_get(at + 1)?,
+        actor_kind: row.try_get(at + 2)?,
+        actor_id: row.try_get(at + 3)?,
+        action: row.try_get(at + 4)?,
+        target: row.try_get(at + 5)?,
+        outcome: row.try_get(at + 6)?,
+        reason: row.try_get(at + 7)?,
+        ip: row.try_get(at + 8)?,
+        user_agent: row.try_get(at + 9)?,
     })
 }
 
@@ -175,22 +182,7 @@ pub(crate) async fn size(tx: &mut TenantTx) -> Result<u64, StorageError> {
 
 /// Every entry of the clinic's log, in order.
 pub(crate) async fn entries(tx: &mut TenantTx) -> Result<Vec<LedgerEntry>, StorageError> {
-    let key = tx.tenant_key();
-    let rows = sqlx::query(
-        "SELECT seq, event_id, leaf_hash FROM audit_ledger WHERE tenant_id = $1 ORDER BY seq",
-    )
-    .bind(key)
-    .fetch_all(tx.conn())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(LedgerEntry {
-                seq: r.try_get::<i64, _>(0)?.max(0) as u64,
-                event_id: r.try_get(1)?,
-                leaf_hash: r.try_get(2)?,
-            })
-        })
-        .collect()
+    entries_after(tx, 0).await
 }
 
 /// Every audit event of the clinic, whether or not it is in the log.
@@ -205,4 +197,338 @@ pub(crate) async fn events(tx: &mut TenantTx) -> Result<Vec<StoredEvent>, Storag
     .fetch_all(tx.conn())
     .await?;
     rows.iter().map(event_from_row).collect()
+}
+
+/// Leaf hashes as stored (lowercase hex), back to bytes.
+pub(crate) fn parse_hash(hex_hash: &str) -> Result<LeafHash, StorageError> {
+    hex::decode(hex_hash)
+        .ok()
+        .and_then(|b| <LeafHash>::try_from(b).ok())
+        .ok_or_else(|| StorageError::Corrupt(format!("{hex_hash:?} is not a SHA-256 hash")))
+}
+
+/// A frontier as stored: its hashes, lowercase hex joined by commas.
+fn frontier_text(frontier: &Frontier) -> String {
+    frontier
+        .blocks()
+        .iter()
+        .map(hex::encode)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn frontier_of(size: u64, text: &str) -> Result<Frontier, StorageError> {
+    let blocks = text
+        .split(',')
+        .filter(|b| !b.is_empty())
+        .map(parse_hash)
+        .collect::<Result<Vec<_>, _>>()?;
+    Frontier::from_parts(size, blocks)
+        .map_err(|e| StorageError::Corrupt(format!("an audit frontier: {e}")))
+}
+
+/// Where retention cut the clinic's log: the first `frontier.size()`
+/// events are gone, summarised by the frontier whose root the head
+/// `head_id` signed.
+#[derive(Debug, Clone)]
+pub struct Cut {
+    pub frontier: Frontier,
+    pub head_id: String,
+    pub last_occurred_at: i64,
+    pub cut_at: i64,
+}
+
+pub(crate) async fn cut(tx: &mut TenantTx) -> Result<Option<Cut>, StorageError> {
+    let key = tx.tenant_key();
+    let row = sqlx::query(
+        "SELECT size, head_id, last_occurred_at, frontier, cut_at FROM audit_cuts WHERE tenant_id = $1",
+    )
+    .bind(key)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let size = row.try_get::<i64, _>(0)?.max(0) as u64;
+    let frontier = frontier_of(size, &row.try_get::<String, _>(3)?)?;
+    Ok(Some(Cut {
+        frontier,
+        head_id: row.try_get(1)?,
+        last_occurred_at: row.try_get(2)?,
+        cut_at: row.try_get(4)?,
+    }))
+}
+
+/// Moves the clinic's cut to `cut` and removes what it summarises: the
+/// log's entries up to it, then their events. The database's triggers
+/// allow exactly these removals and no others.
+pub(crate) async fn prune_to(
+    tx: &mut TenantTx,
+    cut: &Cut,
+    had_cut: bool,
+) -> Result<u64, StorageError> {
+    let key = tx.tenant_key();
+    let frontier = frontier_text(&cut.frontier);
+    let size = cut.frontier.size() as i64;
+    let sql = if had_cut {
+        "UPDATE audit_cuts SET size = $2, head_id = $3, last_occurred_at = $4, frontier = $5, cut_at = $6
+          WHERE tenant_id = $1"
+    } else {
+        "INSERT INTO audit_cuts (tenant_id, size, head_id, last_occurred_at, frontier, cut_at)
+         VALUES ($1, $2, $3, $4, $5, $6)"
+    };
+    sqlx::query(sql)
+        .bind(key.clone())
+        .bind(size)
+        .bind(cut.head_id.clone())
+        .bind(cut.last_occurred_at)
+        .bind(frontier)
+        .bind(cut.cut_at)
+        .execute(tx.conn())
+        .await?;
+    if tx.engine() == Engine::Postgres {
+        // The application's role may not delete from the trail; a function
+        // owned by the schema's owner removes exactly what the cut allows.
+        let removed: i64 = sqlx::query_scalar("SELECT audit_prune_to_cut($1)")
+            .bind(key)
+            .fetch_one(tx.conn())
+            .await?;
+        return Ok(removed.max(0) as u64);
+    }
+    let gone: Vec<String> = sqlx::query_scalar(
+        "DELETE FROM audit_ledger WHERE tenant_id = $1 AND seq <= $2 RETURNING event_id",
+    )
+    .bind(key.clone())
+    .bind(size)
+    .fetch_all(tx.conn())
+    .await?;
+    for chunk in gone.chunks(500) {
+        // One statement per chunk: the ids are bound, never spliced.
+        let mut sql = String::from("DELETE FROM audit_events WHERE tenant_id = $1 AND id IN (");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("${}", i + 2));
+        }
+        sql.push(')');
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(key.clone());
+        for id in chunk {
+            query = query.bind(id.clone());
+        }
+        query.execute(tx.conn()).await?;
+    }
+    Ok(gone.len() as u64)
+}
+
+/// The log's entries from `from` to `to` (inclusive), each with its event
+/// (absent when the event is gone), in order.
+pub(crate) async fn entries_with_events(
+    tx: &mut TenantTx,
+    from: u64,
+    to: u64,
+) -> Result<Vec<(LedgerEntry, Option<StoredEvent>)>, StorageError> {
+    let key = tx.tenant_key();
+    let rows = sqlx::query(concat!(
+        "SELECT l.seq, l.event_id, l.leaf_hash, ",
+        event_columns!(),
+        " FROM audit_ledger l
+          LEFT JOIN audit_events e ON e.tenant_id = l.tenant_id AND e.id = l.event_id
+          WHERE l.tenant_id = $1 AND l.seq >= $2 AND l.seq <= $3
+          ORDER BY l.seq"
+    ))
+    .bind(key)
+    .bind(from as i64)
+    .bind(to as i64)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let entry = LedgerEntry {
+                seq: r.try_get::<i64, _>(0)?.max(0) as u64,
+                event_id: r.try_get(1)?,
+                leaf_hash: r.try_get(2)?,
+            };
+            let present: Option<String> = r.try_get(3)?;
+            let event = match present {
+                Some(_) => Some(event_from_row_at(r, 3)?),
+                None => None,
+            };
+            Ok((entry, event))
+        })
+        .collect()
+}
+
+/// The seq of the newest logged event that occurred before `at`.
+pub(crate) async fn last_seq_before(tx: &mut TenantTx, at: i64) -> Result<u64, StorageError> {
+    let key = tx.tenant_key();
+    // The log's order is the order of commits, and two nodes may commit a
+    // moment out of time order; the cut stops before the first event that
+    // is young enough to keep, so nothing younger is ever pruned.
+    let first_kept: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(l.seq) FROM audit_ledger l
+           JOIN audit_events e ON e.tenant_id = l.tenant_id AND e.id = l.event_id
+          WHERE l.tenant_id = $1 AND e.occurred_at >= $2",
+    )
+    .bind(key.clone())
+    .bind(at)
+    .fetch_one(tx.conn())
+    .await?;
+    match first_kept {
+        Some(seq) => Ok((seq - 1).max(0) as u64),
+        None => size(tx).await,
+    }
+}
+
+/// When event `seq` occurred.
+pub(crate) async fn occurred_at(tx: &mut TenantTx, seq: u64) -> Result<Option<i64>, StorageError> {
+    let key = tx.tenant_key();
+    Ok(sqlx::query_scalar(
+        "SELECT e.occurred_at FROM audit_ledger l
+           JOIN audit_events e ON e.tenant_id = l.tenant_id AND e.id = l.event_id
+          WHERE l.tenant_id = $1 AND l.seq = $2",
+    )
+    .bind(key)
+    .bind(seq as i64)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+macro_rules! head_columns {
+    () => {
+        "id, size, root_hash, signed_at, key_id, public_key, signature"
+    };
+}
+
+fn head_from_row(tenant_id: &str, row: &sqlx::any::AnyRow) -> Result<SignedHead, StorageError> {
+    let corrupt = |what: &str| StorageError::Corrupt(format!("a signed head's {what}"));
+    let public_key: String = row.try_get(5)?;
+    let signature: String = row.try_get(6)?;
+    Ok(SignedHead {
+        id: row.try_get(0)?,
+        head: TreeHead {
+            tenant_id: tenant_id.to_owned(),
+            size: row.try_get::<i64, _>(1)?.max(0) as u64,
+            root: parse_hash(&row.try_get::<String, _>(2)?)?,
+            signed_at: row.try_get(3)?,
+        },
+        key_id: row.try_get(4)?,
+        public_key: hex::decode(public_key)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| corrupt("public key"))?,
+        signature: hex::decode(signature)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| corrupt("signature"))?,
+    })
+}
+
+/// Stores a signed head with the frontier of its events.
+pub(crate) async fn insert_head(
+    tx: &mut TenantTx,
+    head: &SignedHead,
+    frontier: &Frontier,
+) -> Result<(), StorageError> {
+    let key = tx.tenant_key();
+    sqlx::query(
+        "INSERT INTO audit_heads (tenant_id, id, size, root_hash, signed_at, key_id, public_key, signature, frontier)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(key)
+    .bind(head.id.clone())
+    .bind(head.head.size as i64)
+    .bind(hex::encode(head.head.root))
+    .bind(head.head.signed_at)
+    .bind(head.key_id.clone())
+    .bind(hex::encode(head.public_key))
+    .bind(hex::encode(head.signature))
+    .bind(frontier_text(frontier))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The clinic's signed heads, oldest first.
+pub(crate) async fn heads(tx: &mut TenantTx) -> Result<Vec<SignedHead>, StorageError> {
+    let key = tx.tenant_key();
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        head_columns!(),
+        " FROM audit_heads WHERE tenant_id = $1 ORDER BY size, signed_at, id"
+    ))
+    .bind(key.clone())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(|r| head_from_row(&key, r)).collect()
+}
+
+/// One signed head, by id.
+pub(crate) async fn head(tx: &mut TenantTx, id: &str) -> Result<Option<SignedHead>, StorageError> {
+    let key = tx.tenant_key();
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        head_columns!(),
+        " FROM audit_heads WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(key.clone())
+    .bind(id.to_owned())
+    .fetch_optional(tx.conn())
+    .await?;
+    row.map(|r| head_from_row(&key, &r)).transpose()
+}
+
+/// The newest signed head.
+pub(crate) async fn latest_head(tx: &mut TenantTx) -> Result<Option<SignedHead>, StorageError> {
+    let key = tx.tenant_key();
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        head_columns!(),
+        " FROM audit_heads WHERE tenant_id = $1 ORDER BY size DESC, signed_at DESC, id DESC LIMIT 1"
+    ))
+    .bind(key.clone())
+    .fetch_optional(tx.conn())
+    .await?;
+    row.map(|r| head_from_row(&key, &r)).transpose()
+}
+
+/// The newest signed head with the frontier stored beside it.
+pub(crate) async fn latest_head_with_frontier(
+    tx: &mut TenantTx,
+) -> Result<Option<(SignedHead, Frontier)>, StorageError> {
+    let key = tx.tenant_key();
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        head_columns!(),
+        ", frontier FROM audit_heads WHERE tenant_id = $1 ORDER BY size DESC, signed_at DESC, id DESC LIMIT 1"
+    ))
+    .bind(key.clone())
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let head = head_from_row(&key, &row)?;
+    let frontier = frontier_of(head.head.size, &row.try_get::<String, _>(7)?)?;
+    Ok(Some((head, frontier)))
+}
+
+/// The log's entries after place `after`, in order.
+pub(crate) async fn entries_after(
+    tx: &mut TenantTx,
+    after: u64,
+) -> Result<Vec<LedgerEntry>, StorageError> {
+    let key = tx.tenant_key();
+    let rows = sqlx::query(
+        "SELECT seq, event_id, leaf_hash FROM audit_ledger WHERE tenant_id = $1 AND seq > $2 ORDER BY seq",
+    )
+    .bind(key)
+    .bind(after as i64)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(LedgerEntry {
+                seq: r.try_get::<i64, _>(0)?.max(0) as u64,
+                event_id: r.try_get(1)?,
+                leaf_hash: r.try_get(2)?,
+            })
+        })
+        .collect()
 }

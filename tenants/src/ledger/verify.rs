@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 
 use super::LeafHash;
-use super::merkle;
+use super::heads::SignedHead;
+use super::merkle::Frontier;
 use super::store::{LedgerEntry, StoredEvent};
 
 /// A log that holds, with what a signed tree head would commit to.
@@ -15,6 +16,15 @@ use super::store::{LedgerEntry, StoredEvent};
 pub struct LedgerCheck {
     pub size: u64,
     pub root: LeafHash,
+    /// Events before the first one checked: pruned by retention, or left
+    /// out of an export; the frontier stands for them.
+    pub summarised: u64,
+    /// Signed heads whose root was recomputed and whose signature holds.
+    pub heads_checked: usize,
+    /// Signed heads from before the cut, which can no longer be recomputed.
+    pub heads_before_cut: usize,
+    /// The newest signed head that was checked.
+    pub latest_head: Option<SignedHead>,
 }
 
 impl LedgerCheck {
@@ -41,6 +51,27 @@ pub enum Tampering {
     /// An event that was never logged: written around the ledger.
     #[error("event {event_id} is not in the log")]
     Unlogged { event_id: String },
+    /// The log recomputes to another root than a signed head of it: an
+    /// event after `after` and at or before `size` was rewritten together
+    /// with its recorded leaf.
+    #[error(
+        "the signed head {head_id} of {size} events does not match the log: \
+         an event after {after} was rewritten"
+    )]
+    HeadMismatch {
+        head_id: String,
+        size: u64,
+        after: u64,
+    },
+    /// A signed head whose signature does not hold.
+    #[error("the signature of head {head_id} does not hold")]
+    BadSignature { head_id: String },
+    /// A signed head by a key the platform does not know.
+    #[error("head {head_id} is signed by key {key_id}, which is not the platform's")]
+    UnknownKey { head_id: String, key_id: String },
+    /// The summary of the pruned events is not the signed head it names.
+    #[error("the summary of the first {size} events does not match its signed head")]
+    CutMismatch { size: u64 },
 }
 
 impl Tampering {
@@ -50,23 +81,100 @@ impl Tampering {
             Self::Missing { seq } | Self::Changed { seq } | Self::EventGone { seq, .. } => {
                 Some(*seq)
             }
-            Self::Unlogged { .. } => None,
+            Self::HeadMismatch { after, .. } => Some(after + 1),
+            Self::CutMismatch { size } => Some(*size),
+            Self::Unlogged { .. } | Self::BadSignature { .. } | Self::UnknownKey { .. } => None,
         }
     }
 }
 
-/// Checks the log of `tenant_id`, which says it holds `size` events.
-pub fn check(
-    tenant_id: &str,
-    size: u64,
-    entries: &[LedgerEntry],
-    events: &[StoredEvent],
-) -> Result<LedgerCheck, Tampering> {
-    let by_id: HashMap<&str, &StoredEvent> = events.iter().map(|e| (e.id.as_str(), e)).collect();
-    let by_seq: HashMap<u64, &LedgerEntry> = entries.iter().map(|e| (e.seq, e)).collect();
-    let last = entries.iter().map(|e| e.seq).max().unwrap_or(0).max(size);
-    let mut leaves = Vec::with_capacity(last as usize);
-    for seq in 1..=last {
+/// What a check reads: from the database, or from an export.
+#[derive(Debug, Clone, Copy)]
+pub struct LogData<'a> {
+    pub tenant_id: &'a str,
+    /// The size the log says it has.
+    pub size: u64,
+    /// What precedes the first entry: the pruned events' frontier, or an
+    /// export's starting frontier.
+    pub before: &'a Frontier,
+    /// The signed head the pruned events' frontier must match, when the
+    /// log was cut.
+    pub cut_head: Option<&'a str>,
+    pub entries: &'a [LedgerEntry],
+    /// Every event there is: an event not in the log is reported.
+    pub events: &'a [StoredEvent],
+    pub heads: &'a [SignedHead],
+    /// The key ids whose heads are trusted; empty trusts a head's own key
+    /// (an export checked without a pinned key).
+    pub trusted_keys: &'a [String],
+}
+
+/// Checks a log: every place after the summarised prefix holds the event
+/// logged there, every event has a place, and every signed head's root and
+/// signature hold.
+pub fn check(data: LogData<'_>) -> Result<LedgerCheck, Tampering> {
+    let by_id: HashMap<&str, &StoredEvent> =
+        data.events.iter().map(|e| (e.id.as_str(), e)).collect();
+    let by_seq: HashMap<u64, &LedgerEntry> = data.entries.iter().map(|e| (e.seq, e)).collect();
+    let mut heads: Vec<&SignedHead> = data.heads.iter().collect();
+    heads.sort_by_key(|h| (h.head.size, h.head.signed_at));
+    for head in &heads {
+        if !head.signature_holds() {
+            return Err(Tampering::BadSignature {
+                head_id: head.id.clone(),
+            });
+        }
+        if !data.trusted_keys.is_empty() && !data.trusted_keys.contains(&head.key_id) {
+            return Err(Tampering::UnknownKey {
+                head_id: head.id.clone(),
+                key_id: head.key_id.clone(),
+            });
+        }
+    }
+    let start = data.before.size();
+    if let Some(cut_head) = data.cut_head {
+        let holds = heads
+            .iter()
+            .any(|h| h.id == cut_head && h.head.size == start && h.head.root == data.before.root());
+        if !holds {
+            return Err(Tampering::CutMismatch { size: start });
+        }
+    }
+    let heads_before_cut = heads.iter().filter(|h| h.head.size < start).count();
+    let mut pending = heads.iter().filter(|h| h.head.size >= start).peekable();
+    let last = data
+        .entries
+        .iter()
+        .map(|e| e.seq)
+        .max()
+        .unwrap_or(0)
+        .max(data.size)
+        .max(heads.last().map(|h| h.head.size).unwrap_or(0))
+        .max(start);
+    let mut frontier = data.before.clone();
+    let mut heads_checked = 0;
+    let mut latest_head = None;
+    // The last size at which a signed head held: a head that fails names
+    // the events after it.
+    let mut held_up_to = start;
+    let mut seq = start;
+    loop {
+        while let Some(head) = pending.next_if(|h| h.head.size == seq) {
+            if head.head.root != frontier.root() {
+                return Err(Tampering::HeadMismatch {
+                    head_id: head.id.clone(),
+                    size: head.head.size,
+                    after: held_up_to,
+                });
+            }
+            held_up_to = seq;
+            heads_checked += 1;
+            latest_head = Some((*head).clone());
+        }
+        if seq == last {
+            break;
+        }
+        seq += 1;
         let entry = by_seq.get(&seq).ok_or(Tampering::Missing { seq })?;
         let event = by_id
             .get(entry.event_id.as_str())
@@ -74,27 +182,32 @@ pub fn check(
                 seq,
                 event_id: entry.event_id.clone(),
             })?;
-        let leaf = event.canonical(tenant_id, seq).leaf_hash();
+        let leaf = event.canonical(data.tenant_id, seq).leaf_hash();
         if hex::encode(leaf) != entry.leaf_hash {
             return Err(Tampering::Changed { seq });
         }
-        leaves.push(leaf);
+        frontier.push(leaf);
     }
     let logged: std::collections::HashSet<&str> =
-        entries.iter().map(|e| e.event_id.as_str()).collect();
-    if let Some(stray) = events.iter().find(|e| !logged.contains(e.id.as_str())) {
+        data.entries.iter().map(|e| e.event_id.as_str()).collect();
+    if let Some(stray) = data.events.iter().find(|e| !logged.contains(e.id.as_str())) {
         return Err(Tampering::Unlogged {
             event_id: stray.id.clone(),
         });
     }
     Ok(LedgerCheck {
         size: last,
-        root: merkle::root(&leaves),
+        root: frontier.root(),
+        summarised: start,
+        heads_checked,
+        heads_before_cut,
+        latest_head,
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::{AuditKey, TreeHead, merkle, store};
     use super::*;
 
     fn event(id: &str, at: i64) -> StoredEvent {
@@ -122,6 +235,127 @@ mod tests {
                 leaf_hash: hex::encode(e.canonical("t1", i as u64 + 1).leaf_hash()),
             })
             .collect()
+    }
+
+    fn check(
+        tenant: &str,
+        size: u64,
+        entries: &[LedgerEntry],
+        events: &[StoredEvent],
+    ) -> Result<LedgerCheck, Tampering> {
+        super::check(LogData {
+            tenant_id: tenant,
+            size,
+            before: &Frontier::new(),
+            cut_head: None,
+            entries,
+            events,
+            heads: &[],
+            trusted_keys: &[],
+        })
+    }
+
+    fn signed(key: &AuditKey, id: &str, events: &[StoredEvent], size: u64) -> SignedHead {
+        let mut frontier = Frontier::new();
+        for (i, e) in events[..size as usize].iter().enumerate() {
+            frontier.push(e.canonical("t1", i as u64 + 1).leaf_hash());
+        }
+        key.sign(
+            id.into(),
+            TreeHead {
+                tenant_id: "t1".into(),
+                size,
+                root: frontier.root(),
+                signed_at: 1000 + size as i64,
+            },
+        )
+    }
+
+    #[test]
+    fn signed_heads_catch_a_rewrite_that_kept_its_leaf_a_cut_tail_and_a_forged_key() {
+        let key = AuditKey::from_hex(&hex::encode([9; 32])).unwrap();
+        let events: Vec<StoredEvent> = (1..=8).map(|i| event(&format!("e{i}"), i)).collect();
+        let entries = logged(&events);
+        let heads = vec![
+            signed(&key, "h3", &events, 3),
+            signed(&key, "h6", &events, 6),
+        ];
+        let trusted = vec![key.key_id()];
+        let data = LogData {
+            tenant_id: "t1",
+            size: 8,
+            before: &Frontier::new(),
+            cut_head: None,
+            entries: &entries,
+            events: &events,
+            heads: &heads,
+            trusted_keys: &trusted,
+        };
+        let sound = super::check(data).unwrap();
+        assert_eq!(sound.heads_checked, 2);
+        assert_eq!(sound.latest_head.unwrap().id, "h6");
+
+        // Event 5 rewritten, and its leaf recomputed to match.
+        let mut rewritten = events.clone();
+        rewritten[4].outcome = "failure".into();
+        let releafed = logged(&rewritten);
+        let err = super::check(LogData {
+            entries: &releafed,
+            events: &rewritten,
+            ..data
+        })
+        .unwrap_err();
+        assert!(matches!(err, Tampering::HeadMismatch { ref head_id, .. } if head_id == "h6"));
+        assert_eq!(err.first_bad_seq(), Some(4));
+
+        // The tail cut off, size row included: the head of 6 remembers it.
+        let err = super::check(LogData {
+            size: 4,
+            entries: &entries[..4],
+            events: &events[..4],
+            ..data
+        })
+        .unwrap_err();
+        assert_eq!(err, Tampering::Missing { seq: 5 });
+
+        // A head signed by a key that is not the platform's.
+        let forged = vec![signed(
+            &AuditKey::from_hex(&hex::encode([1; 32])).unwrap(),
+            "hx",
+            &events,
+            8,
+        )];
+        assert!(matches!(
+            super::check(LogData {
+                heads: &forged,
+                ..data
+            }),
+            Err(Tampering::UnknownKey { .. })
+        ));
+
+        // Pruned up to the head of 3: the rest still checks, and a summary
+        // that is not that head's is caught.
+        let mut before = Frontier::new();
+        for e in &entries[..3] {
+            before.push(store::parse_hash(&e.leaf_hash).unwrap());
+        }
+        let pruned = LogData {
+            before: &before,
+            cut_head: Some("h3"),
+            entries: &entries[3..],
+            events: &events[3..],
+            ..data
+        };
+        let after_cut = super::check(pruned).unwrap();
+        assert_eq!((after_cut.summarised, after_cut.heads_checked), (3, 2));
+        assert_eq!(after_cut.root, sound.root);
+        assert_eq!(
+            super::check(LogData {
+                cut_head: Some("h6"),
+                ..pruned
+            }),
+            Err(Tampering::CutMismatch { size: 3 })
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::domain::TenantId;
 /// the same per-statement visibility as PostgreSQL's default READ COMMITTED.
 pub struct TenantTx {
     inner: Inner,
+    engine: Engine,
     tenant: TenantId,
     tenant_key: String,
 }
@@ -47,9 +48,16 @@ impl TenantTx {
         };
         Ok(Self {
             inner,
+            engine,
             tenant,
             tenant_key,
         })
+    }
+
+    /// Which database this runs on, for the rare statement the two write
+    /// differently.
+    pub(crate) fn engine(&self) -> Engine {
+        self.engine
     }
 
     pub fn tenant_id(&self) -> TenantId {

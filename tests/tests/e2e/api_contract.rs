@@ -721,6 +721,18 @@ both_engines! {
         let audit = c.ok(&app, &o, M::GET, "/v1/audit?limit=5", Body::None).await;
         assert!(audit.json["next_before"].is_string(), "{}", audit.json);
 
+        // Its ledger: a signed head, proofs against it, the export.
+        let head = c.ok(&app, &o, M::POST, "/v1/audit/heads", Body::None).await.str("/id");
+        c.ok(&app, &o, M::GET, "/v1/audit/heads", Body::None).await;
+        c.ok(&app, &o, M::GET, &format!("/v1/audit/heads/{head}"), Body::None).await;
+        let ledger = c.ok(&app, &o, M::GET, "/v1/audit/ledger?limit=3", Body::None).await;
+        assert_eq!(ledger.json["next_from"], 4, "{}", ledger.json);
+        c.ok(&app, &o, M::GET, &format!("/v1/audit/proofs/inclusion?seq=2&head={head}"), Body::None).await;
+        c.ok(&app, &o, M::GET, &format!("/v1/audit/proofs/consistency?first={head}&second={head}"), Body::None).await;
+        c.ok(&app, &o, M::GET, "/v1/audit/export", Body::None).await;
+        let verdict = c.ok(&app, &o, M::GET, "/v1/audit/verify", Body::None).await;
+        assert_eq!(verdict.json["verified"], true, "{}", verdict.json);
+
         c.assert_every_operation_answered();
     }
 }

@@ -5,10 +5,13 @@
 //! holds.
 
 use portico_tenants::audit::ClientInfo;
-use portico_tenants::ledger::{LedgerCheck, Tampering};
+use portico_tenants::domain::Timestamp;
+use portico_tenants::ledger::{HeadJson, LedgerCheck, SignedHead, StoredEvent, Tampering, merkle};
 use portico_tenants::operators::Operator;
 use portico_tenants::{Caller, Services};
-use portico_tests::{Engine, TestApp, both_engines};
+use portico_tests::{Engine, TestApp, both_engines, expect_error, json_ok};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
 use sqlx::Connection;
 
 async fn operator(services: &Services, slug: &str) -> Caller {
@@ -25,7 +28,7 @@ async fn verify(app: &TestApp, slug: &str) -> Result<LedgerCheck, Tampering> {
 }
 
 /// A clinic with a few events: its creation, its owner, and failed logins.
-async fn busy_clinic(app: &TestApp, slug: &str) {
+async fn busy_clinic(app: &TestApp, slug: &str) -> portico_tests::Staff {
     let owner = app.clinic_with_owner(slug).await;
     for _ in 0..4 {
         let _ = app
@@ -37,6 +40,7 @@ async fn busy_clinic(app: &TestApp, slug: &str) {
             )
             .await;
     }
+    owner
 }
 
 /// The tenant id of `slug`, and its event id at `seq`.
@@ -78,6 +82,147 @@ async fn tamper(app: &TestApp, statements: &[String]) {
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
     conn.close().await.unwrap();
+}
+
+/// Two server processes on one PostgreSQL append to one clinic's log at
+/// once: one order, no gaps, no forks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_appending_at_once_keep_one_order_without_gaps() {
+    let Some(app) = TestApp::spawn(Engine::Postgres).await else {
+        return;
+    };
+    let owner = app.clinic_with_owner("north").await;
+    let other = app.sibling(|_| {}).await;
+    let visitor = |services: &Services| {
+        let services = services.clone();
+        async move {
+            let tenant = services.find_tenant("north").await.unwrap();
+            Caller::visitor(tenant, ClientInfo::new(Some("198.51.100.7".into()), None))
+        }
+    };
+    let (here, there) = (visitor(&app.services).await, visitor(&other.services).await);
+    let mut writes = Vec::new();
+    for n in 0..40 {
+        let (services, caller) = if n % 2 == 0 {
+            (app.services.clone(), here.clone())
+        } else {
+            (other.services.clone(), there.clone())
+        };
+        let email = owner.email.clone();
+        writes.push(tokio::spawn(async move {
+            let password =
+                portico_tenants::domain::PlainPassword::new(format!("wrong password {n}")).unwrap();
+            let _ = services
+                .staff_login(
+                    &caller,
+                    &portico_tenants::domain::EmailAddress::parse(&email).unwrap(),
+                    &password,
+                    portico_tenants::staff::SessionKind::Bearer,
+                )
+                .await;
+        }));
+    }
+    for w in writes {
+        w.await.unwrap();
+    }
+    let log = verify(&app, "north")
+        .await
+        .unwrap_or_else(|t| panic!("{t}"));
+    let mut conn = app.raw_connection().await;
+    let tenant = app
+        .services
+        .find_tenant("north")
+        .await
+        .unwrap()
+        .id
+        .to_string();
+    let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1")
+        .bind(tenant)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(events >= 40, "every attempt was audited: {events}");
+    assert_eq!(log.size as i64, events, "one place per event, none twice");
+}
+
+/// A signed head as the API gives it, as the domain holds it.
+fn head_of(json: &Value) -> SignedHead {
+    serde_json::from_value::<HeadJson>(json.clone())
+        .unwrap()
+        .to_head()
+        .unwrap()
+}
+
+fn hash(text: &Value) -> [u8; 32] {
+    hex::decode(text.as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap()
+}
+
+fn hashes(list: &Value) -> Vec<[u8; 32]> {
+    list.as_array().unwrap().iter().map(hash).collect()
+}
+
+/// Runs the standalone Python verifier, written from docs/audit.md alone,
+/// on `export`: its exit code and output. `None` where Python is missing
+/// (never under CI).
+fn python_verifier(export: &std::path::Path, key: &str) -> Option<(i32, String)> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/verifier/verify_audit_export.py"
+    );
+    match std::process::Command::new("python3")
+        .arg(script)
+        .arg(export)
+        .args(["--public-key", key])
+        .output()
+    {
+        Ok(out) => Some((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )),
+        Err(err) if !portico_tests::in_ci() => {
+            eprintln!("SKIPPED: the Python verifier needs python3 ({err}); it runs under CI=true");
+            None
+        }
+        Err(err) => panic!("CI=true but python3 cannot run: {err}"),
+    }
+}
+
+/// Rewrites event `seq` of an export as a careful forger would: the event
+/// and its recorded leaf hash together.
+fn forge(export: &str, seq: u64) -> String {
+    let tenant =
+        serde_json::from_str::<Value>(export.lines().next().unwrap()).unwrap()["tenant_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    export
+        .lines()
+        .map(|line| {
+            let mut v: Value = serde_json::from_str(line).unwrap();
+            if v["type"] == "event" && v["seq"] == seq {
+                v["outcome"] = json!("success");
+                v["reason"] = json!("nothing to see");
+                let opt = |k: &str| v[k].as_str().map(str::to_owned);
+                let event = StoredEvent {
+                    id: v["id"].as_str().unwrap().into(),
+                    occurred_at: v["occurred_at"].as_i64().unwrap(),
+                    actor_kind: v["actor_kind"].as_str().unwrap().into(),
+                    actor_id: opt("actor_id"),
+                    action: v["action"].as_str().unwrap().into(),
+                    target: opt("target"),
+                    outcome: "success".into(),
+                    reason: opt("reason"),
+                    ip: opt("ip"),
+                    user_agent: opt("user_agent"),
+                };
+                v["leaf_hash"] = json!(hex::encode(event.canonical(&tenant, seq).leaf_hash()));
+            }
+            format!("{v}\n")
+        })
+        .collect()
 }
 
 both_engines! {
@@ -164,65 +309,183 @@ both_engines! {
         let _ = other;
         assert!(verify(&app, "untouched").await.is_ok());
     }
-}
 
-/// Two server processes on one PostgreSQL append to one clinic's log at
-/// once: one order, no gaps, no forks.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_servers_appending_at_once_keep_one_order_without_gaps() {
-    let Some(app) = TestApp::spawn(Engine::Postgres).await else {
-        return;
-    };
-    let owner = app.clinic_with_owner("north").await;
-    let other = app.sibling(|_| {}).await;
-    let visitor = |services: &Services| {
-        let services = services.clone();
-        async move {
-            let tenant = services.find_tenant("north").await.unwrap();
-            Caller::visitor(tenant, ClientInfo::new(Some("198.51.100.7".into()), None))
+    async fn signed_heads_give_proofs_an_offline_export_and_a_verifiable_cut(app) {
+        let owner = busy_clinic(&app, "north").await;
+        let key: Value = reqwest::get(app.url("/.well-known/portico-audit-key")).await.unwrap().json().await.unwrap();
+        assert_eq!(key["algorithm"], "Ed25519");
+        let public_key = key["public_key"].as_str().unwrap().to_owned();
+
+        // The schedule signs each clinic whose log grew, once.
+        assert!(app.services.sign_audit_heads_due(Timestamp::now()).await.unwrap() >= 1);
+        assert_eq!(app.services.sign_audit_heads_due(Timestamp::now()).await.unwrap(), 0, "nothing grew");
+        let listed = json_ok(owner.get(&app, "/api/v1/audit/heads").await).await;
+        assert_eq!(listed["public_key"], key["public_key"]);
+        let first = head_of(&listed["heads"][0]);
+        assert!(first.signature_holds());
+        assert_eq!(hex::encode(first.public_key), public_key);
+
+        // On demand, after more events.
+        for _ in 0..5 {
+            let _ = app.try_login("north", "/api/v1/auth/tokens", "nobody@example.org", "still not it").await;
         }
-    };
-    let (here, there) = (visitor(&app.services).await, visitor(&other.services).await);
-    let mut writes = Vec::new();
-    for n in 0..40 {
-        let (services, caller) = if n % 2 == 0 {
-            (app.services.clone(), here.clone())
-        } else {
-            (other.services.clone(), there.clone())
-        };
-        let email = owner.email.clone();
-        writes.push(tokio::spawn(async move {
-            let password =
-                portico_tenants::domain::PlainPassword::new(format!("wrong password {n}")).unwrap();
-            let _ = services
-                .staff_login(
-                    &caller,
-                    &portico_tenants::domain::EmailAddress::parse(&email).unwrap(),
-                    &password,
-                    portico_tenants::staff::SessionKind::Bearer,
-                )
-                .await;
-        }));
+        let second_json = json_ok(owner.post(&app, "/api/v1/audit/heads", json!({})).await).await;
+        let second = head_of(&second_json);
+        assert!(second.head.size > first.head.size + 4, "{} then {}", first.head.size, second.head.size);
+
+        // Every event is in both heads' trees, and the first is a prefix.
+        for seq in 1..=second.head.size {
+            let proof = json_ok(owner.get(&app, &format!("/api/v1/audit/proofs/inclusion?seq={seq}&head={}", second.id)).await).await;
+            assert!(merkle::verify_inclusion(&hash(&proof["leaf_hash"]), seq - 1, second.head.size, &hashes(&proof["path"]), &second.head.root), "event {seq}");
+        }
+        let proof = json_ok(owner.get(&app, &format!("/api/v1/audit/proofs/inclusion?seq=2&head={}", first.id)).await).await;
+        assert!(merkle::verify_inclusion(&hash(&proof["leaf_hash"]), 1, first.head.size, &hashes(&proof["path"]), &first.head.root));
+        assert!(!merkle::verify_inclusion(&hash(&proof["leaf_hash"]), 2, first.head.size, &hashes(&proof["path"]), &first.head.root));
+        let beyond = owner.get(&app, &format!("/api/v1/audit/proofs/inclusion?seq={}&head={}", first.head.size + 1, first.id)).await;
+        let body = expect_error(beyond, StatusCode::UNPROCESSABLE_ENTITY, "invalid_proof_request").await;
+        assert_eq!(body["field"], "seq");
+        let consistency = json_ok(owner.get(&app, &format!("/api/v1/audit/proofs/consistency?first={}&second={}", first.id, second.id)).await).await;
+        assert!(merkle::verify_consistency(first.head.size, second.head.size, &first.head.root, &second.head.root, &hashes(&consistency["path"])));
+        let unknown = owner.get(&app, "/api/v1/audit/proofs/consistency?first=0193aaaa-0000-7000-8000-000000000000&second=0193aaaa-0000-7000-8000-000000000000").await;
+        expect_error(unknown, StatusCode::NOT_FOUND, "not_found").await;
+
+        // The events with their places, a page at a time.
+        let page = json_ok(owner.get(&app, "/api/v1/audit/ledger?from=2&limit=3").await).await;
+        let seqs: Vec<u64> = page["entries"].as_array().unwrap().iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+        assert_eq!((seqs, page["next_from"].as_u64()), (vec![2, 3, 4], Some(5)));
+        assert_eq!(page["entries"][0]["event"]["action"], "staff.create");
+
+        // The export up to the second head checks offline, by the
+        // command line's code and by the Python verifier.
+        let dir = tempfile::tempdir().unwrap();
+        let export = owner.get(&app, "/api/v1/audit/export").await;
+        assert_eq!(export.status(), StatusCode::OK);
+        assert_eq!(export.headers()["content-type"], "application/jsonl");
+        let export = export.text().await.unwrap();
+        let (export_file, head_file) = (dir.path().join("north.jsonl"), dir.path().join("head.json"));
+        std::fs::write(&export_file, &export).unwrap();
+        let kept = json_ok(owner.get(&app, &format!("/api/v1/audit/heads/{}", first.id)).await).await;
+        std::fs::write(&head_file, kept.to_string()).unwrap();
+        let offline = portico_server::cli::verify_export(&export_file, &head_file, Some(&public_key)).unwrap().unwrap();
+        assert_eq!((offline.size, offline.root), (second.head.size, second.head.root));
+        if let Some((code, out)) = python_verifier(&export_file, &public_key) {
+            assert_eq!(code, 0, "{out}");
+            assert!(out.contains(&hex::encode(second.head.root)), "{out}");
+        }
+        // A forged event, its leaf recomputed to match: the heads catch it.
+        let forged_file = dir.path().join("forged.jsonl");
+        std::fs::write(&forged_file, forge(&export, 3)).unwrap();
+        let caught = portico_server::cli::verify_export(&forged_file, &head_file, Some(&public_key)).unwrap().unwrap_err();
+        assert!(matches!(caught, Tampering::HeadMismatch { .. }), "{caught:?}");
+        assert_eq!(caught.first_bad_seq(), Some(1));
+        if let Some((code, out)) = python_verifier(&forged_file, &public_key) {
+            assert_eq!(code, 1, "{out}");
+            assert!(out.contains("NOT verified") && out.contains("cannot be trusted: 1"), "{out}");
+        }
+        // Another key is not the platform's.
+        let other_key = hex::encode([7u8; 32]);
+        assert!(matches!(
+            portico_server::cli::verify_export(&export_file, &head_file, Some(&other_key)).unwrap(),
+            Err(Tampering::UnknownKey { .. })
+        ));
+
+        // Retention: shortening it needs a fresh confirmation.
+        let shorten = owner.patch(&app, "/api/v1/clinic/settings", json!({ "audit_retention_days": 400 })).await;
+        expect_error(shorten, StatusCode::FORBIDDEN, "step_up_required").await;
+        let too_short = owner.patch(&app, "/api/v1/clinic/settings", json!({ "audit_retention_days": 30 })).await;
+        let body = expect_error(too_short, StatusCode::UNPROCESSABLE_ENTITY, "invalid_retention").await;
+        assert_eq!(body["field"], "audit_retention_days");
+        owner.step_up(&app).await;
+        let kept_for = json_ok(owner.patch(&app, "/api/v1/clinic/settings", json!({ "audit_retention_days": 400 })).await).await;
+        assert_eq!(kept_for["audit_retention_days"], 400);
+
+        // A year and more later, the events up to the newest head they
+        // reach go; that head stands for them, and the rest still checks.
+        let later = Timestamp::now().plus(std::time::Duration::from_secs(401 * 24 * 3600));
+        let third = head_of(&json_ok(owner.post(&app, "/api/v1/audit/heads", json!({})).await).await);
+        let pruned = app.services.prune_audit_trails(later).await.unwrap();
+        assert_eq!(pruned.clinics, 1);
+        assert_eq!(pruned.events, third.head.size);
+        let log = verify(&app, "north").await.unwrap_or_else(|t| panic!("{t}"));
+        assert_eq!(log.summarised, third.head.size);
+        assert!(log.heads_checked >= 1 && log.heads_before_cut >= 2, "{log:?}");
+        let tenant = app.services.find_tenant("north").await.unwrap().id.to_string();
+        let mut conn = app.raw_connection().await;
+        let (kept_events, first_seq): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1), (SELECT MIN(seq) FROM audit_ledger WHERE tenant_id = $1)",
+        ).bind(tenant.clone()).fetch_one(&mut conn).await.unwrap();
+        assert_eq!(first_seq, Some(third.head.size as i64 + 1), "the log starts after the cut");
+        assert!(kept_events >= 2, "the pruning and whatever followed the head stay");
+        let reason: String = sqlx::query_scalar("SELECT reason FROM audit_events WHERE tenant_id = $1 AND action = 'audit.prune'")
+            .bind(tenant.clone()).fetch_one(&mut conn).await.unwrap();
+        assert!(reason.contains(&third.id), "{reason}");
+        // Nothing after the cut can be removed, even by hand.
+        let refused = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM audit_ledger WHERE tenant_id = '{tenant}' AND seq = {}", third.head.size + 1
+        ))).execute(&mut conn).await;
+        assert!(refused.is_err(), "the ledger after the cut stays append-only");
+        conn.close().await.unwrap();
+        let gone = owner.get(&app, &format!("/api/v1/audit/proofs/inclusion?seq=1&head={}", third.id)).await;
+        let body = expect_error(gone, StatusCode::UNPROCESSABLE_ENTITY, "invalid_proof_request").await;
+        assert!(body["message"].as_str().unwrap().contains("pruned"), "{body}");
+
+        // The export after the cut starts from its summary, and checks.
+        let fourth = head_of(&json_ok(owner.post(&app, "/api/v1/audit/heads", json!({})).await).await);
+        let export = owner.get(&app, "/api/v1/audit/export").await.text().await.unwrap();
+        assert!(export.lines().nth(1).unwrap().contains(&format!("\"size\":{}", third.head.size)), "{export}");
+        std::fs::write(&export_file, &export).unwrap();
+        std::fs::write(&head_file, serde_json::to_string(&HeadJson::from(&fourth)).unwrap()).unwrap();
+        let offline = portico_server::cli::verify_export(&export_file, &head_file, None).unwrap().unwrap();
+        assert_eq!(offline.root, fourth.head.root);
+        if let Some((code, out)) = python_verifier(&export_file, &public_key) {
+            assert_eq!(code, 0, "{out}");
+        }
+        let verdict = json_ok(owner.get(&app, "/api/v1/audit/verify").await).await;
+        assert_eq!((verdict["verified"].as_bool(), verdict["pruned"].as_u64()), (Some(true), Some(third.head.size)));
     }
-    for w in writes {
-        w.await.unwrap();
-    }
-    let log = verify(&app, "north")
-        .await
-        .unwrap_or_else(|t| panic!("{t}"));
-    let mut conn = app.raw_connection().await;
-    let tenant = app
-        .services
-        .find_tenant("north")
-        .await
-        .unwrap()
-        .id
-        .to_string();
-    let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1")
-        .bind(tenant)
+
+    async fn a_rewrite_that_recomputes_its_leaf_is_caught_by_the_signed_head(app) {
+        let owner = busy_clinic(&app, "rewritten").await;
+        let head = head_of(&json_ok(owner.post(&app, "/api/v1/audit/heads", json!({})).await).await);
+        let (tenant, third) = event_at(&app, "rewritten", 3).await;
+        let mut conn = app.raw_connection().await;
+        let row = sqlx::query(
+            "SELECT id, occurred_at, actor_kind, actor_id, action, target, ip, user_agent FROM audit_events WHERE id = $1",
+        )
+        .bind(third.clone())
         .fetch_one(&mut conn)
         .await
         .unwrap();
-    assert!(events >= 40, "every attempt was audited: {events}");
-    assert_eq!(log.size as i64, events, "one place per event, none twice");
+        conn.close().await.unwrap();
+        use sqlx::Row;
+        let forged = StoredEvent {
+            id: row.get(0),
+            occurred_at: row.get(1),
+            actor_kind: row.get(2),
+            actor_id: row.get(3),
+            action: row.get(4),
+            target: row.get(5),
+            outcome: "success".into(),
+            reason: Some("all fine".into()),
+            ip: row.get(6),
+            user_agent: row.get(7),
+        };
+        let leaf = hex::encode(forged.canonical(&tenant, 3).leaf_hash());
+        tamper(&app, &[
+            format!("UPDATE audit_events SET outcome = 'success', reason = 'all fine' WHERE id = '{third}'"),
+            format!("UPDATE audit_ledger SET leaf_hash = '{leaf}' WHERE tenant_id = '{tenant}' AND seq = 3"),
+        ]).await;
+        let caught = verify(&app, "rewritten").await.unwrap_err();
+        assert_eq!(caught, Tampering::HeadMismatch { head_id: head.id.clone(), size: head.head.size, after: 0 });
+        let verdict = json_ok(owner.get(&app, "/api/v1/audit/verify").await).await;
+        assert_eq!(verdict["verified"], false);
+        assert_eq!(verdict["first_bad_seq"], 1);
+        assert!(verdict["problem"].as_str().unwrap().contains(&head.id), "{verdict}");
+        // Retention refuses to prune what would hide it.
+        owner.step_up(&app).await;
+        json_ok(owner.patch(&app, "/api/v1/clinic/settings", json!({ "audit_retention_days": 365 })).await).await;
+        let later = Timestamp::now().plus(std::time::Duration::from_secs(400 * 24 * 3600));
+        let run = app.services.prune_audit_trails(later).await.unwrap();
+        assert_eq!((run.events, run.failed_clinics), (0, 1));
+    }
 }

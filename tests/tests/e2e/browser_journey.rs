@@ -511,9 +511,16 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     browser.fill("email", &owner.email).await;
     browser.fill("password", PASSWORD).await;
     browser.click("main form button[type=submit]").await;
+    let head = owner.post(&app, "/api/v1/audit/heads", json!({})).await;
+    assert_eq!(head.status(), reqwest::StatusCode::OK);
     for (path, expect, shot) in [
         ("/follow-up", "Codes not yet redeemed", "console-follow-up"),
         ("/audit", "code.redeem", "console-audit"),
+        (
+            "/audit/integrity",
+            "Audit trail verified up to event",
+            "console-audit-integrity",
+        ),
         ("/settings", "Branding of the portal", "console-settings"),
         ("/staff", "desk@north.example.org", "console-staff"),
         ("/roles", "Lets staff", "console-roles"),
@@ -596,6 +603,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
         ),
         ("/patients", "console-patients-phone"),
         ("/audit", "console-audit-phone"),
+        ("/audit/integrity", "console-audit-integrity-phone"),
         ("/staff", "console-staff-phone"),
         ("/roles", "console-roles-phone"),
         ("/settings", "console-settings-phone"),

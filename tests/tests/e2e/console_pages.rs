@@ -679,6 +679,52 @@ both_engines! {
         assert!(html.contains("Access revoked.") && html.contains(">revoked "), "{html}");
     }
 
+    async fn the_audit_trails_integrity_is_shown_signed_and_downloaded_from_the_console(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let me = log_in(&app, &owner.email).await;
+        let (_, trail) = me.get(&app, "/console/audit").await;
+        assert!(trail.contains("href=\"/t/north/console/audit/integrity\""), "the trail leads to it");
+        let (status, html) = me.get(&app, "/console/audit/integrity").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("No signed head covers them yet"), "{html}");
+        assert!(!html.contains("(s)"), "plurals are words");
+        assert!(!html.contains("proof-bundle.jsonl"), "no bundle before a head");
+        assert!(html.contains("Audit events are kept forever"), "{html}");
+
+        let signed = me.post(&app, "/console/audit/heads", &[]).await;
+        assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+        assert_eq!(signed.headers()["location"], "/t/north/console/audit/integrity?done=signed");
+        let (_, html) = me.get(&app, "/console/audit/integrity?done=signed").await;
+        assert!(html.contains("Tree head signed."), "{html}");
+        let heads = json_ok(owner.get(&app, "/api/v1/audit/heads").await).await;
+        let head = &heads["heads"][0];
+        let size = head["size"].as_u64().unwrap();
+        assert!(html.contains(&format!("Audit trail verified up to event {size}, signed at ")), "{html}");
+        let id = head["id"].as_str().unwrap();
+
+        let bundle = app.client.get(app.tenant_url("north", "/console/audit/proof-bundle.jsonl"))
+            .header("cookie", &me.cookie).send().await.unwrap();
+        assert_eq!(bundle.status(), StatusCode::OK);
+        assert_eq!(bundle.headers()["content-disposition"], format!("attachment; filename=\"audit-proof-north-{size}.jsonl\"").as_str());
+        let lines = bundle.text().await.unwrap();
+        assert_eq!(lines.lines().filter(|l| l.contains("\"type\":\"event\"")).count() as u64, size);
+        let file = app.client.get(app.tenant_url("north", &format!("/console/audit/heads/{id}.json")))
+            .header("cookie", &me.cookie).send().await.unwrap();
+        assert_eq!(file.status(), StatusCode::OK);
+        let kept: serde_json::Value = file.json().await.unwrap();
+        assert_eq!((&kept["signature"], &kept["size"]), (&head["signature"], &head["size"]));
+
+        // The desk role reads no audit: neither page nor proofs.
+        app.add_staff(&owner, "desk@north.example.org", &["front_desk"]).await;
+        let desk = log_in(&app, "desk@north.example.org").await;
+        let (status, _) = desk.get(&app, "/console/audit/integrity").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let denied = app.client.get(app.tenant_url("north", "/console/audit/proof-bundle.jsonl"))
+            .header("cookie", &desk.cookie).send().await.unwrap();
+        assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+        assert_eq!(desk.post(&app, "/console/audit/heads", &[]).await.status(), StatusCode::FORBIDDEN);
+    }
+
     async fn smartforms_are_defined_assigned_and_read_back_from_the_console(app) {
         let owner = app.clinic_with_owner("north").await;
         let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
@@ -837,7 +883,7 @@ both_engines! {
         assert!(login_page.contains("North Family Clinic"));
         let (_, audit) = me.get(&app, "/console/audit?action=clinic.settings.update").await;
         // (minijinja escapes the slash.)
-        assert!(audit.contains("time_zone=Europe&#x2f;Berlin self_registration=false staff_second_factor_required=false patient_second_factor_required=false renamed from &quot;Clinic north&quot; to &quot;North Family Clinic&quot;"), "{audit}");
+        assert!(audit.contains("time_zone=Europe&#x2f;Berlin self_registration=false staff_second_factor_required=false patient_second_factor_required=false audit_retention=forever renamed from &quot;Clinic north&quot; to &quot;North Family Clinic&quot;"), "{audit}");
 
         // Staff: add one with a role, give and take roles, add a rule.
         let added = me.post(&app, "/console/staff", &[
