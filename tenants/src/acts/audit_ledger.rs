@@ -9,7 +9,7 @@ use crate::audit::{Actor, AuditEvent};
 use crate::domain::{InvalidValue, Timestamp};
 use crate::door::Caller;
 use crate::error::DomainError;
-use crate::ledger::merkle::{self, Log};
+use crate::ledger::merkle::Log;
 use crate::ledger::store::{self as ledger_store, Cut, LedgerEntry, StoredEvent};
 use crate::ledger::verify::{self, LogData};
 use crate::ledger::{
@@ -372,10 +372,10 @@ impl Services {
             let mut entries = Vec::with_capacity(rows.len());
             for (entry, event) in rows {
                 let event = event.ok_or_else(|| {
-                    DomainError::Storage(crate::storage::StorageError::Corrupt(format!(
+                    corrupt(format!(
                         "audit event {} is gone; run portico audit verify",
                         entry.seq
-                    )))
+                    ))
                 })?;
                 entries.push((entry, event));
             }
@@ -485,12 +485,10 @@ impl Services {
             if frontier.root() != head.head.root || !head.signature_holds() {
                 // Never prune what would hide a rewrite: the events are
                 // the evidence.
-                return Err(DomainError::Storage(crate::storage::StorageError::Corrupt(
-                    format!(
-                        "the audit log does not match its signed head of {} events; \
-                         run portico audit verify",
-                        head.head.size
-                    ),
+                return Err(corrupt(format!(
+                    "the audit log does not match its signed head of {} events; \
+                     run portico audit verify",
+                    head.head.size
                 )));
             }
             let last_occurred_at = ledger_store::occurred_at(&mut tx, head.head.size)
@@ -534,26 +532,12 @@ async fn log_leaves(tx: &mut TenantTx) -> Result<(Frontier, Vec<LeafHash>), Doma
     let mut leaves = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
         if entry.seq != pruned.size() + i as u64 + 1 {
-            return Err(DomainError::Storage(crate::storage::StorageError::Corrupt(
-                format!(
-                    "the audit log has no event {}; run portico audit verify",
-                    pruned.size() + i as u64 + 1
-                ),
+            return Err(corrupt(format!(
+                "the audit log has no event {}; run portico audit verify",
+                pruned.size() + i as u64 + 1
             )));
         }
         leaves.push(ledger_store::parse_hash(&entry.leaf_hash)?);
     }
     Ok((pruned, leaves))
-}
-
-/// Whether `proof` shows event `seq`'s leaf in the head's tree: for
-/// callers that hold a proof (the tests, the command line).
-pub fn inclusion_holds(proof: &InclusionProof) -> bool {
-    merkle::verify_inclusion(
-        &proof.leaf_hash,
-        proof.seq - 1,
-        proof.head.head.size,
-        &proof.path,
-        &proof.head.head.root,
-    )
 }
