@@ -160,16 +160,12 @@ pub(super) async fn head_file(
 ) -> poem::Result<Response> {
     let signed = Signed::of(&state, req).await?;
     let id = file.strip_suffix(".json").unwrap_or(&file);
-    let heads = state
+    let head = state
         .services
-        .audit_heads(&signed.caller)
+        .audit_head(&signed.caller, id)
         .await
         .map_err(ApiError::from)?;
-    let head = heads
-        .iter()
-        .find(|h| h.id == id)
-        .ok_or_else(|| ApiError::not_found("not_found", "no signed head has this id"))?;
-    let json = serde_json::to_string_pretty(&HeadJson::from(head)).map_err(|e| {
+    let json = serde_json::to_string_pretty(&HeadJson::from(&head)).map_err(|e| {
         tracing::error!(error = %e, "a signed head did not serialise");
         ApiError::internal()
     })?;

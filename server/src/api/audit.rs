@@ -376,12 +376,8 @@ impl AuditApi {
         #[oai(validator(max_length = 64))] id: Path<String>,
     ) -> ApiResult<Json<HeadView>> {
         let id = head_id("id", &id.0)?;
-        let heads = state.services.audit_heads(&session.caller).await?;
-        let head = heads
-            .iter()
-            .find(|h| h.id == id)
-            .ok_or_else(|| ApiError::not_found("not_found", "no signed head has this id"))?;
-        Ok(Json(HeadView::from(head)))
+        let head = state.services.audit_head(&session.caller, &id).await?;
+        Ok(Json(HeadView::from(&head)))
     }
 
     /// Proof that event `seq` is in the log a signed head commits to.

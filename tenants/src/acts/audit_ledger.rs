@@ -225,6 +225,19 @@ impl Services {
         pass.finish(done).await
     }
 
+    /// One signed head, by id.
+    pub async fn audit_head(&self, caller: &Caller, id: &str) -> Result<SignedHead, DomainError> {
+        let pass = self.enter(caller, &acts::AUDIT_LEDGER_READ).await?;
+        let done = async {
+            let mut tx = pass.read().await?;
+            let head = ledger_store::head(&mut tx, id).await?;
+            tx.commit().await?;
+            head.ok_or_else(no_head)
+        }
+        .await;
+        pass.finish(done).await
+    }
+
     /// Events `from` onwards with their places, at most `limit`.
     pub async fn audit_ledger_page(
         &self,
@@ -359,7 +372,12 @@ impl Services {
             }
             let mut before = pruned.clone();
             let skip = (from - 1 - pruned.size()) as usize;
-            for leaf in &leaves[..skip] {
+            let skipped = leaves.get(..skip).ok_or_else(|| {
+                corrupt(format!(
+                    "the audit log has no event {from}; run portico audit verify"
+                ))
+            })?;
+            for leaf in skipped {
                 before.push(*leaf);
             }
             let rows = ledger_store::entries_with_events(&mut tx, from, head.head.size).await?;
@@ -479,7 +497,16 @@ impl Services {
                 return Ok(0);
             };
             let mut frontier = pruned.clone();
-            for leaf in &leaves[..(head.head.size - pruned.size()) as usize] {
+            let covered = leaves
+                .get(..(head.head.size - pruned.size()) as usize)
+                .ok_or_else(|| {
+                    corrupt(format!(
+                        "the audit log is shorter than its signed head of {} events; \
+                         run portico audit verify",
+                        head.head.size
+                    ))
+                })?;
+            for leaf in covered {
                 frontier.push(*leaf);
             }
             if frontier.root() != head.head.root || !head.signature_holds() {
