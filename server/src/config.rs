@@ -128,6 +128,11 @@ pub struct Config {
     /// logs' tree heads. Without it the key is derived from the code key,
     /// so nodes that share one share the other. `PORTICO_AUDIT_KEY`.
     pub audit_key: Option<String>,
+    /// The public keys (hex, comma-separated) of audit keys the platform
+    /// rotated away from, as `/.well-known/portico-audit-key` published
+    /// them: heads they signed are still trusted, and the well-known
+    /// address lists them as retired. `PORTICO_AUDIT_RETIRED_KEYS`.
+    pub audit_retired_keys: Option<String>,
     /// How often each clinic's audit log gets a signed tree head (when it
     /// grew), and retention runs. `PORTICO_AUDIT_HEAD_EVERY_SECS`.
     pub audit_head_every_secs: u64,
@@ -187,6 +192,7 @@ impl Default for Config {
             across_clinics_window_secs: auth.across_clinics.window.as_secs(),
             code_key: None,
             audit_key: None,
+            audit_retired_keys: None,
             audit_head_every_secs: 3_600,
             mail_transport: MailTransportKind::Files,
             mail_from: "Portico <portico@localhost>".into(),
@@ -306,6 +312,19 @@ impl Config {
         })
     }
 
+    /// The retired audit keys' public halves, as configured.
+    pub fn retired_audit_keys(&self) -> anyhow::Result<Vec<[u8; 32]>> {
+        self.audit_retired_keys
+            .iter()
+            .flat_map(|list| list.split(','))
+            .filter(|key| !key.trim().is_empty())
+            .map(|key| {
+                portico_tenants::ledger::heads::parse_public_key(key)
+                    .map_err(|e| anyhow::anyhow!("audit_retired_keys: {e}"))
+            })
+            .collect()
+    }
+
     /// Where mail goes, as configured.
     pub fn mail_transport(&self) -> anyhow::Result<MailTransport> {
         Ok(match self.mail_transport {
@@ -404,6 +423,35 @@ mod tests {
             assert!(Config::load(None).is_err());
             Ok(())
         });
+    }
+
+    #[test]
+    fn retired_audit_keys_are_public_keys_from_the_environment() {
+        let current = AuditKey::from_hex(&"11".repeat(32)).unwrap();
+        let older = AuditKey::from_hex(&"22".repeat(32)).unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "PORTICO_AUDIT_RETIRED_KEYS",
+                format!(
+                    "{}, {}",
+                    hex::encode(current.public_key()),
+                    hex::encode(older.public_key())
+                ),
+            );
+            let c = Config::load(None).map_err(|e| *e)?;
+            assert_eq!(
+                c.retired_audit_keys().unwrap(),
+                vec![current.public_key(), older.public_key()]
+            );
+            Ok(())
+        });
+        let seed_not_key = Config {
+            audit_retired_keys: Some("not hex".into()),
+            ..Config::default()
+        };
+        let refused = seed_not_key.retired_audit_keys().unwrap_err().to_string();
+        assert!(refused.starts_with("audit_retired_keys: "), "{refused}");
+        assert!(Config::default().retired_audit_keys().unwrap().is_empty());
     }
 
     #[test]

@@ -54,7 +54,8 @@ impl Application {
             code_key,
             config.plugin_host()?,
         )
-        .with_audit_key(audit_key);
+        .with_audit_key(audit_key)
+        .with_retired_audit_keys(config.retired_audit_keys()?);
         let started = services.start_audit_ledgers().await?;
         if started > 0 {
             tracing::info!(
@@ -411,6 +412,10 @@ fn published_audit_key(state: poem::web::Data<&AppState>) -> Json<serde_json::Va
         "key_id": key.key_id(),
         "public_key": hex::encode(key.public_key()),
         "signs": portico_tenants::ledger::heads::DOMAIN_NAME,
+        "retired": state.services.retired_audit_keys.iter().map(|retired| serde_json::json!({
+            "key_id": portico_tenants::ledger::heads::key_id(retired),
+            "public_key": hex::encode(retired),
+        })).collect::<Vec<_>>(),
         "documentation": "docs/audit.md",
     }))
 }

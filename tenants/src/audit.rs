@@ -149,7 +149,6 @@ impl<'a> AuditEvent<'a> {
 
 /// Records `event` in the tenant `tx` is bound to, as part of `tx`.
 pub async fn record(tx: &mut TenantTx, event: AuditEvent<'_>) -> Result<(), StorageError> {
-    let key = tx.tenant_key();
     let stored = StoredEvent {
         id: uuid::Uuid::now_v7().to_string(),
         occurred_at: Timestamp::now().unix_millis(),
@@ -162,26 +161,11 @@ pub async fn record(tx: &mut TenantTx, event: AuditEvent<'_>) -> Result<(), Stor
         ip: event.client.ip.clone(),
         user_agent: event.client.user_agent.clone(),
     };
-    sqlx::query(
-        "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, actor_id, action, target, outcome, reason, ip, user_agent)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(key)
-    .bind(stored.id.clone())
-    .bind(stored.occurred_at)
-    .bind(stored.actor_kind.clone())
-    .bind(stored.actor_id.clone())
-    .bind(stored.action.clone())
-    .bind(stored.target.clone())
-    .bind(stored.outcome.clone())
-    .bind(stored.reason.clone())
-    .bind(stored.ip.clone())
-    .bind(stored.user_agent.clone())
-    .execute(tx.conn())
-    .await?;
     // Its place in the clinic's Merkle log, in the same transaction.
     if crate::ledger::appending() {
         crate::ledger::store::append(tx, &stored).await?;
+    } else {
+        crate::ledger::store::write_unlogged(tx, &stored).await?;
     }
     Ok(())
 }

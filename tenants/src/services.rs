@@ -27,6 +27,9 @@ pub struct Services {
     /// Signs the audit logs' tree heads; derived from the code key unless
     /// the platform configures its own ([`Services::with_audit_key`]).
     pub audit_key: AuditKey,
+    /// Public keys the platform signed heads with before rotating to
+    /// `audit_key`: their heads are still trusted.
+    pub retired_audit_keys: Vec<[u8; 32]>,
 }
 
 impl Services {
@@ -45,6 +48,7 @@ impl Services {
             hasher,
             auth,
             audit_key: AuditKey::derived_from(&code_key),
+            retired_audit_keys: Vec::new(),
             code_key,
             plugins,
         }
@@ -55,6 +59,25 @@ impl Services {
     pub fn with_audit_key(mut self, key: AuditKey) -> Self {
         self.audit_key = key;
         self
+    }
+
+    /// Trusts the heads signed by `keys` (public keys) besides the current
+    /// audit key's: the keys the platform rotated away from.
+    pub fn with_retired_audit_keys(mut self, keys: Vec<[u8; 32]>) -> Self {
+        self.retired_audit_keys = keys;
+        self
+    }
+
+    /// The ids of the keys whose signed heads are trusted: the current
+    /// key's first, then the retired ones'.
+    pub fn trusted_audit_key_ids(&self) -> Vec<String> {
+        std::iter::once(self.audit_key.key_id())
+            .chain(
+                self.retired_audit_keys
+                    .iter()
+                    .map(crate::ledger::heads::key_id),
+            )
+            .collect()
     }
 }
 

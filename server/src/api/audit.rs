@@ -101,14 +101,12 @@ pub struct HeadListView {
 }
 
 #[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct LedgerEntryView {
     /// The event's place in the clinic's log, from 1.
     pub seq: u64,
     /// SHA-256 of 0x00 and the event's canonical bytes, hex.
     pub leaf_hash: String,
-    /// Absent when the event was deleted (`GET /v1/audit/verify` says so).
-    pub event: Option<AuditEventView>,
+    pub event: AuditEventView,
 }
 
 #[derive(Object)]
@@ -332,7 +330,7 @@ impl AuditApi {
                 .map(|(entry, event)| LedgerEntryView {
                     seq: entry.seq,
                     leaf_hash: entry.leaf_hash,
-                    event: event.map(AuditEventView::from),
+                    event: AuditEventView::from(event),
                 })
                 .collect(),
         }))

@@ -123,6 +123,24 @@ impl AuditKey {
     }
 }
 
+/// An audit key's public half in hex, as `/.well-known/portico-audit-key`
+/// published it: how a platform names a key it has rotated away from, so
+/// that the heads signed with it are still trusted.
+pub fn parse_public_key(hex_key: &str) -> Result<[u8; 32], MalformedPublicKey> {
+    let bytes = hex::decode(hex_key.trim()).map_err(|_| MalformedPublicKey)?;
+    let key: [u8; 32] = bytes.try_into().map_err(|_| MalformedPublicKey)?;
+    VerifyingKey::from_bytes(&key).map_err(|_| MalformedPublicKey)?;
+    Ok(key)
+}
+
+/// A retired audit key that is not an Ed25519 public key in hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a retired audit key must be an Ed25519 public key in 64 hexadecimal characters, \
+     as /.well-known/portico-audit-key published it"
+)]
+pub struct MalformedPublicKey;
+
 /// A configured audit key that is not 64 hex characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the audit key must be 64 hexadecimal characters (a 32-byte Ed25519 seed)")]

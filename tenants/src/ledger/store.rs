@@ -1,5 +1,6 @@
-//! The ledger's rows: appending an event in its own transaction, and
-//! reading the log back for checking.
+//! The ledger's rows: an audit event written at its place in its clinic's
+//! log (the place and leaf hash are columns of the event's own row), and
+//! the log read back for checking.
 
 use sqlx::Row;
 
@@ -76,37 +77,79 @@ fn event_from_row_at(row: &sqlx::any::AnyRow, at: usize) -> Result<StoredEvent, 
     })
 }
 
-/// Puts `event`, just written in `tx`, at the end of its clinic's log,
-/// starting the log first if the clinic has none.
+/// Writes `event` in `tx` at the end of its clinic's log, starting the log
+/// first if the clinic has none; its place.
 pub(crate) async fn append(tx: &mut TenantTx, event: &StoredEvent) -> Result<u64, StorageError> {
-    let key = tx.tenant_key();
-    // The row's lock orders this clinic's appends across nodes: whoever
-    // waits here reads the size its predecessor committed.
-    let mut size = next_place(tx, &key).await?;
-    if size.is_none() {
-        // A clinic's first event: starting the log takes it in with any
-        // earlier ones.
-        if start(tx).await? {
-            return self::size(tx).await;
-        }
-        // Another node started it a moment ago; its row is there now.
-        size = next_place(tx, &key).await?;
+    if let Some(seq) = next_place(tx).await? {
+        insert_event(tx, event, Some(seq)).await?;
+        return Ok(seq);
     }
-    let size =
-        size.ok_or_else(|| StorageError::Corrupt("the audit log's size row is gone".into()))?;
-    insert_entry(tx, event, size).await?;
-    Ok(size as u64)
+    // A clinic's first event: starting the log takes it in with any
+    // earlier ones.
+    insert_event(tx, event, None).await?;
+    if start(tx).await? {
+        return size(tx).await;
+    }
+    // Another node started it a moment ago; its row is there now.
+    let seq = next_place(tx)
+        .await?
+        .ok_or_else(|| StorageError::Corrupt("the audit log's size row is gone".into()))?;
+    take_place(tx, event, seq).await?;
+    Ok(seq)
 }
 
-/// Takes the next place in the clinic's log, under its size row's lock;
-/// `None` when the log has not started.
-async fn next_place(tx: &mut TenantTx, key: &str) -> Result<Option<i64>, StorageError> {
-    Ok(sqlx::query_scalar(
-        "UPDATE audit_ledger_size SET size = size + 1 WHERE tenant_id = $1 RETURNING size",
-    )
-    .bind(key.to_owned())
-    .fetch_optional(tx.conn())
-    .await?)
+/// Writes `event` outside the log, as it would be without the ledger: for
+/// the benchmark that measures the ledger's cost, and nothing else.
+pub(crate) async fn write_unlogged(
+    tx: &mut TenantTx,
+    event: &StoredEvent,
+) -> Result<(), StorageError> {
+    insert_event(tx, event, None).await
+}
+
+/// The next place in the clinic's log; `None` when the log has not
+/// started.
+async fn next_place(tx: &mut TenantTx) -> Result<Option<u64>, StorageError> {
+    let key = tx.tenant_key();
+    match tx.engine() {
+        // The size row's lock orders this clinic's appends across nodes:
+        // whoever waits here reads the size its predecessor committed.
+        Engine::Postgres => {
+            let size: Option<i64> = sqlx::query_scalar(
+                "UPDATE audit_ledger_size SET size = size + 1 WHERE tenant_id = $1 RETURNING size",
+            )
+            .bind(key)
+            .fetch_optional(tx.conn())
+            .await?;
+            Ok(size.map(|s| s.max(0) as u64))
+        }
+        // The writer is exclusive (`BEGIN IMMEDIATE`), so the place after
+        // the last one is free; reading it writes no page, where counting
+        // in the size row would write one more on every audited
+        // transaction. A log pruned to nothing goes on after its cut.
+        Engine::Sqlite => {
+            let row = sqlx::query(
+                "SELECT s.size,
+                        (SELECT MAX(e.seq) FROM audit_events e WHERE e.tenant_id = s.tenant_id),
+                        (SELECT c.size FROM audit_cuts c WHERE c.tenant_id = s.tenant_id)
+                   FROM audit_ledger_size s WHERE s.tenant_id = $1",
+            )
+            .bind(key)
+            .fetch_optional(tx.conn())
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let last = [
+                row.try_get::<Option<i64>, _>(0)?,
+                row.try_get::<Option<i64>, _>(1)?,
+                row.try_get::<Option<i64>, _>(2)?,
+            ]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(0);
+            Ok(Some(last.max(0) as u64 + 1))
+        }
+    }
 }
 
 /// Starts the clinic's log if it has none yet: the clinic's events so far
@@ -129,18 +172,20 @@ pub(crate) async fn start(tx: &mut TenantTx) -> Result<bool, StorageError> {
     let rows = sqlx::query(concat!(
         "SELECT ",
         event_columns!(),
-        " FROM audit_events e
-          WHERE e.tenant_id = $1 AND NOT EXISTS (
-              SELECT 1 FROM audit_ledger l WHERE l.tenant_id = e.tenant_id AND l.event_id = e.id)
-          ORDER BY e.occurred_at, e.id"
+        " FROM audit_events e WHERE e.tenant_id = $1 AND e.seq IS NULL ORDER BY e.occurred_at, e.id"
     ))
     .bind(key.clone())
     .fetch_all(tx.conn())
     .await?;
-    let mut size = 0_i64;
+    // Places already taken stay taken, should any event hold one.
+    let mut size: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events WHERE tenant_id = $1")
+            .bind(key.clone())
+            .fetch_one(tx.conn())
+            .await?;
     for row in &rows {
         size += 1;
-        insert_entry(tx, &event_from_row(row)?, size).await?;
+        take_place(tx, &event_from_row(row)?, size as u64).await?;
     }
     sqlx::query("UPDATE audit_ledger_size SET size = $2 WHERE tenant_id = $1")
         .bind(key)
@@ -150,33 +195,68 @@ pub(crate) async fn start(tx: &mut TenantTx) -> Result<bool, StorageError> {
     Ok(true)
 }
 
-async fn insert_entry(
+/// Inserts `event`, at place `seq` in the log or (`None`) outside it.
+async fn insert_event(
     tx: &mut TenantTx,
     event: &StoredEvent,
-    seq: i64,
+    seq: Option<u64>,
 ) -> Result<(), StorageError> {
     let key = tx.tenant_key();
-    let leaf = event.canonical(&key, seq as u64).leaf_hash();
+    let leaf = seq.map(|seq| hex::encode(event.canonical(&key, seq).leaf_hash()));
     sqlx::query(
-        "INSERT INTO audit_ledger (tenant_id, seq, event_id, leaf_hash) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, actor_id, action, target, outcome, reason, ip, user_agent, seq, leaf_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
-    .bind(key.clone())
-    .bind(seq)
+    .bind(key)
     .bind(event.id.clone())
+    .bind(event.occurred_at)
+    .bind(event.actor_kind.clone())
+    .bind(event.actor_id.clone())
+    .bind(event.action.clone())
+    .bind(event.target.clone())
+    .bind(event.outcome.clone())
+    .bind(event.reason.clone())
+    .bind(event.ip.clone())
+    .bind(event.user_agent.clone())
+    .bind(seq.map(|s| s as i64))
+    .bind(leaf)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Gives `event`, written without a place, its place `seq`: the one change
+/// the database allows to an event.
+async fn take_place(tx: &mut TenantTx, event: &StoredEvent, seq: u64) -> Result<(), StorageError> {
+    let key = tx.tenant_key();
+    let leaf = event.canonical(&key, seq).leaf_hash();
+    sqlx::query(
+        "UPDATE audit_events SET seq = $3, leaf_hash = $4 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(key)
+    .bind(event.id.clone())
+    .bind(seq as i64)
     .bind(hex::encode(leaf))
     .execute(tx.conn())
     .await?;
     Ok(())
 }
 
-/// The size the clinic's log says it has; 0 before its first append.
+/// The size of the clinic's log; 0 before its first append. On
+/// PostgreSQL the size row counts it; on SQLite it is the last place (or
+/// the cut, when everything was pruned).
 pub(crate) async fn size(tx: &mut TenantTx) -> Result<u64, StorageError> {
     let key = tx.tenant_key();
-    let size: Option<i64> =
-        sqlx::query_scalar("SELECT size FROM audit_ledger_size WHERE tenant_id = $1")
-            .bind(key)
-            .fetch_optional(tx.conn())
-            .await?;
+    let size: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(n) FROM (
+             SELECT size AS n FROM audit_ledger_size WHERE tenant_id = $1
+             UNION ALL SELECT MAX(seq) AS n FROM audit_events WHERE tenant_id = $1
+             UNION ALL SELECT size AS n FROM audit_cuts WHERE tenant_id = $1
+         ) AS sizes",
+    )
+    .bind(key)
+    .fetch_one(tx.conn())
+    .await?;
     Ok(size.unwrap_or(0).max(0) as u64)
 }
 
@@ -257,9 +337,8 @@ pub(crate) async fn cut(tx: &mut TenantTx) -> Result<Option<Cut>, StorageError> 
     }))
 }
 
-/// Moves the clinic's cut to `cut` and removes what it summarises: the
-/// log's entries up to it, then their events. The database's triggers
-/// allow exactly these removals and no others.
+/// Moves the clinic's cut to `cut` and removes the events it summarises.
+/// The database's triggers allow exactly these removals and no others.
 pub(crate) async fn prune_to(
     tx: &mut TenantTx,
     cut: &Cut,
@@ -293,47 +372,29 @@ pub(crate) async fn prune_to(
             .await?;
         return Ok(removed.max(0) as u64);
     }
-    let gone: Vec<String> = sqlx::query_scalar(
-        "DELETE FROM audit_ledger WHERE tenant_id = $1 AND seq <= $2 RETURNING event_id",
-    )
-    .bind(key.clone())
-    .bind(size)
-    .fetch_all(tx.conn())
-    .await?;
-    for chunk in gone.chunks(500) {
-        // One statement per chunk: the ids are bound, never spliced.
-        let mut sql = String::from("DELETE FROM audit_events WHERE tenant_id = $1 AND id IN (");
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("${}", i + 2));
-        }
-        sql.push(')');
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(key.clone());
-        for id in chunk {
-            query = query.bind(id.clone());
-        }
-        query.execute(tx.conn()).await?;
-    }
-    Ok(gone.len() as u64)
+    let removed = sqlx::query("DELETE FROM audit_events WHERE tenant_id = $1 AND seq <= $2")
+        .bind(key)
+        .bind(size)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    Ok(removed)
 }
 
-/// The log's entries from `from` to `to` (inclusive), each with its event
-/// (absent when the event is gone), in order.
+/// The log's entries from `from` to `to` (inclusive), each with its event,
+/// in order.
 pub(crate) async fn entries_with_events(
     tx: &mut TenantTx,
     from: u64,
     to: u64,
-) -> Result<Vec<(LedgerEntry, Option<StoredEvent>)>, StorageError> {
+) -> Result<Vec<(LedgerEntry, StoredEvent)>, StorageError> {
     let key = tx.tenant_key();
     let rows = sqlx::query(concat!(
-        "SELECT l.seq, l.event_id, l.leaf_hash, ",
+        "SELECT e.seq, e.leaf_hash, ",
         event_columns!(),
-        " FROM audit_ledger l
-          LEFT JOIN audit_events e ON e.tenant_id = l.tenant_id AND e.id = l.event_id
-          WHERE l.tenant_id = $1 AND l.seq >= $2 AND l.seq <= $3
-          ORDER BY l.seq"
+        " FROM audit_events e
+          WHERE e.tenant_id = $1 AND e.seq >= $2 AND e.seq <= $3
+          ORDER BY e.seq"
     ))
     .bind(key)
     .bind(from as i64)
@@ -342,15 +403,11 @@ pub(crate) async fn entries_with_events(
     .await?;
     rows.iter()
         .map(|r| {
+            let event = event_from_row_at(r, 2)?;
             let entry = LedgerEntry {
                 seq: r.try_get::<i64, _>(0)?.max(0) as u64,
-                event_id: r.try_get(1)?,
-                leaf_hash: r.try_get(2)?,
-            };
-            let present: Option<String> = r.try_get(3)?;
-            let event = match present {
-                Some(_) => Some(event_from_row_at(r, 3)?),
-                None => None,
+                event_id: event.id.clone(),
+                leaf_hash: r.try_get(1)?,
             };
             Ok((entry, event))
         })
@@ -364,9 +421,7 @@ pub(crate) async fn last_seq_before(tx: &mut TenantTx, at: i64) -> Result<u64, S
     // moment out of time order; the cut stops before the first event that
     // is young enough to keep, so nothing younger is ever pruned.
     let first_kept: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(l.seq) FROM audit_ledger l
-           JOIN audit_events e ON e.tenant_id = l.tenant_id AND e.id = l.event_id
-          WHERE l.tenant_id = $1 AND e.occurred_at >= $2",
+        "SELECT MIN(seq) FROM audit_events WHERE tenant_id = $1 AND occurred_at >= $2",
     )
     .bind(key.clone())
     .bind(at)
@@ -381,15 +436,15 @@ pub(crate) async fn last_seq_before(tx: &mut TenantTx, at: i64) -> Result<u64, S
 /// When event `seq` occurred.
 pub(crate) async fn occurred_at(tx: &mut TenantTx, seq: u64) -> Result<Option<i64>, StorageError> {
     let key = tx.tenant_key();
-    Ok(sqlx::query_scalar(
-        "SELECT e.occurred_at FROM audit_ledger l
-           JOIN audit_events e ON e.tenant_id = l.tenant_id AND e.id = l.event_id
-          WHERE l.tenant_id = $1 AND l.seq = $2",
+    Ok(
+        sqlx::query_scalar(
+            "SELECT occurred_at FROM audit_events WHERE tenant_id = $1 AND seq = $2",
+        )
+        .bind(key)
+        .bind(seq as i64)
+        .fetch_optional(tx.conn())
+        .await?,
     )
-    .bind(key)
-    .bind(seq as i64)
-    .fetch_optional(tx.conn())
-    .await?)
 }
 
 macro_rules! head_columns {
@@ -516,7 +571,7 @@ pub(crate) async fn entries_after(
 ) -> Result<Vec<LedgerEntry>, StorageError> {
     let key = tx.tenant_key();
     let rows = sqlx::query(
-        "SELECT seq, event_id, leaf_hash FROM audit_ledger WHERE tenant_id = $1 AND seq > $2 ORDER BY seq",
+        "SELECT seq, id, leaf_hash FROM audit_events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq",
     )
     .bind(key)
     .bind(after as i64)

@@ -45,9 +45,6 @@ pub enum Tampering {
     /// or moved).
     #[error("event {seq} is not the event that was logged there")]
     Changed { seq: u64 },
-    /// The log names event `event_id` at `seq`, and there is no such event.
-    #[error("event {seq} ({event_id}) was deleted")]
-    EventGone { seq: u64, event_id: String },
     /// An event that was never logged: written around the ledger.
     #[error("event {event_id} is not in the log")]
     Unlogged { event_id: String },
@@ -78,9 +75,7 @@ impl Tampering {
     /// The first sequence number that cannot be trusted, when there is one.
     pub fn first_bad_seq(&self) -> Option<u64> {
         match self {
-            Self::Missing { seq } | Self::Changed { seq } | Self::EventGone { seq, .. } => {
-                Some(*seq)
-            }
+            Self::Missing { seq } | Self::Changed { seq } => Some(*seq),
             Self::HeadMismatch { after, .. } => Some(after + 1),
             Self::CutMismatch { size } => Some(*size),
             Self::Unlogged { .. } | Self::BadSignature { .. } | Self::UnknownKey { .. } => None,
@@ -178,10 +173,7 @@ pub fn check(data: LogData<'_>) -> Result<LedgerCheck, Tampering> {
         let entry = by_seq.get(&seq).ok_or(Tampering::Missing { seq })?;
         let event = by_id
             .get(entry.event_id.as_str())
-            .ok_or_else(|| Tampering::EventGone {
-                seq,
-                event_id: entry.event_id.clone(),
-            })?;
+            .ok_or(Tampering::Missing { seq })?;
         let leaf = event.canonical(data.tenant_id, seq).leaf_hash();
         if hex::encode(leaf) != entry.leaf_hash {
             return Err(Tampering::Changed { seq });

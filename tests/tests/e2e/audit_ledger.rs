@@ -6,7 +6,9 @@
 
 use portico_tenants::audit::ClientInfo;
 use portico_tenants::domain::Timestamp;
-use portico_tenants::ledger::{HeadJson, LedgerCheck, SignedHead, StoredEvent, Tampering, merkle};
+use portico_tenants::ledger::{
+    AuditKey, HeadJson, LedgerCheck, SignedHead, StoredEvent, Tampering, merkle,
+};
 use portico_tenants::operators::Operator;
 use portico_tenants::{Caller, Services};
 use portico_tests::{Engine, TestApp, both_engines, expect_error, json_ok};
@@ -48,7 +50,7 @@ async fn event_at(app: &TestApp, slug: &str, seq: i64) -> (String, String) {
     let tenant = app.services.find_tenant(slug).await.unwrap().id.to_string();
     let mut conn = app.raw_connection().await;
     let id: String =
-        sqlx::query_scalar("SELECT event_id FROM audit_ledger WHERE tenant_id = $1 AND seq = $2")
+        sqlx::query_scalar("SELECT id FROM audit_events WHERE tenant_id = $1 AND seq = $2")
             .bind(tenant.clone())
             .bind(seq)
             .fetch_one(&mut conn)
@@ -66,8 +68,6 @@ async fn tamper(app: &TestApp, statements: &[String]) {
             "PRAGMA foreign_keys = OFF",
             "DROP TRIGGER IF EXISTS audit_events_no_update",
             "DROP TRIGGER IF EXISTS audit_events_no_delete",
-            "DROP TRIGGER IF EXISTS audit_ledger_no_update",
-            "DROP TRIGGER IF EXISTS audit_ledger_no_delete",
         ],
         Engine::Postgres => &["SET session_replication_role = replica"],
     };
@@ -237,7 +237,7 @@ both_engines! {
             let tenant = app.services.find_tenant(slug).await.unwrap().id.to_string();
             let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1")
                 .bind(tenant.clone()).fetch_one(&mut conn).await.unwrap();
-            let (count, max): (i64, i64) = sqlx::query_as("SELECT COUNT(*), MAX(seq) FROM audit_ledger WHERE tenant_id = $1")
+            let (count, max): (i64, i64) = sqlx::query_as("SELECT COUNT(seq), MAX(seq) FROM audit_events WHERE tenant_id = $1")
                 .bind(tenant).fetch_one(&mut conn).await.unwrap();
             assert!(events >= 6, "{slug} has {events} events");
             assert_eq!((log.size as i64, count, max), (events, events, events), "{slug}");
@@ -249,28 +249,29 @@ both_engines! {
         tamper(&app, &[format!("UPDATE audit_events SET reason = 'nothing happened' WHERE id = '{third}'")]).await;
         assert_eq!(verify(&app, "changed").await, Err(Tampering::Changed { seq: 3 }));
 
-        // One event deleted, with its place in the log.
-        let (tenant, third) = event_at(&app, "deleted", 3).await;
-        tamper(&app, &[
-            format!("DELETE FROM audit_ledger WHERE tenant_id = '{tenant}' AND seq = 3"),
-            format!("DELETE FROM audit_events WHERE id = '{third}'"),
-        ]).await;
+        // One event deleted, and with it its place in the log.
+        let (_, third) = event_at(&app, "deleted", 3).await;
+        tamper(&app, &[format!("DELETE FROM audit_events WHERE id = '{third}'")]).await;
         assert_eq!(verify(&app, "deleted").await, Err(Tampering::Missing { seq: 3 }));
 
         // Two events swapped in the log.
         let (tenant, _) = event_at(&app, "reordered", 2).await;
         tamper(&app, &[
-            format!("UPDATE audit_ledger SET seq = 1000000 WHERE tenant_id = '{tenant}' AND seq = 2"),
-            format!("UPDATE audit_ledger SET seq = 2 WHERE tenant_id = '{tenant}' AND seq = 4"),
-            format!("UPDATE audit_ledger SET seq = 4 WHERE tenant_id = '{tenant}' AND seq = 1000000"),
+            format!("UPDATE audit_events SET seq = 1000000 WHERE tenant_id = '{tenant}' AND seq = 2"),
+            format!("UPDATE audit_events SET seq = 2 WHERE tenant_id = '{tenant}' AND seq = 4"),
+            format!("UPDATE audit_events SET seq = 4 WHERE tenant_id = '{tenant}' AND seq = 1000000"),
         ]).await;
         assert_eq!(verify(&app, "reordered").await, Err(Tampering::Changed { seq: 2 }));
 
-        // The tail cut off from the fourth event on.
+        // The tail cut off from the fourth event on. Whoever holds the
+        // database can also rewrite any count kept beside the log; the
+        // signed head, whose copies live outside it, is what remembers
+        // how long the log was.
         let (tenant, _) = event_at(&app, "truncated", 4).await;
+        app.services.sign_audit_head(&operator(&app.services, "truncated").await).await.unwrap();
         tamper(&app, &[
-            format!("DELETE FROM audit_events WHERE id IN (SELECT event_id FROM audit_ledger WHERE tenant_id = '{tenant}' AND seq >= 4)"),
-            format!("DELETE FROM audit_ledger WHERE tenant_id = '{tenant}' AND seq >= 4"),
+            format!("DELETE FROM audit_events WHERE tenant_id = '{tenant}' AND seq >= 4"),
+            format!("UPDATE audit_ledger_size SET size = 3 WHERE tenant_id = '{tenant}'"),
         ]).await;
         assert_eq!(verify(&app, "truncated").await, Err(Tampering::Missing { seq: 4 }));
 
@@ -290,7 +291,7 @@ both_engines! {
         busy_clinic(&app, "older").await;
         let tenant = app.services.find_tenant("older").await.unwrap().id.to_string();
         tamper(&app, &[
-            format!("DELETE FROM audit_ledger WHERE tenant_id = '{tenant}'"),
+            format!("UPDATE audit_events SET seq = NULL, leaf_hash = NULL WHERE tenant_id = '{tenant}'"),
             format!("DELETE FROM audit_ledger_size WHERE tenant_id = '{tenant}'"),
         ]).await;
         let _ = app.try_login("older", "/api/v1/auth/tokens", "nobody@example.org", "not the password").await;
@@ -298,8 +299,7 @@ both_engines! {
         assert!(adopted.size >= 7, "{adopted:?}");
         let mut conn = app.raw_connection().await;
         let first: String = sqlx::query_scalar(
-            "SELECT e.action FROM audit_ledger l JOIN audit_events e ON e.tenant_id = l.tenant_id AND e.id = l.event_id \
-             WHERE l.tenant_id = $1 ORDER BY l.seq LIMIT 1",
+            "SELECT action FROM audit_events WHERE tenant_id = $1 AND seq IS NOT NULL ORDER BY seq LIMIT 1",
         ).bind(tenant).fetch_one(&mut conn).await.unwrap();
         assert_eq!(first, "tenant.create", "the oldest event comes first");
         conn.close().await.unwrap();
@@ -389,6 +389,14 @@ both_engines! {
             Err(Tampering::UnknownKey { .. })
         ));
 
+        // After the platform rotates its audit key, the heads signed with
+        // the old one are trusted only once it is named as retired.
+        let rotated = app.services.clone().with_audit_key(AuditKey::from_hex(&"09".repeat(32)).unwrap());
+        let caller = operator(&rotated, "north").await;
+        assert!(matches!(rotated.audit_verify(&caller).await.unwrap(), Err(Tampering::UnknownKey { .. })));
+        let rotated = rotated.with_retired_audit_keys(vec![app.services.audit_key.public_key()]);
+        rotated.audit_verify(&caller).await.unwrap().unwrap_or_else(|t| panic!("{t}"));
+
         // Retention: shortening it needs a fresh confirmation.
         let shorten = owner.patch(&app, "/api/v1/clinic/settings", json!({ "audit_retention_days": 400 })).await;
         expect_error(shorten, StatusCode::FORBIDDEN, "step_up_required").await;
@@ -412,7 +420,7 @@ both_engines! {
         let tenant = app.services.find_tenant("north").await.unwrap().id.to_string();
         let mut conn = app.raw_connection().await;
         let (kept_events, first_seq): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1), (SELECT MIN(seq) FROM audit_ledger WHERE tenant_id = $1)",
+            "SELECT (SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1), (SELECT MIN(seq) FROM audit_events WHERE tenant_id = $1)",
         ).bind(tenant.clone()).fetch_one(&mut conn).await.unwrap();
         assert_eq!(first_seq, Some(third.head.size as i64 + 1), "the log starts after the cut");
         assert!(kept_events >= 2, "the pruning and whatever followed the head stay");
@@ -421,9 +429,16 @@ both_engines! {
         assert!(reason.contains(&third.id), "{reason}");
         // Nothing after the cut can be removed, even by hand.
         let refused = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM audit_ledger WHERE tenant_id = '{tenant}' AND seq = {}", third.head.size + 1
+            "DELETE FROM audit_events WHERE tenant_id = '{tenant}' AND seq = {}", third.head.size + 1
         ))).execute(&mut conn).await;
-        assert!(refused.is_err(), "the ledger after the cut stays append-only");
+        assert!(refused.is_err(), "the trail after the cut stays append-only");
+        // Nor can an event, once placed, change its words or its place.
+        for change in ["reason = 'nothing happened'", "seq = 1000000", "leaf_hash = NULL, seq = NULL"] {
+            let refused = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE audit_events SET {change} WHERE tenant_id = '{tenant}' AND seq = {}", third.head.size + 1
+            ))).execute(&mut conn).await;
+            assert!(refused.is_err(), "{change} is refused");
+        }
         conn.close().await.unwrap();
         let gone = owner.get(&app, &format!("/api/v1/audit/proofs/inclusion?seq=1&head={}", third.id)).await;
         let body = expect_error(gone, StatusCode::UNPROCESSABLE_ENTITY, "invalid_proof_request").await;
@@ -472,8 +487,7 @@ both_engines! {
         };
         let leaf = hex::encode(forged.canonical(&tenant, 3).leaf_hash());
         tamper(&app, &[
-            format!("UPDATE audit_events SET outcome = 'success', reason = 'all fine' WHERE id = '{third}'"),
-            format!("UPDATE audit_ledger SET leaf_hash = '{leaf}' WHERE tenant_id = '{tenant}' AND seq = 3"),
+            format!("UPDATE audit_events SET outcome = 'success', reason = 'all fine', leaf_hash = '{leaf}' WHERE id = '{third}'"),
         ]).await;
         let caught = verify(&app, "rewritten").await.unwrap_err();
         assert_eq!(caught, Tampering::HeadMismatch { head_id: head.id.clone(), size: head.head.size, after: 0 });

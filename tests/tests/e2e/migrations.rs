@@ -9,8 +9,12 @@ use std::path::Path;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
-fn copy_migrations(upto: &str, into: &Path) {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/sqlite");
+/// The migrations of `engine` (`sqlite`, `postgres`) up to `upto`, copied
+/// into `into`.
+fn copy_migrations_of(engine: &str, upto: &str, into: &Path) {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../migrations")
+        .join(engine);
     for entry in std::fs::read_dir(source).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
@@ -33,6 +37,36 @@ fn first_foundation(into: &Path) {
     std::fs::write(&foundation, first).unwrap();
 }
 
+/// A new SQLite database at `file`, migrated by the migrations up to
+/// `upto` (a file name prefix bound) alone, as an earlier release left it;
+/// `as_landed` first turns the copied files into the texts that release
+/// shipped.
+async fn migrated_up_to(
+    file: &Path,
+    upto: &str,
+    foreign_keys: bool,
+    as_landed: impl FnOnce(&Path),
+) -> SqlitePool {
+    let pool = SqlitePool::connect_with(
+        SqliteConnectOptions::new()
+            .filename(file)
+            .create_if_missing(true)
+            .foreign_keys(foreign_keys),
+    )
+    .await
+    .unwrap();
+    let old = tempfile::tempdir().unwrap();
+    copy_migrations_of("sqlite", upto, old.path());
+    as_landed(old.path());
+    Migrator::new(old.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    pool
+}
+
 /// Starts the server's storage on `file`: the history repair, then every
 /// migration there is.
 async fn upgrade(file: &Path) {
@@ -48,25 +82,14 @@ async fn upgrade(file: &Path) {
 #[tokio::test]
 async fn the_audit_trail_survives_the_upgrade_that_admits_account_actors() {
     let dir = tempfile::tempdir().unwrap();
-    let pool = SqlitePool::connect_with(
-        SqliteConnectOptions::new()
-            .filename(dir.path().join("old.db"))
-            .create_if_missing(true)
-            .foreign_keys(true),
-    )
-    .await
-    .unwrap();
-
     // The schema as the first releases left it.
-    let old = tempfile::tempdir().unwrap();
-    copy_migrations("20261123000007_~", old.path());
-    first_foundation(old.path());
-    Migrator::new(old.path())
-        .await
-        .unwrap()
-        .run(&pool)
-        .await
-        .unwrap();
+    let pool = migrated_up_to(
+        &dir.path().join("old.db"),
+        "20261123000007_~",
+        true,
+        first_foundation,
+    )
+    .await;
     sqlx::query("INSERT INTO tenants (id, slug, display_name, status, created_at, updated_at) VALUES ('t1', 'north', 'North', 'active', 0, 0)")
         .execute(&pool)
         .await
@@ -117,7 +140,14 @@ async fn the_audit_trail_survives_the_upgrade_that_admits_account_actors() {
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(indexes, ["audit_events_by_action", "audit_events_by_actor"]);
+    assert_eq!(
+        indexes,
+        [
+            "audit_events_by_action",
+            "audit_events_by_actor",
+            "audit_events_by_seq"
+        ]
+    );
 }
 
 /// The last release already admitted account actors in the foundation
@@ -126,22 +156,7 @@ async fn the_audit_trail_survives_the_upgrade_that_admits_account_actors() {
 async fn a_database_from_the_last_release_upgrades_with_its_rows() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("last.db");
-    let pool = SqlitePool::connect_with(
-        SqliteConnectOptions::new()
-            .filename(&file)
-            .create_if_missing(true)
-            .foreign_keys(true),
-    )
-    .await
-    .unwrap();
-    let old = tempfile::tempdir().unwrap();
-    copy_migrations("20261123000007_~", old.path());
-    Migrator::new(old.path())
-        .await
-        .unwrap()
-        .run(&pool)
-        .await
-        .unwrap();
+    let pool = migrated_up_to(&file, "20261123000007_~", true, |_| {}).await;
     sqlx::query("INSERT INTO tenants (id, slug, display_name, status, created_at, updated_at) VALUES ('t1', 'north', 'North', 'active', 0, 0)")
         .execute(&pool)
         .await
@@ -194,25 +209,12 @@ async fn both_landed_texts_of_the_second_step_upgrade_to_codes_that_outlive_thei
     for keyless in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("old.db");
-        let pool = SqlitePool::connect_with(
-            SqliteConnectOptions::new()
-                .filename(&file)
-                .create_if_missing(true)
-                .foreign_keys(false),
-        )
-        .await
-        .unwrap();
-        let old = tempfile::tempdir().unwrap();
-        copy_migrations("20261127000019_~", old.path());
-        if keyless {
-            keyless_second_step(old.path());
-        }
-        Migrator::new(old.path())
-            .await
-            .unwrap()
-            .run(&pool)
-            .await
-            .unwrap();
+        let pool = migrated_up_to(&file, "20261127000019_~", false, |dir: &Path| {
+            if keyless {
+                keyless_second_step(dir);
+            }
+        })
+        .await;
         // A code whose waiting login is already gone (written with the
         // keys off, as the keyless release allowed).
         for sql in [
@@ -255,4 +257,136 @@ async fn both_landed_texts_of_the_second_step_upgrade_to_codes_that_outlive_thei
         );
         pool.close().await;
     }
+}
+
+/// What a clinic's log held before migration 24: two placed events and
+/// one written around the log.
+const LOGGED_BEFORE_24: [&str; 7] = [
+    "INSERT INTO tenants (id, slug, display_name, status, created_at, updated_at) VALUES ('t1', 'north', 'North', 'active', 0, 0)",
+    "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, action, outcome) VALUES ('t1', 'e1', 1, 'system', 'tenant.create', 'success')",
+    "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, action, outcome) VALUES ('t1', 'e2', 2, 'staff', 'staff.login', 'failure')",
+    "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, action, outcome) VALUES ('t1', 'e3', 3, 'staff', 'staff.login', 'failure')",
+    "INSERT INTO audit_ledger (tenant_id, seq, event_id, leaf_hash) VALUES ('t1', 1, 'e1', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa')",
+    "INSERT INTO audit_ledger (tenant_id, seq, event_id, leaf_hash) VALUES ('t1', 2, 'e2', 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb')",
+    "INSERT INTO audit_ledger_size (tenant_id, size) VALUES ('t1', 2)",
+];
+
+type Places = Vec<(String, Option<i64>, Option<String>)>;
+
+fn places_kept(places: &Places) {
+    assert_eq!(
+        places,
+        &[
+            ("e1".to_owned(), Some(1), Some("a".repeat(64))),
+            ("e2".to_owned(), Some(2), Some("b".repeat(64))),
+            ("e3".to_owned(), None, None),
+        ]
+    );
+}
+
+/// The upgraded database at `url` kept every place and hash, no longer
+/// has `audit_ledger`, and lets an event change in no way but taking its
+/// place once.
+async fn places_moved(url: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let places: Places = sqlx::query_as("SELECT id, seq, leaf_hash FROM audit_events ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    places_kept(&places);
+    let old_table: i64 = sqlx::query_scalar(if url.starts_with("sqlite") {
+        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_ledger'"
+    } else {
+        "SELECT COUNT(*) FROM pg_class WHERE relname = 'audit_ledger'"
+    })
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(old_table, 0, "{url}");
+    let placed = |seq: u32| {
+        format!(
+            "UPDATE audit_events SET seq = {seq}, leaf_hash = '{}' WHERE id = 'e3'",
+            "c".repeat(64)
+        )
+    };
+    for refused in [
+        "UPDATE audit_events SET reason = 'nothing happened' WHERE id = 'e1'".to_owned(),
+        "UPDATE audit_events SET seq = 9 WHERE id = 'e2'".to_owned(),
+    ] {
+        let outcome = sqlx::query(sqlx::AssertSqlSafe(refused.clone()))
+            .execute(&pool)
+            .await;
+        assert!(outcome.is_err(), "{url}: {refused}");
+    }
+    sqlx::query(sqlx::AssertSqlSafe(placed(3)))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let moved_again = sqlx::query(sqlx::AssertSqlSafe(placed(4)))
+        .execute(&pool)
+        .await;
+    assert!(moved_again.is_err(), "{url}: a place is taken once");
+    pool.close().await;
+}
+
+/// Migration 24 moves every event's place in its clinic's log onto the
+/// event's own row, on both engines.
+#[tokio::test]
+async fn the_logs_places_move_onto_their_events() {
+    // SQLite.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ledger.db");
+    let pool = migrated_up_to(&file, "20261128000023_~", true, |_| {}).await;
+    for sql in LOGGED_BEFORE_24 {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+    upgrade(&file).await;
+    places_moved(&format!("sqlite://{}", file.display())).await;
+
+    // PostgreSQL.
+    use sqlx::Connection;
+    let admin = portico_tests::postgres_admin_url();
+    let mut conn = match sqlx::PgConnection::connect(&admin).await {
+        Ok(conn) => conn,
+        Err(err) if !portico_tests::in_ci() => {
+            eprintln!(
+                "SKIPPED the PostgreSQL half: no server at {admin} ({err}); it runs under CI=true"
+            );
+            return;
+        }
+        Err(err) => panic!("CI=true but PostgreSQL is not reachable at {admin}: {err}"),
+    };
+    let name = format!("portico_upgrade_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let old = tempfile::tempdir().unwrap();
+    copy_migrations_of("postgres", "20261128000023_~", old.path());
+    Migrator::new(old.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    for sql in LOGGED_BEFORE_24 {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/postgres");
+    Migrator::new(all.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    places_moved(&url).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
 }
