@@ -86,10 +86,21 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     }
 }
 
+/// How the SDK's panic hook starts the `error` line it logs as a plugin
+/// panics (`portico_plugin_sdk::panics`): "panicked at src/lib.rs:28:22:
+/// index out of bounds…". A plugin in another language may log the same.
+pub const PANIC_PREFIX: &str = "panicked at ";
+
+/// The longest panic line kept as a failure's reason.
+const MAX_PANIC_BYTES: usize = 500;
+
 /// The data of a store that runs one call.
 pub struct CallState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) log: GuestLog,
+    /// The plugin's report of its own panic, kept even when the log is
+    /// full: the reason the call ended.
+    pub(crate) panic: Option<String>,
 }
 
 impl CallState {
@@ -100,7 +111,21 @@ impl CallState {
                 refused: false,
             },
             log: GuestLog::new(max_log_bytes),
+            panic: None,
         }
+    }
+
+    /// A line the plugin logged; the first panic report is also kept
+    /// apart.
+    pub(crate) fn record_log(&mut self, level: LogLevel, message: String) {
+        if level == LogLevel::Error && self.panic.is_none() && message.starts_with(PANIC_PREFIX) {
+            let mut end = message.len().min(MAX_PANIC_BYTES);
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.panic = Some(message[..end].to_owned());
+        }
+        self.log.push(level, message);
     }
 }
 
@@ -117,5 +142,30 @@ mod tests {
         assert_eq!(log.lines.len(), 2);
         assert_eq!(log.lines[1].level, LogLevel::Error);
         assert_eq!(log.dropped, 1);
+    }
+
+    #[test]
+    fn a_panic_report_is_kept_apart_even_from_a_full_log() {
+        let mut state = CallState::new(1 << 20, 8);
+        state.record_log(LogLevel::Info, "filling".into());
+        state.record_log(
+            LogLevel::Warn,
+            "panicked at nothing: a warning is no report".into(),
+        );
+        state.record_log(
+            LogLevel::Error,
+            format!("panicked at src/lib.rs:28:22: {}", "é".repeat(400)),
+        );
+        state.record_log(
+            LogLevel::Error,
+            "panicked at src/lib.rs:1:1: a second".into(),
+        );
+        let kept = state.panic.expect("the report");
+        assert!(
+            kept.starts_with("panicked at src/lib.rs:28:22: é"),
+            "{kept}"
+        );
+        assert!(kept.len() <= MAX_PANIC_BYTES, "{}", kept.len());
+        assert_eq!(state.log.dropped, 3, "the log itself stays bounded");
     }
 }

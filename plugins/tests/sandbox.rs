@@ -219,6 +219,10 @@ fn a_plugin_that_loops_forever_runs_out_of_fuel() {
     let failure = report.outcome.unwrap_err();
     assert_eq!(failure.kind, FailureKind::Fuel, "{failure:?}");
     assert_eq!(report.fuel_used, Limits::VERIFICATION.fuel);
+    assert_eq!(
+        failure.detail,
+        "the plugin used its whole budget of 10,000,000 instructions"
+    );
 }
 
 #[test]
@@ -233,7 +237,15 @@ fn a_plugin_that_loops_forever_with_fuel_to_spare_hits_the_deadline() {
     let sandbox = Sandbox::new(config).unwrap();
     let spin = sandbox.admit(&fixture("spin")).unwrap();
     let report = sandbox.call(&spin, &check_email("mia@example.org", ""));
-    assert_eq!(report.outcome.unwrap_err().kind, FailureKind::Timeout);
+    let failure = report.outcome.unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Timeout);
+    assert!(
+        failure
+            .detail
+            .starts_with("the plugin ran past its time limit of ")
+            && failure.detail.ends_with(" ms"),
+        "{failure:?}"
+    );
     assert!(
         report.elapsed >= Duration::from_millis(50),
         "{:?}",
@@ -250,6 +262,12 @@ fn a_plugin_that_grows_memory_without_end_is_stopped_at_its_limit() {
         .outcome
         .unwrap_err();
     assert_eq!(failure.kind, FailureKind::Memory, "{failure:?}");
+    assert!(
+        failure
+            .detail
+            .starts_with("the plugin asked for more memory than its limit of "),
+        "{failure:?}"
+    );
 }
 
 #[test]
@@ -308,6 +326,20 @@ fn a_plugin_that_traps_fails_with_its_log_kept() {
     let failure = report.outcome.unwrap_err();
     assert_eq!(failure.kind, FailureKind::Trap, "{failure:?}");
     assert_eq!(report.log.lines[0].message, "about to fail on purpose");
+    // The panic's own words and place, not the environment read that
+    // Rust's default panic hook would have tried first.
+    assert!(
+        failure
+            .detail
+            .starts_with("the plugin panicked at plugins/testing/examples/crash.rs:"),
+        "{failure:?}"
+    );
+    assert!(
+        failure
+            .detail
+            .ends_with(": index out of bounds: the len is 0 but the index is 3"),
+        "{failure:?}"
+    );
 }
 
 #[test]

@@ -22,7 +22,9 @@
 //!
 //! The host hands a plugin nothing but its input: no files, network,
 //! environment, clock or randomness. `println!` and `std::process::exit`
-//! stop the call; log with [`log`] instead, which the clinic's admins see.
+//! stop the call; log with the family's `log` instead, which the clinic's
+//! admins see. A panic stops the call too, and the export macros make sure
+//! its message and place reach the host (see [`panics`]).
 
 #![deny(unsafe_code)]
 
@@ -35,7 +37,7 @@ pub mod email {
         path: "../wit/v1",
         world: "email-renderer",
         pub_export_macro: true,
-        export_macro_name: "export_email_renderer",
+        export_macro_name: "__export_email_renderer_bindings",
         default_bindings_module: "portico_plugin_sdk::email",
     });
 
@@ -44,6 +46,11 @@ pub mod email {
     };
     pub use portico::plugins::host::log;
     pub use portico::plugins::types::{Branding, LogLevel, Setting};
+
+    #[doc(hidden)]
+    pub fn log_panic(line: &str) {
+        log(LogLevel::Error, line);
+    }
 
     impl crate::settings::Named for Setting {
         fn name(&self) -> &str {
@@ -64,7 +71,7 @@ pub mod verifier {
         path: "../wit/v1",
         world: "verifier",
         pub_export_macro: true,
-        export_macro_name: "export_verifier",
+        export_macro_name: "__export_verifier_bindings",
         default_bindings_module: "portico_plugin_sdk::verifier",
     });
 
@@ -74,6 +81,11 @@ pub mod verifier {
     };
     pub use portico::plugins::host::log;
     pub use portico::plugins::types::{LogLevel, Setting};
+
+    #[doc(hidden)]
+    pub fn log_panic(line: &str) {
+        log(LogLevel::Error, line);
+    }
 
     impl crate::settings::Named for Setting {
         fn name(&self) -> &str {
@@ -94,12 +106,65 @@ pub mod verifier {
     }
 }
 
+/// Exports `$ty`, an implementation of [`email::Guest`], as the plugin's
+/// email renderer. A panic in it reaches the clinic's admins as the
+/// panic's message and place (see [`panics`]).
 #[cfg(feature = "email-renderer")]
-pub use email::export_email_renderer;
+#[macro_export]
+macro_rules! export_email_renderer {
+    ($ty:ty) => {
+        const _: () = {
+            struct ReportsPanics;
+            impl $crate::email::Guest for ReportsPanics {
+                fn render(
+                    context: $crate::email::MailContext,
+                ) -> ::core::result::Result<$crate::email::RenderedMail, ::std::string::String>
+                {
+                    $crate::panics::report_to_host($crate::email::log_panic);
+                    <$ty as $crate::email::Guest>::render(context)
+                }
+            }
+            $crate::email::__export_email_renderer_bindings!(ReportsPanics);
+        };
+    };
+}
+
+/// Exports `$ty`, an implementation of [`verifier::Guest`], as the
+/// plugin's verification rules. A panic in it reaches the clinic's admins
+/// as the panic's message and place (see [`panics`]).
 #[cfg(feature = "verifier")]
-pub use verifier::export_verifier;
+#[macro_export]
+macro_rules! export_verifier {
+    ($ty:ty) => {
+        const _: () = {
+            struct ReportsPanics;
+            impl $crate::verifier::Guest for ReportsPanics {
+                fn check_redemption(
+                    input: $crate::verifier::Redemption,
+                ) -> $crate::verifier::Decision {
+                    $crate::panics::report_to_host($crate::verifier::log_panic);
+                    <$ty as $crate::verifier::Guest>::check_redemption(input)
+                }
+                fn check_portal_access(
+                    input: $crate::verifier::PortalAccess,
+                ) -> $crate::verifier::Decision {
+                    $crate::panics::report_to_host($crate::verifier::log_panic);
+                    <$ty as $crate::verifier::Guest>::check_portal_access(input)
+                }
+                fn check_email(
+                    input: $crate::verifier::EmailAcceptance,
+                ) -> $crate::verifier::Decision {
+                    $crate::panics::report_to_host($crate::verifier::log_panic);
+                    <$ty as $crate::verifier::Guest>::check_email(input)
+                }
+            }
+            $crate::verifier::__export_verifier_bindings!(ReportsPanics);
+        };
+    };
+}
 
 pub mod html;
+pub mod panics;
 pub mod settings;
 
 #[cfg(test)]

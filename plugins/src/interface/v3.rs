@@ -71,7 +71,7 @@ impl host::Host for CallState {
             types::LogLevel::Warn => LogLevel::Warn,
             types::LogLevel::Error => LogLevel::Error,
         };
-        self.log.push(level, message);
+        self.record_log(level, message);
     }
 }
 

@@ -25,7 +25,7 @@ use crate::hooks::HookFamily;
 use crate::interface::{Version, v1, v2, v3};
 use crate::model::{BadOutput, HookInput, HookOutput};
 use admission::Refusal;
-use limits::SandboxConfig;
+use limits::{Limits, SandboxConfig};
 
 #[derive(Debug, thiserror::Error)]
 #[error("the plugin engine could not start: {0}")]
@@ -261,7 +261,7 @@ impl Sandbox {
         let elapsed = started.elapsed();
         let state = store.into_data();
         let outcome = match result {
-            Err(err) => Err(classify(&err, state.limiter.refused)),
+            Err(err) => Err(classify(&err, &state, &limits)),
             // The deadline covers guest time; host time counts too.
             Ok(_) if elapsed > limits.wall_time() => Err(Failure {
                 kind: FailureKind::Timeout,
@@ -351,19 +351,35 @@ fn start_epoch_ticker(engine: &Engine, tick: Duration) -> Arc<AtomicBool> {
     stop
 }
 
-fn classify(err: &wasmtime::Error, memory_refused: bool) -> Failure {
+/// Why a call failed, in words for the clinic's admins, with the limit it
+/// met. A panic is told in the plugin's own report of it, which names the
+/// message and place where the trap that follows names neither.
+fn classify(err: &wasmtime::Error, state: &CallState, limits: &Limits) -> Failure {
     let (kind, detail) = match err.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => (
             FailureKind::Fuel,
-            "the plugin used up its fuel (instruction budget)".to_owned(),
+            format!(
+                "the plugin used its whole budget of {} instructions",
+                grouped(limits.fuel)
+            ),
         ),
         Some(Trap::Interrupt) => (
             FailureKind::Timeout,
-            "the plugin ran past its time limit".to_owned(),
+            format!(
+                "the plugin ran past its time limit of {} ms",
+                limits.wall_time_ms
+            ),
         ),
-        _ if memory_refused => (
+        _ if state.limiter.refused => (
             FailureKind::Memory,
-            "the plugin asked for more memory than its limit".to_owned(),
+            format!(
+                "the plugin asked for more memory than its limit of {} MiB",
+                limits.memory_bytes / (1024 * 1024)
+            ),
+        ),
+        _ if state.panic.is_some() => (
+            FailureKind::Trap,
+            format!("the plugin {}", state.panic.as_deref().unwrap_or_default()),
         ),
         Some(trap) => (FailureKind::Trap, format!("the plugin trapped: {trap}")),
         None => {
@@ -378,6 +394,19 @@ fn classify(err: &wasmtime::Error, memory_refused: bool) -> Failure {
         }
     };
     Failure { kind, detail }
+}
+
+/// `n` with its thousands grouped by commas: 10,000,000.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// The innermost message of an error chain, bounded for storage.

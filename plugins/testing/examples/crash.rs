@@ -1,4 +1,5 @@
-//! Logs a line, then panics.
+//! Logs a line, then panics on an index out of bounds, as a plugin with
+//! a bug would.
 
 // Natively (the workspace's own test build) nothing is exported, so the
 // plugin's code looks unused there.
@@ -12,7 +13,14 @@ struct Crash;
 
 fn crash() -> Decision {
     verifier::log(LogLevel::Warn, "about to fail on purpose");
-    panic!("deliberate failure")
+    let limits: Vec<u32> = Vec::new();
+    // Opaque to the compiler, so the bug survives to run time.
+    let wanted = std::hint::black_box(3);
+    if limits[wanted] > 0 {
+        Decision::Allow
+    } else {
+        Decision::Deny("over the limit".into())
+    }
 }
 
 impl Guest for Crash {

@@ -420,6 +420,7 @@ impl Services {
         let message = match &verdict {
             Verdict::Allow => return Ok(()),
             Verdict::Deny(reason) => reason.clone(),
+            Verdict::Failed => crate::acts::RULE_FAILED.to_owned(),
             Verdict::AskFor(fields) => format!(
                 "The clinic's rule asks the patient for {}, which cannot be given here.",
                 fields

@@ -33,6 +33,11 @@ pub enum Verdict {
     Deny(String),
     /// Ask for these fields, then try again.
     AskFor(Vec<AskedField>),
+    /// The rule itself failed (it panicked, ran out of its budget, or
+    /// answered with something that is not a decision): refused all the
+    /// same, since a rule that cannot run must not let anyone through,
+    /// but recorded as the plugin's failure, not as the patient's.
+    Failed,
 }
 
 /// The one place the plugin interface's questions become the domain's.
@@ -84,6 +89,11 @@ impl Verdict {
                 Some(DomainError::refused(RefusalKind::Forbidden, code, reason))
             }
             Verdict::AskFor(fields) => Some(DomainError::MoreInformationNeeded(fields)),
+            Verdict::Failed => Some(DomainError::refused(
+                RefusalKind::Forbidden,
+                code,
+                RULE_FAILED,
+            )),
         }
     }
 
@@ -93,6 +103,7 @@ impl Verdict {
             Verdict::Allow => "allowed_by_clinic_rule",
             Verdict::Deny(_) => "denied_by_clinic_rule",
             Verdict::AskFor(_) => "more_information_needed",
+            Verdict::Failed => "clinic_rule_failed",
         }
     }
 }
@@ -198,7 +209,7 @@ impl Services {
                 Ok(HookOutput::Decision(Decision::AskFor { fields })) => {
                     Verdict::AskFor(asked(fields))
                 }
-                Ok(_) | Err(_) => Verdict::Deny(RULE_FAILED.to_owned()),
+                Ok(_) | Err(_) => Verdict::Failed,
             },
         })
     }
@@ -221,11 +232,20 @@ impl Services {
             .await?;
         let message = match verdict {
             Verdict::Allow => return Ok(()),
-            Verdict::Deny(reason) => reason,
+            Verdict::Deny(reason) => {
+                pass.failure_reason("email_refused_by_clinic_rule");
+                reason
+            }
             // An address has nothing more to ask about.
-            Verdict::AskFor(_) => RULE_FAILED.to_owned(),
+            Verdict::AskFor(_) => {
+                pass.failure_reason("email_refused_by_clinic_rule");
+                RULE_FAILED.to_owned()
+            }
+            Verdict::Failed => {
+                pass.failure_reason(Verdict::Failed.audit_reason());
+                RULE_FAILED.to_owned()
+            }
         };
-        pass.failure_reason("email_refused_by_clinic_rule");
         Err(DomainError::refused(
             RefusalKind::Malformed,
             "email_not_accepted",

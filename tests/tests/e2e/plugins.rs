@@ -225,12 +225,25 @@ both_engines! {
         assert_eq!(failures[0]["hook"], "check-portal-access");
         assert_eq!(failures[1]["hook"], "check-redemption");
         assert_eq!(failures[1]["log"]["lines"][0]["message"], "about to fail on purpose");
+        let detail = failures[1]["detail"].as_str().unwrap();
+        assert!(detail.starts_with("the plugin panicked at ") && detail.contains("index out of bounds"), "{detail}");
         let listed = json_ok(owner.get(&app, "/api/v1/plugins").await).await;
         assert_eq!(listed[0]["stats"]["failures"], 2);
         let audit = json_ok(owner.get(&app, "/api/v1/audit?action=plugin.call").await).await;
         let (_, outcome, reason) = &actions(&audit)[0];
         assert_eq!(outcome, "failure");
-        assert!(reason.starts_with("trap:"), "{reason}");
+        assert!(reason.starts_with("trap: the plugin panicked at "), "{reason}");
+        // The refused redemption is the rule's failure, not the patient's
+        // wrong answer: audited as such, and no guess counted against them.
+        let refused = json_ok(owner.get(&app, "/api/v1/audit?action=code.redeem").await).await;
+        let (_, outcome, reason) = &actions(&refused)[0];
+        assert_eq!((outcome.as_str(), reason.as_str()), ("failure", "clinic_rule_failed"));
+        let guesses: i64 = {
+            let mut conn = app.raw_connection().await;
+            sqlx::query_scalar("SELECT COUNT(*) FROM login_throttle WHERE failures > 0")
+                .fetch_one(&mut conn).await.unwrap()
+        };
+        assert_eq!(guesses, 0, "a crashing rule is no guess by the patient");
     }
 
     async fn a_runaway_plugin_in_one_clinic_does_not_hold_up_another(app) {
