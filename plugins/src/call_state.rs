@@ -13,6 +13,18 @@ pub enum LogLevel {
     Error,
 }
 
+impl LogLevel {
+    /// The level as the API and the console write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogLine {
     pub level: LogLevel,

@@ -325,7 +325,10 @@ fn a_plugin_that_traps_fails_with_its_log_kept() {
     let report = sandbox.call(&crash, &redemption(&[], None));
     let failure = report.outcome.unwrap_err();
     assert_eq!(failure.kind, FailureKind::Trap, "{failure:?}");
-    assert_eq!(report.log.lines[0].message, "about to fail on purpose");
+    assert_eq!(
+        report.log.lines[0].message,
+        "About to fail on purpose (Rule::Limits)"
+    );
     // The panic's own words and place, not the environment read that
     // Rust's default panic hook would have tried first.
     assert!(

@@ -373,7 +373,9 @@ pub(super) async fn dry_run(
                     .log
                     .lines
                     .iter()
-                    .map(|l| format!("{:?}: {}", l.level, l.message).to_lowercase())
+                    // The level in lower case, the plugin's words as it
+                    // wrote them.
+                    .map(|l| format!("{}: {}", l.level.as_str(), l.message))
                     .collect(),
                 fuel_used: report.fuel_used,
                 elapsed_us: report.elapsed.as_micros(),

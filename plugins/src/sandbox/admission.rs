@@ -18,6 +18,12 @@ pub enum Refusal {
     #[error("this is not a WebAssembly file")]
     NotWasm,
     #[error(
+        "this is a form upload (multipart/form-data), not the component itself; send the \
+         .wasm file's raw bytes as the body, with Content-Type: application/octet-stream \
+         (curl --data-binary @plugin.wasm)"
+    )]
+    FormUpload,
+    #[error(
         "this is a core WebAssembly module, not a component; build it for the wasm32-wasip2 target"
     )]
     CoreModule,
@@ -45,7 +51,7 @@ impl Refusal {
         match self {
             Self::Empty => "plugin_empty",
             Self::TooLarge { .. } => "plugin_too_large",
-            Self::NotWasm => "plugin_not_wasm",
+            Self::NotWasm | Self::FormUpload => "plugin_not_wasm",
             Self::CoreModule => "plugin_not_a_component",
             Self::Malformed(_) => "plugin_malformed",
             Self::ForbiddenImports(_) => "plugin_import_refused",
@@ -55,6 +61,16 @@ impl Refusal {
             Self::Incompatible(_) => "plugin_incompatible",
         }
     }
+}
+
+/// Whether `body` is a multipart form (a file sent as `curl -F`), whose
+/// first part's headers name it, rather than the file itself.
+fn is_form_upload(body: &[u8]) -> bool {
+    let head = &body[..body.len().min(1024)];
+    head.starts_with(b"--")
+        && head
+            .windows(b"content-disposition".len())
+            .any(|w| w.eq_ignore_ascii_case(b"content-disposition"))
 }
 
 /// One import the host will not provide, and why.
@@ -88,7 +104,11 @@ pub(crate) fn check_header(wasm: &[u8], max: usize) -> Result<(), Refusal> {
         });
     }
     if wasm.len() < 8 || &wasm[..4] != WASM_MAGIC {
-        return Err(Refusal::NotWasm);
+        return Err(if is_form_upload(wasm) {
+            Refusal::FormUpload
+        } else {
+            Refusal::NotWasm
+        });
     }
     if &wasm[4..8] == CORE_LAYER {
         return Err(Refusal::CoreModule);
@@ -216,6 +236,12 @@ mod tests {
             check_header(b"PK\x03\x04zipfile", 100),
             Err(Refusal::NotWasm)
         );
+        let form = b"--X-BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; \
+            filename=\"plugin.wasm\"\r\n\r\n\0asm\r\n--X-BOUNDARY--\r\n";
+        let refused = check_header(form, 1000).unwrap_err();
+        assert_eq!(refused, Refusal::FormUpload);
+        assert_eq!(refused.code(), "plugin_not_wasm");
+        assert!(refused.to_string().contains("application/octet-stream"));
         assert_eq!(
             check_header(b"\0asm\x01\0\0\0", 100),
             Err(Refusal::CoreModule)

@@ -12,7 +12,7 @@ use portico_plugin_sdk::verifier::{
 struct Crash;
 
 fn crash() -> Decision {
-    verifier::log(LogLevel::Warn, "about to fail on purpose");
+    verifier::log(LogLevel::Warn, "About to fail on purpose (Rule::Limits)");
     let limits: Vec<u32> = Vec::new();
     // Opaque to the compiler, so the bug survives to run time.
     let wanted = std::hint::black_box(3);

@@ -1061,6 +1061,10 @@ both_engines! {
         let crashed = me.post(&app, "/console/plugins/dry-run", &[("plugin", crashy.as_str()), ("hook", "check-redemption"), ("input", check)]).await;
         let html = crashed.text().await.unwrap();
         assert!(html.contains("status dead\">trap"), "{html}");
+        // The plugin's log as it wrote it, and the panic in its own words.
+        assert!(html.contains("warn: About to fail on purpose (Rule::Limits)"), "{html}");
+        assert!(html.contains("the plugin panicked at plugins&#x2f;testing&#x2f;examples&#x2f;crash.rs:"), "{html}");
+        assert!(html.contains("index out of bounds: the len is 0 but the index is 3"), "{html}");
         let nonsense = me.post(&app, "/console/plugins/dry-run", &[("plugin", branded.as_str()), ("hook", "render-email"), ("input", "{not json")]).await;
         assert_eq!(nonsense.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(nonsense.text().await.unwrap().contains("{not json"), "the input stays to be fixed");

@@ -224,7 +224,7 @@ both_engines! {
         assert_eq!(failures[0]["outcome"], "trap", "{failures}");
         assert_eq!(failures[0]["hook"], "check-portal-access");
         assert_eq!(failures[1]["hook"], "check-redemption");
-        assert_eq!(failures[1]["log"]["lines"][0]["message"], "about to fail on purpose");
+        assert_eq!(failures[1]["log"]["lines"][0]["message"], "About to fail on purpose (Rule::Limits)");
         let detail = failures[1]["detail"].as_str().unwrap();
         assert!(detail.starts_with("the plugin panicked at ") && detail.contains("index out of bounds"), "{detail}");
         let listed = json_ok(owner.get(&app, "/api/v1/plugins").await).await;
