@@ -11,10 +11,11 @@ use portico_tenants::acts;
 use portico_tenants::domain::Timestamp;
 use portico_tenants::ledger::HeadJson;
 
-use super::{CsrfOnly, Signed, page, render_failed};
+use super::{CsrfOnly, Signed, download, page, render_failed};
 use crate::views::{Console, HeadRow, IntegrityView};
 use portico_web::AppState;
 use portico_web::error::ApiError;
+use portico_web::wording::sentence;
 
 #[handler]
 pub(super) async fn show(
@@ -75,7 +76,7 @@ async fn integrity_page(
             0,
             None,
             None,
-            Some(format!("{}.", capitalised(&t.to_string()))),
+            Some(sentence(&t.to_string())),
             t.first_bad_seq(),
             0,
         ),
@@ -107,14 +108,6 @@ async fn integrity_page(
     };
     let html = console.integrity_page(&view).map_err(render_failed)?;
     Ok(page(html, status))
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// Signs the clinic's tree head now.
@@ -174,15 +167,4 @@ pub(super) async fn head_file(
         signed.tenant.tenant.slug, head.head.size
     );
     Ok(download(json, "application/json", &name))
-}
-
-fn download(body: String, content_type: &str, name: &str) -> Response {
-    Response::builder()
-        .content_type(content_type)
-        .header(
-            "content-disposition",
-            format!("attachment; filename=\"{name}\""),
-        )
-        .header("cache-control", "no-store")
-        .body(body)
 }

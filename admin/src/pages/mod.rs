@@ -355,6 +355,19 @@ fn console_path(tenant: &ResolvedTenant) -> String {
     Pages::Console.root(tenant)
 }
 
+/// A file to save rather than a page: `name` as the browser offers it,
+/// never cached.
+fn download(body: impl Into<poem::Body>, content_type: &str, name: &str) -> Response {
+    Response::builder()
+        .content_type(content_type)
+        .header(
+            "content-disposition",
+            portico_web::files::content_disposition(false, name),
+        )
+        .header("cache-control", "no-store")
+        .body(body)
+}
+
 fn page(html: String, status: StatusCode) -> Response {
     Response::builder()
         .status(status)

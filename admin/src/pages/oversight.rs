@@ -384,14 +384,7 @@ pub(super) async fn audit_csv(
         signed.tenant.tenant.slug,
         Timestamp::now().to_rfc3339().get(..10).unwrap_or("export")
     );
-    Ok(Response::builder()
-        .content_type("text/csv; charset=utf-8")
-        .header(
-            "content-disposition",
-            format!("attachment; filename=\"{name}\""),
-        )
-        .header("cache-control", "no-store")
-        .body(body))
+    Ok(super::download(body, "text/csv; charset=utf-8", &name))
 }
 
 #[cfg(test)]

@@ -453,11 +453,14 @@ impl AuditApi {
             .services
             .audit_export(&session.caller, from.0, head.as_deref())
             .await?;
-        let name = format!(
-            "attachment; filename=\"audit-{}-{}-{}.jsonl\"",
-            session.tenant().slug,
-            export.before.size() + 1,
-            export.head.head.size
+        let name = portico_web::files::content_disposition(
+            false,
+            &format!(
+                "audit-{}-{}-{}.jsonl",
+                session.tenant().slug,
+                export.before.size() + 1,
+                export.head.head.size
+            ),
         );
         Ok(ExportResponse::Ok(
             ExportBody::Lines(PlainText(export.to_json_lines())),

@@ -418,8 +418,7 @@ impl Services {
             let mut tx = pass.read().await?;
             let size = ledger_store::size(&mut tx).await?;
             let cut = ledger_store::cut(&mut tx).await?;
-            let entries = ledger_store::entries(&mut tx).await?;
-            let events = ledger_store::events(&mut tx).await?;
+            let (events, entries) = ledger_store::events_and_entries(&mut tx).await?;
             let heads = ledger_store::heads(&mut tx).await?;
             tx.commit().await?;
             let tenant = pass.tenant().id.to_string();

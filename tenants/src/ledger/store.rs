@@ -265,18 +265,37 @@ pub(crate) async fn entries(tx: &mut TenantTx) -> Result<Vec<LedgerEntry>, Stora
     entries_after(tx, 0).await
 }
 
-/// Every audit event of the clinic, whether or not it is in the log.
-pub(crate) async fn events(tx: &mut TenantTx) -> Result<Vec<StoredEvent>, StorageError> {
+/// Every audit event of the clinic, whether or not it is in the log, and
+/// the log's entries among them: one read of the trail for a check.
+pub(crate) async fn events_and_entries(
+    tx: &mut TenantTx,
+) -> Result<(Vec<StoredEvent>, Vec<LedgerEntry>), StorageError> {
     let key = tx.tenant_key();
     let rows = sqlx::query(concat!(
-        "SELECT ",
+        "SELECT e.seq, e.leaf_hash, ",
         event_columns!(),
         " FROM audit_events e WHERE e.tenant_id = $1 ORDER BY e.occurred_at, e.id"
     ))
     .bind(key)
     .fetch_all(tx.conn())
     .await?;
-    rows.iter().map(event_from_row).collect()
+    let mut events = Vec::with_capacity(rows.len());
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let event = event_from_row_at(row, 2)?;
+        let seq: Option<i64> = row.try_get(0)?;
+        let leaf_hash: Option<String> = row.try_get(1)?;
+        if let (Some(seq), Some(leaf_hash)) = (seq, leaf_hash) {
+            entries.push(LedgerEntry {
+                seq: seq.max(0) as u64,
+                event_id: event.id.clone(),
+                leaf_hash,
+            });
+        }
+        events.push(event);
+    }
+    entries.sort_by_key(|e| e.seq);
+    Ok((events, entries))
 }
 
 /// Leaf hashes as stored (lowercase hex), back to bytes.
