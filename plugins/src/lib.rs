@@ -22,6 +22,6 @@ pub mod sandbox;
 pub use hooks::{Hook, HookFamily};
 pub use interface::{InterfaceVersion, PUBLISHED, Version};
 pub use model::{Decision, HookInput, HookOutput};
-pub use sandbox::admission::{ForbiddenImport, Refusal};
+pub use sandbox::admission::{Capability, ForbiddenImport, Refusal};
 pub use sandbox::limits::{Limits, SandboxConfig};
 pub use sandbox::{CallReport, Failure, FailureKind, Plugin, Sandbox};

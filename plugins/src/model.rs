@@ -40,6 +40,64 @@ pub struct Setting {
     pub value: String,
 }
 
+/// Settings in JSON are an object of names to values
+/// (`{"refused_domains": "gmail.com"}`), as the API's activation and the
+/// console write them. The interface's list of `{name, value}` records is
+/// read too, so inputs written that way keep working.
+pub mod settings_json {
+    use std::collections::BTreeMap;
+    use std::fmt;
+
+    use serde::de::{MapAccess, SeqAccess, Visitor};
+    use serde::ser::SerializeMap;
+    use serde::{Deserializer, Serializer};
+
+    use super::Setting;
+
+    pub fn serialize<S: Serializer>(settings: &[Setting], s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(settings.len()))?;
+        for setting in settings {
+            map.serialize_entry(&setting.name, &setting.value)?;
+        }
+        map.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Setting>, D::Error> {
+        d.deserialize_any(SettingsVisitor)
+    }
+
+    struct SettingsVisitor;
+
+    impl<'de> Visitor<'de> for SettingsVisitor {
+        type Value = Vec<Setting>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object of setting names to text values, such as {\"refused_domains\": \"gmail.com\"}")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            // Sorted by name, and a repeated name keeps its last value, as
+            // a JSON object reads.
+            let mut sorted = BTreeMap::new();
+            while let Some((name, value)) = map.next_entry::<String, String>()? {
+                sorted.insert(name, value);
+            }
+            Ok(sorted
+                .into_iter()
+                .map(|(name, value)| Setting { name, value })
+                .collect())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut settings = Vec::new();
+            while let Some(setting) = seq.next_element::<Setting>()? {
+                settings.push(setting);
+            }
+            Ok(settings)
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Branding {
     pub clinic_name: String,
@@ -62,7 +120,7 @@ pub struct MailContext {
     #[serde(default)]
     pub expires_at: Option<String>,
     pub locale: String,
-    #[serde(default)]
+    #[serde(default, with = "settings_json")]
     pub settings: Vec<Setting>,
     /// The clinic's patient portal (interface 2.0.0 and later).
     #[serde(default)]
@@ -133,7 +191,7 @@ pub struct Redemption {
     pub answers: Vec<Answer>,
     #[serde(default)]
     pub facts: RecordFacts,
-    #[serde(default)]
+    #[serde(default, with = "settings_json")]
     pub settings: Vec<Setting>,
 }
 
@@ -141,14 +199,14 @@ pub struct Redemption {
 pub struct PortalAccess {
     #[serde(default)]
     pub facts: RecordFacts,
-    #[serde(default)]
+    #[serde(default, with = "settings_json")]
     pub settings: Vec<Setting>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailAcceptance {
     pub email: String,
-    #[serde(default)]
+    #[serde(default, with = "settings_json")]
     pub settings: Vec<Setting>,
 }
 
@@ -168,6 +226,28 @@ impl HookInput {
             Self::CheckRedemption(_) => Hook::CheckRedemption,
             Self::CheckPortalAccess(_) => Hook::CheckPortalAccess,
             Self::CheckEmail(_) => Hook::CheckEmail,
+        }
+    }
+
+    /// The same input with the clinic's settings in place of its own.
+    pub fn with_settings(self, settings: Vec<Setting>) -> Self {
+        match self {
+            Self::RenderEmail(mut c) => {
+                c.settings = settings;
+                Self::RenderEmail(c)
+            }
+            Self::CheckRedemption(mut r) => {
+                r.settings = settings;
+                Self::CheckRedemption(r)
+            }
+            Self::CheckPortalAccess(mut p) => {
+                p.settings = settings;
+                Self::CheckPortalAccess(p)
+            }
+            Self::CheckEmail(mut e) => {
+                e.settings = settings;
+                Self::CheckEmail(e)
+            }
         }
     }
 
@@ -233,6 +313,20 @@ pub enum HookOutput {
         message: String,
     },
     Decision(Decision),
+}
+
+impl HookOutput {
+    /// What kind of answer it is, as call records count them: `allow`,
+    /// `deny`, `ask_for`, `rendered` or `declined`.
+    pub fn answer(&self) -> &'static str {
+        match self {
+            Self::Rendered(_) => "rendered",
+            Self::RenderDeclined { .. } => "declined",
+            Self::Decision(Decision::Allow) => "allow",
+            Self::Decision(Decision::Deny { .. }) => "deny",
+            Self::Decision(Decision::AskFor { .. }) => "ask_for",
+        }
+    }
 }
 
 /// Why a plugin's answer cannot be used.
@@ -392,5 +486,46 @@ mod tests {
         assert_eq!(input.hook(), Hook::CheckEmail);
         assert_eq!(input.text_bytes(), "mia@example.org".len() + 15 + 9);
         assert!(HookInput::from_json(Hook::CheckEmail, r#"{"facts": {}}"#).is_err());
+    }
+
+    #[test]
+    fn every_hook_has_a_sample_input_that_reads() {
+        let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-inputs");
+        for hook in Hook::ALL {
+            let path = samples.join(format!("{hook}.json"));
+            let json = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let input = HookInput::from_json(hook, &json)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(input.hook(), hook);
+        }
+    }
+
+    #[test]
+    fn settings_are_an_object_and_the_old_list_still_reads() {
+        let object = HookInput::from_json(
+            Hook::CheckEmail,
+            r#"{"email": "a@b.org", "settings": {"z": "1", "refused_domains": "gmail.com"}}"#,
+        )
+        .unwrap();
+        let list = HookInput::from_json(
+            Hook::CheckEmail,
+            r#"{"email": "a@b.org", "settings": [{"name": "refused_domains", "value": "gmail.com"}, {"name": "z", "value": "1"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(object, list);
+        let HookInput::CheckEmail(e) = &object else {
+            unreachable!()
+        };
+        assert_eq!(
+            serde_json::to_value(e).unwrap()["settings"],
+            serde_json::json!({"refused_domains": "gmail.com", "z": "1"})
+        );
+        let err = HookInput::from_json(
+            Hook::CheckEmail,
+            r#"{"email": "a@b.org", "settings": {"n": 3}}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("expected a string"), "{err}");
     }
 }

@@ -11,7 +11,7 @@ use portico_plugins::model::{
     Redemption, Setting,
 };
 use portico_plugins::{
-    Decision, FailureKind, HookFamily, HookInput, HookOutput, Limits, Refusal, Sandbox,
+    Capability, Decision, FailureKind, HookFamily, HookInput, HookOutput, Limits, Refusal, Sandbox,
     SandboxConfig, Version,
 };
 
@@ -306,6 +306,19 @@ fn a_plugin_that_imports_files_or_sockets_is_refused_at_upload_with_the_import_n
         "{message}"
     );
     assert_eq!(err.code(), "plugin_import_refused");
+    // std::fs and std::net bring their clocks along; the author used
+    // neither clock, and is told so.
+    assert_eq!(
+        named("wasi:clocks/wall-clock").came_with,
+        Some(Capability::Files)
+    );
+    assert_eq!(
+        named("wasi:clocks/monotonic-clock").came_with,
+        Some(Capability::Network)
+    );
+    assert!(message.contains("files (std::fs): "), "{message}");
+    assert!(message.contains("network (std::net): "), "{message}");
+    assert!(!message.contains("clock (std::time"), "{message}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! from configuration (`config`), in `startup`, the composition root.
 
 pub mod api;
+pub mod api_document;
 pub mod cli;
 pub mod config;
 pub mod demo;

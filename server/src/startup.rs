@@ -301,16 +301,15 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// The API's OpenAPI service, with every resource's endpoints.
+/// The API's OpenAPI service, with every resource's endpoints. Its server
+/// address is the request's own (see `api_document`).
 pub fn openapi_service() -> OpenApiService<api::Apis, ()> {
-    OpenApiService::new(api::apis(), "Portico", env!("CARGO_PKG_VERSION"))
-        .description(
-            "Portico gives clinics' patients online access to their medical records. \
+    OpenApiService::new(api::apis(), "Portico", env!("CARGO_PKG_VERSION")).description(
+        "Portico gives clinics' patients online access to their medical records. \
              Tenant endpoints (`/api/v1/...`) are reached on a clinic's host, \
              `{slug}.{base domain}`, or under `/t/{slug}/`; operator endpoints \
              (`/api/operator/v1/...`) on the platform host.",
-        )
-        .server("/api")
+    )
 }
 
 /// The whole application as one endpoint: the API, the console and the
@@ -318,8 +317,14 @@ pub fn openapi_service() -> OpenApiService<api::Apis, ()> {
 /// log. Every form post to either page tree must come from our own origin.
 pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
     let api = openapi_service();
-    let spec = api.spec_endpoint();
-    let docs = api.swagger_ui();
+    let document = Arc::new(crate::api_document::ApiDocument::new(openapi_service()));
+    // The documentation page may not be framed by another site.
+    let docs_page = Arc::new(get(crate::api_document::served_page).with(
+        SetHeader::new().overriding(
+            "content-security-policy",
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    ));
     let directory = state.tenants.clone();
     let limits = body_limit::BodyLimit {
         max_bytes: state.settings.max_body_bytes,
@@ -331,15 +336,9 @@ pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/.well-known/portico-audit-key", get(published_audit_key))
-        .at("/api/openapi.json", spec)
-        .nest(
-            "/api/docs",
-            // The documentation page may not be framed by another site.
-            docs.with(SetHeader::new().overriding(
-                "content-security-policy",
-                "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-            )),
-        )
+        .at("/api/openapi.json", get(crate::api_document::served_spec))
+        .at("/api/docs", docs_page.clone())
+        .at("/api/docs/", docs_page)
         .nest(
             "/api",
             // Every answer of a clinic's API may carry personal data: no
@@ -375,6 +374,7 @@ pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
             SetHeader::new().overriding("strict-transport-security", "max-age=31536000"),
         )
         .data(state)
+        .data(document)
         .data(Arc::new(portico_admin::Console::new()))
         .data(Arc::new(PortalPages::new()))
         .with(CatchPanic::new())

@@ -8,6 +8,7 @@ use crate::views::{Console, DryRunResult, HookSample, PluginFailureRow, PluginRo
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Multipart, Path};
 use poem::{Request, Response, handler};
+use portico_plugins::sandbox::grouped;
 use portico_plugins::{Hook, HookInput};
 use portico_tenants::domain::PluginId;
 use portico_tenants::plugins::{PluginName, PluginSettings};
@@ -21,7 +22,7 @@ use portico_web::files::{FileForm, human_size};
 
 /// Inputs to start a dry run from: the same samples `portico plugin run`
 /// documents.
-const SAMPLES: [(Hook, &str); 3] = [
+const SAMPLES: [(Hook, &str); 4] = [
     (
         Hook::RenderEmail,
         include_str!("../../../plugins/sample-inputs/render-email.json"),
@@ -29,6 +30,10 @@ const SAMPLES: [(Hook, &str); 3] = [
     (
         Hook::CheckRedemption,
         include_str!("../../../plugins/sample-inputs/check-redemption.json"),
+    ),
+    (
+        Hook::CheckPortalAccess,
+        include_str!("../../../plugins/sample-inputs/check-portal-access.json"),
     ),
     (
         Hook::CheckEmail,
@@ -64,8 +69,27 @@ async fn plugins_page(
         .plugin_overview(&signed.caller)
         .await
         .map_err(ApiError::from)?;
+    let settings_text = |settings: &PluginSettings| {
+        settings
+            .as_slice()
+            .iter()
+            .map(|s| format!("{}={}", s.name, s.value))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     let mut plugins = Vec::with_capacity(overview.len());
     for o in &overview {
+        // What activating it would run with: its own settings when active,
+        // else its family's active ones, which carry over.
+        let family_active = overview
+            .iter()
+            .find_map(|other| {
+                other
+                    .active
+                    .as_ref()
+                    .filter(|a| a.family == o.version.family)
+            })
+            .map(|a| settings_text(&a.settings));
         let failures = services
             .plugin_calls(&signed.caller, o.version.id, true, RECENT_FAILURES)
             .await
@@ -79,20 +103,13 @@ async fn plugins_page(
             size: human_size(o.version.size_bytes),
             uploaded_at: zone.human(o.version.uploaded_at),
             active: o.active.is_some(),
-            settings: o
-                .active
-                .as_ref()
-                .map(|a| {
-                    a.settings
-                        .as_slice()
-                        .iter()
-                        .map(|s| format!("{}={}", s.name, s.value))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                })
-                .unwrap_or_default(),
+            settings: family_active.unwrap_or_default(),
             calls: o.stats.calls,
             failures: o.stats.failures,
+            denied: o.stats.denied,
+            asked: o.stats.asked,
+            verification: o.version.family == portico_plugins::HookFamily::Verification,
+            peak_fuel: o.stats.peak_fuel_percent.map(|p| format!("{p}%")),
             p50_ms: ms(o.stats.p50_us),
             p95_ms: ms(o.stats.p95_us),
             recent_failures: failures
@@ -230,7 +247,7 @@ pub(super) async fn activate(
         let settings = PluginSettings::parse(pairs)?;
         state
             .services
-            .plugin_activate(&signed.caller, id, &settings)
+            .plugin_activate(&signed.caller, id, Some(&settings))
             .await
     }
     .await;
@@ -311,6 +328,8 @@ pub(super) async fn dry_run(
     let id = parse_plugin(&form.plugin)?;
     let mut signed = Signed::posting(&state, req, &form.csrf_token).await?;
     let hook: Result<Hook, _> = form.hook.parse();
+    let own_settings = serde_json::from_str::<serde_json::Value>(&form.input)
+        .is_ok_and(|v| v.get("settings").is_some());
     let input = hook.as_ref().map_err(ToString::to_string).and_then(|hook| {
         HookInput::from_json(*hook, &form.input)
             .map_err(|e| format!("The input does not fit the {hook} hook: {e}."))
@@ -346,7 +365,7 @@ pub(super) async fn dry_run(
         .unwrap_or_default();
     match state
         .services
-        .plugin_dry_run(&signed.caller, id, input)
+        .plugin_dry_run(&signed.caller, id, input, own_settings)
         .await
     {
         Ok(run) => {
@@ -377,8 +396,11 @@ pub(super) async fn dry_run(
                     // wrote them.
                     .map(|l| format!("{}: {}", l.level.as_str(), l.message))
                     .collect(),
-                fuel_used: report.fuel_used,
+                fuel_used: grouped(report.fuel_used),
+                fuel_limit: grouped(report.fuel_limit),
+                fuel_percent: format!("{}%", report.fuel_percent()),
                 elapsed_us: report.elapsed.as_micros(),
+                settings_from: run.settings_from.in_words().to_owned(),
             });
             plugins_page(&state, &console, signed, dry, StatusCode::OK).await
         }

@@ -167,10 +167,18 @@ pub struct PluginRow {
     pub size: String,
     pub uploaded_at: String,
     pub active: bool,
-    /// The active version's settings, one `name=value` per line.
+    /// The settings activating it would use, one `name=value` per line:
+    /// its own when active, else those of its family's active version
+    /// (they carry over unless changed).
     pub settings: String,
     pub calls: i64,
     pub failures: i64,
+    /// Verification only: decisions that refused and that asked for more.
+    pub denied: i64,
+    pub asked: i64,
+    pub verification: bool,
+    /// The largest share of the instruction budget a recent call used.
+    pub peak_fuel: Option<String>,
     pub p50_ms: Option<String>,
     pub p95_ms: Option<String>,
     pub recent_failures: Vec<PluginFailureRow>,
@@ -184,8 +192,12 @@ pub struct DryRunResult {
     pub detail: Option<String>,
     pub output: Option<String>,
     pub log: Vec<String>,
-    pub fuel_used: u64,
+    pub fuel_used: String,
+    pub fuel_limit: String,
+    pub fuel_percent: String,
     pub elapsed_us: u128,
+    /// Where its settings came from: the input's own, or the active ones.
+    pub settings_from: String,
 }
 
 #[derive(Debug, Serialize)]

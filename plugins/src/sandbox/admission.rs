@@ -29,7 +29,7 @@ pub enum Refusal {
     CoreModule,
     #[error("the component is malformed: {0}")]
     Malformed(String),
-    #[error("the component imports what plugins may not have: {}", describe(.0))]
+    #[error("the component imports what plugins may not have. {}.", describe(.0))]
     ForbiddenImports(Vec<ForbiddenImport>),
     #[error(
         "the component was built against portico:plugins@{found}; this server supports {supported}"
@@ -73,19 +73,147 @@ fn is_form_upload(body: &[u8]) -> bool {
             .any(|w| w.eq_ignore_ascii_case(b"content-disposition"))
 }
 
+/// What a forbidden import would give a plugin, named as a Rust author
+/// meets it: the standard library asks for these interfaces on their
+/// behalf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Capability {
+    Files,
+    Network,
+    Clock,
+    Randomness,
+    Other,
+}
+
+impl Capability {
+    fn of(import: &str) -> Self {
+        let prefix = |p: &str| import.starts_with(p);
+        if prefix("wasi:filesystem") {
+            Self::Files
+        } else if prefix("wasi:sockets") || prefix("wasi:http") {
+            Self::Network
+        } else if prefix("wasi:clocks") {
+            Self::Clock
+        } else if prefix("wasi:random") {
+            Self::Randomness
+        } else {
+            Self::Other
+        }
+    }
+
+    /// Why the host never grants it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Files => "plugins get no filesystem",
+            Self::Network => "plugins get no network",
+            Self::Clock => "plugins get no clock; the hook's input carries the times it needs",
+            Self::Randomness => {
+                "plugins get no randomness (a std HashMap asks for it; use BTreeMap)"
+            }
+            Self::Other => "plugins may import only what the Portico interface provides",
+        }
+    }
+
+    /// What in a Rust plugin brings the import in.
+    fn rust_use(self) -> &'static str {
+        match self {
+            Self::Files => "files (std::fs)",
+            Self::Network => "network (std::net)",
+            Self::Clock => "clock (std::time::SystemTime or Instant)",
+            Self::Randomness => "randomness (HashMap, HashSet or a random crate)",
+            Self::Other => "other imports",
+        }
+    }
+}
+
 /// One import the host will not provide, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForbiddenImport {
     pub import: String,
+    pub capability: Capability,
     pub reason: &'static str,
+    /// Set on a clock import that another forbidden interface needs for
+    /// its own types (file times, socket timeouts): it came with that use,
+    /// and goes when that use does.
+    pub came_with: Option<Capability>,
 }
 
+impl ForbiddenImport {
+    fn new(import: &str) -> Self {
+        let capability = Capability::of(import);
+        Self {
+            import: import.to_owned(),
+            capability,
+            reason: capability.reason(),
+            came_with: None,
+        }
+    }
+}
+
+/// Marks the clock imports that `wasi:filesystem` (file times use
+/// `wall-clock`'s datetime) and `wasi:sockets` (timeouts use
+/// `monotonic-clock`'s duration) pull in, so an author who used only
+/// `std::fs` is not told to stop reading a clock.
+fn attribute_clocks(imports: &mut [ForbiddenImport]) {
+    let uses =
+        |c: Capability, imports: &[ForbiddenImport]| imports.iter().any(|i| i.capability == c);
+    let files = uses(Capability::Files, imports);
+    let network = uses(Capability::Network, imports);
+    for import in imports.iter_mut() {
+        let (base, _) = split_version(&import.import);
+        import.came_with = match base {
+            "wasi:clocks/wall-clock" if files => Some(Capability::Files),
+            "wasi:clocks/monotonic-clock" if network => Some(Capability::Network),
+            _ => None,
+        };
+    }
+}
+
+/// The refusal in words, one sentence per use: the imports it brought,
+/// the clocks that came with them, and why none is granted.
 fn describe(imports: &[ForbiddenImport]) -> String {
-    imports
+    let quoted = |i: &ForbiddenImport| format!("`{}`", i.import);
+    let mut uses: Vec<Capability> = imports
         .iter()
-        .map(|i| format!("`{}` ({})", i.import, i.reason))
+        .filter(|i| i.came_with.is_none())
+        .map(|i| i.capability)
+        .collect();
+    uses.sort();
+    uses.dedup();
+    uses.iter()
+        .map(|&use_| {
+            let own: Vec<String> = imports
+                .iter()
+                .filter(|i| i.capability == use_ && i.came_with.is_none())
+                .map(quoted)
+                .collect();
+            let along: Vec<String> = imports
+                .iter()
+                .filter(|i| i.came_with == Some(use_))
+                .map(quoted)
+                .collect();
+            let mut sentence = format!("{}: {}", use_.rust_use(), own.join(", "));
+            if !along.is_empty() {
+                sentence.push_str(&format!(
+                    ", and {} that the {} interface pulls in with it (it goes when the {} use does)",
+                    along.join(", "),
+                    if use_ == Capability::Files {
+                        "filesystem"
+                    } else {
+                        "sockets"
+                    },
+                    if use_ == Capability::Files {
+                        "file"
+                    } else {
+                        "network"
+                    },
+                ));
+            }
+            sentence.push_str(&format!("; {}", use_.reason()));
+            sentence
+        })
         .collect::<Vec<_>>()
-        .join("; ")
+        .join(". ")
 }
 
 const WASM_MAGIC: &[u8] = b"\0asm";
@@ -140,22 +268,6 @@ const INERT_WASI: &[&str] = &[
 /// Interfaces of a published version that the host provides.
 const HOST_INTERFACES: &[&str] = &["host", "types"];
 
-/// Why a family of imports is never granted.
-fn refusal_reason(name: &str) -> &'static str {
-    let prefix = |p: &str| name.starts_with(p);
-    if prefix("wasi:filesystem") {
-        "plugins get no filesystem"
-    } else if prefix("wasi:sockets") || prefix("wasi:http") {
-        "plugins get no network"
-    } else if prefix("wasi:clocks") {
-        "plugins get no clock; the hook's input carries the times it needs"
-    } else if prefix("wasi:random") {
-        "plugins get no randomness (a std HashMap asks for it; use BTreeMap)"
-    } else {
-        "plugins may import only what the Portico interface provides"
-    }
-}
-
 /// Splits `ns:pkg/iface@version` into its unversioned name and version.
 fn split_version(name: &str) -> (&str, Option<&str>) {
     match name.split_once('@') {
@@ -183,11 +295,9 @@ pub(crate) fn check_imports(engine: &Engine, component: &Component) -> Result<()
         } else if INERT_WASI.contains(&base) && version.is_some_and(|v| v.starts_with("0.2.")) {
             continue;
         }
-        forbidden.push(ForbiddenImport {
-            import: name.to_owned(),
-            reason: refusal_reason(name),
-        });
+        forbidden.push(ForbiddenImport::new(name));
     }
+    attribute_clocks(&mut forbidden);
     if forbidden.is_empty() {
         Ok(())
     } else {
@@ -252,12 +362,64 @@ mod tests {
     #[test]
     fn refusals_say_what_is_missing() {
         assert_eq!(
-            refusal_reason("wasi:filesystem/types@0.2.6"),
+            ForbiddenImport::new("wasi:filesystem/types@0.2.6").reason,
             "plugins get no filesystem"
         );
         assert_eq!(
-            refusal_reason("wasi:sockets/tcp@0.2.0"),
+            ForbiddenImport::new("wasi:sockets/tcp@0.2.0").reason,
             "plugins get no network"
         );
+    }
+
+    fn refused(names: &[&str]) -> Vec<ForbiddenImport> {
+        let mut imports: Vec<_> = names.iter().map(|n| ForbiddenImport::new(n)).collect();
+        attribute_clocks(&mut imports);
+        imports
+    }
+
+    #[test]
+    fn a_clock_that_came_with_the_filesystem_is_named_with_it() {
+        let imports = refused(&[
+            "wasi:clocks/wall-clock@0.2.6",
+            "wasi:filesystem/types@0.2.6",
+            "wasi:filesystem/preopens@0.2.6",
+        ]);
+        assert_eq!(imports[0].came_with, Some(Capability::Files));
+        let message = Refusal::ForbiddenImports(imports).to_string();
+        assert!(
+            message.contains(
+                "files (std::fs): `wasi:filesystem/types@0.2.6`, `wasi:filesystem/preopens@0.2.6`, \
+                 and `wasi:clocks/wall-clock@0.2.6` that the filesystem interface pulls in"
+            ),
+            "{message}"
+        );
+        // Only one use is told: the author never asked for a clock.
+        assert!(!message.contains("clock (std::time"), "{message}");
+    }
+
+    #[test]
+    fn a_clock_used_on_its_own_is_its_own_use() {
+        let imports = refused(&["wasi:clocks/wall-clock@0.2.6", "wasi:random/random@0.2.6"]);
+        assert_eq!(imports[0].came_with, None);
+        let message = Refusal::ForbiddenImports(imports).to_string();
+        assert!(
+            message.contains("clock (std::time::SystemTime or Instant): `wasi:clocks/wall-clock@0.2.6`; plugins get no clock"),
+            "{message}"
+        );
+        assert!(message.contains("randomness (HashMap"), "{message}");
+    }
+
+    #[test]
+    fn the_monotonic_clock_comes_with_sockets_but_not_with_files() {
+        let with_files = refused(&[
+            "wasi:filesystem/types@0.2.6",
+            "wasi:clocks/monotonic-clock@0.2.6",
+        ]);
+        assert_eq!(with_files[1].came_with, None);
+        let with_sockets = refused(&[
+            "wasi:sockets/tcp@0.2.6",
+            "wasi:clocks/monotonic-clock@0.2.6",
+        ]);
+        assert_eq!(with_sockets[1].came_with, Some(Capability::Network));
     }
 }

@@ -114,8 +114,26 @@ pub struct CallReport {
     pub outcome: Result<HookOutput, Failure>,
     pub log: GuestLog,
     pub fuel_used: u64,
+    /// The instruction budget the call ran under.
+    pub fuel_limit: u64,
     #[serde(serialize_with = "micros")]
     pub elapsed: Duration,
+}
+
+impl CallReport {
+    /// The share of its instruction budget the call used, in percent: how
+    /// close a plugin runs to being stopped.
+    pub fn fuel_percent(&self) -> f64 {
+        fuel_percent(self.fuel_used, self.fuel_limit)
+    }
+}
+
+/// `used` as a percentage of `limit`, to one decimal place.
+pub fn fuel_percent(used: u64, limit: u64) -> f64 {
+    if limit == 0 {
+        return 0.0;
+    }
+    (used as f64 * 1000.0 / limit as f64).round() / 10.0
 }
 
 fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -224,6 +242,7 @@ impl Sandbox {
             }),
             log: GuestLog::default(),
             fuel_used: 0,
+            fuel_limit: limits.fuel,
             elapsed: started.elapsed(),
         };
         if input.hook().family() != plugin.family {
@@ -282,6 +301,7 @@ impl Sandbox {
             outcome,
             log: state.log,
             fuel_used,
+            fuel_limit: limits.fuel,
             elapsed,
         }
     }
@@ -397,7 +417,7 @@ fn classify(err: &wasmtime::Error, state: &CallState, limits: &Limits) -> Failur
 }
 
 /// `n` with its thousands grouped by commas: 10,000,000.
-fn grouped(n: u64) -> String {
+pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use portico_plugins::{CallReport, Hook, HookFamily, HookInput};
-use portico_tenants::acts::plugins::PluginOverview;
+use portico_plugins::{Hook, HookFamily, HookInput};
+use portico_tenants::acts::plugins::{DryRun, PluginOverview};
 use portico_tenants::domain::PluginId;
 use portico_tenants::plugins::{Activation, CallRecord, PluginName, PluginSettings, PluginVersion};
 
@@ -80,10 +80,21 @@ impl From<&Activation> for ActivationView {
 pub struct CallStatsView {
     /// Real calls (dry runs excluded).
     pub calls: i64,
+    /// Calls in which the plugin broke: it trapped or panicked, ran out of
+    /// fuel, time or memory, or answered out of bounds. A broken
+    /// verification rule refuses (it fails closed) but is counted here,
+    /// not under `denied`.
     pub failures: i64,
+    /// Verification decisions that refused.
+    pub denied: i64,
+    /// Verification decisions that asked the patient for more.
+    pub asked: i64,
     /// Latency over the most recent 500 calls, in microseconds.
     pub p50_us: Option<i64>,
     pub p95_us: Option<i64>,
+    /// The largest share of its instruction budget one of those calls
+    /// used, in percent.
+    pub peak_fuel_percent: Option<f64>,
 }
 
 #[derive(Object)]
@@ -104,8 +115,11 @@ impl From<&PluginOverview> for PluginOverviewView {
             stats: CallStatsView {
                 calls: o.stats.calls,
                 failures: o.stats.failures,
+                denied: o.stats.denied,
+                asked: o.stats.asked,
                 p50_us: o.stats.p50_us,
                 p95_us: o.stats.p95_us,
+                peak_fuel_percent: o.stats.peak_fuel_percent,
             },
         }
     }
@@ -114,9 +128,10 @@ impl From<&PluginOverview> for PluginOverviewView {
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub struct ActivateRequest {
-    /// Settings for the plugin, such as `refused_domains`.
-    #[oai(default)]
-    pub settings: BTreeMap<String, String>,
+    /// Settings for the plugin, such as `refused_domains`. Leave it out to
+    /// keep the settings the family's active version runs with; `{}`
+    /// clears them.
+    pub settings: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Object)]
@@ -126,7 +141,9 @@ pub struct DryRunRequest {
     /// `check-email`.
     #[oai(validator(max_length = 40))]
     pub hook: Text,
-    /// The hook's input, as in `portico plugin run --input`.
+    /// The hook's input, as in `portico plugin run --input`. Without a
+    /// `settings` object, the run gets the settings of the family's active
+    /// version, as a real call would.
     pub input: serde_json::Value,
 }
 
@@ -141,14 +158,26 @@ pub struct CallView {
     pub outcome: String,
     /// For a failure, what happened.
     pub detail: Option<String>,
+    /// For a call that worked, what it answered: `allow`, `deny`,
+    /// `ask_for`, `rendered` or `declined`.
+    pub answer: Option<String>,
     /// What the plugin returned (dry runs only).
     pub output: Option<serde_json::Value>,
     pub dry_run: bool,
+    /// Instructions the call used.
     pub fuel_used: i64,
+    /// Its instruction budget (absent for calls recorded before the
+    /// budget was kept).
+    pub fuel_limit: Option<i64>,
+    /// `fuel_used` as a share of `fuel_limit`, in percent.
+    pub fuel_percent: Option<f64>,
     pub elapsed_us: i64,
     /// `{"lines": [{"level", "message"}], "dropped": n}`.
     pub log: serde_json::Value,
     pub at: String,
+    /// Dry runs only: whose settings the plugin got, `input` (its own),
+    /// `active` (the family's active version's) or `none`.
+    pub settings_from: Option<String>,
 }
 
 impl From<&CallRecord> for CallView {
@@ -158,36 +187,51 @@ impl From<&CallRecord> for CallView {
             hook: c.hook.clone(),
             outcome: c.outcome.clone(),
             detail: c.detail.clone(),
+            answer: c.answer.clone(),
             output: None,
             dry_run: c.dry_run,
             fuel_used: c.fuel_used,
+            fuel_limit: c.fuel_limit,
+            fuel_percent: c.fuel_percent(),
             elapsed_us: c.elapsed_us,
             log: c.log.clone(),
             at: c.at.to_rfc3339(),
+            settings_from: None,
         }
     }
 }
 
-fn dry_run_view(id: String, hook: Hook, report: &CallReport) -> CallView {
-    let (outcome, detail, output) = match &report.outcome {
-        Ok(output) => ("ok".to_owned(), None, serde_json::to_value(output).ok()),
+fn dry_run_view(run: &DryRun, hook: Hook) -> CallView {
+    let report = &run.report;
+    let (outcome, detail, output, answer) = match &report.outcome {
+        Ok(output) => (
+            "ok".to_owned(),
+            None,
+            serde_json::to_value(output).ok(),
+            Some(output.answer().to_owned()),
+        ),
         Err(failure) => (
             failure.kind.as_str().to_owned(),
             Some(failure.detail.clone()),
             None,
+            None,
         ),
     };
     CallView {
-        id,
+        id: run.call_id.clone(),
         hook: hook.as_str().into(),
         outcome,
         detail,
+        answer,
         output,
         dry_run: true,
         fuel_used: i64::try_from(report.fuel_used).unwrap_or(i64::MAX),
+        fuel_limit: Some(i64::try_from(report.fuel_limit).unwrap_or(i64::MAX)),
+        fuel_percent: Some(report.fuel_percent()),
         elapsed_us: i64::try_from(report.elapsed.as_micros()).unwrap_or(i64::MAX),
         log: serde_json::to_value(&report.log).unwrap_or_default(),
         at: portico_tenants::domain::Timestamp::now().to_rfc3339(),
+        settings_from: Some(run.settings_from.as_str().to_owned()),
     }
 }
 
@@ -250,10 +294,14 @@ impl PluginsApi {
         body: JsonBody<ActivateRequest>,
     ) -> ApiResult<Json<ActivationView>> {
         let id = parse_plugin_id(&id.0)?;
-        let settings = PluginSettings::parse(body.0.settings.into_iter().collect())?;
+        let settings = body
+            .0
+            .settings
+            .map(|given| PluginSettings::parse(given.into_iter().collect()))
+            .transpose()?;
         let active = state
             .services
-            .plugin_activate(&session.caller, id, &settings)
+            .plugin_activate(&session.caller, id, settings.as_ref())
             .await?;
         Ok(Json(ActivationView::from(&active)))
     }
@@ -314,6 +362,7 @@ impl PluginsApi {
                     err.field = Some("hook".into());
                     err
                 })?;
+        let own_settings = body.0.input.get("settings").is_some();
         let input = HookInput::from_json(hook, &body.0.input.to_string()).map_err(|e| {
             let mut err = ApiError::unprocessable(
                 "invalid_input",
@@ -324,9 +373,9 @@ impl PluginsApi {
         })?;
         let run = state
             .services
-            .plugin_dry_run(&session.caller, id, input)
+            .plugin_dry_run(&session.caller, id, input, own_settings)
             .await?;
-        Ok(Json(dry_run_view(run.call_id, hook, &run.report)))
+        Ok(Json(dry_run_view(&run, hook)))
     }
 
     /// The version's most recent calls, newest first; with

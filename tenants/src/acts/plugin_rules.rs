@@ -12,7 +12,7 @@
 
 use portico_plugins::model::{
     Answer, EmailAcceptance, FieldRequest, InputKind, MailContext, PortalAccess, RecordFacts,
-    RenderedMail, Setting,
+    RenderedMail,
 };
 use portico_plugins::{CallReport, Decision, HookFamily, HookInput, HookOutput};
 
@@ -108,28 +108,6 @@ impl Verdict {
     }
 }
 
-fn with_settings(input: HookInput, settings: &[Setting]) -> HookInput {
-    let settings = settings.to_vec();
-    match input {
-        HookInput::RenderEmail(mut c) => {
-            c.settings = settings;
-            HookInput::RenderEmail(c)
-        }
-        HookInput::CheckRedemption(mut r) => {
-            r.settings = settings;
-            HookInput::CheckRedemption(r)
-        }
-        HookInput::CheckPortalAccess(mut p) => {
-            p.settings = settings;
-            HookInput::CheckPortalAccess(p)
-        }
-        HookInput::CheckEmail(mut e) => {
-            e.settings = settings;
-            HookInput::CheckEmail(e)
-        }
-    }
-}
-
 impl Services {
     async fn active_plugin(
         &self,
@@ -156,7 +134,7 @@ impl Services {
         };
         let report = match self.load_plugin(pass, active.plugin_id).await {
             Ok(Some(plugin)) => {
-                let input = with_settings(input, active.settings.as_slice());
+                let input = input.with_settings(active.settings.as_slice().to_vec());
                 self.plugins.call(plugin, input).await
             }
             Ok(None) => return Ok(None),
@@ -167,6 +145,7 @@ impl Services {
                 }),
                 log: Default::default(),
                 fuel_used: 0,
+                fuel_limit: self.plugins.fuel_limit(hook.family()),
                 elapsed: Default::default(),
             },
         };

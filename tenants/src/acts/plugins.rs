@@ -27,6 +27,42 @@ pub struct PluginOverview {
 pub struct DryRun {
     pub call_id: String,
     pub report: CallReport,
+    pub settings_from: SettingsFrom,
+}
+
+/// Where a dry run's settings came from. A run tries what a real call
+/// would do, so unless the input brings its own, it gets the settings the
+/// clinic's active version of the family runs with (which activating
+/// another version keeps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingsFrom {
+    /// The input named its own.
+    Input,
+    /// The family's active version's.
+    Active,
+    /// The input named none and no version of the family is active.
+    Nothing,
+}
+
+impl SettingsFrom {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Input => "input",
+            Self::Active => "active",
+            Self::Nothing => "none",
+        }
+    }
+
+    /// For the console, beside the run's figures.
+    pub fn in_words(self) -> &'static str {
+        match self {
+            Self::Input => "settings from the input",
+            Self::Active => "the active version's settings",
+            Self::Nothing => {
+                "no settings (none in the input, and no version of this kind is active)"
+            }
+        }
+    }
 }
 
 fn not_found() -> DomainError {
@@ -112,11 +148,14 @@ impl Services {
         pass.finish(done).await
     }
 
+    /// Makes `id` its family's active version. `None` keeps the settings
+    /// the family's active version runs with (none when nothing is
+    /// active), so moving to a new version does not wipe them.
     pub async fn plugin_activate(
         &self,
         caller: &Caller,
         id: PluginId,
-        settings: &PluginSettings,
+        settings: Option<&PluginSettings>,
     ) -> Result<Activation, DomainError> {
         let mut pass = self
             .enter_about(caller, &acts::PLUGIN_ACTIVATE, format!("plugin:{id}"))
@@ -125,20 +164,31 @@ impl Services {
             let staff = pass.staff_id()?;
             let mut tx = pass.write().await?;
             let version = store::plugin(&mut tx, id).await?.ok_or_else(not_found)?;
+            let (settings, kept) = match settings {
+                Some(given) => (given.clone(), false),
+                None => (
+                    store::activation(&mut tx, version.family)
+                        .await?
+                        .map(|a| a.settings)
+                        .unwrap_or_default(),
+                    true,
+                ),
+            };
             store::activate(
                 &mut tx,
                 version.family,
                 id,
-                settings,
+                &settings,
                 &format!("staff:{staff}"),
             )
             .await?;
             pass.detail(format!(
-                "family={} name={} version={} settings={}",
+                "family={} name={} version={} settings={}{}",
                 version.family,
                 version.name,
                 version.version,
-                settings.as_slice().len()
+                settings.as_slice().len(),
+                if kept { " (kept)" } else { "" }
             ));
             let active = store::activation(&mut tx, version.family)
                 .await?
@@ -200,22 +250,26 @@ impl Services {
     }
 
     /// Runs a version on a sample input, with the limits of real calls,
-    /// and keeps the call (marked dry) with its log.
+    /// and keeps the call (marked dry) with its log. `own_settings` says
+    /// whether the input names its settings; when it does not, the run
+    /// gets the active version's (see [`SettingsFrom`]).
     pub async fn plugin_dry_run(
         &self,
         caller: &Caller,
         id: PluginId,
         input: HookInput,
+        own_settings: bool,
     ) -> Result<DryRun, DomainError> {
         let mut pass = self
             .enter_about(caller, &acts::PLUGIN_DRY_RUN, format!("plugin:{id}"))
             .await?;
         let done = async {
-            let version = {
+            let (version, active) = {
                 let mut tx = pass.read().await?;
                 let version = store::plugin(&mut tx, id).await?.ok_or_else(not_found)?;
+                let active = store::activation(&mut tx, version.family).await?;
                 tx.commit().await?;
-                version
+                (version, active)
             };
             if input.hook().family() != version.family {
                 return Err(DomainError::refused(
@@ -224,14 +278,29 @@ impl Services {
                     format!("a {} plugin has no {} hook", version.family, input.hook()),
                 ));
             }
+            let (input, settings_from) = match (own_settings, active) {
+                (true, _) => (input, SettingsFrom::Input),
+                (false, Some(active)) => (
+                    input.with_settings(active.settings.as_slice().to_vec()),
+                    SettingsFrom::Active,
+                ),
+                (false, None) => (input, SettingsFrom::Nothing),
+            };
             let plugin = self.load_plugin(&pass, id).await?.ok_or_else(not_found)?;
             let hook = input.hook();
             let report = self.plugins.call(plugin, input).await;
             let mut tx = pass.write().await?;
             let call_id = store::insert_call(&mut tx, id, hook, &report, true).await?;
-            pass.detail(format!("call={call_id} hook={hook}"));
+            pass.detail(format!(
+                "call={call_id} hook={hook} settings={}",
+                settings_from.as_str()
+            ));
             pass.commit(tx).await?;
-            Ok(DryRun { call_id, report })
+            Ok(DryRun {
+                call_id,
+                report,
+                settings_from,
+            })
         }
         .await;
         pass.finish(done).await

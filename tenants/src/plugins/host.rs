@@ -73,6 +73,11 @@ impl PluginHost {
         self.loaded.invalidate(&(tenant, id)).await;
     }
 
+    /// The instruction budget of a call of `family`.
+    pub fn fuel_limit(&self, family: portico_plugins::HookFamily) -> u64 {
+        self.sandbox.config().limits(family).fuel
+    }
+
     /// One call in a fresh instance.
     pub async fn call(&self, plugin: Plugin, input: HookInput) -> CallReport {
         let _permit = self

@@ -43,17 +43,45 @@ pub struct CallRecord {
     pub detail: Option<String>,
     pub dry_run: bool,
     pub fuel_used: i64,
+    /// The budget it ran under; unknown for calls recorded before it was
+    /// kept.
+    pub fuel_limit: Option<i64>,
+    /// What a call that worked answered (see `HookOutput::answer`).
+    pub answer: Option<String>,
     pub elapsed_us: i64,
     /// The guest log as JSON (`{"lines": [...], "dropped": n}`).
     pub log: serde_json::Value,
     pub at: Timestamp,
 }
 
+impl CallRecord {
+    /// The share of its budget the call used, in percent.
+    pub fn fuel_percent(&self) -> Option<f64> {
+        let limit = u64::try_from(self.fuel_limit?).ok()?;
+        Some(portico_plugins::sandbox::fuel_percent(
+            u64::try_from(self.fuel_used).unwrap_or(0),
+            limit,
+        ))
+    }
+}
+
 /// Counts and latency of a plugin's calls (dry runs excluded).
+///
+/// A verification rule's refusals (`denied`) and the times the plugin
+/// itself broke (`failures`) are counted apart: both keep a patient out,
+/// but only one is the clinic's rule at work.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CallStats {
     pub calls: i64,
+    /// Calls that trapped, ran out of a limit, or answered out of bounds.
     pub failures: i64,
+    /// Decisions that refused.
+    pub denied: i64,
+    /// Decisions that asked the patient for more.
+    pub asked: i64,
+    /// The largest share of its instruction budget a recent call used,
+    /// in percent.
+    pub peak_fuel_percent: Option<f64>,
     /// Over the most recent calls.
     pub p50_us: Option<i64>,
     pub p95_us: Option<i64>,
@@ -80,7 +108,7 @@ macro_rules! activation_columns {
 }
 macro_rules! call_columns {
     () => {
-        "id, plugin_id, hook, outcome, detail, dry_run, fuel_used, elapsed_us, log, at"
+        "id, plugin_id, hook, outcome, detail, dry_run, fuel_used, elapsed_us, log, at, fuel_limit, answer"
     };
 }
 
@@ -294,13 +322,13 @@ pub(crate) async fn insert_call(
 ) -> Result<String, StorageError> {
     let key = tx.tenant_key();
     let id = uuid::Uuid::now_v7().to_string();
-    let (outcome, detail) = match &report.outcome {
-        Ok(_) => ("ok", None),
-        Err(failure) => (failure.kind.as_str(), Some(failure.detail.clone())),
+    let (outcome, detail, answer) = match &report.outcome {
+        Ok(output) => ("ok", None, Some(output.answer())),
+        Err(failure) => (failure.kind.as_str(), Some(failure.detail.clone()), None),
     };
     sqlx::query(
-        "INSERT INTO plugin_calls (tenant_id, id, plugin_id, hook, outcome, detail, dry_run, fuel_used, elapsed_us, log, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO plugin_calls (tenant_id, id, plugin_id, hook, outcome, detail, dry_run, fuel_used, elapsed_us, log, at, fuel_limit, answer)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(key)
     .bind(id.clone())
@@ -313,6 +341,8 @@ pub(crate) async fn insert_call(
     .bind(i64::try_from(report.elapsed.as_micros()).unwrap_or(i64::MAX))
     .bind(serde_json::to_string(&report.log).map_err(corrupt)?)
     .bind(Timestamp::now().unix_millis())
+    .bind(i64::try_from(report.fuel_limit).unwrap_or(i64::MAX))
+    .bind(answer)
     .execute(tx.conn())
     .await?;
     Ok(id)
@@ -359,6 +389,8 @@ pub(crate) async fn calls(
                 elapsed_us: row.try_get(7)?,
                 log: serde_json::from_str(&row.try_get::<String, _>(8)?).map_err(corrupt)?,
                 at: Timestamp::from_unix_millis(row.try_get(9)?),
+                fuel_limit: row.try_get(10)?,
+                answer: row.try_get(11)?,
             })
         })
         .collect()
@@ -372,16 +404,20 @@ pub(crate) async fn call_stats(
     plugin_id: PluginId,
 ) -> Result<CallStats, StorageError> {
     let key = tx.tenant_key();
-    let (calls, failures): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN outcome <> 'ok' THEN 1 ELSE 0 END), 0)
+    let (calls, failures, denied, asked): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*),
+                COALESCE(SUM(CASE WHEN outcome <> 'ok' THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN answer = 'deny' THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN answer = 'ask_for' THEN 1 ELSE 0 END), 0)
          FROM plugin_calls WHERE tenant_id = $1 AND plugin_id = $2 AND dry_run = 0",
     )
     .bind(key.clone())
     .bind(plugin_id.to_string())
     .fetch_one(tx.conn())
     .await?;
-    let mut recent: Vec<i64> = sqlx::query_scalar(
-        "SELECT elapsed_us FROM plugin_calls WHERE tenant_id = $1 AND plugin_id = $2 AND dry_run = 0
+    let recent: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT elapsed_us, fuel_used, fuel_limit FROM plugin_calls
+         WHERE tenant_id = $1 AND plugin_id = $2 AND dry_run = 0
          ORDER BY at DESC LIMIT $3",
     )
     .bind(key)
@@ -389,6 +425,17 @@ pub(crate) async fn call_stats(
     .bind(LATENCY_WINDOW)
     .fetch_all(tx.conn())
     .await?;
+    let peak_fuel_percent = recent
+        .iter()
+        .filter_map(|&(_, used, limit)| {
+            let limit = u64::try_from(limit?).ok()?;
+            Some(portico_plugins::sandbox::fuel_percent(
+                u64::try_from(used).unwrap_or(0),
+                limit,
+            ))
+        })
+        .reduce(f64::max);
+    let mut recent: Vec<i64> = recent.into_iter().map(|(us, _, _)| us).collect();
     recent.sort_unstable();
     let pick = |q: f64| {
         (!recent.is_empty()).then(|| recent[((recent.len() - 1) as f64 * q).round() as usize])
@@ -396,6 +443,9 @@ pub(crate) async fn call_stats(
     Ok(CallStats {
         calls,
         failures,
+        denied,
+        asked,
+        peak_fuel_percent,
         p50_us: pick(0.5),
         p95_us: pick(0.95),
     })

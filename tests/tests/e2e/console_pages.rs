@@ -1057,6 +1057,10 @@ both_engines! {
         assert_eq!(ran.status(), StatusCode::OK);
         let html = ran.text().await.unwrap();
         assert!(html.contains("id=\"dry-run-result\"") && html.contains("status sent\">ok"), "{html}");
+        // The share of the instruction budget, and whose settings it got.
+        let budget = between(&html, " of ", " instructions (").expect("the budget is shown");
+        assert!(budget.ends_with(",000,000") || budget.ends_with(",000"), "{budget}");
+        assert!(html.contains("% of the budget) · settings from the input"), "{html}");
         let check = include_str!("../../../plugins/sample-inputs/check-redemption.json");
         let crashed = me.post(&app, "/console/plugins/dry-run", &[("plugin", crashy.as_str()), ("hook", "check-redemption"), ("input", check)]).await;
         let html = crashed.text().await.unwrap();
@@ -1077,6 +1081,18 @@ both_engines! {
         assert_eq!(row["active"]["settings"], serde_json::json!({"footer": "See you soon", "signature": "The team"}), "{row}");
         let (_, html) = me.get(&app, "/console/plugins").await;
         assert!(html.contains("footer=See you soon\nsignature=The team"), "{html}");
+        // A new version's form starts from the settings in use, so
+        // activating it keeps them.
+        assert_eq!(upload("branded", "branded-email").await.unwrap().status(), StatusCode::SEE_OTHER);
+        let versions = json_ok(owner.get(&app, "/api/v1/plugins").await).await;
+        let newer = versions.as_array().unwrap().iter().find(|v| v["name"] == "branded" && v["version"] == 2).unwrap()["id"].as_str().unwrap().to_owned();
+        let (_, html) = me.get(&app, "/console/plugins").await;
+        let form = &html[html.find(&format!("id=\"settings-{newer}\"")).expect("the new version's form")..];
+        assert!(form[..form.find("</textarea>").unwrap()].ends_with("footer=See you soon\nsignature=The team"), "{form}");
+        // A crashing rule counts as a failure, not as a refusal.
+        let (_, html) = me.get(&app, "/console/plugins").await;
+        assert!(html.contains("0 calls: 0 refused by the rule, 0 asked the patient for more, 0 failed because the plugin broke"), "{html}");
+        assert_eq!(me.post(&app, &format!("/console/plugins/{newer}/delete"), &[]).await.status(), StatusCode::SEE_OTHER);
         let busy = me.post(&app, &format!("/console/plugins/{branded}/delete"), &[]).await;
         assert_eq!(busy.status(), StatusCode::CONFLICT, "an active version is not deleted");
         assert_eq!(me.post(&app, &format!("/console/plugins/{branded}/deactivate"), &[]).await.status(), StatusCode::SEE_OTHER);
@@ -1084,6 +1100,13 @@ both_engines! {
         let versions = json_ok(owner.get(&app, "/api/v1/plugins").await).await;
         assert_eq!(versions.as_array().unwrap().len(), 1);
     }
+}
+
+/// The text between the first `before` and the next `after`.
+fn between<'a>(html: &'a str, before: &str, after: &str) -> Option<&'a str> {
+    let end = html.find(after)?;
+    let start = html[..end].rfind(before)? + before.len();
+    Some(&html[start..end])
 }
 
 fn urlencoding(typed: &str) -> String {

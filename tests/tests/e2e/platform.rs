@@ -25,6 +25,26 @@ both_engines! {
         let ui = app.client.get(app.url("/api/docs/")).send().await.unwrap();
         assert_eq!(ui.status(), StatusCode::OK);
         assert!(ui.text().await.unwrap().to_lowercase().contains("swagger"));
+        assert_eq!(doc["servers"][0]["url"], "/api");
+    }
+
+    async fn each_clinic_is_served_a_document_that_names_its_own_address(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let doc = json_ok(app.client.get(app.url("/t/north/api/openapi.json")).send().await.unwrap()).await;
+        assert_eq!(doc["servers"].as_array().unwrap().len(), 1, "{}", doc["servers"]);
+        assert_eq!(doc["servers"][0]["url"], "/t/north/api");
+        assert_eq!(doc["servers"][0]["description"], "Clinic north's API");
+        // "Try it out" on the clinic's docs page calls the clinic.
+        let page = app.client.get(app.url("/t/north/api/docs")).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("\"/t/north/api\""), "the page's document names the clinic's server");
+        assert!(!page.contains("__portico_api_server"), "no mark is left in the page");
+        let server = doc["servers"][0]["url"].as_str().unwrap();
+        let me = owner.get(&app, &format!("{}/v1/auth/me", server.trim_start_matches("/t/north"))).await;
+        assert_eq!(me.status(), StatusCode::OK, "the documented server answers the clinic's calls");
+        // Another clinic's document names that clinic, not this one.
+        app.create_tenant("south").await;
+        let south = json_ok(app.client.get(app.url("/t/south/api/openapi.json")).send().await.unwrap()).await;
+        assert_eq!(south["servers"][0]["url"], "/t/south/api");
     }
 
     async fn every_response_carries_a_request_id_and_keeps_a_sane_one(app) {

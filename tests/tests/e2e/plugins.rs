@@ -91,6 +91,13 @@ both_engines! {
         assert_eq!(run["output"]["fields"][0]["name"], "date_of_birth");
         assert!(run["fuel_used"].as_i64().unwrap() > 0);
         assert!(run["dry_run"].as_bool().unwrap());
+        assert_eq!(run["answer"], "ask_for");
+        // The share of its budget it used, against the budget it ran under.
+        let (used, limit) = (run["fuel_used"].as_f64().unwrap(), run["fuel_limit"].as_f64().unwrap());
+        assert!(limit >= 1_000_000.0, "{run}");
+        let percent = run["fuel_percent"].as_f64().unwrap();
+        assert!((percent - (used * 100.0 / limit)).abs() <= 0.06, "{percent} of {run}");
+        assert_eq!(run["settings_from"], "none", "no settings in the input and nothing active");
         expect_error(owner.post(&app, &format!("/api/v1/plugins/{v1}/dry-run"), json!({
             "hook": "render-email", "input": {},
         })).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
@@ -100,6 +107,9 @@ both_engines! {
         let calls = json_ok(owner.get(&app, &format!("/api/v1/plugins/{v1}/calls")).await).await;
         assert_eq!(calls.as_array().unwrap().len(), 1);
         assert_eq!(calls[0]["dry_run"], true);
+        assert_eq!(calls[0]["answer"], "ask_for");
+        assert_eq!(calls[0]["fuel_limit"], run["fuel_limit"]);
+        assert_eq!(calls[0]["fuel_percent"], run["fuel_percent"]);
 
         // One active version per family.
         let v2 = second["id"].as_str().unwrap();
@@ -131,6 +141,49 @@ both_engines! {
         assert!(seen.iter().any(|(a, _, r)| a == "plugin.upload" && r == "plugin_import_refused"));
     }
 
+    async fn a_new_version_keeps_the_settings_and_dry_runs_use_them(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let first = app.activate_plugin(&owner, "email-domain-rules", json!({"refused_domains": "gmail.com"})).await;
+        let second = json_ok(app.upload_plugin(&owner, "email-domain-rules", plugin_fixture("email-domain-rules")).await).await;
+        let second = second["id"].as_str().unwrap();
+        assert_ne!(first, second);
+
+        // A dry run of the new version, before it is active, without
+        // settings: it gets what the active version runs with.
+        let dry = |settings: Option<Value>| {
+            let mut input = json!({"email": "mia@gmail.com"});
+            if let Some(settings) = settings {
+                input["settings"] = settings;
+            }
+            let (app, owner) = (&app, &owner);
+            async move {
+                json_ok(owner.post(app, &format!("/api/v1/plugins/{second}/dry-run"), json!({"hook": "check-email", "input": input})).await).await
+            }
+        };
+        let run = dry(None).await;
+        assert_eq!(run["settings_from"], "active", "{run}");
+        assert_eq!(run["output"]["decision"], "deny", "the active refused_domains apply: {run}");
+        let run = dry(Some(json!({"refused_domains": "yahoo.com"}))).await;
+        assert_eq!(run["settings_from"], "input");
+        assert_eq!(run["output"]["decision"], "allow", "{run}");
+        let run = dry(Some(json!({}))).await;
+        assert_eq!(run["settings_from"], "input", "an empty object is the input's own choice");
+        assert_eq!(run["output"]["decision"], "allow");
+
+        // Activating it without naming settings keeps them.
+        let active = json_ok(owner.post(&app, &format!("/api/v1/plugins/{second}/activate"), json!({})).await).await;
+        assert_eq!(active["plugin_id"], second);
+        assert_eq!(active["settings"], json!({"refused_domains": "gmail.com"}), "{active}");
+        let audit = json_ok(owner.get(&app, "/api/v1/audit?action=plugin.activate&limit=1").await).await;
+        let detail = audit["events"][0]["reason"].as_str().unwrap_or_default().to_owned();
+        assert!(detail.ends_with("settings=1 (kept)"), "{audit}");
+        // Naming them replaces them; `{}` clears them.
+        let changed = json_ok(owner.post(&app, &format!("/api/v1/plugins/{first}/activate"), json!({"settings": {"refused_domains": "yahoo.com"}})).await).await;
+        assert_eq!(changed["settings"], json!({"refused_domains": "yahoo.com"}));
+        let cleared = json_ok(owner.post(&app, &format!("/api/v1/plugins/{first}/activate"), json!({"settings": {}})).await).await;
+        assert_eq!(cleared["settings"], json!({}));
+    }
+
     async fn redemption_asks_for_the_date_of_birth_and_checks_it(app) {
         let owner = app.clinic_with_owner("north").await;
         let rule = app.activate_plugin(&owner, "date-of-birth-check", json!({})).await;
@@ -156,6 +209,12 @@ both_engines! {
         let listed = json_ok(owner.get(&app, "/api/v1/plugins").await).await;
         assert_eq!(listed[0]["stats"]["calls"], 5, "{listed}");
         assert_eq!(listed[0]["stats"]["failures"], 0);
+        // One refusal (the wrong date) and one question, counted apart
+        // from failures.
+        assert_eq!(listed[0]["stats"]["denied"], 1, "{listed}");
+        assert_eq!(listed[0]["stats"]["asked"], 1, "{listed}");
+        let peak = listed[0]["stats"]["peak_fuel_percent"].as_f64().unwrap();
+        assert!(peak > 0.0 && peak < 100.0, "{listed}");
         assert!(listed[0]["stats"]["p50_us"].as_i64().unwrap() > 0);
         let calls = json_ok(owner.get(&app, &format!("/api/v1/plugins/{rule}/calls")).await).await;
         let hooks: Vec<_> = calls.as_array().unwrap().iter().map(|c| c["hook"].as_str().unwrap()).collect();
@@ -229,6 +288,8 @@ both_engines! {
         assert!(detail.starts_with("the plugin panicked at ") && detail.contains("index out of bounds"), "{detail}");
         let listed = json_ok(owner.get(&app, "/api/v1/plugins").await).await;
         assert_eq!(listed[0]["stats"]["failures"], 2);
+        assert_eq!(listed[0]["stats"]["denied"], 0, "a broken rule is no refusal by the rule: {listed}");
+        assert_eq!(listed[0]["stats"]["asked"], 0);
         let audit = json_ok(owner.get(&app, "/api/v1/audit?action=plugin.call").await).await;
         let (_, outcome, reason) = &actions(&audit)[0];
         assert_eq!(outcome, "failure");
