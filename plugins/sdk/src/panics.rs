@@ -24,6 +24,16 @@ pub fn panic_line(location: Option<&std::panic::Location<'_>>, message: &str) ->
     }
 }
 
+/// A panic's message: `panic!`'s text, or a placeholder when the payload
+/// is not text.
+pub(crate) fn message<'a>(info: &'a std::panic::PanicHookInfo<'_>) -> &'a str {
+    info.payload()
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(a panic without a message)")
+}
+
 /// Replaces the panic hook, once per instance, with one that sends the
 /// panic's message and place to `log` (the host's log at the `error`
 /// level) and reads nothing from the environment.
@@ -31,13 +41,7 @@ pub fn report_to_host(log: fn(&str)) {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
         std::panic::set_hook(Box::new(move |info| {
-            let message = info
-                .payload()
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("(a panic without a message)");
-            log(&panic_line(info.location(), message));
+            log(&panic_line(info.location(), message(info)));
         }));
     });
 }

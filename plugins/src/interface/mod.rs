@@ -19,17 +19,17 @@ pub const PUBLISHED: &[InterfaceVersion] = &[
     InterfaceVersion {
         version: Version::V1_0_0,
         package: "portico:plugins@1.0.0",
-        wit: include_str!("../../wit/v1/portico.wit"),
+        wit: include_str!("../../sdk/wit/v1/portico.wit"),
     },
     InterfaceVersion {
         version: Version::V2_0_0,
         package: "portico:plugins@2.0.0",
-        wit: include_str!("../../wit/v2/portico.wit"),
+        wit: include_str!("../../sdk/wit/v2/portico.wit"),
     },
     InterfaceVersion {
         version: Version::V3_0_0,
         package: "portico:plugins@3.0.0",
-        wit: include_str!("../../wit/v3/portico.wit"),
+        wit: include_str!("../../sdk/wit/v3/portico.wit"),
     },
 ];
 

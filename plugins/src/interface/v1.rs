@@ -22,7 +22,7 @@ use crate::model::{HookInput, HookOutput};
 
 mod renderer {
     wasmtime::component::bindgen!({
-        path: "wit/v1",
+        path: "sdk/wit/v1",
         world: "email-renderer",
         with: {
             "portico:plugins/types@1.0.0": super::latest::renderer::portico::plugins::types,
@@ -33,7 +33,7 @@ mod renderer {
 
 mod verifier {
     wasmtime::component::bindgen!({
-        path: "wit/v1",
+        path: "sdk/wit/v1",
         world: "verifier",
         with: {
             "portico:plugins/types@1.0.0": super::latest::renderer::portico::plugins::types,

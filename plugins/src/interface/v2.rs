@@ -21,7 +21,7 @@ use crate::model::{HookInput, HookOutput};
 
 mod renderer {
     wasmtime::component::bindgen!({
-        path: "wit/v2",
+        path: "sdk/wit/v2",
         world: "email-renderer",
         with: {
             "portico:plugins/types@2.0.0": super::latest::renderer::portico::plugins::types,
@@ -32,7 +32,7 @@ mod renderer {
 
 mod verifier {
     wasmtime::component::bindgen!({
-        path: "wit/v2",
+        path: "sdk/wit/v2",
         world: "verifier",
         with: {
             "portico:plugins/types@2.0.0": super::latest::renderer::portico::plugins::types,

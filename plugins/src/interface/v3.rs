@@ -20,14 +20,14 @@ use crate::model::{self, HookInput, HookOutput};
 // with `pub use`, so it must name these modules, not a `pub(super) use`.
 pub(super) mod renderer {
     wasmtime::component::bindgen!({
-        path: "wit/v3",
+        path: "sdk/wit/v3",
         world: "email-renderer",
     });
 }
 
 mod verifier {
     wasmtime::component::bindgen!({
-        path: "wit/v3",
+        path: "sdk/wit/v3",
         world: "verifier",
         with: {
             "portico:plugins/types": super::renderer::portico::plugins::types,

@@ -128,12 +128,13 @@ impl CallReport {
     }
 }
 
-/// `used` as a percentage of `limit`, to one decimal place.
+/// `used` as a percentage of `limit`, to two decimal places: a typical
+/// call uses well under one percent.
 pub fn fuel_percent(used: u64, limit: u64) -> f64 {
     if limit == 0 {
         return 0.0;
     }
-    (used as f64 * 1000.0 / limit as f64).round() / 10.0
+    (used as f64 * 10_000.0 / limit as f64).round() / 100.0
 }
 
 fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

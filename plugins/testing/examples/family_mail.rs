@@ -7,7 +7,7 @@
 #![cfg_attr(not(target_family = "wasm"), allow(dead_code))]
 
 wit_bindgen::generate!({
-    path: "../wit/v3",
+    path: "../sdk/wit/v3",
     world: "email-renderer",
 });
 

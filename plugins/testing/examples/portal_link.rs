@@ -7,7 +7,7 @@
 #![cfg_attr(not(target_family = "wasm"), allow(dead_code))]
 
 wit_bindgen::generate!({
-    path: "../wit/v2",
+    path: "../sdk/wit/v2",
     world: "email-renderer",
 });
 

@@ -96,7 +96,7 @@ both_engines! {
         let (used, limit) = (run["fuel_used"].as_f64().unwrap(), run["fuel_limit"].as_f64().unwrap());
         assert!(limit >= 1_000_000.0, "{run}");
         let percent = run["fuel_percent"].as_f64().unwrap();
-        assert!((percent - (used * 100.0 / limit)).abs() <= 0.06, "{percent} of {run}");
+        assert!((percent - (used * 100.0 / limit)).abs() <= 0.006, "{percent} of {run}");
         assert_eq!(run["settings_from"], "none", "no settings in the input and nothing active");
         expect_error(owner.post(&app, &format!("/api/v1/plugins/{v1}/dry-run"), json!({
             "hook": "render-email", "input": {},

@@ -16,6 +16,10 @@ use portico_tenants::storage::{Database, migrate_only};
 use crate::config::Config;
 use crate::demo::generate_password;
 
+mod plugin;
+
+pub use plugin::PluginCommand;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "portico",
@@ -117,25 +121,6 @@ pub enum AuditCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum PluginCommand {
-    /// Check a component as an upload would, call one hook on the input,
-    /// and print the output, the log, the fuel used and the time taken
-    /// (JSON). Exits 1 when the call fails and 2 when the component would be
-    /// refused at upload.
-    Run {
-        /// The component, built for wasm32-wasip2.
-        file: PathBuf,
-        /// render-email, check-redemption, check-portal-access or
-        /// check-email.
-        #[arg(long)]
-        hook: String,
-        /// The hook's input as JSON (see docs/plugins.md).
-        #[arg(long)]
-        input: PathBuf,
-    },
-}
-
-#[derive(Debug, Subcommand)]
 pub enum TenantCommand {
     Create {
         #[arg(long)]
@@ -192,8 +177,8 @@ fn password_or_generated(given: Option<String>) -> anyhow::Result<(NewPassword, 
 pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
     let client = ClientInfo::new(None, Some("portico-cli".into()));
     match command {
-        Command::Plugin(PluginCommand::Run { file, hook, input }) => {
-            let code = run_plugin(&config, &file, &hook, &input)?;
+        Command::Plugin(command) => {
+            let code = plugin::run(&config, command).await?;
             if code != 0 {
                 std::process::exit(code);
             }
@@ -372,62 +357,6 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// `portico plugin run`: the exit code, after printing the report.
-fn run_plugin(
-    config: &Config,
-    file: &std::path::Path,
-    hook: &str,
-    input: &std::path::Path,
-) -> anyhow::Result<i32> {
-    use anyhow::Context;
-    use portico_plugins::{Hook, HookInput, Sandbox};
-
-    let hook: Hook = hook.parse()?;
-    let wasm = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let json =
-        std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
-    let input = HookInput::from_json(hook, &json)
-        .with_context(|| format!("{} is not a {hook} input", input.display()))?;
-    let sandbox = Sandbox::new(config.plugins)?;
-    let plugin = match sandbox.admit(&wasm) {
-        Ok(plugin) => plugin,
-        Err(refusal) => {
-            let report = serde_json::json!({
-                "refused": refusal.code(),
-                "message": refusal.to_string(),
-            });
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            return Ok(2);
-        }
-    };
-    let report = sandbox.call(&plugin, &input);
-    let (outcome, output, detail) = match &report.outcome {
-        Ok(output) => ("ok", serde_json::to_value(output)?, None),
-        Err(failure) => (
-            failure.kind.as_str(),
-            serde_json::Value::Null,
-            Some(failure.detail.clone()),
-        ),
-    };
-    let printed = serde_json::json!({
-        "plugin": {
-            "family": plugin.family.as_str(),
-            "interface_version": plugin.version.as_str(),
-            "sha256": plugin.sha256,
-        },
-        "hook": hook.as_str(),
-        "outcome": outcome,
-        "detail": detail,
-        "output": output,
-        "log": report.log,
-        "fuel_used": report.fuel_used,
-        "elapsed_us": report.elapsed.as_micros() as u64,
-        "pooling_allocator": sandbox.uses_pooling(),
-    });
-    println!("{}", serde_json::to_string_pretty(&printed)?);
-    Ok(if report.outcome.is_ok() { 0 } else { 1 })
 }
 
 /// `portico audit verify --export`: checks an export against a head kept

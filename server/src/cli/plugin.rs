@@ -1,0 +1,359 @@
+//! `portico plugin …`: an author's local loop, run with the server's own
+//! sandbox and limits so that what passes here passes at upload.
+//!
+//! - `new` makes a plugin crate that builds and tests on the first try.
+//! - `build` builds it for `wasm32-wasip2` and checks it as an upload is.
+//! - `run` calls one hook on an input and prints what came out.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Subcommand, ValueEnum};
+use portico_plugins::model::Setting;
+use portico_plugins::{Hook, HookFamily, HookInput, HookOutput, Sandbox};
+use portico_tenants::plugins::PluginSettings;
+
+use crate::config::Config;
+
+mod scaffold;
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Make a new plugin crate in ./NAME: the SDK pinned to the interface,
+    /// a release profile for small components, sample inputs for every
+    /// hook of its kind, a native test, and a README.
+    New {
+        /// The crate's name, such as `my-rule`: lowercase letters, digits
+        /// and hyphens.
+        name: String,
+        /// What the plugin does: renders the clinic's mail, or adds checks.
+        #[arg(long, value_enum)]
+        kind: Kind,
+        /// Where the Portico SDK is (the `plugins/sdk` folder of a Portico
+        /// checkout); by default, the one this `portico` was built from.
+        #[arg(long, env = "PORTICO_PLUGIN_SDK")]
+        sdk: Option<PathBuf>,
+    },
+    /// Build the plugin in a folder (default: here) for wasm32-wasip2 in
+    /// release, then check the component as an upload would. Prints the
+    /// component's path and size; exits 2 when it would be refused.
+    Build {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Check a component as an upload would, call one hook on the input,
+    /// and print the output, the log, the fuel used against the budget and
+    /// the time taken (JSON). Exits 1 when the call fails and 2 when the
+    /// component would be refused at upload.
+    Run {
+        /// The component, built for wasm32-wasip2.
+        file: PathBuf,
+        /// render-email, check-redemption, check-portal-access or
+        /// check-email.
+        #[arg(long)]
+        hook: String,
+        /// The hook's input as JSON (see docs/plugins.md); by default, the
+        /// hook's sample input.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// A setting the clinic would give, as NAME=VALUE; repeat for
+        /// more. Replaces the input's settings, after --settings-file.
+        #[arg(long = "settings", value_name = "NAME=VALUE")]
+        settings: Vec<String>,
+        /// The clinic's settings as a JSON object of names to values.
+        #[arg(long)]
+        settings_file: Option<PathBuf>,
+        /// For render-email: write the rendered HTML to this file, to open
+        /// in a browser.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
+}
+
+/// A plugin's kind, as `plugin new` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    /// Renders the clinic's mail (the email-rendering family).
+    Email,
+    /// Adds the clinic's checks (the verification family).
+    Verifier,
+}
+
+impl Kind {
+    pub fn family(self) -> HookFamily {
+        match self {
+            Self::Email => HookFamily::EmailRendering,
+            Self::Verifier => HookFamily::Verification,
+        }
+    }
+}
+
+/// Runs a plugin command; the exit code.
+pub async fn run(config: &Config, command: PluginCommand) -> anyhow::Result<i32> {
+    match command {
+        PluginCommand::New { name, kind, sdk } => {
+            let sdk = match sdk {
+                Some(sdk) => sdk,
+                None => scaffold::bundled_sdk()?,
+            };
+            let dir = scaffold::create(Path::new("."), &name, kind, &sdk)?;
+            println!(
+                "created {}: {}, against portico:plugins@3.0.0",
+                dir.display(),
+                match kind {
+                    Kind::Email => "an email-rendering plugin",
+                    Kind::Verifier => "a verification plugin",
+                }
+            );
+            println!("next:");
+            println!("  cd {}", dir.display());
+            println!("  cargo test                 # the plugin's own tests, natively");
+            println!("  portico plugin build       # the component, checked as an upload is");
+            for hook in Hook::ALL.iter().filter(|h| h.family() == kind.family()) {
+                println!(
+                    "  portico plugin run target/wasm32-wasip2/release/{}.wasm --hook {hook}",
+                    name.replace('-', "_")
+                );
+            }
+            Ok(0)
+        }
+        PluginCommand::Build { dir } => build(config, &dir),
+        PluginCommand::Run {
+            file,
+            hook,
+            input,
+            settings,
+            settings_file,
+            html,
+        } => {
+            let hook: Hook = hook.parse()?;
+            let json = match &input {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+                None => sample_input(hook).to_owned(),
+            };
+            let named = input.as_ref().map_or_else(
+                || format!("the sample {hook} input"),
+                |p| p.display().to_string(),
+            );
+            let mut input = HookInput::from_json(hook, &json)
+                .with_context(|| format!("{named} is not a {hook} input"))?;
+            if let Some(settings) = given_settings(settings_file.as_deref(), &settings)? {
+                input = input.with_settings(settings);
+            }
+            run_once(config, &file, input, html.as_deref())
+        }
+    }
+}
+
+/// The sample input of each hook, as `plugins/sample-inputs` has it.
+pub fn sample_input(hook: Hook) -> &'static str {
+    match hook {
+        Hook::RenderEmail => include_str!("../../../plugins/sample-inputs/render-email.json"),
+        Hook::CheckRedemption => {
+            include_str!("../../../plugins/sample-inputs/check-redemption.json")
+        }
+        Hook::CheckPortalAccess => {
+            include_str!("../../../plugins/sample-inputs/check-portal-access.json")
+        }
+        Hook::CheckEmail => include_str!("../../../plugins/sample-inputs/check-email.json"),
+    }
+}
+
+/// The settings `--settings-file` and `--settings` give, checked as an
+/// activation checks them; `None` when neither is given.
+fn given_settings(file: Option<&Path>, pairs: &[String]) -> anyhow::Result<Option<Vec<Setting>>> {
+    if file.is_none() && pairs.is_empty() {
+        return Ok(None);
+    }
+    let mut all: Vec<(String, String)> = Vec::new();
+    if let Some(file) = file {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let object: std::collections::BTreeMap<String, String> = serde_json::from_str(&text)
+            .with_context(|| {
+                format!(
+                    "{} must be a JSON object of setting names to text values, such as {{\"refused_domains\": \"gmail.com\"}}",
+                    file.display()
+                )
+            })?;
+        all.extend(object);
+    }
+    for pair in pairs {
+        let (name, value) = pair
+            .split_once('=')
+            .with_context(|| format!("--settings {pair:?} must be NAME=VALUE"))?;
+        let name = name.trim().to_owned();
+        all.retain(|(n, _)| *n != name);
+        all.push((name, value.to_owned()));
+    }
+    let settings = PluginSettings::parse(all).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some(settings.as_slice().to_vec()))
+}
+
+/// Admits `file` and makes one call; prints the report and returns the
+/// exit code.
+fn run_once(
+    config: &Config,
+    file: &Path,
+    input: HookInput,
+    html: Option<&Path>,
+) -> anyhow::Result<i32> {
+    let wasm = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let sandbox = Sandbox::new(config.plugins)?;
+    let plugin = match sandbox.admit(&wasm) {
+        Ok(plugin) => plugin,
+        Err(refusal) => {
+            print_refusal(&refusal)?;
+            return Ok(2);
+        }
+    };
+    let hook = input.hook();
+    let report = sandbox.call(&plugin, &input);
+    let (outcome, output, detail) = match &report.outcome {
+        Ok(output) => ("ok", serde_json::to_value(output)?, None),
+        Err(failure) => (
+            failure.kind.as_str(),
+            serde_json::Value::Null,
+            Some(failure.detail.clone()),
+        ),
+    };
+    let written = match (&report.outcome, html) {
+        (Ok(HookOutput::Rendered(mail)), Some(path)) => {
+            std::fs::write(path, &mail.html)
+                .with_context(|| format!("writing {}", path.display()))?;
+            Some(path.display().to_string())
+        }
+        _ => None,
+    };
+    let printed = serde_json::json!({
+        "plugin": {
+            "family": plugin.family.as_str(),
+            "interface_version": plugin.version.as_str(),
+            "sha256": plugin.sha256,
+            "size_bytes": wasm.len(),
+        },
+        "hook": hook.as_str(),
+        "outcome": outcome,
+        "detail": detail,
+        "output": output,
+        "log": report.log,
+        "fuel_used": report.fuel_used,
+        "fuel_limit": report.fuel_limit,
+        "fuel_percent": report.fuel_percent(),
+        "elapsed_us": report.elapsed.as_micros() as u64,
+        "html_written_to": written,
+        "pooling_allocator": sandbox.uses_pooling(),
+    });
+    println!("{}", serde_json::to_string_pretty(&printed)?);
+    if html.is_some() && written.is_none() && report.outcome.is_ok() {
+        eprintln!("--html: nothing written, the call rendered no mail");
+    }
+    Ok(if report.outcome.is_ok() { 0 } else { 1 })
+}
+
+fn print_refusal(refusal: &portico_plugins::Refusal) -> anyhow::Result<()> {
+    let report = serde_json::json!({
+        "refused": refusal.code(),
+        "message": refusal.to_string(),
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// `portico plugin build`: cargo's release build for wasm32-wasip2, then
+/// admission.
+fn build(config: &Config, dir: &Path) -> anyhow::Result<i32> {
+    let manifest = dir.join("Cargo.toml");
+    let name = scaffold::package_name(&manifest)?;
+    eprintln!("building {name} for wasm32-wasip2 (release)…");
+    let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .status()
+        .context("running cargo (is Rust installed?)")?;
+    if !status.success() {
+        anyhow::bail!(
+            "cargo build failed; if it says the target is missing, run `rustup target add wasm32-wasip2`"
+        );
+    }
+    let target = scaffold::target_dir(&manifest)?;
+    let component = target
+        .join("wasm32-wasip2/release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    let wasm = std::fs::read(&component)
+        .with_context(|| format!("reading the component {}", component.display()))?;
+    let sandbox = Sandbox::new(config.plugins)?;
+    match sandbox.admit(&wasm) {
+        Ok(plugin) => {
+            let report = serde_json::json!({
+                "component": component.display().to_string(),
+                "size_bytes": wasm.len(),
+                "family": plugin.family.as_str(),
+                "interface_version": plugin.version.as_str(),
+                "sha256": plugin.sha256,
+                "admitted": true,
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(0)
+        }
+        Err(refusal) => {
+            print_refusal(&refusal)?;
+            Ok(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_from_a_file_and_pairs_are_checked_as_activation_checks_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.json");
+        std::fs::write(
+            &file,
+            r#"{"refused_domains": "gmail.com", "signature": "Dr Ames"}"#,
+        )
+        .unwrap();
+        let settings = given_settings(Some(&file), &["signature=The team".into()])
+            .unwrap()
+            .unwrap();
+        let pairs: Vec<_> = settings
+            .iter()
+            .map(|s| (s.name.as_str(), s.value.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [("refused_domains", "gmail.com"), ("signature", "The team")],
+            "a pair overrides the file"
+        );
+        assert!(given_settings(None, &[]).unwrap().is_none());
+        let bad = given_settings(None, &["Bad Name=x".into()]).unwrap_err();
+        assert!(bad.to_string().contains("lowercase letters"), "{bad}");
+        let no_equals = given_settings(None, &["signature".into()]).unwrap_err();
+        assert!(no_equals.to_string().contains("NAME=VALUE"), "{no_equals}");
+        std::fs::write(&file, r#"[{"name": "a", "value": "b"}]"#).unwrap();
+        let list = given_settings(Some(&file), &[]).unwrap_err();
+        assert!(list.to_string().contains("JSON object"), "{list}");
+    }
+
+    #[test]
+    fn every_hook_has_a_sample_that_reads() {
+        for hook in Hook::ALL {
+            assert_eq!(
+                HookInput::from_json(hook, sample_input(hook))
+                    .unwrap()
+                    .hook(),
+                hook
+            );
+        }
+    }
+}
