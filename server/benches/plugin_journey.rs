@@ -44,7 +44,8 @@ fn portico(dir: &Path, target: &Path, args: &[&str]) -> Command {
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target)
         .env("PORTICO_DATA_DIR", dir)
-        .env("PORTICO_LOG", "warn");
+        .env("PORTICO_LOG", "warn")
+        .env_remove("PORTICO_PLUGIN_FIXTURES");
     command
 }
 

@@ -221,7 +221,8 @@ impl Config {
             None => figment = figment.merge(Toml::file("portico.toml")),
         }
         figment
-            .merge(Env::prefixed("PORTICO_").ignore(&["CONFIG", "LOG"]))
+            // Read by the command line itself, not settings of the server.
+            .merge(Env::prefixed("PORTICO_").ignore(&["CONFIG", "LOG", "PLUGIN_SDK"]))
             .merge(
                 Env::raw()
                     .only(&["DATABASE_URL"])

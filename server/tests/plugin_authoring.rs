@@ -20,6 +20,8 @@ fn portico(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env("PORTICO_DATA_DIR", dir)
         .env("PORTICO_LOG", "warn")
+        // The harness's own variable is no setting of the server's.
+        .env_remove("PORTICO_PLUGIN_FIXTURES")
         .output()
         .expect("the binary runs")
 }
@@ -205,6 +207,7 @@ fn a_new_plugin_tests_builds_and_runs_on_the_first_try() {
             .current_dir(cwd)
             .env("PORTICO_DATA_DIR", dir.path())
             .env("PORTICO_LOG", "warn")
+            .env_remove("PORTICO_PLUGIN_FIXTURES")
             .env("CARGO_TARGET_DIR", &target)
             .output()
             .unwrap()
@@ -255,6 +258,7 @@ fn a_new_plugin_tests_builds_and_runs_on_the_first_try() {
                     run["log"]["lines"][0]["message"],
                     "refused an address at gmail.com"
                 );
+                watch_follows_an_edit(&crate_dir, &target);
             }
             _ => {
                 let (run, code) = report(&author(
@@ -281,4 +285,64 @@ fn a_new_plugin_tests_builds_and_runs_on_the_first_try() {
             }
         }
     }
+}
+
+/// `plugin watch` builds and runs, then again after a save: the second
+/// report carries the edited refusal.
+fn watch_follows_an_edit(crate_dir: &Path, target: &Path) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portico"))
+        .args([
+            "plugin",
+            "watch",
+            "--hook",
+            "check-email",
+            "--settings",
+            "refused_domains=gmail.com",
+        ])
+        .current_dir(crate_dir)
+        .env("PORTICO_DATA_DIR", crate_dir)
+        .env("PORTICO_LOG", "warn")
+        .env_remove("PORTICO_PLUGIN_FIXTURES")
+        .env("CARGO_TARGET_DIR", target)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, reports) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for report in serde_json::Deserializer::from_reader(stdout).into_iter::<Value>() {
+            let Ok(report) = report else { break };
+            if sender.send(report).is_err() {
+                break;
+            }
+        }
+    });
+    let within = std::time::Duration::from_secs(300);
+    let first = reports.recv_timeout(within).expect("a first report");
+    assert_eq!(
+        first["output"]["reason"], "Please use an address the clinic accepts.",
+        "{first}"
+    );
+    let lib = crate_dir.join("src/lib.rs");
+    let source = std::fs::read_to_string(&lib).unwrap();
+    // File times have a coarse grain on some filesystems.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(
+        &lib,
+        source.replace(
+            "Please use an address the clinic accepts.",
+            "That address is not accepted here.",
+        ),
+    )
+    .unwrap();
+    let second = reports
+        .recv_timeout(within)
+        .expect("a report after the edit");
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(
+        second["output"]["reason"], "That address is not accepted here.",
+        "{second}"
+    );
 }

@@ -52,22 +52,64 @@ pub enum PluginCommand {
         /// check-email.
         #[arg(long)]
         hook: String,
-        /// The hook's input as JSON (see docs/plugins.md); by default, the
-        /// hook's sample input.
-        #[arg(long)]
-        input: Option<PathBuf>,
-        /// A setting the clinic would give, as NAME=VALUE; repeat for
-        /// more. Replaces the input's settings, after --settings-file.
-        #[arg(long = "settings", value_name = "NAME=VALUE")]
-        settings: Vec<String>,
-        /// The clinic's settings as a JSON object of names to values.
-        #[arg(long)]
-        settings_file: Option<PathBuf>,
-        /// For render-email: write the rendered HTML to this file, to open
-        /// in a browser.
-        #[arg(long, value_name = "FILE")]
-        html: Option<PathBuf>,
+        #[command(flatten)]
+        given: RunInput,
     },
+    /// Build and run the plugin in a folder (default: here), then again
+    /// every time a file under src/, Cargo.toml or sample-inputs/ is saved,
+    /// until interrupted (Ctrl-C).
+    Watch {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The hook to call after each build.
+        #[arg(long)]
+        hook: String,
+        #[command(flatten)]
+        given: RunInput,
+    },
+}
+
+/// What a local call is given: its input, the clinic's settings, and
+/// where to write a rendered mail.
+#[derive(Debug, clap::Args)]
+pub struct RunInput {
+    /// The hook's input as JSON (see docs/plugins.md); by default, the
+    /// hook's sample input.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// A setting the clinic would give, as NAME=VALUE; repeat for more.
+    /// Replaces the input's settings, after --settings-file.
+    #[arg(long = "settings", value_name = "NAME=VALUE")]
+    settings: Vec<String>,
+    /// The clinic's settings as a JSON object of names to values.
+    #[arg(long)]
+    settings_file: Option<PathBuf>,
+    /// For render-email: write the rendered HTML to this file, to open in
+    /// a browser.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+}
+
+impl RunInput {
+    /// The input for `hook`, read afresh (a watch rereads it after every
+    /// save), with the given settings in place of its own.
+    fn read(&self, hook: Hook) -> anyhow::Result<HookInput> {
+        let json = match &self.input {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+            None => sample_input(hook).to_owned(),
+        };
+        let named = self.input.as_ref().map_or_else(
+            || format!("the sample {hook} input"),
+            |p| p.display().to_string(),
+        );
+        let mut input = HookInput::from_json(hook, &json)
+            .with_context(|| format!("{named} is not a {hook} input"))?;
+        if let Some(settings) = given_settings(self.settings_file.as_deref(), &self.settings)? {
+            input = input.with_settings(settings);
+        }
+        Ok(input)
+    }
 }
 
 /// A plugin's kind, as `plugin new` names it.
@@ -109,6 +151,14 @@ pub async fn run(config: &Config, command: PluginCommand) -> anyhow::Result<i32>
             println!("  cd {}", dir.display());
             println!("  cargo test                 # the plugin's own tests, natively");
             println!("  portico plugin build       # the component, checked as an upload is");
+            println!(
+                "  portico plugin watch --hook {}   # build and run again on every save",
+                Hook::ALL
+                    .iter()
+                    .rev()
+                    .find(|h| h.family() == kind.family())
+                    .expect("every family has a hook")
+            );
             for hook in Hook::ALL.iter().filter(|h| h.family() == kind.family()) {
                 println!(
                     "  portico plugin run target/wasm32-wasip2/release/{}.wasm --hook {hook}",
@@ -118,31 +168,12 @@ pub async fn run(config: &Config, command: PluginCommand) -> anyhow::Result<i32>
             Ok(0)
         }
         PluginCommand::Build { dir } => build(config, &dir),
-        PluginCommand::Run {
-            file,
-            hook,
-            input,
-            settings,
-            settings_file,
-            html,
-        } => {
+        PluginCommand::Run { file, hook, given } => {
             let hook: Hook = hook.parse()?;
-            let json = match &input {
-                Some(path) => std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?,
-                None => sample_input(hook).to_owned(),
-            };
-            let named = input.as_ref().map_or_else(
-                || format!("the sample {hook} input"),
-                |p| p.display().to_string(),
-            );
-            let mut input = HookInput::from_json(hook, &json)
-                .with_context(|| format!("{named} is not a {hook} input"))?;
-            if let Some(settings) = given_settings(settings_file.as_deref(), &settings)? {
-                input = input.with_settings(settings);
-            }
-            run_once(config, &file, input, html.as_deref())
+            let input = given.read(hook)?;
+            run_once(config, &file, input, given.html.as_deref())
         }
+        PluginCommand::Watch { dir, hook, given } => watch(config, &dir, hook.parse()?, &given),
     }
 }
 
@@ -261,9 +292,9 @@ fn print_refusal(refusal: &portico_plugins::Refusal) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `portico plugin build`: cargo's release build for wasm32-wasip2, then
-/// admission.
-fn build(config: &Config, dir: &Path) -> anyhow::Result<i32> {
+/// Cargo's release build of the plugin in `dir` for wasm32-wasip2; the
+/// component's path.
+fn cargo_build(dir: &Path) -> anyhow::Result<PathBuf> {
     let manifest = dir.join("Cargo.toml");
     let name = scaffold::package_name(&manifest)?;
     eprintln!("building {name} for wasm32-wasip2 (release)…");
@@ -284,9 +315,15 @@ fn build(config: &Config, dir: &Path) -> anyhow::Result<i32> {
         );
     }
     let target = scaffold::target_dir(&manifest)?;
-    let component = target
+    Ok(target
         .join("wasm32-wasip2/release")
-        .join(format!("{}.wasm", name.replace('-', "_")));
+        .join(format!("{}.wasm", name.replace('-', "_"))))
+}
+
+/// `portico plugin build`: cargo's release build for wasm32-wasip2, then
+/// admission.
+fn build(config: &Config, dir: &Path) -> anyhow::Result<i32> {
+    let component = cargo_build(dir)?;
     let wasm = std::fs::read(&component)
         .with_context(|| format!("reading the component {}", component.display()))?;
     let sandbox = Sandbox::new(config.plugins)?;
@@ -307,6 +344,64 @@ fn build(config: &Config, dir: &Path) -> anyhow::Result<i32> {
             print_refusal(&refusal)?;
             Ok(2)
         }
+    }
+}
+
+/// The newest change under the plugin's sources, its manifest and its
+/// sample inputs (and `extra`, the input named with `--input`).
+fn last_change(dir: &Path, extra: Option<&Path>) -> Option<std::time::SystemTime> {
+    fn newest(path: &Path, newest_seen: &mut Option<std::time::SystemTime>) {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+                newest(&entry.path(), newest_seen);
+            }
+        } else if let Ok(modified) = meta.modified() {
+            *newest_seen = (*newest_seen).max(Some(modified));
+        }
+    }
+    let mut seen = None;
+    for path in [
+        dir.join("src"),
+        dir.join("Cargo.toml"),
+        dir.join("sample-inputs"),
+    ] {
+        newest(&path, &mut seen);
+    }
+    if let Some(extra) = extra {
+        newest(extra, &mut seen);
+    }
+    seen
+}
+
+/// `portico plugin watch`: build and run, then again on every save, until
+/// interrupted. It polls the files' times twice a second: a plugin is a
+/// handful of files, and polling needs no watcher that differs from one
+/// operating system to the next.
+fn watch(config: &Config, dir: &Path, hook: Hook, given: &RunInput) -> anyhow::Result<i32> {
+    loop {
+        let started = last_change(dir, given.input.as_deref());
+        match cargo_build(dir).and_then(|component| {
+            let input = given.read(hook)?;
+            run_once(config, &component, input, given.html.as_deref())
+        }) {
+            Ok(code) => eprintln!(
+                "{} — waiting for a change (Ctrl-C to stop)…",
+                match code {
+                    0 => "the call worked",
+                    1 => "the call failed",
+                    _ => "an upload would be refused",
+                }
+            ),
+            Err(err) => eprintln!("{err:#} — waiting for a change (Ctrl-C to stop)…"),
+        }
+        while last_change(dir, given.input.as_deref()) == started {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        // Let an editor finish writing before building.
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
 

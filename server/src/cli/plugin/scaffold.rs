@@ -151,6 +151,11 @@ fn readme(name: &str, kind: Kind) -> String {
             )
         })
         .collect();
+    let last_hook = Hook::ALL
+        .iter()
+        .rev()
+        .find(|h| h.family() == kind.family())
+        .expect("every family has a hook");
     let what = match kind {
         Kind::Email => "renders a clinic's mail (the email-rendering family)",
         Kind::Verifier => "adds a clinic's checks (the verification family)",
@@ -166,6 +171,7 @@ fn readme(name: &str, kind: Kind) -> String {
          ```sh\n\
          cargo test                      # natively, through the SDK's test harness\n\
          portico plugin build            # the component, checked as an upload is\n\
+         portico plugin watch --hook {last_hook}   # build and run again on every save\n\
          {}\n\
          ```\n\n\
          Give the clinic's settings with `--settings NAME=VALUE` (repeat it) or\n\
