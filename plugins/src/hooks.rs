@@ -29,6 +29,11 @@ impl HookFamily {
             Self::Verification => "verification",
         }
     }
+
+    /// The hooks of this family, in [`Hook::ALL`]'s order.
+    pub fn hooks(self) -> impl DoubleEndedIterator<Item = Hook> {
+        Hook::ALL.into_iter().filter(move |h| h.family() == self)
+    }
 }
 
 impl fmt::Display for HookFamily {
@@ -76,6 +81,18 @@ impl Hook {
             Self::CheckRedemption | Self::CheckPortalAccess | Self::CheckEmail => {
                 HookFamily::Verification
             }
+        }
+    }
+
+    /// An input for this hook, as `plugins/sample-inputs/{hook}.json` has
+    /// it: what `portico plugin run` uses when given none, and what the
+    /// console offers to start a dry run from.
+    pub fn sample_input(self) -> &'static str {
+        match self {
+            Self::RenderEmail => include_str!("../sample-inputs/render-email.json"),
+            Self::CheckRedemption => include_str!("../sample-inputs/check-redemption.json"),
+            Self::CheckPortalAccess => include_str!("../sample-inputs/check-portal-access.json"),
+            Self::CheckEmail => include_str!("../sample-inputs/check-email.json"),
         }
     }
 
@@ -131,6 +148,18 @@ mod tests {
             assert_eq!(hook.as_str().parse::<Hook>().unwrap(), hook);
         }
         assert_eq!(Hook::CheckEmail.family(), HookFamily::Verification);
+        assert_eq!(
+            HookFamily::Verification.hooks().collect::<Vec<_>>(),
+            [
+                Hook::CheckRedemption,
+                Hook::CheckPortalAccess,
+                Hook::CheckEmail
+            ]
+        );
+        assert_eq!(
+            HookFamily::EmailRendering.hooks().collect::<Vec<_>>(),
+            [Hook::RenderEmail]
+        );
         assert!("render".parse::<Hook>().is_err());
     }
 }

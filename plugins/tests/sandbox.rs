@@ -296,10 +296,10 @@ fn a_plugin_that_imports_files_or_sockets_is_refused_at_upload_with_the_import_n
             .unwrap_or_else(|| panic!("{prefix} not named in {err}"))
     };
     assert_eq!(
-        named("wasi:filesystem/").reason,
+        named("wasi:filesystem/").reason(),
         "plugins get no filesystem"
     );
-    assert_eq!(named("wasi:sockets/").reason, "plugins get no network");
+    assert_eq!(named("wasi:sockets/").reason(), "plugins get no network");
     let message = err.to_string();
     assert!(
         message.contains(&named("wasi:filesystem/").import),

@@ -20,27 +20,6 @@ use portico_web::AppState;
 use portico_web::error::ApiError;
 use portico_web::files::{FileForm, human_size};
 
-/// Inputs to start a dry run from: the same samples `portico plugin run`
-/// documents.
-const SAMPLES: [(Hook, &str); 4] = [
-    (
-        Hook::RenderEmail,
-        include_str!("../../../plugins/sample-inputs/render-email.json"),
-    ),
-    (
-        Hook::CheckRedemption,
-        include_str!("../../../plugins/sample-inputs/check-redemption.json"),
-    ),
-    (
-        Hook::CheckPortalAccess,
-        include_str!("../../../plugins/sample-inputs/check-portal-access.json"),
-    ),
-    (
-        Hook::CheckEmail,
-        include_str!("../../../plugins/sample-inputs/check-email.json"),
-    ),
-];
-
 /// How many recent failures each version shows.
 const RECENT_FAILURES: i64 = 5;
 
@@ -125,7 +104,7 @@ async fn plugins_page(
     }
     let may_manage = signed.may(state, &acts::PLUGIN_UPLOAD).await?;
     let dry_input = if dry.input.is_empty() {
-        SAMPLES[0].1.to_owned()
+        Hook::ALL[0].sample_input().to_owned()
     } else {
         dry.input
     };
@@ -134,11 +113,12 @@ async fn plugins_page(
             frame: signed.frame,
             may_manage,
             plugins,
-            samples: SAMPLES
+            // The same samples `portico plugin run` starts from.
+            samples: Hook::ALL
                 .iter()
-                .map(|(hook, input)| HookSample {
+                .map(|hook| HookSample {
                     hook: hook.as_str().to_owned(),
-                    input: (*input).to_owned(),
+                    input: hook.sample_input().to_owned(),
                 })
                 .collect(),
             dry_run: dry.result,

@@ -114,6 +114,26 @@ impl Capability {
         }
     }
 
+    /// The clock this use's interface imports for its own types, and the
+    /// words the refusal names them with: `wasi:filesystem` gives file
+    /// times as `wall-clock`'s datetime, `wasi:sockets` timeouts as
+    /// `monotonic-clock`'s duration.
+    fn pulls_in_clock(self) -> Option<PulledClock> {
+        match self {
+            Self::Files => Some(PulledClock {
+                clock: "wasi:clocks/wall-clock",
+                interface: "filesystem",
+                by: "file",
+            }),
+            Self::Network => Some(PulledClock {
+                clock: "wasi:clocks/monotonic-clock",
+                interface: "sockets",
+                by: "network",
+            }),
+            _ => None,
+        }
+    }
+
     /// What in a Rust plugin brings the import in.
     fn rust_use(self) -> &'static str {
         match self {
@@ -126,12 +146,18 @@ impl Capability {
     }
 }
 
+/// A clock import another interface brings along.
+struct PulledClock {
+    clock: &'static str,
+    interface: &'static str,
+    by: &'static str,
+}
+
 /// One import the host will not provide, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForbiddenImport {
     pub import: String,
     pub capability: Capability,
-    pub reason: &'static str,
     /// Set on a clock import that another forbidden interface needs for
     /// its own types (file times, socket timeouts): it came with that use,
     /// and goes when that use does.
@@ -140,32 +166,30 @@ pub struct ForbiddenImport {
 
 impl ForbiddenImport {
     fn new(import: &str) -> Self {
-        let capability = Capability::of(import);
         Self {
             import: import.to_owned(),
-            capability,
-            reason: capability.reason(),
+            capability: Capability::of(import),
             came_with: None,
         }
     }
+
+    /// Why the host never grants it.
+    pub fn reason(&self) -> &'static str {
+        self.capability.reason()
+    }
 }
 
-/// Marks the clock imports that `wasi:filesystem` (file times use
-/// `wall-clock`'s datetime) and `wasi:sockets` (timeouts use
-/// `monotonic-clock`'s duration) pull in, so an author who used only
-/// `std::fs` is not told to stop reading a clock.
+/// Marks the clock imports that another forbidden use pulled in (see
+/// [`Capability::pulls_in_clock`]), so an author who used only `std::fs`
+/// is not told to stop reading a clock.
 fn attribute_clocks(imports: &mut [ForbiddenImport]) {
-    let uses =
-        |c: Capability, imports: &[ForbiddenImport]| imports.iter().any(|i| i.capability == c);
-    let files = uses(Capability::Files, imports);
-    let network = uses(Capability::Network, imports);
+    let uses: Vec<Capability> = imports.iter().map(|i| i.capability).collect();
     for import in imports.iter_mut() {
         let (base, _) = split_version(&import.import);
-        import.came_with = match base {
-            "wasi:clocks/wall-clock" if files => Some(Capability::Files),
-            "wasi:clocks/monotonic-clock" if network => Some(Capability::Network),
-            _ => None,
-        };
+        import.came_with = uses.iter().copied().find(|use_| {
+            use_.pulls_in_clock()
+                .is_some_and(|pulled| pulled.clock == base)
+        });
     }
 }
 
@@ -193,20 +217,12 @@ fn describe(imports: &[ForbiddenImport]) -> String {
                 .map(quoted)
                 .collect();
             let mut sentence = format!("{}: {}", use_.rust_use(), own.join(", "));
-            if !along.is_empty() {
+            if let (false, Some(pulled)) = (along.is_empty(), use_.pulls_in_clock()) {
                 sentence.push_str(&format!(
                     ", and {} that the {} interface pulls in with it (it goes when the {} use does)",
                     along.join(", "),
-                    if use_ == Capability::Files {
-                        "filesystem"
-                    } else {
-                        "sockets"
-                    },
-                    if use_ == Capability::Files {
-                        "file"
-                    } else {
-                        "network"
-                    },
+                    pulled.interface,
+                    pulled.by,
                 ));
             }
             sentence.push_str(&format!("; {}", use_.reason()));
@@ -362,11 +378,11 @@ mod tests {
     #[test]
     fn refusals_say_what_is_missing() {
         assert_eq!(
-            ForbiddenImport::new("wasi:filesystem/types@0.2.6").reason,
+            ForbiddenImport::new("wasi:filesystem/types@0.2.6").reason(),
             "plugins get no filesystem"
         );
         assert_eq!(
-            ForbiddenImport::new("wasi:sockets/tcp@0.2.0").reason,
+            ForbiddenImport::new("wasi:sockets/tcp@0.2.0").reason(),
             "plugins get no network"
         );
     }

@@ -178,7 +178,7 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
     let client = ClientInfo::new(None, Some("portico-cli".into()));
     match command {
         Command::Plugin(command) => {
-            let code = plugin::run(&config, command).await?;
+            let code = plugin::run(&config, command)?;
             if code != 0 {
                 std::process::exit(code);
             }

@@ -4,13 +4,14 @@
 //! - `new` makes a plugin crate that builds and tests on the first try.
 //! - `build` builds it for `wasm32-wasip2` and checks it as an upload is.
 //! - `run` calls one hook on an input and prints what came out.
+//! - `watch` builds and runs again on every save.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
 use portico_plugins::model::Setting;
-use portico_plugins::{Hook, HookFamily, HookInput, HookOutput, Sandbox};
+use portico_plugins::{Hook, HookFamily, HookInput, HookOutput, Plugin, Sandbox};
 use portico_tenants::plugins::PluginSettings;
 
 use crate::config::Config;
@@ -97,7 +98,7 @@ impl RunInput {
         let json = match &self.input {
             Some(path) => std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?,
-            None => sample_input(hook).to_owned(),
+            None => hook.sample_input().to_owned(),
         };
         let named = self.input.as_ref().map_or_else(
             || format!("the sample {hook} input"),
@@ -131,7 +132,7 @@ impl Kind {
 }
 
 /// Runs a plugin command; the exit code.
-pub async fn run(config: &Config, command: PluginCommand) -> anyhow::Result<i32> {
+pub fn run(config: &Config, command: PluginCommand) -> anyhow::Result<i32> {
     match command {
         PluginCommand::New { name, kind, sdk } => {
             let sdk = match sdk {
@@ -140,12 +141,13 @@ pub async fn run(config: &Config, command: PluginCommand) -> anyhow::Result<i32>
             };
             let dir = scaffold::create(Path::new("."), &name, kind, &sdk)?;
             println!(
-                "created {}: {}, against portico:plugins@3.0.0",
+                "created {}: {}, against {}",
                 dir.display(),
                 match kind {
                     Kind::Email => "an email-rendering plugin",
                     Kind::Verifier => "a verification plugin",
-                }
+                },
+                scaffold::INTERFACE
             );
             println!("next:");
             println!("  cd {}", dir.display());
@@ -153,13 +155,12 @@ pub async fn run(config: &Config, command: PluginCommand) -> anyhow::Result<i32>
             println!("  portico plugin build       # the component, checked as an upload is");
             println!(
                 "  portico plugin watch --hook {}   # build and run again on every save",
-                Hook::ALL
-                    .iter()
-                    .rev()
-                    .find(|h| h.family() == kind.family())
+                kind.family()
+                    .hooks()
+                    .last()
                     .expect("every family has a hook")
             );
-            for hook in Hook::ALL.iter().filter(|h| h.family() == kind.family()) {
+            for hook in kind.family().hooks() {
                 println!(
                     "  portico plugin run target/wasm32-wasip2/release/{}.wasm --hook {hook}",
                     name.replace('-', "_")
@@ -174,20 +175,6 @@ pub async fn run(config: &Config, command: PluginCommand) -> anyhow::Result<i32>
             run_once(config, &file, input, given.html.as_deref())
         }
         PluginCommand::Watch { dir, hook, given } => watch(config, &dir, hook.parse()?, &given),
-    }
-}
-
-/// The sample input of each hook, as `plugins/sample-inputs` has it.
-pub fn sample_input(hook: Hook) -> &'static str {
-    match hook {
-        Hook::RenderEmail => include_str!("../../../plugins/sample-inputs/render-email.json"),
-        Hook::CheckRedemption => {
-            include_str!("../../../plugins/sample-inputs/check-redemption.json")
-        }
-        Hook::CheckPortalAccess => {
-            include_str!("../../../plugins/sample-inputs/check-portal-access.json")
-        }
-        Hook::CheckEmail => include_str!("../../../plugins/sample-inputs/check-email.json"),
     }
 }
 
@@ -230,14 +217,13 @@ fn run_once(
     input: HookInput,
     html: Option<&Path>,
 ) -> anyhow::Result<i32> {
-    let wasm = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let sandbox = Sandbox::new(config.plugins)?;
-    let plugin = match sandbox.admit(&wasm) {
-        Ok(plugin) => plugin,
-        Err(refusal) => {
-            print_refusal(&refusal)?;
-            return Ok(2);
-        }
+    let Some(Admitted {
+        sandbox,
+        plugin,
+        size,
+    }) = admit(config, file)?
+    else {
+        return Ok(2);
     };
     let hook = input.hook();
     let report = sandbox.call(&plugin, &input);
@@ -262,7 +248,7 @@ fn run_once(
             "family": plugin.family.as_str(),
             "interface_version": plugin.version.as_str(),
             "sha256": plugin.sha256,
-            "size_bytes": wasm.len(),
+            "size_bytes": size,
         },
         "hook": hook.as_str(),
         "outcome": outcome,
@@ -283,21 +269,42 @@ fn run_once(
     Ok(if report.outcome.is_ok() { 0 } else { 1 })
 }
 
-fn print_refusal(refusal: &portico_plugins::Refusal) -> anyhow::Result<()> {
-    let report = serde_json::json!({
-        "refused": refusal.code(),
-        "message": refusal.to_string(),
-    });
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(())
+/// A component that passed the upload's checks, with the sandbox that
+/// checked it.
+struct Admitted {
+    sandbox: Sandbox,
+    plugin: Plugin,
+    size: usize,
+}
+
+/// Reads `file` and checks it as an upload is; `None`, after printing the
+/// refusal, when an upload would refuse it.
+fn admit(config: &Config, file: &Path) -> anyhow::Result<Option<Admitted>> {
+    let wasm = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let sandbox = Sandbox::new(config.plugins)?;
+    match sandbox.admit(&wasm) {
+        Ok(plugin) => Ok(Some(Admitted {
+            sandbox,
+            plugin,
+            size: wasm.len(),
+        })),
+        Err(refusal) => {
+            let report = serde_json::json!({
+                "refused": refusal.code(),
+                "message": refusal.to_string(),
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(None)
+        }
+    }
 }
 
 /// Cargo's release build of the plugin in `dir` for wasm32-wasip2; the
 /// component's path.
 fn cargo_build(dir: &Path) -> anyhow::Result<PathBuf> {
     let manifest = dir.join("Cargo.toml");
-    let name = scaffold::package_name(&manifest)?;
-    eprintln!("building {name} for wasm32-wasip2 (release)…");
+    let package = scaffold::Package::read(&manifest)?;
+    eprintln!("building {} for wasm32-wasip2 (release)…", package.name);
     let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()))
         .args([
             "build",
@@ -314,37 +321,26 @@ fn cargo_build(dir: &Path) -> anyhow::Result<PathBuf> {
             "cargo build failed; if it says the target is missing, run `rustup target add wasm32-wasip2`"
         );
     }
-    let target = scaffold::target_dir(&manifest)?;
-    Ok(target
-        .join("wasm32-wasip2/release")
-        .join(format!("{}.wasm", name.replace('-', "_"))))
+    Ok(package.component())
 }
 
 /// `portico plugin build`: cargo's release build for wasm32-wasip2, then
 /// admission.
 fn build(config: &Config, dir: &Path) -> anyhow::Result<i32> {
     let component = cargo_build(dir)?;
-    let wasm = std::fs::read(&component)
-        .with_context(|| format!("reading the component {}", component.display()))?;
-    let sandbox = Sandbox::new(config.plugins)?;
-    match sandbox.admit(&wasm) {
-        Ok(plugin) => {
-            let report = serde_json::json!({
-                "component": component.display().to_string(),
-                "size_bytes": wasm.len(),
-                "family": plugin.family.as_str(),
-                "interface_version": plugin.version.as_str(),
-                "sha256": plugin.sha256,
-                "admitted": true,
-            });
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(0)
-        }
-        Err(refusal) => {
-            print_refusal(&refusal)?;
-            Ok(2)
-        }
-    }
+    let Some(Admitted { plugin, size, .. }) = admit(config, &component)? else {
+        return Ok(2);
+    };
+    let report = serde_json::json!({
+        "component": component.display().to_string(),
+        "size_bytes": size,
+        "family": plugin.family.as_str(),
+        "interface_version": plugin.version.as_str(),
+        "sha256": plugin.sha256,
+        "admitted": true,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(0)
 }
 
 /// The newest change under the plugin's sources, its manifest and its
@@ -438,17 +434,5 @@ mod tests {
         std::fs::write(&file, r#"[{"name": "a", "value": "b"}]"#).unwrap();
         let list = given_settings(Some(&file), &[]).unwrap_err();
         assert!(list.to_string().contains("JSON object"), "{list}");
-    }
-
-    #[test]
-    fn every_hook_has_a_sample_that_reads() {
-        for hook in Hook::ALL {
-            assert_eq!(
-                HookInput::from_json(hook, sample_input(hook))
-                    .unwrap()
-                    .hook(),
-                hook
-            );
-        }
     }
 }

@@ -8,12 +8,14 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use portico_plugins::Hook;
+use portico_tenants::plugins::PluginName;
 
-use super::{Kind, sample_input};
+use super::Kind;
 
-/// The SDK line a new plugin depends on: the one that carries the newest
-/// interface, `portico:plugins@3.0.0`, which its source uses (`v3`).
+/// The interface a new plugin's source is written against (its `v3`
+/// modules), and the SDK line that carries it. A test keeps them at the
+/// newest published version.
+pub const INTERFACE: &str = "portico:plugins@3.0.0";
 const SDK_VERSION: &str = "3";
 
 /// The SDK this `portico` was built with: `plugins/sdk` of its checkout.
@@ -28,17 +30,14 @@ pub fn bundled_sdk() -> anyhow::Result<PathBuf> {
     })
 }
 
-/// Whether `name` can be a crate and a plugin's name: lowercase letters,
-/// digits and hyphens, starting with a letter.
+/// Whether `name` can be both the plugin's name in a clinic and a crate's
+/// name, which may not start with a digit.
 fn check_name(name: &str) -> anyhow::Result<()> {
-    let ok = (1..=64).contains(&name.len())
+    let fits = PluginName::parse(name).is_ok()
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.ends_with('-');
     anyhow::ensure!(
-        ok,
+        fits,
         "the name {name:?} must be 1 to 64 lowercase letters, digits and hyphens, starting with a letter, such as my-rule"
     );
     Ok(())
@@ -85,10 +84,10 @@ fn files(name: &str, kind: Kind, sdk: &Path) -> Vec<(String, String)> {
         ("README.md".to_owned(), readme(name, kind)),
         (".gitignore".to_owned(), "/target\n".to_owned()),
     ];
-    for hook in Hook::ALL.iter().filter(|h| h.family() == kind.family()) {
+    for hook in kind.family().hooks() {
         files.push((
             format!("sample-inputs/{hook}.json"),
-            sample_input(*hook).to_owned(),
+            hook.sample_input().to_owned(),
         ));
     }
     files
@@ -118,8 +117,8 @@ crate-type = ["cdylib", "rlib"]
 # found it.
 portico-plugin-sdk = {{ version = "{SDK_VERSION}", path = {sdk_path}, features = ["{feature}"] }}
 
-# Small components: uploads are capped, and every call compiles nothing
-# but reads less.
+# Small components: uploads are capped (4 MiB by default), and a smaller
+# component compiles sooner at upload.
 [profile.release]
 opt-level = "s"
 lto = true
@@ -142,19 +141,19 @@ fn source(kind: Kind) -> &'static str {
 
 fn readme(name: &str, kind: Kind) -> String {
     let file = name.replace('-', "_");
-    let hooks: Vec<String> = Hook::ALL
-        .iter()
-        .filter(|h| h.family() == kind.family())
+    let hooks: Vec<String> = kind
+        .family()
+        .hooks()
         .map(|hook| {
             format!(
                 "portico plugin run target/wasm32-wasip2/release/{file}.wasm --hook {hook} --input sample-inputs/{hook}.json"
             )
         })
         .collect();
-    let last_hook = Hook::ALL
-        .iter()
-        .rev()
-        .find(|h| h.family() == kind.family())
+    let last_hook = kind
+        .family()
+        .hooks()
+        .last()
         .expect("every family has a hook");
     let what = match kind {
         Kind::Email => "renders a clinic's mail (the email-rendering family)",
@@ -166,7 +165,7 @@ fn readme(name: &str, kind: Kind) -> String {
     };
     format!(
         "# {name}\n\n\
-         A Portico plugin that {what}, written against `portico:plugins@{SDK_VERSION}.0.0`.\n\n\
+         A Portico plugin that {what}, written against `{INTERFACE}`.\n\n\
          ## Test, build, try\n\n\
          ```sh\n\
          cargo test                      # natively, through the SDK's test harness\n\
@@ -334,27 +333,40 @@ mod tests {
 }
 "##;
 
-/// The package's name, as cargo reads the manifest.
-pub fn package_name(manifest: &Path) -> anyhow::Result<String> {
-    let metadata = metadata(manifest)?;
-    let root = metadata["resolve"]["root"].as_str();
-    let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
-    let package = packages
-        .iter()
-        .find(|p| root.is_none_or(|root| p["id"] == root))
-        .or_else(|| packages.first())
-        .with_context(|| format!("{} names no package", manifest.display()))?;
-    Ok(package["name"].as_str().unwrap_or_default().to_owned())
+/// A plugin crate, as cargo reads its manifest.
+pub struct Package {
+    pub name: String,
+    /// Where cargo puts the build's output (`CARGO_TARGET_DIR` and the
+    /// workspace taken into account).
+    pub target_dir: PathBuf,
 }
 
-/// Where cargo puts the build's output for this manifest.
-pub fn target_dir(manifest: &Path) -> anyhow::Result<PathBuf> {
-    let metadata = metadata(manifest)?;
-    Ok(PathBuf::from(
-        metadata["target_directory"]
-            .as_str()
-            .context("cargo metadata names no target directory")?,
-    ))
+impl Package {
+    pub fn read(manifest: &Path) -> anyhow::Result<Self> {
+        let metadata = metadata(manifest)?;
+        let root = metadata["resolve"]["root"].as_str();
+        let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
+        let package = packages
+            .iter()
+            .find(|p| root.is_none_or(|root| p["id"] == root))
+            .or_else(|| packages.first())
+            .with_context(|| format!("{} names no package", manifest.display()))?;
+        Ok(Self {
+            name: package["name"].as_str().unwrap_or_default().to_owned(),
+            target_dir: PathBuf::from(
+                metadata["target_directory"]
+                    .as_str()
+                    .context("cargo metadata names no target directory")?,
+            ),
+        })
+    }
+
+    /// The component a release build for wasm32-wasip2 makes.
+    pub fn component(&self) -> PathBuf {
+        self.target_dir
+            .join("wasm32-wasip2/release")
+            .join(format!("{}.wasm", self.name.replace('-', "_")))
+    }
 }
 
 fn metadata(manifest: &Path) -> anyhow::Result<serde_json::Value> {
@@ -388,10 +400,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_new_plugin_is_written_against_the_newest_interface() {
+        let newest = portico_plugins::InterfaceVersion::latest();
+        assert_eq!(INTERFACE, newest.package);
+        assert!(
+            newest
+                .package
+                .starts_with(&format!("portico:plugins@{SDK_VERSION}."))
+        );
+        for kind in [Kind::Email, Kind::Verifier] {
+            assert!(source(kind).contains(", v3);"), "{kind:?} exports with v3");
+        }
+    }
+
+    #[test]
     fn names_are_checked_before_anything_is_written() {
         let parent = tempfile::tempdir().unwrap();
         let sdk = bundled_sdk().unwrap();
-        for bad in ["My Rule", "", "-x", "rule-", "r_u"] {
+        for bad in [
+            "My Rule",
+            "",
+            "-x",
+            "rule-",
+            "r_u",
+            "2fa-rule",
+            &"r".repeat(65),
+        ] {
             assert!(
                 create(parent.path(), bad, Kind::Verifier, &sdk).is_err(),
                 "{bad}"
