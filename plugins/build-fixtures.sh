@@ -21,7 +21,7 @@ mkdir -p "$out"
 for example in branded-email date-of-birth-check email-domain-rules; do
     cp "$built/${example//-/_}.wasm" "$out/$example.wasm"
 done
-for misbehaving in minimal spin hog flood snoop crash counter portal_link family_mail; do
+for misbehaving in minimal spin hog flood snoop crash counter portal_link family_mail nosy clock_mail; do
     cp "$built/examples/$misbehaving.wasm" "$out/$misbehaving.wasm"
 done
 ls -l "$out"

@@ -5,6 +5,7 @@
 //! - [`hooks`]: the hook families (one WIT world each) and their hooks.
 //! - [`interface`]: every published interface version, one binding module
 //!   each, so components built against an old version keep running.
+//! - [`manifest`]: what a plugin declares it reads and takes (4.0.0).
 //! - [`model`]: what goes into and comes out of a hook, whatever the
 //!   version.
 //! - [`sandbox`]: admission (what a component may import), compilation,
@@ -16,11 +17,13 @@
 pub mod call_state;
 pub mod hooks;
 pub mod interface;
+pub mod manifest;
 pub mod model;
 pub mod sandbox;
 
 pub use hooks::{Hook, HookFamily};
 pub use interface::{InterfaceVersion, PUBLISHED, Version};
+pub use manifest::{Manifest, PatientFact, SettingSpec, SettingType};
 pub use model::{Decision, HookInput, HookOutput};
 pub use sandbox::admission::{Capability, ForbiddenImport, Refusal};
 pub use sandbox::limits::{Limits, SandboxConfig};

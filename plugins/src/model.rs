@@ -113,12 +113,18 @@ pub struct Branding {
 pub struct MailContext {
     pub kind: MailKind,
     pub branding: Branding,
-    pub patient_display_name: String,
+    /// `None` for a plugin whose manifest does not read the patient's
+    /// name (see [`crate::manifest`]).
+    #[serde(default)]
+    pub patient_display_name: Option<String>,
     #[serde(default)]
     pub link: Option<String>,
     /// RFC 3339.
     #[serde(default)]
     pub expires_at: Option<String>,
+    /// The clinic's IANA time zone (`Europe/Berlin`); UTC when not given.
+    #[serde(default)]
+    pub time_zone: Option<String>,
     pub locale: String,
     #[serde(default, with = "settings_json")]
     pub settings: Vec<Setting>,
@@ -129,6 +135,46 @@ pub struct MailContext {
     /// later).
     #[serde(default)]
     pub details: Vec<Detail>,
+}
+
+/// A moment on the clinic's clock, as interface 4.0.0 hands it to a mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocalTime {
+    /// `2026-12-02T17:00:00+01:00`.
+    pub rfc3339: String,
+    /// `2 December 2026`.
+    pub date: String,
+    /// `17:00`.
+    pub time: String,
+    /// `CET`.
+    pub zone: String,
+}
+
+impl MailContext {
+    /// The clinic's time zone, UTC when the context names none or one the
+    /// bundled database does not know.
+    pub fn zone(&self) -> (String, jiff::tz::TimeZone) {
+        self.time_zone
+            .as_deref()
+            .and_then(|name| {
+                let zone = jiff::tz::db().get(name).ok()?;
+                Some((zone.iana_name().unwrap_or(name).to_owned(), zone))
+            })
+            .unwrap_or_else(|| ("UTC".to_owned(), jiff::tz::TimeZone::UTC))
+    }
+
+    /// When the link stops working, on the clinic's clock; written as the
+    /// built-in mail writes it.
+    pub fn expires_local(&self) -> Option<LocalTime> {
+        let instant: jiff::Timestamp = self.expires_at.as_deref()?.parse().ok()?;
+        let zoned = instant.to_zoned(self.zone().1);
+        Some(LocalTime {
+            rfc3339: zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+            date: zoned.strftime("%-d %B %Y").to_string(),
+            time: zoned.strftime("%H:%M").to_string(),
+            zone: zoned.strftime("%Z").to_string(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,6 +281,16 @@ impl HookInput {
         self
     }
 
+    /// The settings the input carries.
+    pub fn settings(&self) -> &[Setting] {
+        match self {
+            Self::RenderEmail(c) => &c.settings,
+            Self::CheckRedemption(r) => &r.settings,
+            Self::CheckPortalAccess(p) => &p.settings,
+            Self::CheckEmail(e) => &e.settings,
+        }
+    }
+
     fn settings_mut(&mut self) -> &mut Vec<Setting> {
         match self {
             Self::RenderEmail(c) => &mut c.settings,
@@ -274,11 +330,16 @@ impl HookInput {
                     + b.accent_colour.len()
                     + b.logo_url.as_deref().map_or(0, str::len)
                     + b.reply_to.as_deref().map_or(0, str::len)
-                    + c.patient_display_name.len()
+                    + c.patient_display_name.as_deref().map_or(0, str::len)
                     + c.link.as_deref().map_or(0, str::len)
                     + c.expires_at.as_deref().map_or(0, str::len)
+                    + c.time_zone.as_deref().map_or(0, str::len)
                     + c.locale.len()
                     + c.portal_url.as_deref().map_or(0, str::len)
+                    + c.details
+                        .iter()
+                        .map(|d| d.name.len() + d.value.len())
+                        .sum::<usize>()
                     + settings(&c.settings)
             }
             Self::CheckRedemption(r) => {
@@ -479,6 +540,25 @@ mod tests {
         assert_eq!(input.hook(), Hook::CheckEmail);
         assert_eq!(input.text_bytes(), "mia@example.org".len() + 15 + 9);
         assert!(HookInput::from_json(Hook::CheckEmail, r#"{"facts": {}}"#).is_err());
+    }
+
+    #[test]
+    fn expiry_is_told_on_the_clinics_clock() {
+        let HookInput::RenderEmail(mut mail) =
+            HookInput::from_json(Hook::RenderEmail, Hook::RenderEmail.sample_input()).unwrap()
+        else {
+            unreachable!()
+        };
+        mail.expires_at = Some("2026-12-02T16:00:00Z".into());
+        mail.time_zone = Some("Europe/Berlin".into());
+        let local = mail.expires_local().unwrap();
+        assert_eq!(local.rfc3339, "2026-12-02T17:00:00+01:00");
+        assert_eq!(local.date, "2 December 2026");
+        assert_eq!(local.time, "17:00");
+        assert_eq!(local.zone, "CET");
+        mail.time_zone = Some("Mars/Olympus".into());
+        assert_eq!(mail.zone().0, "UTC");
+        assert_eq!(mail.expires_local().unwrap().time, "16:00");
     }
 
     #[test]

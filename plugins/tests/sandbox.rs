@@ -39,9 +39,10 @@ fn access_link_context() -> MailContext {
             logo_url: Some("https://north.example.org/logo.png".into()),
             reply_to: None,
         },
-        patient_display_name: "Mia Wong".into(),
+        patient_display_name: Some("Mia Wong".into()),
         link: Some("https://north.example.org/portal/register#code=apple-brave-cider-delta".into()),
         expires_at: Some("2026-11-28T10:00:00Z".into()),
+        time_zone: None,
         locale: "en-GB".into(),
         settings: vec![Setting {
             name: "signature".into(),
@@ -537,4 +538,82 @@ fn a_familys_mail_reaches_a_third_version_plugin_with_its_details_and_older_ones
             .outcome,
         Ok(HookOutput::Rendered(_))
     ));
+}
+
+#[test]
+fn a_fourth_version_plugin_declares_what_it_reads_and_takes() {
+    use portico_plugins::{PatientFact, SettingType};
+    let sandbox = sandbox();
+    let plugin = sandbox.admit(&fixture("nosy")).unwrap();
+    assert_eq!(plugin.version, Version::V4_0_0);
+    let manifest = &plugin.manifest;
+    assert!(manifest.declared);
+    assert_eq!(manifest.reads, [PatientFact::DateOfBirth]);
+    let names: Vec<_> = manifest.settings.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["strictness", "max_tries"]);
+    assert_eq!(
+        manifest.settings[1].kind,
+        SettingType::WholeNumber { min: 1, max: 5 }
+    );
+    assert_eq!(manifest.settings[0].default.as_deref(), Some("strict"));
+
+    // An older component declared nothing, and reads what it always read.
+    let old = sandbox.admit(&fixture("date-of-birth-check")).unwrap();
+    assert!(!old.manifest.declared);
+    assert_eq!(old.manifest.reads, PatientFact::ALL);
+}
+
+#[test]
+fn an_undeclared_fact_never_reaches_the_guest() {
+    let sandbox = sandbox();
+    let plugin = sandbox.admit(&fixture("nosy")).unwrap();
+    let everything = RecordFacts {
+        date_of_birth: Some("1990-03-07".into()),
+        home_zip_code: Some("02139".into()),
+        email: Some("mia@example.org".into()),
+    };
+    for input in [
+        HookInput::CheckPortalAccess(PortalAccess {
+            facts: everything.clone(),
+            settings: vec![],
+        }),
+        HookInput::CheckRedemption(Redemption {
+            answers: vec![],
+            facts: everything.clone(),
+            settings: vec![],
+        }),
+    ] {
+        let report = sandbox.call(&plugin, &input);
+        let Decision::Deny { reason } = decision(report.outcome.unwrap()) else {
+            panic!("nosy refuses, naming what it saw")
+        };
+        assert_eq!(
+            reason,
+            r#"saw date_of_birth=Some("1990-03-07") home_zip_code=None email=None settings="#
+        );
+    }
+}
+
+#[test]
+fn a_fourth_version_mail_gets_the_clinics_clock_and_no_undeclared_name() {
+    let sandbox = sandbox();
+    let plugin = sandbox.admit(&fixture("clock_mail")).unwrap();
+    let mut context = access_link_context();
+    context.expires_at = Some("2026-12-02T16:00:00Z".into());
+    context.time_zone = Some("Europe/Berlin".into());
+    context.settings = vec![Setting {
+        name: "show_zone".into(),
+        value: "yes".into(),
+    }];
+    let report = sandbox.call(&plugin, &HookInput::RenderEmail(context));
+    let HookOutput::Rendered(mail) = report.outcome.unwrap() else {
+        panic!("expected a rendered mail")
+    };
+    assert!(mail.text.contains("name=None\n"), "{}", mail.text);
+    assert!(
+        mail.text
+            .contains("until=2 December 2026 at 17:00 CET (Europe/Berlin)"),
+        "{}",
+        mail.text
+    );
 }

@@ -222,7 +222,7 @@ impl Config {
         }
         figment
             // Read by the command line itself, not settings of the server.
-            .merge(Env::prefixed("PORTICO_").ignore(&["CONFIG", "LOG", "PLUGIN_SDK"]))
+            .merge(Env::prefixed("PORTICO_").ignore(&["CONFIG", "LOG", "PLUGIN_SDK", "TOKEN"]))
             .merge(
                 Env::raw()
                     .only(&["DATABASE_URL"])

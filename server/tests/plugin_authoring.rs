@@ -218,8 +218,9 @@ fn a_new_plugin_tests_builds_and_runs_on_the_first_try() {
         let crate_dir = dir.path().join(name);
 
         let tested = cargo_test(&crate_dir, &target);
+        let own_tests = if kind == "verifier" { 3 } else { 2 };
         assert!(
-            tested.contains("2 passed"),
+            tested.contains(&format!("{own_tests} passed; 0 failed")),
             "the scaffold's own tests ran: {tested}"
         );
 
@@ -227,8 +228,14 @@ fn a_new_plugin_tests_builds_and_runs_on_the_first_try() {
         assert_eq!(code, 0, "{built}");
         assert_eq!(built["admitted"], true);
         assert_eq!(
-            built["interface_version"], "3.0.0",
+            built["interface_version"], "4.0.0",
             "a new plugin is written against the newest interface"
+        );
+        assert_eq!(built["manifest"]["declared"], true, "{built}");
+        assert_eq!(
+            built["manifest"]["reads"],
+            serde_json::json!([if kind == "verifier" { "email" } else { "name" }]),
+            "{built}"
         );
         let component = built["component"].as_str().unwrap().to_owned();
         assert!(
@@ -279,12 +286,217 @@ fn a_new_plugin_tests_builds_and_runs_on_the_first_try() {
                 let html = std::fs::read_to_string(crate_dir.join("mail.html")).unwrap();
                 assert!(
                     html.contains("The front desk")
-                        && html.contains("#code=apple-brave-cider-delta"),
+                        && html.contains("#code=apple-brave-cider-delta")
+                        && html.contains("until 28 November 2026 at 10:00 GMT"),
                     "{html}"
                 );
+                // A setting the plugin does not declare is refused here,
+                // as activation would refuse it.
+                let (refused, code) = report(&author(
+                    &[
+                        "plugin",
+                        "run",
+                        &component,
+                        "--hook",
+                        "render-email",
+                        "--settings",
+                        "colour=red",
+                    ],
+                    &crate_dir,
+                ));
+                assert_eq!(code, 2, "{refused}");
+                assert_eq!(refused["refused"], "invalid_settings");
             }
         }
     }
+    ships_to_a_running_clinic(dir.path(), &target);
+}
+
+/// The last steps of the journey against a real server: `plugin push`
+/// uploads both crates to the demo clinic, dry-runs them there and
+/// activates them with the clinic's settings; a mail the clinic then sends
+/// is the plugin's, and a redemption obeys the rule.
+fn ships_to_a_running_clinic(dir: &Path, target: &Path) {
+    let data = dir.join("server-data");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_portico"))
+        .current_dir(dir)
+        .env("PORTICO_DATA_DIR", &data)
+        .env("PORTICO_LISTEN", "127.0.0.1:0")
+        .env("PORTICO_LOG", "warn")
+        .env_remove("PORTICO_PLUGIN_FIXTURES")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (base, password) = demo_clinic(server.stdout.take().unwrap());
+    let clinic = format!("{base}/t/demo");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let http = reqwest::Client::new();
+    let api = |path: &str| format!("{clinic}/api/v1{path}");
+    let token = runtime.block_on(async {
+        let answer: Value = http
+            .post(api("/auth/tokens"))
+            .json(&serde_json::json!({"email": portico_server::demo::DEMO_OWNER_EMAIL, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["token"].as_str().expect("a staff token").to_owned()
+    });
+    let push = |crate_name: &str, settings: &str| {
+        Command::new(env!("CARGO_BIN_EXE_portico"))
+            .args(["plugin", "push", "--clinic", &clinic, "--activate"])
+            .args(["--settings", settings])
+            .current_dir(dir.join(crate_name))
+            .env("PORTICO_DATA_DIR", dir)
+            .env("PORTICO_LOG", "warn")
+            .env("PORTICO_TOKEN", &token)
+            .env_remove("PORTICO_PLUGIN_FIXTURES")
+            .env("CARGO_TARGET_DIR", target)
+            .output()
+            .unwrap()
+    };
+    let (pushed, code) = report(&push("clinic-rule", "refused_domains=gmail.com, yahoo.com"));
+    assert_eq!(code, 0, "{pushed}");
+    assert_eq!(
+        pushed["plugin"]["manifest"]["reads"],
+        serde_json::json!(["email"])
+    );
+    assert_eq!(pushed["dry_runs"].as_array().unwrap().len(), 3, "{pushed}");
+    assert!(
+        pushed["dry_runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|run| run["outcome"] == "ok"),
+        "{pushed}"
+    );
+    // The activation holds the typed setting as the plugin reads it.
+    assert_eq!(
+        pushed["activated"]["settings"]["refused_domains"], "gmail.com\nyahoo.com",
+        "{pushed}"
+    );
+    // A wrong setting is refused by the clinic, and nothing is activated.
+    let (_, code) = report_or_error(&push("clinic-mail", "colour=red"));
+    assert_ne!(code, 0);
+    let (pushed, code) = report(&push("clinic-mail", "signature=The front desk at Demo"));
+    assert_eq!(code, 0, "{pushed}");
+
+    runtime.block_on(async {
+        let staff = |request: reqwest::RequestBuilder| request.bearer_auth(&token);
+        let ok = async |request: reqwest::RequestBuilder| -> Value {
+            let response = staff(request).send().await.unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            assert!(status.is_success(), "{status}: {body}");
+            body
+        };
+        let patient = ok(http.post(api("/patients")).json(&serde_json::json!({
+            "full_name": "Nora Quill", "date_of_birth": "1985-02-11",
+            "email": "nora@example.org", "home_zip": "02139"
+        })))
+        .await;
+        let id = patient["id"].as_str().unwrap();
+        // The rule is asked first, and lets an address it does not refuse
+        // through.
+        ok(http
+            .put(api(&format!("/patients/{id}/portal-access")))
+            .json(&serde_json::json!({"enabled": true})))
+        .await;
+        ok(http
+            .post(api("/auth/step-up"))
+            .json(&serde_json::json!({"password": password})))
+        .await;
+        let issued = ok(http
+            .post(api(&format!("/patients/{id}/access-codes")))
+            .json(&serde_json::json!({"delivery": "email"})))
+        .await;
+        let link = issued["access_link"].as_str().unwrap().to_owned();
+        let code = issued["code"].as_str().unwrap().to_owned();
+
+        // The mail the clinic sent is the plugin's, with its setting.
+        let mail = wait_for_mail(&data.join("mail"), &link).await;
+        assert!(mail.contains("The front desk at Demo"), "{mail}");
+        assert!(
+            mail.contains("Hello Nora Quill"),
+            "the plugin reads the name: {mail}"
+        );
+
+        // The rule refuses an address at a refused domain, in its own
+        // words, and lets another one through.
+        let redeem = async |email: &str| {
+            http.post(api("/portal/redeem"))
+                .json(&serde_json::json!({
+                    "code": code,
+                    "account": {"email": email, "password": "a patient's own passphrase"},
+                }))
+                .send()
+                .await
+                .unwrap()
+        };
+        let refused = redeem("nora@gmail.com").await;
+        assert_eq!(refused.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+        let refused: Value = refused.json().await.unwrap();
+        assert_eq!(
+            refused["message"], "That address is not accepted here.",
+            "{refused}"
+        );
+        let accepted = redeem("nora@example.org").await;
+        assert_eq!(accepted.status(), reqwest::StatusCode::CREATED);
+    });
+    server.kill().unwrap();
+    let _ = server.wait();
+}
+
+/// The JSON report, or the error `portico` printed, and the exit code.
+fn report_or_error(out: &Output) -> (String, i32) {
+    (
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+/// The server's address and the demo owner's password, from what it
+/// prints when it starts.
+fn demo_clinic(stdout: std::process::ChildStdout) -> (String, String) {
+    use std::io::BufRead;
+    let mut base = None;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("Portico is serving at ") {
+            base = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some(password) = line.trim().strip_prefix("password:") {
+            let password = password.trim().to_owned();
+            // The rest of the output is not needed, but must be drained.
+            std::thread::spawn(move || lines.for_each(drop));
+            return (base.expect("the address comes first"), password);
+        }
+    }
+    panic!("the server printed no demo credentials")
+}
+
+/// The `.eml` in `dir` that carries `link`, once the mail worker wrote it.
+async fn wait_for_mail(dir: &Path, link: &str) -> String {
+    for _ in 0..200 {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            // Quoted-printable may wrap the link; its code is enough.
+            let code = link.rsplit('=').next().unwrap_or(link);
+            if text.contains(code) {
+                return text;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no mail with {link} in {}", dir.display())
 }
 
 /// `plugin watch` builds and runs, then again after a save: the second

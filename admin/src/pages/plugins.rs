@@ -4,12 +4,14 @@
 
 use std::sync::Arc;
 
-use crate::views::{Console, DryRunResult, HookSample, PluginFailureRow, PluginRow, PluginsView};
+use crate::views::{
+    Console, DryRunResult, HookSample, PluginFailureRow, PluginRow, PluginsView, SettingField,
+};
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Multipart, Path};
 use poem::{Request, Response, handler};
 use portico_plugins::sandbox::grouped;
-use portico_plugins::{Hook, HookInput};
+use portico_plugins::{Hook, HookInput, Manifest, SettingType};
 use portico_tenants::domain::PluginId;
 use portico_tenants::plugins::{PluginName, PluginSettings};
 use portico_tenants::{DomainError, acts};
@@ -68,7 +70,7 @@ async fn plugins_page(
                     .as_ref()
                     .filter(|a| a.family == o.version.family)
             })
-            .map(|a| settings_text(&a.settings));
+            .map(|a| &a.settings);
         let failures = services
             .plugin_calls(&signed.caller, o.version.id, true, RECENT_FAILURES)
             .await
@@ -82,7 +84,16 @@ async fn plugins_page(
             size: human_size(o.version.size_bytes),
             uploaded_at: zone.human(o.version.uploaded_at),
             active: o.active.is_some(),
-            settings: family_active.unwrap_or_default(),
+            settings: family_active.map(settings_text).unwrap_or_default(),
+            declared: o.version.manifest.declared,
+            reads: o
+                .version
+                .manifest
+                .reads
+                .iter()
+                .map(|f| f.in_words())
+                .collect(),
+            fields: fields(&o.version.manifest, family_active),
             calls: o.stats.calls,
             failures: o.stats.failures,
             denied: o.stats.denied,
@@ -127,6 +138,39 @@ async fn plugins_page(
         })
         .map_err(render_failed)?;
     Ok(page(html, status))
+}
+
+/// A declared version's settings as the activation form's fields, filled
+/// with what activating would run with.
+fn fields(manifest: &Manifest, active: Option<&PluginSettings>) -> Vec<SettingField> {
+    manifest
+        .settings
+        .iter()
+        .map(|spec| {
+            let current = active
+                .and_then(|a| a.as_slice().iter().find(|s| s.name == spec.name))
+                .map(|s| s.value.clone());
+            let (control, min, max, options) = match &spec.kind {
+                SettingType::Text => ("text", None, None, Vec::new()),
+                SettingType::TextList => ("list", None, None, Vec::new()),
+                SettingType::WholeNumber { min, max } => ("number", Some(*min), Some(*max), vec![]),
+                SettingType::YesNo => ("select", None, None, vec!["yes".into(), "no".into()]),
+                SettingType::Choice { values } => ("select", None, None, values.clone()),
+            };
+            SettingField {
+                name: spec.name.clone(),
+                label: spec.label.clone(),
+                description: spec.description.clone(),
+                control,
+                min,
+                max,
+                options,
+                value: current.or_else(|| spec.default.clone()).unwrap_or_default(),
+                required: spec.default.is_none(),
+                kind: spec.kind.to_string(),
+            }
+        })
+        .collect()
 }
 
 #[handler]
@@ -196,11 +240,32 @@ fn parse_plugin(raw: &str) -> poem::Result<PluginId> {
     PluginId::parse(raw).map_err(|_| ApiError::not_found("not_found", "plugin not found").into())
 }
 
-#[derive(Deserialize)]
-pub(super) struct ActivateForm {
-    csrf_token: String,
-    #[serde(default)]
-    settings: String,
+/// The prefix of a declared setting's field in the activation form.
+const SETTING_FIELD: &str = "setting.";
+
+/// The settings an activation form gives: a declared version's fields
+/// (`setting.NAME`), or an undeclared one's `name=value` lines.
+fn activation_settings(fields: &[(String, String)]) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = fields
+        .iter()
+        .filter_map(|(key, value)| {
+            let name = key.strip_prefix(SETTING_FIELD)?;
+            Some((name.to_owned(), value.clone()))
+        })
+        .collect();
+    if let Some((_, lines)) = fields.iter().find(|(key, _)| key == "settings") {
+        pairs.extend(
+            lines
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(|l| match l.split_once('=') {
+                    Some((k, v)) => (k.trim().to_owned(), v.trim().to_owned()),
+                    None => (l.to_owned(), String::new()),
+                }),
+        );
+    }
+    pairs
 }
 
 #[handler]
@@ -209,22 +274,17 @@ pub(super) async fn activate(
     state: Data<&AppState>,
     console: Data<&Arc<Console>>,
     Path(id): Path<String>,
-    Form(form): Form<ActivateForm>,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> poem::Result<Response> {
     let id = parse_plugin(&id)?;
-    let signed = Signed::posting(&state, req, &form.csrf_token).await?;
+    let csrf = fields
+        .iter()
+        .find(|(key, _)| key == "csrf_token")
+        .map(|(_, value)| value.as_str())
+        .unwrap_or_default();
+    let signed = Signed::posting(&state, req, csrf).await?;
     let outcome = async {
-        let pairs = form
-            .settings
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(|l| match l.split_once('=') {
-                Some((k, v)) => (k.trim().to_owned(), v.trim().to_owned()),
-                None => (l.to_owned(), String::new()),
-            })
-            .collect();
-        let settings = PluginSettings::parse(pairs)?;
+        let settings = PluginSettings::parse(activation_settings(&fields))?;
         state
             .services
             .plugin_activate(&signed.caller, id, Some(&settings))

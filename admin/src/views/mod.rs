@@ -14,7 +14,7 @@ pub use navigation::{Section, all_sections, sections_for};
 pub use oversight::{
     AuditFilterForm, AuditLine, AuditSubject, AuditView, DryRunResult, FollowUpRow, FollowUpView,
     GridCell, GridRow, HeadRow, HookSample, IntegrityView, PluginFailureRow, PluginRow,
-    PluginsView, RolesView, SettingsForm, SettingsView, StaffMemberRow, StaffView,
+    PluginsView, RolesView, SettingField, SettingsForm, SettingsView, StaffMemberRow, StaffView,
 };
 pub use patients::{
     Abilities, AnswerRow, AppointmentRow, AssignmentRow, CodeRow, DocumentRow, FormChoice,

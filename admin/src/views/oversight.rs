@@ -171,6 +171,12 @@ pub struct PluginRow {
     /// its own when active, else those of its family's active version
     /// (they carry over unless changed).
     pub settings: String,
+    /// Whether it declared what it reads and takes (interface 4.0.0).
+    pub declared: bool,
+    /// The patient facts it is handed, in words.
+    pub reads: Vec<&'static str>,
+    /// A declared version's settings, as form fields.
+    pub fields: Vec<SettingField>,
     pub calls: i64,
     pub failures: i64,
     /// Verification only: decisions that refused and that asked for more.
@@ -182,6 +188,27 @@ pub struct PluginRow {
     pub p50_ms: Option<String>,
     pub p95_ms: Option<String>,
     pub recent_failures: Vec<PluginFailureRow>,
+}
+
+/// One declared setting in the activation form.
+#[derive(Debug, Serialize)]
+pub struct SettingField {
+    pub name: String,
+    pub label: String,
+    pub description: String,
+    /// `text`, `list`, `number` or `select`.
+    pub control: &'static str,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    /// A select's values.
+    pub options: Vec<String>,
+    /// What activating would run with: the family's active value, else the
+    /// default.
+    pub value: String,
+    /// No default: it must be given.
+    pub required: bool,
+    /// The type, in words, for the hint.
+    pub kind: String,
 }
 
 #[derive(Debug, Serialize)]

@@ -6,23 +6,31 @@
 //! version you build against, and export it:
 //!
 //! ```ignore
-//! use portico_plugin_sdk::v3::verifier::{Decision, EmailAcceptance, Guest};
+//! use portico_plugin_sdk::v4::verifier::{
+//!     Decision, EmailAcceptance, Guest, PluginManifest, SettingSpec,
+//! };
 //!
 //! struct Rules;
 //!
 //! impl Guest for Rules {
+//!     fn describe() -> PluginManifest {
+//!         // Reads no patient fact; takes one setting.
+//!         PluginManifest::reading([])
+//!             .setting(SettingSpec::text_list("refused_domains", "Refused email domains"))
+//!     }
+//!
 //!     fn check_email(input: EmailAcceptance) -> Decision { Decision::Allow }
 //!     // ...
 //! }
 //!
-//! portico_plugin_sdk::export_verifier!(Rules, v3);
+//! portico_plugin_sdk::export_verifier!(Rules, v4);
 //! ```
 //!
 //! # Versions
 //!
-//! The SDK's major version is the newest interface it carries (3.x carries
-//! `portico:plugins@3.0.0`), and it keeps a module for every published
-//! interface: [`v1`], [`v2`], [`v3`]. A plugin built against an older one
+//! The SDK's major version is the newest interface it carries (4.x carries
+//! `portico:plugins@4.0.0`), and it keeps a module for every published
+//! interface: [`v1`], [`v2`], [`v3`], [`v4`]. A plugin built against an older one
 //! keeps running on every server. The unversioned [`email`] and
 //! [`verifier`] modules, and the export macros without a version, are the
 //! 1.0.0 interface, as plugins written before the versioned modules use
@@ -103,7 +111,9 @@ macro_rules! family_common {
 macro_rules! interface_version {
     (
         email: { $($email_bindgen:tt)* } exported by $email_macro:ident,
-        verifier: { $($verifier_bindgen:tt)* } exported by $verifier_macro:ident $(,)?
+        verifier: { $($verifier_bindgen:tt)* } exported by $verifier_macro:ident
+        $(, both: { $($both:tt)* })?
+        $(, email_also: { $($email_also:tt)* })? $(,)?
     ) => {
         /// The email rendering family: `render` turns a mail kind and its
         /// context into a subject, HTML and text, or declines (the
@@ -124,6 +134,8 @@ macro_rules! interface_version {
             pub use portico::plugins::types::{Branding, LogLevel, Setting};
 
             family_common!();
+            $($($both)*)?
+            $($($email_also)*)?
         }
 
         /// The verification family: checks before a code is redeemed,
@@ -146,6 +158,7 @@ macro_rules! interface_version {
             pub use $verifier_macro as __export_bindings;
 
             family_common!();
+            $($($both)*)?
 
             /// The patient's answers as the portal hands them, for tests.
             pub fn answers(pairs: &[(&str, &str)]) -> Vec<Answer> {
@@ -241,6 +254,40 @@ pub mod v3 {
     }
 }
 
+/// `portico:plugins@4.0.0`: a plugin declares the patient facts it reads
+/// and the settings it takes (its `Guest`'s `describe`), and a mail's
+/// context carries the clinic's
+/// time zone and the expiry on its clock.
+pub mod v4 {
+    interface_version! {
+        email: {
+            path: "wit/v4",
+            inline: "package portico:sdk-v4; world email-renderer-v4 { include portico:plugins/email-renderer@4.0.0; }",
+            generate_all,
+            world: "portico:sdk-v4/email-renderer-v4",
+            export_macro_name: "__export_email_renderer_v4",
+            default_bindings_module: "portico_plugin_sdk::v4::email",
+        } exported by __export_email_renderer_v4,
+        verifier: {
+            path: "wit/v4",
+            inline: "package portico:sdk-v4; world verifier-v4 { include portico:plugins/verifier@4.0.0; }",
+            generate_all,
+            world: "portico:sdk-v4/verifier-v4",
+            export_macro_name: "__export_verifier_v4",
+            default_bindings_module: "portico_plugin_sdk::v4::verifier",
+        } exported by __export_verifier_v4,
+        both: {
+            pub use portico::plugins::types::{
+                NumberRange, PatientFact, PluginManifest, SettingSpec, SettingType,
+            };
+            crate::manifest::builders!();
+        },
+        email_also: {
+            pub use exports::portico::plugins::email_rendering::{Detail, LocalTime};
+        },
+    }
+}
+
 /// The 1.0.0 email rendering family, as plugins written before the
 /// versioned modules name it.
 #[cfg(feature = "email-renderer")]
@@ -260,10 +307,18 @@ pub use v1::verifier;
 #[cfg(feature = "email-renderer")]
 #[macro_export]
 macro_rules! export_email_renderer {
-    ($ty:ty) => {
-        $crate::export_email_renderer!($ty, v1);
+    (@with_manifest $ty:ty, $v:ident) => {
+        $crate::export_email_renderer!(@export $ty, $v, {
+            fn describe() -> $crate::$v::email::PluginManifest {
+                $crate::panics::report_to_host($crate::$v::email::log_panic);
+                <$ty as $crate::$v::email::Guest>::describe()
+            }
+        });
+        #[cfg(not(target_family = "wasm"))]
+        const _: fn() -> $crate::$v::email::PluginManifest =
+            <$ty as $crate::$v::email::Guest>::describe;
     };
-    ($ty:ty, $v:ident) => {
+    (@export $ty:ty, $v:ident, { $($manifest:tt)* }) => {
         #[cfg(target_family = "wasm")]
         const _: () = {
             struct ReportsPanics;
@@ -275,6 +330,7 @@ macro_rules! export_email_renderer {
                     $crate::panics::report_to_host($crate::$v::email::log_panic);
                     <$ty as $crate::$v::email::Guest>::render(context)
                 }
+                $($manifest)*
             }
             $crate::$v::email::__export_bindings!(ReportsPanics);
         };
@@ -286,6 +342,16 @@ macro_rules! export_email_renderer {
             $crate::$v::email::RenderedMail,
             ::std::string::String,
         > = <$ty as $crate::$v::email::Guest>::render;
+    };
+    ($ty:ty) => {
+        $crate::export_email_renderer!($ty, v1);
+    };
+    // 4.0.0 and later: the type describes itself too.
+    ($ty:ty, v4) => {
+        $crate::export_email_renderer!(@with_manifest $ty, v4);
+    };
+    ($ty:ty, $v:ident) => {
+        $crate::export_email_renderer!(@export $ty, $v, {});
     };
 }
 
@@ -300,10 +366,18 @@ macro_rules! export_email_renderer {
 #[cfg(feature = "verifier")]
 #[macro_export]
 macro_rules! export_verifier {
-    ($ty:ty) => {
-        $crate::export_verifier!($ty, v1);
+    (@with_manifest $ty:ty, $v:ident) => {
+        $crate::export_verifier!(@export $ty, $v, {
+            fn describe() -> $crate::$v::verifier::PluginManifest {
+                $crate::panics::report_to_host($crate::$v::verifier::log_panic);
+                <$ty as $crate::$v::verifier::Guest>::describe()
+            }
+        });
+        #[cfg(not(target_family = "wasm"))]
+        const _: fn() -> $crate::$v::verifier::PluginManifest =
+            <$ty as $crate::$v::verifier::Guest>::describe;
     };
-    ($ty:ty, $v:ident) => {
+    (@export $ty:ty, $v:ident, { $($manifest:tt)* }) => {
         #[cfg(target_family = "wasm")]
         const _: () = {
             struct ReportsPanics;
@@ -326,6 +400,7 @@ macro_rules! export_verifier {
                     $crate::panics::report_to_host($crate::$v::verifier::log_panic);
                     <$ty as $crate::$v::verifier::Guest>::check_email(input)
                 }
+                $($manifest)*
             }
             $crate::$v::verifier::__export_bindings!(ReportsPanics);
         };
@@ -334,9 +409,20 @@ macro_rules! export_verifier {
         const _: fn($crate::$v::verifier::EmailAcceptance) -> $crate::$v::verifier::Decision =
             <$ty as $crate::$v::verifier::Guest>::check_email;
     };
+    ($ty:ty) => {
+        $crate::export_verifier!($ty, v1);
+    };
+    // 4.0.0 and later: the type describes itself too.
+    ($ty:ty, v4) => {
+        $crate::export_verifier!(@with_manifest $ty, v4);
+    };
+    ($ty:ty, $v:ident) => {
+        $crate::export_verifier!(@export $ty, $v, {});
+    };
 }
 
 pub mod html;
+mod manifest;
 pub mod panics;
 pub mod settings;
 pub mod testing;

@@ -30,6 +30,17 @@ pub fn list<T: Named>(items: &[T], name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A `yes-no` setting (interface 4.0.0): true for `yes`, false for `no` or
+/// when absent.
+pub fn yes<T: Named>(items: &[T], name: &str) -> bool {
+    get(items, name).is_some_and(|value| value.eq_ignore_ascii_case("yes"))
+}
+
+/// A `whole-number` setting (interface 4.0.0), when present.
+pub fn number<T: Named>(items: &[T], name: &str) -> Option<i64> {
+    get(items, name)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +62,16 @@ mod tests {
         assert_eq!(get(&items, "a"), Some("1"));
         assert_eq!(get(&items, "b"), None);
         assert_eq!(get(&items, "c"), None);
+    }
+
+    #[test]
+    fn yes_no_and_numbers_read_as_the_host_writes_them() {
+        let items = [Pair("notify", "yes"), Pair("max", "18"), Pair("off", "no")];
+        assert!(yes(&items, "notify"));
+        assert!(!yes(&items, "off"));
+        assert!(!yes(&items, "absent"));
+        assert_eq!(number(&items, "max"), Some(18));
+        assert_eq!(number(&items, "notify"), None);
     }
 
     #[test]

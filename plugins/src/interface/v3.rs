@@ -1,309 +1,65 @@
-//! Bindings for `portico:plugins@3.0.0`, the latest version: the host side
-//! of its two worlds, and conversions between its generated types and the
-//! host's own. Beside 2.0.0, a rendering plugin is handed the mail of a
-//! family's sharing (five more kinds) and each mail's `details`.
+//! Bindings for `portico:plugins@3.0.0`, as a thin layer over the latest
+//! version's in `v4`.
 //!
-//! Only the latest version speaks the host's types. Older versions reuse
-//! what has not changed from here and convert the rest to this version's
-//! types (see `v1` and `v2`); when a new version is published, this module
-//! becomes such a layer over it.
+//! Thin because copies drift: 3.0.0 differs from the latest version only in
+//! its mail context (no time zone or local expiry; the patient's name is
+//! always there) and in exporting no manifest, so all else is the latest
+//! version's. Having declared nothing, a 3.0.0 component is handed every
+//! fact (see [`crate::manifest::Manifest::undeclared`]). The bindings are
+//! `older_version!`'s (see the `interface` module); only the mail context
+//! is converted here.
 
-use wasmtime::Store;
-use wasmtime::component::{Func, HasSelf, InstancePre, Lift, Linker, Lower};
-
-use super::Version;
-use crate::call_state::{CallState, LogLevel};
-use crate::hooks::HookFamily;
-use crate::model::{self, HookInput, HookOutput};
-
-// Visible to older versions' bindgen `with`, which re-exports what it names
-// with `pub use`, so it must name these modules, not a `pub(super) use`.
-pub(super) mod renderer {
-    wasmtime::component::bindgen!({
-        path: "sdk/wit/v3",
-        world: "email-renderer",
-    });
+older_version! {
+    wit: "sdk/wit/v3",
+    types: "portico:plugins/types@3.0.0",
+    host: "portico:plugins/host@3.0.0",
+    version: Version::V3_0_0,
 }
 
-mod verifier {
-    wasmtime::component::bindgen!({
-        path: "sdk/wit/v3",
-        world: "verifier",
-        with: {
-            "portico:plugins/types": super::renderer::portico::plugins::types,
-            "portico:plugins/host": super::renderer::portico::plugins::host,
+/// The mail context as 3.0.0 has it: every kind is known to it.
+fn as_this_version(context: latest::render::MailContext) -> Option<render::MailContext> {
+    // Named field by field so that a field added later must be
+    // decided on here.
+    let latest::render::MailContext {
+        kind,
+        branding,
+        patient_display_name,
+        link,
+        expires_at,
+        expires_local: _,
+        time_zone: _,
+        locale,
+        settings,
+        portal_url,
+        details,
+    } = context;
+    Some(render::MailContext {
+        kind: match kind {
+            latest::render::MailKind::AccessLink => render::MailKind::AccessLink,
+            latest::render::MailKind::SmartformInvitation => render::MailKind::SmartformInvitation,
+            latest::render::MailKind::EmailChangeNotice => render::MailKind::EmailChangeNotice,
+            latest::render::MailKind::PasswordReset => render::MailKind::PasswordReset,
+            latest::render::MailKind::EmailVerification => render::MailKind::EmailVerification,
+            latest::render::MailKind::CaregiverInvitation => render::MailKind::CaregiverInvitation,
+            latest::render::MailKind::ProxyAdded => render::MailKind::ProxyAdded,
+            latest::render::MailKind::ProxyNarrowed => render::MailKind::ProxyNarrowed,
+            latest::render::MailKind::ProxyEnded => render::MailKind::ProxyEnded,
+            latest::render::MailKind::ComingOfAge => render::MailKind::ComingOfAge,
         },
-    });
-}
-
-pub(super) use renderer::exports::portico::plugins::email_rendering as render;
-use renderer::portico::plugins::{host, types};
-pub(super) use verifier::exports::portico::plugins::verification as verify;
-
-/// Adds what version 3 offers every plugin: the host log.
-pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    add_host_to_linker(linker, Version::V3_0_0)
-}
-
-/// Adds the host log under `version`'s interface names. Its shape has not
-/// changed since 1.0.0, so one implementation serves every version.
-pub(super) fn add_host_to_linker(
-    linker: &mut Linker<CallState>,
-    version: Version,
-) -> wasmtime::Result<()> {
-    types::add_to_linker_instance::<CallState, HasSelf<CallState>>(
-        &mut linker.instance(&format!("portico:plugins/types@{version}"))?,
-        |state| state,
-    )?;
-    host::add_to_linker_instance::<CallState, HasSelf<CallState>>(
-        &mut linker.instance(&format!("portico:plugins/host@{version}"))?,
-        |state| state,
-    )
-}
-
-impl types::Host for CallState {}
-
-impl host::Host for CallState {
-    fn log(&mut self, level: types::LogLevel, message: String) {
-        let level = match level {
-            types::LogLevel::Debug => LogLevel::Debug,
-            types::LogLevel::Info => LogLevel::Info,
-            types::LogLevel::Warn => LogLevel::Warn,
-            types::LogLevel::Error => LogLevel::Error,
-        };
-        self.record_log(level, message);
-    }
-}
-
-/// A version 3 component, pre-instantiated for its world.
-pub enum Pre {
-    Renderer(renderer::EmailRendererPre<CallState>),
-    Verifier(verifier::VerifierPre<CallState>),
-}
-
-impl Pre {
-    /// Checks that the component exports its family's interface with the
-    /// expected types.
-    pub fn new(family: HookFamily, pre: InstancePre<CallState>) -> wasmtime::Result<Self> {
-        Ok(match family {
-            HookFamily::EmailRendering => Self::Renderer(renderer::EmailRendererPre::new(pre)?),
-            HookFamily::Verification => Self::Verifier(verifier::VerifierPre::new(pre)?),
-        })
-    }
-
-    /// Instantiates into `store` and makes the one call. The caller has
-    /// checked that the hook belongs to this component's family.
-    pub fn call(
-        &self,
-        store: &mut Store<CallState>,
-        input: &HookInput,
-    ) -> wasmtime::Result<HookOutput> {
-        call(self, store, input)
-    }
-}
-
-impl Hooks for Pre {
-    fn render(
-        &self,
-        store: &mut Store<CallState>,
-        context: render::MailContext,
-    ) -> wasmtime::Result<Result<render::RenderedMail, String>> {
-        let Self::Renderer(pre) = self else {
-            return Err(cannot_render());
-        };
-        let instance = pre.instantiate(&mut *store)?;
-        instance
-            .portico_plugins_email_rendering()
-            .call_render(store, &context)
-    }
-
-    fn verify(
-        &self,
-        store: &mut Store<CallState>,
-        check: Check,
-    ) -> wasmtime::Result<verify::Decision> {
-        let Self::Verifier(pre) = self else {
-            return Err(cannot_verify());
-        };
-        let instance = pre.instantiate(&mut *store)?;
-        let rules = instance.portico_plugins_verification();
-        match check {
-            Check::Redemption(input) => rules.call_check_redemption(store, &input),
-            Check::PortalAccess(input) => rules.call_check_portal_access(store, &input),
-            Check::Email(input) => rules.call_check_email(store, &input),
-        }
-    }
-}
-
-/// A component of any published version, seen through this version's
-/// types: each version implements it over its own bindings, so the host's
-/// types are converted in one place, [`call`].
-pub(super) trait Hooks {
-    /// Instantiates a rendering component into `store` and renders.
-    fn render(
-        &self,
-        store: &mut Store<CallState>,
-        context: render::MailContext,
-    ) -> wasmtime::Result<Result<render::RenderedMail, String>>;
-
-    /// Instantiates a verification component into `store` and checks.
-    fn verify(
-        &self,
-        store: &mut Store<CallState>,
-        check: Check,
-    ) -> wasmtime::Result<verify::Decision>;
-}
-
-/// The input of one verification hook.
-pub(super) enum Check {
-    Redemption(verify::Redemption),
-    PortalAccess(verify::PortalAccess),
-    Email(verify::EmailAcceptance),
-}
-
-/// Calls `func`, an older version's export, with this version's types.
-/// Component-model types are structural, so a shape that has not changed
-/// takes this version's generated type as it is; wasmtime checks that it
-/// matches before calling.
-pub(super) fn call_structurally<P: Lower, R: Lift>(
-    store: &mut Store<CallState>,
-    func: &Func,
-    param: &P,
-) -> wasmtime::Result<R> {
-    let (result,) = func.typed::<(&P,), (R,)>(&*store)?.call(store, (param,))?;
-    Ok(result)
-}
-
-/// Why an older component does not render a mail of a newer kind: it
-/// declines, and the host sends its own.
-pub(super) const KIND_TOO_NEW: &str =
-    "this kind of mail is newer than the interface version this plugin was built against";
-
-/// The sandbox checks a hook's family before calling; these only guard.
-pub(super) fn cannot_render() -> wasmtime::Error {
-    wasmtime::format_err!("a verification plugin cannot render mail")
-}
-
-pub(super) fn cannot_verify() -> wasmtime::Error {
-    wasmtime::format_err!("an email rendering plugin has no verification hooks")
-}
-
-/// Makes the one call through `hooks`, in the host's types.
-pub(super) fn call(
-    hooks: &impl Hooks,
-    store: &mut Store<CallState>,
-    input: &HookInput,
-) -> wasmtime::Result<HookOutput> {
-    let check = match input {
-        HookInput::RenderEmail(context) => {
-            return Ok(match hooks.render(store, mail_context(context))? {
-                Ok(mail) => HookOutput::Rendered(model::RenderedMail {
-                    subject: mail.subject,
-                    html: mail.html,
-                    text: mail.text,
-                }),
-                Err(message) => HookOutput::RenderDeclined { message },
-            });
-        }
-        HookInput::CheckRedemption(r) => Check::Redemption(verify::Redemption {
-            answers: r
-                .answers
-                .iter()
-                .map(|a| verify::Answer {
-                    name: a.name.clone(),
-                    value: a.value.clone(),
-                })
-                .collect(),
-            facts: facts(&r.facts),
-            settings: settings(&r.settings),
-        }),
-        HookInput::CheckPortalAccess(p) => Check::PortalAccess(verify::PortalAccess {
-            facts: facts(&p.facts),
-            settings: settings(&p.settings),
-        }),
-        HookInput::CheckEmail(e) => Check::Email(verify::EmailAcceptance {
-            email: e.email.clone(),
-            settings: settings(&e.settings),
-        }),
-    };
-    Ok(HookOutput::Decision(decision_from(
-        hooks.verify(store, check)?,
-    )))
-}
-
-fn settings(settings: &[model::Setting]) -> Vec<types::Setting> {
-    settings
-        .iter()
-        .map(|s| types::Setting {
-            name: s.name.clone(),
-            value: s.value.clone(),
-        })
-        .collect()
-}
-
-fn facts(facts: &model::RecordFacts) -> verify::RecordFacts {
-    verify::RecordFacts {
-        date_of_birth: facts.date_of_birth.clone(),
-        home_zip_code: facts.home_zip_code.clone(),
-        email: facts.email.clone(),
-    }
-}
-
-fn mail_context(c: &model::MailContext) -> render::MailContext {
-    render::MailContext {
-        kind: match c.kind {
-            model::MailKind::AccessLink => render::MailKind::AccessLink,
-            model::MailKind::SmartformInvitation => render::MailKind::SmartformInvitation,
-            model::MailKind::EmailChangeNotice => render::MailKind::EmailChangeNotice,
-            model::MailKind::PasswordReset => render::MailKind::PasswordReset,
-            model::MailKind::EmailVerification => render::MailKind::EmailVerification,
-            model::MailKind::CaregiverInvitation => render::MailKind::CaregiverInvitation,
-            model::MailKind::ProxyAdded => render::MailKind::ProxyAdded,
-            model::MailKind::ProxyNarrowed => render::MailKind::ProxyNarrowed,
-            model::MailKind::ProxyEnded => render::MailKind::ProxyEnded,
-            model::MailKind::ComingOfAge => render::MailKind::ComingOfAge,
-        },
-        branding: types::Branding {
-            clinic_name: c.branding.clinic_name.clone(),
-            primary_colour: c.branding.primary_colour.clone(),
-            accent_colour: c.branding.accent_colour.clone(),
-            logo_url: c.branding.logo_url.clone(),
-            reply_to: c.branding.reply_to.clone(),
-        },
-        patient_display_name: c.patient_display_name.clone(),
-        link: c.link.clone(),
-        expires_at: c.expires_at.clone(),
-        locale: c.locale.clone(),
-        settings: settings(&c.settings),
-        portal_url: c.portal_url.clone().unwrap_or_default(),
-        details: c
-            .details
-            .iter()
+        branding,
+        // Never `None` for an undeclared manifest, which reads the name.
+        patient_display_name: patient_display_name.unwrap_or_default(),
+        link,
+        expires_at,
+        locale,
+        settings,
+        portal_url,
+        details: details
+            .into_iter()
             .map(|d| render::Detail {
-                name: d.name.clone(),
-                value: d.value.clone(),
+                name: d.name,
+                value: d.value,
             })
             .collect(),
-    }
-}
-
-fn decision_from(decision: verify::Decision) -> model::Decision {
-    match decision {
-        verify::Decision::Allow => model::Decision::Allow,
-        verify::Decision::Deny(reason) => model::Decision::Deny { reason },
-        verify::Decision::AskFor(fields) => model::Decision::AskFor {
-            fields: fields
-                .into_iter()
-                .map(|f| model::FieldRequest {
-                    name: f.name,
-                    label: f.label,
-                    kind: match f.kind {
-                        verify::InputKind::Date => model::InputKind::Date,
-                        verify::InputKind::Text => model::InputKind::Text,
-                        verify::InputKind::ZipCode => model::InputKind::ZipCode,
-                    },
-                })
-                .collect(),
-        },
-    }
+    })
 }

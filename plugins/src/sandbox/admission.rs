@@ -43,6 +43,9 @@ pub enum Refusal {
     SeveralFamilies,
     #[error("the component does not match the interface it names: {0}")]
     Incompatible(String),
+    /// The 4.0.0 manifest declares what the host cannot honour.
+    #[error("the component's manifest {0}")]
+    BadManifest(String),
 }
 
 impl Refusal {
@@ -59,6 +62,7 @@ impl Refusal {
             Self::NoHooks => "plugin_exports_no_hooks",
             Self::SeveralFamilies => "plugin_exports_several_families",
             Self::Incompatible(_) => "plugin_incompatible",
+            Self::BadManifest(_) => "plugin_manifest_refused",
         }
     }
 }

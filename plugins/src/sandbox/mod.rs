@@ -22,7 +22,8 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use crate::call_state::{CallState, GuestLog};
 use crate::hooks::HookFamily;
-use crate::interface::{Version, v1, v2, v3};
+use crate::interface::{Version, v1, v2, v3, v4};
+use crate::manifest::Manifest;
 use crate::model::{BadOutput, HookInput, HookOutput};
 use admission::Refusal;
 use limits::{Limits, SandboxConfig};
@@ -48,6 +49,8 @@ pub struct Plugin {
     pub version: Version,
     /// SHA-256 of the uploaded bytes, hex.
     pub sha256: String,
+    /// What it reads and takes; every call is minimised to it.
+    pub manifest: Arc<Manifest>,
     pre: Arc<VersionedPre>,
 }
 
@@ -57,6 +60,7 @@ impl std::fmt::Debug for Plugin {
             .field("family", &self.family)
             .field("version", &self.version)
             .field("sha256", &self.sha256)
+            .field("manifest", &self.manifest)
             .finish()
     }
 }
@@ -66,6 +70,7 @@ enum VersionedPre {
     V1(v1::Pre),
     V2(v2::Pre),
     V3(v3::Pre),
+    V4(v4::Pre),
 }
 
 /// Why a call produced nothing usable.
@@ -158,6 +163,7 @@ impl Sandbox {
         v1::add_to_linker(&mut linker).map_err(|e| EngineError(e.to_string()))?;
         v2::add_to_linker(&mut linker).map_err(|e| EngineError(e.to_string()))?;
         v3::add_to_linker(&mut linker).map_err(|e| EngineError(e.to_string()))?;
+        v4::add_to_linker(&mut linker).map_err(|e| EngineError(e.to_string()))?;
         let ticker =
             start_epoch_ticker(&engine, Duration::from_millis(config.epoch_tick_ms.max(1)));
         Ok(Self {
@@ -218,6 +224,13 @@ impl Sandbox {
             Version::V3_0_0 => VersionedPre::V3(
                 v3::Pre::new(family, pre).map_err(|e| Refusal::Incompatible(root_cause(&e)))?,
             ),
+            Version::V4_0_0 => VersionedPre::V4(
+                v4::Pre::new(family, pre).map_err(|e| Refusal::Incompatible(root_cause(&e)))?,
+            ),
+        };
+        let manifest = match &pre {
+            VersionedPre::V4(pre) => self.describe(family, pre)?,
+            _ => Manifest::undeclared(),
         };
         // Only admitted components are kept: refused uploads must not fill
         // the cache with compiled code.
@@ -228,8 +241,39 @@ impl Sandbox {
             family,
             version,
             sha256: hex::encode(digest),
+            manifest: Arc::new(manifest),
             pre: Arc::new(pre),
         })
+    }
+
+    /// Reads a 4.0.0 component's manifest, within the family's limits,
+    /// and checks that it can be honoured.
+    fn describe(&self, family: HookFamily, pre: &v4::Pre) -> Result<Manifest, Refusal> {
+        let limits = *self.config.limits(family);
+        let mut store = self.store(&limits);
+        let declared = pre.describe(&mut store).map_err(|err| {
+            let state = store.data();
+            Refusal::BadManifest(format!(
+                "could not be read: {}",
+                classify(&err, state, &limits).detail
+            ))
+        })?;
+        Manifest::check(declared).map_err(|bad| Refusal::BadManifest(bad.to_string()))
+    }
+
+    /// A fresh store for one call, with the family's bounds.
+    fn store(&self, limits: &Limits) -> Store<CallState> {
+        let mut store = Store::new(
+            &self.engine,
+            CallState::new(limits.memory_bytes, limits.max_log_bytes),
+        );
+        store.limiter(|state| &mut state.limiter);
+        store
+            .set_fuel(limits.fuel)
+            .expect("fuel is enabled on the engine");
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.config.deadline_ticks(limits));
+        store
     }
 
     /// Makes one call in a fresh store, within the family's limits.
@@ -261,21 +305,14 @@ impl Sandbox {
             ));
         }
 
-        let mut store = Store::new(
-            &self.engine,
-            CallState::new(limits.memory_bytes, limits.max_log_bytes),
-        );
-        store.limiter(|state| &mut state.limiter);
-        store
-            .set_fuel(limits.fuel)
-            .expect("fuel is enabled on the engine");
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(self.config.deadline_ticks(&limits));
-
+        // Only what the plugin declared leaves the host.
+        let input = &input.clone().minimised(&plugin.manifest);
+        let mut store = self.store(&limits);
         let result = match &*plugin.pre {
             VersionedPre::V1(pre) => pre.call(&mut store, input),
             VersionedPre::V2(pre) => pre.call(&mut store, input),
             VersionedPre::V3(pre) => pre.call(&mut store, input),
+            VersionedPre::V4(pre) => pre.call(&mut store, input),
         };
         let fuel_used = limits.fuel - store.get_fuel().unwrap_or(0);
         let elapsed = started.elapsed();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use portico_plugins::{Hook, HookFamily, HookInput};
+use portico_plugins::{Hook, HookFamily, HookInput, Manifest, SettingType};
 use portico_tenants::acts::plugins::{DryRun, PluginOverview};
 use portico_tenants::domain::PluginId;
 use portico_tenants::plugins::{Activation, CallRecord, PluginName, PluginSettings, PluginVersion};
@@ -33,6 +33,79 @@ pub struct PluginVersionView {
     pub sha256: String,
     pub size_bytes: i64,
     pub uploaded_at: String,
+    /// What the version declared it reads and takes.
+    pub manifest: ManifestView,
+}
+
+/// A version's declaration (interface 4.0.0): the patient facts it is
+/// handed and the settings it takes. Shown to the clinic before it
+/// activates the version; activation checks settings against it.
+#[derive(Object)]
+pub struct ManifestView {
+    /// False for a version built against an interface before 4.0.0: it
+    /// declared nothing, is handed every fact in `reads`, and takes any
+    /// settings.
+    pub declared: bool,
+    /// The patient facts handed to it: `name`, `date_of_birth`,
+    /// `home_zip_code`, `email`. Every other one is withheld.
+    pub reads: Vec<String>,
+    /// The settings it takes, in its own order.
+    pub settings: Vec<SettingSpecView>,
+}
+
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct SettingSpecView {
+    /// The name settings are given under.
+    pub name: String,
+    pub label: String,
+    pub description: String,
+    /// `text`, `text_list`, `whole_number`, `yes_no` or `choice`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// A `whole_number`'s bounds.
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    /// A `choice`'s values.
+    pub choices: Option<Vec<String>>,
+    /// Taken when no value is given; a setting without one must be given.
+    pub default: Option<String>,
+}
+
+impl From<&Manifest> for ManifestView {
+    fn from(m: &Manifest) -> Self {
+        Self {
+            declared: m.declared,
+            reads: m.reads.iter().map(|f| f.as_str().to_owned()).collect(),
+            settings: m
+                .settings
+                .iter()
+                .map(|spec| {
+                    let (kind, min, max, choices) = match &spec.kind {
+                        SettingType::Text => ("text", None, None, None),
+                        SettingType::TextList => ("text_list", None, None, None),
+                        SettingType::WholeNumber { min, max } => {
+                            ("whole_number", Some(*min), Some(*max), None)
+                        }
+                        SettingType::YesNo => ("yes_no", None, None, None),
+                        SettingType::Choice { values } => {
+                            ("choice", None, None, Some(values.clone()))
+                        }
+                    };
+                    SettingSpecView {
+                        name: spec.name.clone(),
+                        label: spec.label.clone(),
+                        description: spec.description.clone(),
+                        kind: kind.to_owned(),
+                        min,
+                        max,
+                        choices,
+                        default: spec.default.clone(),
+                    }
+                })
+                .collect(),
+        }
+    }
 }
 
 impl From<&PluginVersion> for PluginVersionView {
@@ -46,6 +119,7 @@ impl From<&PluginVersion> for PluginVersionView {
             sha256: v.sha256.clone(),
             size_bytes: v.size_bytes,
             uploaded_at: v.uploaded_at.to_rfc3339(),
+            manifest: ManifestView::from(&v.manifest),
         }
     }
 }
@@ -128,9 +202,11 @@ impl From<&PluginOverview> for PluginOverviewView {
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub struct ActivateRequest {
-    /// Settings for the plugin, such as `refused_domains`. Leave it out to
-    /// keep the settings the family's active version runs with; `{}`
-    /// clears them.
+    /// Settings for the plugin, such as `refused_domains`. For a version
+    /// that declares its settings (`manifest.declared`), each is checked
+    /// against its type and the ones left out take their defaults. Leave
+    /// it out to keep the settings the family's active version runs with
+    /// (checked against this version too); `{}` clears them.
     pub settings: Option<BTreeMap<String, String>>,
 }
 

@@ -16,6 +16,7 @@ use portico_tenants::plugins::PluginSettings;
 
 use crate::config::Config;
 
+mod push;
 mod scaffold;
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +69,11 @@ pub enum PluginCommand {
         #[command(flatten)]
         given: RunInput,
     },
+    /// Ship the plugin in a folder (default: here) to a clinic: build it,
+    /// check it, upload it, dry-run every hook of its family there, and
+    /// with --activate make it active once every run worked. The token is
+    /// read from PORTICO_TOKEN.
+    Push(push::PushArgs),
 }
 
 /// What a local call is given: its input, the clinic's settings, and
@@ -175,6 +181,7 @@ pub fn run(config: &Config, command: PluginCommand) -> anyhow::Result<i32> {
             run_once(config, &file, input, given.html.as_deref())
         }
         PluginCommand::Watch { dir, hook, given } => watch(config, &dir, hook.parse()?, &given),
+        PluginCommand::Push(args) => push::push(config, args),
     }
 }
 
@@ -225,6 +232,20 @@ fn run_once(
     else {
         return Ok(2);
     };
+    // Settled as the clinic's activation settles them: checked against
+    // the manifest, with its defaults.
+    let input = match plugin.manifest.settle(input.settings()) {
+        Ok(settled) => input.with_settings(settled),
+        Err(refused) => {
+            let report = serde_json::json!({
+                "refused": "invalid_settings",
+                "message": refused.to_string(),
+                "manifest": *plugin.manifest,
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            return Ok(2);
+        }
+    };
     let hook = input.hook();
     let report = sandbox.call(&plugin, &input);
     let (outcome, output, detail) = match &report.outcome {
@@ -249,6 +270,7 @@ fn run_once(
             "interface_version": plugin.version.as_str(),
             "sha256": plugin.sha256,
             "size_bytes": size,
+            "manifest": *plugin.manifest,
         },
         "hook": hook.as_str(),
         "outcome": outcome,
@@ -337,6 +359,7 @@ fn build(config: &Config, dir: &Path) -> anyhow::Result<i32> {
         "family": plugin.family.as_str(),
         "interface_version": plugin.version.as_str(),
         "sha256": plugin.sha256,
+        "manifest": *plugin.manifest,
         "admitted": true,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);

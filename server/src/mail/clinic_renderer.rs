@@ -6,6 +6,8 @@
 //! notice, the sign-in code) has no name a plugin could read, so it always
 //! takes the built-in template, in the clinic's colours; so does a family's
 //! mail (interface 3.0.0) for a plugin built against an older version.
+//! A plugin of interface 4.0.0 also gets the clinic's time zone, and the
+//! patient's name only when its manifest reads it.
 
 use portico_plugins::model as plugin;
 use portico_tenants::outbox::MailKind;
@@ -28,7 +30,9 @@ impl ClinicRenderer {
     }
 }
 
-fn plugin_context(ctx: &MailContext) -> Option<plugin::MailContext> {
+/// The mail's context as a plugin is handed it; the sandbox then takes out
+/// what the plugin does not declare it reads.
+fn plugin_context(ctx: &MailContext, tenant: &Tenant) -> Option<plugin::MailContext> {
     Some(plugin::MailContext {
         kind: match ctx.kind {
             MailKind::AccessLink => plugin::MailKind::AccessLink,
@@ -52,9 +56,10 @@ fn plugin_context(ctx: &MailContext) -> Option<plugin::MailContext> {
             logo_url: ctx.branding.logo_url.clone(),
             reply_to: ctx.branding.reply_to.clone(),
         },
-        patient_display_name: ctx.patient_display_name.clone(),
+        patient_display_name: Some(ctx.patient_display_name.clone()),
         link: ctx.link.clone(),
         expires_at: ctx.expires_at_rfc3339.clone(),
+        time_zone: Some(tenant.settings.time_zone.name().to_owned()),
         locale: ctx.locale.clone(),
         settings: Vec::new(),
         portal_url: ctx.portal_url.clone(),
@@ -96,7 +101,7 @@ impl MailRenderer for ClinicRenderer {
         tenant: &Tenant,
         ctx: &MailContext,
     ) -> Result<RenderedMail, RenderError> {
-        let Some(for_plugin) = plugin_context(ctx) else {
+        let Some(for_plugin) = plugin_context(ctx, tenant) else {
             return self.builtin.render(ctx);
         };
         let caller = Caller::system(tenant.clone());

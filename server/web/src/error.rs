@@ -159,7 +159,7 @@ fn invalid_code(field: &str) -> &'static str {
         "logo_url" => "invalid_logo_url",
         "answers" => "invalid_answers",
         "title" => "invalid_title",
-        "settings" => "invalid_settings",
+        "settings" | "input.settings" => "invalid_settings",
         "body" => "invalid_text",
         "starts_at" => "invalid_starts_at",
         "duration_minutes" => "invalid_duration",

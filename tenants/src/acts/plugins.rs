@@ -7,6 +7,7 @@ use std::sync::Arc;
 use portico_plugins::{CallReport, HookFamily, HookInput};
 
 use crate::acts;
+use crate::domain::InvalidValue;
 use crate::domain::PluginId;
 use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
@@ -59,9 +60,20 @@ impl SettingsFrom {
             Self::Input => "settings from the input",
             Self::Active => "the active version's settings",
             Self::Nothing => {
-                "no settings (none in the input, and no version of this kind is active)"
+                "only the version's defaults (none in the input, and no version of this kind is active)"
             }
         }
+    }
+}
+
+/// The facts a version reads, for the audit trail: what the clinic agreed
+/// to hand over when it activated it.
+fn reads_detail(manifest: &portico_plugins::Manifest) -> String {
+    let facts: Vec<&str> = manifest.reads.iter().map(|f| f.as_str()).collect();
+    match (manifest.declared, facts.is_empty()) {
+        (false, _) => "all(undeclared)".to_owned(),
+        (true, true) => "none".to_owned(),
+        (true, false) => facts.join(","),
     }
 }
 
@@ -101,13 +113,19 @@ impl Services {
                     sha256: &plugin.sha256,
                     wasm: &wasm,
                     uploaded_by: &format!("staff:{staff}"),
+                    manifest: &plugin.manifest,
                 },
             )
             .await?;
             pass.target(format!("plugin:{}", stored.id));
             pass.detail(format!(
-                "name={} version={} family={} interface={} sha256={}",
-                stored.name, stored.version, stored.family, stored.interface_version, stored.sha256
+                "name={} version={} family={} interface={} sha256={} reads={}",
+                stored.name,
+                stored.version,
+                stored.family,
+                stored.interface_version,
+                stored.sha256,
+                reads_detail(&stored.manifest)
             ));
             pass.commit(tx).await?;
             self.plugins
@@ -164,7 +182,7 @@ impl Services {
             let staff = pass.staff_id()?;
             let mut tx = pass.write().await?;
             let version = store::plugin(&mut tx, id).await?.ok_or_else(not_found)?;
-            let (settings, kept) = match settings {
+            let (given, kept) = match settings {
                 Some(given) => (given.clone(), false),
                 None => (
                     store::activation(&mut tx, version.family)
@@ -174,6 +192,30 @@ impl Services {
                     true,
                 ),
             };
+            // Checked against what this version declares, kept ones too:
+            // the version before may have taken other settings.
+            let settings = version
+                .manifest
+                .settle(given.as_slice())
+                .map_err(|refused| {
+                    DomainError::Invalid(InvalidValue::new(
+                        "settings",
+                        if kept {
+                            format!(
+                                "the settings kept from the active version do not fit version {}: {refused}; give its settings",
+                                version.version
+                            )
+                        } else {
+                            refused.to_string()
+                        },
+                    ))
+                })
+                .and_then(|settled| {
+                    PluginSettings::parse(
+                        settled.into_iter().map(|s| (s.name, s.value)).collect(),
+                    )
+                    .map_err(DomainError::Invalid)
+                })?;
             store::activate(
                 &mut tx,
                 version.family,
@@ -183,12 +225,13 @@ impl Services {
             )
             .await?;
             pass.detail(format!(
-                "family={} name={} version={} settings={}{}",
+                "family={} name={} version={} settings={}{} reads={}",
                 version.family,
                 version.name,
                 version.version,
                 settings.as_slice().len(),
-                if kept { " (kept)" } else { "" }
+                if kept { " (kept)" } else { "" },
+                reads_detail(&version.manifest)
             ));
             let active = store::activation(&mut tx, version.family)
                 .await?
@@ -278,14 +321,30 @@ impl Services {
                     format!("a {} plugin has no {} hook", version.family, input.hook()),
                 ));
             }
-            let (input, settings_from) = match (own_settings, active) {
-                (true, _) => (input, SettingsFrom::Input),
-                (false, Some(active)) => (
-                    input.with_settings(active.settings.as_slice().to_vec()),
-                    SettingsFrom::Active,
-                ),
-                (false, None) => (input, SettingsFrom::Nothing),
+            let (given, settings_from) = match (own_settings, &active) {
+                (true, _) => (input.settings().to_vec(), SettingsFrom::Input),
+                (false, Some(active)) => {
+                    (active.settings.as_slice().to_vec(), SettingsFrom::Active)
+                }
+                (false, None) => (Vec::new(), SettingsFrom::Nothing),
             };
+            // Settled as activation settles them: checked against this
+            // version's manifest, with its defaults.
+            let settled = version.manifest.settle(&given).map_err(|refused| {
+                DomainError::Invalid(InvalidValue::new(
+                    "input.settings",
+                    match settings_from {
+                        SettingsFrom::Input => refused.to_string(),
+                        SettingsFrom::Active => format!(
+                            "the active version's settings do not fit this version: {refused}; give settings in the input"
+                        ),
+                        SettingsFrom::Nothing => format!(
+                            "{refused}; give settings in the input, as no version of this kind is active"
+                        ),
+                    },
+                ))
+            })?;
+            let input = input.with_settings(settled);
             let plugin = self.load_plugin(&pass, id).await?.ok_or_else(not_found)?;
             let hook = input.hook();
             let report = self.plugins.call(plugin, input).await;

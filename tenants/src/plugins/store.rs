@@ -1,6 +1,6 @@
 //! Plugin rows: uploaded versions (immutable), activations, and calls.
 
-use portico_plugins::{CallReport, Hook, HookFamily};
+use portico_plugins::{CallReport, Hook, HookFamily, Manifest};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -21,6 +21,8 @@ pub struct PluginVersion {
     pub size_bytes: i64,
     pub uploaded_by: String,
     pub uploaded_at: Timestamp,
+    /// What it declared it reads and takes; undeclared before 4.0.0.
+    pub manifest: Manifest,
 }
 
 #[derive(Debug, Clone)]
@@ -98,7 +100,7 @@ fn family_from(raw: &str) -> Result<HookFamily, StorageError> {
 /// Column lists as macros, so that each query stays a static string.
 macro_rules! version_columns {
     () => {
-        "id, name, version, family, interface_version, sha256, size_bytes, uploaded_by, uploaded_at"
+        "id, name, version, family, interface_version, sha256, size_bytes, uploaded_by, uploaded_at, manifest"
     };
 }
 macro_rules! activation_columns {
@@ -123,6 +125,10 @@ fn version_from_row(row: &AnyRow) -> Result<PluginVersion, StorageError> {
         size_bytes: row.try_get(6)?,
         uploaded_by: row.try_get(7)?,
         uploaded_at: Timestamp::from_unix_millis(row.try_get(8)?),
+        manifest: match row.try_get::<Option<String>, _>(9)? {
+            Some(json) => serde_json::from_str(&json).map_err(corrupt)?,
+            None => Manifest::undeclared(),
+        },
     })
 }
 
@@ -133,6 +139,7 @@ pub(crate) struct NewPlugin<'a> {
     pub sha256: &'a str,
     pub wasm: &'a [u8],
     pub uploaded_by: &'a str,
+    pub manifest: &'a Manifest,
 }
 
 /// Stores a new version, numbered one past the name's latest.
@@ -148,8 +155,8 @@ pub(crate) async fn insert_plugin(
             .fetch_one(tx.conn())
             .await?;
     let row = sqlx::query(concat!(
-        "INSERT INTO plugins (tenant_id, id, name, version, family, interface_version, sha256, size_bytes, wasm, uploaded_by, uploaded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        "INSERT INTO plugins (tenant_id, id, name, version, family, interface_version, sha256, size_bytes, wasm, uploaded_by, uploaded_at, manifest)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          RETURNING ",
         version_columns!()
     ))
@@ -164,6 +171,7 @@ pub(crate) async fn insert_plugin(
     .bind(new.wasm.to_vec())
     .bind(new.uploaded_by.to_owned())
     .bind(Timestamp::now().unix_millis())
+    .bind(serde_json::to_string(new.manifest).expect("a manifest serializes"))
     .fetch_one(tx.conn())
     .await?;
     version_from_row(&row)

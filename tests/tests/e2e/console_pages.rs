@@ -1100,6 +1100,41 @@ both_engines! {
         let versions = json_ok(owner.get(&app, "/api/v1/plugins").await).await;
         assert_eq!(versions.as_array().unwrap().len(), 1);
     }
+
+    async fn the_console_shows_what_a_plugin_reads_and_asks_for_its_declared_settings(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let me = log_in(&app, &owner.email).await;
+        let nosy = json_ok(app.upload_plugin(&owner, "nosy", portico_tests::plugin_fixture("nosy")).await).await;
+        let nosy = nosy["id"].as_str().unwrap().to_owned();
+        json_ok(app.upload_plugin(&owner, "older", portico_tests::plugin_fixture("date-of-birth-check")).await).await;
+        let (_, html) = me.get(&app, "/console/plugins").await;
+        // Before activation, the clinic reads what each version is handed.
+        assert!(html.contains("It is handed date of birth. Nothing else about a patient leaves Portico for it."), "{html}");
+        assert!(html.contains("it is handed every patient fact its interface has (the patient&#x27;s name, date of birth, home ZIP code, email address on file)"), "{html}");
+        // The declared settings are a form of their own types.
+        let form = &html[html.find(&format!("/plugins/{nosy}/activate")).expect("nosy's form")..];
+        let form = &form[..form.find("</form>").unwrap()];
+        assert!(form.contains("name=\"setting.strictness\""), "{form}");
+        assert!(form.contains("<option selected>strict</option>"), "the default is chosen: {form}");
+        assert!(form.contains("name=\"setting.max_tries\" type=\"number\" inputmode=\"numeric\" min=\"1\" max=\"5\" value=\"\" required"), "{form}");
+        assert!(form.contains("Tries before a refusal <span class=\"hint\">(required)</span>"), "{form}");
+        assert!(!form.contains("name=\"settings\""), "no free-form settings for a declared plugin: {form}");
+
+        let wrong = me.post(&app, &format!("/console/plugins/{nosy}/activate"), &[("setting.strictness", "lenient"), ("setting.max_tries", "7")]).await;
+        assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = wrong.text().await.unwrap();
+        assert!(html.contains("Tries before a refusal (max_tries) must be a whole number from 1 to 5"), "{html}");
+        let versions = json_ok(owner.get(&app, "/api/v1/plugins").await).await;
+        assert!(versions.as_array().unwrap().iter().all(|v| v.get("active").is_none()), "{versions}");
+
+        let right = me.post(&app, &format!("/console/plugins/{nosy}/activate"), &[("setting.strictness", "lenient"), ("setting.max_tries", "2")]).await;
+        assert_eq!(right.status(), StatusCode::SEE_OTHER);
+        let versions = json_ok(owner.get(&app, "/api/v1/plugins").await).await;
+        let row = versions.as_array().unwrap().iter().find(|v| v["id"] == nosy.as_str()).unwrap().clone();
+        assert_eq!(row["active"]["settings"], serde_json::json!({"strictness": "lenient", "max_tries": "2"}), "{row}");
+        let (_, html) = me.get(&app, "/console/plugins").await;
+        assert!(html.contains("<option selected>lenient</option>"), "the form shows the settings in use: {html}");
+    }
 }
 
 /// The text between the first `before` and the next `after`.

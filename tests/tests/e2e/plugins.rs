@@ -176,7 +176,7 @@ both_engines! {
         assert_eq!(active["settings"], json!({"refused_domains": "gmail.com"}), "{active}");
         let audit = json_ok(owner.get(&app, "/api/v1/audit?action=plugin.activate&limit=1").await).await;
         let detail = audit["events"][0]["reason"].as_str().unwrap_or_default().to_owned();
-        assert!(detail.ends_with("settings=1 (kept)"), "{audit}");
+        assert!(detail.ends_with("settings=1 (kept) reads=all(undeclared)"), "{audit}");
         // Naming them replaces them; `{}` clears them.
         let changed = json_ok(owner.post(&app, &format!("/api/v1/plugins/{first}/activate"), json!({"settings": {"refused_domains": "yahoo.com"}})).await).await;
         assert_eq!(changed["settings"], json!({"refused_domains": "yahoo.com"}));
@@ -377,6 +377,88 @@ both_engines! {
         // North's token cannot reach south's plugins either.
         let resp = north.get_in(&app, "south", "/api/v1/plugins").await;
         assert!(matches!(resp.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{}", resp.status());
+    }
+
+    async fn a_plugin_declares_what_it_reads_and_activation_checks_its_settings(app) {
+        let owner = app.clinic_with_owner("north").await;
+        let uploaded = json_ok(app.upload_plugin(&owner, "nosy", plugin_fixture("nosy")).await).await;
+        assert_eq!(uploaded["interface_version"], "4.0.0");
+        let manifest = &uploaded["manifest"];
+        assert_eq!(manifest["declared"], true);
+        assert_eq!(manifest["reads"], json!(["date_of_birth"]));
+        assert_eq!(manifest["settings"][0]["name"], "strictness");
+        assert_eq!(manifest["settings"][0]["type"], "choice");
+        assert_eq!(manifest["settings"][0]["choices"], json!(["lenient", "strict"]));
+        assert_eq!(manifest["settings"][0]["default"], "strict");
+        assert_eq!(manifest["settings"][1]["type"], "whole_number");
+        assert_eq!(manifest["settings"][1]["min"], 1);
+        assert_eq!(manifest["settings"][1]["max"], 5);
+        let id = uploaded["id"].as_str().unwrap().to_owned();
+        let activate = async |settings: Value| {
+            owner.post(&app, &format!("/api/v1/plugins/{id}/activate"), json!({ "settings": settings })).await
+        };
+
+        // Each wrong setting is named, with what to write instead.
+        for (settings, says) in [
+            (json!({}), "settings: Tries before a refusal (max_tries) must be given; it has no default"),
+            (json!({"max_tries": "9"}), "settings: Tries before a refusal (max_tries) must be a whole number from 1 to 5, written in digits"),
+            (json!({"max_tries": "3", "strictness": "loose"}), "settings: How strict (strictness) must be one of: lenient, strict"),
+            (json!({"max_tries": "3", "colour": "red"}), "settings: there is no setting colour; this plugin takes strictness, max_tries"),
+        ] {
+            let refused = expect_error(activate(settings).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_settings").await;
+            assert_eq!(refused["field"], "settings", "{refused}");
+            assert_eq!(refused["message"], says, "{refused}");
+        }
+        let listed = json_ok(owner.get(&app, "/api/v1/plugins").await).await;
+        assert!(listed[0].get("active").is_none(), "nothing was activated: {listed}");
+
+        // Given right, the defaults are filled in and the values tidied.
+        let active = json_ok(activate(json!({"max_tries": " 3 "})).await).await;
+        assert_eq!(active["settings"], json!({"max_tries": "3", "strictness": "strict"}));
+
+        // The rule is handed the date of birth and nothing else it did not
+        // declare: its refusal repeats what reached it.
+        let sam = add_patient(&app, &owner, "Sam Lee", "sam@example.org").await;
+        let denied = expect_error(
+            owner.put(&app, &format!("/api/v1/patients/{sam}/portal-access"), json!({"enabled": true})).await,
+            StatusCode::FORBIDDEN,
+            "verification_denied",
+        ).await;
+        assert_eq!(
+            denied["message"],
+            r#"saw date_of_birth=Some("1980-05-17") home_zip_code=None email=None settings=strictness=strict,max_tries=3"#
+        );
+
+        // The trail keeps what the clinic agreed to hand over.
+        let audit = json_ok(owner.get(&app, "/api/v1/audit?action=plugin.activate").await).await;
+        let detail = audit["events"][0]["reason"].as_str().unwrap_or_default();
+        assert!(detail.ends_with("settings=2 reads=date_of_birth"), "{audit}");
+    }
+
+    async fn a_fourth_version_mail_tells_the_expiry_on_the_clinics_clock(app) {
+        let engine = app.engine;
+        drop(app);
+        let sink = SmtpSink::start().await;
+        let Some(app) = TestApp::spawn_with(engine, via_smtp(sink.port)).await else { return };
+        let owner = app.clinic_with_owner("north").await;
+        json_ok(owner.patch(&app, "/api/v1/clinic/settings", json!({"time_zone": "Europe/Berlin"})).await).await;
+        let uploaded = json_ok(app.upload_plugin(&owner, "clock-mail", plugin_fixture("clock_mail")).await).await;
+        assert_eq!(uploaded["manifest"]["reads"], json!([]));
+        let id = uploaded["id"].as_str().unwrap();
+        let active = json_ok(owner.post(&app, &format!("/api/v1/plugins/{id}/activate"), json!({"settings": {}})).await).await;
+        assert_eq!(active["settings"], json!({"show_zone": "yes"}));
+        let mia = add_enabled_patient(&app, &owner, "Mia Wong", "mia@example.org").await;
+        owner.step_up(&app).await;
+        let issued = json_ok(owner.post(&app, &format!("/api/v1/patients/{mia}/access-codes"), json!({"delivery": "email"})).await).await;
+        let got = sink.wait_for(1, Duration::from_secs(10)).await;
+        let mail = mail_parser::MessageParser::default().parse(&got[0].data).unwrap();
+        let text = mail.body_text(0).unwrap().into_owned();
+        assert_eq!(text.lines().next(), Some("name=None"), "the patient's name was not declared: {text}");
+        // The code's expiry, as the clinic's clock in Berlin shows it.
+        let expires: jiff::Timestamp = issued["access_code"]["expires_at"].as_str().unwrap().parse().unwrap();
+        let berlin = expires.to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap());
+        let want = format!("until={} (Europe/Berlin)", berlin.strftime("%-d %B %Y at %H:%M %Z"));
+        assert!(text.contains(&want), "{want} in {text}");
     }
 
     async fn mail_is_rendered_by_the_clinics_plugin_and_falls_back_when_it_fails(app) {

@@ -12,11 +12,11 @@ use portico_tenants::plugins::PluginName;
 
 use super::Kind;
 
-/// The interface a new plugin's source is written against (its `v3`
+/// The interface a new plugin's source is written against (its `v4`
 /// modules), and the SDK line that carries it. A test keeps them at the
 /// newest published version.
-pub const INTERFACE: &str = "portico:plugins@3.0.0";
-const SDK_VERSION: &str = "3";
+pub const INTERFACE: &str = "portico:plugins@4.0.0";
+const SDK_VERSION: &str = "4";
 
 /// The SDK this `portico` was built with: `plugins/sdk` of its checkout.
 pub fn bundled_sdk() -> anyhow::Result<PathBuf> {
@@ -192,13 +192,25 @@ const VERIFIER_SOURCE: &str = r##"//! The clinic's checks: before a code is rede
 //! `refused_domains` setting. Change it to the rules the clinic needs.
 
 use portico_plugin_sdk::settings;
-use portico_plugin_sdk::v3::verifier::{
-    self, Decision, EmailAcceptance, Guest, LogLevel, PortalAccess, Redemption, Setting,
+use portico_plugin_sdk::v4::verifier::{
+    self, Decision, EmailAcceptance, Guest, LogLevel, PatientFact, PluginManifest,
+    PortalAccess, Redemption, Setting, SettingSpec,
 };
 
 pub struct Rules;
 
 impl Guest for Rules {
+    /// What the clinic's console shows before activation: the patient facts
+    /// this plugin is handed (every other one arrives as `None`) and the
+    /// settings it takes, which activation checks.
+    fn describe() -> PluginManifest {
+        PluginManifest::reading([PatientFact::Email]).setting(
+            SettingSpec::text_list("refused_domains", "Refused email domains")
+                .described("Patients cannot use an address at these domains, such as gmail.com.")
+                .with_default(""),
+        )
+    }
+
     fn check_redemption(_input: Redemption) -> Decision {
         Decision::Allow
     }
@@ -225,7 +237,7 @@ fn check(email: &str, clinic_settings: &[Setting]) -> Decision {
     }
 }
 
-portico_plugin_sdk::export_verifier!(Rules, v3);
+portico_plugin_sdk::export_verifier!(Rules, v4);
 
 #[cfg(test)]
 mod tests {
@@ -241,7 +253,7 @@ mod tests {
 
     #[test]
     fn a_refused_domain_is_denied_and_logged() {
-        let called = testing::call(|| Rules::check_email(address("mia@Gmail.com", "gmail.com, yahoo.com")));
+        let called = testing::call(|| Rules::check_email(address("mia@Gmail.com", "gmail.com\nyahoo.com")));
         assert!(matches!(called.output, Ok(Decision::Deny(_))));
         assert_eq!(called.log, [("info", "refused an address at gmail.com".to_owned())]);
     }
@@ -252,6 +264,11 @@ mod tests {
         assert!(matches!(called.output, Ok(Decision::Allow)));
         assert!(called.log.is_empty());
     }
+
+    #[test]
+    fn it_reads_only_the_address_on_file() {
+        assert_eq!(Rules::describe().reads, [PatientFact::Email]);
+    }
 }
 "##;
 
@@ -260,11 +277,24 @@ const EMAIL_SOURCE: &str = r##"//! The clinic's mail, in its own words and colou
 
 use portico_plugin_sdk::html;
 use portico_plugin_sdk::settings;
-use portico_plugin_sdk::v3::email::{Guest, MailContext, MailKind, RenderedMail};
+use portico_plugin_sdk::v4::email::{
+    Guest, MailContext, MailKind, PatientFact, PluginManifest, RenderedMail, SettingSpec,
+};
 
 pub struct Mail;
 
 impl Guest for Mail {
+    /// What the clinic's console shows before activation: the patient facts
+    /// this plugin is handed (every other one arrives as `None`) and the
+    /// settings it takes, which activation checks.
+    fn describe() -> PluginManifest {
+        PluginManifest::reading([PatientFact::Name]).setting(
+            SettingSpec::text("signature", "Signature")
+                .described("The last line of every mail; the clinic's name when left empty.")
+                .with_default(""),
+        )
+    }
+
     fn render(context: MailContext) -> Result<RenderedMail, String> {
         let MailKind::AccessLink = context.kind else {
             return Err("this plugin writes only the access-link mail".into());
@@ -272,29 +302,36 @@ impl Guest for Mail {
         let link = context.link.as_deref().ok_or("the access-link mail has no link")?;
         let clinic = &context.branding.clinic_name;
         let signature = settings::get(&context.settings, "signature").unwrap_or(clinic);
+        let name = context.patient_display_name.as_deref().unwrap_or("there");
+        // The expiry on the clinic's clock: "2 December 2026 at 17:00 CET".
+        let until = context
+            .expires_local
+            .as_ref()
+            .map(|t| format!(" The link works until {} at {} {}.", t.date, t.time, t.zone))
+            .unwrap_or_default();
         let subject = format!("Your {clinic} records are ready to view");
         let text = format!(
-            "Hello {name},\n\nOpen this link to set up your account and see your records:\n{link}\n\n{signature}\n",
-            name = context.patient_display_name,
+            "Hello {name},\n\nOpen this link to set up your account and see your records:\n{link}\n{until}\n\n{signature}\n",
         );
         let html = format!(
-            "<p>Hello {name},</p><p><a href=\"{link}\" style=\"color:{colour}\">Set up your account</a> to see your records.</p><p>{signature}</p>",
-            name = html::escape(&context.patient_display_name),
+            "<p>Hello {name},</p><p><a href=\"{link}\" style=\"color:{colour}\">Set up your account</a> to see your records.{until}</p><p>{signature}</p>",
+            name = html::escape(name),
             link = html::escape(link),
             colour = html::escape(&context.branding.primary_colour),
+            until = html::escape(&until),
             signature = html::escape(signature),
         );
         Ok(RenderedMail { subject, html, text })
     }
 }
 
-portico_plugin_sdk::export_email_renderer!(Mail, v3);
+portico_plugin_sdk::export_email_renderer!(Mail, v4);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use portico_plugin_sdk::testing;
-    use portico_plugin_sdk::v3::email::{self, Branding};
+    use portico_plugin_sdk::v4::email::{self, Branding, LocalTime};
 
     fn context(kind: MailKind) -> MailContext {
         MailContext {
@@ -306,9 +343,16 @@ mod tests {
                 logo_url: None,
                 reply_to: None,
             },
-            patient_display_name: "Mia <Wong>".into(),
+            patient_display_name: Some("Mia <Wong>".into()),
             link: Some("https://demo.example/portal/register#code=apple-brave-cider-delta".into()),
-            expires_at: Some("2026-12-02T10:00:00Z".into()),
+            expires_at: Some("2026-12-02T16:00:00Z".into()),
+            expires_local: Some(LocalTime {
+                rfc3339: "2026-12-02T17:00:00+01:00".into(),
+                date: "2 December 2026".into(),
+                time: "17:00".into(),
+                zone: "CET".into(),
+            }),
+            time_zone: "Europe/Berlin".into(),
             locale: "en-GB".into(),
             settings: email::settings(&[("signature", "Dr Ames")]),
             portal_url: "https://demo.example/portal".into(),
@@ -317,10 +361,11 @@ mod tests {
     }
 
     #[test]
-    fn the_access_link_mail_carries_the_link_and_the_signature() {
+    fn the_access_link_mail_carries_the_link_the_expiry_and_the_signature() {
         let mail = testing::call(|| Mail::render(context(MailKind::AccessLink))).output.unwrap().unwrap();
         assert_eq!(mail.subject, "Your Demo Family Clinic records are ready to view");
         assert!(mail.text.contains("#code=apple-brave-cider-delta"));
+        assert!(mail.text.contains("until 2 December 2026 at 17:00 CET"), "{}", mail.text);
         assert!(mail.html.contains("Mia &lt;Wong&gt;"), "names are escaped: {}", mail.html);
         assert!(mail.text.ends_with("Dr Ames\n"));
     }
@@ -409,7 +454,7 @@ mod tests {
                 .starts_with(&format!("portico:plugins@{SDK_VERSION}."))
         );
         for kind in [Kind::Email, Kind::Verifier] {
-            assert!(source(kind).contains(", v3);"), "{kind:?} exports with v3");
+            assert!(source(kind).contains(", v4);"), "{kind:?} exports with v4");
         }
     }
 
