@@ -37,10 +37,10 @@ impl PatientFact {
         Self::Email,
     ];
 
-    /// As the clinic's console lists it.
+    /// As the clinic's console lists it, after "the patient's".
     pub fn in_words(self) -> &'static str {
         match self {
-            Self::Name => "the patient's name",
+            Self::Name => "name",
             Self::DateOfBirth => "date of birth",
             Self::HomeZipCode => "home ZIP code",
             Self::Email => "email address on file",

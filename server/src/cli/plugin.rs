@@ -1,10 +1,12 @@
-//! `portico plugin …`: an author's local loop, run with the server's own
-//! sandbox and limits so that what passes here passes at upload.
+//! `portico plugin …`: an author's loop, run with the server's own sandbox
+//! and limits so that what passes here passes at upload.
 //!
 //! - `new` makes a plugin crate that builds and tests on the first try.
 //! - `build` builds it for `wasm32-wasip2` and checks it as an upload is.
 //! - `run` calls one hook on an input and prints what came out.
 //! - `watch` builds and runs again on every save.
+//! - `push` ships it to a clinic's server: upload, dry runs there, and
+//!   activation on request.
 
 use std::path::{Path, PathBuf};
 

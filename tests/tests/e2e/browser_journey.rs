@@ -583,6 +583,22 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     let text = browser.main_text().await;
     assert!(text.contains("Cancel Mia Wong's access code?"), "{text}");
     browser.checkpoint("console-confirm-cancel-code").await;
+    // A plugin that declares what it reads and takes, and one that does
+    // not: the plugins page then holds both kinds of activation form.
+    json_ok(
+        app.upload_plugin(&owner, "nosy", portico_tests::plugin_fixture("nosy"))
+            .await,
+    )
+    .await;
+    json_ok(
+        app.upload_plugin(
+            &owner,
+            "older",
+            portico_tests::plugin_fixture("date-of-birth-check"),
+        )
+        .await,
+    )
+    .await;
     // On a phone: the menu folds away behind one button, and tables
     // become lists of label and value.
     driver.set_window_rect(0, 0, 390, 844).await.unwrap();
@@ -642,7 +658,7 @@ async fn staff_share_and_a_family_follows_the_link_in_a_browser() {
     driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
     for (path, expect) in [
         ("/", "Welcome"),
-        ("/plugins", "Plugins"),
+        ("/plugins", "It is handed the patient's date of birth."),
         ("/forms", "SmartForms"),
         ("/password", "Change your password"),
         (&*format!("/patients/{mia}?tab=details"), "Mia Wong"),

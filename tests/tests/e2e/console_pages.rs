@@ -1109,8 +1109,8 @@ both_engines! {
         json_ok(app.upload_plugin(&owner, "older", portico_tests::plugin_fixture("date-of-birth-check")).await).await;
         let (_, html) = me.get(&app, "/console/plugins").await;
         // Before activation, the clinic reads what each version is handed.
-        assert!(html.contains("It is handed date of birth. Nothing else about a patient leaves Portico for it."), "{html}");
-        assert!(html.contains("it is handed every patient fact its interface has (the patient&#x27;s name, date of birth, home ZIP code, email address on file)"), "{html}");
+        assert!(html.contains("It is handed the patient's date of birth. Nothing else about a patient leaves Portico for it."), "{html}");
+        assert!(html.contains("it is handed every patient fact its interface has (the patient's name, date of birth, home ZIP code, email address on file)"), "{html}");
         // The declared settings are a form of their own types.
         let form = &html[html.find(&format!("/plugins/{nosy}/activate")).expect("nosy's form")..];
         let form = &form[..form.find("</form>").unwrap()];

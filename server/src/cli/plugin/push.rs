@@ -90,7 +90,9 @@ pub fn push(config: &Config, args: PushArgs) -> anyhow::Result<i32> {
         .context("the clinic's answer names no id")?;
     eprintln!(
         "uploaded: {name} version {} ({}, interface {})",
-        uploaded["version"], uploaded["family"], uploaded["interface_version"]
+        uploaded["version"],
+        uploaded["family"].as_str().unwrap_or("?"),
+        uploaded["interface_version"].as_str().unwrap_or("?")
     );
 
     let mut dry_runs = Vec::new();

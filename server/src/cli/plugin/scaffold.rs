@@ -159,6 +159,10 @@ fn readme(name: &str, kind: Kind) -> String {
         Kind::Email => "renders a clinic's mail (the email-rendering family)",
         Kind::Verifier => "adds a clinic's checks (the verification family)",
     };
+    let try_push = match kind {
+        Kind::Email => "--settings signature='The front desk'",
+        Kind::Verifier => "--settings refused_domains=gmail.com",
+    };
     let try_settings = match kind {
         Kind::Email => "--settings signature='Dr Ames and the front desk' --html mail.html",
         Kind::Verifier => "--settings refused_domains=gmail.com",
@@ -177,10 +181,17 @@ fn readme(name: &str, kind: Kind) -> String {
          `--settings-file settings.json` (an object of names to values), for example\n\
          `{try_settings}`.\n\n\
          ## Ship\n\n\
-         Upload `target/wasm32-wasip2/release/{file}.wasm` in the clinic's console\n\
-         (Plugins), try it there on a sample input, and activate it with the\n\
-         clinic's settings. docs/plugins.md in the Portico repository describes\n\
-         every hook's input and output and the limits a call runs under.\n",
+         ```sh\n\
+         export PORTICO_TOKEN=...        # a staff API token of the clinic\n\
+         portico plugin push --clinic https://portal.example.org/t/north --activate {try_push}\n\
+         ```\n\n\
+         `push` builds, checks, uploads, tries every hook on the clinic's server and\n\
+         activates only when every try worked. Or upload\n\
+         `target/wasm32-wasip2/release/{file}.wasm` in the clinic's console (Plugins),\n\
+         where the clinic sees what the plugin reads before activating it.\n\
+         `describe` in src/lib.rs declares that, and the settings it takes.\n\
+         docs/plugins.md in the Portico repository describes every hook's input and\n\
+         output and the limits a call runs under.\n",
         hooks.join("\n")
     )
 }
@@ -307,14 +318,14 @@ impl Guest for Mail {
         let until = context
             .expires_local
             .as_ref()
-            .map(|t| format!(" The link works until {} at {} {}.", t.date, t.time, t.zone))
+            .map(|t| format!("The link works until {} at {} {}.", t.date, t.time, t.zone))
             .unwrap_or_default();
         let subject = format!("Your {clinic} records are ready to view");
         let text = format!(
             "Hello {name},\n\nOpen this link to set up your account and see your records:\n{link}\n{until}\n\n{signature}\n",
         );
         let html = format!(
-            "<p>Hello {name},</p><p><a href=\"{link}\" style=\"color:{colour}\">Set up your account</a> to see your records.{until}</p><p>{signature}</p>",
+            "<p>Hello {name},</p><p><a href=\"{link}\" style=\"color:{colour}\">Set up your account</a> to see your records. {until}</p><p>{signature}</p>",
             name = html::escape(name),
             link = html::escape(link),
             colour = html::escape(&context.branding.primary_colour),
