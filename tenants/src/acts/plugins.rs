@@ -182,15 +182,14 @@ impl Services {
             let staff = pass.staff_id()?;
             let mut tx = pass.write().await?;
             let version = store::plugin(&mut tx, id).await?.ok_or_else(not_found)?;
+            // Kept only when there is something to keep; with nothing
+            // active, leaving them out is giving none.
             let (given, kept) = match settings {
                 Some(given) => (given.clone(), false),
-                None => (
-                    store::activation(&mut tx, version.family)
-                        .await?
-                        .map(|a| a.settings)
-                        .unwrap_or_default(),
-                    true,
-                ),
+                None => match store::activation(&mut tx, version.family).await? {
+                    Some(active) => (active.settings, true),
+                    None => (PluginSettings::default(), false),
+                },
             };
             // Checked against what this version declares, kept ones too:
             // the version before may have taken other settings.

@@ -409,6 +409,14 @@ both_engines! {
             assert_eq!(refused["field"], "settings", "{refused}");
             assert_eq!(refused["message"], says, "{refused}");
         }
+        // Leaving the settings out keeps those in use; with nothing
+        // active there are none to keep, and the required one is missing.
+        let none_kept = expect_error(
+            owner.post(&app, &format!("/api/v1/plugins/{id}/activate"), json!({})).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_settings",
+        ).await;
+        assert_eq!(none_kept["message"], "settings: Tries before a refusal (max_tries) must be given; it has no default");
         let listed = json_ok(owner.get(&app, "/api/v1/plugins").await).await;
         assert!(listed[0].get("active").is_none(), "nothing was activated: {listed}");
 
