@@ -94,15 +94,19 @@ pub struct SettingSpec {
     pub default: Option<String>,
 }
 
-/// What a plugin declared, or that it declared nothing.
+/// What a plugin declared, or that it declared nothing. Only
+/// [`Manifest::check`] and [`Manifest::undeclared`] make one, and reading
+/// it back from JSON checks it again, so a manifest in hand can always be
+/// honoured.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Stored")]
 pub struct Manifest {
     /// False for a component built before interface 4.0.0.
-    pub declared: bool,
+    declared: bool,
     /// The patient facts handed to it, in [`PatientFact::ALL`]'s order.
-    pub reads: Vec<PatientFact>,
+    reads: Vec<PatientFact>,
     /// The settings it takes; empty and unchecked when undeclared.
-    pub settings: Vec<SettingSpec>,
+    settings: Vec<SettingSpec>,
 }
 
 /// A declaration as the component gave it, before the host checks it.
@@ -110,6 +114,30 @@ pub struct Manifest {
 pub struct Declared {
     pub reads: Vec<PatientFact>,
     pub settings: Vec<SettingSpec>,
+}
+
+/// A manifest as JSON holds it, before it is checked.
+#[derive(Deserialize)]
+struct Stored {
+    declared: bool,
+    #[serde(default)]
+    reads: Vec<PatientFact>,
+    #[serde(default)]
+    settings: Vec<SettingSpec>,
+}
+
+impl TryFrom<Stored> for Manifest {
+    type Error = BadManifest;
+
+    fn try_from(stored: Stored) -> Result<Self, BadManifest> {
+        if !stored.declared {
+            return Ok(Self::undeclared());
+        }
+        Self::check(Declared {
+            reads: stored.reads,
+            settings: stored.settings,
+        })
+    }
 }
 
 /// Why an upload's declaration cannot be honoured.
@@ -140,6 +168,22 @@ impl Manifest {
             reads: PatientFact::ALL.to_vec(),
             settings: Vec::new(),
         }
+    }
+
+    /// Whether it declared what it reads and takes (interface 4.0.0).
+    pub fn is_declared(&self) -> bool {
+        self.declared
+    }
+
+    /// The patient facts handed to it.
+    pub fn facts(&self) -> &[PatientFact] {
+        &self.reads
+    }
+
+    /// The settings it takes, in its own order; none when undeclared,
+    /// which takes any.
+    pub fn settings(&self) -> &[SettingSpec] {
+        &self.settings
     }
 
     pub fn reads(&self, fact: PatientFact) -> bool {
@@ -314,6 +358,20 @@ impl SettingType {
     }
 }
 
+impl SettingType {
+    /// The type's name in JSON: `text`, `text_list`, `whole_number`,
+    /// `yes_no` or `choice`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::TextList => "text_list",
+            Self::WholeNumber { .. } => "whole_number",
+            Self::YesNo => "yes_no",
+            Self::Choice { .. } => "choice",
+        }
+    }
+}
+
 impl fmt::Display for SettingType {
     /// As the clinic's console names the type.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -418,8 +476,17 @@ mod tests {
                 "type": "choice", "choices": ["lenient", "strict"], "default": "strict"})
         );
         assert_eq!(json["settings"][2]["min"], 0);
-        let back: Manifest = serde_json::from_value(json).unwrap();
+        let back: Manifest = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, manifest());
+        // Read back, it is checked again: a stored declaration cannot
+        // become one the host would have refused.
+        let mut tampered = json;
+        tampered["settings"][2]["min"] = serde_json::json!(500);
+        let refused = serde_json::from_value::<Manifest>(tampered).unwrap_err();
+        assert!(refused.to_string().contains("holds no number"), "{refused}");
+        let undeclared: Manifest =
+            serde_json::from_value(serde_json::json!({"declared": false})).unwrap();
+        assert_eq!(undeclared, Manifest::undeclared());
     }
 
     #[test]

@@ -547,20 +547,24 @@ fn a_fourth_version_plugin_declares_what_it_reads_and_takes() {
     let plugin = sandbox.admit(&fixture("nosy")).unwrap();
     assert_eq!(plugin.version, Version::V4_0_0);
     let manifest = &plugin.manifest;
-    assert!(manifest.declared);
-    assert_eq!(manifest.reads, [PatientFact::DateOfBirth]);
-    let names: Vec<_> = manifest.settings.iter().map(|s| s.name.as_str()).collect();
+    assert!(manifest.is_declared());
+    assert_eq!(manifest.facts(), [PatientFact::DateOfBirth]);
+    let names: Vec<_> = manifest
+        .settings()
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
     assert_eq!(names, ["strictness", "max_tries"]);
     assert_eq!(
-        manifest.settings[1].kind,
+        manifest.settings()[1].kind,
         SettingType::WholeNumber { min: 1, max: 5 }
     );
-    assert_eq!(manifest.settings[0].default.as_deref(), Some("strict"));
+    assert_eq!(manifest.settings()[0].default.as_deref(), Some("strict"));
 
     // An older component declared nothing, and reads what it always read.
     let old = sandbox.admit(&fixture("date-of-birth-check")).unwrap();
-    assert!(!old.manifest.declared);
-    assert_eq!(old.manifest.reads, PatientFact::ALL);
+    assert!(!old.manifest.is_declared());
+    assert_eq!(old.manifest.facts(), PatientFact::ALL);
 }
 
 #[test]

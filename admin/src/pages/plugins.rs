@@ -85,11 +85,11 @@ async fn plugins_page(
             uploaded_at: zone.human(o.version.uploaded_at),
             active: o.active.is_some(),
             settings: family_active.map(settings_text).unwrap_or_default(),
-            declared: o.version.manifest.declared,
+            declared: o.version.manifest.is_declared(),
             reads: o
                 .version
                 .manifest
-                .reads
+                .facts()
                 .iter()
                 .map(|f| f.in_words())
                 .collect(),
@@ -144,7 +144,7 @@ async fn plugins_page(
 /// with what activating would run with.
 fn fields(manifest: &Manifest, active: Option<&PluginSettings>) -> Vec<SettingField> {
     manifest
-        .settings
+        .settings()
         .iter()
         .map(|spec| {
             let current = active

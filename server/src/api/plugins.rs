@@ -75,31 +75,27 @@ pub struct SettingSpecView {
 impl From<&Manifest> for ManifestView {
     fn from(m: &Manifest) -> Self {
         Self {
-            declared: m.declared,
-            reads: m.reads.iter().map(|f| f.as_str().to_owned()).collect(),
+            declared: m.is_declared(),
+            reads: m.facts().iter().map(|f| f.as_str().to_owned()).collect(),
             settings: m
-                .settings
+                .settings()
                 .iter()
                 .map(|spec| {
-                    let (kind, min, max, choices) = match &spec.kind {
-                        SettingType::Text => ("text", None, None, None),
-                        SettingType::TextList => ("text_list", None, None, None),
-                        SettingType::WholeNumber { min, max } => {
-                            ("whole_number", Some(*min), Some(*max), None)
-                        }
-                        SettingType::YesNo => ("yes_no", None, None, None),
-                        SettingType::Choice { values } => {
-                            ("choice", None, None, Some(values.clone()))
-                        }
+                    let (min, max) = match spec.kind {
+                        SettingType::WholeNumber { min, max } => (Some(min), Some(max)),
+                        _ => (None, None),
                     };
                     SettingSpecView {
                         name: spec.name.clone(),
                         label: spec.label.clone(),
                         description: spec.description.clone(),
-                        kind: kind.to_owned(),
+                        kind: spec.kind.name().to_owned(),
                         min,
                         max,
-                        choices,
+                        choices: match &spec.kind {
+                            SettingType::Choice { values } => Some(values.clone()),
+                            _ => None,
+                        },
                         default: spec.default.clone(),
                     }
                 })

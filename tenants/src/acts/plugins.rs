@@ -69,8 +69,8 @@ impl SettingsFrom {
 /// The facts a version reads, for the audit trail: what the clinic agreed
 /// to hand over when it activated it.
 fn reads_detail(manifest: &portico_plugins::Manifest) -> String {
-    let facts: Vec<&str> = manifest.reads.iter().map(|f| f.as_str()).collect();
-    match (manifest.declared, facts.is_empty()) {
+    let facts: Vec<&str> = manifest.facts().iter().map(|f| f.as_str()).collect();
+    match (manifest.is_declared(), facts.is_empty()) {
         (false, _) => "all(undeclared)".to_owned(),
         (true, true) => "none".to_owned(),
         (true, false) => facts.join(","),
