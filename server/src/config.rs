@@ -60,9 +60,6 @@ pub struct Config {
     /// How long a request waits for a database connection before it is
     /// answered `503 service_unavailable`. `PORTICO_DATABASE_ACQUIRE_TIMEOUT_MS`.
     pub database_acquire_timeout_ms: u64,
-    /// How long a resolved tenant is cached; bounds how late another node
-    /// sees a suspension. `PORTICO_TENANT_CACHE_MS`.
-    pub tenant_cache_ms: u64,
     pub cookie_session_secs: u64,
     pub bearer_token_secs: u64,
     pub step_up_secs: u64,
@@ -168,7 +165,6 @@ impl Default for Config {
             hash_concurrency: None,
             trust_proxy: false,
             trusted_proxy_hops: 1,
-            tenant_cache_ms: 2_000,
             database_acquire_timeout_ms: 2_000,
             cookie_session_secs: auth.cookie_session_ttl.as_secs(),
             bearer_token_secs: auth.bearer_token_ttl.as_secs(),

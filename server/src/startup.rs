@@ -68,11 +68,7 @@ impl Application {
         } else {
             None
         };
-        let tenants = TenantDirectory::new(
-            services.clone(),
-            &config.base_domain,
-            Duration::from_millis(config.tenant_cache_ms),
-        );
+        let tenants = TenantDirectory::new(services.clone(), &config.base_domain);
         let mail = config.mail_transport()?;
         let acceptor = TcpListener::bind(config.listen).into_acceptor().await?;
         let addr = acceptor
@@ -161,8 +157,14 @@ impl Application {
         let mut ledger = AbortOnDrop(Some(tokio::spawn(audit_ledger_job(
             self.state.services.clone(),
             Duration::from_secs(config.audit_head_every_secs.max(1)),
-            stopped,
+            stopped.clone(),
         ))));
+        // Other nodes' changes (PostgreSQL): until it listens, this node
+        // answers every request from the database.
+        let changes = self.state.services.clone();
+        let mut listener = AbortOnDrop(Some(tokio::spawn(async move {
+            changes.follow_changes(stopped).await;
+        })));
         let app = app(self.state);
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
@@ -171,7 +173,7 @@ impl Application {
         if let Some(handle) = worker.0.take() {
             let _ = handle.await;
         }
-        for job in [&mut birthdays, &mut ledger] {
+        for job in [&mut birthdays, &mut ledger, &mut listener] {
             if let Some(handle) = job.0.take() {
                 let _ = handle.await;
             }

@@ -246,6 +246,8 @@ impl Act {
 #[derive(Clone)]
 pub struct Door {
     db: Database,
+    /// Live sessions this node keeps, checked against every node's news.
+    sessions: sessions::LiveSessions,
     hasher: PasswordHasher,
     authz: Authorizer,
     auth: Arc<AuthSettings>,
@@ -276,6 +278,7 @@ impl Door {
     pub(crate) fn new(db: Database, hasher: PasswordHasher, auth: Arc<AuthSettings>) -> Self {
         let authz = Authorizer::new(db.clone());
         Self {
+            sessions: sessions::LiveSessions::new(&db),
             db,
             hasher,
             authz,
@@ -295,10 +298,16 @@ impl Door {
         token: &SecretToken,
         client: ClientInfo,
     ) -> Result<Caller, DomainError> {
+        let key = token.hash();
+        if let Some(found) = self.sessions.staff(tenant.id, &key) {
+            return Ok(Caller::new(tenant, Who::Staff(found), client));
+        }
+        let stamp = self.sessions.stamp();
         let mut tx = self.db.tenant_read(tenant.id).await?;
-        let found = sessions::find_staff(&mut tx, token).await;
+        let found = sessions::find_staff(&mut tx, token).await?;
         tx.commit().await?;
-        Ok(Caller::new(tenant, Who::Staff(found?), client))
+        self.sessions.keep_staff(key, tenant.id, &found, stamp);
+        Ok(Caller::new(tenant, Who::Staff(found), client))
     }
 
     /// The portal account whose session `token` is, as a caller.
@@ -308,10 +317,16 @@ impl Door {
         token: &SecretToken,
         client: ClientInfo,
     ) -> Result<Caller, DomainError> {
+        let key = token.hash();
+        if let Some(found) = self.sessions.portal(tenant.id, &key) {
+            return Ok(Caller::new(tenant, Who::Patient(found), client));
+        }
+        let stamp = self.sessions.stamp();
         let mut tx = self.db.tenant_read(tenant.id).await?;
-        let found = sessions::find_portal(&mut tx, token).await;
+        let found = sessions::find_portal(&mut tx, token).await?;
         tx.commit().await?;
-        Ok(Caller::new(tenant, Who::Patient(found?), client))
+        self.sessions.keep_portal(key, tenant.id, &found, stamp);
+        Ok(Caller::new(tenant, Who::Patient(found), client))
     }
 
     /// The one transaction not opened by an act: creating a clinic, which

@@ -6,6 +6,7 @@ pub mod acts;
 pub mod audit;
 pub mod auth;
 pub mod codes;
+pub mod coherence;
 pub mod domain;
 pub mod door;
 mod error;

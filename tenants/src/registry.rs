@@ -4,6 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::coherence::Change;
 use crate::domain::InvalidValue;
 use crate::domain::{
     ClinicTimeZone, CodeDelivery, CodeLifetime, Colour, DisplayName, EmailAddress, LogoUrl,
@@ -251,6 +252,7 @@ pub async fn insert(
     custom_domain: Option<&PortalHost>,
     staff_second_factor_required: bool,
 ) -> Result<Tenant, StorageError> {
+    clinic_changed(tx);
     let now = Timestamp::now().unix_millis();
     let key = tx.tenant_key();
     let row = sqlx::query(concat!("INSERT INTO tenants (id, slug, display_name, status, custom_domain, policy_version, created_at, updated_at, staff_second_factor_required)
@@ -264,6 +266,14 @@ pub async fn insert(
     .fetch_one(tx.conn())
     .await?;
     from_row(&row)
+}
+
+/// Every node keeps clinics in memory (`TenantDirectory`); each write to
+/// one tells them.
+fn clinic_changed(tx: &mut TenantTx) {
+    tx.changed(Change::Clinic {
+        tenant: tx.tenant_id(),
+    });
 }
 
 pub async fn find_by_slug(db: &Database, slug: &str) -> Result<Option<Tenant>, StorageError> {
@@ -330,6 +340,7 @@ pub async fn get(tx: &mut TenantTx) -> Result<Tenant, StorageError> {
 }
 
 pub async fn set_status(tx: &mut TenantTx, status: TenantStatus) -> Result<Tenant, StorageError> {
+    clinic_changed(tx);
     let key = tx.tenant_key();
     let row = sqlx::query(concat!(
         "UPDATE tenants SET status = $2, updated_at = $3 WHERE id = $1 RETURNING ",
@@ -347,6 +358,8 @@ pub async fn set_status(tx: &mut TenantTx, status: TenantStatus) -> Result<Tenan
 /// Marks the tenant's policies as changed; part of the transaction that
 /// changes them.
 pub async fn bump_policy_version(tx: &mut TenantTx) -> Result<i64, StorageError> {
+    // Nodes learn of new policies from the clinic's row they keep.
+    clinic_changed(tx);
     let key = tx.tenant_key();
     let row = sqlx::query(
         "UPDATE tenants SET policy_version = policy_version + 1, updated_at = $2 WHERE id = $1 RETURNING policy_version",
@@ -363,6 +376,7 @@ pub async fn update_settings(
     display_name: &DisplayName,
     settings: &TenantSettings,
 ) -> Result<Tenant, StorageError> {
+    clinic_changed(tx);
     let key = tx.tenant_key();
     let row = sqlx::query(concat!(
         "UPDATE tenants SET auto_enable_portal_access = $2, code_lifetime_secs = $3, default_code_delivery = $4, updated_at = $5,
@@ -430,6 +444,7 @@ pub async fn set_host(
             columns!()
         ),
     };
+    clinic_changed(tx);
     let key = tx.tenant_key();
     let row = sqlx::query(sql)
         .bind(key)

@@ -1,6 +1,7 @@
 use crate::audit::ClientInfo;
 use crate::auth::{AuthSettings, CodeKey, PasswordHasher, SecretToken};
-use crate::domain::Timestamp;
+use crate::coherence::CoherentCache;
+use crate::domain::{TenantId, Timestamp};
 use crate::door::{Act, Caller, Door, Passage};
 use crate::error::DomainError;
 use crate::ledger::AuditKey;
@@ -8,6 +9,7 @@ use crate::plugins::PluginHost;
 use crate::rbac::Authorizer;
 use crate::registry::Tenant;
 use crate::storage::Database;
+use portico_plugins::HookFamily;
 use std::sync::Arc;
 
 /// The domain's entry point: everything a request handler or the command
@@ -24,6 +26,10 @@ pub struct Services {
     pub code_key: CodeKey,
     /// Runs clinics' WebAssembly plugins.
     pub plugins: PluginHost,
+    /// Each clinic's active version of each family, read on every
+    /// redemption and every mail, and nearly always none.
+    pub(crate) active_plugins:
+        CoherentCache<(TenantId, HookFamily), Option<crate::plugins::store::Activation>>,
     /// Signs the audit logs' tree heads; derived from the code key unless
     /// the platform configures its own ([`Services::with_audit_key`]).
     pub audit_key: AuditKey,
@@ -41,8 +47,10 @@ impl Services {
         plugins: PluginHost,
     ) -> Self {
         let auth = Arc::new(auth);
+        let active_plugins = CoherentCache::new("active_plugins", db.coherence(), 100_000);
         let door = Door::new(db, hasher.clone(), auth.clone());
         Self {
+            active_plugins,
             authz: door.authorizer().clone(),
             door,
             hasher,
@@ -132,6 +140,21 @@ impl Services {
     /// one, for pages that say so.
     pub fn step_up_valid_until(&self, caller: &Caller) -> Option<Timestamp> {
         crate::door::step_up_valid_until(caller, self.auth.step_up_ttl)
+    }
+
+    /// This node's news of changes, for caches kept outside the domain
+    /// (the web layer's directory of clinics).
+    pub fn coherence(&self) -> &crate::coherence::Coherence {
+        self.door.platform().coherence()
+    }
+
+    /// Follows other nodes' changes until `stop` says so; returns at once
+    /// on SQLite (see [`crate::coherence::listener`]).
+    pub async fn follow_changes(&self, stop: tokio::sync::watch::Receiver<bool>) {
+        let db = self.door.platform();
+        if let Some(url) = db.listen_url() {
+            crate::coherence::listener::follow(db.coherence().clone(), &url, stop).await;
+        }
     }
 
     /// Checks that the database answers, for readiness probes.

@@ -335,10 +335,12 @@ impl TestApp {
         adjust(&mut config);
         let app = Application::build(config).await.expect("sibling starts");
         let services = app.services().clone();
+        let address = format!("http://{}", app.addr());
         let server = tokio::spawn(async move {
             let _ = app.run(std::future::pending()).await;
         });
         Sibling {
+            address,
             services,
             server,
             _data_dir: data_dir,
@@ -639,10 +641,19 @@ impl Drop for TestApp {
 
 /// A second server on the same database; stops (abruptly) when dropped.
 pub struct Sibling {
+    /// `http://127.0.0.1:<port>`, where the sibling serves.
+    pub address: String,
     /// The sibling's own services, for calling a job on it directly.
     pub services: Services,
     server: tokio::task::JoinHandle<()>,
     _data_dir: tempfile::TempDir,
+}
+
+impl Sibling {
+    /// `http://127.0.0.1:<port>/t/<slug><path>` on the sibling.
+    pub fn tenant_url(&self, slug: &str, path: &str) -> String {
+        format!("{}/t/{slug}{path}", self.address)
+    }
 }
 
 impl Drop for Sibling {

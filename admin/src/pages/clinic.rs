@@ -293,10 +293,7 @@ pub(super) async fn save_settings(
     }
     .await;
     match outcome {
-        Ok(updated) => {
-            state.tenants.forget(&updated).await;
-            Ok(redirect(&signed.path("/settings?done=saved")))
-        }
+        Ok(_) => Ok(redirect(&signed.path("/settings?done=saved"))),
         Err(err) => {
             let (status, message) = refusal(err)?;
             signed.frame.error = Some(message);
@@ -350,7 +347,6 @@ pub(super) async fn request_portal_host(
     .await;
     match outcome {
         Ok(updated) => {
-            state.tenants.forget(&updated).await;
             let done = if updated.requested_custom_domain.is_some() {
                 "host_requested"
             } else {

@@ -265,7 +265,6 @@ impl ClinicApi {
             .services
             .update_tenant_settings(&session.caller, &display_name, &settings)
             .await?;
-        state.tenants.forget(&updated).await;
         Ok(Json(SettingsView::from(&updated)))
     }
 
@@ -289,7 +288,6 @@ impl ClinicApi {
             .services
             .request_portal_host(&session.caller, host.as_ref())
             .await?;
-        state.tenants.forget(&updated).await;
         Ok(Json(TenantView::from(&updated)))
     }
 }

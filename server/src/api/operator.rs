@@ -115,7 +115,6 @@ impl OperatorApi {
             .services
             .set_tenant_status(&operator.0, &slug.0, TenantStatus::Suspended, &client.0)
             .await?;
-        state.tenants.forget(&tenant).await;
         Ok(Json(TenantView::from(&tenant)))
     }
 
@@ -132,7 +131,6 @@ impl OperatorApi {
             .services
             .set_tenant_status(&operator.0, &slug.0, TenantStatus::Active, &client.0)
             .await?;
-        state.tenants.forget(&tenant).await;
         Ok(Json(TenantView::from(&tenant)))
     }
 
@@ -154,14 +152,10 @@ impl OperatorApi {
             .custom_domain
             .map(|h| PortalHost::parse("custom_domain", &h))
             .transpose()?;
-        let before = state.services.find_tenant(&slug.0).await?;
         let tenant = state
             .services
             .set_tenant_custom_domain(&operator.0, &slug.0, host.as_ref(), &client.0)
             .await?;
-        // The old host must stop resolving on this node at once.
-        state.tenants.forget(&before).await;
-        state.tenants.forget(&tenant).await;
         Ok(Json(TenantView::from(&tenant)))
     }
 

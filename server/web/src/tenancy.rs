@@ -4,10 +4,10 @@
 //! suspended one a 403, answered here.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use poem::http::Uri;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use portico_tenants::coherence::{CoherentCache, Subject};
 use portico_tenants::domain::Slug;
 use portico_tenants::registry::{Tenant, TenantStatus};
 use portico_tenants::{DomainError, Services};
@@ -29,30 +29,30 @@ impl ResolvedTenant {
     }
 }
 
-/// Tenants by slug and by custom domain, cached briefly. The cache keeps a
-/// hot path from asking the database on every request; its short lifetime
-/// bounds how long another server node may take to notice a suspension.
+/// Clinics by slug and by custom domain: the first read of every request,
+/// kept in memory. An entry is stale as soon as its clinic changes on any
+/// node (status, host, settings, role policies), and a lookup that found
+/// no clinic as soon as any clinic is created or changes its names
+/// ([`portico_tenants::coherence`]).
 #[derive(Clone)]
 pub struct TenantDirectory {
     services: Services,
     base_domain: Arc<str>,
-    by_slug: moka::future::Cache<String, Option<Tenant>>,
-    by_domain: moka::future::Cache<String, Option<Tenant>>,
+    by_slug: CoherentCache<String, Option<Tenant>>,
+    by_domain: CoherentCache<String, Option<Tenant>>,
 }
 
+/// How many names a node keeps, of each kind.
+const CAPACITY: u64 = 100_000;
+
 impl TenantDirectory {
-    pub fn new(services: Services, base_domain: &str, ttl: Duration) -> Self {
-        let cache = || {
-            moka::future::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(ttl)
-                .build()
-        };
+    pub fn new(services: Services, base_domain: &str) -> Self {
+        let coherence = services.coherence().clone();
         Self {
             services,
             base_domain: base_domain.to_ascii_lowercase().into(),
-            by_slug: cache(),
-            by_domain: cache(),
+            by_slug: CoherentCache::new("clinics_by_slug", &coherence, CAPACITY),
+            by_domain: CoherentCache::new("clinics_by_host", &coherence, CAPACITY),
         }
     }
 
@@ -60,29 +60,25 @@ impl TenantDirectory {
         if Slug::parse(slug).is_err() {
             return Ok(None);
         }
-        if let Some(hit) = self.by_slug.get(slug).await {
+        if let Some(hit) = self.by_slug.get(&slug.to_owned()) {
             return Ok(hit);
         }
+        let stamp = self.by_slug.stamp();
         let found = self.services.find_tenant_by_slug(slug).await?;
-        self.by_slug.insert(slug.to_owned(), found.clone()).await;
+        self.by_slug
+            .insert(slug.to_owned(), found.clone(), stamp, depends_on(&found));
         Ok(found)
     }
 
     async fn by_domain(&self, host: &str) -> Result<Option<Tenant>, DomainError> {
-        if let Some(hit) = self.by_domain.get(host).await {
+        if let Some(hit) = self.by_domain.get(&host.to_owned()) {
             return Ok(hit);
         }
+        let stamp = self.by_domain.stamp();
         let found = self.services.find_tenant_by_domain(host).await?;
-        self.by_domain.insert(host.to_owned(), found.clone()).await;
+        self.by_domain
+            .insert(host.to_owned(), found.clone(), stamp, depends_on(&found));
         Ok(found)
-    }
-
-    /// Forgets `tenant`, after this node changed it.
-    pub async fn forget(&self, tenant: &Tenant) {
-        self.by_slug.invalidate(tenant.slug.as_str()).await;
-        if let Some(domain) = &tenant.custom_domain {
-            self.by_domain.invalidate(domain).await;
-        }
     }
 
     /// What a Host header says: a tenant, the platform itself, or a
@@ -111,6 +107,15 @@ impl TenantDirectory {
             Some(t) => HostMatch::Tenant(Box::new(t)),
             None => HostMatch::Platform,
         })
+    }
+}
+
+/// What a lookup's answer stays true for: the clinic it found, or, when it
+/// found none, every clinic's names.
+fn depends_on(found: &Option<Tenant>) -> Vec<Subject> {
+    match found {
+        Some(tenant) => vec![Subject::Clinic(tenant.id)],
+        None => vec![Subject::Directory],
     }
 }
 

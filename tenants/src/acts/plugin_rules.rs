@@ -18,6 +18,7 @@ use portico_plugins::{CallReport, Decision, HookFamily, HookInput, HookOutput};
 
 use crate::acts;
 use crate::audit::{self, Actor, AuditEvent, ClientInfo};
+use crate::coherence::Subject;
 use crate::domain::{AskedField, AskedKind, EmailAddress, GivenAnswer};
 use crate::door::{Caller, Passage};
 use crate::error::{DomainError, RefusalKind};
@@ -114,9 +115,16 @@ impl Services {
         pass: &Passage<'_>,
         family: HookFamily,
     ) -> Result<Option<Activation>, DomainError> {
+        let key = (pass.tenant().id, family);
+        if let Some(active) = self.active_plugins.get(&key) {
+            return Ok(active);
+        }
+        let stamp = self.active_plugins.stamp();
         let mut tx = pass.read().await?;
         let active = store::activation(&mut tx, family).await?;
         tx.commit().await?;
+        self.active_plugins
+            .insert(key, active.clone(), stamp, vec![Subject::Plugins(key.0)]);
         Ok(active)
     }
 

@@ -6,7 +6,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::domain::{AccountId, DisplayName, FactorId, StaffId, Timestamp};
+use crate::coherence::Change;
+use crate::domain::{AccountId, DisplayName, FactorId, StaffId, TenantId, Timestamp};
 use crate::storage::{StorageError, TenantTx};
 
 /// Whose factor it is.
@@ -29,6 +30,15 @@ impl Holder {
         match self {
             Self::Staff(id) => id.to_string(),
             Self::Account(id) => id.to_string(),
+        }
+    }
+
+    /// What caches must forget when the holder's confirmed factors change
+    /// (a staff session carries whether its member has one).
+    fn change(self, tenant: TenantId) -> Change {
+        match self {
+            Self::Staff(staff) => Change::Staff { tenant, staff },
+            Self::Account(account) => Change::Account { tenant, account },
         }
     }
 
@@ -166,17 +176,31 @@ pub(crate) async fn confirm(
 ) -> Result<bool, StorageError> {
     let key = tx.tenant_key();
     let now = Timestamp::now().unix_millis();
-    let done = sqlx::query(
+    let holder = sqlx::query(
         "UPDATE second_factors SET confirmed_at = $3, last_used_at = $3, last_step = $4
-          WHERE tenant_id = $1 AND id = $2 AND confirmed_at IS NULL",
+          WHERE tenant_id = $1 AND id = $2 AND confirmed_at IS NULL
+          RETURNING staff_id, account_id",
     )
     .bind(key)
     .bind(id.to_string())
     .bind(now)
     .bind(step.map(|s| s as i64))
-    .execute(tx.conn())
+    .fetch_optional(tx.conn())
     .await?;
-    Ok(done.rows_affected() == 1)
+    let Some(holder) = holder else {
+        return Ok(false);
+    };
+    let corrupt = |e: crate::domain::InvalidValue| StorageError::Corrupt(e.to_string());
+    let holder = match (
+        holder.try_get::<Option<String>, _>(0)?,
+        holder.try_get::<Option<String>, _>(1)?,
+    ) {
+        (Some(staff), _) => Holder::Staff(StaffId::parse(&staff).map_err(corrupt)?),
+        (None, Some(account)) => Holder::Account(AccountId::parse(&account).map_err(corrupt)?),
+        (None, None) => return Err(StorageError::Corrupt("a factor with no holder".into())),
+    };
+    tx.changed(holder.change(tx.tenant_id()));
+    Ok(true)
 }
 
 /// The holder's confirmed factors, oldest first.
@@ -277,12 +301,14 @@ pub(crate) async fn remove(
     .bind(id.to_string())
     .execute(tx.conn())
     .await?;
+    tx.changed(holder.change(tx.tenant_id()));
     Ok(done.rows_affected() == 1)
 }
 
 /// Removes every factor and recovery code of the holder: how many
 /// factors there were.
 pub(crate) async fn remove_all(tx: &mut TenantTx, holder: Holder) -> Result<u64, StorageError> {
+    tx.changed(holder.change(tx.tenant_id()));
     let key = tx.tenant_key();
     let column = holder.column();
     let done = sqlx::query(AssertSqlSafe(format!(
@@ -388,6 +414,7 @@ pub(crate) async fn insert_passkey(
     credential_id: &str,
     passkey: &str,
 ) -> Result<FactorId, StorageError> {
+    tx.changed(holder.change(tx.tenant_id()));
     let key = tx.tenant_key();
     let id = FactorId::generate();
     let now = Timestamp::now().unix_millis();

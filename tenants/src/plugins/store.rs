@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::model::{PluginName, PluginSettings};
+use crate::coherence::Change;
 use crate::domain::{PluginId, Timestamp};
 use crate::storage::{StorageError, TenantTx};
 
@@ -224,6 +225,7 @@ pub(crate) async fn plugin_wasm(
 /// Deletes a version and its call records. The caller has checked that it
 /// is not active.
 pub(crate) async fn delete_plugin(tx: &mut TenantTx, id: PluginId) -> Result<(), StorageError> {
+    plugins_changed(tx);
     let key = tx.tenant_key();
     sqlx::query("DELETE FROM plugin_calls WHERE tenant_id = $1 AND plugin_id = $2")
         .bind(key.clone())
@@ -278,6 +280,14 @@ pub(crate) async fn activation(
     row.as_ref().map(activation_from_row).transpose()
 }
 
+/// Every node keeps a clinic's active versions in memory; each change to
+/// them tells the nodes.
+fn plugins_changed(tx: &mut TenantTx) {
+    tx.changed(Change::Plugins {
+        tenant: tx.tenant_id(),
+    });
+}
+
 /// Makes `plugin_id` its family's active version, replacing any other.
 pub(crate) async fn activate(
     tx: &mut TenantTx,
@@ -286,6 +296,7 @@ pub(crate) async fn activate(
     settings: &PluginSettings,
     by: &str,
 ) -> Result<(), StorageError> {
+    plugins_changed(tx);
     let key = tx.tenant_key();
     sqlx::query("DELETE FROM plugin_activations WHERE tenant_id = $1 AND family = $2")
         .bind(key.clone())
@@ -312,6 +323,7 @@ pub(crate) async fn deactivate(
     tx: &mut TenantTx,
     family: HookFamily,
 ) -> Result<bool, StorageError> {
+    plugins_changed(tx);
     let key = tx.tenant_key();
     let done = sqlx::query("DELETE FROM plugin_activations WHERE tenant_id = $1 AND family = $2")
         .bind(key)

@@ -2,9 +2,11 @@
 //! or bearer token) or a portal account's. The door builds its callers from
 //! these; nothing else in the domain looks a session up.
 
+mod cached;
 pub(crate) mod portal;
 pub(crate) mod staff;
 
+pub(crate) use cached::LiveSessions;
 pub use portal::PortalSession;
 pub use staff::{SessionKind, SessionRecord};
 

@@ -3,6 +3,7 @@ use std::time::Duration;
 use sqlx::Row;
 
 use crate::auth::SecretToken;
+use crate::coherence::Change;
 use crate::domain::{AccountId, PatientId, Timestamp};
 use crate::storage::{StorageError, TenantTx};
 
@@ -96,12 +97,28 @@ pub(crate) async fn find(tx: &mut TenantTx, token: &SecretToken) -> Result<Looku
 
 pub(crate) async fn revoke(tx: &mut TenantTx, id: &str) -> Result<(), StorageError> {
     let key = tx.tenant_key();
-    sqlx::query("UPDATE portal_sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL")
-        .bind(key)
-        .bind(id.to_owned())
-        .bind(Timestamp::now().unix_millis())
-        .execute(tx.conn())
-        .await?;
+    let account = sqlx::query(
+        "UPDATE portal_sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL
+         RETURNING account_id",
+    )
+    .bind(key)
+    .bind(id.to_owned())
+    .bind(Timestamp::now().unix_millis())
+    .fetch_optional(tx.conn())
+    .await?;
+    if let Some(account) = account {
+        changed_for(tx, &account.try_get::<String, _>(0)?)?;
+    }
+    Ok(())
+}
+
+/// Caches keep a session with what it carries; a change to either is told.
+fn changed_for(tx: &mut TenantTx, account: &str) -> Result<(), StorageError> {
+    let account = AccountId::parse(account).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    tx.changed(Change::Account {
+        tenant: tx.tenant_id(),
+        account,
+    });
     Ok(())
 }
 
@@ -119,6 +136,10 @@ pub(crate) async fn revoke_others_of(
     account: AccountId,
     keep: &str,
 ) -> Result<u64, StorageError> {
+    tx.changed(Change::Account {
+        tenant: tx.tenant_id(),
+        account,
+    });
     let key = tx.tenant_key();
     let done = sqlx::query(
         "UPDATE portal_sessions SET revoked_at = $3
@@ -139,13 +160,17 @@ pub(crate) async fn set_active_patient(
     patient: PatientId,
 ) -> Result<(), StorageError> {
     let key = tx.tenant_key();
-    sqlx::query(
-        "UPDATE portal_sessions SET active_patient_id = $3 WHERE tenant_id = $1 AND id = $2",
+    let account = sqlx::query(
+        "UPDATE portal_sessions SET active_patient_id = $3 WHERE tenant_id = $1 AND id = $2
+         RETURNING account_id",
     )
     .bind(key)
     .bind(id.to_owned())
     .bind(patient.to_string())
-    .execute(tx.conn())
+    .fetch_optional(tx.conn())
     .await?;
+    if let Some(account) = account {
+        changed_for(tx, &account.try_get::<String, _>(0)?)?;
+    }
     Ok(())
 }

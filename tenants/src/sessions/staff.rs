@@ -3,6 +3,7 @@ use std::time::Duration;
 use sqlx::Row;
 
 use crate::auth::SecretToken;
+use crate::coherence::Change;
 use crate::domain::{StaffId, Timestamp};
 use crate::storage::{StorageError, TenantTx};
 
@@ -140,14 +141,28 @@ pub(crate) async fn find(tx: &mut TenantTx, token: &SecretToken) -> Result<Looku
 
 pub(crate) async fn revoke(tx: &mut TenantTx, session_id: &str) -> Result<(), StorageError> {
     let key = tx.tenant_key();
-    sqlx::query(
-        "UPDATE staff_sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+    let staff = sqlx::query(
+        "UPDATE staff_sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL
+         RETURNING staff_id",
     )
     .bind(key)
     .bind(session_id.to_owned())
     .bind(Timestamp::now().unix_millis())
-    .execute(tx.conn())
+    .fetch_optional(tx.conn())
     .await?;
+    if let Some(staff) = staff {
+        changed_for(tx, &staff.try_get::<String, _>(0)?)?;
+    }
+    Ok(())
+}
+
+/// Caches keep a session with what it carries; a change to either is told.
+fn changed_for(tx: &mut TenantTx, staff: &str) -> Result<(), StorageError> {
+    let staff = StaffId::parse(staff).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    tx.changed(Change::Staff {
+        tenant: tx.tenant_id(),
+        staff,
+    });
     Ok(())
 }
 
@@ -158,6 +173,10 @@ pub(crate) async fn revoke_all_for(
     staff: StaffId,
     keep: Option<&str>,
 ) -> Result<u64, StorageError> {
+    tx.changed(Change::Staff {
+        tenant: tx.tenant_id(),
+        staff,
+    });
     let key = tx.tenant_key();
     let done = sqlx::query(
         "UPDATE staff_sessions SET revoked_at = $3
@@ -186,14 +205,18 @@ pub(crate) async fn mark_step_up(
 ) -> Result<Timestamp, StorageError> {
     let now = Timestamp::now();
     let key = tx.tenant_key();
-    sqlx::query(
-        "UPDATE staff_sessions SET step_up_at = $3, step_up_by_factor = $4 WHERE tenant_id = $1 AND id = $2",
+    let staff = sqlx::query(
+        "UPDATE staff_sessions SET step_up_at = $3, step_up_by_factor = $4 WHERE tenant_id = $1 AND id = $2
+         RETURNING staff_id",
     )
-        .bind(key)
-        .bind(session_id.to_owned())
-        .bind(now.unix_millis())
-        .bind(i64::from(by == StepUpBy::SecondFactor))
-        .execute(tx.conn())
-        .await?;
+    .bind(key)
+    .bind(session_id.to_owned())
+    .bind(now.unix_millis())
+    .bind(i64::from(by == StepUpBy::SecondFactor))
+    .fetch_optional(tx.conn())
+    .await?;
+    if let Some(staff) = staff {
+        changed_for(tx, &staff.try_get::<String, _>(0)?)?;
+    }
     Ok(now)
 }

@@ -2,6 +2,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::auth::PasswordHash;
+use crate::coherence::Change;
 use crate::domain::{DisplayName, EmailAddress, StaffId, Timestamp};
 use crate::storage::{StorageError, TenantTx};
 
@@ -159,6 +160,11 @@ pub(crate) async fn set_password(
     hash: &PasswordHash,
     chosen_by: ChosenBy,
 ) -> Result<bool, StorageError> {
+    // A session carries whether its member must change their password.
+    tx.changed(Change::Staff {
+        tenant: tx.tenant_id(),
+        staff: id,
+    });
     let key = tx.tenant_key();
     let done = sqlx::query(
         "UPDATE staff SET password_hash = $3, password_changed_at = $4, must_change_password = $5
@@ -193,6 +199,11 @@ pub(crate) async fn set_status(
     id: StaffId,
     status: StaffStatus,
 ) -> Result<bool, StorageError> {
+    // A deactivated member's sessions end with it.
+    tx.changed(Change::Staff {
+        tenant: tx.tenant_id(),
+        staff: id,
+    });
     let key = tx.tenant_key();
     let done = sqlx::query(
         "UPDATE staff SET status = $3 WHERE tenant_id = $1 AND id = $2 AND status <> $3",

@@ -7,9 +7,19 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{ConnectOptions, Connection, Executor};
 
 use super::{Database, StorageError};
+use crate::coherence::Coherence;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// How long a cached entry lives on SQLite. The server's own writes reach
+/// its caches at once; a command run beside it on the same file (`portico
+/// tenant suspend`, `reset-password`) holds within this.
+const SQLITE_ENTRY_LIFETIME: Duration = Duration::from_secs(1);
+
+/// How long a cached entry lives on PostgreSQL, where every change reaches
+/// every node by notification: a backstop, not the means.
+const POSTGRES_ENTRY_LIFETIME: Duration = Duration::from_secs(60);
 
 /// The role the server's queries run as on PostgreSQL; created by the
 /// migrations, without BYPASSRLS.
@@ -163,6 +173,8 @@ async fn open_sqlite(file: &std::path::Path) -> Result<Database, StorageError> {
     Ok(Database {
         pool,
         engine: super::Engine::Sqlite,
+        coherence: Coherence::in_process(SQLITE_ENTRY_LIFETIME),
+        listen_url: None,
     })
 }
 
@@ -182,6 +194,11 @@ async fn open_postgres(
         .max_connections(max_connections)
         .min_connections(1)
         .acquire_timeout(acquire_timeout)
+        // sqlx already checks every connection when it goes back to the
+        // pool (a ping that also sends a dropped transaction's rollback);
+        // checking again when it is taken would add a round trip to every
+        // request. A connection that dies while idle fails one request.
+        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 conn.execute("SET ROLE portico_app").await?;
@@ -209,6 +226,8 @@ async fn open_postgres(
     Ok(Database {
         pool,
         engine: super::Engine::Postgres,
+        coherence: Coherence::over_listener(POSTGRES_ENTRY_LIFETIME),
+        listen_url: Some(url.into()),
     })
 }
 

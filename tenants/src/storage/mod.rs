@@ -21,8 +21,11 @@ pub use connect::{DatabaseSettings, Engine, migrate_only};
 pub use error::StorageError;
 pub use tenant_tx::TenantTx;
 
+use std::sync::Arc;
+
 use sqlx::AnyPool;
 
+use crate::coherence::Coherence;
 use crate::domain::TenantId;
 
 /// A handle on the database, shared by the whole process. Cloning is cheap.
@@ -30,6 +33,10 @@ use crate::domain::TenantId;
 pub struct Database {
     pool: AnyPool,
     engine: Engine,
+    /// What this node may keep in memory of what the database holds.
+    coherence: Coherence,
+    /// Where the listener for other nodes' changes connects (PostgreSQL).
+    listen_url: Option<Arc<str>>,
 }
 
 impl Database {
@@ -37,16 +44,27 @@ impl Database {
         self.engine
     }
 
+    /// This node's news of changes, which its caches check entries against.
+    pub fn coherence(&self) -> &Coherence {
+        &self.coherence
+    }
+
+    /// Where to listen for other nodes' changes; `None` on SQLite, where
+    /// there are no other nodes.
+    pub(crate) fn listen_url(&self) -> Option<Arc<str>> {
+        self.listen_url.clone()
+    }
+
     /// Opens a read transaction bound to `tenant`.
     pub(crate) async fn tenant_read(&self, tenant: TenantId) -> Result<TenantTx, StorageError> {
-        TenantTx::begin(&self.pool, self.engine, tenant, false).await
+        TenantTx::begin(self, tenant, false).await
     }
 
     /// Opens a write transaction bound to `tenant`. On SQLite it takes the
     /// write lock up front (`BEGIN IMMEDIATE`), so a transaction that reads
     /// and then writes cannot fail half-way with a busy snapshot.
     pub(crate) async fn tenant_write(&self, tenant: TenantId) -> Result<TenantTx, StorageError> {
-        TenantTx::begin(&self.pool, self.engine, tenant, true).await
+        TenantTx::begin(self, tenant, true).await
     }
 
     /// A write transaction on platform-level tables (the mail queue), which

@@ -29,6 +29,7 @@ mod isolation;
 mod mail_delivery;
 mod mail_transport;
 mod migrations;
+mod nodes;
 mod patient_two_step;
 mod patients;
 mod platform;
