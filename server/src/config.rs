@@ -60,6 +60,14 @@ pub struct Config {
     /// How long a request waits for a database connection before it is
     /// answered `503 service_unavailable`. `PORTICO_DATABASE_ACQUIRE_TIMEOUT_MS`.
     pub database_acquire_timeout_ms: u64,
+    /// No longer used: clinics stay in memory until they change, on any
+    /// node. Still accepted, so that a node started with it (a rolling
+    /// release) does not refuse to start; it says so in the log.
+    /// `PORTICO_TENANT_CACHE_MS`.
+    pub tenant_cache_ms: Option<u64>,
+    /// Where Prometheus reads this node's figures (`/metrics`); off when
+    /// unset. Keep it off the public network. `PORTICO_METRICS_LISTEN`.
+    pub metrics_listen: Option<SocketAddr>,
     pub cookie_session_secs: u64,
     pub bearer_token_secs: u64,
     pub step_up_secs: u64,
@@ -166,6 +174,8 @@ impl Default for Config {
             trust_proxy: false,
             trusted_proxy_hops: 1,
             database_acquire_timeout_ms: 2_000,
+            tenant_cache_ms: None,
+            metrics_listen: None,
             cookie_session_secs: auth.cookie_session_ttl.as_secs(),
             bearer_token_secs: auth.bearer_token_ttl.as_secs(),
             step_up_secs: auth.step_up_ttl.as_secs(),

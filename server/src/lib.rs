@@ -8,6 +8,7 @@ pub mod api_document;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod exporter;
 pub mod mail;
 pub mod portal_pages;
 pub mod startup;

@@ -34,6 +34,8 @@ use crate::portal_pages::PortalPages;
 pub struct Application {
     acceptor: TcpAcceptor,
     addr: SocketAddr,
+    /// `/metrics`, on its own address, when configured.
+    metrics: Option<crate::exporter::MetricsListener>,
     state: AppState,
     config: Arc<Config>,
     demo: Option<DemoCredentials>,
@@ -69,6 +71,15 @@ impl Application {
             None
         };
         let tenants = TenantDirectory::new(services.clone(), &config.base_domain);
+        if config.tenant_cache_ms.is_some() {
+            tracing::warn!(
+                "tenant_cache_ms (PORTICO_TENANT_CACHE_MS) is no longer used: a clinic stays in memory until it changes, on any node"
+            );
+        }
+        let metrics = match config.metrics_listen {
+            Some(addr) => Some(crate::exporter::MetricsListener::bind(addr).await?),
+            None => None,
+        };
         let mail = config.mail_transport()?;
         let acceptor = TcpListener::bind(config.listen).into_acceptor().await?;
         let addr = acceptor
@@ -94,6 +105,7 @@ impl Application {
         Ok(Self {
             acceptor,
             addr,
+            metrics,
             state: AppState {
                 services,
                 settings: Arc::new(settings),
@@ -108,6 +120,11 @@ impl Application {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served, when it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|m| m.addr())
     }
 
     pub fn services(&self) -> &Services {
@@ -162,9 +179,14 @@ impl Application {
         // Other nodes' changes (PostgreSQL): until it listens, this node
         // answers every request from the database.
         let changes = self.state.services.clone();
+        let heard = stopped.clone();
         let mut listener = AbortOnDrop(Some(tokio::spawn(async move {
-            changes.follow_changes(stopped).await;
+            changes.follow_changes(heard).await;
         })));
+        let mut exporter = AbortOnDrop(
+            self.metrics
+                .map(|metrics| tokio::spawn(metrics.serve(self.state.services.clone(), stopped))),
+        );
         let app = app(self.state);
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
@@ -173,7 +195,7 @@ impl Application {
         if let Some(handle) = worker.0.take() {
             let _ = handle.await;
         }
-        for job in [&mut birthdays, &mut ledger, &mut listener] {
+        for job in [&mut birthdays, &mut ledger, &mut listener, &mut exporter] {
             if let Some(handle) = job.0.take() {
                 let _ = handle.await;
             }

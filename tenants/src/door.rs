@@ -232,6 +232,11 @@ impl Act {
         self
     }
 
+    /// Whether this act redeems a code: its outcomes are counted apart.
+    fn redeems(&self) -> bool {
+        matches!(self.secret, Some(Secret::AccessCode))
+    }
+
     /// Writes bookkeeping only (a plugin call's record), which the audit
     /// trail need not repeat on success.
     pub const fn quiet(mut self) -> Self {
@@ -665,6 +670,10 @@ impl<'a> Passage<'a> {
     pub async fn finish<T>(self, result: Result<T, DomainError>) -> Result<T, DomainError> {
         let err = match result {
             Ok(value) => {
+                if self.act.redeems() {
+                    metrics::counter!("portico_redemptions_total", "act" => self.act.name, "outcome" => "redeemed")
+                        .increment(1);
+                }
                 debug_assert!(
                     self.committed || !self.act.recorded,
                     "{} succeeded without committing",
@@ -678,6 +687,7 @@ impl<'a> Passage<'a> {
             return Err(err);
         };
         let reason = self.failure_reason.map(str::to_owned).unwrap_or(code);
+        count_refusal(self.act, &err, &reason);
         let outcome = match err {
             DomainError::Forbidden(_)
             | DomainError::StepUpRequired
@@ -756,6 +766,20 @@ impl<'a> Passage<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// The operators' figures of a refusal. Every label is an act's name or a
+/// reason code, both from fixed sets.
+fn count_refusal(act: &Act, err: &DomainError, reason: &str) {
+    metrics::counter!("portico_refusals_total", "act" => act.name, "reason" => reason.to_owned())
+        .increment(1);
+    if matches!(err, DomainError::LockedOut { .. }) {
+        metrics::counter!("portico_throttle_lockouts_total", "act" => act.name).increment(1);
+    }
+    if act.redeems() {
+        metrics::counter!("portico_redemptions_total", "act" => act.name, "outcome" => reason.to_owned())
+            .increment(1);
     }
 }
 

@@ -287,6 +287,29 @@ pub async fn claim_due(
         .collect()
 }
 
+/// The mail queue at a glance, across clinics.
+#[derive(Debug, Clone, Copy)]
+pub struct Backlog {
+    /// Mails waiting to be sent or tried again.
+    pub waiting: i64,
+    /// When the earliest of them was due.
+    pub oldest_due: Option<Timestamp>,
+}
+
+/// Reads the queue's depth and its earliest due time; ids and counts only.
+pub async fn backlog(db: &crate::storage::Database) -> Result<Backlog, StorageError> {
+    use sqlx::Row;
+    let row = sqlx::query("SELECT COUNT(*), MIN(due_at) FROM mail_queue")
+        .fetch_one(db.platform_pool())
+        .await?;
+    Ok(Backlog {
+        waiting: row.try_get(0)?,
+        oldest_due: row
+            .try_get::<Option<i64>, _>(1)?
+            .map(Timestamp::from_unix_millis),
+    })
+}
+
 /// Starts a try of a claimed mail, before it goes to the relay: marks it
 /// `sending` and counts the try, so a try cut off by a crash is counted
 /// too, and the next one knows the relay may have the mail already. `None`

@@ -157,6 +157,17 @@ impl Services {
         }
     }
 
+    /// This node's database connections: open, and idle among them.
+    pub fn database_connections(&self) -> (u32, usize) {
+        self.door.platform().connections()
+    }
+
+    /// How many mails wait in the queue, across clinics, and when the
+    /// most overdue was due: for the operators' figures.
+    pub async fn mail_backlog(&self) -> Result<crate::outbox::Backlog, DomainError> {
+        Ok(crate::outbox::backlog(self.door.platform()).await?)
+    }
+
     /// Checks that the database answers, for readiness probes.
     pub async fn ping(&self) -> Result<(), DomainError> {
         Ok(self.door.platform().ping().await?)

@@ -241,6 +241,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub operator_token: String,
+    /// Where `/metrics` is served, when the test asked for it.
+    pub metrics_address: Option<String>,
     pub services: Services,
     pub database_url: Option<String>,
     /// The access-code key, shared with any sibling server.
@@ -285,6 +287,7 @@ impl TestApp {
         adjust(&mut config);
         let app = Application::build(config).await.expect("server starts");
         let address = format!("http://{}", app.addr());
+        let metrics_address = app.metrics_addr().map(|a| format!("http://{a}"));
         let services = app.services().clone();
         let operator_token = services
             .create_operator_token("test-operator")
@@ -309,6 +312,7 @@ impl TestApp {
                 .build()
                 .unwrap(),
             operator_token,
+            metrics_address,
             services,
             database_url,
             code_key,

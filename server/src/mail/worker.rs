@@ -220,6 +220,12 @@ impl MailWorker {
                 recorded = services.mail_record_delivery(&caller, id, &outcome).await;
             }
         }
+        let counted = match &outcome {
+            Delivery::Sent => "sent",
+            Delivery::Retry { .. } => "retry",
+            Delivery::Dead { .. } => "dead",
+        };
+        metrics::counter!("portico_mail_total", "kind" => kind, "outcome" => counted).increment(1);
         match &outcome {
             Delivery::Sent => {
                 tracing::info!(tenant = %tenant_id, mail = %id, kind, to_domain = domain, "mail sent")

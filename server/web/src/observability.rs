@@ -1,11 +1,13 @@
-//! Request ids and the access log. Only the method and the path are logged,
-//! never the query string or headers, so no code, token or password that a
-//! client put in a URL or header can reach a log.
+//! Request ids, the access log and the request figures. Only the method
+//! and the path are logged, never the query string or headers, so no code,
+//! token or password that a client put in a URL or header can reach a log;
+//! the figures name the route's template, not the path.
 
 use std::time::Instant;
 
-use poem::http::HeaderValue;
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use poem::http::{HeaderValue, Method};
+
+use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response};
 use tracing::Instrument;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -51,13 +53,35 @@ impl<E: Endpoint> Endpoint for ObservabilityEndpoint<E> {
             path = %req.uri().path(),
         );
         let started = Instant::now();
+        let method = method_label(req.method());
         async move {
-            let mut resp = match self.inner.call(req).await {
-                Ok(r) => r.into_response(),
-                Err(err) => super::error::to_response(err),
+            let (mut resp, route) = match self.inner.call(req).await {
+                Ok(r) => {
+                    let r = r.into_response();
+                    let route = route_label(r.data::<PathPattern>());
+                    (r, route)
+                }
+                Err(err) => {
+                    let route = route_label(err.data::<PathPattern>());
+                    (super::error::to_response(err), route)
+                }
             };
             let status = resp.status().as_u16();
-            let micros = started.elapsed().as_micros() as u64;
+            let elapsed = started.elapsed();
+            let micros = elapsed.as_micros() as u64;
+            metrics::counter!(
+                "portico_http_requests_total",
+                "route" => route.clone(),
+                "method" => method,
+                "status" => status_label(status),
+            )
+            .increment(1);
+            metrics::histogram!(
+                "portico_http_request_duration_seconds",
+                "route" => route,
+                "method" => method,
+            )
+            .record(elapsed.as_secs_f64());
             if status >= 500 {
                 tracing::error!(status, micros, "request failed");
             } else {
@@ -71,4 +95,33 @@ impl<E: Endpoint> Endpoint for ObservabilityEndpoint<E> {
         .instrument(span)
         .await
     }
+}
+
+/// The route table's template a request matched (`/api/v1/patients/:id`),
+/// never its path: a path carries ids. Requests that matched no route
+/// share one label.
+fn route_label(pattern: Option<&PathPattern>) -> metrics::SharedString {
+    match pattern {
+        Some(pattern) => metrics::SharedString::from(pattern.0.to_string()),
+        None => metrics::SharedString::const_str("unmatched"),
+    }
+}
+
+/// A client may send any method name; only the ones we serve get their own
+/// label.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+fn status_label(status: u16) -> metrics::SharedString {
+    metrics::SharedString::from(status.to_string())
 }

@@ -87,8 +87,20 @@ impl PluginHost {
             .await
             .expect("the semaphore is never closed");
         let sandbox = self.sandbox.clone();
-        tokio::task::spawn_blocking(move || sandbox.call(&plugin, &input))
+        let family = input.hook().family().as_str();
+        let report = tokio::task::spawn_blocking(move || sandbox.call(&plugin, &input))
             .await
-            .expect("plugin calls do not panic")
+            .expect("plugin calls do not panic");
+        let outcome = match &report.outcome {
+            Ok(_) => "ok",
+            Err(failure) => failure.kind.as_str(),
+        };
+        metrics::counter!("portico_plugin_calls_total", "family" => family, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("portico_plugin_call_seconds", "family" => family)
+            .record(report.elapsed.as_secs_f64());
+        metrics::histogram!("portico_plugin_call_fuel", "family" => family)
+            .record(report.fuel_used as f64);
+        report
     }
 }

@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
@@ -9,8 +10,20 @@ use sqlx::{ConnectOptions, Connection, Executor};
 use super::{Database, StorageError};
 use crate::coherence::Coherence;
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+// Each accepts a database that a newer release has already migrated
+// further. In a rolling release the new binary migrates first (only ever
+// adding), and a node of the old one that restarts meanwhile must still
+// start: what it does not know of, it does not use.
+static SQLITE_MIGRATIONS: LazyLock<sqlx::migrate::Migrator> = LazyLock::new(|| {
+    let mut migrator = sqlx::migrate!("../migrations/sqlite");
+    migrator.set_ignore_missing(true);
+    migrator
+});
+static POSTGRES_MIGRATIONS: LazyLock<sqlx::migrate::Migrator> = LazyLock::new(|| {
+    let mut migrator = sqlx::migrate!("../migrations/postgres");
+    migrator.set_ignore_missing(true);
+    migrator
+});
 
 /// How long a cached entry lives on SQLite. The server's own writes reach
 /// its caches at once; a command run beside it on the same file (`portico
@@ -155,6 +168,10 @@ async fn open_sqlite(file: &std::path::Path) -> Result<Database, StorageError> {
     let pool = AnyPoolOptions::new()
         .max_connections(8)
         .min_connections(1)
+        // A file does not drop a connection the way a network does; the
+        // check sqlx makes on taking one would be one more trip to the
+        // connection's worker thread on every request.
+        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // WAL makes NORMAL durable against application crashes; only

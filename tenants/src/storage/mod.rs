@@ -83,6 +83,12 @@ impl Database {
         &self.pool
     }
 
+    /// The pool's connections: how many are open, and how many of those
+    /// are idle.
+    pub fn connections(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     /// Checks that the database answers, for readiness probes.
     pub async fn ping(&self) -> Result<(), StorageError> {
         sqlx::query("SELECT 1")

@@ -30,6 +30,7 @@ mod mail_delivery;
 mod mail_transport;
 mod migrations;
 mod nodes;
+mod operator_metrics;
 mod patient_two_step;
 mod patients;
 mod platform;

@@ -390,3 +390,36 @@ async fn the_logs_places_move_onto_their_events() {
         .await
         .unwrap();
 }
+
+/// In a rolling release the new binary migrates first, and a node of the
+/// release before may restart meanwhile: it starts on a database migrated
+/// further than it knows, and serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_of_the_release_before_starts_on_a_database_the_next_one_migrated() {
+    use portico_tests::{Engine, TestApp};
+    for engine in [Engine::Sqlite, Engine::Postgres] {
+        let Some(app) = TestApp::spawn(engine).await else {
+            continue;
+        };
+        // What the next release's migration leaves in the history.
+        let checksum = match engine {
+            Engine::Sqlite => "X'00'",
+            Engine::Postgres => "'\\x00'::bytea",
+        };
+        app.execute(&format!(
+            "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
+             VALUES (29991231000001, 'from a later release', CURRENT_TIMESTAMP, TRUE, {checksum}, 1)"
+        ))
+        .await;
+        let url = match engine {
+            Engine::Sqlite => format!("sqlite://{}", app.data_dir().join("portico.db").display()),
+            Engine::Postgres => app.database_url.clone().unwrap(),
+        };
+        let settings =
+            portico_tenants::storage::DatabaseSettings::from_parts(Some(&url), app.data_dir())
+                .unwrap();
+        portico_tenants::storage::migrate_only(&settings)
+            .await
+            .expect("a node of this release starts on the further-migrated database");
+    }
+}
