@@ -175,7 +175,7 @@ async fn sample(services: Services, mut stop: tokio::sync::watch::Receiver<bool>
         let (size, idle) = services.database_connections();
         metrics::gauge!("portico_db_connections", "state" => "idle").set(idle as f64);
         metrics::gauge!("portico_db_connections", "state" => "in_use")
-            .set((size as usize).saturating_sub(idle) as f64);
+            .set(size.saturating_sub(idle) as f64);
         match services.mail_backlog().await {
             Ok(backlog) => {
                 metrics::gauge!("portico_mail_queue_depth").set(backlog.waiting as f64);

@@ -158,7 +158,7 @@ impl Services {
     }
 
     /// This node's database connections: open, and idle among them.
-    pub fn database_connections(&self) -> (u32, usize) {
+    pub fn database_connections(&self) -> (usize, usize) {
         self.door.platform().connections()
     }
 

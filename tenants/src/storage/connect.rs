@@ -7,6 +7,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{ConnectOptions, Connection, Executor};
 
+use super::reads::ReadPool;
 use super::{Database, StorageError};
 use crate::coherence::Coherence;
 
@@ -187,8 +188,10 @@ async fn open_sqlite(file: &std::path::Path) -> Result<Database, StorageError> {
             sqlx::any::AnyConnectOptions::from_str(&url)?.disable_statement_logging(),
         )
         .await?;
+    let reads = ReadPool::new(&url, Engine::Sqlite, 8, Duration::from_secs(5))?;
     Ok(Database {
         pool,
+        reads,
         engine: super::Engine::Sqlite,
         coherence: Coherence::in_process(SQLITE_ENTRY_LIFETIME),
         listen_url: None,
@@ -207,8 +210,16 @@ async fn open_postgres(
         POSTGRES_MIGRATIONS.run(&mut conn).await?;
         conn.close().await?;
     }
+    // Reads have a pool of their own (see `reads`); writes, fewer, get
+    // half as many connections.
+    let reads = ReadPool::new(
+        url,
+        Engine::Postgres,
+        max_connections as usize,
+        acquire_timeout,
+    )?;
     let pool = AnyPoolOptions::new()
-        .max_connections(max_connections)
+        .max_connections((max_connections / 2).max(2))
         .min_connections(1)
         .acquire_timeout(acquire_timeout)
         // sqlx already checks every connection when it goes back to the
@@ -242,6 +253,7 @@ async fn open_postgres(
     }
     Ok(Database {
         pool,
+        reads,
         engine: super::Engine::Postgres,
         coherence: Coherence::over_listener(POSTGRES_ENTRY_LIFETIME),
         listen_url: Some(url.into()),

@@ -36,6 +36,14 @@ impl From<sqlx::Error> for StorageError {
                 }
                 _ => {}
             }
+            // PostgreSQL ending the connection (an administrator, a
+            // restart, a failover: class 57P) or losing it (class 08).
+            if db
+                .code()
+                .is_some_and(|code| code.starts_with("57P") || code.starts_with("08"))
+            {
+                return StorageError::Unavailable(err);
+            }
         }
         match err {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {

@@ -15,6 +15,7 @@
 mod connect;
 mod error;
 mod history;
+mod reads;
 mod tenant_tx;
 
 pub use connect::{DatabaseSettings, Engine, migrate_only};
@@ -31,7 +32,10 @@ use crate::domain::TenantId;
 /// A handle on the database, shared by the whole process. Cloning is cheap.
 #[derive(Clone)]
 pub struct Database {
+    /// Writes, and the platform's own tables.
     pool: AnyPool,
+    /// A clinic's reads ([`reads`]).
+    reads: reads::ReadPool,
     engine: Engine,
     /// What this node may keep in memory of what the database holds.
     coherence: Coherence,
@@ -85,8 +89,12 @@ impl Database {
 
     /// The pool's connections: how many are open, and how many of those
     /// are idle.
-    pub fn connections(&self) -> (u32, usize) {
-        (self.pool.size(), self.pool.num_idle())
+    pub fn connections(&self) -> (usize, usize) {
+        let (reads, idle_reads) = self.reads.connections();
+        (
+            self.pool.size() as usize + reads,
+            self.pool.num_idle() + idle_reads,
+        )
     }
 
     /// Checks that the database answers, for readiness probes.
@@ -99,6 +107,7 @@ impl Database {
     }
 
     pub async fn close(&self) {
+        self.reads.close().await;
         self.pool.close().await;
     }
 }

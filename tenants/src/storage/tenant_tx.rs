@@ -1,6 +1,6 @@
-use sqlx::pool::PoolConnection;
 use sqlx::{Any, AssertSqlSafe, Transaction};
 
+use super::reads::ReadObject;
 use super::{Database, Engine, StorageError};
 use crate::coherence::{Change, Coherence, listener};
 use crate::domain::TenantId;
@@ -9,14 +9,12 @@ use crate::domain::TenantId;
 /// crate takes one and filters on [`TenantTx::tenant_key`]; there is no
 /// other way to reach those tables.
 ///
-/// Writes always run in a transaction. On SQLite a read runs each
-/// statement on its own, which saves two round trips per request and gives
-/// the same per-statement visibility as PostgreSQL's default READ
-/// COMMITTED. On PostgreSQL a read runs in a read-only transaction, which
-/// carries the row-level security setting; it opens with one round trip
-/// (`BEGIN` and the setting sent together) and is not committed: dropping
-/// it queues its `ROLLBACK`, which the pool sends with the check it makes
-/// of every connection returned to it, off the request's path.
+/// Writes always run in a transaction, which opens with one round trip on
+/// PostgreSQL (`BEGIN` and the row-level security setting sent together).
+/// Reads run each statement on its own, on a read-only connection of their
+/// own pool that keeps its clinic's setting between reads ([`super::reads`]):
+/// the same per-statement visibility as READ COMMITTED, and on a warm
+/// connection one round trip per statement.
 ///
 /// A write that may make what a node caches wrong names the [`Change`]
 /// ([`TenantTx::changed`]); committing tells this node's caches and, on
@@ -24,7 +22,6 @@ use crate::domain::TenantId;
 pub struct TenantTx {
     inner: Inner,
     engine: Engine,
-    write: bool,
     tenant: TenantId,
     tenant_key: String,
     coherence: Coherence,
@@ -33,7 +30,7 @@ pub struct TenantTx {
 
 enum Inner {
     Transaction(Transaction<'static, Any>),
-    Autocommit(PoolConnection<Any>),
+    Read(ReadObject),
 }
 
 impl TenantTx {
@@ -44,20 +41,19 @@ impl TenantTx {
     ) -> Result<Self, StorageError> {
         let tenant_key = tenant.to_string();
         let inner = match (db.engine, write) {
-            (Engine::Sqlite, false) => Inner::Autocommit(db.pool.acquire().await?),
+            (_, false) => Inner::Read(db.reads.read(tenant).await?),
             (Engine::Sqlite, true) => {
                 Inner::Transaction(db.pool.begin_with("BEGIN IMMEDIATE").await?)
             }
-            (Engine::Postgres, write) => {
+            (Engine::Postgres, true) => {
                 // Transaction-local, so a pooled connection never carries
                 // one tenant's setting into another's transaction. The id is
                 // a parsed UUID, safe to write into the statement; that lets
                 // the setting travel with BEGIN in one simple query.
-                let begin = if write { "BEGIN" } else { "BEGIN READ ONLY" };
                 Inner::Transaction(
                     db.pool
                         .begin_with(AssertSqlSafe(format!(
-                            "{begin}; SELECT set_config('portico.tenant_id', '{tenant_key}', true)"
+                            "BEGIN; SELECT set_config('portico.tenant_id', '{tenant_key}', true)"
                         )))
                         .await?,
                 )
@@ -66,7 +62,6 @@ impl TenantTx {
         Ok(Self {
             inner,
             engine: db.engine,
-            write,
             tenant,
             tenant_key,
             coherence: db.coherence.clone(),
@@ -92,7 +87,7 @@ impl TenantTx {
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
         match &mut self.inner {
             Inner::Transaction(tx) => tx,
-            Inner::Autocommit(conn) => conn,
+            Inner::Read(read) => &mut read.conn,
         }
     }
 
@@ -110,7 +105,6 @@ impl TenantTx {
         let Self {
             inner,
             engine,
-            write,
             coherence,
             changes,
             ..
@@ -128,11 +122,10 @@ impl TenantTx {
                             .await?;
                     }
                 }
-                if write || engine == Engine::Sqlite {
-                    tx.commit().await?;
-                }
+                tx.commit().await?;
             }
-            Inner::Autocommit(_) => {}
+            // The read finished: its connection goes back unchecked.
+            Inner::Read(mut read) => read.suspect = false,
         }
         coherence.apply(&changes);
         Ok(())

@@ -327,3 +327,44 @@ async fn a_node_that_loses_its_listener_trusts_nothing_until_it_listens_again() 
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_replaces_the_connections_its_database_cut() {
+    let Some(a) = TestApp::spawn(Engine::Postgres).await else {
+        return;
+    };
+    let owner = a.clinic_with_owner("north").await;
+    for _ in 0..3 {
+        json_ok(owner.get(&a, "/api/v1/staff").await).await;
+    }
+    // As a database restart or a failover would: every connection of the
+    // node goes, the listener's included.
+    let mut raw = a.raw_connection().await;
+    let cut: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut raw)
+    .await
+    .unwrap();
+    assert!(cut.len() >= 2, "the node had connections: {}", cut.len());
+    // A request that meets a cut connection is told to try again, plainly;
+    // the connection is replaced, and the node serves again.
+    let mut refused = 0;
+    let mut served = 0;
+    for _ in 0..30 {
+        let resp = owner.get(&a, "/api/v1/staff").await;
+        match resp.status() {
+            StatusCode::OK => served += 1,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(served, 0, "a failure after the node had recovered");
+                refused += 1;
+                let body: Value = resp.json().await.unwrap();
+                assert!(body["code"].is_string(), "{body}");
+            }
+            other => panic!("{other} after the connections were cut"),
+        }
+    }
+    assert!(refused <= 3, "{refused} requests refused");
+    assert!(served >= 27);
+}

@@ -1,0 +1,157 @@
+//! Connections kept for reads, each remembering the clinic it is set to.
+//!
+//! Reads are most of what a server does, and on PostgreSQL a read through
+//! sqlx's pool costs three round trips: one to begin a transaction and set
+//! the clinic for row-level security, one for the query, and one when the
+//! connection goes back, which sqlx checks every time. Read connections
+//! instead live in a deadpool pool that takes them back without a check,
+//! run each statement on its own (autocommit, read-only for the whole
+//! session), and set the clinic at session level only when it changes.
+//! A clinic's second read on the same connection is then one round trip:
+//! the query itself.
+//!
+//! The recorded clinic is cleared before the setting is sent and written
+//! after it succeeds, so a setting cut off half-way is sent again next
+//! time rather than trusted. Were the two ever to disagree, the query's own
+//! `tenant_id` filter and the policy would ask for different clinics and
+//! match nothing: a wrong read could come back empty, never with another
+//! clinic's rows.
+//!
+//! SQLite gets the same pool for the same reason in miniature: sqlx's check
+//! on return is one more trip to the connection's worker thread.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool::Runtime;
+use deadpool::managed::{self, Metrics, Object, RecycleResult};
+use sqlx::any::AnyConnectOptions;
+use sqlx::{AnyConnection, ConnectOptions, Connection, Executor};
+
+use super::{Engine, StorageError};
+use crate::domain::TenantId;
+
+/// A connection for reads, and the clinic its session is set to.
+pub(crate) struct ReadConnection {
+    pub(super) conn: AnyConnection,
+    tenant: Option<TenantId>,
+    /// Its last read did not finish (an error, or a request dropped): it
+    /// is checked before it is lent again.
+    pub(super) suspect: bool,
+}
+
+/// Makes read connections; taking one back needs nothing.
+pub(super) struct ReadConnections {
+    options: AnyConnectOptions,
+    engine: Engine,
+}
+
+impl managed::Manager for ReadConnections {
+    type Type = ReadConnection;
+    type Error = sqlx::Error;
+
+    async fn create(&self) -> Result<ReadConnection, sqlx::Error> {
+        let mut conn = AnyConnection::connect_with(&self.options).await?;
+        let setup = match self.engine {
+            // The application's role, and no write can slip through a read.
+            Engine::Postgres => "SET ROLE portico_app; SET default_transaction_read_only = on",
+            Engine::Sqlite => "PRAGMA query_only = ON; PRAGMA busy_timeout = 5000",
+        };
+        conn.execute(setup).await?;
+        Ok(ReadConnection {
+            conn,
+            tenant: None,
+            suspect: false,
+        })
+    }
+
+    /// Lends a connection whose last read finished without a check; one
+    /// whose read did not, or that sat idle long enough for a firewall or
+    /// a database restart to have cut it, is pinged first (which also
+    /// drains a statement a dropped request left behind), and replaced if
+    /// it does not answer.
+    async fn recycle(
+        &self,
+        read: &mut ReadConnection,
+        metrics: &Metrics,
+    ) -> RecycleResult<sqlx::Error> {
+        if read.suspect || metrics.last_used() > IDLE_BEFORE_CHECK {
+            read.conn
+                .ping()
+                .await
+                .map_err(managed::RecycleError::Backend)?;
+            read.suspect = false;
+        }
+        Ok(())
+    }
+}
+
+/// How long a connection may sit unused before it is checked when lent.
+const IDLE_BEFORE_CHECK: Duration = Duration::from_secs(30);
+
+pub(super) type ReadObject = Object<ReadConnections>;
+
+/// The pool of read connections.
+#[derive(Clone)]
+pub(super) struct ReadPool {
+    pool: managed::Pool<ReadConnections>,
+    engine: Engine,
+}
+
+impl ReadPool {
+    pub(super) fn new(
+        url: &str,
+        engine: Engine,
+        size: usize,
+        wait: Duration,
+    ) -> Result<Self, StorageError> {
+        let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+        let pool = managed::Pool::builder(ReadConnections { options, engine })
+            .max_size(size)
+            .wait_timeout(Some(wait))
+            .create_timeout(Some(wait.max(Duration::from_secs(2))))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StorageError::Config(format!("the read pool: {e}")))?;
+        Ok(Self { pool, engine })
+    }
+
+    /// A read connection whose session is set to `tenant`.
+    pub(super) async fn read(&self, tenant: TenantId) -> Result<ReadObject, StorageError> {
+        let mut object = self.pool.get().await.map_err(unavailable)?;
+        if self.engine == Engine::Postgres && object.tenant != Some(tenant) {
+            object.tenant = None;
+            let set = sqlx::query("SELECT set_config('portico.tenant_id', $1, false)")
+                .bind(tenant.to_string())
+                .execute(&mut object.conn)
+                .await;
+            if let Err(err) = set {
+                // Whatever state it is in, it goes.
+                let _ = Object::take(object);
+                return Err(err.into());
+            }
+            object.tenant = Some(tenant);
+        }
+        // Until the read commits.
+        object.suspect = true;
+        Ok(object)
+    }
+
+    /// Open connections, and idle ones among them.
+    pub(super) fn connections(&self) -> (usize, usize) {
+        let status = self.pool.status();
+        (status.size, status.available)
+    }
+
+    pub(super) async fn close(&self) {
+        self.pool.close();
+    }
+}
+
+fn unavailable(err: managed::PoolError<sqlx::Error>) -> StorageError {
+    match err {
+        managed::PoolError::Backend(err) => StorageError::from(err),
+        managed::PoolError::Closed => StorageError::Unavailable(sqlx::Error::PoolClosed),
+        _ => StorageError::Unavailable(sqlx::Error::PoolTimedOut),
+    }
+}
