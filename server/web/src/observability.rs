@@ -97,7 +97,7 @@ impl<E: Endpoint> Endpoint for ObservabilityEndpoint<E> {
     }
 }
 
-/// The route table's template a request matched (`/api/v1/patients/:id`),
+/// The route table's template a request matched (`/api/v1/patients/:param0`),
 /// never its path: a path carries ids. Requests that matched no route
 /// share one label.
 fn route_label(pattern: Option<&PathPattern>) -> metrics::SharedString {
