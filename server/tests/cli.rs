@@ -170,3 +170,40 @@ fn unknown_configuration_is_refused_at_start() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn migrating_shows_each_migration_and_a_second_run_has_nothing_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrations =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations/sqlite"))
+            .unwrap()
+            .count();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_portico"))
+            .arg("migrate")
+            .env("PORTICO_DATA_DIR", dir.path())
+            .env_remove("DATABASE_URL")
+            .env("PORTICO_LOG", "info")
+            .env("PORTICO_LOG_FORMAT", "pretty")
+            .output()
+            .expect("the binary runs")
+    };
+    let first = run();
+    assert!(first.status.success());
+    let log = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        log.contains(&format!("migration 1 of {migrations}: foundation")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("migration {migrations} of {migrations} applied")),
+        "{log}"
+    );
+    let again = run();
+    assert!(again.status.success());
+    let log = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        !log.contains("migration 1 of"),
+        "nothing left to run: {log}"
+    );
+}

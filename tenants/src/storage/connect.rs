@@ -26,6 +26,48 @@ static POSTGRES_MIGRATIONS: LazyLock<sqlx::migrate::Migrator> = LazyLock::new(||
     migrator
 });
 
+/// Runs the migrations `$conn` has not run yet, one at a time, logging
+/// each as it starts and ends: `portico migrate` shows its progress, and a
+/// long one is seen to be under way. Each runs in its own transaction, so
+/// an interrupted run leaves the one under way undone, never half-done,
+/// and the next run takes it again. (A macro: the two engines migrate
+/// through different connection types.)
+macro_rules! migrate_one_by_one {
+    ($conn:ident, $migrator:expr) => {{
+        let migrator: &sqlx::migrate::Migrator = &$migrator;
+        // A new database has no history table yet: nothing is applied.
+        let applied: std::collections::HashSet<i64> =
+            sqlx::query_scalar::<_, i64>("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&mut $conn)
+                .await
+                .map(|versions| versions.into_iter().collect())
+                .unwrap_or_default();
+        let pending: Vec<_> = migrator
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
+            .collect();
+        let total = pending.len();
+        for (done, migration) in pending.into_iter().enumerate() {
+            let started = std::time::Instant::now();
+            tracing::info!(
+                version = migration.version,
+                "migration {} of {total}: {}",
+                done + 1,
+                migration.description
+            );
+            migrator.run_to(migration.version, &mut $conn).await?;
+            tracing::info!(
+                version = migration.version,
+                millis = started.elapsed().as_millis() as u64,
+                "migration {} of {total} applied",
+                done + 1
+            );
+        }
+        // Anything the loop did not name (none today) runs as before.
+        migrator.run(&mut $conn).await?;
+    }};
+}
+
 /// How long a cached entry lives on SQLite. The server's own writes reach
 /// its caches at once; a command run beside it on the same file (`portico
 /// tenant suspend`, `reset-password`) holds within this.
@@ -162,7 +204,7 @@ async fn open_sqlite(file: &std::path::Path) -> Result<Database, StorageError> {
         .disable_statement_logging();
     let mut conn = native.connect().await?;
     super::history::repair_sqlite(&mut conn, &SQLITE_MIGRATIONS).await?;
-    SQLITE_MIGRATIONS.run(&mut conn).await?;
+    migrate_one_by_one!(conn, SQLITE_MIGRATIONS);
     conn.close().await?;
 
     let url = format!("sqlite://{}", file.display());
@@ -207,7 +249,7 @@ async fn open_postgres(
     {
         let mut conn = sqlx::AnyConnection::connect_with(&options).await?;
         super::history::repair_postgres(&mut conn, &POSTGRES_MIGRATIONS).await?;
-        POSTGRES_MIGRATIONS.run(&mut conn).await?;
+        migrate_one_by_one!(conn, POSTGRES_MIGRATIONS);
         conn.close().await?;
     }
     // Reads have a pool of their own (see `reads`); writes, fewer, get
