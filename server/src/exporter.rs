@@ -146,11 +146,8 @@ impl MetricsListener {
         let server = Server::new_with_acceptor(self.acceptor).run_with_graceful_shutdown(
             app,
             async move {
-                while !*stop.borrow() {
-                    if stop.changed().await.is_err() {
-                        break;
-                    }
-                }
+                // A closed channel means the server is gone too.
+                let _ = stop.wait_for(|stopped| *stopped).await;
             },
             Some(Duration::from_secs(1)),
         );
@@ -168,33 +165,30 @@ fn metrics_text(handle: Data<&PrometheusHandle>) -> Response {
         .body(handle.render())
 }
 
-/// Reads the pool and the mail queue, and tidies the recorder, every few
-/// seconds until `stop`.
-async fn sample(services: Services, mut stop: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        let (size, idle) = services.database_connections();
-        metrics::gauge!("portico_db_connections", "state" => "idle").set(idle as f64);
-        metrics::gauge!("portico_db_connections", "state" => "in_use")
-            .set(size.saturating_sub(idle) as f64);
-        match services.mail_backlog().await {
-            Ok(backlog) => {
-                metrics::gauge!("portico_mail_queue_depth").set(backlog.waiting as f64);
-                let overdue = backlog
-                    .oldest_due
-                    .map(|due| (Timestamp::now().unix_millis() - due.unix_millis()).max(0))
-                    .unwrap_or(0);
-                metrics::gauge!("portico_mail_queue_overdue_seconds").set(overdue as f64 / 1e3);
-            }
-            Err(err) => tracing::warn!(error = %err, "reading the mail queue's depth failed"),
+/// Reads the pool and the mail queue, and tidies the recorder, at once and
+/// then every few seconds until `stop`.
+async fn sample(services: Services, stop: tokio::sync::watch::Receiver<bool>) {
+    crate::schedule::repeat(Duration::ZERO, SAMPLE_EVERY, stop, || {
+        sample_once(&services)
+    })
+    .await;
+}
+
+async fn sample_once(services: &Services) {
+    let (size, idle) = services.database_connections();
+    metrics::gauge!("portico_db_connections", "state" => "idle").set(idle as f64);
+    metrics::gauge!("portico_db_connections", "state" => "in_use")
+        .set(size.saturating_sub(idle) as f64);
+    match services.mail_backlog().await {
+        Ok(backlog) => {
+            metrics::gauge!("portico_mail_queue_depth").set(backlog.waiting as f64);
+            let overdue = backlog
+                .oldest_due
+                .map(|due| (Timestamp::now().unix_millis() - due.unix_millis()).max(0))
+                .unwrap_or(0);
+            metrics::gauge!("portico_mail_queue_overdue_seconds").set(overdue as f64 / 1e3);
         }
-        recorder().run_upkeep();
-        tokio::select! {
-            () = tokio::time::sleep(SAMPLE_EVERY) => {}
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() {
-                    return;
-                }
-            }
-        }
+        Err(err) => tracing::warn!(error = %err, "reading the mail queue's depth failed"),
     }
+    recorder().run_upkeep();
 }

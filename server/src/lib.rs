@@ -11,5 +11,6 @@ pub mod demo;
 pub mod exporter;
 pub mod mail;
 pub mod portal_pages;
+mod schedule;
 pub mod startup;
 pub mod telemetry;

@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::demo::{self, DemoCredentials};
 use crate::mail::{ClinicRenderer, MailTransport, MailWorker};
 use crate::portal_pages::PortalPages;
+use crate::schedule::repeat;
 
 pub struct Application {
     acceptor: TcpAcceptor,
@@ -266,32 +267,6 @@ async fn audit_ledger_job(
         }
     })
     .await;
-}
-
-/// Runs `job` after `first`, then every `every`, until told to stop.
-async fn repeat<F, Fut>(
-    first: Duration,
-    every: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-    mut job: F,
-) where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let mut wait = first;
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() {
-                    return;
-                }
-                continue;
-            }
-        }
-        job().await;
-        wait = every;
-    }
 }
 
 struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);

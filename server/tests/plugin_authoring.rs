@@ -2,6 +2,8 @@
 //! on the repository's built plugins, and the whole path from `plugin new`
 //! through a native `cargo test`, `plugin build` and `plugin run`.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -328,7 +330,7 @@ fn ships_to_a_running_clinic(dir: &Path, target: &Path) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let (base, password) = demo_clinic(server.stdout.take().unwrap());
+    let (base, password) = support::demo_clinic(server.stdout.take().unwrap());
     let clinic = format!("{base}/t/demo");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let http = reqwest::Client::new();
@@ -460,27 +462,6 @@ fn report_or_error(out: &Output) -> (String, i32) {
         ),
         out.status.code().unwrap_or(-1),
     )
-}
-
-/// The server's address and the demo owner's password, from what it
-/// prints when it starts.
-fn demo_clinic(stdout: std::process::ChildStdout) -> (String, String) {
-    use std::io::BufRead;
-    let mut base = None;
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("Portico is serving at ") {
-            base = rest.split_whitespace().next().map(str::to_owned);
-        }
-        if let Some(password) = line.trim().strip_prefix("password:") {
-            let password = password.trim().to_owned();
-            // The rest of the output is not needed, but must be drained.
-            std::thread::spawn(move || lines.for_each(drop));
-            return (base.expect("the address comes first"), password);
-        }
-    }
-    panic!("the server printed no demo credentials")
 }
 
 /// The `.eml` in `dir` that carries `link`, once the mail worker wrote it.

@@ -15,6 +15,8 @@
 //! on 127.0.0.1:5432: without either it says so and passes, except under
 //! `CI=true`, where it fails.
 
+mod support;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -109,7 +111,7 @@ fn start_node(
         .expect("portico starts");
     let stdout = child.stdout.take().unwrap();
     let password = if demo {
-        Some(demo_password(stdout))
+        Some(support::demo_clinic(stdout).1)
     } else {
         std::thread::spawn(move || {
             use std::io::Read;
@@ -126,20 +128,6 @@ fn start_node(
         },
         password,
     )
-}
-
-fn demo_password(stdout: std::process::ChildStdout) -> String {
-    use std::io::BufRead;
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(password) = line.trim().strip_prefix("password:") {
-            let password = password.trim().to_owned();
-            std::thread::spawn(move || lines.for_each(drop));
-            return password;
-        }
-    }
-    panic!("the first node printed no demo credentials")
 }
 
 /// nginx in the foreground, with the shipped proxy snippet in front of
@@ -453,31 +441,26 @@ async fn the_stories(nginx: PathBuf, database_url: String) {
 
     // A suspension holds on both nodes.
     let operator = operator_token(&database_url, &code_key);
-    let platform = |path: &str| format!("http://127.0.0.1:{proxy_port}{path}");
-    json_of(
-        http.post(platform("/api/operator/v1/tenants/demo/suspend"))
-            .bearer_auth(&operator)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let operate = async |action: &str| {
+        let url = format!("http://127.0.0.1:{proxy_port}/api/operator/v1/tenants/demo/{action}");
+        json_of(
+            http.post(url)
+                .bearer_auth(&operator)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    };
+    operate("suspend").await;
     for node in [&a, &b] {
         holds_within("the suspension holds on each node", async || {
             status(on(node, "/api/v1/clinic"), &token).await == StatusCode::FORBIDDEN
         })
         .await;
     }
-    json_of(
-        http.post(platform("/api/operator/v1/tenants/demo/resume"))
-            .bearer_auth(&operator)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    operate("resume").await;
     for node in [&a, &b] {
         holds_within("the clinic is back on each node", async || {
             status(on(node, "/api/v1/clinic"), &token).await == StatusCode::OK

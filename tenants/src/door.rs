@@ -303,15 +303,21 @@ impl Door {
         token: &SecretToken,
         client: ClientInfo,
     ) -> Result<Caller, DomainError> {
+        let cache = &self.sessions.staff;
         let key = token.hash();
-        if let Some(found) = self.sessions.staff(tenant.id, &key) {
+        if let Some(found) = cache.get(tenant.id, &key) {
             return Ok(Caller::new(tenant, Who::Staff(found), client));
         }
-        let stamp = self.sessions.stamp();
+        let stamp = cache.stamp();
         let mut tx = self.db.tenant_read(tenant.id).await?;
-        let found = sessions::find_staff(&mut tx, token).await?;
-        tx.commit().await?;
-        self.sessions.keep_staff(key, tenant.id, &found, stamp);
+        let found = sessions::find_staff(&mut tx, token).await;
+        // A refused token finished its read, and its connection goes back
+        // unchecked; a read the database failed leaves it to be checked.
+        if !matches!(found, Err(DomainError::Storage(_))) {
+            tx.commit().await?;
+        }
+        let found = found?;
+        cache.keep(key, tenant.id, &found, stamp);
         Ok(Caller::new(tenant, Who::Staff(found), client))
     }
 
@@ -322,15 +328,21 @@ impl Door {
         token: &SecretToken,
         client: ClientInfo,
     ) -> Result<Caller, DomainError> {
+        let cache = &self.sessions.portal;
         let key = token.hash();
-        if let Some(found) = self.sessions.portal(tenant.id, &key) {
+        if let Some(found) = cache.get(tenant.id, &key) {
             return Ok(Caller::new(tenant, Who::Patient(found), client));
         }
-        let stamp = self.sessions.stamp();
+        let stamp = cache.stamp();
         let mut tx = self.db.tenant_read(tenant.id).await?;
-        let found = sessions::find_portal(&mut tx, token).await?;
-        tx.commit().await?;
-        self.sessions.keep_portal(key, tenant.id, &found, stamp);
+        let found = sessions::find_portal(&mut tx, token).await;
+        // A refused token finished its read, and its connection goes back
+        // unchecked; a read the database failed leaves it to be checked.
+        if !matches!(found, Err(DomainError::Storage(_))) {
+            tx.commit().await?;
+        }
+        let found = found?;
+        cache.keep(key, tenant.id, &found, stamp);
         Ok(Caller::new(tenant, Who::Patient(found), client))
     }
 

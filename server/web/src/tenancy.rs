@@ -60,7 +60,7 @@ impl TenantDirectory {
         if Slug::parse(slug).is_err() {
             return Ok(None);
         }
-        if let Some(hit) = self.by_slug.get(&slug.to_owned()) {
+        if let Some(hit) = self.by_slug.get(slug) {
             return Ok(hit);
         }
         let stamp = self.by_slug.stamp();
@@ -71,7 +71,7 @@ impl TenantDirectory {
     }
 
     async fn by_domain(&self, host: &str) -> Result<Option<Tenant>, DomainError> {
-        if let Some(hit) = self.by_domain.get(&host.to_owned()) {
+        if let Some(hit) = self.by_domain.get(host) {
             return Ok(hit);
         }
         let stamp = self.by_domain.stamp();

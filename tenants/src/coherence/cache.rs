@@ -1,5 +1,6 @@
 //! A bounded cache whose entries are only answered while fresh.
 
+use std::borrow::Borrow;
 use std::hash::Hash;
 use std::sync::Arc;
 
@@ -59,8 +60,14 @@ where
         }
     }
 
-    /// The value kept for `key`, if it is still fresh.
-    pub fn get(&self, key: &K) -> Option<V> {
+    /// The value kept for `key`, if it is still fresh. Looked up by a
+    /// borrowed form (`&str` for a `String` key), so a hit allocates
+    /// nothing.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let Some(entry) = self.entries.get(key) else {
             self.count("miss");
             return None;
@@ -95,11 +102,6 @@ where
                 }),
             );
         }
-    }
-
-    /// Forgets `key` (its value is known to be gone).
-    pub fn remove(&self, key: &K) {
-        self.entries.invalidate(key);
     }
 
     fn count(&self, outcome: &'static str) {

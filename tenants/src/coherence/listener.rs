@@ -133,10 +133,7 @@ async fn receive(listener: &mut PgListener, coherence: &Coherence) -> String {
     }
 }
 
+/// Resolves once `stop` says so, or its sender is gone.
 async fn stopped(stop: &mut watch::Receiver<bool>) {
-    while !*stop.borrow() {
-        if stop.changed().await.is_err() {
-            return;
-        }
-    }
+    let _ = stop.wait_for(|stopped| *stopped).await;
 }

@@ -110,6 +110,9 @@ impl ReadPool {
             .max_size(size)
             .wait_timeout(Some(wait))
             .create_timeout(Some(wait.max(Duration::from_secs(2))))
+            // A check of a connection whose peer vanished without a word
+            // would otherwise wait as long as TCP does.
+            .recycle_timeout(Some(wait))
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| StorageError::Config(format!("the read pool: {e}")))?;
