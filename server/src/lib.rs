@@ -13,4 +13,5 @@ pub mod mail;
 pub mod portal_pages;
 mod schedule;
 pub mod startup;
+pub mod synthetic;
 pub mod telemetry;

@@ -30,25 +30,11 @@ use sqlx::Connection;
 
 const WITHIN: Duration = Duration::from_secs(1);
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-fn skip(why: &str) {
-    assert!(!in_ci(), "CI=true, but {why}");
-    eprintln!("SKIPPED: the two-node test needs {why}; it runs under CI=true");
-}
-
 fn nginx_binary() -> Option<PathBuf> {
     ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .iter()
         .map(PathBuf::from)
         .find(|p| p.exists())
-}
-
-fn postgres_admin_url() -> String {
-    std::env::var("PORTICO_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 fn free_port() -> u16 {
@@ -227,62 +213,15 @@ async fn json_of(resp: reqwest::Response) -> Value {
 
 #[test]
 fn two_nodes_behind_nginx_share_one_database() {
+    const TEST: &str = "the two-node test";
     let Some(nginx) = nginx_binary() else {
-        return skip("nginx (Debian's package `nginx`)");
+        return support::skip(TEST, "nginx (Debian's package `nginx`)");
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let admin = postgres_admin_url();
-    let scratch = match runtime.block_on(Scratch::create(&admin)) {
-        Ok(scratch) => scratch,
-        Err(err) => return skip(&format!("PostgreSQL at {admin} ({err})")),
+    let Some(scratch) = runtime.block_on(support::Scratch::create(TEST, "two_nodes")) else {
+        return;
     };
     runtime.block_on(the_stories(nginx, scratch.url.clone()));
-}
-
-/// A database of the test's own, dropped however the test ends.
-struct Scratch {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Scratch {
-    async fn create(admin: &str) -> Result<Self, sqlx::Error> {
-        let mut conn = sqlx::PgConnection::connect(admin).await?;
-        let name = format!("portico_two_nodes_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await?;
-        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-        Ok(Self {
-            admin: admin.to_owned(),
-            name,
-            url,
-        })
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        // Its own runtime: the test's may be gone, or panicking.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut conn)
-                    .await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 async fn the_stories(nginx: PathBuf, database_url: String) {

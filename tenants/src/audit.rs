@@ -242,7 +242,13 @@ pub async fn query(
     sql.push_str(" ORDER BY id DESC LIMIT $8");
     // Safe: the text is fixed but for numbered placeholders; every value
     // is bound.
+    //
+    // Not a cached prepared statement: planned with its values, each
+    // `$n IS NULL OR …` that is off drops out of the plan, and the page's
+    // cursor becomes a bound on the index scan rather than a filter over
+    // every newer event (which a cached, value-blind plan may choose).
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .persistent(false)
         .bind(key)
         .bind(filter.actor_id.clone())
         .bind(filter.target.clone())

@@ -17,8 +17,10 @@ use crate::config::Config;
 use crate::demo::generate_password;
 
 mod plugin;
+mod synthetic;
 
 pub use plugin::PluginCommand;
+pub use synthetic::SyntheticCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -85,6 +87,9 @@ pub enum Command {
     /// Check a clinic's audit trail against its Merkle log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Synthetic clinics for capacity tests, in a database of their own.
+    #[command(subcommand)]
+    Synthetic(SyntheticCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -350,6 +355,7 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
                 serde_json::to_string_pretty(&portico_tenants::ledger::HeadJson::from(&head))?
             );
         }
+        Command::Synthetic(SyntheticCommand::Load(args)) => synthetic::load(&config, args).await?,
         Command::OperatorToken { name } => {
             let s = services(&config).await?;
             let token = s.create_operator_token(&name).await?;

@@ -108,7 +108,7 @@ impl MailWorker {
             }
             // Claim as many as there are free slots; fewer means the queue
             // has nothing more due, and the worker waits a poll.
-            let free = Self::MAX_IN_FLIGHT - in_flight.len();
+            let free = Self::MAX_IN_FLIGHT.saturating_sub(in_flight.len());
             let mut idle = false;
             if free > 0 {
                 match worker

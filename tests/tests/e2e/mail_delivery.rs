@@ -462,3 +462,35 @@ async fn two_servers_on_one_postgres_never_send_a_mail_twice() {
     assert_eq!(recipients.len(), count);
     wait_for_status(&app, "sent").await;
 }
+
+/// A worker is handed no more mail than it asked for, however long the
+/// queue: on PostgreSQL the claim's `LIMIT … SKIP LOCKED` is chosen once,
+/// not once per row the update joins (which once handed a worker more
+/// mails than it had room for, and it panicked).
+#[tokio::test]
+async fn a_claim_takes_no_more_mail_than_asked_for() {
+    for engine in [Engine::Sqlite, Engine::Postgres] {
+        let Some(app) = TestApp::spawn_with(engine, |c| c.mail_poll_ms = 3_600_000).await else {
+            continue;
+        };
+        app.clinic_with_owner("north").await;
+        queue_notices(&app, "north", 40).await;
+        let lease = Duration::from_secs(60);
+        // Many claims, as a worker makes: PostgreSQL plans a statement
+        // run often on one connection anew (a generic plan).
+        let mut claimed = Vec::new();
+        for _ in 0..12 {
+            let got = app.services.claim_due_mail(2, lease).await.unwrap();
+            assert_eq!(got.len(), 2, "{engine:?}");
+            claimed.extend(got);
+        }
+        let unique: std::collections::HashSet<_> = claimed.iter().collect();
+        assert_eq!(
+            unique.len(),
+            24,
+            "{engine:?}: a claimed mail is not claimed again within its lease"
+        );
+        let rest = app.services.claim_due_mail(100, lease).await.unwrap();
+        assert_eq!(rest.len(), 16, "{engine:?}");
+    }
+}
