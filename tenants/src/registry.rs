@@ -325,6 +325,31 @@ pub async fn list(db: &Database) -> Result<Vec<Tenant>, StorageError> {
     rows.iter().map(from_row).collect()
 }
 
+/// The clinics whose audit log has not been started or found started (see
+/// [`mark_audit_log_started`]): one query, where asking each clinic would
+/// be a transaction per clinic on every node's start.
+pub async fn list_without_audit_log(db: &Database) -> Result<Vec<Tenant>, StorageError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM tenants WHERE audit_log_started = 0 ORDER BY slug"
+    ))
+    .fetch_all(db.platform_pool())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Records that the clinic `tx` is bound to has its audit log. Not a
+/// change other nodes must hear of: no cached clinic carries it.
+pub(crate) async fn mark_audit_log_started(tx: &mut TenantTx) -> Result<(), StorageError> {
+    let key = tx.tenant_key();
+    sqlx::query("UPDATE tenants SET audit_log_started = 1 WHERE id = $1 AND audit_log_started = 0")
+        .bind(key)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// Reads the tenant `tx` is bound to.
 pub async fn get(tx: &mut TenantTx) -> Result<Tenant, StorageError> {
     let key = tx.tenant_key();

@@ -49,7 +49,7 @@ const SURNAME_ENDINGS: &[&str] = &[
 pub const TABLES: &[(&str, &str)] = &[
     (
         "tenants",
-        "id, slug, display_name, status, policy_version, created_at, updated_at, staff_second_factor_required",
+        "id, slug, display_name, status, policy_version, created_at, updated_at, staff_second_factor_required, audit_log_started",
     ),
     (
         "staff",
@@ -143,6 +143,7 @@ pub fn write(batch: &mut Batch, shared: &Shared, index: u32, size: ClinicSize) {
         .number(created)
         .number(created)
         .number(0)
+        .number(1)
         .end_row();
 
     let mut staff_ids = Vec::new();

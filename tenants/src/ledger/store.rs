@@ -166,6 +166,7 @@ pub(crate) async fn start(tx: &mut TenantTx) -> Result<bool, StorageError> {
     .await?
     .rows_affected()
         == 1;
+    crate::registry::mark_audit_log_started(tx).await?;
     if !created {
         return Ok(false);
     }

@@ -59,6 +59,19 @@ async fn event_at(app: &TestApp, slug: &str, seq: i64) -> (String, String) {
     (tenant, id)
 }
 
+/// North's and south's `audit_log_started`, by slug.
+async fn log_started(app: &TestApp) -> Vec<(String, i64)> {
+    let mut conn = app.raw_connection().await;
+    let flags = sqlx::query_as(
+        "SELECT slug, audit_log_started FROM tenants WHERE slug IN ('north', 'south') ORDER BY slug",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    flags
+}
+
 /// Runs `statements` as someone with the database in hand: the
 /// append-only triggers and the foreign keys out of the way.
 async fn tamper(app: &TestApp, statements: &[String]) {
@@ -308,6 +321,30 @@ both_engines! {
         let other = app.clinic_with_owner("untouched").await;
         let _ = other;
         assert!(verify(&app, "untouched").await.is_ok());
+    }
+
+    async fn a_node_start_looks_only_at_clinics_not_known_to_have_a_log(app) {
+        // A clinic's first event starts its log, and marks it started.
+        busy_clinic(&app, "north").await;
+        busy_clinic(&app, "south").await;
+        assert_eq!(log_started(&app).await, [("north".into(), 1), ("south".into(), 1)]);
+
+        // South as after the upgrade that brought the ledger: events with
+        // no places, no log, not marked. North's log is taken away too, but
+        // north stays marked, so a start does not look at it.
+        let south = app.services.find_tenant("south").await.unwrap().id.to_string();
+        let north = app.services.find_tenant("north").await.unwrap().id.to_string();
+        tamper(&app, &[
+            format!("UPDATE audit_events SET seq = NULL, leaf_hash = NULL WHERE tenant_id = '{south}'"),
+            format!("DELETE FROM audit_ledger_size WHERE tenant_id = '{south}'"),
+            format!("UPDATE tenants SET audit_log_started = 0 WHERE id = '{south}'"),
+            format!("DELETE FROM audit_ledger_size WHERE tenant_id = '{north}'"),
+        ]).await;
+        assert_eq!(app.services.start_audit_ledgers().await.unwrap(), 1, "south alone");
+        let adopted = verify(&app, "south").await.unwrap_or_else(|t| panic!("{t}"));
+        assert!(adopted.size >= 7, "{adopted:?}");
+        assert_eq!(log_started(&app).await, [("north".into(), 1), ("south".into(), 1)]);
+        assert_eq!(app.services.start_audit_ledgers().await.unwrap(), 0, "nothing left to look at");
     }
 
     async fn signed_heads_give_proofs_an_offline_export_and_a_verifiable_cut(app) {
