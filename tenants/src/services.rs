@@ -153,7 +153,10 @@ impl Services {
     pub async fn follow_changes(&self, stop: tokio::sync::watch::Receiver<bool>) {
         let db = self.door.platform();
         if let Some(url) = db.listen_url() {
-            crate::coherence::listener::follow(db.coherence().clone(), &url, stop).await;
+            crate::coherence::listener::follow(db.coherence().clone(), &url, stop, || {
+                db.connections_may_be_cut();
+            })
+            .await;
         }
     }
 

@@ -16,6 +16,10 @@
 //!
 //! sqlx's own reconnection is turned off: it would listen again silently,
 //! and the news lost in between would never be noticed.
+//!
+//! A lost connection is also the first sign of a database restart or
+//! failover, which ends every connection the node has: `lost` is told at
+//! once, so the pools replace theirs rather than fail a request on each.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -37,8 +41,14 @@ const QUIET: Duration = Duration::from_secs(1);
 const ANSWER_WITHIN: Duration = Duration::from_secs(1);
 const LONGEST_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Follows other nodes' changes, listening at `url`, until `stop` says so.
-pub async fn follow(coherence: Coherence, url: &str, mut stop: watch::Receiver<bool>) {
+/// Follows other nodes' changes, listening at `url`, until `stop` says so;
+/// calls `lost` each time the connection is lost.
+pub async fn follow(
+    coherence: Coherence,
+    url: &str,
+    mut stop: watch::Receiver<bool>,
+    lost: impl Fn(),
+) {
     let mut backoff = Duration::from_millis(100);
     let mut connected_before = false;
     loop {
@@ -70,17 +80,18 @@ pub async fn follow(coherence: Coherence, url: &str, mut stop: watch::Receiver<b
         coherence.trust_again();
         metrics::gauge!("portico_listener_connected").set(1.0);
         tracing::info!("following other nodes' changes");
-        let lost = tokio::select! {
-            lost = receive(&mut listener, &coherence) => lost,
+        let reason = tokio::select! {
+            reason = receive(&mut listener, &coherence) => reason,
             () = stopped(&mut stop) => {
                 coherence.distrust();
                 return;
             }
         };
         coherence.distrust();
+        lost();
         metrics::gauge!("portico_listener_connected").set(0.0);
         tracing::warn!(
-            reason = %lost,
+            %reason,
             "lost the connection that brings other nodes' changes; every request reads the database until it is back"
         );
     }

@@ -7,6 +7,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{ConnectOptions, Connection, Executor};
 
+use super::cuts::ConnectionCuts;
 use super::reads::ReadPool;
 use super::{Database, StorageError};
 use crate::coherence::Coherence;
@@ -230,13 +231,21 @@ async fn open_sqlite(file: &std::path::Path) -> Result<Database, StorageError> {
             sqlx::any::AnyConnectOptions::from_str(&url)?.disable_statement_logging(),
         )
         .await?;
-    let reads = ReadPool::new(&url, Engine::Sqlite, 8, Duration::from_secs(5))?;
+    let cuts = ConnectionCuts::new();
+    let reads = ReadPool::new(
+        &url,
+        Engine::Sqlite,
+        8,
+        Duration::from_secs(5),
+        cuts.clone(),
+    )?;
     Ok(Database {
         pool,
         reads,
         engine: super::Engine::Sqlite,
         coherence: Coherence::in_process(SQLITE_ENTRY_LIFETIME),
         listen_url: None,
+        cuts,
     })
 }
 
@@ -254,12 +263,15 @@ async fn open_postgres(
     }
     // Reads have a pool of their own (see `reads`); writes, fewer, get
     // half as many connections.
+    let cuts = ConnectionCuts::new();
     let reads = ReadPool::new(
         url,
         Engine::Postgres,
         max_connections as usize,
         acquire_timeout,
+        cuts.clone(),
     )?;
+    let write_cuts = cuts.clone();
     let pool = AnyPoolOptions::new()
         .max_connections((max_connections / 2).max(2))
         .min_connections(1)
@@ -267,8 +279,14 @@ async fn open_postgres(
         // sqlx already checks every connection when it goes back to the
         // pool (a ping that also sends a dropped transaction's rollback);
         // checking again when it is taken would add a round trip to every
-        // request. A connection that dies while idle fails one request.
+        // request. A connection that dies while idle fails one request,
+        // unless the node knows the database cut it (`cuts`): then it is
+        // replaced before it is lent.
         .test_before_acquire(false)
+        .before_acquire(move |_conn, meta| {
+            let fresh = !write_cuts.older_than_last(meta.age);
+            Box::pin(async move { Ok(fresh) })
+        })
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 conn.execute("SET ROLE portico_app").await?;
@@ -299,6 +317,7 @@ async fn open_postgres(
         engine: super::Engine::Postgres,
         coherence: Coherence::over_listener(POSTGRES_ENTRY_LIFETIME),
         listen_url: Some(url.into()),
+        cuts,
     })
 }
 

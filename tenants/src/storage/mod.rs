@@ -13,6 +13,7 @@
 //! would still see nothing of another tenant.
 
 mod connect;
+mod cuts;
 mod error;
 mod history;
 mod reads;
@@ -41,6 +42,9 @@ pub struct Database {
     coherence: Coherence,
     /// Where the listener for other nodes' changes connects (PostgreSQL).
     listen_url: Option<Arc<str>>,
+    /// When the database last cut the connections, so neither pool lends
+    /// one opened before.
+    cuts: cuts::ConnectionCuts,
 }
 
 impl Database {
@@ -57,6 +61,13 @@ impl Database {
     /// there are no other nodes.
     pub(crate) fn listen_url(&self) -> Option<Arc<str>> {
         self.listen_url.clone()
+    }
+
+    /// Tells both pools that connections opened until now may be dead: the
+    /// listener's connection was lost, and a restart or failover takes
+    /// every connection with it.
+    pub(crate) fn connections_may_be_cut(&self) {
+        self.cuts.mark();
     }
 
     /// Opens a read transaction bound to `tenant`.

@@ -19,15 +19,24 @@
 //!
 //! SQLite gets the same pool for the same reason in miniature: sqlx's check
 //! on return is one more trip to the connection's worker thread.
+//!
+//! Unchecked lending has one cost: after the database cut every connection
+//! (a restart, a failover), each idle one would fail the request it is next
+//! lent to. So a connection opened before the last cut the node knows of
+//! ([`super::cuts`]) is replaced instead of lent, and a read connection that
+//! is checked and found dead is itself such a sign. The pool lends the most
+//! recently returned connection first, so the connection whose read just
+//! failed is the first one checked.
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool::Runtime;
-use deadpool::managed::{self, Metrics, Object, RecycleResult};
+use deadpool::managed::{self, Metrics, Object, QueueMode, RecycleResult};
 use sqlx::any::AnyConnectOptions;
 use sqlx::{AnyConnection, ConnectOptions, Connection, Executor};
 
+use super::cuts::ConnectionCuts;
 use super::{Engine, StorageError};
 use crate::domain::TenantId;
 
@@ -38,12 +47,14 @@ pub(crate) struct ReadConnection {
     /// Its last read did not finish (an error, or a request dropped): it
     /// is checked before it is lent again.
     pub(super) suspect: bool,
+    opened: Instant,
 }
 
 /// Makes read connections; taking one back needs nothing.
 pub(super) struct ReadConnections {
     options: AnyConnectOptions,
     engine: Engine,
+    cuts: ConnectionCuts,
 }
 
 impl managed::Manager for ReadConnections {
@@ -51,6 +62,7 @@ impl managed::Manager for ReadConnections {
     type Error = sqlx::Error;
 
     async fn create(&self) -> Result<ReadConnection, sqlx::Error> {
+        let opened = Instant::now();
         let mut conn = AnyConnection::connect_with(&self.options).await?;
         let setup = match self.engine {
             // The application's role, and no write can slip through a read.
@@ -62,6 +74,7 @@ impl managed::Manager for ReadConnections {
             conn,
             tenant: None,
             suspect: false,
+            opened,
         })
     }
 
@@ -69,17 +82,24 @@ impl managed::Manager for ReadConnections {
     /// whose read did not, or that sat idle long enough for a firewall or
     /// a database restart to have cut it, is pinged first (which also
     /// drains a statement a dropped request left behind), and replaced if
-    /// it does not answer.
+    /// it does not answer. One opened before the database last cut
+    /// connections is replaced unasked.
     async fn recycle(
         &self,
         read: &mut ReadConnection,
         metrics: &Metrics,
     ) -> RecycleResult<sqlx::Error> {
+        if self.cuts.predates_last(read.opened) {
+            return Err(managed::RecycleError::message(
+                "opened before the database cut connections",
+            ));
+        }
         if read.suspect || metrics.last_used() > IDLE_BEFORE_CHECK {
-            read.conn
-                .ping()
-                .await
-                .map_err(managed::RecycleError::Backend)?;
+            if let Err(err) = read.conn.ping().await {
+                // Most likely every connection went with it.
+                self.cuts.mark();
+                return Err(managed::RecycleError::Backend(err));
+            }
             read.suspect = false;
         }
         Ok(())
@@ -104,18 +124,25 @@ impl ReadPool {
         engine: Engine,
         size: usize,
         wait: Duration,
+        cuts: ConnectionCuts,
     ) -> Result<Self, StorageError> {
         let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
-        let pool = managed::Pool::builder(ReadConnections { options, engine })
-            .max_size(size)
-            .wait_timeout(Some(wait))
-            .create_timeout(Some(wait.max(Duration::from_secs(2))))
-            // A check of a connection whose peer vanished without a word
-            // would otherwise wait as long as TCP does.
-            .recycle_timeout(Some(wait))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| StorageError::Config(format!("the read pool: {e}")))?;
+        let pool = managed::Pool::builder(ReadConnections {
+            options,
+            engine,
+            cuts,
+        })
+        .max_size(size)
+        // The connection a failed read just returned is checked first.
+        .queue_mode(QueueMode::Lifo)
+        .wait_timeout(Some(wait))
+        .create_timeout(Some(wait.max(Duration::from_secs(2))))
+        // A check of a connection whose peer vanished without a word
+        // would otherwise wait as long as TCP does.
+        .recycle_timeout(Some(wait))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|e| StorageError::Config(format!("the read pool: {e}")))?;
         Ok(Self { pool, engine })
     }
 
