@@ -407,26 +407,22 @@ async fn measure(url: &str) -> Figures {
     .await
     .unwrap();
 
-    // The hourly job that signs each clinic's audit tree head: once with
-    // every clinic asked, and on a fresh load every clinic due.
-    let started = Instant::now();
-    let signed = services
-        .sign_audit_heads_due(portico_tenants::domain::Timestamp::now())
-        .await
-        .unwrap();
-    eprintln!(
-        "{url}: the audit-head job signed {signed} heads in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    let started = Instant::now();
-    let again = services
-        .sign_audit_heads_due(portico_tenants::domain::Timestamp::now())
-        .await
-        .unwrap();
-    eprintln!(
-        "{url}: run again at once, it signed {again} heads in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    // The hourly job that signs each clinic's audit tree head: on a fresh
+    // load every clinic is due; run again at once, none is, and the job
+    // only asks the list of heads due.
+    for run in ["first run", "run again at once"] {
+        let started = Instant::now();
+        let done = services
+            .sign_audit_heads_due(portico_tenants::domain::Timestamp::now())
+            .await
+            .unwrap();
+        eprintln!(
+            "{url}: the audit-head job, {run}: {} clinics looked at, {} heads signed, in {:.2} s",
+            done.examined,
+            done.signed,
+            started.elapsed().as_secs_f64()
+        );
+    }
 
     let _ = shutdown.0.send(());
     server.await.unwrap().unwrap();

@@ -252,8 +252,12 @@ async fn audit_ledger_job(
 ) {
     repeat(Duration::from_secs(60).min(every), every, stop, || async {
         match services.sign_audit_heads_due(Timestamp::now()).await {
-            Ok(0) => {}
-            Ok(signed) => tracing::info!(clinics = signed, "audit tree heads signed"),
+            Ok(run) if run.signed > 0 => tracing::info!(
+                clinics = run.signed,
+                examined = run.examined,
+                "audit tree heads signed"
+            ),
+            Ok(_) => {}
             Err(err) => tracing::error!(error = %err, "signing audit heads failed"),
         }
         match services.prune_audit_trails(Timestamp::now()).await {

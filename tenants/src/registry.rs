@@ -339,6 +339,28 @@ pub async fn list_without_audit_log(db: &Database) -> Result<Vec<Tenant>, Storag
     rows.iter().map(from_row).collect()
 }
 
+/// The clinics whose audit head may be due: their log grew since their
+/// last head, or that head was signed at or before `signed_by` (Unix ms).
+/// One query over the table the logs mark as they grow and the signer
+/// clears (`ledger::store::note_head`), where asking each clinic's log
+/// would be two reads per clinic every hour.
+pub async fn list_with_audit_head_due(
+    db: &Database,
+    signed_by: i64,
+) -> Result<Vec<Tenant>, StorageError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM tenants WHERE id IN (SELECT tenant_id FROM audit_heads_due
+                                     WHERE grown = 1 OR last_signed_at <= $1)
+          ORDER BY slug"
+    ))
+    .bind(signed_by)
+    .fetch_all(db.platform_pool())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// Records that the clinic `tx` is bound to has its audit log. Not a
 /// change other nodes must hear of: no cached clinic carries it.
 pub(crate) async fn mark_audit_log_started(tx: &mut TenantTx) -> Result<(), StorageError> {

@@ -77,6 +77,7 @@ pub const TABLES: &[(&str, &str)] = &[
         "tenant_id, id, occurred_at, actor_kind, actor_id, action, target, outcome, reason, ip, user_agent, seq, leaf_hash",
     ),
     ("audit_ledger_size", "tenant_id, size"),
+    ("audit_heads_due", "tenant_id, grown"),
 ];
 
 /// Rows for every table in [`TABLES`], in the same order.
@@ -323,6 +324,12 @@ pub fn write(batch: &mut Batch, shared: &Shared, index: u32, size: ClinicSize) {
         .table("audit_ledger_size")
         .text(&tenant_key)
         .number(events as i64)
+        .end_row();
+    // No head covers the log yet: the hourly job signs its first.
+    batch
+        .table("audit_heads_due")
+        .text(&tenant_key)
+        .number(1)
         .end_row();
 }
 

@@ -46,6 +46,19 @@ pub struct ConsistencyProof {
     pub path: Vec<LeafHash>,
 }
 
+/// What the hourly audit-head job did in one run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduledHeads {
+    /// Clinics the list of heads due named (active ones only).
+    pub examined: usize,
+    /// Heads signed among them.
+    pub signed: usize,
+}
+
+/// How old a clinic's newest head may be before one is signed anyway, so
+/// that a quiet log still shows it is there.
+const HEAD_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// What retention did in one run.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {
@@ -99,6 +112,7 @@ impl Services {
         let mut pass = self.enter(caller, &acts::AUDIT_HEAD_SIGN).await?;
         let done = async {
             let mut tx = pass.write().await?;
+            ledger_store::hold_appends(&mut tx).await?;
             let head = self.sign_head_in(&mut tx, caller).await?;
             pass.detail(format!("signed head of {} events", head.head.size));
             pass.commit(tx).await?;
@@ -111,55 +125,65 @@ impl Services {
     /// The schedule's run: signs the head of every active clinic whose log
     /// grew since its last head, and of one whose last head is older than
     /// a day even if it did not (so a head also proves the log is live).
-    /// Returns the heads signed.
-    pub async fn sign_audit_heads_due(&self, now: Timestamp) -> Result<usize, DomainError> {
-        let mut signed = 0;
-        for tenant in registry::list(self.door.platform()).await? {
+    /// Only the clinics the platform's list of heads due names are looked
+    /// at, found in one query: a clinic's log marks itself there as it
+    /// grows, and signing clears the mark.
+    pub async fn sign_audit_heads_due(
+        &self,
+        now: Timestamp,
+    ) -> Result<ScheduledHeads, DomainError> {
+        let mut run = ScheduledHeads::default();
+        let signed_by = now.minus(HEAD_LIFETIME).unix_millis();
+        for tenant in registry::list_with_audit_head_due(self.door.platform(), signed_by).await? {
             if tenant.status != TenantStatus::Active {
                 continue;
             }
+            run.examined += 1;
             let id = tenant.id;
             let caller = Caller::system(tenant);
             match self.sign_head_if_due(&caller, now).await {
-                Ok(true) => signed += 1,
+                Ok(true) => run.signed += 1,
                 Ok(false) => {}
                 Err(err) => {
                     tracing::error!(tenant = %id, error = %err, "signing an audit head failed");
                 }
             }
         }
-        Ok(signed)
+        Ok(run)
     }
 
+    /// Signs the clinic's head if its log grew since the last one or that
+    /// one is a day old; otherwise records the head it has, so the job
+    /// passes the clinic by until its log grows. Both under the log's lock:
+    /// an append cannot come between the look and the record.
     async fn sign_head_if_due(&self, caller: &Caller, now: Timestamp) -> Result<bool, DomainError> {
-        const DAY: Duration = Duration::from_secs(24 * 60 * 60);
         let pass = self.enter(caller, &acts::AUDIT_HEAD_SIGN_SCHEDULED).await?;
         let done = async {
-            // Most clinics are not due in a given hour: asking takes no
-            // write lock, so the job does not queue behind the clinics'
-            // own writes (on SQLite, everyone's).
-            let mut tx = pass.read().await?;
+            let mut tx = pass.write().await?;
+            ledger_store::hold_appends(&mut tx).await?;
             let size = ledger_store::size(&mut tx).await?;
             let latest = ledger_store::latest_head(&mut tx).await?;
-            tx.commit().await?;
             let due = match &latest {
                 None => size > 0,
                 Some(head) => {
-                    head.head.size != size || head.head.signed_at <= now.minus(DAY).unix_millis()
+                    head.head.size != size
+                        || head.head.signed_at <= now.minus(HEAD_LIFETIME).unix_millis()
                 }
             };
             if due {
-                let mut tx = pass.write().await?;
                 self.sign_head_in(&mut tx, caller).await?;
-                tx.commit().await?;
+            } else {
+                ledger_store::note_head(&mut tx, latest.map(|h| h.head.signed_at)).await?;
             }
+            tx.commit().await?;
             Ok(due)
         }
         .await;
         pass.finish(done).await
     }
 
-    /// Signs the log as it stands in `tx` and stores the head. It starts
+    /// Signs the log as it stands in `tx` and stores the head; `tx` must
+    /// hold the clinic's appends ([`ledger_store::hold_appends`]). It starts
     /// from the newest head's stored frontier (once its root is checked
     /// against the head's signed one), so signing reads only the events
     /// since.
@@ -215,6 +239,7 @@ impl Services {
             },
         );
         ledger_store::insert_head(tx, &head, &frontier).await?;
+        ledger_store::note_head(tx, Some(head.head.signed_at)).await?;
         Ok(head)
     }
 

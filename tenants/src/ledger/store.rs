@@ -196,6 +196,44 @@ pub(crate) async fn start(tx: &mut TenantTx) -> Result<bool, StorageError> {
     Ok(true)
 }
 
+/// Holds off this clinic's appends until `tx` ends, so what the signer
+/// reads is the whole log and no append can come between its reading and
+/// its clearing of the log's mark ([`note_head`]). On PostgreSQL that is
+/// the size row's lock, the one appends take first; on SQLite the writer
+/// is exclusive already.
+pub(crate) async fn hold_appends(tx: &mut TenantTx) -> Result<(), StorageError> {
+    if tx.engine() == Engine::Postgres {
+        let key = tx.tenant_key();
+        // Unchanged, so the trigger that marks a grown log does not fire.
+        sqlx::query("UPDATE audit_ledger_size SET size = size WHERE tenant_id = $1")
+            .bind(key)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Records on the platform's list of heads due that the clinic's log is
+/// covered by a head signed at `signed_at` (Unix ms; `None` while it has
+/// none): the hourly job passes it by until the log grows, which marks it
+/// again (migration 29's trigger), or until the head is a day old. Call it
+/// only after [`hold_appends`].
+pub(crate) async fn note_head(
+    tx: &mut TenantTx,
+    signed_at: Option<i64>,
+) -> Result<(), StorageError> {
+    let key = tx.tenant_key();
+    sqlx::query(
+        "INSERT INTO audit_heads_due (tenant_id, grown, last_signed_at) VALUES ($1, 0, $2)
+         ON CONFLICT (tenant_id) DO UPDATE SET grown = 0, last_signed_at = excluded.last_signed_at",
+    )
+    .bind(key)
+    .bind(signed_at)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// Inserts `event`, at place `seq` in the log or (`None`) outside it.
 async fn insert_event(
     tx: &mut TenantTx,

@@ -347,6 +347,62 @@ both_engines! {
         assert_eq!(app.services.start_audit_ledgers().await.unwrap(), 0, "nothing left to look at");
     }
 
+    async fn the_head_job_looks_only_at_logs_that_grew_or_heads_a_day_old(app) {
+        let north = busy_clinic(&app, "north").await;
+        let owner_south = busy_clinic(&app, "south").await;
+        busy_clinic(&app, "east").await;
+        let now = Timestamp::now();
+
+        // Every log grew since it started: each is looked at and signed.
+        let first = app.services.sign_audit_heads_due(now).await.unwrap();
+        assert_eq!((first.examined, first.signed), (3, 3), "{first:?}");
+        let quiet = app.services.sign_audit_heads_due(now).await.unwrap();
+        assert_eq!((quiet.examined, quiet.signed), (0, 0), "nothing grew, nothing is asked");
+
+        // One refused sign-in grows south's log alone; its new head covers it.
+        let _ = app.try_login("south", "/api/v1/auth/tokens", "nobody@south.example", "wrong").await;
+        let grown = app.services.sign_audit_heads_due(now).await.unwrap();
+        assert_eq!((grown.examined, grown.signed), (1, 1), "south alone");
+        let south = verify(&app, "south").await.unwrap_or_else(|t| panic!("{t}"));
+        let heads = json_ok(owner_south.get(&app, "/api/v1/audit/heads").await).await;
+        assert_eq!(head_of(&heads["heads"][0]).head.size, south.size, "the newest head covers the log");
+
+        // A day on, every head is signed again, though no log grew. Heads
+        // carry the real time they were signed at, so back in the present
+        // nothing is due.
+        let tomorrow = now.plus(std::time::Duration::from_secs(24 * 3600 + 60));
+        let daily = app.services.sign_audit_heads_due(tomorrow).await.unwrap();
+        assert_eq!((daily.examined, daily.signed), (3, 3), "{daily:?}");
+        let after = app.services.sign_audit_heads_due(now).await.unwrap();
+        assert_eq!((after.examined, after.signed), (0, 0));
+
+        // A mark with nothing behind it (as every clinic has once after the
+        // upgrade) is looked at once, signs nothing, and is cleared.
+        let north_id = app.services.find_tenant("north").await.unwrap().id.to_string();
+        tamper(&app, &[format!("UPDATE audit_heads_due SET grown = 1 WHERE tenant_id = '{north_id}'")]).await;
+        let heads_before = json_ok(north.get(&app, "/api/v1/audit/heads").await).await["heads"].as_array().unwrap().len();
+        let stale = app.services.sign_audit_heads_due(now).await.unwrap();
+        assert_eq!((stale.examined, stale.signed), (1, 0), "{stale:?}");
+        let heads_after = json_ok(north.get(&app, "/api/v1/audit/heads").await).await["heads"].as_array().unwrap().len();
+        assert_eq!(heads_after, heads_before, "no head for a log that did not grow");
+        let settled = app.services.sign_audit_heads_due(now).await.unwrap();
+        assert_eq!((settled.examined, settled.signed), (0, 0));
+
+        // A suspended clinic is passed by even when its log grew.
+        let _ = app.try_login("east", "/api/v1/auth/tokens", "nobody@east.example", "wrong").await;
+        let suspended = app
+            .client
+            .post(app.url("/api/operator/v1/tenants/east/suspend"))
+            .bearer_auth(&app.operator_token)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(suspended.status(), StatusCode::OK);
+        let suspended = app.services.sign_audit_heads_due(now).await.unwrap();
+        assert_eq!((suspended.examined, suspended.signed), (0, 0), "{suspended:?}");
+    }
+
     async fn signed_heads_give_proofs_an_offline_export_and_a_verifiable_cut(app) {
         let owner = busy_clinic(&app, "north").await;
         let key: Value = reqwest::get(app.url("/.well-known/portico-audit-key")).await.unwrap().json().await.unwrap();
@@ -354,8 +410,9 @@ both_engines! {
         let public_key = key["public_key"].as_str().unwrap().to_owned();
 
         // The schedule signs each clinic whose log grew, once.
-        assert!(app.services.sign_audit_heads_due(Timestamp::now()).await.unwrap() >= 1);
-        assert_eq!(app.services.sign_audit_heads_due(Timestamp::now()).await.unwrap(), 0, "nothing grew");
+        assert!(app.services.sign_audit_heads_due(Timestamp::now()).await.unwrap().signed >= 1);
+        let again = app.services.sign_audit_heads_due(Timestamp::now()).await.unwrap();
+        assert_eq!((again.examined, again.signed), (0, 0), "nothing grew, nothing looked at");
         let listed = json_ok(owner.get(&app, "/api/v1/audit/heads").await).await;
         assert_eq!(listed["public_key"], key["public_key"]);
         let first = head_of(&listed["heads"][0]);

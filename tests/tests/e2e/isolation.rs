@@ -206,6 +206,20 @@ both_engines! {
     }
 }
 
+/// A transaction on `conn` whose row-level security is set to `tenant`.
+async fn as_tenant<'c>(
+    conn: &'c mut sqlx::PgConnection,
+    tenant: &str,
+) -> sqlx::Transaction<'c, sqlx::Postgres> {
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("SELECT set_config('portico.tenant_id', $1, true)")
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx
+}
+
 #[tokio::test]
 async fn postgres_row_level_security_is_a_second_wall() {
     let Some(app) = TestApp::spawn(Engine::Postgres).await else {
@@ -247,12 +261,7 @@ async fn postgres_row_level_security_is_a_second_wall() {
         0
     );
 
-    let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
-    sqlx::query("SELECT set_config('portico.tenant_id', $1, true)")
-        .bind(&a_id)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = as_tenant(&mut conn, &a_id).await;
     // Still no filter: only alpha's single owner is visible.
     assert_eq!(
         count("SELECT count(*) FROM staff")
@@ -278,9 +287,32 @@ async fn postgres_row_level_security_is_a_second_wall() {
     assert!(err.to_string().contains("row-level security"), "{err}");
     tx.rollback().await.unwrap();
 
+    let mut tx = as_tenant(&mut conn, &a_id).await;
+    // The list of audit heads due is read across clinics by the hourly job
+    // (ids and times only), but a clinic's transaction marks and clears
+    // its own row alone.
+    let cleared = sqlx::query("UPDATE audit_heads_due SET grown = 0 WHERE tenant_id = $1")
+        .bind(&b_id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(
+        cleared.rows_affected(),
+        0,
+        "bravo's mark is out of alpha's reach"
+    );
+    let err = sqlx::query("INSERT INTO audit_heads_due (tenant_id, grown) VALUES ($1, 0)")
+        .bind(&b_id)
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("row-level security"), "{err}");
+    tx.rollback().await.unwrap();
+
     // Every table that holds a tenant's rows has the wall, forced. The mail
     // queue is the one platform table: ids and due times only, read across
-    // tenants by the delivery worker (see its migration).
+    // tenants by the delivery worker (see its migration). The list of audit
+    // heads due has the wall for writes (above).
     let unwalled: Vec<String> = sqlx::query_scalar(
         "SELECT c.relname::text FROM pg_class c
          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
