@@ -304,6 +304,13 @@ async fn places_moved(url: &str) {
     .await
     .unwrap();
     assert_eq!(old_table, 0, "{url}");
+    // Migration 29: every clinic from before it is due one look by the
+    // hourly audit-head job.
+    let due: Vec<(String, i64)> = sqlx::query_as("SELECT tenant_id, grown FROM audit_heads_due")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(due, [("t1".to_owned(), 1)], "{url}");
     let placed = |seq: u32| {
         format!(
             "UPDATE audit_events SET seq = {seq}, leaf_hash = '{}' WHERE id = 'e3'",
