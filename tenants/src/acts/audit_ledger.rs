@@ -172,7 +172,11 @@ impl Services {
             };
             if due {
                 self.sign_head_in(&mut tx, caller).await?;
-            } else {
+            } else if size > 0 || latest.is_some() {
+                // A log that has not started keeps its mark: it has no size
+                // row to hold, so an append starting it now would not wait
+                // for this transaction, and clearing could lose that
+                // append's mark. Every node's start starts such logs.
                 ledger_store::note_head(&mut tx, latest.map(|h| h.head.signed_at)).await?;
             }
             tx.commit().await?;

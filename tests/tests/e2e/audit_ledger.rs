@@ -401,6 +401,32 @@ both_engines! {
         assert_eq!(suspended.status(), StatusCode::OK);
         let suspended = app.services.sign_audit_heads_due(now).await.unwrap();
         assert_eq!((suspended.examined, suspended.signed), (0, 0), "{suspended:?}");
+
+        // A log that has not started (as before the ledger) has nothing to
+        // hold appends with, so it keeps its mark until a node's start
+        // starts it; then its first head is signed.
+        busy_clinic(&app, "west").await;
+        let west = app.services.find_tenant("west").await.unwrap().id.to_string();
+        tamper(&app, &[
+            format!("UPDATE audit_events SET seq = NULL, leaf_hash = NULL WHERE tenant_id = '{west}'"),
+            format!("DELETE FROM audit_ledger_size WHERE tenant_id = '{west}'"),
+            format!("UPDATE tenants SET audit_log_started = 0 WHERE id = '{west}'"),
+        ]).await;
+        let unstarted = app.services.sign_audit_heads_due(now).await.unwrap();
+        assert_eq!((unstarted.examined, unstarted.signed), (1, 0), "{unstarted:?}");
+        let mut conn = app.raw_connection().await;
+        let mark: i64 = sqlx::query_scalar("SELECT grown FROM audit_heads_due WHERE tenant_id = $1")
+            .bind(&west)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        assert_eq!(mark, 1, "the mark stays");
+        assert_eq!(app.services.start_audit_ledgers().await.unwrap(), 1);
+        let started = app.services.sign_audit_heads_due(now).await.unwrap();
+        assert_eq!((started.examined, started.signed), (1, 1), "{started:?}");
+        let done = app.services.sign_audit_heads_due(now).await.unwrap();
+        assert_eq!((done.examined, done.signed), (0, 0), "{done:?}");
     }
 
     async fn signed_heads_give_proofs_an_offline_export_and_a_verifiable_cut(app) {
