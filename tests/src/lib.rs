@@ -544,6 +544,20 @@ impl TestApp {
         resp.json().await.unwrap()
     }
 
+    /// Suspends a clinic through the operator API; returns the clinic.
+    pub async fn suspend_tenant(&self, slug: &str) -> Value {
+        let resp = self
+            .client
+            .post(self.url(&format!("/api/operator/v1/tenants/{slug}/suspend")))
+            .bearer_auth(&self.operator_token)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "suspending tenant {slug}");
+        resp.json().await.unwrap()
+    }
+
     /// Creates a clinic and its owner; returns the owner, logged in.
     pub async fn clinic_with_owner(&self, slug: &str) -> Staff {
         self.create_tenant(slug).await;

@@ -390,15 +390,7 @@ both_engines! {
 
         // A suspended clinic is passed by even when its log grew.
         let _ = app.try_login("east", "/api/v1/auth/tokens", "nobody@east.example", "wrong").await;
-        let suspended = app
-            .client
-            .post(app.url("/api/operator/v1/tenants/east/suspend"))
-            .bearer_auth(&app.operator_token)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(suspended.status(), StatusCode::OK);
+        app.suspend_tenant("east").await;
         let suspended = app.services.sign_audit_heads_due(now).await.unwrap();
         assert_eq!((suspended.examined, suspended.signed), (0, 0), "{suspended:?}");
 
